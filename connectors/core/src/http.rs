@@ -1,0 +1,373 @@
+//! The HTTP client every connector sends through: one per channel, paced by a [`Throttle`],
+//! retrying with exponential backoff and jitter what is safe to repeat, honouring
+//! `Retry-After`, and classifying failures into [`ConnectorError`]s.
+//!
+//! Connectors never put a credential in a URL: reqwest's errors quote the URL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+use crate::{ConnectorError, Throttle};
+
+/// Whether a request may be sent again after it might have reached the marketplace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// Reads, and writes whose repetition is harmless (absolute stock quantities, decisions
+    /// the marketplace refuses twice): retried on any transient failure.
+    Safe,
+    /// Writes that would be applied twice (a customer message): retried only when the
+    /// marketplace surely did not process the first attempt (connection refused, 429).
+    OnlyIfUnsent,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Whole-request timeout; `None` only in tests that pause tokio's clock.
+    pub timeout: Option<Duration>,
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Some(Duration::from_secs(30)),
+            max_retries: 4,
+            min_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A marketplace's answer that is not a transport failure, 429, 5xx, 401 or 403: the
+/// connector reads 2xx bodies and interprets the remaining 4xx in its protocol's terms.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+}
+
+/// One channel's HTTP client; clones share the connection pool and the pace.
+#[derive(Debug, Clone)]
+pub struct ChannelClient {
+    http: reqwest::Client,
+    channel: Arc<str>,
+    pace: Throttle,
+    settings: HttpSettings,
+}
+
+impl ChannelClient {
+    /// `pace` applies to every request of the channel; connectors add their own per-operation
+    /// throttles on top where the marketplace publishes per-endpoint limits.
+    pub fn new(
+        channel: &str,
+        pace: Throttle,
+        settings: HttpSettings,
+    ) -> Result<Self, ConnectorError> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10));
+        if let Some(timeout) = settings.timeout {
+            builder = builder.timeout(timeout);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| ConnectorError::permanent(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            channel: channel.into(),
+            pace,
+            settings,
+        })
+    }
+
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// Sends the request `build` makes, as many times as `repeat` and the settings allow.
+    /// `endpoint` names the operation in metrics and logs (e.g. `OR11`, `orders_query`).
+    pub async fn send<F>(
+        &self,
+        endpoint: &'static str,
+        repeat: Repeat,
+        build: F,
+    ) -> Result<Reply, ConnectorError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.settings.min_backoff)
+            .with_max_delay(self.settings.max_backoff)
+            .with_max_times(self.settings.max_retries)
+            .with_jitter();
+        let attempt = || async {
+            self.pace.ready().await;
+            let outcome = self.attempt(build(&self.http)).await;
+            let label = match &outcome {
+                Ok(reply) if reply.status.is_success() => "ok",
+                Ok(_) => "client_error",
+                Err(failure) => failure.error.class(),
+            };
+            metrics::counter!("vigie_api_calls_total",
+                "channel" => self.channel.to_string(), "endpoint" => endpoint, "outcome" => label)
+            .increment(1);
+            outcome
+        };
+        attempt
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(|failure: &Failure| failure.may_repeat(repeat))
+            .adjust(|failure, delay| {
+                // Retry-After replaces our own delay, but only while retries remain.
+                match failure.error {
+                    ConnectorError::RateLimited {
+                        retry_after: Some(wait),
+                    } => delay.map(|_| wait),
+                    _ => delay,
+                }
+            })
+            .notify(|failure, delay| {
+                tracing::warn!(channel = %self.channel, endpoint, error = %failure.error,
+                    "retrying in {:.1}s", delay.as_secs_f64());
+            })
+            .await
+            .map_err(|failure| failure.error)
+    }
+
+    async fn attempt(&self, request: reqwest::RequestBuilder) -> Result<Reply, Failure> {
+        let response = request.send().await.map_err(|e| Failure {
+            processed: !e.is_connect(),
+            error: ConnectorError::Transient(e.without_url().to_string()),
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Failure {
+                processed: true,
+                error: ConnectorError::Transient(format!("reading the body: {}", e.without_url())),
+            })?
+            .to_vec();
+        let reply = Reply {
+            status,
+            headers,
+            body,
+        };
+        let error = match status {
+            StatusCode::TOO_MANY_REQUESTS => ConnectorError::RateLimited {
+                retry_after: retry_after(&reply.headers),
+            },
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                ConnectorError::Auth(format!("HTTP {status}: {}", snippet(&reply.text())))
+            }
+            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
+                ConnectorError::Transient(format!("HTTP {status}: {}", snippet(&reply.text())))
+            }
+            _ => return Ok(reply),
+        };
+        Err(Failure {
+            processed: status != StatusCode::TOO_MANY_REQUESTS,
+            error,
+        })
+    }
+}
+
+/// A failed attempt, and whether the marketplace may have acted on it.
+struct Failure {
+    error: ConnectorError,
+    processed: bool,
+}
+
+impl Failure {
+    fn may_repeat(&self, repeat: Repeat) -> bool {
+        self.error.is_retryable() && (repeat == Repeat::Safe || !self.processed)
+    }
+}
+
+/// `Retry-After` as seconds or as an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let wait = at.duration_since(jiff::Timestamp::now());
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
+/// The start of an error body, enough to recognise it in a log line.
+pub(crate) fn snippet(text: &str) -> String {
+    const MAX: usize = 300;
+    let text = text.trim();
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn client() -> ChannelClient {
+        let settings = HttpSettings {
+            timeout: None,
+            ..HttpSettings::default()
+        };
+        ChannelClient::new("test", Throttle::unlimited(), settings).unwrap()
+    }
+
+    async fn server_answering(statuses: &[ResponseTemplate]) -> MockServer {
+        let server = MockServer::start().await;
+        for template in statuses {
+            Mock::given(method("GET"))
+                .respond_with(template.clone())
+                .up_to_n_times(1)
+                .with_priority(1)
+                .mount(&server)
+                .await;
+        }
+        server
+    }
+
+    async fn get(
+        client: &ChannelClient,
+        server: &MockServer,
+        repeat: Repeat,
+    ) -> Result<Reply, ConnectorError> {
+        let url = server.uri();
+        client.send("test", repeat, |http| http.get(&url)).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_server_errors_until_success() {
+        let server = server_answering(&[
+            ResponseTemplate::new(503),
+            ResponseTemplate::new(502),
+            ResponseTemplate::new(200).set_body_string("fine"),
+        ])
+        .await;
+        let reply = get(&client(), &server, Repeat::Safe).await.unwrap();
+        assert_eq!(reply.text(), "fine");
+        assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_as_transient_after_the_last_retry() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
+            .mount(&server)
+            .await;
+        let error = get(&client(), &server, Repeat::Safe).await.unwrap_err();
+        assert_eq!(
+            error,
+            ConnectorError::Transient("HTTP 500 Internal Server Error: boom".into())
+        );
+        assert_eq!(server.received_requests().await.unwrap().len(), 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn does_not_repeat_a_write_the_server_may_have_applied() {
+        let server =
+            server_answering(&[ResponseTemplate::new(503), ResponseTemplate::new(200)]).await;
+        let error = get(&client(), &server, Repeat::OnlyIfUnsent)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ConnectorError::Transient(_)));
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn honours_retry_after_even_for_writes() {
+        let server = server_answering(&[
+            ResponseTemplate::new(429).insert_header("Retry-After", "42"),
+            ResponseTemplate::new(204),
+        ])
+        .await;
+        let start = tokio::time::Instant::now();
+        let reply = get(&client(), &server, Repeat::OnlyIfUnsent).await.unwrap();
+        assert_eq!(reply.status, StatusCode::NO_CONTENT);
+        // Our own first delay would be about a second; only Retry-After explains 42 s.
+        // (No upper bound: while real sockets wait, paused time jumps to the next timer.)
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_secs(42), "waited only {waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn auth_failures_are_not_retried() {
+        let server =
+            server_answering(&[ResponseTemplate::new(401), ResponseTemplate::new(200)]).await;
+        let error = get(&client(), &server, Repeat::Safe).await.unwrap_err();
+        assert!(matches!(error, ConnectorError::Auth(_)), "{error:?}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_client_errors_are_left_to_the_connector() {
+        let server =
+            server_answering(&[ResponseTemplate::new(400).set_body_string("{\"message\":\"no\"}")])
+                .await;
+        let reply = get(&client(), &server, Repeat::Safe).await.unwrap();
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(reply.text(), "{\"message\":\"no\"}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_connection_is_retried_even_for_writes() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let client = client();
+        let start = tokio::time::Instant::now();
+        let error = client
+            .send("test", Repeat::OnlyIfUnsent, |http| http.post(&url))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ConnectorError::Transient(_)));
+        // four backoff sleeps happened: the attempts were repeated
+        assert!(
+            start.elapsed() >= Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("120"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(120)));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn snippets_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(400);
+        assert_eq!(snippet(&long).chars().count(), 301);
+    }
+}

@@ -1,0 +1,28 @@
+//! What every vigie connector shares: the [`Marketplace`] trait the engine talks to, the
+//! normalized order and stock types it speaks, the error classes that drive retries, and the
+//! HTTP client (rate limit, retries) each connector sends its requests through.
+//!
+//! Connectors know nothing of the engine or the store; this crate is the wall between them.
+#![forbid(unsafe_code)]
+
+mod error;
+mod http;
+mod marketplace;
+mod order;
+mod stock;
+mod throttle;
+
+pub use error::ConnectorError;
+pub use http::{ChannelClient, HttpSettings, Repeat, Reply};
+pub use marketplace::{
+    Capabilities, CustomerMessage, LineDecision, Malformed, Marketplace, OrderBatch,
+};
+pub use order::{
+    Address, Country, Customer, MarketplaceState, Money, Order, OrderLine, OrderStatus, Shipment,
+};
+pub use stock::{PushStatus, PushTicket, SkuRejection, StockLevel, StockUpdate};
+pub use throttle::{Quota, Throttle};
+
+/// Re-exported so connectors and the engine agree on one decimal and one time type.
+pub use jiff::Timestamp;
+pub use rust_decimal::Decimal;

@@ -1,0 +1,94 @@
+//! The one interface between the engine and a marketplace.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::{ConnectorError, Order, PushStatus, PushTicket, StockLevel, StockUpdate};
+
+/// A seller's shop on one marketplace.
+///
+/// Every method is one logical operation; the connector pages, rate-limits and retries inside
+/// it, and reports failures with a [`ConnectorError`] class that tells the engine what to do.
+/// Mutating methods are safe to call again with the same arguments: a repeated decision
+/// answers [`ConnectorError::AlreadyDone`], a repeated stock push sets the same quantities.
+#[async_trait]
+pub trait Marketplace: Send + Sync {
+    /// What this marketplace allows.
+    fn capabilities(&self) -> Capabilities;
+
+    /// A cheap call proving the marketplace answers and the credentials work.
+    async fn health(&self) -> Result<(), ConnectorError>;
+
+    /// Every order currently waiting for the seller's decision.
+    async fn orders_awaiting_acceptance(&self) -> Result<OrderBatch, ConnectorError>;
+
+    /// Orders changed between `since` and `until` (the connector may widen the window to
+    /// cover the marketplace's own clock skew; callers de-duplicate).
+    async fn orders_updated(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<OrderBatch, ConnectorError>;
+
+    /// Re-reads specific orders, e.g. after [`ConnectorError::AlreadyDone`].
+    async fn orders_by_id(&self, ids: &[String]) -> Result<OrderBatch, ConnectorError>;
+
+    /// Accepts or refuses the lines of one order, every line in one call.
+    async fn decide(&self, order_id: &str, lines: &[LineDecision]) -> Result<(), ConnectorError>;
+
+    /// Submits new quantities; the marketplace applies them asynchronously.
+    async fn push_stock(&self, updates: &[StockUpdate]) -> Result<PushTicket, ConnectorError>;
+
+    /// Where a submitted stock batch stands.
+    async fn push_status(&self, ticket: &PushTicket) -> Result<PushStatus, ConnectorError>;
+
+    /// The quantities the marketplace currently offers, for drift correction.
+    async fn stock_levels(&self) -> Result<Vec<StockLevel>, ConnectorError>;
+
+    /// Posts a message to the customer through the marketplace's own messaging.
+    async fn message_customer(
+        &self,
+        order_id: &str,
+        message: &CustomerMessage,
+    ) -> Result<(), ConnectorError>;
+}
+
+/// Orders read in one operation, and the ones that could not be read.
+#[derive(Debug, Default, Clone)]
+pub struct OrderBatch {
+    pub orders: Vec<Order>,
+    /// Order payloads that did not parse; the engine quarantines them and carries on.
+    pub malformed: Vec<Malformed>,
+}
+
+/// An order payload the connector could not understand, kept verbatim for a human.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Malformed {
+    /// The order id, when it could still be read.
+    pub order_id: Option<String>,
+    pub error: String,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineDecision {
+    pub line_id: String,
+    pub accept: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerMessage {
+    pub subject: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Some lines of an order may be accepted and others refused.
+    pub partial_acceptance: bool,
+    /// Largest quantity an offer may carry (Fnac: 9999).
+    pub max_quantity: u32,
+    /// Most SKUs one stock push may carry.
+    pub max_stock_batch: usize,
+}

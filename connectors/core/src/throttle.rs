@@ -1,0 +1,103 @@
+//! Client-side rate limiting on tokio's clock, so paused-time tests drive it.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use governor::clock::Clock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+
+pub use governor::Quota;
+
+/// governor's clock reads `std::time::Instant`, which `tokio::time::pause()` cannot stop;
+/// this one measures the tokio clock from a fixed origin instead.
+#[derive(Debug, Clone)]
+struct TokioClock {
+    origin: tokio::time::Instant,
+}
+
+impl Clock for TokioClock {
+    type Instant = Duration;
+    fn now(&self) -> Duration {
+        tokio::time::Instant::now().saturating_duration_since(self.origin)
+    }
+}
+
+type Limiter = governor::RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+/// Paces one kind of call; clones share the same budget.
+#[derive(Clone)]
+pub struct Throttle {
+    limiter: Option<Arc<Limiter>>,
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttle")
+            .field("limited", &self.limiter.is_some())
+            .finish()
+    }
+}
+
+impl Throttle {
+    pub fn new(quota: Quota) -> Self {
+        let clock = TokioClock {
+            origin: tokio::time::Instant::now(),
+        };
+        Self {
+            limiter: Some(Arc::new(governor::RateLimiter::direct_with_clock(
+                quota, clock,
+            ))),
+        }
+    }
+
+    /// One call every `period`, no burst.
+    pub fn every(period: Duration) -> Self {
+        Self::new(Quota::with_period(period).expect("a positive period"))
+    }
+
+    /// `count` calls per minute, as marketplaces publish their limits.
+    pub fn per_minute(count: NonZeroU32) -> Self {
+        Self::new(Quota::per_minute(count))
+    }
+
+    pub fn unlimited() -> Self {
+        Self { limiter: None }
+    }
+
+    /// Waits until one more call is allowed, then takes its place.
+    pub async fn ready(&self) {
+        let Some(limiter) = &self.limiter else { return };
+        while let Err(not_until) = limiter.check() {
+            let now = limiter.clock().now();
+            tokio::time::sleep(not_until.wait_time_from(now)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn spaces_calls_by_the_period() {
+        let throttle = Throttle::every(Duration::from_secs(15));
+        let start = tokio::time::Instant::now();
+        for _ in 0..3 {
+            throttle.ready().await;
+        }
+        // first call immediately, then one every 15 s
+        assert_eq!(start.elapsed(), Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unlimited_never_waits() {
+        let throttle = Throttle::unlimited();
+        let start = tokio::time::Instant::now();
+        for _ in 0..100 {
+            throttle.ready().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+}
