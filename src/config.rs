@@ -1,0 +1,564 @@
+//! Typed configuration: TOML through the `config` crate, `VIGIE__SECTION__KEY` overrides,
+//! secrets from the file, from `*_file` or from systemd credentials, all validated before
+//! anything starts. Every error names the file and the key path (`channel[1].base_url`).
+//!
+//! Loading is a pure function of the text and an [`Environment`] snapshot, so tests never
+//! touch the process environment.
+
+mod duration;
+mod secret;
+mod summary;
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+use vigie_connector::Country;
+
+pub use duration::{Deadline, HumanDuration};
+use secret::SecretKeys;
+
+/// Where the configuration is read when neither `--config` nor `$VIGIE_CONFIG` says.
+pub const DEFAULT_PATH: &str = "/etc/vigie/vigie.toml";
+const DEFAULT_STATE_DIR: &str = "/var/lib/vigie";
+
+/// An invalid configuration: which file, which key, what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {}{message}", file.display(), if key.is_empty() { String::new() } else { format!("{key}: ") })]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub key: String,
+    pub message: String,
+}
+
+/// The environment variables configuration loading may read, captured once.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    vars: BTreeMap<String, String>,
+}
+
+impl Environment {
+    pub fn from_process() -> Self {
+        Self {
+            vars: std::env::vars().collect(),
+        }
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// `--config` wins, then `$VIGIE_CONFIG`, then [`DEFAULT_PATH`].
+    pub fn config_path(&self, flag: Option<&Path>) -> PathBuf {
+        flag.map(Path::to_path_buf)
+            .or_else(|| self.get("VIGIE_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_PATH))
+    }
+
+    fn overrides(&self) -> ::config::Map<String, String> {
+        self.vars
+            .iter()
+            .filter(|(k, _)| k.starts_with("VIGIE__"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    pub daemon: DaemonConfig,
+    pub channels: Vec<ChannelConfig>,
+    pub inventory: InventoryConfig,
+    pub rules: RulesConfig,
+    pub alerts: AlertsConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub state_dir: PathBuf,
+    pub status_listen: SocketAddr,
+    pub timezone: jiff::tz::TimeZone,
+    pub shop_name: String,
+    /// A tracing filter (`info`, `vigie=debug,info`); `RUST_LOG` wins when set.
+    pub log: String,
+    /// How long in-flight work may finish after SIGTERM before it is parked.
+    pub shutdown_grace: Duration,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChannelConfig {
+    pub name: String,
+    pub poll_interval: Duration,
+    pub acceptance_deadline: Deadline,
+    pub marketplace: MarketplaceConfig,
+}
+
+#[derive(Debug, Clone)]
+pub enum MarketplaceConfig {
+    Mirakl {
+        base_url: Url,
+        api_key: SecretString,
+        shop_id: Option<u64>,
+        limits: MiraklLimits,
+    },
+    Fnac {
+        base_url: Url,
+        partner_id: String,
+        shop_id: String,
+        key: SecretString,
+        limits: FnacLimits,
+    },
+}
+
+impl MarketplaceConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Mirakl { .. } => "mirakl",
+            Self::Fnac { .. } => "fnac",
+        }
+    }
+}
+
+/// Mirakl's published maxima unless the seller's operator allows more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MiraklLimits {
+    pub orders_per_minute: NonZeroU32,
+    pub stock_imports_per_minute: NonZeroU32,
+}
+
+/// Fnac publishes no limit; vigie stays polite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FnacLimits {
+    pub requests_per_minute: NonZeroU32,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryConfig {
+    #[serde(default)]
+    pub source: InventorySource,
+    /// The CSV file (`source = "csv"`).
+    pub path: Option<PathBuf>,
+    /// The JSON endpoint (`source = "http"`).
+    pub url: Option<Url>,
+    /// How often the JSON endpoint is read (`source = "http"`).
+    pub interval: Option<HumanDuration>,
+    #[serde(default)]
+    pub safety_buffer: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InventorySource {
+    Csv,
+    Http,
+    #[default]
+    Manual,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    #[serde(default)]
+    pub on_insufficient_stock: InsufficientStock,
+    pub flag_total_above: Option<Decimal>,
+    pub flag_quantity_above: Option<u32>,
+    /// `None`: every destination is allowed.
+    pub allowed_countries: Option<Vec<Country>>,
+    #[serde(default)]
+    pub flag_sku_tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InsufficientStock {
+    #[default]
+    Refuse,
+    Flag,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    #[serde(default)]
+    pub webhook: Vec<AlertWebhook>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertWebhook {
+    pub url: Url,
+    #[serde(default)]
+    pub format: AlertFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertFormat {
+    #[default]
+    Generic,
+    Slack,
+    Pagerduty,
+}
+
+/// Reads and validates the file at `path`.
+pub fn load(path: &Path, env: &Environment) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: path.to_path_buf(),
+        key: String::new(),
+        message: format!("cannot read the configuration: {e}"),
+    })?;
+    parse(&text, path, env)
+}
+
+/// Validates configuration `text` as if read from `file` (relative secret files are
+/// resolved from its directory).
+pub fn parse(text: &str, file: &Path, env: &Environment) -> Result<Config, ConfigError> {
+    let error = |key: &str, message: String| ConfigError {
+        file: file.to_path_buf(),
+        key: key.to_owned(),
+        message,
+    };
+    let merged = ::config::Config::builder()
+        .add_source(::config::File::from_str(text, ::config::FileFormat::Toml))
+        .add_source(
+            ::config::Environment::with_prefix("VIGIE")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env.overrides())),
+        )
+        .build()
+        .map_err(|e| error("", e.to_string()))?;
+    let raw: RawConfig = serde_path_to_error::deserialize(merged).map_err(|e| {
+        let (key, message) = key_and_message(&e);
+        error(&key, message)
+    })?;
+
+    let base_dir = file.parent().unwrap_or(Path::new("."));
+    let secrets = SecretKeys { env, base_dir };
+    let daemon = raw.daemon.validate(env).map_err(|(k, m)| error(&k, m))?;
+    let mut names = HashSet::new();
+    let mut channels = Vec::with_capacity(raw.channel.len());
+    for (index, channel) in raw.channel.into_iter().enumerate() {
+        let at = format!("channel[{index}]");
+        let channel = channel
+            .validate(&secrets)
+            .map_err(|(k, m)| error(&format!("{at}.{k}"), m))?;
+        if !names.insert(channel.name.clone()) {
+            return Err(error(
+                &format!("{at}.name"),
+                format!("duplicate channel name {:?}", channel.name),
+            ));
+        }
+        channels.push(channel);
+    }
+    validate_inventory(&raw.inventory).map_err(|(k, m)| error(&format!("inventory.{k}"), m))?;
+    Ok(Config {
+        file: file.to_path_buf(),
+        daemon,
+        channels,
+        inventory: raw.inventory,
+        rules: raw.rules,
+        alerts: raw.alerts,
+    })
+}
+
+fn key_and_message(e: &serde_path_to_error::Error<::config::ConfigError>) -> (String, String) {
+    let key = match e.path().to_string() {
+        root if root == "." => String::new(),
+        path => path,
+    };
+    let message = e.inner().to_string();
+    // serde lists every expected field; the key path already says which one is wrong.
+    match message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())
+    {
+        Some(field) => (key, format!("unknown key {field:?}")),
+        None => (key, message),
+    }
+}
+
+type KeyError = (String, String);
+
+fn invalid(key: &str, message: impl Into<String>) -> KeyError {
+    (key.to_owned(), message.into())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    daemon: RawDaemon,
+    #[serde(default)]
+    channel: Vec<RawChannel>,
+    #[serde(default)]
+    inventory: InventoryConfig,
+    #[serde(default)]
+    rules: RulesConfig,
+    #[serde(default)]
+    alerts: AlertsConfig,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    state_dir: Option<PathBuf>,
+    status_listen: Option<SocketAddr>,
+    timezone: Option<String>,
+    shop_name: Option<String>,
+    log: Option<String>,
+    shutdown_grace: Option<HumanDuration>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+impl RawDaemon {
+    fn validate(self, env: &Environment) -> Result<DaemonConfig, KeyError> {
+        let state_dir = self
+            .state_dir
+            .or_else(|| env.get("STATE_DIRECTORY").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+        let tz_name = self.timezone.as_deref().unwrap_or("Europe/Paris");
+        let timezone = jiff::tz::TimeZone::get(tz_name)
+            .map_err(|e| invalid("daemon.timezone", format!("unknown time zone: {e}")))?;
+        let log = self.log.unwrap_or_else(|| "info".to_owned());
+        tracing_subscriber::EnvFilter::try_new(&log)
+            .map_err(|e| invalid("daemon.log", format!("not a log filter: {e}")))?;
+        let shutdown_grace = self.shutdown_grace.map_or(Duration::from_secs(20), |d| d.0);
+        Ok(DaemonConfig {
+            state_dir,
+            status_listen: self
+                .status_listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9184))),
+            timezone,
+            shop_name: self.shop_name.unwrap_or_default(),
+            log,
+            shutdown_grace,
+            dry_run: self.dry_run,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChannel {
+    name: String,
+    kind: Kind,
+    base_url: Url,
+    poll_interval: Option<HumanDuration>,
+    acceptance_deadline: Option<Deadline>,
+    shop_id: Option<ShopId>,
+    // Mirakl
+    api_key: Option<SecretString>,
+    api_key_file: Option<PathBuf>,
+    api_key_credential: Option<String>,
+    // Fnac
+    partner_id: Option<String>,
+    key: Option<SecretString>,
+    key_file: Option<PathBuf>,
+    key_credential: Option<String>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Kind {
+    Mirakl,
+    Fnac,
+}
+
+/// Mirakl shop ids are numbers, Fnac's are strings; accept either spelling in TOML.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ShopId {
+    Number(u64),
+    Text(String),
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    orders_per_minute: Option<NonZeroU32>,
+    stock_imports_per_minute: Option<NonZeroU32>,
+    requests_per_minute: Option<NonZeroU32>,
+}
+
+impl RawChannel {
+    fn validate(self, secrets: &SecretKeys) -> Result<ChannelConfig, KeyError> {
+        let name = self.name;
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            return Err(invalid(
+                "name",
+                format!("{name:?} must be non-empty lowercase letters, digits, '-' or '_'"),
+            ));
+        }
+        validate_base_url(&self.base_url).map_err(|m| invalid("base_url", m))?;
+        let poll_interval = self.poll_interval.map_or(Duration::from_secs(300), |d| d.0);
+        if poll_interval.is_zero() {
+            return Err(invalid("poll_interval", "must be longer than zero"));
+        }
+        let reject = |present: bool, key: &str, kind: &str| {
+            if present {
+                Err(invalid(key, format!("is not a key of a {kind} channel")))
+            } else {
+                Ok(())
+            }
+        };
+        let (marketplace, default_deadline) = match self.kind {
+            Kind::Mirakl => {
+                reject(self.partner_id.is_some(), "partner_id", "mirakl")?;
+                reject(
+                    self.key.is_some() || self.key_file.is_some() || self.key_credential.is_some(),
+                    "key",
+                    "mirakl",
+                )?;
+                reject(
+                    self.limits.requests_per_minute.is_some(),
+                    "limits.requests_per_minute",
+                    "mirakl",
+                )?;
+                let shop_id = match self.shop_id {
+                    None => None,
+                    Some(ShopId::Number(n)) => Some(n),
+                    Some(ShopId::Text(t)) => Some(t.parse().map_err(|_| {
+                        invalid(
+                            "shop_id",
+                            format!("a Mirakl shop id is a number, got {t:?}"),
+                        )
+                    })?),
+                };
+                let api_key = secrets.resolve(
+                    "api_key",
+                    self.api_key,
+                    self.api_key_file,
+                    self.api_key_credential,
+                )?;
+                let one = NonZeroU32::MIN;
+                let marketplace = MarketplaceConfig::Mirakl {
+                    base_url: self.base_url,
+                    api_key,
+                    shop_id,
+                    limits: MiraklLimits {
+                        orders_per_minute: self.limits.orders_per_minute.unwrap_or(one),
+                        stock_imports_per_minute: self
+                            .limits
+                            .stock_imports_per_minute
+                            .unwrap_or(one),
+                    },
+                };
+                // Operators choose 3 to 7 days; the shortest seen is the safe default.
+                (
+                    marketplace,
+                    Deadline::Calendar(Duration::from_secs(3 * 86_400)),
+                )
+            }
+            Kind::Fnac => {
+                reject(
+                    self.api_key.is_some()
+                        || self.api_key_file.is_some()
+                        || self.api_key_credential.is_some(),
+                    "api_key",
+                    "fnac",
+                )?;
+                for (set, key) in [
+                    (
+                        self.limits.orders_per_minute.is_some(),
+                        "limits.orders_per_minute",
+                    ),
+                    (
+                        self.limits.stock_imports_per_minute.is_some(),
+                        "limits.stock_imports_per_minute",
+                    ),
+                ] {
+                    reject(set, key, "fnac")?;
+                }
+                let partner_id = self
+                    .partner_id
+                    .filter(|p| !p.trim().is_empty())
+                    .ok_or_else(|| invalid("partner_id", "is required for a fnac channel"))?;
+                let shop_id = match self.shop_id {
+                    Some(ShopId::Text(t)) if !t.trim().is_empty() => t,
+                    Some(ShopId::Number(n)) => n.to_string(),
+                    _ => return Err(invalid("shop_id", "is required for a fnac channel")),
+                };
+                let key = secrets.resolve("key", self.key, self.key_file, self.key_credential)?;
+                let marketplace = MarketplaceConfig::Fnac {
+                    base_url: self.base_url,
+                    partner_id,
+                    shop_id,
+                    key,
+                    limits: FnacLimits {
+                        requests_per_minute: self
+                            .limits
+                            .requests_per_minute
+                            .unwrap_or(NonZeroU32::new(60).expect("60 is not zero")),
+                    },
+                };
+                (marketplace, Deadline::WorkingDays(2))
+            }
+        };
+        Ok(ChannelConfig {
+            name,
+            poll_interval,
+            acceptance_deadline: self.acceptance_deadline.unwrap_or(default_deadline),
+            marketplace,
+        })
+    }
+}
+
+/// Marketplace keys travel in headers: HTTPS only, except on loopback (sandboxes, tests).
+fn validate_base_url(url: &Url) -> Result<(), String> {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(format!("{url} has no host")),
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(format!(
+            "{url} must use https (plain http is only allowed on loopback)"
+        )),
+        other => Err(format!("{url}: unsupported scheme {other:?}")),
+    }
+}
+
+fn validate_inventory(inventory: &InventoryConfig) -> Result<(), KeyError> {
+    match inventory.source {
+        InventorySource::Csv if inventory.path.is_none() => {
+            Err(invalid("path", "is required when source = \"csv\""))
+        }
+        InventorySource::Http if inventory.url.is_none() => {
+            Err(invalid("url", "is required when source = \"http\""))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+//! Versioned schema changes, applied at start-up inside one transaction each; the database's
+//! `PRAGMA user_version` says how many have been applied. Never edit a released migration:
+//! append a new one.
+
+use rusqlite::Connection;
+
+/// Migration `i` takes the schema from version `i` to version `i + 1`.
+pub(super) const MIGRATIONS: &[&str] = &[V1];
+
+/// Applies what is missing; a database already current is left untouched.
+pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<MigrationOutcome> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let current = usize::try_from(current).unwrap_or(usize::MAX);
+    if current > MIGRATIONS.len() {
+        return Ok(MigrationOutcome::TooNew {
+            found: current,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (version + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(MigrationOutcome::Current {
+        applied: MIGRATIONS.len() - current,
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum MigrationOutcome {
+    Current {
+        applied: usize,
+    },
+    /// Written by a newer vigie: refuse rather than guess.
+    TooNew {
+        found: usize,
+        known: usize,
+    },
+}
+
+/// Times are RFC 3339 text in UTC; amounts are decimal text; JSON columns hold arrays or
+/// the normalized order. Unique keys carry the invariants of DESIGN section 2.
+const V1: &str = r#"
+CREATE TABLE orders (
+    id                INTEGER PRIMARY KEY,
+    channel           TEXT NOT NULL,
+    order_id          TEXT NOT NULL,
+    reference         TEXT NOT NULL,
+    marketplace_state TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    first_seen_at     TEXT NOT NULL,
+    deadline_at       TEXT,
+    total_amount      TEXT NOT NULL,
+    currency          TEXT NOT NULL,
+    payload           TEXT NOT NULL,
+    UNIQUE (channel, order_id)
+);
+CREATE INDEX orders_by_status ON orders (status);
+
+CREATE TABLE order_lines (
+    order_pk          INTEGER NOT NULL REFERENCES orders (id),
+    line_id           TEXT NOT NULL,
+    sku               TEXT NOT NULL,
+    quantity          INTEGER NOT NULL CHECK (quantity > 0),
+    marketplace_state TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    PRIMARY KEY (order_pk, line_id)
+);
+CREATE INDEX order_lines_by_sku ON order_lines (sku);
+
+CREATE TABLE status_history (
+    id                INTEGER PRIMARY KEY,
+    order_pk          INTEGER NOT NULL REFERENCES orders (id),
+    marketplace_state TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    observed_at       TEXT NOT NULL
+);
+CREATE INDEX status_history_by_order ON status_history (order_pk);
+
+-- One decision per order line: the primary key forbids a second one.
+CREATE TABLE decisions (
+    order_pk     INTEGER NOT NULL,
+    line_id      TEXT NOT NULL,
+    accept       INTEGER NOT NULL CHECK (accept IN (0, 1)),
+    reasons      TEXT NOT NULL DEFAULT '[]',
+    source       TEXT NOT NULL CHECK (source IN ('rules', 'review')),
+    note         TEXT,
+    decided_at   TEXT NOT NULL,
+    confirmed_at TEXT,
+    PRIMARY KEY (order_pk, line_id),
+    FOREIGN KEY (order_pk, line_id) REFERENCES order_lines (order_pk, line_id)
+);
+
+-- Orders held for a human, with the rule codes that held them.
+CREATE TABLE flags (
+    order_pk    INTEGER PRIMARY KEY REFERENCES orders (id),
+    reasons     TEXT NOT NULL,
+    flagged_at  TEXT NOT NULL,
+    resolved_at TEXT
+);
+
+CREATE TABLE stock (
+    sku           TEXT PRIMARY KEY,
+    on_hand       INTEGER NOT NULL CHECK (on_hand >= 0),
+    tags          TEXT NOT NULL DEFAULT '[]',
+    safety_buffer INTEGER CHECK (safety_buffer >= 0),
+    updated_at    TEXT NOT NULL
+);
+
+-- Units held for an order line from the moment it is seen until accepted units ship.
+CREATE TABLE reservations (
+    order_pk    INTEGER NOT NULL,
+    line_id     TEXT NOT NULL,
+    sku         TEXT NOT NULL,
+    quantity    INTEGER NOT NULL CHECK (quantity > 0),
+    state       TEXT NOT NULL CHECK (state IN ('held', 'confirmed', 'released', 'consumed')),
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (order_pk, line_id),
+    FOREIGN KEY (order_pk, line_id) REFERENCES order_lines (order_pk, line_id)
+);
+CREATE INDEX reservations_by_sku ON reservations (sku, state);
+
+-- The last quantity each channel accepted for each SKU.
+CREATE TABLE stock_pushed (
+    channel   TEXT NOT NULL,
+    sku       TEXT NOT NULL,
+    quantity  INTEGER NOT NULL CHECK (quantity >= 0),
+    pushed_at TEXT NOT NULL,
+    PRIMARY KEY (channel, sku)
+);
+
+-- Customer messages and seller webhooks: one row per (order, event, destination).
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    order_pk        INTEGER NOT NULL REFERENCES orders (id),
+    event           TEXT NOT NULL,
+    destination     TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'sending', 'sent', 'uncertain', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT,
+    UNIQUE (order_pk, event, destination)
+);
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+
+-- Where each channel's polling stands; moved only after the batch it covers is committed.
+CREATE TABLE cursors (
+    channel    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (channel, name)
+);
+
+-- Each channel's loop, as `vigie status` and the alerts see it.
+CREATE TABLE channel_status (
+    channel              TEXT PRIMARY KEY,
+    last_poll_at         TEXT,
+    last_success_at      TEXT,
+    last_error           TEXT,
+    last_error_class     TEXT,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0
+);
+
+-- One open alert per condition; resolving it lets the condition alert again later.
+CREATE TABLE alerts (
+    id               INTEGER PRIMARY KEY,
+    dedup_key        TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    severity         TEXT NOT NULL,
+    channel          TEXT,
+    order_ref        TEXT,
+    message          TEXT NOT NULL,
+    opened_at        TEXT NOT NULL,
+    last_notified_at TEXT,
+    resolved_at      TEXT
+);
+CREATE UNIQUE INDEX alerts_open ON alerts (dedup_key) WHERE resolved_at IS NULL;
+
+-- Marketplace payloads that could not be read, kept verbatim for a human.
+CREATE TABLE quarantine (
+    id          INTEGER PRIMARY KEY,
+    channel     TEXT NOT NULL,
+    order_id    TEXT,
+    error       TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    UNIQUE (channel, payload)
+);
+"#;

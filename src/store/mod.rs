@@ -1,0 +1,145 @@
+//! The SQLite store: every fact vigie must not lose (orders, decisions, reservations, outbox,
+//! cursors, alerts, quarantine) lives in one file under the state directory.
+//!
+//! WAL with `synchronous=FULL`: a committed transaction survives a power cut. One connection
+//! behind a mutex serialises writers; async callers reach it through [`Store::call`], which
+//! runs the work on tokio's blocking pool, never on an async worker thread.
+
+pub mod channels;
+mod migrations;
+pub mod orders;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use migrations::{MigrationOutcome, migrate};
+
+pub const DATABASE_FILE: &str = "vigie.db";
+
+/// Why the store cannot be used; each is one line a seller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state directory {}: {message}", path.display())]
+    StateDir { path: PathBuf, message: String },
+    #[error("database {}: {message}", path.display())]
+    Open { path: PathBuf, message: String },
+    #[error("database {} was written by a newer vigie (schema {found}, this one knows {known}); upgrade vigie", path.display())]
+    TooNew {
+        path: PathBuf,
+        found: usize,
+        known: usize,
+    },
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database: {0}")]
+    Data(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    path: Arc<PathBuf>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `state_dir` and brings its schema up to date.
+    pub fn open(state_dir: &Path) -> Result<Self> {
+        let dir_error = |message: String| StoreError::StateDir {
+            path: state_dir.to_path_buf(),
+            message,
+        };
+        std::fs::create_dir_all(state_dir).map_err(|e| dir_error(e.to_string()))?;
+        let probe = tempfile_in(state_dir).map_err(|e| dir_error(format!("not writable: {e}")))?;
+        drop(probe);
+
+        let path = state_dir.join(DATABASE_FILE);
+        let open_error = |e: rusqlite::Error| StoreError::Open {
+            path: path.clone(),
+            message: describe(&e),
+        };
+        let mut conn = Connection::open(&path).map_err(open_error)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_error)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_error)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_error)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_error)?;
+        match migrate(&mut conn).map_err(open_error)? {
+            MigrationOutcome::Current { applied } if applied > 0 => {
+                tracing::info!(path = %path.display(), applied, "database schema migrated");
+            }
+            MigrationOutcome::Current { .. } => {}
+            MigrationOutcome::TooNew { found, known } => {
+                return Err(StoreError::TooNew { path, found, known });
+            }
+        }
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path: Arc::new(path),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `work` on the connection from synchronous code (the CLI, the blocking pool).
+    pub fn with<R>(&self, work: impl FnOnce(&mut Connection) -> Result<R>) -> Result<R> {
+        // A panic while holding the lock leaves no half-done transaction (rusqlite rolls back
+        // on drop), so the connection is still sound.
+        let mut conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        work(&mut conn)
+    }
+
+    /// Runs `work` on the blocking pool, off the async worker threads.
+    pub async fn call<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.with(work))
+            .await
+            .map_err(|e| StoreError::Data(format!("database task failed: {e}")))?
+    }
+}
+
+/// SQLite says "file is not a database" for garbage; say what the seller should check.
+fn describe(e: &rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+            format!(
+                "corrupt or not a vigie database ({e}); restore it from a backup or move it away"
+            )
+        }
+        Some(rusqlite::ErrorCode::ReadOnly) | Some(rusqlite::ErrorCode::CannotOpen) => {
+            format!("cannot be opened for writing ({e})")
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// Proves the directory accepts new files (SQLite needs it for the WAL and journal).
+fn tempfile_in(dir: &Path) -> std::io::Result<std::fs::File> {
+    let probe = dir.join(".vigie-write-test");
+    let file = std::fs::File::create(&probe)?;
+    std::fs::remove_file(&probe)?;
+    Ok(file)
+}
+
+/// Timestamps are stored as RFC 3339 UTC text, which sorts chronologically.
+pub fn now_text() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+#[cfg(test)]
+mod tests;
