@@ -1,0 +1,134 @@
+//! The [`Mirakl`] channel: the seller API behind vigie's [`Marketplace`] trait.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use reqwest::Method;
+use vigie_connector::{
+    Capabilities, ChannelClient, ConnectorError, CustomerMessage, LineDecision, Marketplace,
+    OrderBatch, PushStatus, PushTicket, Repeat, StockLevel, StockUpdate, Throttle, Timestamp,
+};
+
+use crate::client::Api;
+use crate::poll::{PAGE_SIZE, poll, query_date};
+use crate::settings::{MiraklSettings, PartialAcceptanceFallback};
+use crate::{decide, messages, stock};
+
+/// One Mirakl shop. Cheap to share behind an `Arc`; every budget is per instance.
+#[derive(Debug)]
+pub struct Mirakl {
+    api: Api,
+    orders: Throttle,
+    stock_imports: Throttle,
+    stock_status: Throttle,
+    error_reports: Throttle,
+    fallback: PartialAcceptanceFallback,
+    /// Learned from an `ORDER_PARTIAL_ACCEPTANCE_DISABLED` answer.
+    partial_disabled: AtomicBool,
+}
+
+impl Mirakl {
+    pub fn new(channel_name: &str, settings: MiraklSettings) -> Result<Self, ConnectorError> {
+        let limits = settings.limits;
+        if limits.stock_status_every.is_zero() {
+            return Err(ConnectorError::permanent(
+                "Mirakl limits: stock_status_every must be positive",
+            ));
+        }
+        // Mirakl publishes per-API budgets, not a global one: the per-operation throttles pace.
+        let http = ChannelClient::new(channel_name, Throttle::unlimited(), settings.http)?;
+        Ok(Self {
+            api: Api::new(http, settings.base_url, settings.api_key, settings.shop_id)?,
+            orders: Throttle::per_minute(limits.orders_per_minute),
+            stock_imports: Throttle::per_minute(limits.stock_imports_per_minute),
+            stock_status: Throttle::every(limits.stock_status_every),
+            error_reports: Throttle::per_minute(limits.error_reports_per_minute),
+            fallback: settings.partial_acceptance_fallback,
+            partial_disabled: AtomicBool::new(false),
+        })
+    }
+}
+
+#[async_trait]
+impl Marketplace for Mirakl {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            partial_acceptance: !self.partial_disabled.load(Ordering::Relaxed),
+            // Mirakl quantities are int32.
+            max_quantity: i32::MAX as u32,
+            // No published cap on a STO01 file; this keeps one import small enough to retry.
+            max_stock_batch: 10_000,
+        }
+    }
+
+    /// V01, which only tells that the instance answers; credentials show on the first real call
+    /// (A01 would prove them but Mirakl allows it once a day).
+    async fn health(&self) -> Result<(), ConnectorError> {
+        let url = self.api.url(&["version"]);
+        self.api
+            .send("V01", Repeat::Safe, Method::GET, &url, &[], |r| r)
+            .await
+            .map(|_| ())
+    }
+
+    async fn orders_awaiting_acceptance(&self) -> Result<OrderBatch, ConnectorError> {
+        let filters = [("order_state_codes", "WAITING_ACCEPTANCE".to_owned())];
+        poll(&self.api, &self.orders, &filters).await
+    }
+
+    async fn orders_updated(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<OrderBatch, ConnectorError> {
+        // Mirakl rewinds start_update_date itself; the caller de-duplicates.
+        let filters = [
+            ("start_update_date", query_date(since, false)),
+            ("end_update_date", query_date(until, true)),
+        ];
+        poll(&self.api, &self.orders, &filters).await
+    }
+
+    async fn orders_by_id(&self, ids: &[String]) -> Result<OrderBatch, ConnectorError> {
+        let mut batch = OrderBatch::default();
+        // order_ids takes at most 100 ids per call.
+        for chunk in ids.chunks(PAGE_SIZE as usize) {
+            let filters = [("order_ids", chunk.join(","))];
+            let part = poll(&self.api, &self.orders, &filters).await?;
+            batch.orders.extend(part.orders);
+            batch.malformed.extend(part.malformed);
+        }
+        Ok(batch)
+    }
+
+    async fn decide(&self, order_id: &str, lines: &[LineDecision]) -> Result<(), ConnectorError> {
+        decide::decide(
+            &self.api,
+            order_id,
+            lines,
+            self.fallback,
+            &self.partial_disabled,
+        )
+        .await
+    }
+
+    async fn push_stock(&self, updates: &[StockUpdate]) -> Result<PushTicket, ConnectorError> {
+        stock::push(&self.api, &self.stock_imports, updates).await
+    }
+
+    async fn push_status(&self, ticket: &PushTicket) -> Result<PushStatus, ConnectorError> {
+        stock::status(&self.api, &self.stock_status, &self.error_reports, ticket).await
+    }
+
+    async fn stock_levels(&self) -> Result<Vec<StockLevel>, ConnectorError> {
+        stock::levels(&self.api).await
+    }
+
+    async fn message_customer(
+        &self,
+        order_id: &str,
+        message: &CustomerMessage,
+    ) -> Result<(), ConnectorError> {
+        messages::send(&self.api, order_id, message).await
+    }
+}

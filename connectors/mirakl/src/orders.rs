@@ -1,0 +1,316 @@
+//! OR11 orders on the wire, and their translation into vigie's normalized [`Order`].
+//!
+//! Only the fields vigie uses are declared; everything else is ignored, so new fields never
+//! break parsing. States stay strings: unknown values map to [`OrderStatus::Other`].
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use vigie_connector::{
+    Address, Country, Customer, Malformed, MarketplaceState, Money, Order, OrderLine, OrderStatus,
+    Shipment,
+};
+
+use crate::lenient::{Amount, Date};
+
+/// One OR11 page: orders are kept as raw JSON so each one parses on its own.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OrderPage {
+    pub orders: Vec<serde_json::Value>,
+    pub total_count: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireOrder {
+    order_id: String,
+    commercial_id: Option<String>,
+    order_state: String,
+    created_date: Date,
+    last_updated_date: Option<Date>,
+    currency_iso_code: String,
+    order_tax_mode: Option<String>,
+    total_price: Option<Amount>,
+    price: Option<Amount>,
+    shipping_price: Option<Amount>,
+    customer: Option<WireCustomer>,
+    customer_notification_email: Option<String>,
+    #[serde(default)]
+    order_lines: Vec<WireLine>,
+    shipping_tracking: Option<String>,
+    shipping_carrier_code: Option<String>,
+    shipping_company: Option<String>,
+    shipping_tracking_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireCustomer {
+    firstname: Option<String>,
+    lastname: Option<String>,
+    locale: Option<String>,
+    // Null before acceptance (or shipping), depending on the operator.
+    shipping_address: Option<WireAddress>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireAddress {
+    firstname: Option<String>,
+    lastname: Option<String>,
+    company: Option<String>,
+    street_1: Option<String>,
+    street_2: Option<String>,
+    zip_code: Option<String>,
+    city: Option<String>,
+    country_iso_code: Option<String>,
+    country: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireLine {
+    order_line_id: String,
+    order_line_state: String,
+    offer_sku: String,
+    product_title: Option<String>,
+    quantity: u32,
+    price: Option<Amount>,
+    price_unit: Option<Amount>,
+    #[serde(default)]
+    taxes: Option<Vec<WireTax>>,
+    #[serde(default)]
+    shipping_taxes: Option<Vec<WireTax>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireTax {
+    amount: Option<Amount>,
+}
+
+/// Mirakl's order and line states, normalized. Line-only and deprecated values
+/// (`INCIDENT_OPEN`, `REFUNDED`, `WAITING_REFUND`...) and anything new are `Other`.
+pub fn status_of(raw: &str) -> OrderStatus {
+    match raw {
+        "STAGING" => OrderStatus::Pending,
+        "WAITING_ACCEPTANCE" => OrderStatus::AwaitingAcceptance,
+        "WAITING_DEBIT" | "WAITING_DEBIT_PAYMENT" | "SHIPPING" => OrderStatus::Accepted,
+        "SHIPPED" | "TO_COLLECT" => OrderStatus::Shipped,
+        "RECEIVED" => OrderStatus::Received,
+        "CLOSED" => OrderStatus::Closed,
+        "REFUSED" => OrderStatus::Refused,
+        "CANCELED" => OrderStatus::Cancelled,
+        _ => OrderStatus::Other,
+    }
+}
+
+fn state(raw: String) -> MarketplaceState {
+    let status = status_of(&raw);
+    MarketplaceState::new(raw, status)
+}
+
+/// Reads one OR11 order element; a failure names the field and keeps the payload.
+pub fn parse_order(value: &serde_json::Value) -> Result<Order, Malformed> {
+    let malformed = |error: String| Malformed {
+        order_id: value
+            .get("order_id")
+            .and_then(|id| id.as_str())
+            .map(str::to_owned),
+        error,
+        payload: value.to_string(),
+    };
+    let wire: WireOrder = serde_path_to_error::deserialize(value)
+        .map_err(|e| malformed(format!("at {}: {}", e.path(), e.inner())))?;
+    if wire.order_lines.is_empty() {
+        return Err(malformed("the order has no lines".into()));
+    }
+    Ok(wire.into_order())
+}
+
+fn non_empty(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+impl WireOrder {
+    fn into_order(self) -> Order {
+        let currency = self.currency_iso_code;
+        let money = |amount: Decimal| Money::new(amount, currency.clone());
+        let tax_excluded = self.order_tax_mode.as_deref() == Some("TAX_EXCLUDED");
+        let mut taxes = Decimal::ZERO;
+        let lines: Vec<OrderLine> = self
+            .order_lines
+            .into_iter()
+            .map(|line| {
+                let line_taxes = line
+                    .taxes
+                    .iter()
+                    .chain(line.shipping_taxes.iter())
+                    .flatten()
+                    .filter_map(|t| t.amount.map(|a| a.0))
+                    .sum::<Decimal>();
+                taxes += line_taxes;
+                let price = line
+                    .price
+                    .map(|p| p.0)
+                    .or_else(|| line.price_unit.map(|u| u.0 * Decimal::from(line.quantity)))
+                    .unwrap_or_default();
+                OrderLine {
+                    id: line.order_line_id,
+                    sku: line.offer_sku,
+                    title: non_empty(line.product_title),
+                    quantity: line.quantity,
+                    price: money(price),
+                    state: state(line.order_line_state),
+                }
+            })
+            .collect();
+        // total_price is price + shipping (+ fees); in TAX_EXCLUDED mode the customer also pays
+        // the taxes, which Mirakl lists per line.
+        let mut total = self
+            .total_price
+            .map(|t| t.0)
+            .or_else(|| {
+                self.price
+                    .map(|p| p.0 + self.shipping_price.map(|s| s.0).unwrap_or_default())
+            })
+            .unwrap_or_else(|| lines.iter().map(|l| l.price.amount).sum());
+        if tax_excluded {
+            total += taxes;
+        }
+        let (customer, shipping_address) = match self.customer {
+            Some(c) => (
+                Customer {
+                    first_name: non_empty(c.firstname),
+                    last_name: non_empty(c.lastname),
+                    email: non_empty(self.customer_notification_email),
+                    locale: non_empty(c.locale),
+                },
+                c.shipping_address.map(WireAddress::into_address),
+            ),
+            None => (
+                Customer {
+                    email: non_empty(self.customer_notification_email),
+                    ..Customer::default()
+                },
+                None,
+            ),
+        };
+        let shipment = Shipment {
+            tracking_number: non_empty(self.shipping_tracking),
+            carrier_code: non_empty(self.shipping_carrier_code),
+            carrier_name: non_empty(self.shipping_company),
+            tracking_url: non_empty(self.shipping_tracking_url),
+        };
+        let has_shipment = shipment != Shipment::default();
+        let created_at = self.created_date.0;
+        Order {
+            reference: non_empty(self.commercial_id).unwrap_or_else(|| self.order_id.clone()),
+            id: self.order_id,
+            state: state(self.order_state),
+            created_at,
+            updated_at: self.last_updated_date.map_or(created_at, |d| d.0),
+            // Mirakl publishes no acceptance deadline; it is operator configuration.
+            acceptance_deadline: None,
+            customer,
+            shipping_address,
+            lines,
+            total: money(total),
+            shipment: has_shipment.then_some(shipment),
+        }
+    }
+}
+
+impl WireAddress {
+    fn into_address(self) -> Address {
+        let country = self
+            .country_iso_code
+            .as_deref()
+            .and_then(Country::parse)
+            .or_else(|| self.country.as_deref().and_then(Country::parse));
+        Address {
+            first_name: non_empty(self.firstname),
+            last_name: non_empty(self.lastname),
+            company: non_empty(self.company),
+            street: [self.street_1, self.street_2]
+                .into_iter()
+                .filter_map(non_empty)
+                .collect(),
+            postal_code: non_empty(self.zip_code),
+            city: non_empty(self.city),
+            country,
+            phone: non_empty(self.phone),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn minimal() -> serde_json::Value {
+        json!({
+            "order_id": "A-1",
+            "order_state": "WAITING_ACCEPTANCE",
+            "created_date": "2024-05-02T08:00:00Z",
+            "currency_iso_code": "EUR",
+            "total_price": 21.5,
+            "customer": {"firstname": "Ana", "lastname": "Lima", "billing_address": null, "shipping_address": null},
+            "order_lines": [{
+                "order_line_id": "A-1-1", "order_line_state": "WAITING_ACCEPTANCE",
+                "offer_sku": "SKU-1", "quantity": 2, "price_unit": 9.75
+            }]
+        })
+    }
+
+    #[test]
+    fn every_documented_state_has_a_status() {
+        use OrderStatus::*;
+        for (raw, status) in [
+            ("STAGING", Pending),
+            ("WAITING_ACCEPTANCE", AwaitingAcceptance),
+            ("WAITING_DEBIT", Accepted),
+            ("WAITING_DEBIT_PAYMENT", Accepted),
+            ("SHIPPING", Accepted),
+            ("SHIPPED", Shipped),
+            ("TO_COLLECT", Shipped),
+            ("RECEIVED", Received),
+            ("CLOSED", Closed),
+            ("REFUSED", Refused),
+            ("CANCELED", Cancelled),
+            ("INCIDENT_OPEN", Other),
+            ("WAITING_REFUND", Other),
+        ] {
+            assert_eq!(status_of(raw), status, "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_minimal_order_with_null_addresses() {
+        let order = parse_order(&minimal()).unwrap();
+        assert_eq!(order.reference, "A-1");
+        assert_eq!(order.updated_at, order.created_at);
+        assert_eq!(order.shipping_address, None);
+        assert_eq!(order.customer.first_name.as_deref(), Some("Ana"));
+        // price computed from the unit price when `price` is absent
+        assert_eq!(order.lines[0].price.amount, Decimal::new(1950, 2));
+        assert_eq!(order.total.amount, Decimal::new(215, 1));
+        assert_eq!(order.shipment, None);
+    }
+
+    #[test]
+    fn a_broken_order_is_malformed_with_its_id_and_payload() {
+        let mut value = minimal();
+        value["order_lines"][0]["quantity"] = json!("two");
+        let malformed = parse_order(&value).unwrap_err();
+        assert_eq!(malformed.order_id.as_deref(), Some("A-1"));
+        assert!(
+            malformed.error.contains("order_lines[0].quantity"),
+            "{}",
+            malformed.error
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&malformed.payload).unwrap(),
+            value
+        );
+        let mut no_lines = minimal();
+        no_lines["order_lines"] = json!([]);
+        assert!(parse_order(&no_lines).is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! A stateful Mirakl server on 127.0.0.1.

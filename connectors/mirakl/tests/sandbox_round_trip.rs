@@ -1,0 +1,1 @@
+//! The `Mirakl` client against the stateful sandbox.
