@@ -1,0 +1,252 @@
+//! Reading orders (`orders_query`, paged) and deciding them (`orders_update accept_order`).
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use vigie_connector::{ConnectorError, LineDecision, OrderBatch, Repeat, Timestamp};
+
+use crate::client::{Transport, root_failure, to_error};
+use crate::xml::order::read_order;
+use crate::xml::read::non_empty;
+use crate::xml::write::date_time;
+use crate::xml::{Element, WireError};
+
+/// Orders per page; Fnac's default `results_count`.
+const PAGE_SIZE: u32 = 100;
+/// `orders_fnac_id` holds at most 50 ids.
+const IDS_PER_QUERY: usize = 50;
+/// Fnac order ids are exactly 13 characters (`order_id_restriction`).
+const ORDER_ID_LEN: usize = 13;
+/// A runaway `total_paging` must not loop forever.
+const MAX_PAGES: u32 = 1_000;
+
+/// Orders waiting for the seller: order state `Created`, lines `ToAccept`.
+pub(crate) async fn awaiting_acceptance(t: &Transport) -> Result<OrderBatch, ConnectorError> {
+    query(t, |root| {
+        root.child(Element::new("states").text("state", "Created"))
+    })
+    .await
+}
+
+/// Orders whose `UpdatedAt` falls in the window, widened by `overlap` on both sides.
+pub(crate) async fn updated(
+    t: &Transport,
+    since: Timestamp,
+    until: Timestamp,
+    overlap: std::time::Duration,
+) -> Result<OrderBatch, ConnectorError> {
+    let overlap = jiff::SignedDuration::try_from(overlap).unwrap_or(jiff::SignedDuration::ZERO);
+    let min = date_time(since.saturating_sub(overlap).unwrap_or(since));
+    let max = date_time(until.saturating_add(overlap).unwrap_or(until));
+    query(t, |root| {
+        root.child(
+            Element::new("date")
+                .attr("type", "UpdatedAt")
+                .text("min", &min)
+                .text("max", &max),
+        )
+    })
+    .await
+}
+
+pub(crate) async fn by_id(t: &Transport, ids: &[String]) -> Result<OrderBatch, ConnectorError> {
+    let valid: Vec<&str> = ids
+        .iter()
+        .map(|id| id.trim())
+        .filter(|id| id.chars().count() == ORDER_ID_LEN)
+        .collect();
+    let mut batch = OrderBatch::default();
+    for chunk in valid.chunks(IDS_PER_QUERY) {
+        let found = query(t, |root| {
+            let ids = chunk
+                .iter()
+                .fold(Element::new("orders_fnac_id"), |ids, id| {
+                    ids.text("order_fnac_id", id)
+                });
+            root.child(ids)
+        })
+        .await?;
+        batch.orders.extend(found.orders);
+        batch.malformed.extend(found.malformed);
+    }
+    Ok(batch)
+}
+
+/// Pages through `orders_query` with the filter `add` adds after `<paging>`.
+async fn query<F>(t: &Transport, add: F) -> Result<OrderBatch, ConnectorError>
+where
+    F: Fn(Element) -> Element,
+{
+    let mut batch = OrderBatch::default();
+    let mut seen = HashSet::new();
+    let mut page = 1;
+    loop {
+        let doc = t
+            .call("orders_query", Repeat::Safe, |root| {
+                add(root
+                    .attr("results_count", &PAGE_SIZE.to_string())
+                    .text("paging", &page.to_string()))
+            })
+            .await?;
+        if let Some(failure) = root_failure(&doc, "order") {
+            return Err(failure);
+        }
+        let mut on_page = 0;
+        for child in doc.all("order") {
+            on_page += 1;
+            match read_order(child) {
+                // Orders move between pages while we read; keep the first copy.
+                Ok(order) => {
+                    if seen.insert(order.id.clone()) {
+                        batch.orders.push(order);
+                    }
+                }
+                Err(malformed) => {
+                    tracing::warn!(order_id = ?malformed.order_id, error = %malformed.error,
+                        "unreadable Fnac order quarantined");
+                    batch.malformed.push(malformed);
+                }
+            }
+        }
+        let total = doc.number("total_paging").unwrap_or(0);
+        if u64::from(page) >= total || on_page == 0 || page >= MAX_PAGES {
+            return Ok(batch);
+        }
+        page += 1;
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct WireOrderResult {
+    #[serde(rename = "@status")]
+    status_attribute: Option<String>,
+    status: Option<String>,
+    order_id: Option<String>,
+    error: Vec<WireError>,
+    order_detail: Vec<WireLineResult>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct WireLineResult {
+    order_detail_id: Option<String>,
+    status: Option<String>,
+    error: Vec<WireError>,
+}
+
+/// Accepts or refuses every listed line of one order in one `accept_order`.
+pub(crate) async fn decide(
+    t: &Transport,
+    order_id: &str,
+    lines: &[LineDecision],
+) -> Result<(), ConnectorError> {
+    if order_id.chars().count() != ORDER_ID_LEN {
+        return Err(ConnectorError::permanent(format!(
+            "{order_id:?} is not a Fnac order id (13 characters)"
+        )));
+    }
+    if lines.is_empty() {
+        return Err(ConnectorError::permanent(
+            "a decision needs at least one line",
+        ));
+    }
+    let mut details = Vec::with_capacity(lines.len());
+    for line in lines {
+        let id: u64 = line
+            .line_id
+            .trim()
+            .parse()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| {
+                ConnectorError::permanent(format!(
+                    "line id {:?} is not a Fnac order_detail_id",
+                    line.line_id
+                ))
+            })?;
+        details.push((id, if line.accept { "Accepted" } else { "Refused" }));
+    }
+    // A refused decision is refused again, an applied one answers ERR_003: safe to repeat.
+    let doc = t
+        .call("orders_update", Repeat::Safe, |root| {
+            let order = details.iter().fold(
+                Element::new("order")
+                    .attr("order_id", order_id)
+                    .attr("action", "accept_order"),
+                |order, (id, action)| {
+                    order.child(
+                        Element::new("order_detail")
+                            .text("order_detail_id", &id.to_string())
+                            .text("action", action),
+                    )
+                },
+            );
+            root.child(order)
+        })
+        .await?;
+    let results: Vec<WireOrderResult> = doc.all("order").filter_map(|c| c.parse().ok()).collect();
+    let Some(result) = results
+        .iter()
+        .find(|r| r.order_id.as_deref().map(str::trim) == Some(order_id))
+        .or(results.first())
+    else {
+        return match root_failure(&doc, "order") {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        };
+    };
+    check_order_result(order_id, result)
+}
+
+fn check_order_result(order_id: &str, result: &WireOrderResult) -> Result<(), ConnectorError> {
+    let failed_status = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(non_empty)
+            .is_some_and(|s| matches!(s.to_ascii_uppercase().as_str(), "ERROR" | "FATAL"))
+    };
+    let mut failures: Vec<(String, &WireError)> = result
+        .error
+        .iter()
+        .filter(|e| e.is_failure() || failed_status(&result.status))
+        .map(|e| (format!("order {order_id}"), e))
+        .collect();
+    for line in &result.order_detail {
+        let label = format!(
+            "order {order_id} line {}",
+            line.order_detail_id.as_deref().unwrap_or("?").trim()
+        );
+        for error in &line.error {
+            if error.is_failure() || failed_status(&line.status) {
+                failures.push((label.clone(), error));
+            }
+        }
+        if line.error.is_empty() && failed_status(&line.status) {
+            return Err(ConnectorError::permanent(format!(
+                "{label}: refused without detail"
+            )));
+        }
+    }
+    // One wrong-state error means the order moved on: the engine re-reads it.
+    if let Some((label, error)) = failures.iter().find(|(_, e)| e.is_wrong_state()) {
+        return Err(ConnectorError::AlreadyDone(format!(
+            "{label}: {}",
+            error.describe()
+        )));
+    }
+    if let Some((label, error)) = failures.first() {
+        return Err(match to_error(error) {
+            ConnectorError::Permanent { code, message } => ConnectorError::Permanent {
+                code,
+                message: format!("{label}: {message}"),
+            },
+            other => other,
+        });
+    }
+    if failed_status(&result.status) || failed_status(&result.status_attribute) {
+        return Err(ConnectorError::permanent(format!(
+            "order {order_id}: refused without detail"
+        )));
+    }
+    Ok(())
+}

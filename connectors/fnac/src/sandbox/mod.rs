@@ -1,0 +1,1 @@
+//! A stateful Fnac server for tests, the demo and benchmarks (in progress).

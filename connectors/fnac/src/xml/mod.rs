@@ -1,0 +1,8 @@
+//! Fnac's XML dialect: writing requests, reading responses, and the wire shapes of orders.
+
+pub mod order;
+pub mod read;
+pub mod write;
+
+pub use read::{Envelope, WireError};
+pub use write::Element;

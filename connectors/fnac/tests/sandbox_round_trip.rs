@@ -1,0 +1,1 @@
+//! Round trip of the Fnac client against the sandbox (in progress).
