@@ -20,6 +20,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 use vigie_connector::Country;
+use vigie_fnac::FnacSettings;
+use vigie_mirakl::MiraklSettings;
 
 pub use duration::{Deadline, HumanDuration};
 use secret::SecretKeys;
@@ -111,43 +113,20 @@ pub struct ChannelConfig {
     pub marketplace: MarketplaceConfig,
 }
 
+/// The connector's own settings, built from the channel's keys.
 #[derive(Debug, Clone)]
 pub enum MarketplaceConfig {
-    Mirakl {
-        base_url: Url,
-        api_key: SecretString,
-        shop_id: Option<u64>,
-        limits: MiraklLimits,
-    },
-    Fnac {
-        base_url: Url,
-        partner_id: String,
-        shop_id: String,
-        key: SecretString,
-        limits: FnacLimits,
-    },
+    Mirakl(MiraklSettings),
+    Fnac(FnacSettings),
 }
 
 impl MarketplaceConfig {
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Mirakl { .. } => "mirakl",
-            Self::Fnac { .. } => "fnac",
+            Self::Mirakl(_) => "mirakl",
+            Self::Fnac(_) => "fnac",
         }
     }
-}
-
-/// Mirakl's published maxima unless the seller's operator allows more.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MiraklLimits {
-    pub orders_per_minute: NonZeroU32,
-    pub stock_imports_per_minute: NonZeroU32,
-}
-
-/// Fnac publishes no limit; vigie stays polite.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FnacLimits {
-    pub requests_per_minute: NonZeroU32,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -457,19 +436,16 @@ impl RawChannel {
                     self.api_key_file,
                     self.api_key_credential,
                 )?;
-                let one = NonZeroU32::MIN;
-                let marketplace = MarketplaceConfig::Mirakl {
-                    base_url: self.base_url,
-                    api_key,
-                    shop_id,
-                    limits: MiraklLimits {
-                        orders_per_minute: self.limits.orders_per_minute.unwrap_or(one),
-                        stock_imports_per_minute: self
-                            .limits
-                            .stock_imports_per_minute
-                            .unwrap_or(one),
-                    },
-                };
+                let mut settings = MiraklSettings::new(self.base_url, api_key);
+                settings.shop_id = shop_id;
+                let limits = &mut settings.limits;
+                if let Some(n) = self.limits.orders_per_minute {
+                    limits.orders_per_minute = n;
+                }
+                if let Some(n) = self.limits.stock_imports_per_minute {
+                    limits.stock_imports_per_minute = n;
+                }
+                let marketplace = MarketplaceConfig::Mirakl(settings);
                 // Operators choose 3 to 7 days; the shortest seen is the safe default.
                 (
                     marketplace,
@@ -505,19 +481,20 @@ impl RawChannel {
                     Some(ShopId::Number(n)) => n.to_string(),
                     _ => return Err(invalid("shop_id", "is required for a fnac channel")),
                 };
+                for (key, value) in [("partner_id", &partner_id), ("shop_id", &shop_id)] {
+                    if !is_uuid(value) {
+                        return Err(invalid(
+                            key,
+                            format!("{value:?} is not a UUID as Fnac issues them"),
+                        ));
+                    }
+                }
                 let key = secrets.resolve("key", self.key, self.key_file, self.key_credential)?;
-                let marketplace = MarketplaceConfig::Fnac {
-                    base_url: self.base_url,
-                    partner_id,
-                    shop_id,
-                    key,
-                    limits: FnacLimits {
-                        requests_per_minute: self
-                            .limits
-                            .requests_per_minute
-                            .unwrap_or(NonZeroU32::new(60).expect("60 is not zero")),
-                    },
-                };
+                let mut settings = FnacSettings::new(self.base_url, &partner_id, &shop_id, key);
+                if let Some(n) = self.limits.requests_per_minute {
+                    settings.requests_per_minute = n;
+                }
+                let marketplace = MarketplaceConfig::Fnac(settings);
                 (marketplace, Deadline::WorkingDays(2))
             }
         };
@@ -546,6 +523,16 @@ fn validate_base_url(url: &Url) -> Result<(), String> {
         )),
         other => Err(format!("{url}: unsupported scheme {other:?}")),
     }
+}
+
+/// Fnac's partner and shop ids are UUIDs (8-4-4-4-12 hex digits).
+fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 fn validate_inventory(inventory: &InventoryConfig) -> Result<(), KeyError> {

@@ -5,7 +5,7 @@ use std::fmt::{self, Display, Formatter};
 
 use url::Url;
 
-use super::{Config, InventorySource, MarketplaceConfig};
+use super::{Config, InsufficientStock, InventorySource, MarketplaceConfig};
 
 impl Display for Config {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
@@ -35,28 +35,18 @@ impl Display for Config {
                 c.acceptance_deadline,
             )?;
             match &c.marketplace {
-                MarketplaceConfig::Mirakl {
-                    base_url,
-                    shop_id,
-                    limits,
-                    ..
-                } => writeln!(
+                MarketplaceConfig::Mirakl(m) => writeln!(
                     f,
-                    "{base_url}, shop {}, api_key [redacted], at most {} order polls and {} stock imports a minute",
-                    shop_id.map_or("default".to_owned(), |id| id.to_string()),
-                    limits.orders_per_minute,
-                    limits.stock_imports_per_minute,
+                    "{}, shop {}, api_key [redacted], at most {} order polls and {} stock imports a minute",
+                    m.base_url,
+                    m.shop_id.map_or("default".to_owned(), |id| id.to_string()),
+                    m.limits.orders_per_minute,
+                    m.limits.stock_imports_per_minute,
                 )?,
-                MarketplaceConfig::Fnac {
-                    base_url,
-                    partner_id,
-                    shop_id,
-                    limits,
-                    ..
-                } => writeln!(
+                MarketplaceConfig::Fnac(fnac) => writeln!(
                     f,
-                    "{base_url}, partner {partner_id}, shop {shop_id}, key [redacted], at most {} requests a minute",
-                    limits.requests_per_minute,
+                    "{}, partner {}, shop {}, key [redacted], at most {} requests a minute",
+                    fnac.base_url, fnac.partner_id, fnac.shop_id, fnac.requests_per_minute,
                 )?,
             }
         }
@@ -79,11 +69,11 @@ impl Display for Config {
         }
         writeln!(f, ", safety buffer {}", inv.safety_buffer)?;
         let r = &self.rules;
-        write!(
-            f,
-            "rules: insufficient stock -> {:?}",
-            r.on_insufficient_stock
-        )?;
+        let on_short = match r.on_insufficient_stock {
+            InsufficientStock::Refuse => "refuse",
+            InsufficientStock::Flag => "flag",
+        };
+        write!(f, "rules: insufficient stock -> {on_short}")?;
         if let Some(total) = r.flag_total_above {
             write!(f, ", flag totals above {total}")?;
         }

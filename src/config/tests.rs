@@ -20,8 +20,8 @@ limits = { orders_per_minute = 1, stock_imports_per_minute = 1 }
 name = "fnac"
 kind = "fnac"
 base_url = "https://vendeur.fnac.com/api.php"
-partner_id = "P-1"
-shop_id = "S-1"
+partner_id = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+shop_id = "1f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 key = "fnac-SECRET-key"
 poll_interval = "5m"
 acceptance_deadline = "2 working days"
@@ -59,11 +59,9 @@ fn the_documented_example_is_valid() {
     assert_eq!(fnac.acceptance_deadline, Deadline::WorkingDays(2));
     assert_eq!(fnac.poll_interval, Duration::from_secs(300));
     match &config.channels[0].marketplace {
-        MarketplaceConfig::Mirakl {
-            api_key, shop_id, ..
-        } => {
-            assert_eq!(api_key.expose_secret(), "mirakl-SECRET-key");
-            assert_eq!(*shop_id, Some(2001));
+        MarketplaceConfig::Mirakl(m) => {
+            assert_eq!(m.api_key.expose_secret(), "mirakl-SECRET-key");
+            assert_eq!(m.shop_id, Some(2001));
         }
         other => panic!("expected mirakl, got {other:?}"),
     }
@@ -369,8 +367,8 @@ fn secrets_come_from_files_and_credentials() {
         name = "fnac"
         kind = "fnac"
         base_url = "https://y.example"
-        partner_id = "p"
-        shop_id = "s"
+        partner_id = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+        shop_id = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
         key_credential = "fnac.key"
     "#;
     let env = Environment::from_pairs([("CREDENTIALS_DIRECTORY", dir.path().to_str().unwrap())]);
@@ -380,8 +378,8 @@ fn secrets_come_from_files_and_credentials() {
         .channels
         .iter()
         .map(|c| match &c.marketplace {
-            MarketplaceConfig::Mirakl { api_key, .. } => api_key.expose_secret().to_owned(),
-            MarketplaceConfig::Fnac { key, .. } => key.expose_secret().to_owned(),
+            MarketplaceConfig::Mirakl(m) => m.api_key.expose_secret().to_owned(),
+            MarketplaceConfig::Fnac(f) => f.key.expose_secret().to_owned(),
         })
         .collect();
     assert_eq!(secrets, ["from-file", "from-credential"]);

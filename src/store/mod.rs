@@ -8,6 +8,7 @@
 pub mod channels;
 mod migrations;
 pub mod orders;
+pub mod status;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

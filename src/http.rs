@@ -1,0 +1,114 @@
+//! The status server, on loopback by default: `/healthz` for probes, `/metrics` for
+//! Prometheus, and read-only JSON views (`/status`, `/orders`).
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::daemon::SharedConfig;
+use crate::heartbeat::Heartbeats;
+use crate::store::{Store, StoreError, orders, status};
+
+#[derive(Clone)]
+pub struct StatusState {
+    pub store: Store,
+    pub heartbeats: Heartbeats,
+    pub metrics: PrometheusHandle,
+    pub config: SharedConfig,
+}
+
+pub async fn serve(listener: tokio::net::TcpListener, state: StatusState, stop: CancellationToken) {
+    // Histograms need regular upkeep or their buffers grow between scrapes.
+    let upkeep = state.metrics.clone();
+    let upkeep_stop = stop.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = upkeep_stop.cancelled() => return,
+                _ = ticker.tick() => upkeep.run_upkeep(),
+            }
+        }
+    });
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/status", get(status_view))
+        .route("/orders", get(orders_view))
+        .with_state(state);
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await;
+    if let Err(e) = served {
+        tracing::error!("status server stopped: {e}");
+    }
+}
+
+async fn healthz(State(state): State<StatusState>) -> Response {
+    let stale = state.heartbeats.stale();
+    if stale.is_empty() {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        let body = format!("stuck channel loops: {}\n", stale.join(", "));
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    }
+}
+
+async fn metrics(State(state): State<StatusState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn status_view(State(state): State<StatusState>) -> Response {
+    let config = state
+        .config
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    json(
+        state
+            .store
+            .call(move |conn| status::report(conn, &config))
+            .await,
+    )
+}
+
+#[derive(Deserialize)]
+struct OrderQuery {
+    status: Option<String>,
+    channel: Option<String>,
+}
+
+async fn orders_view(
+    State(state): State<StatusState>,
+    Query(query): Query<OrderQuery>,
+) -> Response {
+    let filter = orders::OrderFilter {
+        status: query.status,
+        channel: query.channel,
+    };
+    json(
+        state
+            .store
+            .call(move |conn| orders::list(conn, &filter))
+            .await,
+    )
+}
+
+fn json<T: serde::Serialize>(result: Result<T, StoreError>) -> Response {
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(e) => {
+            tracing::error!("status server: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "database error\n").into_response()
+        }
+    }
+}
