@@ -1,0 +1,107 @@
+//! The command-line contract of DESIGN section 3: exit codes, messages, JSON shapes.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::Setup;
+
+fn vigie(config: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_clear()
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_broken_config_exits_78_naming_file_and_key() {
+    let setup = Setup::new(
+        "[[channel]]\nname = \"a\"\nkind = \"mirakl\"\nbase_url = \"https://x.example\"\napi_key = \"k\"\n\
+         [[channel]]\nname = \"b\"\nkind = \"mirakl\"\nbase_url = \"ftp://x.example\"\napi_key = \"k\"\n",
+    );
+    for command in [
+        &["check-config"][..],
+        &["run", "--once"],
+        &["orders"],
+        &["status"],
+    ] {
+        let out = vigie(&setup.config, command);
+        assert_eq!(out.status.code(), Some(78), "{command:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&setup.config.display().to_string()),
+            "{stderr}"
+        );
+        assert!(stderr.contains("channel[1].base_url"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+}
+
+#[test]
+fn a_missing_config_exits_78() {
+    let out = vigie(
+        std::path::Path::new("/nonexistent/vigie.toml"),
+        &["check-config"],
+    );
+    assert_eq!(out.status.code(), Some(78));
+    assert!(text(&out.stderr).contains("/nonexistent/vigie.toml"));
+}
+
+#[test]
+fn check_config_prints_a_summary_without_secrets() {
+    let setup = Setup::new(
+        "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"https://x.example\"\napi_key = \"sk-live-TOPSECRET\"\n\
+         [[alerts.webhook]]\nurl = \"https://hooks.slack.com/services/T0/B0/HOOKSECRET\"\nformat = \"slack\"\n",
+    );
+    let out = vigie(&setup.config, &["check-config"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let all = text(&out.stdout) + &text(&out.stderr);
+    assert!(all.contains("channel lm (mirakl)"), "{all}");
+    assert!(!all.contains("TOPSECRET"), "{all}");
+    assert!(!all.contains("HOOKSECRET"), "{all}");
+}
+
+#[test]
+fn an_unusable_state_directory_is_one_line_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "").unwrap();
+    let config = dir.path().join("vigie.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\nstate_dir = \"{}\"\n",
+            blocker.join("state").display()
+        ),
+    )
+    .unwrap();
+    let out = vigie(&config, &["orders"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("vigie: state directory "), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn orders_and_status_speak_json_on_a_fresh_database() {
+    let setup = Setup::new(
+        "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"https://x.example\"\napi_key = \"k\"\n",
+    );
+    let out = vigie(&setup.config, &["orders", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let orders: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(orders, serde_json::json!([]));
+
+    let out = vigie(&setup.config, &["status", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["channels"][0]["name"], "lm");
+    assert_eq!(status["channels"][0]["kind"], "mirakl");
+}

@@ -1,0 +1,177 @@
+//! Runs the real `vigie` binary as a child process, with its own environment, and watches
+//! what it tells systemd through a real unix datagram socket.
+
+#![allow(dead_code)] // each test file uses part of it
+
+use std::io::Read;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Generous bound for a condition to become true; tests never depend on how fast it does.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+pub struct Daemon {
+    child: Child,
+    stderr_path: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `vigie --config CONFIG ARGS...` with `env` added to a clean environment.
+    pub fn start(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let stderr_path = config.with_extension("stderr.log");
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .arg("--config")
+            .arg(config)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start vigie");
+        Self { child, stderr_path }
+    }
+
+    pub fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.child.id() as i32), signal).expect("send signal");
+    }
+
+    /// Waits for the process to exit, failing the test if it does not within [`PATIENCE`].
+    pub fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "vigie did not exit; its log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    pub fn log(&self) -> String {
+        let mut text = String::new();
+        std::fs::File::open(&self.stderr_path)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .ok();
+        text
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The service manager's end of `$NOTIFY_SOCKET`.
+pub struct NotifySocket {
+    socket: UnixDatagram,
+    pub path: PathBuf,
+    /// Every datagram received so far, in order.
+    pub received: Vec<String>,
+}
+
+impl NotifySocket {
+    pub fn bind(dir: &Path) -> Self {
+        let path = dir.join("notify.sock");
+        let socket = UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        Self {
+            socket,
+            path,
+            received: Vec::new(),
+        }
+    }
+
+    /// Reads datagrams until one contains a line equal to `line` (or starting with it when
+    /// it ends with `=`), and returns that datagram.
+    pub fn wait_for(&mut self, line: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "no {line:?} from vigie; received {:?}",
+                self.received
+            );
+            let Ok(n) = self.socket.recv(&mut buf) else {
+                continue;
+            };
+            let datagram = String::from_utf8_lossy(&buf[..n]).into_owned();
+            self.received.push(datagram.clone());
+            let matches = datagram.lines().any(|l| {
+                if line.ends_with('=') {
+                    l.starts_with(line)
+                } else {
+                    l == line
+                }
+            });
+            if matches {
+                return datagram;
+            }
+        }
+    }
+}
+
+/// A state directory and config file for one test.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Setup {
+    /// `channels` is TOML appended after a `[daemon]` section using the temp dir.
+    pub fn new(extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("vigie.toml");
+        let setup = Self { dir, config };
+        setup.write(extra);
+        setup
+    }
+
+    pub fn write(&self, extra: &str) {
+        let text = format!(
+            "[daemon]\nstate_dir = \"{}\"\nstatus_listen = \"127.0.0.1:0\"\nshutdown_grace = \"1s\"\n{extra}",
+            self.dir.path().join("state").display()
+        );
+        std::fs::write(&self.config, text).unwrap();
+    }
+}
+
+pub fn mirakl_channel(name: &str, base_url: &str) -> String {
+    format!(
+        "[[channel]]\nname = \"{name}\"\nkind = \"mirakl\"\nbase_url = \"{base_url}\"\napi_key = \"test-key\"\npoll_interval = \"1s\"\nlimits = {{ orders_per_minute = 600 }}\n"
+    )
+}

@@ -1,0 +1,149 @@
+//! The daemon under a service manager: sd_notify messages over a real socket, signals sent
+//! to the real binary, configuration reloads.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Daemon, NotifySocket, Setup, mirakl_channel};
+use nix::sys::signal::Signal;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[test]
+fn tells_systemd_ready_status_watchdog_reloading_and_stopping() {
+    let setup = Setup::new("");
+    let mut notify = NotifySocket::bind(setup.dir.path());
+    let socket = notify.path.to_str().unwrap().to_owned();
+    let mut daemon = Daemon::start(
+        &setup.config,
+        &["run"],
+        // 200 ms watchdog: vigie must ping every 100 ms
+        &[("NOTIFY_SOCKET", &socket), ("WATCHDOG_USEC", "200000")],
+    );
+
+    let ready = notify.wait_for("READY=1");
+    assert!(ready.contains("STATUS=watching no channel"), "{ready}");
+    notify.wait_for("WATCHDOG=1");
+    notify.wait_for("WATCHDOG=1");
+
+    daemon.signal(Signal::SIGHUP);
+    let reloading = notify.wait_for("RELOADING=1");
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    notify.wait_for("READY=1");
+
+    daemon.signal(Signal::SIGTERM);
+    notify.wait_for("STOPPING=1");
+    let status = daemon.wait();
+    assert!(status.success(), "{status:?}\n{}", daemon.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_cycle_parks_it_and_exits_zero() {
+    // A marketplace that takes far longer to answer than the 1 s grace period.
+    let slow = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(600)))
+        .mount(&slow)
+        .await;
+    let setup = Setup::new(&mirakl_channel("slow", &slow.uri()));
+    let mut daemon = Daemon::start(&setup.config, &["run"], &[]);
+
+    // wait until the cycle is in flight: the marketplace has the request
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while slow.received_requests().await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no poll:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    daemon.signal(Signal::SIGTERM);
+    let status = tokio::task::spawn_blocking(move || (daemon.wait(), daemon.log()))
+        .await
+        .unwrap();
+    assert!(status.0.success(), "{:?}\n{}", status.0, status.1);
+    assert!(
+        status.1.contains("parking unfinished cycles"),
+        "{}",
+        status.1
+    );
+}
+
+#[test]
+fn sighup_with_an_invalid_file_keeps_the_old_config() {
+    let setup = Setup::new("");
+    let mut notify = NotifySocket::bind(setup.dir.path());
+    let socket = notify.path.to_str().unwrap().to_owned();
+    let mut daemon = Daemon::start(&setup.config, &["run"], &[("NOTIFY_SOCKET", &socket)]);
+    notify.wait_for("READY=1");
+
+    std::fs::write(&setup.config, "[daemon]\nshutdown_grace = \"whenever\"\n").unwrap();
+    daemon.signal(Signal::SIGHUP);
+    notify.wait_for("RELOADING=1");
+    let ready = notify.wait_for("READY=1");
+    assert!(ready.contains("STATUS=watching no channel"), "{ready}");
+    daemon.wait_for_log("configuration not reloaded");
+    assert!(
+        daemon.log().contains("daemon.shutdown_grace"),
+        "{}",
+        daemon.log()
+    );
+    assert!(daemon.is_running());
+
+    daemon.signal(Signal::SIGTERM);
+    assert!(daemon.wait().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_with_a_valid_change_applies_it() {
+    let mirakl = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(r#"{"orders":[],"total_count":0}"#),
+        )
+        .mount(&mirakl)
+        .await;
+    let setup = Setup::new("");
+    let mut notify = NotifySocket::bind(setup.dir.path());
+    let socket = notify.path.to_str().unwrap().to_owned();
+    let daemon = Daemon::start(&setup.config, &["run"], &[("NOTIFY_SOCKET", &socket)]);
+    let (mut notify, daemon) = tokio::task::spawn_blocking(move || {
+        notify.wait_for("READY=1");
+        (notify, daemon)
+    })
+    .await
+    .unwrap();
+
+    setup.write(&mirakl_channel("leroymerlin", &mirakl.uri()));
+    daemon.signal(Signal::SIGHUP);
+    let (ready, mut daemon) = tokio::task::spawn_blocking(move || {
+        notify.wait_for("RELOADING=1");
+        (notify.wait_for("READY=1"), daemon)
+    })
+    .await
+    .unwrap();
+    assert!(
+        ready.contains("STATUS=watching 1 channel: leroymerlin"),
+        "{ready}"
+    );
+
+    // the new channel really polls
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while mirakl.received_requests().await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no poll:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    daemon.signal(Signal::SIGTERM);
+    let status = tokio::task::spawn_blocking(move || daemon.wait())
+        .await
+        .unwrap();
+    assert!(status.success());
+}
