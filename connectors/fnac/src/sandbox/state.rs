@@ -1,0 +1,623 @@
+//! The sandbox's shop: offers, orders, batches, sessions, and Fnac's rules about them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::time::Instant;
+use vigie_connector::{Decimal, Timestamp};
+
+use super::{Faults, OrderSpec, SandboxOptions};
+
+/// Orders per `orders_update` and offers per `offers_update`, as Fnac documents.
+pub const MAX_ORDERS_PER_UPDATE: usize = 25;
+pub const MAX_OFFERS_PER_UPDATE: usize = 10_000;
+
+/// An order as the sandbox holds it, for inspection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderView {
+    pub id: String,
+    /// Fnac's order state (`Created`, `Accepted`, `Refused`, `ToShip`, `Shipped`...).
+    pub state: String,
+    pub created_at: Timestamp,
+    pub lines: Vec<LineView>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineView {
+    /// `order_detail_id`.
+    pub id: String,
+    pub sku: String,
+    pub quantity: u32,
+    pub unit_price: Decimal,
+    /// Fnac's line state (`ToAccept`, `Accepted`, `Refused`, `ToShip`, `Shipped`...).
+    pub state: String,
+    pub tracking_number: Option<String>,
+    pub carrier: Option<String>,
+}
+
+/// One `offers_update` call as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedOffersUpdate {
+    pub batch_id: String,
+    pub offers: Vec<RecordedOffer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedOffer {
+    pub sku: String,
+    pub quantity: Option<u32>,
+}
+
+/// One `<message>` of a `messages_update` that the sandbox accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedMessage {
+    pub order_id: String,
+    pub action: String,
+    pub to: String,
+    pub subject: String,
+    pub description: String,
+    pub message_type: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Offer {
+    pub quantity: u32,
+    pub price: Decimal,
+    pub offer_fnac_id: String,
+    pub product_fnac_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Order {
+    pub id: String,
+    pub client_id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub country: String,
+    pub created_at: Timestamp,
+    /// What `UpdatedAt` filters on.
+    pub updated_at: Timestamp,
+    pub lines: Vec<Line>,
+    /// Rendered with an unreadable `created_at`, to exercise quarantine.
+    pub malformed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Line {
+    pub id: u32,
+    pub sku: String,
+    pub quantity: u32,
+    pub unit_price: Decimal,
+    pub state: &'static str,
+    pub offer_fnac_id: String,
+    pub product_fnac_id: String,
+    pub tracking_number: Option<String>,
+    pub carrier: Option<String>,
+}
+
+#[derive(Debug)]
+struct Batch {
+    offers: Vec<RecordedOffer>,
+    polls: u32,
+    result: Option<Vec<OfferResult>>,
+}
+
+/// A per-item outcome: `status` and an optional `(severity, code, message)`.
+pub(crate) type Fault = (&'static str, &'static str, String);
+
+#[derive(Debug, Clone)]
+pub(crate) struct OfferResult {
+    pub sku: String,
+    pub offer_fnac_id: Option<String>,
+    pub product_fnac_id: Option<String>,
+    pub status: &'static str,
+    pub error: Option<Fault>,
+}
+
+pub(crate) enum BatchProgress {
+    Unknown,
+    Pending(&'static str),
+    Done(Vec<OfferResult>),
+}
+
+#[derive(Debug)]
+pub(crate) struct LineResult {
+    pub id: String,
+    pub status: &'static str,
+    pub state: Option<&'static str>,
+    pub error: Option<Fault>,
+}
+
+#[derive(Debug)]
+pub(crate) struct OrderResult {
+    pub order_id: String,
+    pub status: &'static str,
+    pub state: Option<&'static str>,
+    pub error: Option<Fault>,
+    pub lines: Vec<LineResult>,
+}
+
+pub(crate) struct State {
+    rng: StdRng,
+    partner_id: String,
+    shop_id: String,
+    key: String,
+    token_ttl: Duration,
+    batch_pending_polls: u32,
+    tokens: HashMap<String, Instant>,
+    offers: BTreeMap<String, Offer>,
+    pub orders: Vec<Order>,
+    batches: HashMap<String, Batch>,
+    pub offers_updates: Vec<RecordedOffersUpdate>,
+    pub messages: Vec<RecordedMessage>,
+    counters: HashMap<String, u64>,
+    pub faults: Faults,
+}
+
+impl State {
+    pub fn new(options: &SandboxOptions) -> Self {
+        let mut rng = StdRng::seed_from_u64(options.seed);
+        let partner_id = uuid(&mut rng);
+        let shop_id = uuid(&mut rng);
+        let key = uuid(&mut rng);
+        Self {
+            rng,
+            partner_id,
+            shop_id,
+            key,
+            token_ttl: options.token_ttl,
+            batch_pending_polls: options.batch_pending_polls,
+            tokens: HashMap::new(),
+            offers: BTreeMap::new(),
+            orders: Vec::new(),
+            batches: HashMap::new(),
+            offers_updates: Vec::new(),
+            messages: Vec::new(),
+            counters: HashMap::new(),
+            faults: Faults::default(),
+        }
+    }
+
+    pub fn credentials(&self) -> (String, String, String) {
+        (
+            self.partner_id.clone(),
+            self.shop_id.clone(),
+            self.key.clone(),
+        )
+    }
+
+    pub fn shop_id(&self) -> &str {
+        &self.shop_id
+    }
+
+    // ------------------------------------------------------------ requests and faults
+
+    pub fn count(&mut self, service: &str) {
+        *self.counters.entry(service.to_owned()).or_default() += 1;
+    }
+
+    pub fn requests(&self, service: &str) -> u64 {
+        self.counters.get(service).copied().unwrap_or(0)
+    }
+
+    /// Whether this request draws an injected HTTP 500.
+    pub fn draw_error(&mut self) -> bool {
+        self.faults.error_rate > 0.0 && self.rng.random::<f64>() < self.faults.error_rate
+    }
+
+    // ------------------------------------------------------------ sessions
+
+    pub fn authenticate(
+        &mut self,
+        partner_id: &str,
+        shop_id: &str,
+        key: &str,
+    ) -> Option<(String, Timestamp)> {
+        if self.faults.fail_auth
+            || partner_id != self.partner_id
+            || shop_id != self.shop_id
+            || key != self.key
+        {
+            return None;
+        }
+        let token = uuid(&mut self.rng);
+        self.tokens
+            .insert(token.clone(), Instant::now() + self.token_ttl);
+        let validity = Timestamp::now()
+            .checked_add(jiff::SignedDuration::try_from(self.token_ttl).unwrap_or_default())
+            .unwrap_or(Timestamp::MAX);
+        Some((token, validity))
+    }
+
+    pub fn session_valid(&self, partner_id: &str, shop_id: &str, token: &str) -> bool {
+        partner_id == self.partner_id
+            && shop_id == self.shop_id
+            && self
+                .tokens
+                .get(token)
+                .is_some_and(|until| Instant::now() < *until)
+    }
+
+    pub fn expire_tokens(&mut self) {
+        self.tokens.clear();
+    }
+
+    // ------------------------------------------------------------ offers
+
+    pub fn set_quantity(&mut self, sku: &str, quantity: u32) {
+        if let Some(offer) = self.offers.get_mut(sku) {
+            offer.quantity = quantity;
+            return;
+        }
+        let offer = Offer {
+            quantity,
+            price: Decimal::new(1990, 2),
+            offer_fnac_id: uuid(&mut self.rng),
+            product_fnac_id: self.rng.random_range(1_000_000..9_999_999u32).to_string(),
+        };
+        self.offers.insert(sku.to_owned(), offer);
+    }
+
+    pub fn quantity(&self, sku: &str) -> Option<u32> {
+        self.offers.get(sku).map(|o| o.quantity)
+    }
+
+    pub fn offers(&self) -> impl Iterator<Item = (&String, &Offer)> {
+        self.offers.iter()
+    }
+
+    pub fn submit_offers(&mut self, offers: Vec<RecordedOffer>) -> String {
+        let batch_id = uuid(&mut self.rng);
+        self.offers_updates.push(RecordedOffersUpdate {
+            batch_id: batch_id.clone(),
+            offers: offers.clone(),
+        });
+        self.batches.insert(
+            batch_id.clone(),
+            Batch {
+                offers,
+                polls: 0,
+                result: None,
+            },
+        );
+        batch_id
+    }
+
+    /// ACTIVE on the first poll, RUNNING until the configured count, then applied once.
+    pub fn poll_batch(&mut self, batch_id: &str) -> BatchProgress {
+        let pending = self.batch_pending_polls;
+        let Some(batch) = self.batches.get_mut(batch_id) else {
+            return BatchProgress::Unknown;
+        };
+        batch.polls += 1;
+        if batch.polls <= pending {
+            return BatchProgress::Pending(if batch.polls == 1 {
+                "ACTIVE"
+            } else {
+                "RUNNING"
+            });
+        }
+        if let Some(result) = &batch.result {
+            return BatchProgress::Done(result.clone());
+        }
+        let offers = batch.offers.clone();
+        let mut results = Vec::with_capacity(offers.len());
+        for offer in offers {
+            let result = match (self.offers.get_mut(&offer.sku), offer.quantity) {
+                (Some(existing), quantity) => {
+                    if let Some(quantity) = quantity {
+                        existing.quantity = quantity;
+                    }
+                    OfferResult {
+                        offer_fnac_id: Some(existing.offer_fnac_id.clone()),
+                        product_fnac_id: Some(existing.product_fnac_id.clone()),
+                        sku: offer.sku,
+                        status: "OK",
+                        error: None,
+                    }
+                }
+                // A stock update cannot create an offer: there is no product to attach it to.
+                (None, _) => OfferResult {
+                    sku: offer.sku,
+                    offer_fnac_id: None,
+                    product_fnac_id: None,
+                    status: "ERROR",
+                    error: Some(("ERROR", "ERR_026", "Product not found".into())),
+                },
+            };
+            results.push(result);
+        }
+        if let Some(batch) = self.batches.get_mut(batch_id) {
+            batch.result = Some(results.clone());
+        }
+        BatchProgress::Done(results)
+    }
+
+    // ------------------------------------------------------------ orders
+
+    pub fn add_order(&mut self, spec: OrderSpec) -> String {
+        let id = order_id(&mut self.rng);
+        let client_id = uuid(&mut self.rng);
+        let mut lines = Vec::with_capacity(spec.lines.len());
+        for (index, line) in spec.lines.into_iter().enumerate() {
+            if self.quantity(&line.sku).is_none() {
+                self.set_quantity(&line.sku, 0);
+            }
+            let offer = self.offers.get_mut(&line.sku).expect("just created");
+            // Fnac takes sold units off the offer when the order is placed.
+            offer.quantity = offer.quantity.saturating_sub(line.quantity);
+            lines.push(Line {
+                id: u32::try_from(index + 1).unwrap_or(u32::MAX),
+                sku: line.sku,
+                quantity: line.quantity,
+                unit_price: line.unit_price,
+                state: "ToAccept",
+                offer_fnac_id: offer.offer_fnac_id.clone(),
+                product_fnac_id: offer.product_fnac_id.clone(),
+                tracking_number: None,
+                carrier: None,
+            });
+        }
+        self.orders.push(Order {
+            id: id.clone(),
+            client_id,
+            first_name: spec.first_name,
+            last_name: spec.last_name,
+            email: spec.email,
+            country: spec.shipping_country,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+            lines,
+            malformed: false,
+        });
+        id
+    }
+
+    pub fn add_random_order(&mut self, skus: &[String]) -> Option<String> {
+        if skus.is_empty() {
+            return None;
+        }
+        let count = self.rng.random_range(1..=2usize.min(skus.len()));
+        let lines = (0..count)
+            .map(|_| {
+                let sku = &skus[self.rng.random_range(0..skus.len())];
+                let cents = self.rng.random_range(990..=9990i64);
+                super::LineSpec::new(sku, self.rng.random_range(1..=2), Decimal::new(cents, 2))
+            })
+            .collect();
+        Some(self.add_order(OrderSpec::new(lines)))
+    }
+
+    pub fn make_malformed(&mut self, order_id: &str) {
+        if let Some(order) = self.order_mut(order_id) {
+            order.malformed = true;
+        }
+    }
+
+    fn order_mut(&mut self, order_id: &str) -> Option<&mut Order> {
+        self.orders.iter_mut().find(|o| o.id == order_id)
+    }
+
+    pub fn order(&self, order_id: &str) -> Option<&Order> {
+        self.orders.iter().find(|o| o.id == order_id)
+    }
+
+    pub fn view(&self, order_id: &str) -> Option<OrderView> {
+        self.order(order_id).map(view)
+    }
+
+    pub fn views(&self) -> Vec<OrderView> {
+        self.orders.iter().map(view).collect()
+    }
+
+    /// `accept_order`: the order must be `Created` and each named line `ToAccept`.
+    pub fn accept_order(&mut self, order_id: &str, details: &[(String, String)]) -> OrderResult {
+        let mut result = OrderResult {
+            order_id: order_id.to_owned(),
+            status: "OK",
+            state: None,
+            error: None,
+            lines: Vec::new(),
+        };
+        let Some(index) = self.orders.iter().position(|o| o.id == order_id) else {
+            result.status = "FATAL";
+            result.error = Some(("FATAL", "ERR_004", "Order not found".into()));
+            return result;
+        };
+        if self.orders[index].state() != "Created" {
+            result.status = "FATAL";
+            result.state = Some(self.orders[index].state());
+            result.error = Some((
+                "FATAL",
+                "ERR_003",
+                "Order status is not valid for action accept_order".into(),
+            ));
+            return result;
+        }
+        let mut released = Vec::new();
+        for (line_id, action) in details {
+            let order = &mut self.orders[index];
+            let line = order
+                .lines
+                .iter_mut()
+                .find(|l| l.id.to_string() == *line_id);
+            let outcome = match (line, action.as_str()) {
+                (None, _) => LineResult {
+                    id: line_id.clone(),
+                    status: "ERROR",
+                    state: None,
+                    error: Some(("ERROR", "ERR_005", "Order detail not found".into())),
+                },
+                (Some(line), _) if line.state != "ToAccept" => LineResult {
+                    id: line_id.clone(),
+                    status: "ERROR",
+                    state: Some(line.state),
+                    error: Some((
+                        "ERROR",
+                        "ERR_003",
+                        "Order status is not valid for action accept_order".into(),
+                    )),
+                },
+                (Some(line), "Accepted" | "Refused") => {
+                    line.state = if action == "Accepted" {
+                        "Accepted"
+                    } else {
+                        "Refused"
+                    };
+                    if line.state == "Refused" {
+                        released.push((line.sku.clone(), line.quantity));
+                    }
+                    LineResult {
+                        id: line_id.clone(),
+                        status: "OK",
+                        state: Some(line.state),
+                        error: None,
+                    }
+                }
+                (Some(line), _) => LineResult {
+                    id: line_id.clone(),
+                    status: "ERROR",
+                    state: Some(line.state),
+                    error: Some((
+                        "ERROR",
+                        "ERR_006",
+                        format!("Action {action} is not valid for accept_order"),
+                    )),
+                },
+            };
+            if outcome.status != "OK" {
+                result.status = "ERROR";
+            }
+            result.lines.push(outcome);
+        }
+        // Refused units go back on sale.
+        for (sku, quantity) in released {
+            if let Some(offer) = self.offers.get_mut(&sku) {
+                offer.quantity = offer.quantity.saturating_add(quantity);
+            }
+        }
+        self.orders[index].updated_at = Timestamp::now();
+        result.state = Some(self.orders[index].state());
+        result
+    }
+
+    pub fn debit(&mut self, order_id: &str) -> bool {
+        self.move_lines(order_id, &["Accepted"], "ToShip", None)
+    }
+
+    pub fn ship(&mut self, order_id: &str, tracking: &str, carrier: &str) -> bool {
+        self.move_lines(
+            order_id,
+            &["Accepted", "ToShip"],
+            "Shipped",
+            Some((tracking, carrier)),
+        )
+    }
+
+    pub fn cancel(&mut self, order_id: &str) -> bool {
+        self.move_lines(
+            order_id,
+            &["ToAccept", "Accepted", "ToShip"],
+            "Cancelled",
+            None,
+        )
+    }
+
+    fn move_lines(
+        &mut self,
+        order_id: &str,
+        from: &[&str],
+        to: &'static str,
+        tracking: Option<(&str, &str)>,
+    ) -> bool {
+        let Some(order) = self.order_mut(order_id) else {
+            return false;
+        };
+        let mut moved = false;
+        for line in order.lines.iter_mut().filter(|l| from.contains(&l.state)) {
+            line.state = to;
+            if let Some((number, carrier)) = tracking {
+                line.tracking_number = Some(number.to_owned());
+                line.carrier = Some(carrier.to_owned());
+            }
+            moved = true;
+        }
+        if moved {
+            order.updated_at = Timestamp::now();
+        }
+        moved
+    }
+
+    pub fn record_message(&mut self, message: RecordedMessage) {
+        self.messages.push(message);
+    }
+}
+
+impl Order {
+    /// The order takes the earliest stage among its live lines (`state.xsd`).
+    pub fn state(&self) -> &'static str {
+        const STAGES: [(&str, &str); 6] = [
+            ("ToAccept", "Created"),
+            ("Accepted", "Accepted"),
+            ("ToShip", "ToShip"),
+            ("Shipped", "Shipped"),
+            ("NotReceived", "NotReceived"),
+            ("Received", "Received"),
+        ];
+        for (line_state, order_state) in STAGES {
+            if self.lines.iter().any(|l| l.state == line_state) {
+                return order_state;
+            }
+        }
+        if self.lines.iter().all(|l| l.state == "Refused") {
+            "Refused"
+        } else if self.lines.iter().any(|l| l.state == "Refunded") {
+            "Refunded"
+        } else {
+            "Cancelled"
+        }
+    }
+}
+
+fn view(order: &Order) -> OrderView {
+    OrderView {
+        id: order.id.clone(),
+        state: order.state().to_owned(),
+        created_at: order.created_at,
+        lines: order
+            .lines
+            .iter()
+            .map(|l| LineView {
+                id: l.id.to_string(),
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+                state: l.state.to_owned(),
+                tracking_number: l.tracking_number.clone(),
+                carrier: l.carrier.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn uuid(rng: &mut StdRng) -> String {
+    let bits: u128 = rng.random();
+    let hex = format!("{bits:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// 13 upper-case hexadecimal characters, like `57F645053CDFC`.
+fn order_id(rng: &mut StdRng) -> String {
+    let bits: u64 = rng.random();
+    format!("{:013X}", bits & 0x000F_FFFF_FFFF_FFFF)
+}
