@@ -1,15 +1,18 @@
 //! The [`Mirakl`] channel: the seller API behind vigie's [`Marketplace`] trait.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::Method;
+use serde::Deserialize;
 use vigie_connector::{
     Capabilities, ChannelClient, ConnectorError, CustomerMessage, LineDecision, Marketplace,
     OrderBatch, PushStatus, PushTicket, Repeat, StockLevel, StockUpdate, Throttle, Timestamp,
 };
 
-use crate::client::Api;
+use crate::client::{self, Api};
 use crate::poll::{PAGE_SIZE, poll, query_date};
 use crate::settings::{MiraklSettings, PartialAcceptanceFallback};
 use crate::{decide, messages, stock};
@@ -25,6 +28,16 @@ pub struct Mirakl {
     fallback: PartialAcceptanceFallback,
     /// Learned from an `ORDER_PARTIAL_ACCEPTANCE_DISABLED` answer.
     partial_disabled: AtomicBool,
+    /// When A01 last proved the key; Mirakl allows A01 once a day.
+    account_checked: Mutex<Option<tokio::time::Instant>>,
+}
+
+/// A01 at most this often.
+const ACCOUNT_CHECK_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+
+#[derive(Debug, Deserialize)]
+struct Account {
+    shop_state: Option<String>,
 }
 
 impl Mirakl {
@@ -45,7 +58,38 @@ impl Mirakl {
             error_reports: Throttle::per_minute(limits.error_reports_per_minute),
             fallback: settings.partial_acceptance_fallback,
             partial_disabled: AtomicBool::new(false),
+            account_checked: Mutex::new(None),
         })
+    }
+
+    /// A01: proves the key and reads the shop's state, at most once a day.
+    async fn check_account(&self) -> Result<(), ConnectorError> {
+        let due = self
+            .account_checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none_or(|at| at.elapsed() >= ACCOUNT_CHECK_EVERY);
+        if !due {
+            return Ok(());
+        }
+        let url = self.api.url(&["account"]);
+        let reply = self
+            .api
+            .send("A01", Repeat::Safe, Method::GET, &url, &[], |r| r)
+            .await?;
+        let account: Account = client::json("A01", &reply)?;
+        *self
+            .account_checked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(tokio::time::Instant::now());
+        match account.shop_state.as_deref() {
+            // CLOSE is a seller's holiday: orders stop, the channel is still healthy.
+            Some(state @ ("SUSPENDED" | "TERMINATED")) => Err(ConnectorError::Permanent {
+                code: Some(format!("SHOP_{state}")),
+                message: format!("A01: the Mirakl shop is {state}"),
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -61,14 +105,13 @@ impl Marketplace for Mirakl {
         }
     }
 
-    /// V01, which only tells that the instance answers; credentials show on the first real call
-    /// (A01 would prove them but Mirakl allows it once a day).
+    /// V01 (the instance answers), then A01 (the key works, the shop is open) once a day.
     async fn health(&self) -> Result<(), ConnectorError> {
         let url = self.api.url(&["version"]);
         self.api
             .send("V01", Repeat::Safe, Method::GET, &url, &[], |r| r)
-            .await
-            .map(|_| ())
+            .await?;
+        self.check_account().await
     }
 
     async fn orders_awaiting_acceptance(&self) -> Result<OrderBatch, ConnectorError> {

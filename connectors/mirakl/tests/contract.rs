@@ -960,17 +960,56 @@ async fn each_http_failure_has_its_class() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn health_is_the_version_endpoint() {
+async fn health_is_the_version_endpoint_and_the_account_once_a_day() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/api/version"))
         .respond_with(ResponseTemplate::new(200).set_body_string("3.210.0"))
         .mount(&server)
         .await;
-    mirakl(&server).health().await.unwrap();
+    Mock::given(method("GET"))
+        .and(path("/api/account"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "shop_id": SHOP, "shop_name": "Atelier", "shop_state": "OPEN", "currency_iso_code": "EUR"
+        })))
+        .mount(&server)
+        .await;
+    let mirakl = mirakl(&server);
+    mirakl.health().await.unwrap();
+    mirakl.health().await.unwrap();
     let sent = requests(&server).await;
-    assert_eq!(sent.len(), 1);
-    assert_mirakl_headers(&sent[0]);
+    let paths: Vec<_> = sent.iter().map(|r| r.url.path()).collect();
+    assert_eq!(paths, ["/api/version", "/api/account", "/api/version"]);
+    for request in &sent {
+        assert_mirakl_headers(request);
+        assert_eq!(query(request), pairs(&[("shop_id", "2001")]));
+    }
+    tokio::time::advance(Duration::from_secs(24 * 60 * 60)).await;
+    mirakl.health().await.unwrap();
+    assert_eq!(requests(&server).await.len(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_suspended_shop_is_unhealthy() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/version"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/account"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"shop_id": SHOP, "shop_state": "SUSPENDED"})),
+        )
+        .mount(&server)
+        .await;
+    let error = mirakl(&server).health().await.unwrap_err();
+    assert!(
+        matches!(&error, ConnectorError::Permanent { code: Some(c), .. } if c == "SHOP_SUSPENDED"),
+        "{error:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
