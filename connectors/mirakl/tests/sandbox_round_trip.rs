@@ -14,11 +14,8 @@ use vigie_mirakl::sandbox::{Faults, MiraklSandbox, OrderSpec, SandboxOptions, Tr
 use vigie_mirakl::{Mirakl, MiraklLimits, MiraklSettings, PartialAcceptanceFallback};
 
 fn settings_for(sandbox: &MiraklSandbox) -> MiraklSettings {
-    let mut settings = MiraklSettings::new(
-        sandbox.base_url(),
-        SecretString::from(sandbox.api_key().to_owned()),
-    );
-    settings.shop_id = Some(sandbox.shop_id());
+    assert_eq!(sandbox.base_url().host_str(), Some("127.0.0.1"));
+    let mut settings = sandbox.client_settings();
     settings.http = HttpSettings {
         timeout: None,
         max_retries: 3,

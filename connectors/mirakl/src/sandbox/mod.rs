@@ -292,6 +292,16 @@ impl MiraklSandbox {
         self.shop_id
     }
 
+    /// Client settings pointing at this sandbox, with Mirakl's default limits.
+    pub fn client_settings(&self) -> crate::MiraklSettings {
+        let mut settings = crate::MiraklSettings::new(
+            self.base_url(),
+            secrecy::SecretString::from(self.api_key.clone()),
+        );
+        settings.shop_id = Some(self.shop_id);
+        settings
+    }
+
     /// Creates the offer if needed and sets its quantity.
     pub fn set_quantity(&self, sku: &str, quantity: u32) {
         self.state().offers.insert(sku.to_owned(), quantity);
