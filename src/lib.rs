@@ -7,6 +7,8 @@ pub mod commands;
 pub mod config;
 pub mod cycle;
 pub mod daemon;
+pub mod engine;
+pub mod events;
 pub mod heartbeat;
 pub mod http;
 pub mod logging;

@@ -81,7 +81,9 @@ CREATE TABLE status_history (
 );
 CREATE INDEX status_history_by_order ON status_history (order_pk);
 
--- One decision per order line: the primary key forbids a second one.
+-- One decision per order line: the primary key forbids a second one. `outcome` stays NULL
+-- until the marketplace confirms the decision ('confirmed') or the order went elsewhere first
+-- ('superseded': cancelled or auto-refused) or the marketplace rejected it ('failed').
 CREATE TABLE decisions (
     order_pk     INTEGER NOT NULL,
     line_id      TEXT NOT NULL,
@@ -90,10 +92,13 @@ CREATE TABLE decisions (
     source       TEXT NOT NULL CHECK (source IN ('rules', 'review')),
     note         TEXT,
     decided_at   TEXT NOT NULL,
-    confirmed_at TEXT,
+    outcome      TEXT CHECK (outcome IN ('confirmed', 'superseded', 'failed')),
+    outcome_at   TEXT,
+    outcome_note TEXT,
     PRIMARY KEY (order_pk, line_id),
     FOREIGN KEY (order_pk, line_id) REFERENCES order_lines (order_pk, line_id)
 );
+CREATE INDEX decisions_pending ON decisions (outcome) WHERE outcome IS NULL;
 
 -- Orders held for a human, with the rule codes that held them.
 CREATE TABLE flags (
@@ -124,13 +129,22 @@ CREATE TABLE reservations (
 );
 CREATE INDEX reservations_by_sku ON reservations (sku, state);
 
--- The last quantity each channel accepted for each SKU.
+-- The last quantity pushed to each channel for each SKU.
 CREATE TABLE stock_pushed (
     channel   TEXT NOT NULL,
     sku       TEXT NOT NULL,
     quantity  INTEGER NOT NULL CHECK (quantity >= 0),
     pushed_at TEXT NOT NULL,
     PRIMARY KEY (channel, sku)
+);
+
+-- Stock batches the marketplace is still applying.
+CREATE TABLE stock_push_tickets (
+    channel      TEXT NOT NULL,
+    ticket       TEXT NOT NULL,
+    items        TEXT NOT NULL,
+    submitted_at TEXT NOT NULL,
+    PRIMARY KEY (channel, ticket)
 );
 
 -- Customer messages and seller webhooks: one row per (order, event, destination).
@@ -181,7 +195,8 @@ CREATE TABLE alerts (
     message          TEXT NOT NULL,
     opened_at        TEXT NOT NULL,
     last_notified_at TEXT,
-    resolved_at      TEXT
+    resolved_at      TEXT,
+    resolve_notified_at TEXT
 );
 CREATE UNIQUE INDEX alerts_open ON alerts (dedup_key) WHERE resolved_at IS NULL;
 

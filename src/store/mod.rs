@@ -9,6 +9,7 @@ pub mod channels;
 mod migrations;
 pub mod orders;
 pub mod status;
+pub mod stock;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

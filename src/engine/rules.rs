@@ -1,0 +1,289 @@
+//! The seller's rules, as a pure function from an order and what the ledger could reserve for
+//! it to a verdict with reason codes.
+
+use std::collections::BTreeSet;
+
+use vigie_connector::Order;
+
+use crate::config::{InsufficientStock, RulesConfig};
+
+/// Why an order was refused or held, as scripts see it (`orders --json` `reasons`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    InsufficientStock,
+    TotalAbove,
+    QuantityAbove,
+    CountryNotAllowed,
+    SkuTag,
+    AddressIncomplete,
+}
+
+impl Reason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InsufficientStock => "insufficient_stock",
+            Self::TotalAbove => "total_above",
+            Self::QuantityAbove => "quantity_above",
+            Self::CountryNotAllowed => "country_not_allowed",
+            Self::SkuTag => "sku_tag",
+            Self::AddressIncomplete => "address_incomplete",
+        }
+    }
+}
+
+/// What the ledger found for one order line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineStock {
+    pub line_id: String,
+    /// Enough units were available and are now reserved for this line.
+    pub reserved: bool,
+    /// The SKU's inventory tags (fragile, bulky...).
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Accept every line.
+    Accept,
+    /// Accept the reserved lines, refuse the others (partial acceptance).
+    Partial { refused: Vec<String> },
+    /// Refuse every line.
+    Refuse(BTreeSet<Reason>),
+    /// Hold the order for a human.
+    Flag(BTreeSet<Reason>),
+}
+
+/// Judges `order` given what could be reserved for its lines.
+pub fn judge(
+    order: &Order,
+    stock: &[LineStock],
+    rules: &RulesConfig,
+    partial_allowed: bool,
+) -> Verdict {
+    let mut flags = BTreeSet::new();
+    if rules
+        .flag_total_above
+        .is_some_and(|limit| order.total.amount > limit)
+    {
+        flags.insert(Reason::TotalAbove);
+    }
+    if let Some(limit) = rules.flag_quantity_above {
+        if order.lines.iter().any(|l| l.quantity > limit) {
+            flags.insert(Reason::QuantityAbove);
+        }
+    }
+    // Marketplaces often hide the address until acceptance; judge it only when given.
+    if let Some(address) = &order.shipping_address {
+        let blank = |s: &Option<String>| s.as_deref().is_none_or(|s| s.trim().is_empty());
+        let no_street = address.street.iter().all(|s| s.trim().is_empty());
+        if no_street
+            || blank(&address.postal_code)
+            || blank(&address.city)
+            || address.country.is_none()
+        {
+            flags.insert(Reason::AddressIncomplete);
+        }
+        if let (Some(allowed), Some(country)) = (&rules.allowed_countries, &address.country) {
+            if !allowed.contains(country) {
+                flags.insert(Reason::CountryNotAllowed);
+            }
+        }
+    }
+    if stock
+        .iter()
+        .any(|l| l.tags.iter().any(|t| rules.flag_sku_tags.contains(t)))
+    {
+        flags.insert(Reason::SkuTag);
+    }
+
+    let refused: Vec<String> = stock
+        .iter()
+        .filter(|l| !l.reserved)
+        .map(|l| l.line_id.clone())
+        .collect();
+    if refused.is_empty() {
+        return if flags.is_empty() {
+            Verdict::Accept
+        } else {
+            Verdict::Flag(flags)
+        };
+    }
+    match rules.on_insufficient_stock {
+        InsufficientStock::Flag => {
+            flags.insert(Reason::InsufficientStock);
+            Verdict::Flag(flags)
+        }
+        InsufficientStock::Refuse
+            if partial_allowed && refused.len() < stock.len() && flags.is_empty() =>
+        {
+            Verdict::Partial { refused }
+        }
+        // An order vigie cannot fill is refused whatever else a human might have looked at.
+        InsufficientStock::Refuse => Verdict::Refuse(BTreeSet::from([Reason::InsufficientStock])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+    use vigie_connector::{
+        Address, Country, Customer, MarketplaceState, Money, OrderLine, OrderStatus, Timestamp,
+    };
+
+    fn order(lines: &[(&str, u32)], total: i64, country: Option<&str>) -> Order {
+        let state = MarketplaceState::new("WAITING_ACCEPTANCE", OrderStatus::AwaitingAcceptance);
+        Order {
+            id: "o1".into(),
+            reference: "o1".into(),
+            state: state.clone(),
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+            acceptance_deadline: None,
+            customer: Customer::default(),
+            shipping_address: country.map(|c| Address {
+                street: vec!["1 rue de la Paix".into()],
+                postal_code: Some("75002".into()),
+                city: Some("Paris".into()),
+                country: Country::parse(c),
+                ..Address::default()
+            }),
+            lines: lines
+                .iter()
+                .enumerate()
+                .map(|(i, (sku, quantity))| OrderLine {
+                    id: format!("l{i}"),
+                    sku: (*sku).into(),
+                    title: None,
+                    quantity: *quantity,
+                    price: Money::new(Decimal::ONE, "EUR"),
+                    state: state.clone(),
+                })
+                .collect(),
+            total: Money::new(Decimal::new(total, 0), "EUR"),
+            shipment: None,
+        }
+    }
+
+    fn stocked(reserved: &[bool]) -> Vec<LineStock> {
+        reserved
+            .iter()
+            .enumerate()
+            .map(|(i, r)| LineStock {
+                line_id: format!("l{i}"),
+                reserved: *r,
+                tags: vec![],
+            })
+            .collect()
+    }
+
+    fn rules() -> RulesConfig {
+        RulesConfig {
+            on_insufficient_stock: InsufficientStock::Refuse,
+            flag_total_above: Some(Decimal::new(500, 0)),
+            flag_quantity_above: Some(10),
+            allowed_countries: Some(vec![
+                Country::parse("FR").unwrap(),
+                Country::parse("BE").unwrap(),
+            ]),
+            flag_sku_tags: vec!["fragile".into()],
+        }
+    }
+
+    fn flagged(reasons: &[Reason]) -> Verdict {
+        Verdict::Flag(reasons.iter().copied().collect())
+    }
+
+    #[test]
+    fn an_ordinary_stocked_order_is_accepted() {
+        let o = order(&[("A", 1)], 20, Some("FR"));
+        assert_eq!(
+            judge(&o, &stocked(&[true]), &rules(), false),
+            Verdict::Accept
+        );
+    }
+
+    #[test]
+    fn each_flag_rule_has_its_reason_code() {
+        let r = rules();
+        let big = order(&[("A", 1)], 501, Some("FR"));
+        assert_eq!(
+            judge(&big, &stocked(&[true]), &r, false),
+            flagged(&[Reason::TotalAbove])
+        );
+        let many = order(&[("A", 11)], 20, Some("FR"));
+        assert_eq!(
+            judge(&many, &stocked(&[true]), &r, false),
+            flagged(&[Reason::QuantityAbove])
+        );
+        let abroad = order(&[("A", 1)], 20, Some("DEU"));
+        assert_eq!(
+            judge(&abroad, &stocked(&[true]), &r, false),
+            flagged(&[Reason::CountryNotAllowed])
+        );
+        let mut fragile = stocked(&[true]);
+        fragile[0].tags = vec!["bulky".into(), "fragile".into()];
+        let o = order(&[("A", 1)], 20, Some("FR"));
+        assert_eq!(judge(&o, &fragile, &r, false), flagged(&[Reason::SkuTag]));
+        let mut no_city = order(&[("A", 1)], 20, Some("FR"));
+        no_city.shipping_address.as_mut().unwrap().city = Some("  ".into());
+        assert_eq!(
+            judge(&no_city, &stocked(&[true]), &r, false),
+            flagged(&[Reason::AddressIncomplete])
+        );
+    }
+
+    #[test]
+    fn alpha3_and_alpha2_destinations_are_the_same_country() {
+        let r = rules();
+        for code in ["FR", "FRA", "be", "BEL"] {
+            let o = order(&[("A", 1)], 20, Some(code));
+            assert_eq!(
+                judge(&o, &stocked(&[true]), &r, false),
+                Verdict::Accept,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_hidden_address_is_not_judged() {
+        let o = order(&[("A", 1)], 20, None);
+        assert_eq!(
+            judge(&o, &stocked(&[true]), &rules(), false),
+            Verdict::Accept
+        );
+    }
+
+    #[test]
+    fn missing_stock_refuses_or_flags_as_configured() {
+        let o = order(&[("A", 1), ("B", 1)], 20, Some("FR"));
+        let short = stocked(&[true, false]);
+        let refuse = Verdict::Refuse(BTreeSet::from([Reason::InsufficientStock]));
+        assert_eq!(judge(&o, &short, &rules(), false), refuse);
+        assert_eq!(
+            judge(&o, &short, &rules(), true),
+            Verdict::Partial {
+                refused: vec!["l1".into()]
+            }
+        );
+        assert_eq!(judge(&o, &stocked(&[false, false]), &rules(), true), refuse);
+        let flag = RulesConfig {
+            on_insufficient_stock: InsufficientStock::Flag,
+            ..rules()
+        };
+        assert_eq!(
+            judge(&o, &short, &flag, true),
+            flagged(&[Reason::InsufficientStock])
+        );
+    }
+
+    #[test]
+    fn a_short_order_is_refused_even_when_it_would_be_flagged() {
+        let o = order(&[("A", 1)], 900, Some("DEU"));
+        assert_eq!(
+            judge(&o, &stocked(&[false]), &rules(), true),
+            Verdict::Refuse(BTreeSet::from([Reason::InsufficientStock]))
+        );
+    }
+}
