@@ -67,10 +67,10 @@ pub fn judge(
     {
         flags.insert(Reason::TotalAbove);
     }
-    if let Some(limit) = rules.flag_quantity_above {
-        if order.lines.iter().any(|l| l.quantity > limit) {
-            flags.insert(Reason::QuantityAbove);
-        }
+    if let Some(limit) = rules.flag_quantity_above
+        && order.lines.iter().any(|l| l.quantity > limit)
+    {
+        flags.insert(Reason::QuantityAbove);
     }
     // Marketplaces often hide the address until acceptance; judge it only when given.
     if let Some(address) = &order.shipping_address {
@@ -83,10 +83,10 @@ pub fn judge(
         {
             flags.insert(Reason::AddressIncomplete);
         }
-        if let (Some(allowed), Some(country)) = (&rules.allowed_countries, &address.country) {
-            if !allowed.contains(country) {
-                flags.insert(Reason::CountryNotAllowed);
-            }
+        if let (Some(allowed), Some(country)) = (&rules.allowed_countries, &address.country)
+            && !allowed.contains(country)
+        {
+            flags.insert(Reason::CountryNotAllowed);
         }
     }
     if stock
