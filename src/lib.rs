@@ -11,6 +11,7 @@ pub mod engine;
 pub mod events;
 pub mod heartbeat;
 pub mod http;
+pub mod inventory;
 pub mod logging;
 pub mod store;
 pub mod systemd;

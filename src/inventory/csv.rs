@@ -1,0 +1,349 @@
+//! The inventory CSV: a header `sku,quantity[,tags]` (columns in any order, tags separated by
+//! `|`), then one row per SKU.
+//!
+//! Tolerant of what spreadsheets and scripts produce (a UTF-8 BOM, CRLF, spaces around fields,
+//! blank lines, quoted fields), strict about what would change stock silently: every error
+//! names the line, and one bad row rejects the whole file.
+
+use std::collections::HashMap;
+
+use crate::store::stock::StockItem;
+
+/// A reason the file cannot be used, with the (1-based) line it was found on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {kind}")]
+pub struct CsvError {
+    pub line: u64,
+    pub kind: CsvErrorKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CsvErrorKind {
+    #[error("no header; the file must start with sku,quantity[,tags]")]
+    MissingHeader,
+    #[error("header has no {0:?} column (expected sku,quantity[,tags])")]
+    MissingColumn(&'static str),
+    #[error("header column {0:?} is unknown (expected sku,quantity[,tags])")]
+    UnknownColumn(String),
+    #[error("header names column {0:?} twice")]
+    DuplicateColumn(String),
+    #[error("{found} fields where the header has {expected}")]
+    FieldCount { expected: usize, found: usize },
+    #[error("empty SKU")]
+    EmptySku,
+    #[error("quantity {0:?} is not a whole number")]
+    NotANumber(String),
+    #[error("quantity {0:?} is negative")]
+    Negative(String),
+    #[error("quantity {0:?} is too large (at most {max})", max = u32::MAX)]
+    TooLarge(String),
+    #[error("SKU {sku:?} already appears on line {first_line}")]
+    DuplicateSku { sku: String, first_line: u64 },
+    #[error("{0}")]
+    Syntax(String),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Sku,
+    Quantity,
+    Tags,
+}
+
+/// Reads a whole inventory file; `Ok` only if every row is valid.
+pub fn parse(text: &str) -> Result<Vec<StockItem>, CsvError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        // Field counts are checked here, so the error can say which line and what it expected.
+        .flexible(true)
+        .trim(::csv::Trim::All)
+        .from_reader(text.as_bytes());
+
+    let mut columns: Option<Vec<Column>> = None;
+    let mut items = Vec::new();
+    let mut first_seen: HashMap<String, u64> = HashMap::new();
+    let mut record = ::csv::StringRecord::new();
+    let mut lines = LineCounter::new(text);
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
+                return Err(CsvError {
+                    line,
+                    kind: CsvErrorKind::Syntax(e.to_string()),
+                });
+            }
+        }
+        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
+        let error = |kind| CsvError { line, kind };
+        // Lines of spaces (or of empty fields) are layout, not rows.
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let Some(columns) = &columns else {
+            columns = Some(header(&record).map_err(error)?);
+            continue;
+        };
+        if record.len() != columns.len() {
+            return Err(error(CsvErrorKind::FieldCount {
+                expected: columns.len(),
+                found: record.len(),
+            }));
+        }
+        let mut item = StockItem {
+            sku: String::new(),
+            quantity: 0,
+            tags: Vec::new(),
+        };
+        for (column, field) in columns.iter().zip(record.iter()) {
+            match column {
+                Column::Sku => item.sku = field.to_owned(),
+                Column::Quantity => item.quantity = quantity(field).map_err(error)?,
+                Column::Tags => item.tags = tags(field),
+            }
+        }
+        if item.sku.is_empty() {
+            return Err(error(CsvErrorKind::EmptySku));
+        }
+        if let Some(&first_line) = first_seen.get(&item.sku) {
+            return Err(error(CsvErrorKind::DuplicateSku {
+                sku: item.sku,
+                first_line,
+            }));
+        }
+        first_seen.insert(item.sku.clone(), line);
+        items.push(item);
+    }
+    if columns.is_none() {
+        return Err(CsvError {
+            line: 1,
+            kind: CsvErrorKind::MissingHeader,
+        });
+    }
+    Ok(items)
+}
+
+/// Line numbers from byte offsets: the csv crate's own line count ignores blank lines.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    byte: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            byte: 0,
+            line: 1,
+        }
+    }
+
+    /// The line holding byte `offset`; offsets must not decrease between calls.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        let mut offset = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        // The reader reports where the previous record ended, before any blank lines it
+        // skipped; a record never starts with a line terminator, so step over them.
+        while matches!(self.text.get(offset), Some(b'\r' | b'\n')) {
+            offset += 1;
+        }
+        if offset > self.byte {
+            let skipped = &self.text[self.byte..offset];
+            // A line ends at "\n", "\r\n" or a lone "\r", as the csv reader reads them.
+            for (i, &b) in skipped.iter().enumerate() {
+                let lone_cr = b == b'\r' && self.text.get(self.byte + i + 1) != Some(&b'\n');
+                if b == b'\n' || lone_cr {
+                    self.line += 1;
+                }
+            }
+            self.byte = offset;
+        }
+        self.line
+    }
+}
+
+fn header(record: &::csv::StringRecord) -> Result<Vec<Column>, CsvErrorKind> {
+    let mut columns = Vec::with_capacity(record.len());
+    for name in record {
+        let column = match name.to_ascii_lowercase().as_str() {
+            "sku" => Column::Sku,
+            "quantity" => Column::Quantity,
+            "tags" => Column::Tags,
+            _ => return Err(CsvErrorKind::UnknownColumn(name.to_owned())),
+        };
+        if columns.contains(&column) {
+            return Err(CsvErrorKind::DuplicateColumn(name.to_owned()));
+        }
+        columns.push(column);
+    }
+    for (required, name) in [(Column::Sku, "sku"), (Column::Quantity, "quantity")] {
+        if !columns.contains(&required) {
+            return Err(CsvErrorKind::MissingColumn(name));
+        }
+    }
+    Ok(columns)
+}
+
+fn quantity(field: &str) -> Result<u32, CsvErrorKind> {
+    let digits = field.strip_prefix('+').unwrap_or(field);
+    let negative = field.strip_prefix('-');
+    if let Some(rest) = negative
+        && !rest.is_empty()
+        && rest.bytes().all(|b| b.is_ascii_digit())
+    {
+        // "-0" is a whole number, and zero.
+        return if rest.bytes().all(|b| b == b'0') {
+            Ok(0)
+        } else {
+            Err(CsvErrorKind::Negative(field.to_owned()))
+        };
+    }
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CsvErrorKind::NotANumber(field.to_owned()));
+    }
+    digits
+        .parse()
+        .map_err(|_| CsvErrorKind::TooLarge(field.to_owned()))
+}
+
+/// `fragile | bulky` → ["fragile", "bulky"]; empty tags are dropped.
+fn tags(field: &str) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    for tag in field.split('|').map(str::trim).filter(|t| !t.is_empty()) {
+        if !tags.iter().any(|seen| seen == tag) {
+            tags.push(tag.to_owned());
+        }
+    }
+    tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(sku: &str, quantity: u32, tags: &[&str]) -> StockItem {
+        StockItem {
+            sku: sku.to_owned(),
+            quantity,
+            tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn reads_a_good_file_with_tags() {
+        let text =
+            "sku,quantity,tags\nA-1,3,fragile|bulky\nB-2,0,\n\"C,3\",12,\" manual | fragile \"\n";
+        assert_eq!(
+            parse(text).unwrap(),
+            vec![
+                item("A-1", 3, &["fragile", "bulky"]),
+                item("B-2", 0, &[]),
+                item("C,3", 12, &["manual", "fragile"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn tolerates_bom_crlf_spaces_blank_lines_and_column_order() {
+        let text = "\u{feff} Quantity , SKU \r\n\r\n  7 , A-1 \r\n   \r\n\"0\",\"B-2\"\r\n\r\n";
+        assert_eq!(
+            parse(text).unwrap(),
+            vec![item("A-1", 7, &[]), item("B-2", 0, &[])]
+        );
+        assert_eq!(parse("sku,quantity\n").unwrap(), vec![]);
+        assert_eq!(parse("sku,quantity\nA,-0\nB,+4").unwrap()[1].quantity, 4);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        use CsvErrorKind as K;
+        let table: &[(&str, u64, K)] = &[
+            ("", 1, K::MissingHeader),
+            ("\n\n  \n", 1, K::MissingHeader),
+            ("sku\nA\n", 1, K::MissingColumn("quantity")),
+            ("quantity,tags\n3,x\n", 1, K::MissingColumn("sku")),
+            ("sku,qty\nA,1\n", 1, K::UnknownColumn("qty".into())),
+            ("sku,quantity,sku\n", 1, K::DuplicateColumn("sku".into())),
+            (
+                "sku,quantity\nA,1\n\nB,2,x\n",
+                4,
+                K::FieldCount {
+                    expected: 2,
+                    found: 3,
+                },
+            ),
+            (
+                "sku,quantity,tags\nA,1\n",
+                2,
+                K::FieldCount {
+                    expected: 3,
+                    found: 2,
+                },
+            ),
+            ("sku,quantity\nA,1\n  ,2\n", 3, K::EmptySku),
+            (
+                "sku,quantity\r\nA,1\r\nB,x\r\n",
+                3,
+                K::NotANumber("x".into()),
+            ),
+            ("sku,quantity\nA,1.5\n", 2, K::NotANumber("1.5".into())),
+            ("sku,quantity\nA,\n", 2, K::NotANumber(String::new())),
+            ("sku,quantity\nA,1e3\n", 2, K::NotANumber("1e3".into())),
+            ("sku,quantity\nA,-\n", 2, K::NotANumber("-".into())),
+            ("sku,quantity\nA,--1\n", 2, K::NotANumber("--1".into())),
+            ("sku,quantity\nA,-2\n", 2, K::Negative("-2".into())),
+            (
+                "sku,quantity\nA,4294967296\n",
+                2,
+                K::TooLarge("4294967296".into()),
+            ),
+            (
+                "sku,quantity\nA,1\nB,2\n\n\" A \",3\n",
+                5,
+                K::DuplicateSku {
+                    sku: "A".into(),
+                    first_line: 2,
+                },
+            ),
+            ("\n\nsku,quantity\n\nA,x\n", 5, K::NotANumber("x".into())),
+            ("\r\n\r\nsku,quantity\rA,y\r", 4, K::NotANumber("y".into())),
+            (
+                "sku,quantity\nA,1\n\"B,2\n",
+                3,
+                K::FieldCount {
+                    expected: 2,
+                    found: 1,
+                },
+            ),
+            // A quoted field may span lines; the next row's line is still right.
+            (
+                "sku,quantity,tags\nA,1,\"x\ny\"\nB,z,\n",
+                4,
+                K::NotANumber("z".into()),
+            ),
+        ];
+        for (text, line, kind) in table {
+            let error = parse(text).expect_err(text);
+            assert_eq!(
+                (error.line, &error.kind),
+                (*line, kind),
+                "input {text:?}: {error}"
+            );
+            assert!(error.to_string().starts_with(&format!("line {line}: ")));
+        }
+    }
+
+    #[test]
+    fn the_message_reads_as_documented() {
+        let error = parse("sku,quantity\nA,1\nB,2\nC,3\nD,4\nE,5\nF,x\n").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"line 7: quantity "x" is not a whole number"#
+        );
+    }
+}
