@@ -6,6 +6,7 @@
 //! touch the process environment.
 
 mod duration;
+mod notify;
 mod secret;
 mod summary;
 
@@ -24,6 +25,10 @@ use vigie_fnac::FnacSettings;
 use vigie_mirakl::MiraklSettings;
 
 pub use duration::{Deadline, HumanDuration};
+pub use notify::{
+    AlertFormat, AlertWebhook, AlertsConfig, BUILT_IN_LOCALES, ChannelNotify, EventWebhook,
+    EventsConfig, NotifyConfig, Route, RouteLimits, SignedWebhook, SmtpConfig, SmtpTls,
+};
 use secret::SecretKeys;
 
 /// Where the configuration is read when neither `--config` nor `$VIGIE_CONFIG` says.
@@ -90,6 +95,9 @@ pub struct Config {
     pub inventory: InventoryConfig,
     pub rules: RulesConfig,
     pub alerts: AlertsConfig,
+    pub notify: NotifyConfig,
+    pub smtp: Option<SmtpConfig>,
+    pub events: EventsConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -174,30 +182,6 @@ pub enum InsufficientStock {
     Flag,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertsConfig {
-    #[serde(default)]
-    pub webhook: Vec<AlertWebhook>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertWebhook {
-    pub url: Url,
-    #[serde(default)]
-    pub format: AlertFormat,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertFormat {
-    #[default]
-    Generic,
-    Slack,
-    Pagerduty,
-}
-
 /// Reads and validates the file at `path`.
 pub fn load(path: &Path, env: &Environment) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -250,13 +234,20 @@ pub fn parse(text: &str, file: &Path, env: &Environment) -> Result<Config, Confi
         channels.push(channel);
     }
     validate_inventory(&raw.inventory).map_err(|(k, m)| error(&format!("inventory.{k}"), m))?;
+    let (notify, smtp, events, alerts) = notify::validate(
+        raw.notify, raw.smtp, raw.events, raw.alerts, &channels, &secrets,
+    )
+    .map_err(|(k, m)| error(&k, m))?;
     Ok(Config {
         file: file.to_path_buf(),
         daemon,
         channels,
         inventory: raw.inventory,
         rules: raw.rules,
-        alerts: raw.alerts,
+        alerts,
+        notify,
+        smtp,
+        events,
     })
 }
 
@@ -294,7 +285,12 @@ struct RawConfig {
     #[serde(default)]
     rules: RulesConfig,
     #[serde(default)]
-    alerts: AlertsConfig,
+    alerts: notify::RawAlerts,
+    #[serde(default)]
+    notify: notify::RawNotify,
+    smtp: Option<notify::RawSmtp>,
+    #[serde(default)]
+    events: notify::RawEvents,
 }
 
 #[derive(Default, Deserialize)]

@@ -2,6 +2,7 @@
 //! The binary (`main.rs`) parses the command line; everything else lives here.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod channels;
 pub mod commands;
 pub mod config;
@@ -13,5 +14,6 @@ pub mod heartbeat;
 pub mod http;
 pub mod inventory;
 pub mod logging;
+pub mod notify;
 pub mod store;
 pub mod systemd;

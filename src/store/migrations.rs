@@ -148,6 +148,9 @@ CREATE TABLE stock_push_tickets (
 );
 
 -- Customer messages and seller webhooks: one row per (order, event, destination).
+-- destination: 'marketplace', 'email', 'webhook' (the seller's CRM) or 'events:NAME'.
+-- A row is 'sending' from the commit before the send until the outcome is written; one found
+-- 'sending' at start-up was interrupted by a crash and becomes 'uncertain', never re-sent.
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
     order_pk        INTEGER NOT NULL REFERENCES orders (id),
@@ -185,6 +188,8 @@ CREATE TABLE channel_status (
 );
 
 -- One open alert per condition; resolving it lets the condition alert again later.
+-- `notice` is what the webhooks are still owed ('trigger' or 'resolve'); `delivered` lists the
+-- targets that already have it, so a retry reaches only the ones that failed.
 CREATE TABLE alerts (
     id               INTEGER PRIMARY KEY,
     dedup_key        TEXT NOT NULL,
@@ -196,9 +201,14 @@ CREATE TABLE alerts (
     opened_at        TEXT NOT NULL,
     last_notified_at TEXT,
     resolved_at      TEXT,
-    resolve_notified_at TEXT
+    resolve_notified_at TEXT,
+    notice           TEXT CHECK (notice IN ('trigger', 'resolve')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  TEXT,
+    delivered        TEXT NOT NULL DEFAULT '[]'
 );
 CREATE UNIQUE INDEX alerts_open ON alerts (dedup_key) WHERE resolved_at IS NULL;
+CREATE INDEX alerts_owed ON alerts (notice, next_attempt_at) WHERE notice IS NOT NULL;
 
 -- Marketplace payloads that could not be read, kept verbatim for a human.
 CREATE TABLE quarantine (

@@ -1,0 +1,112 @@
+//! The body each webhook format expects for one alert notice.
+
+use serde_json::{Value, json};
+
+use super::{AlertKind, Severity};
+
+/// One thing to tell the webhooks: an alert opening (again), or its resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub kind: AlertKind,
+    pub severity: Severity,
+    pub channel: Option<String>,
+    pub order: Option<String>,
+    pub message: String,
+    pub dedup_key: String,
+    /// When the alert opened, or when it was resolved.
+    pub occurred_at: String,
+    pub resolved: bool,
+    /// Sent again because the condition is still open after `renotify_after`.
+    pub reminder: bool,
+}
+
+/// `{kind, severity, channel, order, message, occurred_at, resolved, dedup_key}`.
+pub fn generic(n: &Notice) -> Value {
+    json!({
+        "kind": n.kind.as_str(),
+        "severity": n.severity.as_str(),
+        "channel": n.channel,
+        "order": n.order,
+        "message": n.message,
+        "occurred_at": n.occurred_at,
+        "resolved": n.resolved,
+        "dedup_key": n.dedup_key,
+    })
+}
+
+/// A Slack incoming-webhook message: one line of text, with the fields as mrkdwn.
+pub fn slack(n: &Notice) -> Value {
+    let icon = match (n.resolved, n.severity) {
+        (true, _) => ":white_check_mark:",
+        (false, Severity::Critical) => ":rotating_light:",
+        (false, Severity::Warning) => ":warning:",
+        (false, Severity::Info) => ":information_source:",
+    };
+    let state = if n.resolved {
+        "resolved"
+    } else if n.reminder {
+        "still open"
+    } else {
+        n.severity.as_str()
+    };
+    let mut text = format!("{icon} *{}* ({state})", n.kind.as_str());
+    if let Some(order) = &n.order {
+        text.push_str(&format!(" `{order}`"));
+    } else if let Some(channel) = &n.channel {
+        text.push_str(&format!(" `{channel}`"));
+    }
+    text.push_str(&format!(": {}", escape_slack(&n.message)));
+    json!({ "text": text })
+}
+
+/// Slack treats `&`, `<` and `>` as control characters in text.
+fn escape_slack(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// PagerDuty Events API v2: `trigger` (again on reminders; PagerDuty folds it into the same
+/// incident by `dedup_key`) or `resolve`.
+pub fn pagerduty(n: &Notice, routing_key: &str) -> Value {
+    let dedup_key: String = format!("vigie:{}", n.dedup_key).chars().take(255).collect();
+    if n.resolved {
+        return json!({
+            "routing_key": routing_key,
+            "event_action": "resolve",
+            "dedup_key": dedup_key,
+        });
+    }
+    let severity = match n.severity {
+        Severity::Critical => "critical",
+        Severity::Warning => "warning",
+        Severity::Info => "info",
+    };
+    let summary: String = match &n.order {
+        Some(order) => format!("{} {order}: {}", n.kind.as_str(), n.message),
+        None => format!("{}: {}", n.kind.as_str(), n.message),
+    }
+    .chars()
+    .take(1024)
+    .collect();
+    json!({
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": dedup_key,
+        "payload": {
+            "summary": summary,
+            "source": "vigie",
+            "severity": severity,
+            "timestamp": n.occurred_at,
+            "component": n.channel,
+            "group": n.channel,
+            "class": n.kind.as_str(),
+            "custom_details": {
+                "kind": n.kind.as_str(),
+                "channel": n.channel,
+                "order": n.order,
+                "message": n.message,
+            },
+        },
+    })
+}

@@ -1,0 +1,353 @@
+//! The facts a message is written from, captured when the event happens, and how they become
+//! template variables (dates in the seller's time zone, amounts as the locale writes them).
+
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+use vigie_connector::{
+    Address, Country, Customer, Decimal, MarketplaceState, Money, Order, OrderLine, OrderStatus,
+    Shipment,
+};
+
+use super::templates::{LineContext, MessageContext, is_built_in};
+use crate::config::Config;
+use crate::events::OrderEvent;
+use crate::store;
+
+/// What the outbox row carries: everything a message or a seller webhook needs, as it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    pub channel: String,
+    pub event: OrderEvent,
+    /// The locale chosen when the event happened (the customer's, if templates exist for it).
+    pub locale: String,
+    pub occurred_at: String,
+    pub order: Order,
+    pub first_order: bool,
+    /// Rule codes of the refused lines (`insufficient_stock`...).
+    pub reasons: Vec<String>,
+    /// Ids of the lines refused by the seller's decision or the marketplace.
+    pub refused_lines: Vec<String>,
+    pub deadline: Option<Timestamp>,
+    pub expected_dispatch: Option<Timestamp>,
+}
+
+/// Reads what the store knows about the order at the moment of `event`.
+pub(super) fn gather(
+    tx: &Transaction<'_>,
+    config: &Config,
+    channel: &str,
+    order_pk: i64,
+    event: OrderEvent,
+    order: &Order,
+    now: &str,
+) -> store::Result<Facts> {
+    let first_order = is_first_order(tx, channel, order_pk, &order.customer)?;
+    let mut reasons: Vec<String> = Vec::new();
+    let mut refused_lines: Vec<String> = Vec::new();
+    {
+        let mut stmt = tx
+            .prepare("SELECT line_id, reasons FROM decisions WHERE order_pk = ?1 AND accept = 0")?;
+        let rows = stmt.query_map([order_pk], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (line_id, codes) = row?;
+            refused_lines.push(line_id);
+            for code in serde_json::from_str::<Vec<String>>(&codes).unwrap_or_default() {
+                if !reasons.contains(&code) {
+                    reasons.push(code);
+                }
+            }
+        }
+    }
+    for line in &order.lines {
+        let refused = matches!(
+            line.state.status,
+            OrderStatus::Refused | OrderStatus::Cancelled
+        );
+        if refused && !refused_lines.contains(&line.id) {
+            refused_lines.push(line.id.clone());
+        }
+    }
+    let stored_deadline: Option<String> = tx
+        .query_row(
+            "SELECT deadline_at FROM orders WHERE id = ?1",
+            [order_pk],
+            |row| row.get(0),
+        )
+        .optional()?
+        .flatten();
+    let deadline = order
+        .acceptance_deadline
+        .or_else(|| stored_deadline.and_then(|t| Timestamp::from_str(&t).ok()));
+    let occurred = Timestamp::from_str(now).ok();
+    let expected_dispatch = match (event, config.notify.dispatch_within, occurred) {
+        (OrderEvent::Accepted, Some(within), Some(at)) => jiff::SignedDuration::try_from(within)
+            .ok()
+            .and_then(|d| at.checked_add(d).ok()),
+        _ => None,
+    };
+    Ok(Facts {
+        channel: channel.to_owned(),
+        event,
+        locale: choose_locale(config, channel, order.customer.locale.as_deref()),
+        occurred_at: now.to_owned(),
+        order: order.clone(),
+        first_order,
+        reasons,
+        refused_lines,
+        deadline,
+        expected_dispatch,
+    })
+}
+
+/// No earlier order on this channel with the same e-mail, or the same first and last name.
+/// Marketplaces often give a relay address per order, hence the name as well.
+fn is_first_order(
+    tx: &Transaction<'_>,
+    channel: &str,
+    order_pk: i64,
+    customer: &Customer,
+) -> store::Result<bool> {
+    let email = customer
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    let first = customer
+        .first_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let last = customer
+        .last_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let (first, last) = match (first, last) {
+        (Some(f), Some(l)) => (Some(f), Some(l)),
+        _ => (None, None),
+    };
+    if email.is_none() && first.is_none() {
+        return Ok(false); // nothing to recognise the customer by: do not claim a first order
+    }
+    let earlier: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM orders
+         WHERE channel = ?1 AND id < ?2 AND (
+            (?3 IS NOT NULL AND lower(json_extract(payload, '$.customer.email')) = lower(?3))
+            OR (?4 IS NOT NULL
+                AND lower(trim(json_extract(payload, '$.customer.first_name'))) = lower(?4)
+                AND lower(trim(json_extract(payload, '$.customer.last_name'))) = lower(?5)))",
+        params![channel, order_pk, email, first, last],
+        |row| row.get(0),
+    )?;
+    Ok(earlier == 0)
+}
+
+/// The customer's language when templates exist for it, else the channel's.
+fn choose_locale(config: &Config, channel: &str, customer: Option<&str>) -> String {
+    let fallback = config
+        .notify
+        .channel(channel)
+        .map_or_else(|| config.notify.locale.clone(), |c| c.locale.clone());
+    let Some(customer) = customer else {
+        return fallback;
+    };
+    // `fr_FR`, `fr-FR`, `FR` -> `fr`
+    let language = customer
+        .split(['_', '-'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let available = !language.is_empty()
+        && language.chars().all(|c| c.is_ascii_alphabetic())
+        && (is_built_in(&language) || config.notify.templates_dir.join(&language).is_dir());
+    if available { language } else { fallback }
+}
+
+/// The template variables for `facts`, written for `locale`.
+pub fn context(config: &Config, facts: &Facts, locale: &str) -> MessageContext {
+    let order = &facts.order;
+    let tz = &config.daemon.timezone;
+    let shipment = order.shipment.clone().unwrap_or_default();
+    let clean = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let reason = if facts.reasons.iter().any(|r| r == "insufficient_stock") {
+        Some("insufficient_stock".to_owned())
+    } else {
+        facts.reasons.first().cloned()
+    };
+    MessageContext {
+        event: facts.event.as_str(),
+        shop_name: config.daemon.shop_name.clone(),
+        channel: facts.channel.clone(),
+        order_id: order.id.clone(),
+        order_reference: order.reference.clone(),
+        customer_first_name: clean(&order.customer.first_name),
+        customer_last_name: clean(&order.customer.last_name),
+        lines: order
+            .lines
+            .iter()
+            .map(|line| LineContext {
+                title: clean(&line.title).unwrap_or_else(|| line.sku.clone()),
+                sku: line.sku.clone(),
+                quantity: line.quantity,
+                price: money(locale, &line.price),
+                refused: facts.refused_lines.contains(&line.id),
+            })
+            .collect(),
+        total: money(locale, &order.total),
+        expected_dispatch: facts.expected_dispatch.map(|t| date(locale, tz, t)),
+        tracking_number: clean(&shipment.tracking_number),
+        carrier: clean(&shipment.carrier_name).or_else(|| clean(&shipment.carrier_code)),
+        // Only web links: a marketplace field must never become a `javascript:` href.
+        tracking_link: clean(&shipment.tracking_url)
+            .filter(|u| url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))),
+        deadline: facts.deadline.map(|t| date_time(locale, tz, t)),
+        reason,
+        compensation_code: config.notify.compensation_code.clone(),
+        alternative: config.notify.refused_alternative.clone(),
+        first_order: facts.first_order,
+    }
+}
+
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// `24/11/2026` (fr), `24 November 2026` (en), `2026-11-24` otherwise.
+fn date(locale: &str, tz: &TimeZone, t: Timestamp) -> String {
+    let z = t.to_zoned(tz.clone());
+    match locale {
+        "fr" => format!("{:02}/{:02}/{}", z.day(), z.month(), z.year()),
+        "en" => format!(
+            "{} {} {}",
+            z.day(),
+            MONTHS_EN[(z.month() - 1) as usize],
+            z.year()
+        ),
+        _ => format!("{}-{:02}-{:02}", z.year(), z.month(), z.day()),
+    }
+}
+
+/// `24/11/2026 à 18h00` (fr), `24 November 2026 at 18:00` (en).
+fn date_time(locale: &str, tz: &TimeZone, t: Timestamp) -> String {
+    let z = t.to_zoned(tz.clone());
+    let day = date(locale, tz, t);
+    match locale {
+        "fr" => format!("{day} à {}h{:02}", z.hour(), z.minute()),
+        "en" => format!("{day} at {:02}:{:02}", z.hour(), z.minute()),
+        _ => format!("{day} {:02}:{:02}", z.hour(), z.minute()),
+    }
+}
+
+/// `129,90 €` (fr), `€129.90` (en), `129.90 GBP` otherwise.
+fn money(locale: &str, m: &Money) -> String {
+    let amount = format!("{:.2}", m.amount);
+    let symbol = match m.currency.as_str() {
+        "EUR" => Some("€"),
+        "GBP" => Some("£"),
+        "USD" => Some("$"),
+        _ => None,
+    };
+    match (locale, symbol) {
+        ("fr", Some(s)) => format!("{} {s}", amount.replace('.', ",")),
+        ("fr", None) => format!("{} {}", amount.replace('.', ","), m.currency),
+        ("en", Some(s)) => format!("{s}{amount}"),
+        _ => format!("{amount} {}", m.currency),
+    }
+}
+
+/// An order with every optional fact present (`full`) or absent, so `check` exercises both
+/// sides of each `{% if %}` in the templates.
+pub fn sample_facts(event: OrderEvent, locale: &str, full: bool) -> Facts {
+    let at = |s: &str| Timestamp::from_str(s).expect("a valid sample time");
+    let eur = |cents: i64| Money::new(Decimal::new(cents, 2), "EUR");
+    let state = MarketplaceState::new("WAITING_ACCEPTANCE", OrderStatus::AwaitingAcceptance);
+    let line = |id: &str, sku: &str, title: &str, quantity: u32, cents: i64| OrderLine {
+        id: id.to_owned(),
+        sku: sku.to_owned(),
+        title: full.then(|| title.to_owned()),
+        quantity,
+        price: eur(cents),
+        state: state.clone(),
+    };
+    let order = Order {
+        id: "SAMPLE-1042-A".to_owned(),
+        reference: "SAMPLE-1042".to_owned(),
+        state: state.clone(),
+        created_at: at("2026-11-20T09:30:00Z"),
+        updated_at: at("2026-11-20T09:30:00Z"),
+        acceptance_deadline: full.then(|| at("2026-11-24T17:00:00Z")),
+        customer: Customer {
+            first_name: full.then(|| "Amélie".to_owned()),
+            last_name: full.then(|| "Poulain-Léger".to_owned()),
+            email: full.then(|| "amelie@example.org".to_owned()),
+            locale: full.then(|| locale.to_owned()),
+        },
+        shipping_address: full.then(|| Address {
+            first_name: Some("Amélie".to_owned()),
+            last_name: Some("Poulain-Léger".to_owned()),
+            company: None,
+            street: vec!["12 rue des Abbesses".to_owned()],
+            postal_code: Some("75018".to_owned()),
+            city: Some("Paris".to_owned()),
+            country: Country::parse("FR"),
+            phone: None,
+        }),
+        lines: vec![
+            line("1", "PERC-18V", "Perceuse-visseuse 18 V « Pro »", 1, 12990),
+            line("2", "FORET-6", "Coffret de forets & embouts", 2, 1980),
+        ],
+        total: eur(16940),
+        shipment: full.then(|| Shipment {
+            tracking_number: Some("6A12345678901".to_owned()),
+            carrier_code: Some("COLISSIMO".to_owned()),
+            carrier_name: Some("Colissimo".to_owned()),
+            tracking_url: Some(
+                "https://www.laposte.fr/outils/suivre-vos-envois?code=6A12345678901&lang=fr"
+                    .to_owned(),
+            ),
+        }),
+    };
+    Facts {
+        channel: "sample".to_owned(),
+        event,
+        locale: locale.to_owned(),
+        occurred_at: "2026-11-20T10:00:00Z".to_owned(),
+        order,
+        first_order: full,
+        reasons: if full {
+            vec!["insufficient_stock".to_owned()]
+        } else {
+            Vec::new()
+        },
+        // Partial refusal in the full sample, so `accepted` shows both lists.
+        refused_lines: if full && event != OrderEvent::Refused {
+            vec!["2".to_owned()]
+        } else {
+            Vec::new()
+        },
+        deadline: full.then(|| at("2026-11-24T17:00:00Z")),
+        expected_dispatch: full.then(|| at("2026-11-25T17:00:00Z")),
+    }
+}

@@ -1,0 +1,287 @@
+//! Shared by the notification and alert tests: a configuration around a real SQLite file, an
+//! order row, a polling helper, and a small SMTP server on 127.0.0.1 that records what it
+//! receives.
+
+#![allow(dead_code)] // each test file uses part of it
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use vigie::config::{Config, Environment};
+use vigie::store::Store;
+use vigie_connector::{
+    Customer, Decimal, MarketplaceState, Money, Order, OrderLine, OrderStatus, Timestamp,
+};
+
+/// A configuration with one Mirakl channel `shop` at `base_url`, plus `extra` TOML.
+pub fn config(dir: &Path, base_url: &str, extra: &str) -> Config {
+    let text = format!(
+        r#"
+[daemon]
+state_dir = "{state}"
+shop_name = "Ma Boutique"
+timezone = "Europe/Paris"
+
+[[channel]]
+name = "shop"
+kind = "mirakl"
+base_url = "{base_url}"
+api_key = "sandbox-shop-key"
+
+{extra}
+"#,
+        state = dir.join("state").display(),
+    );
+    vigie::config::parse(&text, &dir.join("vigie.toml"), &Environment::default())
+        .unwrap_or_else(|e| panic!("test config: {e}"))
+}
+
+pub fn open_store(config: &Config) -> Store {
+    Store::open(&config.daemon.state_dir).expect("open the store")
+}
+
+/// An order as a connector would read it, with French accents in the names.
+pub fn order(id: &str) -> Order {
+    let at: Timestamp = "2026-11-20T09:30:00Z".parse().unwrap();
+    let state = MarketplaceState::new("WAITING_ACCEPTANCE", OrderStatus::AwaitingAcceptance);
+    Order {
+        id: id.to_owned(),
+        reference: format!("{id}-REF"),
+        state: state.clone(),
+        created_at: at,
+        updated_at: at,
+        acceptance_deadline: Some("2026-11-24T17:00:00Z".parse().unwrap()),
+        customer: Customer {
+            first_name: Some("Hélène".to_owned()),
+            last_name: Some("Lefèvre".to_owned()),
+            email: Some(format!("notify+{}@example.org", id.to_lowercase())),
+            locale: Some("fr_FR".to_owned()),
+        },
+        shipping_address: None,
+        lines: vec![OrderLine {
+            id: "1".to_owned(),
+            sku: "PERC-18V".to_owned(),
+            title: Some("Perceuse-visseuse 18 V".to_owned()),
+            quantity: 1,
+            price: Money::new(Decimal::new(12990, 2), "EUR"),
+            state,
+        }],
+        total: Money::new(Decimal::new(12990, 2), "EUR"),
+        shipment: None,
+    }
+}
+
+/// Stores `order` the way ingestion does (the columns notifications read), returning its id.
+pub fn insert_order(store: &Store, channel: &str, order: &Order) -> i64 {
+    let channel = channel.to_owned();
+    let order = order.clone();
+    store
+        .with(move |conn| {
+            conn.execute(
+                "INSERT INTO orders (channel, order_id, reference, marketplace_state, status,
+                    created_at, updated_at, first_seen_at, total_amount, currency, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?6, ?7, ?8, ?9)",
+                rusqlite::params![
+                    channel,
+                    order.id,
+                    order.reference,
+                    order.state.raw,
+                    order.state.status.as_str(),
+                    order.created_at.to_string(),
+                    order.total.amount.to_string(),
+                    order.total.currency,
+                    serde_json::to_string(&order).unwrap(),
+                ],
+            )?;
+            Ok(conn.last_insert_rowid())
+        })
+        .unwrap()
+}
+
+/// Enqueues `event` for `order` in its own transaction, as the engine does with the status
+/// change; returns how many rows were written.
+pub fn enqueue(
+    store: &Store,
+    config: &Config,
+    order_pk: i64,
+    event: vigie::events::OrderEvent,
+    order: &Order,
+) -> usize {
+    store
+        .with(|conn| {
+            let tx = conn.transaction()?;
+            let n = vigie::notify::enqueue(
+                &tx,
+                config,
+                "shop",
+                order_pk,
+                event,
+                order,
+                &vigie::store::now_text(),
+            )?;
+            tx.commit()?;
+            Ok(n)
+        })
+        .unwrap()
+}
+
+/// `(destination, state, attempts)` of every outbox row, in id order.
+pub fn outbox(store: &Store) -> Vec<(String, String, i64)> {
+    store
+        .with(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT destination, state, attempts FROM outbox ORDER BY id")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .unwrap()
+}
+
+/// `(kind, dedup_key, message)` of every alert, in id order.
+pub fn alerts(store: &Store) -> Vec<(String, String, String)> {
+    store
+        .with(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT kind, dedup_key, message FROM alerts ORDER BY id")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .unwrap()
+}
+
+/// Polls `condition` until it holds, failing after a generous real-time bound.
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// One message as the SMTP server received it.
+#[derive(Debug, Clone, Default)]
+pub struct Received {
+    pub auth: Option<String>,
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+    pub data: String,
+}
+
+/// A minimal SMTP server: EHLO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT. It answers
+/// `reply_to_data` (e.g. "451 4.3.0 try later") instead of 250 for the first few messages.
+#[derive(Clone)]
+pub struct SmtpSink {
+    pub port: u16,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    pub refusals: Arc<Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sink = Self {
+            port,
+            received: Arc::default(),
+            refusals: Arc::default(),
+        };
+        let server = sink.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let _ = server.session(socket).await;
+                });
+            }
+        });
+        sink
+    }
+
+    /// Answers `reply` to the end of DATA for the next messages, one per entry.
+    pub fn refuse_next(&self, reply: &str) {
+        self.refusals.lock().unwrap().push(reply.to_owned());
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    async fn session(&self, socket: tokio::net::TcpStream) -> std::io::Result<()> {
+        let (read, mut write) = socket.into_split();
+        let mut lines = BufReader::new(read);
+        write.write_all(b"220 sink.test ESMTP\r\n").await?;
+        let mut current = Received::default();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if lines.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let command = line.trim_end().to_owned();
+            let upper = command.to_ascii_uppercase();
+            let reply: String = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                "250-sink.test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 AUTH PLAIN".to_owned()
+            } else if let Some(plain) = command.strip_prefix("AUTH PLAIN ") {
+                current.auth = Some(plain.to_owned());
+                "235 2.7.0 accepted".to_owned()
+            } else if upper.starts_with("MAIL FROM:") {
+                current.mail_from = command[10..].trim().to_owned();
+                "250 2.1.0 ok".to_owned()
+            } else if upper.starts_with("RCPT TO:") {
+                current.rcpt_to.push(command[8..].trim().to_owned());
+                "250 2.1.5 ok".to_owned()
+            } else if upper == "DATA" {
+                write.write_all(b"354 go ahead\r\n").await?;
+                let mut data = String::new();
+                loop {
+                    line.clear();
+                    if lines.read_line(&mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    if line == ".\r\n" {
+                        break;
+                    }
+                    // Dot-stuffing (RFC 5321 4.5.2).
+                    data.push_str(line.strip_prefix('.').unwrap_or(&line));
+                }
+                current.data = data;
+                let refusal = {
+                    let mut refusals = self.refusals.lock().unwrap();
+                    (!refusals.is_empty()).then(|| refusals.remove(0))
+                };
+                let auth = current.auth.clone();
+                let message = std::mem::take(&mut current);
+                current.auth = auth;
+                match refusal {
+                    Some(reply) => reply,
+                    None => {
+                        self.received.lock().unwrap().push(message);
+                        "250 2.0.0 queued".to_owned()
+                    }
+                }
+            } else if upper == "RSET" || upper == "NOOP" {
+                "250 2.0.0 ok".to_owned()
+            } else if upper == "QUIT" {
+                write.write_all(b"221 2.0.0 bye\r\n").await?;
+                return Ok(());
+            } else {
+                "502 5.5.2 not implemented".to_owned()
+            };
+            write.write_all(format!("{reply}\r\n").as_bytes()).await?;
+        }
+    }
+}
