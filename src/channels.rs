@@ -35,8 +35,7 @@ pub fn build(config: &Config) -> Result<Vec<Channel>, BuildError> {
                 source,
             })?;
             Ok(Channel {
-                name: c.name.clone(),
-                interval: c.poll_interval,
+                config: c.clone(),
                 marketplace,
             })
         })

@@ -7,7 +7,8 @@ use anyhow::Context;
 
 use crate::config::{self, Config, ConfigError, Environment};
 use crate::daemon::{self, RunOptions};
-use crate::store::{Store, orders, status};
+use crate::engine::review;
+use crate::store::{self, Store, orders, status, stock};
 
 pub enum Failure {
     Config(ConfigError),
@@ -111,5 +112,88 @@ pub fn status(path: &Path, env: &Environment, json: bool) -> Result<(), Failure>
     } else {
         print!("{report}");
     }
+    Ok(())
+}
+
+pub fn review(
+    path: &Path,
+    env: &Environment,
+    order: &str,
+    accept: bool,
+    reason: Option<&str>,
+) -> Result<(), Failure> {
+    let (channel, order_id) = order
+        .split_once(':')
+        .with_context(|| format!("{order:?} is not CHANNEL:ORDER_ID"))?;
+    let (config, store) = open_store(path, env)?;
+    let buffer = config.inventory.safety_buffer;
+    store
+        .with(|conn| {
+            Ok(review::decide(
+                conn, channel, order_id, accept, reason, buffer,
+            ))
+        })?
+        .map_err(anyhow::Error::from)?;
+    let verb = if accept { "accepted" } else { "refused" };
+    println!("{order} {verb}; the daemon sends the decision at its next cycle");
+    Ok(())
+}
+
+pub fn stock_show(
+    path: &Path,
+    env: &Environment,
+    sku: Option<&str>,
+    json: bool,
+) -> Result<(), Failure> {
+    let (config, store) = open_store(path, env)?;
+    let rows = store.with(|conn| stock::show(conn, sku, config.inventory.safety_buffer))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).context("encoding stock")?
+        );
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!(
+            "{}",
+            if sku.is_some() {
+                "unknown SKU"
+            } else {
+                "no stock loaded"
+            }
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:>8} {:>8} {:>9}  PUSHED",
+        "SKU", "ON HAND", "RESERVED", "AVAILABLE"
+    );
+    for row in rows {
+        let pushed: Vec<String> = row.pushed.iter().map(|(c, q)| format!("{c}={q}")).collect();
+        println!(
+            "{:<24} {:>8} {:>8} {:>9}  {}",
+            row.sku,
+            row.on_hand,
+            row.reserved,
+            row.available,
+            pushed.join(" ")
+        );
+    }
+    Ok(())
+}
+
+pub fn stock_set(path: &Path, env: &Environment, sku: &str, quantity: u32) -> Result<(), Failure> {
+    let (_, store) = open_store(path, env)?;
+    store.with(|conn| {
+        let tags = stock::tags(conn, sku)?;
+        let item = stock::StockItem {
+            sku: sku.to_owned(),
+            quantity,
+            tags,
+        };
+        stock::set(conn, &item, &store::now_text())
+    })?;
+    println!("{sku}: {quantity} on hand; the daemon pushes the new quantities at its next cycle");
     Ok(())
 }

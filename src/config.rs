@@ -118,6 +118,12 @@ pub struct ChannelConfig {
     pub name: String,
     pub poll_interval: Duration,
     pub acceptance_deadline: Deadline,
+    /// Accept the stocked lines of an order and refuse the rest, where the marketplace allows.
+    pub partial_acceptance: bool,
+    /// Units per SKU never offered on this channel (on top of the inventory's safety buffer).
+    pub stock_buffer: u32,
+    /// At most this many units per SKU offered on this channel.
+    pub stock_cap: Option<u32>,
     pub marketplace: MarketplaceConfig,
 }
 
@@ -235,7 +241,12 @@ pub fn parse(text: &str, file: &Path, env: &Environment) -> Result<Config, Confi
     }
     validate_inventory(&raw.inventory).map_err(|(k, m)| error(&format!("inventory.{k}"), m))?;
     let (notify, smtp, events, alerts) = notify::validate(
-        raw.notify, raw.smtp, raw.events, raw.alerts, &channels, &secrets,
+        raw.notify,
+        raw.smtp,
+        raw.events,
+        raw.alerts,
+        &channels,
+        &secrets,
     )
     .map_err(|(k, m)| error(&k, m))?;
     Ok(Config {
@@ -353,6 +364,11 @@ struct RawChannel {
     key_credential: Option<String>,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    partial_acceptance: bool,
+    #[serde(default)]
+    stock_buffer: u32,
+    stock_cap: Option<u32>,
 }
 
 #[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -498,6 +514,9 @@ impl RawChannel {
             name,
             poll_interval,
             acceptance_deadline: self.acceptance_deadline.unwrap_or(default_deadline),
+            partial_acceptance: self.partial_acceptance,
+            stock_buffer: self.stock_buffer,
+            stock_cap: self.stock_cap,
             marketplace,
         })
     }

@@ -1,29 +1,55 @@
-//! One channel's cycle: poll the marketplace, then ingest what it returned in one transaction
-//! that also moves the polling cursor, so a crash before the commit simply polls again.
+//! One channel's cycle: poll -> ingest and decide -> act -> push stock.
 //!
-//! Decisions, stock pushes and messages join the cycle as the engine grows (issues 5 and 6).
+//! Ingestion, reservations and decisions of a poll are committed in one transaction that also
+//! moves the polling cursor, so a crash before the commit simply polls again, and a crash
+//! after it resumes the committed decisions. Marketplace calls happen only after the commit.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use vigie_connector::{ConnectorError, Marketplace, OrderBatch};
+use vigie_connector::{Marketplace, OrderBatch};
 
-use crate::store::{self, Store, StoreError, channels, orders};
+use crate::config::{ChannelConfig, Config};
+use crate::engine::decide::{self, Policy};
+use crate::engine::push::{self, Offer};
+use crate::engine::rules::Verdict;
+use crate::engine::{Error, act};
+use crate::store::{self, Store, channels, orders};
 
 /// Changes are re-read this far before the cursor: marketplaces stamp updates late.
 const OVERLAP: SignedDuration = SignedDuration::from_mins(5);
-/// On the very first poll, look back this far for changes; orders awaiting acceptance are
-/// read in full anyway.
+/// On the very first poll, look back this far for changes.
 const FIRST_LOOKBACK: SignedDuration = SignedDuration::from_hours(24);
+/// How often the whole acceptance queue is read besides the changes (Mirakl counts both
+/// against the same once-a-minute budget, so not every cycle).
+const QUEUE_SWEEP_EVERY: SignedDuration = SignedDuration::from_mins(15);
+/// How often the marketplace's own quantities are compared with what vigie pushed.
+const DRIFT_CHECK_EVERY: SignedDuration = SignedDuration::from_hours(1);
+
 const UPDATED_CURSOR: &str = "updated_until";
+const SWEEP_CURSOR: &str = "queue_swept_at";
+const DRIFT_CURSOR: &str = "drift_checked_at";
 
 /// A marketplace shop as the daemon drives it.
 #[derive(Clone)]
 pub struct Channel {
-    pub name: String,
-    pub interval: Duration,
+    pub config: ChannelConfig,
     pub marketplace: Arc<dyn Marketplace>,
+}
+
+impl Channel {
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+}
+
+/// What every cycle needs besides its channel.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Store,
+    pub config: Arc<Config>,
+    /// Decide and log; never act on a marketplace.
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -31,97 +57,186 @@ pub struct CycleReport {
     pub new_orders: usize,
     pub status_changes: usize,
     pub quarantined: usize,
+    pub accepted: usize,
+    pub refused: usize,
+    pub flagged: usize,
+    pub confirmed: usize,
+    pub stock_submitted: usize,
+    /// Reservations or units on hand moved: other channels need new quantities.
+    pub stock_moved: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum CycleError {
-    #[error(transparent)]
-    Marketplace(#[from] ConnectorError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl CycleError {
-    fn class(&self) -> &'static str {
-        match self {
-            Self::Marketplace(e) => e.class(),
-            Self::Store(_) => "store",
-        }
-    }
-}
-
-/// Runs one cycle and records its outcome for `vigie status`.
-pub async fn run(channel: &Channel, store: &Store) -> Result<CycleReport, CycleError> {
-    let outcome = poll_and_ingest(channel, store).await;
-    let name = channel.name.clone();
-    let failure = outcome.as_ref().err().map(|e| (e.class(), e.to_string()));
-    metrics::counter!("vigie_polls_total", "channel" => name.clone(),
-        "outcome" => failure.as_ref().map_or("ok", |(class, _)| *class))
-    .increment(1);
-    let recorded = store
-        .call(move |conn| {
-            let failure = failure.as_ref().map(|(c, m)| (*c, m.as_str()));
-            channels::record_poll(conn, &name, &store::now_text(), failure)
-        })
-        .await;
-    if let Err(e) = recorded {
-        tracing::error!(channel = %channel.name, "cannot record the poll: {e}");
-    }
+/// Runs one full cycle and records its outcome for `vigie status`.
+pub async fn run(channel: &Channel, ctx: &Context) -> Result<CycleReport, Error> {
+    let outcome = full_cycle(channel, ctx).await;
+    record(channel, ctx, outcome.as_ref().err()).await;
     outcome
 }
 
-async fn poll_and_ingest(channel: &Channel, store: &Store) -> Result<CycleReport, CycleError> {
-    let name = channel.name.clone();
-    let cursor = store
-        .call(move |conn| channels::cursor(conn, &name, UPDATED_CURSOR))
-        .await?;
-    let until = Timestamp::now();
-    let since = match cursor.as_deref().map(str::parse::<Timestamp>) {
-        Some(Ok(at)) => at - OVERLAP,
-        Some(Err(e)) => {
-            tracing::warn!(channel = %channel.name, "unreadable cursor ({e}); reading the last day again");
-            until - FIRST_LOOKBACK
-        }
-        None => until - FIRST_LOOKBACK,
-    };
-    let mut batch = channel.marketplace.orders_awaiting_acceptance().await?;
-    let updated = channel.marketplace.orders_updated(since, until).await?;
-    batch.orders.extend(updated.orders);
-    batch.malformed.extend(updated.malformed);
-    ingest(channel, store, batch, until).await
+/// Only pushes quantities: another channel's order moved the ledger.
+pub async fn push_stock(channel: &Channel, ctx: &Context) -> Result<usize, Error> {
+    let pushed = push::push(
+        channel.name(),
+        channel.marketplace.as_ref(),
+        &ctx.store,
+        offer(channel, ctx),
+        ctx.dry_run,
+    )
+    .await?;
+    Ok(pushed.submitted)
 }
 
+async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Error> {
+    let name = channel.name();
+    let market = channel.marketplace.as_ref();
+    let now = Timestamp::now();
+    let (since, sweep_due, drift_due) = {
+        let name = name.to_owned();
+        ctx.store
+            .call(move |conn| {
+                let at = |cursor| -> store::Result<Option<Timestamp>> {
+                    Ok(channels::cursor(conn, &name, cursor)?.and_then(|t| t.parse().ok()))
+                };
+                let since = at(UPDATED_CURSOR)?.map_or(now - FIRST_LOOKBACK, |t| t - OVERLAP);
+                let due = |last: Option<Timestamp>, every| last.is_none_or(|t| now - every >= t);
+                Ok((
+                    since,
+                    due(at(SWEEP_CURSOR)?, QUEUE_SWEEP_EVERY),
+                    due(at(DRIFT_CURSOR)?, DRIFT_CHECK_EVERY),
+                ))
+            })
+            .await?
+    };
+
+    let mut batch = market.orders_updated(since, now).await?;
+    if sweep_due {
+        let queue = market.orders_awaiting_acceptance().await?;
+        batch.orders.extend(queue.orders);
+        batch.malformed.extend(queue.malformed);
+    }
+    let mut cursors = vec![(UPDATED_CURSOR, now)];
+    if sweep_due {
+        cursors.push((SWEEP_CURSOR, now));
+    }
+    let mut report = ingest(channel, ctx, batch, cursors).await?;
+
+    if !ctx.dry_run {
+        let acted = act::execute(name, market, &ctx.store).await?;
+        report.confirmed = acted.confirmed;
+        for (order, why) in &acted.failed {
+            tracing::error!(
+                channel = name,
+                order,
+                "the marketplace rejected vigie's decision: {why}"
+            );
+        }
+        if !acted.reread.is_empty() {
+            // Already decided on the marketplace (a previous run, the back office): take its word.
+            let fresh = market.orders_by_id(&acted.reread).await?;
+            let reread = ingest(channel, ctx, fresh, Vec::new()).await?;
+            report.stock_moved |= reread.stock_moved;
+        }
+    }
+    report.stock_submitted = push_stock(channel, ctx).await?;
+    if drift_due && !ctx.dry_run {
+        push::correct_drift(name, market, &ctx.store).await?;
+        let name = name.to_owned();
+        ctx.store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                channels::set_cursor(
+                    &tx,
+                    &name,
+                    DRIFT_CURSOR,
+                    &now.to_string(),
+                    &store::now_text(),
+                )?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(report)
+}
+
+fn offer(channel: &Channel, ctx: &Context) -> Offer {
+    Offer {
+        safety_buffer: ctx.config.inventory.safety_buffer,
+        channel_buffer: channel.config.stock_buffer,
+        cap: channel.config.stock_cap,
+    }
+}
+
+/// Stores the batch, judges what awaits a decision, and moves `cursors`, in one transaction.
 async fn ingest(
     channel: &Channel,
-    store: &Store,
+    ctx: &Context,
     batch: OrderBatch,
-    until: Timestamp,
-) -> Result<CycleReport, CycleError> {
-    let name = channel.name.clone();
-    let (report, events) = store
+    cursors: Vec<(&'static str, Timestamp)>,
+) -> Result<CycleReport, Error> {
+    let name = channel.name().to_owned();
+    let config = ctx.config.clone();
+    let partial =
+        channel.config.partial_acceptance && channel.marketplace.capabilities().partial_acceptance;
+    let dry_run = ctx.dry_run;
+    let (report, events) = ctx
+        .store
         .call(move |conn| {
             let now = store::now_text();
-            let tx = conn.transaction()?;
+            let policy = Policy {
+                rules: &config.rules,
+                safety_buffer: config.inventory.safety_buffer,
+                partial_acceptance: partial,
+            };
+            let mut tx = conn.transaction()?;
             let mut report = CycleReport::default();
             let mut events = Vec::new();
+            let mut waiting_for_inventory = 0;
             for order in &batch.orders {
-                match orders::ingest(&tx, &name, order, &now)? {
+                let deadline = order.acceptance_deadline.map(|t| t.to_string());
+                let (order_pk, ingested) =
+                    orders::ingest(&tx, &name, order, deadline.as_deref(), &now)?;
+                let label = format!("{name}:{}", order.id);
+                match ingested {
                     orders::Ingested::New => {
                         report.new_orders += 1;
-                        events.push(format!(
-                            "order {name}:{} seen ({})",
-                            order.id, order.state.status
-                        ));
+                        events.push(format!("order {label} seen ({})", order.state.status));
                     }
                     orders::Ingested::StatusChanged { from } => {
                         report.status_changes += 1;
-                        events.push(format!(
-                            "order {name}:{} {from} -> {}",
-                            order.id, order.state.status
-                        ));
+                        events.push(format!("order {label} {from} -> {}", order.state.status));
                     }
                     orders::Ingested::Unchanged => {}
                 }
+                // A dry run judges inside a savepoint it then rolls back: nothing is reserved
+                // or decided, so a real run later decides afresh.
+                let savepoint = tx.savepoint()?;
+                let applied = decide::apply(&savepoint, &policy, order_pk, order, &now)?;
+                if dry_run {
+                    savepoint.finish()?; // its drop behaviour: roll back
+                } else {
+                    savepoint.commit()?;
+                }
+                waiting_for_inventory += usize::from(applied.waiting_for_inventory);
+                report.stock_moved |= applied.stock_moved && !dry_run;
+                if let Some(verdict) = applied.verdict {
+                    let (word, count) = match &verdict {
+                        Verdict::Accept | Verdict::Partial { .. } => {
+                            ("accept", &mut report.accepted)
+                        }
+                        Verdict::Refuse(_) => ("refuse", &mut report.refused),
+                        Verdict::Flag(_) => ("flag", &mut report.flagged),
+                    };
+                    *count += 1;
+                    let prefix = if dry_run { "dry run: would " } else { "" };
+                    events.push(format!("{prefix}{word} {label}: {verdict:?}"));
+                }
+            }
+            if waiting_for_inventory > 0 {
+                events.push(format!(
+                    "{waiting_for_inventory} order(s) wait for a decision: no inventory loaded yet \
+                     (vigie stock import FILE.csv, or [inventory] source)"
+                ));
             }
             for item in &batch.malformed {
                 if channels::quarantine(&tx, &name, item, &now)? {
@@ -133,17 +248,48 @@ async fn ingest(
                     ));
                 }
             }
-            channels::set_cursor(&tx, &name, UPDATED_CURSOR, &until.to_string(), &now)?;
+            for (cursor, at) in &cursors {
+                channels::set_cursor(&tx, &name, cursor, &at.to_string(), &now)?;
+            }
             tx.commit()?;
             Ok((report, events))
         })
         .await?;
     for event in events {
-        tracing::info!(channel = %channel.name, "{event}");
+        tracing::info!(channel = %channel.name(), "{event}");
+    }
+    let name = channel.name().to_owned();
+    for (decision, count) in [
+        ("accept", report.accepted),
+        ("refuse", report.refused),
+        ("flag", report.flagged),
+    ] {
+        if count > 0 {
+            metrics::counter!("vigie_orders_decided_total", "channel" => name.clone(), "decision" => decision)
+                .increment(count as u64);
+        }
     }
     if report.quarantined > 0 {
-        metrics::counter!("vigie_quarantined_total", "channel" => channel.name.clone())
+        metrics::counter!("vigie_quarantined_total", "channel" => name)
             .increment(report.quarantined as u64);
     }
     Ok(report)
+}
+
+async fn record(channel: &Channel, ctx: &Context, error: Option<&Error>) {
+    let name = channel.name().to_owned();
+    let failure = error.map(|e| (e.class(), e.to_string()));
+    metrics::counter!("vigie_polls_total", "channel" => name.clone(),
+        "outcome" => failure.as_ref().map_or("ok", |(class, _)| *class))
+    .increment(1);
+    let recorded = ctx
+        .store
+        .call(move |conn| {
+            let failure = failure.as_ref().map(|(c, m)| (*c, m.as_str()));
+            channels::record_poll(conn, &name, &store::now_text(), failure)
+        })
+        .await;
+    if let Err(e) = recorded {
+        tracing::error!(channel = %channel.name(), "cannot record the poll: {e}");
+    }
 }

@@ -5,14 +5,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::channels;
 use crate::config::{self, Config, Environment};
-use crate::cycle::{self, Channel};
+use crate::cycle::{self, Channel, Context};
 use crate::heartbeat::Heartbeats;
 use crate::http::{self as status_server, StatusState};
 use crate::logging::LogHandle;
@@ -44,8 +45,14 @@ pub async fn run(
     }
     let store = Store::open(&config.daemon.state_dir)?;
     let channels = channels::build(&config)?;
+    let config = Arc::new(config);
+    let ctx = Context {
+        store: store.clone(),
+        config: config.clone(),
+        dry_run,
+    };
     if options.once {
-        return run_once(&channels, &store).await;
+        return run_once(&channels, &ctx).await;
     }
 
     // Signals first, so a SIGTERM right after READY=1 is never lost.
@@ -57,7 +64,7 @@ pub async fn run(
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     let heartbeats = Heartbeats::default();
-    let shared: SharedConfig = Arc::new(RwLock::new(Arc::new(config)));
+    let shared: SharedConfig = Arc::new(RwLock::new(config));
     let background = CancellationToken::new();
     let listen = current(&shared).daemon.status_listen;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -72,7 +79,8 @@ pub async fn run(
     tokio::spawn(status_server::serve(listener, state, background.clone()));
     tokio::spawn(watchdog(heartbeats.clone(), background.clone()));
 
-    let mut loops = Loops::start(channels, &store, &heartbeats);
+    let (stock_moved, _) = watch::channel(0u64);
+    let mut loops = Loops::start(channels, &ctx, &heartbeats, &stock_moved);
     systemd::ready(&loops.describe());
     tracing::info!(status = %listen, "{}", loops.describe());
 
@@ -82,7 +90,7 @@ pub async fn run(
             _ = interrupt.recv() => break,
             _ = hangup.recv() => {
                 systemd::reloading();
-                loops = reload(&path, &shared, loops, &store, &heartbeats, &logs).await;
+                loops = reload(&path, &shared, loops, &ctx, &heartbeats, &stock_moved, &logs).await;
                 systemd::ready(&loops.describe());
             }
         }
@@ -108,8 +116,9 @@ async fn reload(
     path: &std::path::Path,
     shared: &SharedConfig,
     loops: Loops,
-    store: &Store,
+    ctx: &Context,
     heartbeats: &Heartbeats,
+    stock_moved: &watch::Sender<u64>,
     logs: &LogHandle,
 ) -> Loops {
     let old = current(shared);
@@ -145,17 +154,22 @@ async fn reload(
     // State lives in the store, so the loops can simply be restarted with the new settings.
     loops.stop(old.daemon.shutdown_grace).await;
     heartbeats.clear();
-    *shared.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
-    let loops = Loops::start(channels, store, heartbeats);
+    let new = Arc::new(new);
+    *shared.write().unwrap_or_else(|p| p.into_inner()) = new.clone();
+    let ctx = Context {
+        config: new,
+        ..ctx.clone()
+    };
+    let loops = Loops::start(channels, &ctx, heartbeats, stock_moved);
     tracing::info!("configuration reloaded: {}", loops.describe());
     loops
 }
 
-async fn run_once(channels: &[Channel], store: &Store) -> anyhow::Result<()> {
+async fn run_once(channels: &[Channel], ctx: &Context) -> anyhow::Result<()> {
     let mut cycles = JoinSet::new();
     for channel in channels {
-        let (channel, store) = (channel.clone(), store.clone());
-        cycles.spawn(async move { (channel.name.clone(), cycle::run(&channel, &store).await) });
+        let (channel, ctx) = (channel.clone(), ctx.clone());
+        cycles.spawn(async move { (channel.name().to_owned(), cycle::run(&channel, &ctx).await) });
     }
     let mut failed = Vec::new();
     while let Some(joined) = cycles.join_next().await {
@@ -179,16 +193,22 @@ struct Loops {
 }
 
 impl Loops {
-    fn start(channels: Vec<Channel>, store: &Store, heartbeats: &Heartbeats) -> Self {
+    fn start(
+        channels: Vec<Channel>,
+        ctx: &Context,
+        heartbeats: &Heartbeats,
+        stock_moved: &watch::Sender<u64>,
+    ) -> Self {
         let stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        let names = channels.iter().map(|c| c.name.clone()).collect();
+        let names = channels.iter().map(|c| c.name().to_owned()).collect();
         for channel in channels {
-            heartbeats.register(&channel.name, channel.interval);
+            heartbeats.register(channel.name(), channel.config.poll_interval);
             tasks.spawn(channel_loop(
                 channel,
-                store.clone(),
+                ctx.clone(),
                 heartbeats.clone(),
+                stock_moved.clone(),
                 stop.clone(),
             ));
         }
@@ -224,26 +244,42 @@ impl Loops {
     }
 }
 
+/// Runs a full cycle every poll interval, and pushes quantities as soon as another channel
+/// (or the inventory) moved the ledger.
 async fn channel_loop(
     channel: Channel,
-    store: Store,
+    ctx: Context,
     heartbeats: Heartbeats,
+    stock_moved: watch::Sender<u64>,
     stop: CancellationToken,
 ) {
-    let mut ticker = tokio::time::interval(channel.interval);
+    let name = channel.name().to_owned();
+    let mut ticker = tokio::time::interval(channel.config.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut moved = stock_moved.subscribe();
     loop {
-        heartbeats.beat(&channel.name);
-        tokio::select! {
+        heartbeats.beat(&name);
+        let full = tokio::select! {
             biased;
             _ = stop.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
+            _ = ticker.tick() => true,
+            Ok(()) = moved.changed() => false,
+        };
         // Not raced against `stop`: an in-flight cycle finishes (or is parked by the grace
         // period) rather than being cut between a marketplace call and its commit.
-        match cycle::run(&channel, &store).await {
-            Ok(report) => tracing::debug!(channel = %channel.name, ?report, "cycle done"),
-            Err(e) => tracing::warn!(channel = %channel.name, "cycle failed: {e}"),
+        if full {
+            match cycle::run(&channel, &ctx).await {
+                Ok(report) => {
+                    if report.stock_moved {
+                        stock_moved.send_modify(|n| *n += 1);
+                        moved.mark_unchanged();
+                    }
+                    tracing::debug!(channel = %name, ?report, "cycle done");
+                }
+                Err(e) => tracing::warn!(channel = %name, "cycle failed: {e}"),
+            }
+        } else if let Err(e) = cycle::push_stock(&channel, &ctx).await {
+            tracing::warn!(channel = %name, "stock push failed: {e}");
         }
     }
 }

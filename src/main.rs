@@ -48,6 +48,37 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Accept or refuse an order held for review; the running daemon sends it next cycle.
+    Review {
+        #[arg(value_enum)]
+        action: ReviewAction,
+        /// The order, as CHANNEL:ORDER_ID (see `vigie orders --status flagged`).
+        order: String,
+        /// Why, kept with the decision.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Look at or change the stock ledger.
+    #[command(subcommand)]
+    Stock(StockCommand),
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReviewAction {
+    Accept,
+    Refuse,
+}
+
+#[derive(Subcommand)]
+enum StockCommand {
+    /// On hand, reserved, available and pushed quantities.
+    Show {
+        sku: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sets the units on hand of one SKU.
+    Set { sku: String, quantity: u32 },
 }
 
 fn main() -> ExitCode {
@@ -63,6 +94,23 @@ fn main() -> ExitCode {
             json,
         } => commands::orders(&path, &env, status, channel, json),
         Command::Status { json } => commands::status(&path, &env, json),
+        Command::Review {
+            action,
+            order,
+            reason,
+        } => commands::review(
+            &path,
+            &env,
+            &order,
+            matches!(action, ReviewAction::Accept),
+            reason.as_deref(),
+        ),
+        Command::Stock(StockCommand::Show { sku, json }) => {
+            commands::stock_show(&path, &env, sku.as_deref(), json)
+        }
+        Command::Stock(StockCommand::Set { sku, quantity }) => {
+            commands::stock_set(&path, &env, &sku, quantity)
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@
 //! runs the work on tokio's blocking pool, never on an async worker thread.
 
 pub mod channels;
+pub mod decisions;
 mod migrations;
 pub mod orders;
 pub mod status;

@@ -18,14 +18,21 @@ pub enum Ingested {
 }
 
 /// Upserts `order` idempotently on (channel, order id), its lines, and a history row when
-/// its normalized status changed. Runs inside the caller's transaction.
-pub fn ingest(tx: &Transaction<'_>, channel: &str, order: &Order, now: &str) -> Result<Ingested> {
+/// its normalized status changed. Runs inside the caller's transaction; returns the order's
+/// row id and what changed.
+pub fn ingest(
+    tx: &Transaction<'_>,
+    channel: &str,
+    order: &Order,
+    deadline: Option<&str>,
+    now: &str,
+) -> Result<(i64, Ingested)> {
     let payload = serde_json::to_string(order).map_err(|e| StoreError::Data(e.to_string()))?;
-    let previous: Option<(i64, String)> = tx
+    let previous: Option<(i64, String, String)> = tx
         .query_row(
-            "SELECT id, status FROM orders WHERE channel = ?1 AND order_id = ?2",
+            "SELECT id, status, updated_at FROM orders WHERE channel = ?1 AND order_id = ?2",
             params![channel, order.id],
-            |row| Ok((row.get(0)?, row.get(1)?)),
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )
         .optional()?;
     let status = order.state.status.as_str();
@@ -44,7 +51,7 @@ pub fn ingest(tx: &Transaction<'_>, channel: &str, order: &Order, now: &str) -> 
                     order.created_at.to_string(),
                     order.updated_at.to_string(),
                     now,
-                    order.acceptance_deadline.map(|t| t.to_string()),
+                    deadline,
                     order.total.amount.to_string(),
                     order.total.currency,
                     payload,
@@ -52,7 +59,10 @@ pub fn ingest(tx: &Transaction<'_>, channel: &str, order: &Order, now: &str) -> 
             )?;
             (tx.last_insert_rowid(), Ingested::New)
         }
-        Some((pk, old_status)) => {
+        Some((pk, old_status, old_updated)) if is_stale(order, &old_status, &old_updated) => {
+            return Ok((pk, Ingested::Unchanged));
+        }
+        Some((pk, old_status, _)) => {
             tx.execute(
                 "UPDATE orders SET reference = ?2, marketplace_state = ?3, status = ?4,
                     updated_at = ?5, deadline_at = COALESCE(?6, deadline_at),
@@ -64,7 +74,7 @@ pub fn ingest(tx: &Transaction<'_>, channel: &str, order: &Order, now: &str) -> 
                     order.state.raw,
                     status,
                     order.updated_at.to_string(),
-                    order.acceptance_deadline.map(|t| t.to_string()),
+                    deadline,
                     order.total.amount.to_string(),
                     order.total.currency,
                     payload,
@@ -103,7 +113,17 @@ pub fn ingest(tx: &Transaction<'_>, channel: &str, order: &Order, now: &str) -> 
             ],
         )?;
     }
-    Ok(outcome)
+    Ok((order_pk, outcome))
+}
+
+/// Overlapping poll windows can deliver an older picture of an order after a newer one:
+/// never go back in time, and never out of a final state.
+fn is_stale(order: &Order, stored_status: &str, stored_updated: &str) -> bool {
+    let older = stored_updated
+        .parse::<jiff::Timestamp>()
+        .is_ok_and(|stored| order.updated_at < stored);
+    let was_final = matches!(stored_status, "refused" | "cancelled" | "closed");
+    older || (was_final && stored_status != order.state.status.as_str())
 }
 
 fn parse_status(text: &str) -> Result<OrderStatus> {

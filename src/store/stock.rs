@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::{Result, StoreError};
@@ -23,7 +23,7 @@ pub struct StockItem {
 }
 
 /// Replaces the whole inventory with `items`: SKUs absent from the snapshot have none left.
-pub fn replace_all(tx: &Transaction<'_>, items: &[StockItem], now: &str) -> Result<()> {
+pub fn replace_all(tx: &Connection, items: &[StockItem], now: &str) -> Result<()> {
     tx.execute(
         "UPDATE stock SET on_hand = 0, updated_at = ?1",
         params![now],
@@ -89,7 +89,7 @@ pub fn tags(conn: &Connection, sku: &str) -> Result<Vec<String>> {
 /// Holds units for one order line (`state` is `held`, or `confirmed` for an order the
 /// marketplace accepted on its own).
 pub fn reserve(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     order_pk: i64,
     line_id: &str,
     sku: &str,
@@ -116,7 +116,7 @@ pub fn has_reservations(conn: &Connection, order_pk: i64) -> Result<bool> {
 /// Moves the order's live reservations (optionally only `lines`) to `state`; returns the
 /// number of units moved.
 pub fn settle(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     order_pk: i64,
     lines: Option<&[String]>,
     state: &str,
@@ -208,7 +208,7 @@ pub fn pushed(conn: &Connection, channel: &str) -> Result<BTreeMap<String, i64>>
 
 /// Records quantities sent to `channel` with the marketplace's ticket for the batch.
 pub fn record_push(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     channel: &str,
     ticket: &str,
     items: &[(String, u32)],

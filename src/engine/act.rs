@@ -1,0 +1,79 @@
+//! The executor: sends committed decisions to the marketplace until it confirms them.
+//! A decision is only ever read back from the store, so a crash between the commit and the
+//! call resumes the same decision, never a new one.
+
+use vigie_connector::{ConnectorError, Marketplace};
+
+use super::Error;
+use crate::store::{self, Store, decisions, stock};
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Acted {
+    pub confirmed: usize,
+    /// The marketplace says these orders were already decided: re-read them.
+    pub reread: Vec<String>,
+    /// Rejected for good; a human must look (the order stays in the store as decided).
+    pub failed: Vec<(String, String)>,
+}
+
+/// Sends every pending decision of `channel`. Stops at the first authentication failure
+/// (every other call would fail too); transient failures wait for the next cycle.
+pub async fn execute(
+    channel: &str,
+    marketplace: &dyn Marketplace,
+    store: &Store,
+) -> Result<Acted, Error> {
+    let name = channel.to_owned();
+    let pending = store
+        .call(move |conn| decisions::pending(conn, &name))
+        .await?;
+    let mut acted = Acted::default();
+    for decision in pending {
+        let outcome = marketplace
+            .decide(&decision.order_id, &decision.lines)
+            .await;
+        let order_pk = decision.order_pk;
+        match outcome {
+            Ok(()) => {
+                store
+                    .call(move |conn| {
+                        let now = store::now_text();
+                        let tx = conn.transaction()?;
+                        let accepted = decisions::accepted_lines(&tx, order_pk)?;
+                        stock::settle(&tx, order_pk, Some(&accepted), "confirmed", &now)?;
+                        decisions::settle_pending(&tx, order_pk, "confirmed", None, &now)?;
+                        tx.commit()?;
+                        Ok(())
+                    })
+                    .await?;
+                acted.confirmed += 1;
+            }
+            Err(ConnectorError::AlreadyDone(_)) => acted.reread.push(decision.order_id),
+            Err(ConnectorError::Permanent { code, message }) => {
+                let note = match code {
+                    Some(code) => format!("{code}: {message}"),
+                    None => message,
+                };
+                let stored = note.clone();
+                store
+                    .call(move |conn| {
+                        decisions::settle_pending(
+                            conn,
+                            order_pk,
+                            "failed",
+                            Some(&stored),
+                            &store::now_text(),
+                        )
+                        .map(drop)
+                    })
+                    .await?;
+                acted.failed.push((decision.order_id, note));
+            }
+            Err(e @ ConnectorError::Auth(_)) => return Err(Error::Marketplace(e)),
+            Err(e) => {
+                tracing::warn!(channel, order = %decision.order_id, "decision not sent yet: {e}");
+            }
+        }
+    }
+    Ok(acted)
+}

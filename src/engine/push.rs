@@ -1,0 +1,232 @@
+//! Keeps every channel offering what the ledger can still sell: computes each SKU's quantity
+//! for the channel, pushes only what changed (drops to zero first), follows the batches the
+//! marketplace applies asynchronously, and corrects drift against what it actually offers.
+
+use std::collections::BTreeMap;
+
+use vigie_connector::{Marketplace, PushStatus, PushTicket, StockUpdate};
+
+use super::Error;
+use crate::store::{self, Store, stock};
+
+/// How one channel's offers are derived from the ledger.
+#[derive(Debug, Clone, Copy)]
+pub struct Offer {
+    /// The global safety buffer (per-SKU buffers come from the stock table).
+    pub safety_buffer: u32,
+    /// Units per SKU never offered on this channel.
+    pub channel_buffer: u32,
+    /// At most this many units per SKU on this channel.
+    pub cap: Option<u32>,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pushed {
+    /// Quantities submitted this time.
+    pub submitted: usize,
+    /// Batches the marketplace finished applying.
+    pub completed: usize,
+}
+
+/// Follows open batches, then submits what changed. In a dry run, logs what it would push.
+pub async fn push(
+    channel: &str,
+    marketplace: &dyn Marketplace,
+    store: &Store,
+    offer: Offer,
+    dry_run: bool,
+) -> Result<Pushed, Error> {
+    let mut pushed = Pushed {
+        completed: follow_batches(channel, marketplace, store).await?,
+        ..Pushed::default()
+    };
+    let caps = marketplace.capabilities();
+    let name = channel.to_owned();
+    let (wanted, told) = store
+        .call(move |conn| {
+            Ok((
+                stock::all_available(conn, offer.safety_buffer)?,
+                stock::pushed(conn, &name)?,
+            ))
+        })
+        .await?;
+    let changes = changes(&wanted, &told, offer, caps.max_quantity);
+    if changes.is_empty() {
+        return Ok(pushed);
+    }
+    if dry_run {
+        tracing::info!(
+            channel,
+            count = changes.len(),
+            "dry run: would push {changes:?}"
+        );
+        return Ok(pushed);
+    }
+    for batch in changes.chunks(caps.max_stock_batch.max(1)) {
+        let ticket = marketplace.push_stock(batch).await?;
+        let name = channel.to_owned();
+        let items: Vec<(String, u32)> = batch.iter().map(|u| (u.sku.clone(), u.quantity)).collect();
+        store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                stock::record_push(&tx, &name, &ticket.0, &items, &store::now_text())?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        pushed.submitted += batch.len();
+        metrics::counter!("vigie_stock_pushed_total", "channel" => channel.to_owned())
+            .increment(batch.len() as u64);
+    }
+    Ok(pushed)
+}
+
+/// The quantities to send: every SKU whose offer differs from what the channel was last told,
+/// drops to zero first so the last unit stops selling as early as possible.
+fn changes(
+    wanted: &[(String, i64)],
+    told: &BTreeMap<String, i64>,
+    offer: Offer,
+    max: u32,
+) -> Vec<StockUpdate> {
+    let limit = offer.cap.map_or(max, |cap| cap.min(max));
+    let mut changes: Vec<StockUpdate> = wanted
+        .iter()
+        .map(|(sku, available)| {
+            let quantity = (available - i64::from(offer.channel_buffer)).clamp(0, i64::from(limit));
+            StockUpdate {
+                sku: sku.clone(),
+                quantity: quantity as u32,
+            }
+        })
+        .filter(|u| told.get(&u.sku) != Some(&i64::from(u.quantity)))
+        .collect();
+    changes.sort_by_key(|u| (u.quantity != 0, u.sku.clone()));
+    changes
+}
+
+/// Asks the marketplace about batches still being applied. A failed batch is forgotten so
+/// its SKUs are pushed again; rejected SKUs are logged (usually an offer the channel does
+/// not list) and not retried until their quantity changes.
+async fn follow_batches(
+    channel: &str,
+    marketplace: &dyn Marketplace,
+    store: &Store,
+) -> Result<usize, Error> {
+    let name = channel.to_owned();
+    let open = store
+        .call(move |conn| stock::open_tickets(conn, &name))
+        .await?;
+    let mut completed = 0;
+    for (ticket, skus) in open {
+        let status = marketplace.push_status(&PushTicket(ticket.clone())).await?;
+        let forget = match status {
+            PushStatus::Pending => continue,
+            PushStatus::Completed { rejected } => {
+                for r in &rejected {
+                    tracing::warn!(channel, sku = %r.sku, "stock update rejected: {}", r.message);
+                }
+                completed += 1;
+                Vec::new()
+            }
+            PushStatus::Failed { message } => {
+                tracing::warn!(channel, %ticket, "stock batch failed, pushing again: {message}");
+                skus
+            }
+        };
+        let name = channel.to_owned();
+        store
+            .call(move |conn| {
+                stock::forget_pushed(conn, &name, &forget)?;
+                stock::close_ticket(conn, &name, &ticket)
+            })
+            .await?;
+    }
+    Ok(completed)
+}
+
+/// Reads what the marketplace offers and forgets every quantity that differs from what
+/// vigie told it, so the next push corrects it. SKUs in a batch still being applied are left
+/// alone: the marketplace has not caught up yet. Returns how many drifted.
+pub async fn correct_drift(
+    channel: &str,
+    marketplace: &dyn Marketplace,
+    store: &Store,
+) -> Result<usize, Error> {
+    let levels = marketplace.stock_levels().await?;
+    let name = channel.to_owned();
+    let drifted = store
+        .call(move |conn| {
+            let told = stock::pushed(conn, &name)?;
+            let in_flight: Vec<String> = stock::open_tickets(conn, &name)?
+                .into_iter()
+                .flat_map(|(_, skus)| skus)
+                .collect();
+            let drifted: Vec<String> = levels
+                .into_iter()
+                .filter(|l| !in_flight.contains(&l.sku))
+                .filter(|l| {
+                    told.get(&l.sku)
+                        .is_some_and(|&q| q != i64::from(l.quantity))
+                })
+                .map(|l| l.sku)
+                .collect();
+            stock::forget_pushed(conn, &name, &drifted)?;
+            Ok(drifted)
+        })
+        .await?;
+    for sku in &drifted {
+        tracing::info!(channel, %sku, "marketplace quantity drifted; pushing it again");
+    }
+    Ok(drifted.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer() -> Offer {
+        Offer {
+            safety_buffer: 0,
+            channel_buffer: 0,
+            cap: None,
+        }
+    }
+
+    #[test]
+    fn only_changes_are_pushed_and_zeros_first() {
+        let wanted = vec![
+            ("A".to_owned(), 5),
+            ("B".to_owned(), 0),
+            ("C".to_owned(), 3),
+            ("D".to_owned(), -2),
+        ];
+        let told = BTreeMap::from([("A".to_owned(), 5), ("C".to_owned(), 4)]);
+        let got: Vec<(String, u32)> = changes(&wanted, &told, offer(), 9999)
+            .into_iter()
+            .map(|u| (u.sku, u.quantity))
+            .collect();
+        assert_eq!(got, [("B".into(), 0), ("D".into(), 0), ("C".into(), 3)]);
+    }
+
+    #[test]
+    fn buffers_and_caps_shape_the_channel_offer() {
+        let wanted = vec![("A".to_owned(), 50), ("B".to_owned(), 2)];
+        let shaped = Offer {
+            channel_buffer: 3,
+            cap: Some(20),
+            ..offer()
+        };
+        let got: Vec<u32> = changes(&wanted, &BTreeMap::new(), shaped, 9999)
+            .iter()
+            .map(|u| u.quantity)
+            .collect();
+        assert_eq!(got, [0, 20]);
+        let fnac_max: Vec<u32> =
+            changes(&[("A".to_owned(), 20_000)], &BTreeMap::new(), offer(), 9999)
+                .iter()
+                .map(|u| u.quantity)
+                .collect();
+        assert_eq!(fnac_max, [9999]);
+    }
+}
