@@ -241,12 +241,7 @@ pub fn parse(text: &str, file: &Path, env: &Environment) -> Result<Config, Confi
     }
     validate_inventory(&raw.inventory).map_err(|(k, m)| error(&format!("inventory.{k}"), m))?;
     let (notify, smtp, events, alerts) = notify::validate(
-        raw.notify,
-        raw.smtp,
-        raw.events,
-        raw.alerts,
-        &channels,
-        &secrets,
+        raw.notify, raw.smtp, raw.events, raw.alerts, &channels, &secrets,
     )
     .map_err(|(k, m)| error(&k, m))?;
     Ok(Config {

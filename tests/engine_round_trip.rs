@@ -158,15 +158,13 @@ async fn the_last_unit_is_sold_once_across_two_channels() {
         .stock_imports()
         .iter()
         .flat_map(|i| i.lines.clone())
-        .filter(|l| l.sku == "LAST")
-        .last();
+        .rfind(|l| l.sku == "LAST");
     assert_eq!(mirakl_pushed.map(|l| l.quantity), Some(0));
     let fnac_pushed = fnac
         .offers_updates()
         .iter()
         .flat_map(|u| u.offers.clone())
-        .filter(|o| o.sku == "LAST")
-        .last();
+        .rfind(|o| o.sku == "LAST");
     assert_eq!(fnac_pushed.and_then(|o| o.quantity), Some(0));
 
     let stock: serde_json::Value = serde_json::from_slice(
