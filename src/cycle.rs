@@ -7,13 +7,17 @@
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
-use vigie_connector::{Marketplace, OrderBatch};
+use tokio::sync::Notify;
+use vigie_connector::{ConnectorError, Marketplace, OrderBatch, OrderStatus};
 
+use crate::alert::{self, Alert, AlertKind};
 use crate::config::{ChannelConfig, Config};
 use crate::engine::decide::{self, Policy};
 use crate::engine::push::{self, Offer};
-use crate::engine::rules::Verdict;
-use crate::engine::{Error, act};
+use crate::engine::rules::{Reason, Verdict};
+use crate::engine::{Error, act, sla, watch};
+use crate::events::OrderEvent;
+use crate::notify;
 use crate::store::{self, Store, channels, orders};
 
 /// Changes are re-read this far before the cursor: marketplaces stamp updates late.
@@ -48,8 +52,12 @@ impl Channel {
 pub struct Context {
     pub store: Store,
     pub config: Arc<Config>,
-    /// Decide and log; never act on a marketplace.
+    /// Decide and log; never act on a marketplace, send a message or raise an alert.
     pub dry_run: bool,
+    /// Woken after messages are queued, so they leave without waiting for the next poll.
+    pub outbox: Arc<Notify>,
+    /// Woken after alerts are raised.
+    pub alerts: Arc<Notify>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -119,6 +127,20 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
         cursors.push((SWEEP_CURSOR, now));
     }
     let mut report = ingest(channel, ctx, batch, cursors).await?;
+    if !ctx.dry_run {
+        let (name, config) = (name.to_owned(), ctx.config.clone());
+        ctx.store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                watch::waiting_orders(&tx, &config, &name, now)?;
+                watch::stock_levels(&tx, &config, &now.to_string())?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        ctx.outbox.notify_one();
+        ctx.alerts.notify_one();
+    }
 
     if !ctx.dry_run {
         let acted = act::execute(name, market, &ctx.store).await?;
@@ -179,6 +201,7 @@ async fn ingest(
     let partial =
         channel.config.partial_acceptance && channel.marketplace.capabilities().partial_acceptance;
     let dry_run = ctx.dry_run;
+    let rule = channel.config.acceptance_deadline;
     let (report, events) = ctx
         .store
         .call(move |conn| {
@@ -193,9 +216,11 @@ async fn ingest(
             let mut events = Vec::new();
             let mut waiting_for_inventory = 0;
             for order in &batch.orders {
-                let deadline = order.acceptance_deadline.map(|t| t.to_string());
-                let (order_pk, ingested) =
-                    orders::ingest(&tx, &name, order, deadline.as_deref(), &now)?;
+                let deadline = order
+                    .acceptance_deadline
+                    .unwrap_or_else(|| sla::deadline(order.created_at, rule, &config.daemon.timezone))
+                    .to_string();
+                let (order_pk, ingested) = orders::ingest(&tx, &name, order, Some(&deadline), &now)?;
                 let label = format!("{name}:{}", order.id);
                 match ingested {
                     orders::Ingested::New => {
@@ -219,6 +244,23 @@ async fn ingest(
                 }
                 waiting_for_inventory += usize::from(applied.waiting_for_inventory);
                 report.stock_moved |= applied.stock_moved && !dry_run;
+                if !dry_run {
+                    let event = match ingested {
+                        orders::Ingested::New if order.state.status == OrderStatus::AwaitingAcceptance => {
+                            Some(OrderEvent::Received)
+                        }
+                        // First seen in any other state: history, not news for the customer.
+                        orders::Ingested::New | orders::Ingested::Unchanged => None,
+                        orders::Ingested::StatusChanged { .. } => OrderEvent::on_reaching(order.state.status),
+                    };
+                    if let Some(event) = event {
+                        notify::enqueue(&tx, &config, &name, order_pk, event, order, &now)?;
+                    }
+                    if order.state.status != OrderStatus::AwaitingAcceptance {
+                        watch::order_settled(&tx, &name, &order.id, &now)?;
+                    }
+                    raise_for_verdict(&tx, &name, &order.id, applied.verdict.as_ref(), &now)?;
+                }
                 if let Some(verdict) = applied.verdict {
                     let (word, count) = match &verdict {
                         Verdict::Accept | Verdict::Partial { .. } => {
@@ -241,6 +283,16 @@ async fn ingest(
             for item in &batch.malformed {
                 if channels::quarantine(&tx, &name, item, &now)? {
                     report.quarantined += 1;
+                    if !dry_run {
+                        let which = item.order_id.as_deref().unwrap_or("unknown order");
+                        let alert = Alert::new(
+                            AlertKind::PayloadQuarantined,
+                            format!("payload_quarantined:{name}:{which}:{}", tx.last_insert_rowid()),
+                            format!("{name}: an order payload ({which}) could not be read and was quarantined: {}", item.error),
+                        )
+                        .channel(&name);
+                        alert::raise(&tx, &alert, &now)?;
+                    }
                     events.push(format!(
                         "payload quarantined (order {}): {}",
                         item.order_id.as_deref().unwrap_or("unknown"),
@@ -276,20 +328,92 @@ async fn ingest(
     Ok(report)
 }
 
+/// Records the poll for `vigie status`, and raises or resolves the channel's health alerts.
 async fn record(channel: &Channel, ctx: &Context, error: Option<&Error>) {
     let name = channel.name().to_owned();
     let failure = error.map(|e| (e.class(), e.to_string()));
+    let auth_failed = matches!(error, Some(Error::Marketplace(ConnectorError::Auth(_))));
     metrics::counter!("vigie_polls_total", "channel" => name.clone(),
         "outcome" => failure.as_ref().map_or("ok", |(class, _)| *class))
     .increment(1);
+    let unreachable_after = ctx.config.alerts.channel_unreachable_after;
+    let alerting = !ctx.dry_run;
     let recorded = ctx
         .store
         .call(move |conn| {
+            let now = store::now_text();
             let failure = failure.as_ref().map(|(c, m)| (*c, m.as_str()));
-            channels::record_poll(conn, &name, &store::now_text(), failure)
+            let failures = channels::record_poll(conn, &name, &now, failure)?;
+            if !alerting {
+                return Ok(());
+            }
+            let auth_key = format!("channel_auth_failed:{name}");
+            let unreachable_key = format!("channel_unreachable:{name}");
+            match failure {
+                None => {
+                    alert::resolve(conn, &auth_key, &now)?;
+                    alert::resolve(conn, &unreachable_key, &now)?;
+                }
+                Some((_, message)) if auth_failed => {
+                    let text =
+                        format!("{name}: the marketplace refuses vigie's credentials: {message}");
+                    alert::raise(
+                        conn,
+                        &Alert::new(AlertKind::ChannelAuthFailed, auth_key, text).channel(&name),
+                        &now,
+                    )?;
+                }
+                Some((_, message)) if failures >= unreachable_after => {
+                    let text = format!(
+                        "{name}: {failures} polls in a row failed, the last with: {message}"
+                    );
+                    let alert = Alert::new(AlertKind::ChannelUnreachable, unreachable_key, text)
+                        .channel(&name);
+                    alert::raise(conn, &alert, &now)?;
+                }
+                Some(_) => {}
+            }
+            Ok(())
         })
         .await;
-    if let Err(e) = recorded {
-        tracing::error!(channel = %channel.name(), "cannot record the poll: {e}");
+    match recorded {
+        Ok(()) => ctx.alerts.notify_one(),
+        Err(e) => tracing::error!(channel = %channel.name(), "cannot record the poll: {e}"),
     }
+}
+
+/// Tells on-call about orders a human must look at.
+fn raise_for_verdict(
+    conn: &rusqlite::Connection,
+    channel: &str,
+    order_id: &str,
+    verdict: Option<&Verdict>,
+    now: &str,
+) -> store::Result<()> {
+    let codes = |reasons: &std::collections::BTreeSet<Reason>| {
+        reasons
+            .iter()
+            .map(|r| r.code())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let alert = match verdict {
+        Some(Verdict::Flag(reasons)) => Alert::new(
+            AlertKind::OrderFlagged,
+            watch::flag_key(channel, order_id),
+            format!(
+                "{channel}:{order_id} waits for review ({}): vigie review accept|refuse {channel}:{order_id}",
+                codes(reasons)
+            ),
+        ),
+        Some(Verdict::Refuse(reasons)) if reasons.contains(&Reason::InsufficientStock) => {
+            Alert::new(
+                AlertKind::OrderRefusedNoStock,
+                format!("order_refused_no_stock:{channel}:{order_id}"),
+                format!("{channel}:{order_id} was refused: not enough stock"),
+            )
+        }
+        _ => return Ok(()),
+    };
+    alert::raise(conn, &alert.order(channel, order_id), now)
 }

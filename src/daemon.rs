@@ -1,7 +1,8 @@
-//! The supervisor: one loop per channel on its own interval, the status server, sd_notify and
-//! the watchdog, and the signals: SIGTERM/SIGINT drain within the grace period, SIGHUP reloads.
+//! The supervisor: the channel loops, the message and alert senders and the inventory watcher
+//! (together, [`Services`]), the status server, sd_notify and the watchdog, and the signals:
+//! SIGTERM/SIGINT drain within the grace period, SIGHUP reloads.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -11,14 +12,14 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels;
+use crate::alert::AlertWorker;
 use crate::config::{self, Config, Environment};
 use crate::cycle::{self, Channel, Context};
 use crate::heartbeat::Heartbeats;
 use crate::http::{self as status_server, StatusState};
 use crate::logging::LogHandle;
 use crate::store::Store;
-use crate::systemd;
+use crate::{channels, inventory, notify, systemd};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
@@ -44,15 +45,10 @@ pub async fn run(
         );
     }
     let store = Store::open(&config.daemon.state_dir)?;
-    let channels = channels::build(&config)?;
     let config = Arc::new(config);
-    let ctx = Context {
-        store: store.clone(),
-        config: config.clone(),
-        dry_run,
-    };
+    let plan = Plan::new(config.clone(), &store, options.dry_run)?;
     if options.once {
-        return run_once(&channels, &ctx).await;
+        return run_once(plan, &store).await;
     }
 
     // Signals first, so a SIGTERM right after READY=1 is never lost.
@@ -64,9 +60,9 @@ pub async fn run(
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     let heartbeats = Heartbeats::default();
-    let shared: SharedConfig = Arc::new(RwLock::new(config));
+    let shared: SharedConfig = Arc::new(RwLock::new(config.clone()));
     let background = CancellationToken::new();
-    let listen = current(&shared).daemon.status_listen;
+    let listen = config.daemon.status_listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (daemon.status_listen)"))?;
@@ -80,9 +76,9 @@ pub async fn run(
     tokio::spawn(watchdog(heartbeats.clone(), background.clone()));
 
     let (stock_moved, _) = watch::channel(0u64);
-    let mut loops = Loops::start(channels, &ctx, &heartbeats, &stock_moved);
-    systemd::ready(&loops.describe());
-    tracing::info!(status = %listen, "{}", loops.describe());
+    let mut services = Services::start(plan, &heartbeats, &stock_moved);
+    systemd::ready(&services.describe());
+    tracing::info!(status = %listen, "{}", services.describe());
 
     loop {
         tokio::select! {
@@ -90,8 +86,8 @@ pub async fn run(
             _ = interrupt.recv() => break,
             _ = hangup.recv() => {
                 systemd::reloading();
-                loops = reload(&path, &shared, loops, &ctx, &heartbeats, &stock_moved, &logs).await;
-                systemd::ready(&loops.describe());
+                services = reload(&path, &shared, services, &store, options.dry_run, &heartbeats, &stock_moved, &logs).await;
+                systemd::ready(&services.describe());
             }
         }
     }
@@ -101,7 +97,7 @@ pub async fn run(
         "stopping: in-flight work has {}s to finish",
         grace.as_secs()
     );
-    loops.stop(grace).await;
+    services.stop(grace).await;
     background.cancel();
     tracing::info!("stopped");
     Ok(())
@@ -111,31 +107,66 @@ fn current(shared: &SharedConfig) -> Arc<Config> {
     shared.read().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-/// Re-reads and validates the configuration; swaps it in only if it is entirely valid.
+/// Everything built from one configuration, before anything runs: building it validates
+/// what the configuration file alone cannot (connectors, templates, SMTP).
+struct Plan {
+    ctx: Context,
+    channels: Vec<Channel>,
+    outbox: notify::Worker,
+    alerts: AlertWorker,
+}
+
+impl Plan {
+    fn new(config: Arc<Config>, store: &Store, dry_run_flag: bool) -> anyhow::Result<Self> {
+        let dry_run = dry_run_flag || config.daemon.dry_run;
+        let channels = channels::build(&config)?;
+        let marketplaces = channels
+            .iter()
+            .map(|c| (c.name().to_owned(), c.marketplace.clone()))
+            .collect();
+        let outbox = notify::Worker::new(store.clone(), config.clone(), marketplaces, dry_run)?;
+        let alerts = AlertWorker::new(store.clone(), config.clone(), dry_run);
+        let ctx = Context {
+            store: store.clone(),
+            config,
+            dry_run,
+            outbox: outbox.waker(),
+            alerts: alerts.waker(),
+        };
+        Ok(Self {
+            ctx,
+            channels,
+            outbox,
+            alerts,
+        })
+    }
+}
+
+/// Re-reads and validates the configuration and templates; swaps them in only if all of it
+/// is valid, otherwise the running services go on untouched.
+#[allow(clippy::too_many_arguments)]
 async fn reload(
-    path: &std::path::Path,
+    path: &Path,
     shared: &SharedConfig,
-    loops: Loops,
-    ctx: &Context,
+    services: Services,
+    store: &Store,
+    dry_run_flag: bool,
     heartbeats: &Heartbeats,
     stock_moved: &watch::Sender<u64>,
     logs: &LogHandle,
-) -> Loops {
+) -> Services {
     let old = current(shared);
-    let new = match config::load(path, &Environment::from_process()) {
-        Ok(new) => new,
+    let plan = config::load(path, &Environment::from_process())
+        .map_err(anyhow::Error::from)
+        .and_then(|new| Plan::new(Arc::new(new), store, dry_run_flag));
+    let plan = match plan {
+        Ok(plan) => plan,
         Err(e) => {
-            tracing::error!("configuration not reloaded, the previous one stays in force: {e}");
-            return loops;
+            tracing::error!("configuration not reloaded, the previous one stays in force: {e:#}");
+            return services;
         }
     };
-    let channels = match channels::build(&new) {
-        Ok(channels) => channels,
-        Err(e) => {
-            tracing::error!("configuration not reloaded, the previous one stays in force: {e}");
-            return loops;
-        }
-    };
+    let new = plan.ctx.config.clone();
     for (changed, key) in [
         (
             new.daemon.state_dir != old.daemon.state_dir,
@@ -151,24 +182,23 @@ async fn reload(
         }
     }
     logs.set_filter(&new.daemon.log);
-    // State lives in the store, so the loops can simply be restarted with the new settings.
-    loops.stop(old.daemon.shutdown_grace).await;
+    // State lives in the store, so the services can simply be restarted with the new settings.
+    services.stop(old.daemon.shutdown_grace).await;
     heartbeats.clear();
-    let new = Arc::new(new);
-    *shared.write().unwrap_or_else(|p| p.into_inner()) = new.clone();
-    let ctx = Context {
-        config: new,
-        ..ctx.clone()
-    };
-    let loops = Loops::start(channels, &ctx, heartbeats, stock_moved);
-    tracing::info!("configuration reloaded: {}", loops.describe());
-    loops
+    *shared.write().unwrap_or_else(|p| p.into_inner()) = new;
+    let services = Services::start(plan, heartbeats, stock_moved);
+    tracing::info!("configuration reloaded: {}", services.describe());
+    services
 }
 
-async fn run_once(channels: &[Channel], ctx: &Context) -> anyhow::Result<()> {
+/// `run --once`: the inventory, one cycle of every channel, then every message and alert due.
+async fn run_once(plan: Plan, store: &Store) -> anyhow::Result<()> {
+    if let Some(skus) = inventory::load_once(&plan.ctx.config.inventory, store).await? {
+        tracing::info!(skus, "inventory loaded");
+    }
     let mut cycles = JoinSet::new();
-    for channel in channels {
-        let (channel, ctx) = (channel.clone(), ctx.clone());
+    for channel in plan.channels {
+        let ctx = plan.ctx.clone();
         cycles.spawn(async move { (channel.name().to_owned(), cycle::run(&channel, &ctx).await) });
     }
     let mut failed = Vec::new();
@@ -178,6 +208,8 @@ async fn run_once(channels: &[Channel], ctx: &Context) -> anyhow::Result<()> {
             (name, Err(e)) => failed.push(format!("{name}: {e}")),
         }
     }
+    plan.outbox.drain_once().await;
+    plan.alerts.drain_once().await;
     if failed.is_empty() {
         Ok(())
     } else {
@@ -185,34 +217,52 @@ async fn run_once(channels: &[Channel], ctx: &Context) -> anyhow::Result<()> {
     }
 }
 
-/// The running channel loops.
-struct Loops {
+/// What runs for one configuration: the channel loops, the inventory watcher, and the
+/// message and alert senders.
+struct Services {
     names: Vec<String>,
-    stop: CancellationToken,
-    tasks: JoinSet<()>,
+    stop_loops: CancellationToken,
+    loops: JoinSet<()>,
+    stop_senders: CancellationToken,
+    senders: JoinSet<()>,
 }
 
-impl Loops {
-    fn start(
-        channels: Vec<Channel>,
-        ctx: &Context,
-        heartbeats: &Heartbeats,
-        stock_moved: &watch::Sender<u64>,
-    ) -> Self {
-        let stop = CancellationToken::new();
-        let mut tasks = JoinSet::new();
-        let names = channels.iter().map(|c| c.name().to_owned()).collect();
-        for channel in channels {
+impl Services {
+    fn start(plan: Plan, heartbeats: &Heartbeats, stock_moved: &watch::Sender<u64>) -> Self {
+        let stop_loops = CancellationToken::new();
+        let mut loops = JoinSet::new();
+        let names = plan.channels.iter().map(|c| c.name().to_owned()).collect();
+        for channel in plan.channels {
             heartbeats.register(channel.name(), channel.config.poll_interval);
-            tasks.spawn(channel_loop(
+            loops.spawn(channel_loop(
                 channel,
-                ctx.clone(),
+                plan.ctx.clone(),
                 heartbeats.clone(),
                 stock_moved.clone(),
-                stop.clone(),
+                stop_loops.clone(),
             ));
         }
-        Self { names, stop, tasks }
+        let config = &plan.ctx.config;
+        let watcher = inventory::spawn(
+            config.inventory.clone(),
+            plan.ctx.store.clone(),
+            stock_moved.clone(),
+            stop_loops.clone(),
+        );
+        loops.spawn(async move {
+            let _ = watcher.await;
+        });
+        let stop_senders = CancellationToken::new();
+        let mut senders = JoinSet::new();
+        senders.spawn(plan.outbox.run(stop_senders.clone()));
+        senders.spawn(plan.alerts.run(stop_senders.clone()));
+        Self {
+            names,
+            stop_loops,
+            loops,
+            stop_senders,
+            senders,
+        }
     }
 
     fn describe(&self) -> String {
@@ -226,21 +276,26 @@ impl Loops {
         }
     }
 
-    /// Lets in-flight cycles finish within `grace`, then parks the rest: everything they
-    /// committed is kept, and what they had not committed is redone at the next start.
+    /// Lets in-flight cycles, then in-flight sends, finish within `grace` each, and parks
+    /// the rest: whatever they committed is kept, what they had not is redone at the next
+    /// start, and a send cut short is marked uncertain then.
     async fn stop(mut self, grace: Duration) {
-        self.stop.cancel();
-        let drained = tokio::time::timeout(grace, async {
-            while self.tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                parked = self.tasks.len(),
-                "grace period over: parking unfinished cycles for the next start"
-            );
-            self.tasks.shutdown().await;
-        }
+        self.stop_loops.cancel();
+        drain(&mut self.loops, grace, "cycles").await;
+        self.stop_senders.cancel();
+        drain(&mut self.senders, grace, "sends").await;
+    }
+}
+
+async fn drain(tasks: &mut JoinSet<()>, grace: Duration, what: &str) {
+    let drained =
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(
+            parked = tasks.len(),
+            "grace period over: parking unfinished {what} for the next start"
+        );
+        tasks.shutdown().await;
     }
 }
 

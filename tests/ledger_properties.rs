@@ -7,7 +7,9 @@ use rust_decimal::Decimal;
 use vigie::config::{InsufficientStock, RulesConfig};
 use vigie::engine::decide::{self, Policy};
 use vigie::store::{self, Store, orders, stock};
-use vigie_connector::{Customer, MarketplaceState, Money, Order, OrderLine, OrderStatus, Timestamp};
+use vigie_connector::{
+    Customer, MarketplaceState, Money, Order, OrderLine, OrderStatus, Timestamp,
+};
 
 const CHANNELS: [&str; 3] = ["lm", "fnac", "decathlon"];
 const SKUS: [&str; 3] = ["A", "B", "C"];
@@ -16,7 +18,10 @@ const BUFFER: u32 = 1;
 #[derive(Debug, Clone)]
 enum Step {
     /// A new order awaiting acceptance on a channel, with (sku, quantity) lines.
-    Order { channel: usize, lines: Vec<(usize, u32)> },
+    Order {
+        channel: usize,
+        lines: Vec<(usize, u32)>,
+    },
     /// The marketplace shows an earlier order again (overlapping poll windows).
     Repoll(usize),
     /// The customer or the marketplace cancels an earlier order.

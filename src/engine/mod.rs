@@ -5,6 +5,8 @@ pub mod decide;
 pub mod push;
 pub mod review;
 pub mod rules;
+pub mod sla;
+pub mod watch;
 
 use vigie_connector::ConnectorError;
 

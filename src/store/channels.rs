@@ -48,13 +48,13 @@ pub fn quarantine(
     Ok(inserted == 1)
 }
 
-/// Records the end of one poll.
+/// Records the end of one poll; returns the channel's consecutive failures so far.
 pub fn record_poll(
     conn: &Connection,
     channel: &str,
     now: &str,
     failure: Option<(&str, &str)>,
-) -> Result<()> {
+) -> Result<u32> {
     match failure {
         None => conn.execute(
             "INSERT INTO channel_status (channel, last_poll_at, last_success_at, consecutive_failures)
@@ -72,7 +72,11 @@ pub fn record_poll(
             params![channel, now, message, class],
         )?,
     };
-    Ok(())
+    Ok(conn.query_row(
+        "SELECT consecutive_failures FROM channel_status WHERE channel = ?1",
+        params![channel],
+        |r| r.get(0),
+    )?)
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -1,0 +1,135 @@
+//! Checks that depend on the clock rather than on a poll: orders nearing their acceptance
+//! deadline (alerts at 50 % and 80 % of the window), orders waiting too long (the customer's
+//! `delayed` message), SKUs running low. Each raises or resolves idempotently, so running
+//! them every cycle is safe.
+
+use jiff::Timestamp;
+use rusqlite::{Connection, Transaction, params};
+use vigie_connector::Order;
+
+use super::sla;
+use crate::alert::{self, Alert, AlertKind};
+use crate::config::Config;
+use crate::events::OrderEvent;
+use crate::notify;
+use crate::store::{self, StoreError, stock};
+
+/// Fractions of the acceptance window at which on-call hears of an undecided order.
+const DEADLINE_STEPS: [(f64, u32); 2] = [(0.5, 50), (0.8, 80)];
+
+pub fn flag_key(channel: &str, order_id: &str) -> String {
+    format!("order_flagged:{channel}:{order_id}")
+}
+
+fn deadline_key(percent: u32, channel: &str, order_id: &str) -> String {
+    format!("deadline_at_risk:{percent}:{channel}:{order_id}")
+}
+
+/// Closes the alerts an order stops deserving once it is decided or leaves the queue.
+pub fn order_settled(
+    conn: &Connection,
+    channel: &str,
+    order_id: &str,
+    now: &str,
+) -> store::Result<()> {
+    alert::resolve(conn, &flag_key(channel, order_id), now)?;
+    for (_, percent) in DEADLINE_STEPS {
+        alert::resolve(conn, &deadline_key(percent, channel, order_id), now)?;
+    }
+    Ok(())
+}
+
+/// Deadline alerts and `delayed` messages for `channel`'s orders still waiting for a decision
+/// (undecided, or held for review). Returns how many messages were queued.
+pub fn waiting_orders(
+    tx: &Transaction<'_>,
+    config: &Config,
+    channel: &str,
+    now: Timestamp,
+) -> store::Result<usize> {
+    let now_text = now.to_string();
+    let mut stmt = tx.prepare(
+        "SELECT o.id, o.order_id, o.created_at, o.deadline_at, o.first_seen_at, o.payload
+         FROM orders o
+         WHERE o.channel = ?1 AND o.status = 'awaiting_acceptance'
+           AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.order_pk = o.id)",
+    )?;
+    let waiting: Vec<(i64, String, String, Option<String>, String, String)> = stmt
+        .query_map(params![channel], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let time = |text: &str| -> store::Result<Timestamp> {
+        text.parse()
+            .map_err(|e| StoreError::Data(format!("stored time {text:?}: {e}")))
+    };
+    let mut queued = 0;
+    for (order_pk, order_id, created, deadline, first_seen, payload) in waiting {
+        let created = time(&created)?;
+        if let Some(deadline) = deadline.as_deref().map(time).transpose()? {
+            let elapsed = sla::elapsed_fraction(created, deadline, now);
+            for (step, percent) in DEADLINE_STEPS {
+                if elapsed >= step {
+                    let message = format!(
+                        "{channel}:{order_id} is still undecided, {percent} % of its acceptance window gone (deadline {deadline})"
+                    );
+                    let alert = Alert::new(
+                        AlertKind::DeadlineAtRisk,
+                        deadline_key(percent, channel, &order_id),
+                        message,
+                    )
+                    .order(channel, &order_id);
+                    alert::raise(tx, &alert, &now_text)?;
+                }
+            }
+        }
+        let delayed_at = time(&first_seen)?
+            .checked_add(config.notify.delayed_after)
+            .unwrap_or(Timestamp::MAX);
+        if now >= delayed_at {
+            let order: Order =
+                serde_json::from_str(&payload).map_err(|e| StoreError::Data(e.to_string()))?;
+            queued += notify::enqueue(
+                tx,
+                config,
+                channel,
+                order_pk,
+                OrderEvent::Delayed,
+                &order,
+                &now_text,
+            )?;
+        }
+    }
+    Ok(queued)
+}
+
+/// Raises `stock_low` for every SKU at or below its threshold, resolves it above.
+pub fn stock_levels(conn: &Connection, config: &Config, now: &str) -> store::Result<()> {
+    let alerts = &config.alerts;
+    if alerts.stock_low.is_none() && alerts.stock_low_sku.is_empty() {
+        return Ok(());
+    }
+    for (sku, available) in stock::all_available(conn, config.inventory.safety_buffer)? {
+        let Some(threshold) = alerts.stock_low_threshold(&sku) else {
+            continue;
+        };
+        let key = format!("stock_low:{sku}");
+        if available <= i64::from(threshold) {
+            let message = format!(
+                "{sku}: {} unit(s) left to sell (threshold {threshold})",
+                available.max(0)
+            );
+            alert::raise(conn, &Alert::new(AlertKind::StockLow, key, message), now)?;
+        } else {
+            alert::resolve(conn, &key, now)?;
+        }
+    }
+    Ok(())
+}
