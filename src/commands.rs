@@ -197,3 +197,12 @@ pub fn stock_set(path: &Path, env: &Environment, sku: &str, quantity: u32) -> Re
     println!("{sku}: {quantity} on hand; the daemon pushes the new quantities at its next cycle");
     Ok(())
 }
+
+pub fn demo(keep: bool) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(crate::demo::run(keep))?;
+    Ok(())
+}

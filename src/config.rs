@@ -386,6 +386,7 @@ enum ShopId {
 struct RawLimits {
     orders_per_minute: Option<NonZeroU32>,
     stock_imports_per_minute: Option<NonZeroU32>,
+    stock_status_every: Option<HumanDuration>,
     requests_per_minute: Option<NonZeroU32>,
 }
 
@@ -452,6 +453,16 @@ impl RawChannel {
                 if let Some(n) = self.limits.stock_imports_per_minute {
                     limits.stock_imports_per_minute = n;
                 }
+                match self.limits.stock_status_every {
+                    Some(HumanDuration(every)) if every.is_zero() => {
+                        return Err(invalid(
+                            "limits.stock_status_every",
+                            "must be longer than zero",
+                        ));
+                    }
+                    Some(HumanDuration(every)) => limits.stock_status_every = every,
+                    None => {}
+                }
                 let marketplace = MarketplaceConfig::Mirakl(settings);
                 // Operators choose 3 to 7 days; the shortest seen is the safe default.
                 (
@@ -475,6 +486,10 @@ impl RawChannel {
                     (
                         self.limits.stock_imports_per_minute.is_some(),
                         "limits.stock_imports_per_minute",
+                    ),
+                    (
+                        self.limits.stock_status_every.is_some(),
+                        "limits.stock_status_every",
                     ),
                 ] {
                     reject(set, key, "fnac")?;

@@ -143,7 +143,7 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
     }
 
     if !ctx.dry_run {
-        let acted = act::execute(name, market, &ctx.store).await?;
+        let acted = act::execute(name, market, &ctx.store, &ctx.config).await?;
         report.confirmed = acted.confirmed;
         for (order, why) in &acted.failed {
             tracing::error!(

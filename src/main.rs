@@ -61,6 +61,12 @@ enum Command {
     /// Look at or change the stock ledger.
     #[command(subcommand)]
     Stock(StockCommand),
+    /// Both sandbox marketplaces and the daemon for a minute of orders; no credentials needed.
+    Demo {
+        /// Keep the temporary directory (configuration, log, database) afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -86,6 +92,7 @@ fn main() -> ExitCode {
     let env = Environment::from_process();
     let path = env.config_path(cli.config.as_deref());
     let outcome = match cli.command {
+        Command::Demo { keep } => commands::demo(keep),
         Command::Run { once, dry_run } => commands::run(&path, &env, RunOptions { once, dry_run }),
         Command::CheckConfig => commands::check_config(&path, &env),
         Command::Orders {

@@ -2,10 +2,15 @@
 //! A decision is only ever read back from the store, so a crash between the commit and the
 //! call resumes the same decision, never a new one.
 
+use std::sync::Arc;
+
 use vigie_connector::{ConnectorError, Marketplace};
 
 use super::Error;
-use crate::store::{self, Store, decisions, stock};
+use crate::config::Config;
+use crate::events::OrderEvent;
+use crate::notify;
+use crate::store::{self, Store, decisions, orders, stock};
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Acted {
@@ -17,11 +22,14 @@ pub struct Acted {
 }
 
 /// Sends every pending decision of `channel`. Stops at the first authentication failure
-/// (every other call would fail too); transient failures wait for the next cycle.
+/// (every other call would fail too); transient failures wait for the next cycle. Once the
+/// marketplace confirms, the customer's `accepted` or `refused` message is queued in the same
+/// transaction (the next poll would queue it too; the outbox keeps one).
 pub async fn execute(
     channel: &str,
     marketplace: &dyn Marketplace,
     store: &Store,
+    config: &Arc<Config>,
 ) -> Result<Acted, Error> {
     let name = channel.to_owned();
     let pending = store
@@ -35,6 +43,7 @@ pub async fn execute(
         let order_pk = decision.order_pk;
         match outcome {
             Ok(()) => {
+                let (channel, config) = (channel.to_owned(), config.clone());
                 store
                     .call(move |conn| {
                         let now = store::now_text();
@@ -42,6 +51,13 @@ pub async fn execute(
                         let accepted = decisions::accepted_lines(&tx, order_pk)?;
                         stock::settle(&tx, order_pk, Some(&accepted), "confirmed", &now)?;
                         decisions::settle_pending(&tx, order_pk, "confirmed", None, &now)?;
+                        let event = if accepted.is_empty() {
+                            OrderEvent::Refused
+                        } else {
+                            OrderEvent::Accepted
+                        };
+                        let order = orders::payload(&tx, order_pk)?;
+                        notify::enqueue(&tx, &config, &channel, order_pk, event, &order, &now)?;
                         tx.commit()?;
                         Ok(())
                     })

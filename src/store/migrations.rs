@@ -2,30 +2,38 @@
 //! `PRAGMA user_version` says how many have been applied. Never edit a released migration:
 //! append a new one.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` takes the schema from version `i` to version `i + 1`.
 pub(super) const MIGRATIONS: &[&str] = &[V1];
 
-/// Applies what is missing; a database already current is left untouched.
+/// Applies what is missing; a database already current is left untouched. Each step takes
+/// the write lock before reading the version, so two processes starting at once (the daemon
+/// and a CLI command) never apply the same migration twice.
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<MigrationOutcome> {
-    let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    let current = usize::try_from(current).unwrap_or(usize::MAX);
-    if current > MIGRATIONS.len() {
-        return Ok(MigrationOutcome::TooNew {
-            found: current,
-            known: MIGRATIONS.len(),
-        });
+    let mut applied = 0;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let current = usize::try_from(current).unwrap_or(usize::MAX);
+        match MIGRATIONS.get(current) {
+            Some(sql) => {
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", (current + 1) as i64)?;
+                tx.commit()?;
+                applied += 1;
+            }
+            None if current == MIGRATIONS.len() => {
+                return Ok(MigrationOutcome::Current { applied });
+            }
+            None => {
+                return Ok(MigrationOutcome::TooNew {
+                    found: current,
+                    known: MIGRATIONS.len(),
+                });
+            }
+        }
     }
-    for (version, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (version + 1) as i64)?;
-        tx.commit()?;
-    }
-    Ok(MigrationOutcome::Current {
-        applied: MIGRATIONS.len() - current,
-    })
 }
 
 #[derive(Debug, PartialEq, Eq)]

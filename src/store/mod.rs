@@ -57,8 +57,8 @@ impl Store {
             message,
         };
         std::fs::create_dir_all(state_dir).map_err(|e| dir_error(e.to_string()))?;
-        let probe = tempfile_in(state_dir).map_err(|e| dir_error(format!("not writable: {e}")))?;
-        drop(probe);
+        // SQLite needs to create files there (the WAL, the shared memory index).
+        tempfile::tempfile_in(state_dir).map_err(|e| dir_error(format!("not writable: {e}")))?;
 
         let path = state_dir.join(DATABASE_FILE);
         let open_error = |e: rusqlite::Error| StoreError::Open {
@@ -129,14 +129,6 @@ fn describe(e: &rusqlite::Error) -> String {
         }
         _ => e.to_string(),
     }
-}
-
-/// Proves the directory accepts new files (SQLite needs it for the WAL and journal).
-fn tempfile_in(dir: &Path) -> std::io::Result<std::fs::File> {
-    let probe = dir.join(".vigie-write-test");
-    let file = std::fs::File::create(&probe)?;
-    std::fs::remove_file(&probe)?;
-    Ok(file)
 }
 
 /// Timestamps are stored as RFC 3339 UTC text, which sorts chronologically.

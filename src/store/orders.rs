@@ -126,6 +126,17 @@ fn is_stale(order: &Order, stored_status: &str, stored_updated: &str) -> bool {
     older || (was_final && stored_status != order.state.status.as_str())
 }
 
+/// The order as last ingested.
+pub fn payload(conn: &Connection, order_pk: i64) -> Result<Order> {
+    let text: String = conn.query_row(
+        "SELECT payload FROM orders WHERE id = ?1",
+        params![order_pk],
+        |r| r.get(0),
+    )?;
+    serde_json::from_str(&text)
+        .map_err(|e| StoreError::Data(format!("stored order {order_pk}: {e}")))
+}
+
 fn parse_status(text: &str) -> Result<OrderStatus> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .map_err(|_| StoreError::Data(format!("unknown stored status {text:?}")))

@@ -154,3 +154,22 @@ fn unique_keys_carry_the_invariants() {
     });
     assert!(second_message.is_err(), "a message was queued twice");
 }
+
+#[test]
+fn processes_opening_a_fresh_database_at_once_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let barrier = std::sync::Barrier::new(8);
+    std::thread::scope(|scope| {
+        let opens: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    Store::open(dir.path()).map(drop)
+                })
+            })
+            .collect();
+        for open in opens {
+            open.join().unwrap().unwrap();
+        }
+    });
+}
