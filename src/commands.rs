@@ -8,7 +8,9 @@ use anyhow::Context;
 use crate::config::{self, Config, ConfigError, Environment};
 use crate::daemon::{self, RunOptions};
 use crate::engine::review;
+use crate::events::OrderEvent;
 use crate::store::{self, Store, orders, status, stock};
+use crate::{inventory, notify};
 
 pub enum Failure {
     Config(ConfigError),
@@ -35,7 +37,9 @@ impl From<crate::store::StoreError> for Failure {
 
 pub fn check_config(path: &Path, env: &Environment) -> Result<(), Failure> {
     let config = config::load(path, env)?;
+    notify::check(&config)?;
     print!("{config}");
+    println!("templates: every event renders in every configured locale");
     Ok(())
 }
 
@@ -180,6 +184,41 @@ pub fn stock_show(
             pushed.join(" ")
         );
     }
+    Ok(())
+}
+
+pub fn stock_import(path: &Path, env: &Environment, file: &Path) -> Result<(), Failure> {
+    let (_, store) = open_store(path, env)?;
+    let skus = inventory::import_file(&store, file)?;
+    println!("{skus} SKUs imported; the daemon pushes the new quantities at its next cycle");
+    Ok(())
+}
+
+pub fn notify_preview(
+    path: &Path,
+    env: &Environment,
+    event: &str,
+    locale: Option<&str>,
+    order: Option<&str>,
+) -> Result<(), Failure> {
+    let config = config::load(path, env)?;
+    let event = OrderEvent::ALL
+        .into_iter()
+        .find(|e| e.as_str() == event)
+        .with_context(|| format!("unknown event {event:?}: received, delayed, accepted, shipped, refused or cancelled"))?;
+    let order = order
+        .map(|o| {
+            o.split_once(':')
+                .with_context(|| format!("{o:?} is not CHANNEL:ORDER_ID"))
+        })
+        .transpose()?;
+    let store = order
+        .map(|_| Store::open(&config.daemon.state_dir))
+        .transpose()?;
+    print!(
+        "{}",
+        notify::preview(&config, store.as_ref(), event, locale, order)?
+    );
     Ok(())
 }
 

@@ -61,6 +61,9 @@ enum Command {
     /// Look at or change the stock ledger.
     #[command(subcommand)]
     Stock(StockCommand),
+    /// Customer messages.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
     /// Both sandbox marketplaces and the daemon for a minute of orders; no credentials needed.
     Demo {
         /// Keep the temporary directory (configuration, log, database) afterwards.
@@ -76,6 +79,20 @@ enum ReviewAction {
 }
 
 #[derive(Subcommand)]
+enum NotifyCommand {
+    /// Print the message an event sends, rendered from the templates.
+    Preview {
+        /// received, delayed, accepted, shipped, refused or cancelled.
+        event: String,
+        #[arg(long)]
+        locale: Option<String>,
+        /// Render for a stored order (CHANNEL:ORDER_ID) instead of a sample one.
+        #[arg(long)]
+        order: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum StockCommand {
     /// On hand, reserved, available and pushed quantities.
     Show {
@@ -85,6 +102,8 @@ enum StockCommand {
     },
     /// Sets the units on hand of one SKU.
     Set { sku: String, quantity: u32 },
+    /// Replaces the whole inventory with a CSV file (sku,quantity[,tags]); all or nothing.
+    Import { file: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -115,6 +134,12 @@ fn main() -> ExitCode {
         Command::Stock(StockCommand::Show { sku, json }) => {
             commands::stock_show(&path, &env, sku.as_deref(), json)
         }
+        Command::Stock(StockCommand::Import { file }) => commands::stock_import(&path, &env, &file),
+        Command::Notify(NotifyCommand::Preview {
+            event,
+            locale,
+            order,
+        }) => commands::notify_preview(&path, &env, &event, locale.as_deref(), order.as_deref()),
         Command::Stock(StockCommand::Set { sku, quantity }) => {
             commands::stock_set(&path, &env, &sku, quantity)
         }
