@@ -66,6 +66,7 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (daemon.status_listen)"))?;
+    let listen = listener.local_addr()?;
     let state = StatusState {
         store: store.clone(),
         heartbeats: heartbeats.clone(),
@@ -78,7 +79,7 @@ pub async fn run(
     let (stock_moved, _) = watch::channel(0u64);
     let mut services = Services::start(plan, &heartbeats, &stock_moved);
     systemd::ready(&services.describe());
-    tracing::info!(status = %listen, "{}", services.describe());
+    tracing::info!("status server on http://{listen}; {}", services.describe());
 
     loop {
         tokio::select! {

@@ -59,12 +59,46 @@ async fn healthz(State(state): State<StatusState>) -> Response {
     }
 }
 
+/// Counters and histograms are recorded as things happen; the gauges (backlog, KPIs) are
+/// read from the store at each scrape, so every process's decisions count (reviews too).
 async fn metrics(State(state): State<StatusState>) -> Response {
+    let config = state
+        .config
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    match state
+        .store
+        .call(move |conn| status::report(conn, &config))
+        .await
+    {
+        Ok(report) => set_gauges(&report),
+        Err(e) => tracing::error!("status server: {e}"),
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
         .into_response()
+}
+
+fn set_gauges(report: &status::StatusReport) {
+    for c in &report.channels {
+        let k = &c.kpis;
+        let channel = c.name.clone();
+        metrics::gauge!("vigie_orders_undecided", "channel" => channel.clone())
+            .set(k.undecided as f64);
+        metrics::gauge!("vigie_orders_flagged", "channel" => channel.clone()).set(k.flagged as f64);
+        metrics::gauge!("vigie_deadlines_missed", "channel" => channel.clone())
+            .set(k.deadline_missed as f64);
+        if let Some(rate) = k.acceptance_rate {
+            metrics::gauge!("vigie_acceptance_rate", "channel" => channel).set(rate);
+        }
+    }
+    for (state, n) in &report.outbox {
+        metrics::gauge!("vigie_outbox_messages", "state" => state.clone()).set(*n as f64);
+    }
+    metrics::gauge!("vigie_alerts_open").set(report.open_alerts as f64);
 }
 
 async fn status_view(State(state): State<StatusState>) -> Response {

@@ -147,3 +147,72 @@ async fn sighup_with_a_valid_change_applies_it() {
         .unwrap();
     assert!(status.success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_status_server_answers_health_metrics_and_json() {
+    let mirakl = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(r#"{"orders":[],"total_count":0}"#),
+        )
+        .mount(&mirakl)
+        .await;
+    let setup = Setup::new(&mirakl_channel("leroymerlin", &mirakl.uri()));
+    let daemon = Daemon::start(&setup.config, &["run"], &[]);
+    let daemon = tokio::task::spawn_blocking(move || {
+        daemon.wait_for_log("status server on http://");
+        daemon.wait_for_log("cycle");
+        daemon
+    })
+    .await
+    .unwrap();
+    let log = daemon.log();
+    let base = log
+        .split("status server on ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
+
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    // wait for one recorded poll, then read the Prometheus text
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    let metrics = loop {
+        let text = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("vigie_polls_total") {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no poll counted:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        metrics.contains("vigie_orders_undecided{channel=\"leroymerlin\"} 0"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("vigie_api_calls_total"), "{metrics}");
+    let status: serde_json::Value = reqwest::get(format!("{base}/status"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["channels"][0]["name"], "leroymerlin");
+    let orders: serde_json::Value = reqwest::get(format!("{base}/orders"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(orders, serde_json::json!([]));
+    daemon.signal(Signal::SIGTERM);
+}

@@ -108,6 +108,16 @@ async fn mirakl_round_trip_accepts_refuses_and_pushes() {
     assert!(pushed.contains(&("SKU-A".into(), 3)), "{pushed:?}");
     assert!(pushed.contains(&("SKU-B".into(), 1)), "{pushed:?}");
 
+    let status: serde_json::Value =
+        serde_json::from_slice(&vigie(&setup.config, &["status", "--json"]).await.stdout).unwrap();
+    let kpis = &status["channels"][0]["kpis"];
+    assert_eq!(
+        (kpis["decided"].as_i64(), kpis["accepted"].as_i64()),
+        (Some(2), Some(1)),
+        "{status:#}"
+    );
+    assert_eq!(kpis["acceptance_rate"], 0.5);
+
     // A second run decides nothing twice and pushes nothing new.
     let imports = sandbox.stock_imports().len();
     vigie(&setup.config, &["run", "--once"]).await;

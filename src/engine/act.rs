@@ -43,8 +43,8 @@ pub async fn execute(
         let order_pk = decision.order_pk;
         match outcome {
             Ok(()) => {
-                let (channel, config) = (channel.to_owned(), config.clone());
-                store
+                let (channel_name, config) = (channel.to_owned(), config.clone());
+                let seen_for = store
                     .call(move |conn| {
                         let now = store::now_text();
                         let tx = conn.transaction()?;
@@ -57,11 +57,22 @@ pub async fn execute(
                             OrderEvent::Accepted
                         };
                         let order = orders::payload(&tx, order_pk)?;
-                        notify::enqueue(&tx, &config, &channel, order_pk, event, &order, &now)?;
+                        notify::enqueue(
+                            &tx,
+                            &config,
+                            &channel_name,
+                            order_pk,
+                            event,
+                            &order,
+                            &now,
+                        )?;
+                        let seen_for = orders::seen_for(&tx, order_pk)?;
                         tx.commit()?;
-                        Ok(())
+                        Ok(seen_for)
                     })
                     .await?;
+                metrics::histogram!("vigie_decision_seconds", "channel" => channel.to_owned())
+                    .record(seen_for.as_secs_f64());
                 acted.confirmed += 1;
             }
             Err(ConnectorError::AlreadyDone(_)) => acted.reread.push(decision.order_id),

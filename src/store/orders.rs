@@ -137,6 +137,19 @@ pub fn payload(conn: &Connection, order_pk: i64) -> Result<Order> {
         .map_err(|e| StoreError::Data(format!("stored order {order_pk}: {e}")))
 }
 
+/// How long ago vigie first saw the order.
+pub fn seen_for(conn: &Connection, order_pk: i64) -> Result<std::time::Duration> {
+    let seen: String = conn.query_row(
+        "SELECT first_seen_at FROM orders WHERE id = ?1",
+        params![order_pk],
+        |r| r.get(0),
+    )?;
+    let seen: jiff::Timestamp = seen
+        .parse()
+        .map_err(|e| StoreError::Data(format!("stored time {seen:?}: {e}")))?;
+    Ok(jiff::Timestamp::now().duration_since(seen).unsigned_abs())
+}
+
 fn parse_status(text: &str) -> Result<OrderStatus> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .map_err(|_| StoreError::Data(format!("unknown stored status {text:?}")))
