@@ -211,7 +211,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// The start of an error body, enough to recognise it in a log line.
-pub(crate) fn snippet(text: &str) -> String {
+pub fn snippet(text: &str) -> String {
     const MAX: usize = 300;
     let text = text.trim();
     match text.char_indices().nth(MAX) {

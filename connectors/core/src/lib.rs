@@ -13,7 +13,7 @@ mod stock;
 mod throttle;
 
 pub use error::ConnectorError;
-pub use http::{ChannelClient, HttpSettings, Repeat, Reply};
+pub use http::{ChannelClient, HttpSettings, Repeat, Reply, snippet};
 pub use marketplace::{
     Capabilities, CustomerMessage, LineDecision, Malformed, Marketplace, OrderBatch,
 };

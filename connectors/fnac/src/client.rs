@@ -190,7 +190,7 @@ fn read_reply(service: &str, reply: &Reply) -> Result<Envelope, ConnectorError> 
             }
             Err(ConnectorError::Permanent {
                 code: Some(format!("HTTP {}", reply.status.as_u16())),
-                message: format!("{service}: {}", snippet(&text)),
+                message: format!("{service}: {}", vigie_connector::snippet(&text)),
             })
         }
     }
@@ -237,12 +237,4 @@ pub(crate) fn describe_all(errors: &[WireError]) -> String {
         .map(WireError::describe)
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-fn snippet(text: &str) -> String {
-    let text = text.trim();
-    match text.char_indices().nth(200) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
 }

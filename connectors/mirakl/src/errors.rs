@@ -64,7 +64,7 @@ impl ErrorBody {
         let message = if message.is_empty() {
             format!("HTTP {}", reply.status)
         } else {
-            snippet(&message)
+            vigie_connector::snippet(&message)
         };
         Self { code, message }
     }
@@ -87,15 +87,6 @@ pub fn classify(endpoint: &str, reply: &Reply) -> ConnectorError {
             reply.status.as_u16(),
             body.message
         ),
-    }
-}
-
-fn snippet(text: &str) -> String {
-    const MAX: usize = 300;
-    let text = text.trim();
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
     }
 }
 
