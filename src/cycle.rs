@@ -8,17 +8,14 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Notify;
-use vigie_connector::{ConnectorError, Marketplace, OrderBatch, OrderStatus};
+use vigie_connector::{ConnectorError, Marketplace, OrderBatch};
 
 use crate::alert::{self, Alert, AlertKind};
 use crate::config::{ChannelConfig, Config};
-use crate::engine::decide::{self, Policy};
+use crate::engine::decide::Policy;
 use crate::engine::push::{self, Offer};
-use crate::engine::rules::{Reason, Verdict};
-use crate::engine::{Error, act, sla, watch};
-use crate::events::OrderEvent;
-use crate::notify;
-use crate::store::{self, Store, channels, orders};
+use crate::engine::{Error, act, ingest, watch};
+use crate::store::{self, Store, channels};
 
 /// Changes are re-read this far before the cursor: marketplaces stamp updates late.
 const OVERLAP: SignedDuration = SignedDuration::from_mins(5);
@@ -60,19 +57,7 @@ pub struct Context {
     pub alerts: Arc<Notify>,
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct CycleReport {
-    pub new_orders: usize,
-    pub status_changes: usize,
-    pub quarantined: usize,
-    pub accepted: usize,
-    pub refused: usize,
-    pub flagged: usize,
-    pub confirmed: usize,
-    pub stock_submitted: usize,
-    /// Reservations or units on hand moved: other channels need new quantities.
-    pub stock_moved: bool,
-}
+pub use crate::engine::ingest::Report as CycleReport;
 
 /// Runs one full cycle and records its outcome for `vigie status`.
 pub async fn run(channel: &Channel, ctx: &Context) -> Result<CycleReport, Error> {
@@ -200,115 +185,26 @@ async fn ingest(
     let config = ctx.config.clone();
     let partial =
         channel.config.partial_acceptance && channel.marketplace.capabilities().partial_acceptance;
-    let dry_run = ctx.dry_run;
-    let rule = channel.config.acceptance_deadline;
-    let (report, events) = ctx
+    let (deadline, dry_run) = (channel.config.acceptance_deadline, ctx.dry_run);
+    let mut report = ctx
         .store
         .call(move |conn| {
-            let now = store::now_text();
-            let policy = Policy {
-                rules: &config.rules,
-                safety_buffer: config.inventory.safety_buffer,
-                partial_acceptance: partial,
+            let settings = ingest::Settings {
+                channel: &name,
+                config: &config,
+                policy: Policy {
+                    rules: &config.rules,
+                    safety_buffer: config.inventory.safety_buffer,
+                    partial_acceptance: partial,
+                },
+                deadline,
+                dry_run,
             };
-            let mut tx = conn.transaction()?;
-            let mut report = CycleReport::default();
-            let mut events = Vec::new();
-            let mut waiting_for_inventory = 0;
-            for order in &batch.orders {
-                let deadline = order
-                    .acceptance_deadline
-                    .unwrap_or_else(|| sla::deadline(order.created_at, rule, &config.daemon.timezone))
-                    .to_string();
-                let (order_pk, ingested) = orders::ingest(&tx, &name, order, Some(&deadline), &now)?;
-                let label = format!("{name}:{}", order.id);
-                match ingested {
-                    orders::Ingested::New => {
-                        report.new_orders += 1;
-                        events.push(format!("order {label} seen ({})", order.state.status));
-                    }
-                    orders::Ingested::StatusChanged { from } => {
-                        report.status_changes += 1;
-                        events.push(format!("order {label} {from} -> {}", order.state.status));
-                    }
-                    orders::Ingested::Unchanged => {}
-                }
-                // A dry run judges inside a savepoint it then rolls back: nothing is reserved
-                // or decided, so a real run later decides afresh.
-                let savepoint = tx.savepoint()?;
-                let applied = decide::apply(&savepoint, &policy, order_pk, order, &now)?;
-                if dry_run {
-                    savepoint.finish()?; // its drop behaviour: roll back
-                } else {
-                    savepoint.commit()?;
-                }
-                waiting_for_inventory += usize::from(applied.waiting_for_inventory);
-                report.stock_moved |= applied.stock_moved && !dry_run;
-                if !dry_run {
-                    let event = match ingested {
-                        orders::Ingested::New if order.state.status == OrderStatus::AwaitingAcceptance => {
-                            Some(OrderEvent::Received)
-                        }
-                        // First seen in any other state: history, not news for the customer.
-                        orders::Ingested::New | orders::Ingested::Unchanged => None,
-                        orders::Ingested::StatusChanged { .. } => OrderEvent::on_reaching(order.state.status),
-                    };
-                    if let Some(event) = event {
-                        notify::enqueue(&tx, &config, &name, order_pk, event, order, &now)?;
-                    }
-                    if order.state.status != OrderStatus::AwaitingAcceptance {
-                        watch::order_settled(&tx, &name, &order.id, &now)?;
-                    }
-                    raise_for_verdict(&tx, &name, &order.id, applied.verdict.as_ref(), &now)?;
-                }
-                if let Some(verdict) = applied.verdict {
-                    let (word, count) = match &verdict {
-                        Verdict::Accept | Verdict::Partial { .. } => {
-                            ("accept", &mut report.accepted)
-                        }
-                        Verdict::Refuse(_) => ("refuse", &mut report.refused),
-                        Verdict::Flag(_) => ("flag", &mut report.flagged),
-                    };
-                    *count += 1;
-                    let prefix = if dry_run { "dry run: would " } else { "" };
-                    events.push(format!("{prefix}{word} {label}: {verdict:?}"));
-                }
-            }
-            if waiting_for_inventory > 0 {
-                events.push(format!(
-                    "{waiting_for_inventory} order(s) wait for a decision: no inventory loaded yet \
-                     (vigie stock import FILE.csv, or [inventory] source)"
-                ));
-            }
-            for item in &batch.malformed {
-                if channels::quarantine(&tx, &name, item, &now)? {
-                    report.quarantined += 1;
-                    if !dry_run {
-                        let which = item.order_id.as_deref().unwrap_or("unknown order");
-                        let alert = Alert::new(
-                            AlertKind::PayloadQuarantined,
-                            format!("payload_quarantined:{name}:{which}:{}", tx.last_insert_rowid()),
-                            format!("{name}: an order payload ({which}) could not be read and was quarantined: {}", item.error),
-                        )
-                        .channel(&name);
-                        alert::raise(&tx, &alert, &now)?;
-                    }
-                    events.push(format!(
-                        "payload quarantined (order {}): {}",
-                        item.order_id.as_deref().unwrap_or("unknown"),
-                        item.error
-                    ));
-                }
-            }
-            for (cursor, at) in &cursors {
-                channels::set_cursor(&tx, &name, cursor, &at.to_string(), &now)?;
-            }
-            tx.commit()?;
-            Ok((report, events))
+            ingest::commit(conn, &settings, &batch, &cursors)
         })
         .await?;
-    for event in events {
-        tracing::info!(channel = %channel.name(), "{event}");
+    for line in std::mem::take(&mut report.log) {
+        tracing::info!(channel = %channel.name(), "{line}");
     }
     let name = channel.name().to_owned();
     for (decision, count) in [
@@ -380,40 +276,4 @@ async fn record(channel: &Channel, ctx: &Context, error: Option<&Error>) {
         Ok(()) => ctx.alerts.notify_one(),
         Err(e) => tracing::error!(channel = %channel.name(), "cannot record the poll: {e}"),
     }
-}
-
-/// Tells on-call about orders a human must look at.
-fn raise_for_verdict(
-    conn: &rusqlite::Connection,
-    channel: &str,
-    order_id: &str,
-    verdict: Option<&Verdict>,
-    now: &str,
-) -> store::Result<()> {
-    let codes = |reasons: &std::collections::BTreeSet<Reason>| {
-        reasons
-            .iter()
-            .map(|r| r.code())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let alert = match verdict {
-        Some(Verdict::Flag(reasons)) => Alert::new(
-            AlertKind::OrderFlagged,
-            watch::flag_key(channel, order_id),
-            format!(
-                "{channel}:{order_id} waits for review ({}): vigie review accept|refuse {channel}:{order_id}",
-                codes(reasons)
-            ),
-        ),
-        Some(Verdict::Refuse(reasons)) if reasons.contains(&Reason::InsufficientStock) => {
-            Alert::new(
-                AlertKind::OrderRefusedNoStock,
-                format!("order_refused_no_stock:{channel}:{order_id}"),
-                format!("{channel}:{order_id} was refused: not enough stock"),
-            )
-        }
-        _ => return Ok(()),
-    };
-    alert::raise(conn, &alert.order(channel, order_id), now)
 }

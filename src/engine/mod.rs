@@ -2,6 +2,7 @@
 
 pub mod act;
 pub mod decide;
+pub mod ingest;
 pub mod push;
 pub mod review;
 pub mod rules;
