@@ -86,6 +86,9 @@ impl Environment {
     }
 }
 
+/// The configuration as it stands now, shared by the daemon's parts; SIGHUP swaps it.
+pub type SharedConfig = std::sync::Arc<std::sync::RwLock<std::sync::Arc<Config>>>;
+
 /// The whole, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {

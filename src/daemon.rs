@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::alert::AlertWorker;
-use crate::config::{self, Config, Environment};
+use crate::config::{self, Config, Environment, SharedConfig};
 use crate::cycle::{self, Channel, Context};
 use crate::heartbeat::Heartbeats;
 use crate::http::{self as status_server, StatusState};
@@ -28,9 +28,6 @@ pub struct RunOptions {
     /// Decide and log; never act on a marketplace, send a message or an alert.
     pub dry_run: bool,
 }
-
-/// Configuration as it stands now; SIGHUP swaps it.
-pub type SharedConfig = Arc<RwLock<Arc<Config>>>;
 
 pub async fn run(
     config: Config,

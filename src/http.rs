@@ -10,7 +10,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::daemon::SharedConfig;
+use crate::config::SharedConfig;
 use crate::heartbeat::Heartbeats;
 use crate::store::{Store, StoreError, orders, status};
 
