@@ -1,6 +1,8 @@
 //! Logs through tracing: to the journal when systemd connected our output to it
 //! (`$JOURNAL_STREAM`), readable text on standard error otherwise.
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -41,7 +43,12 @@ pub fn init(config_filter: &str, env: &Environment) -> anyhow::Result<LogHandle>
         registry.with(journald).try_init()
     } else {
         registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    // Colours only for a person at a terminal, not in files or pipes.
+                    .with_ansi(std::io::stderr().is_terminal()),
+            )
             .try_init()
     }
     .context("cannot install the logger")?;
