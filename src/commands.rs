@@ -245,3 +245,12 @@ pub fn demo(keep: bool) -> Result<(), Failure> {
     runtime.block_on(crate::demo::run(keep))?;
     Ok(())
 }
+
+pub fn bench(options: crate::demo::bench::Options) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(crate::demo::bench::run(options))?;
+    Ok(())
+}

@@ -70,6 +70,34 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Orders over both sandboxes at the default cadence and at the fastest allowed; prints
+    /// a markdown table of throughput, latencies, API calls, memory and CPU.
+    Bench {
+        /// Which runs to make.
+        #[arg(long, value_enum, default_value = "both")]
+        scenario: vigie::demo::bench::Which,
+        /// Orders in the fastest run.
+        #[arg(long, default_value_t = 10_000)]
+        orders: u64,
+        /// Orders placed per second in the fastest run.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+        /// Poll interval of both channels in the fastest run.
+        #[arg(long, default_value = "250ms", value_parser = humantime::parse_duration)]
+        poll: std::time::Duration,
+        /// Orders in the default-cadence run (poll 1 min Mirakl, 5 min Fnac).
+        #[arg(long, default_value_t = 300)]
+        cadence_orders: u64,
+        /// Minutes over which the default-cadence run places its orders.
+        #[arg(long, default_value_t = 10)]
+        cadence_minutes: u64,
+        /// Also write the table to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Keep the temporary directories (configuration, log, database) afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -112,6 +140,25 @@ fn main() -> ExitCode {
     let path = env.config_path(cli.config.as_deref());
     let outcome = match cli.command {
         Command::Demo { keep } => commands::demo(keep),
+        Command::Bench {
+            scenario,
+            orders,
+            rate,
+            poll,
+            cadence_orders,
+            cadence_minutes,
+            out,
+            keep,
+        } => commands::bench(vigie::demo::bench::Options {
+            which: scenario,
+            orders,
+            rate,
+            cadence_orders,
+            cadence_minutes,
+            fast_poll: poll,
+            out,
+            keep,
+        }),
         Command::Run { once, dry_run } => commands::run(&path, &env, RunOptions { once, dry_run }),
         Command::CheckConfig => commands::check_config(&path, &env),
         Command::Orders {

@@ -3,11 +3,13 @@
 //! `config/demo.toml` in a temporary state directory, a minute of orders, and a summary.
 //! No credentials, no network.
 
+pub mod bench;
 mod report;
 mod scenario;
 mod sinks;
 
 use std::io::{IsTerminal, Write as _};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -22,7 +24,7 @@ use crate::config::{self, Environment};
 use crate::store::Store;
 
 /// The demo's configuration, with @NAMES@ for the addresses only known at run time.
-const DEMO_CONFIG: &str = include_str!("../../config/demo.toml");
+pub(crate) const DEMO_CONFIG: &str = include_str!("../../config/demo.toml");
 /// Longest the demo waits for the daemon to catch up once every order is placed.
 const SETTLE_LIMIT: Duration = Duration::from_secs(45);
 
@@ -41,30 +43,23 @@ pub async fn run(keep: bool) -> anyhow::Result<()> {
 }
 
 async fn run_in(dir: &Path) -> anyhow::Result<()> {
-    let mirakl = MiraklSandbox::start(mirakl::SandboxOptions::default()).await?;
-    let fnac = FnacSandbox::start(fnac::SandboxOptions::default()).await?;
-    let (smtp, emails) = sinks::smtp_sink().await?;
-    let (alert_addr, alerts) = sinks::alert_receiver().await?;
-    scenario::stock_marketplaces(&mirakl, &fnac);
+    let rig = Rig::start().await?;
+    scenario::stock_marketplaces(&rig.mirakl, &rig.fnac);
     let stock = dir.join("stock.csv");
     std::fs::write(&stock, scenario::stock_csv())?;
 
     let state = dir.join("state");
-    let text = DEMO_CONFIG
-        .replace("@STATE_DIR@", &state.display().to_string())
-        .replace("@MIRAKL_URL@", mirakl.base_url().as_str())
-        .replace("@MIRAKL_KEY@", mirakl.api_key())
-        .replace("@MIRAKL_SHOP@", &mirakl.shop_id().to_string())
-        .replace("@FNAC_URL@", fnac.base_url().as_str())
-        .replace("@FNAC_PARTNER@", fnac.partner_id())
-        .replace("@FNAC_SHOP@", fnac.shop_id())
-        .replace("@FNAC_KEY@", fnac.key())
-        .replace("@STOCK_CSV@", &stock.display().to_string())
-        .replace("@SMTP_PORT@", &smtp.port().to_string())
-        .replace("@ALERTS_URL@", &format!("http://{alert_addr}/alerts"));
     let config_path = dir.join("vigie.toml");
-    std::fs::write(&config_path, text)?;
+    std::fs::write(&config_path, rig.config(DEMO_CONFIG, &state, &stock))?;
     config::load(&config_path, &Environment::default()).context("the demo configuration")?;
+    let Rig {
+        mirakl,
+        fnac,
+        smtp,
+        emails,
+        alert_addr,
+        alerts,
+    } = rig;
 
     println!(
         "vigie demo: Mirakl sandbox at {}, Fnac sandbox at {}",
@@ -75,21 +70,10 @@ async fn run_in(dir: &Path) -> anyhow::Result<()> {
         "            SMTP on {smtp}, on-call webhook on http://{alert_addr}/alerts, state in {}",
         dir.display()
     );
-    let mut daemon = start_daemon(&config_path, &dir.join("vigie.log"))?;
+    let log = dir.join("vigie.log");
+    let mut daemon = start_daemon(&config_path, &log)?;
     let started = Instant::now();
-    // The daemon creates the database; wait for it before reading progress.
-    let store = loop {
-        if let Ok(store) = Store::open(&state) {
-            break store;
-        }
-        if let Some(status) = daemon.try_wait()? {
-            anyhow::bail!(
-                "the daemon exited at start ({status}); see {}",
-                dir.join("vigie.log").display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let store = open_store(&mut daemon, &state, &log).await?;
 
     let mut stream = scenario::Stream::new();
     let mut placed = 0;
@@ -132,10 +116,7 @@ async fn run_in(dir: &Path) -> anyhow::Result<()> {
             last_print = now;
         }
         if let Some(status) = daemon.try_wait()? {
-            anyhow::bail!(
-                "the daemon stopped ({status}); see {}",
-                dir.join("vigie.log").display()
-            );
+            anyhow::bail!("the daemon stopped ({status}); see {}", log.display());
         }
         if placed >= scenario::ORDERS {
             let deadline = *settle_deadline.get_or_insert(now + SETTLE_LIMIT);
@@ -166,7 +147,74 @@ async fn run_in(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn start_daemon(config: &Path, log: &Path) -> anyhow::Result<Child> {
+/// What the daemon talks to in a demo or a benchmark: both sandbox marketplaces, an SMTP
+/// server and an on-call endpoint, all on 127.0.0.1.
+pub(crate) struct Rig {
+    pub mirakl: MiraklSandbox,
+    pub fnac: FnacSandbox,
+    pub smtp: SocketAddr,
+    pub emails: sinks::Tally,
+    pub alert_addr: SocketAddr,
+    pub alerts: sinks::Tally,
+}
+
+impl Rig {
+    pub async fn start() -> anyhow::Result<Self> {
+        let mirakl = MiraklSandbox::start(mirakl::SandboxOptions::default()).await?;
+        let fnac = FnacSandbox::start(fnac::SandboxOptions::default()).await?;
+        let (smtp, emails) = sinks::smtp_sink().await?;
+        let (alert_addr, alerts) = sinks::alert_receiver().await?;
+        Ok(Self {
+            mirakl,
+            fnac,
+            smtp,
+            emails,
+            alert_addr,
+            alerts,
+        })
+    }
+
+    /// `template` (config/demo.toml or a variant) with the run-time addresses filled in.
+    pub fn config(&self, template: &str, state: &Path, stock: &Path) -> String {
+        template
+            .replace("@STATE_DIR@", &state.display().to_string())
+            .replace("@MIRAKL_URL@", self.mirakl.base_url().as_str())
+            .replace("@MIRAKL_KEY@", self.mirakl.api_key())
+            .replace("@MIRAKL_SHOP@", &self.mirakl.shop_id().to_string())
+            .replace("@FNAC_URL@", self.fnac.base_url().as_str())
+            .replace("@FNAC_PARTNER@", self.fnac.partner_id())
+            .replace("@FNAC_SHOP@", self.fnac.shop_id())
+            .replace("@FNAC_KEY@", self.fnac.key())
+            .replace("@STOCK_CSV@", &stock.display().to_string())
+            .replace("@SMTP_PORT@", &self.smtp.port().to_string())
+            .replace(
+                "@ALERTS_URL@",
+                &format!("http://{}/alerts", self.alert_addr),
+            )
+    }
+}
+
+/// The daemon creates the database; waits for it (or for the daemon's early exit).
+pub(crate) async fn open_store(
+    daemon: &mut Child,
+    state: &Path,
+    log: &Path,
+) -> anyhow::Result<Store> {
+    loop {
+        if let Ok(store) = Store::open(state) {
+            return Ok(store);
+        }
+        if let Some(status) = daemon.try_wait()? {
+            anyhow::bail!(
+                "the daemon exited at start ({status}); see {}",
+                log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub(crate) fn start_daemon(config: &Path, log: &Path) -> anyhow::Result<Child> {
     let exe = std::env::current_exe().context("cannot find the vigie binary")?;
     let log = std::fs::File::create(log)?;
     Command::new(exe)
@@ -185,7 +233,7 @@ fn start_daemon(config: &Path, log: &Path) -> anyhow::Result<Child> {
 }
 
 /// SIGTERM, as systemd would, and wait for the graceful exit.
-async fn stop_daemon(daemon: &mut Child) -> anyhow::Result<()> {
+pub(crate) async fn stop_daemon(daemon: &mut Child) -> anyhow::Result<()> {
     if let Some(pid) = daemon.id() {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(pid)?);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)?;

@@ -30,7 +30,7 @@ const CATALOGUE: &[(&str, u32, u32, i64, &str)] = &[
 const ORDINARY: &[&str] = &[
     "LAMP-01", "LAMP-02", "LAMP-03", "CHAIR-01", "CHAIR-02", "RUG-01",
 ];
-const CUSTOMERS: &[(&str, &str)] = &[
+pub const CUSTOMERS: &[(&str, &str)] = &[
     ("Camille", "Martin"),
     ("Léa", "Bernard"),
     ("Hugo", "Dubois"),
@@ -43,17 +43,41 @@ const CUSTOMERS: &[(&str, &str)] = &[
 
 /// The seller's stock file: `sku,quantity,tags`.
 pub fn stock_csv() -> String {
+    stock_csv_of(
+        CATALOGUE
+            .iter()
+            .map(|(sku, on_hand, _, _, tags)| (*sku, *on_hand, *tags)),
+    )
+}
+
+/// A stock file of `(sku, units on hand, tags)`.
+pub fn stock_csv_of<'a>(items: impl IntoIterator<Item = (&'a str, u32, &'a str)>) -> String {
     let mut csv = String::from("sku,quantity,tags\n");
-    for (sku, on_hand, _, _, tags) in CATALOGUE {
+    for (sku, on_hand, tags) in items {
         csv.push_str(&format!("{sku},{on_hand},{tags}\n"));
     }
     csv
 }
 
 pub fn stock_marketplaces(mirakl: &MiraklSandbox, fnac: &FnacSandbox) {
-    for (sku, _, offered, _, _) in CATALOGUE {
-        mirakl.set_quantity(sku, *offered);
-        fnac.set_quantity(sku, *offered);
+    offer_on_marketplaces(
+        mirakl,
+        fnac,
+        CATALOGUE
+            .iter()
+            .map(|(sku, _, offered, _, _)| (*sku, *offered)),
+    );
+}
+
+/// Offers `(sku, units)` on both marketplaces.
+pub fn offer_on_marketplaces<'a>(
+    mirakl: &MiraklSandbox,
+    fnac: &FnacSandbox,
+    offers: impl IntoIterator<Item = (&'a str, u32)>,
+) {
+    for (sku, offered) in offers {
+        mirakl.set_quantity(sku, offered);
+        fnac.set_quantity(sku, offered);
     }
 }
 
@@ -74,8 +98,25 @@ pub enum Kind {
 }
 
 /// A small deterministic generator (the demo tells the same story every time).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new() -> Self {
+        Self(0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// A number in `0..below`.
+    pub fn next(&mut self, below: u64) -> u64 {
+        // xorshift64*: plenty for picking articles
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % below
+    }
+}
+
 pub struct Stream {
-    state: u64,
+    rng: Rng,
     placed: u64,
     last_units: Vec<&'static str>,
 }
@@ -83,18 +124,14 @@ pub struct Stream {
 impl Stream {
     pub fn new() -> Self {
         Self {
-            state: 0x9E37_79B9_7F4A_7C15,
+            rng: Rng::new(),
             placed: 0,
             last_units: vec!["LAST-01", "LAST-02", "LAST-03"],
         }
     }
 
     fn next(&mut self, below: u64) -> u64 {
-        // xorshift64*: plenty for picking articles
-        self.state ^= self.state >> 12;
-        self.state ^= self.state << 25;
-        self.state ^= self.state >> 27;
-        (self.state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % below
+        self.rng.next(below)
     }
 
     fn kind(&mut self) -> Kind {
@@ -154,7 +191,7 @@ impl Stream {
     }
 }
 
-fn mirakl_spec(
+pub fn mirakl_spec(
     sku: &str,
     quantity: u32,
     first: &str,
@@ -169,7 +206,13 @@ fn mirakl_spec(
         .address_visible()
 }
 
-fn fnac_spec(sku: &str, quantity: u32, first: &str, last: &str, country: &str) -> fnac::OrderSpec {
+pub fn fnac_spec(
+    sku: &str,
+    quantity: u32,
+    first: &str,
+    last: &str,
+    country: &str,
+) -> fnac::OrderSpec {
     let mut spec = fnac::OrderSpec::new(vec![fnac::LineSpec::new(sku, quantity, price(sku))]);
     spec.first_name = first.to_owned();
     spec.last_name = last.to_owned();
