@@ -25,6 +25,27 @@ impl Daemon {
     pub fn start(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let stderr_path = config.with_extension("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
+        Self::spawn(config, args, env, stderr, stderr_path)
+    }
+
+    /// Like [`Daemon::start`], but appends stderr to `log`, so the logs of successive runs
+    /// (restarts after a kill) stay together.
+    pub fn start_appending(config: &Path, args: &[&str], env: &[(&str, &str)], log: &Path) -> Self {
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        Self::spawn(config, args, env, stderr, log.to_owned())
+    }
+
+    fn spawn(
+        config: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stderr: std::fs::File,
+        stderr_path: PathBuf,
+    ) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
             .arg("--config")
             .arg(config)
