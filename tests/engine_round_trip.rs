@@ -238,3 +238,68 @@ async fn a_dry_run_changes_nothing_on_the_marketplace() {
     vigie(&setup.config, &["run", "--once"]).await;
     assert_eq!(sandbox.order(&order).unwrap().state, "SHIPPING");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn review_through_the_cli_while_the_daemon_runs() {
+    let sandbox = mirakl().await;
+    sandbox.set_quantity("VASE", 3);
+    let setup = Setup::new(
+        &(mirakl_channel("lm", &sandbox).replace("limits", "poll_interval = \"200ms\"\nlimits")
+            + "[rules]\nflag_sku_tags = [\"fragile\"]\n"),
+    );
+    let csv = setup.dir.path().join("stock.csv");
+    std::fs::write(&csv, "sku,quantity,tags\nVASE,3,fragile\n").unwrap();
+    vigie(&setup.config, &["stock", "import", csv.to_str().unwrap()]).await;
+    let mut daemon = common::Daemon::start(&setup.config, &["run"], &[]);
+    let fragile = sandbox.add_order(OrderSpec::new().line("VASE", 1, price(45)));
+
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while orders(&setup.config, &["--status", "flagged"])
+        .await
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never flagged:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(sandbox.order(&fragile).unwrap().state, "WAITING_ACCEPTANCE");
+    vigie(
+        &setup.config,
+        &[
+            "review",
+            "refuse",
+            &format!("lm:{fragile}"),
+            "--reason",
+            "cannot ship glass",
+        ],
+    )
+    .await;
+    while sandbox.order(&fragile).unwrap().state != "REFUSED" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "review not sent:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let stock: serde_json::Value = serde_json::from_slice(
+        &vigie(&setup.config, &["stock", "show", "VASE", "--json"])
+            .await
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        stock[0]["reserved"], 0,
+        "the refused order's unit is released"
+    );
+    daemon.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(
+        tokio::task::spawn_blocking(move || daemon.wait())
+            .await
+            .unwrap()
+            .success()
+    );
+}

@@ -133,3 +133,114 @@ pub fn stock_levels(conn: &Connection, config: &Config, now: &str) -> store::Res
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use jiff::SignedDuration;
+    use rust_decimal::Decimal;
+    use vigie_connector::{Customer, MarketplaceState, Money, OrderStatus};
+
+    use super::*;
+    use crate::config::Environment;
+    use crate::store::{Store, orders};
+
+    const CONFIG: &str = r#"
+        [[channel]]
+        name = "lm"
+        kind = "mirakl"
+        base_url = "https://x.example"
+        api_key = "k"
+        [notify]
+        delayed_after = "1h"
+        [notify.channel.lm]
+        events = ["delayed"]
+    "#;
+
+    fn order(created: Timestamp) -> Order {
+        let state = MarketplaceState::new("WAITING_ACCEPTANCE", OrderStatus::AwaitingAcceptance);
+        Order {
+            id: "o1".into(),
+            reference: "o1".into(),
+            state,
+            created_at: created,
+            updated_at: created,
+            acceptance_deadline: None,
+            customer: Customer::default(),
+            shipping_address: None,
+            lines: vec![],
+            total: Money::new(Decimal::TEN, "EUR"),
+            shipment: None,
+        }
+    }
+
+    fn open_alerts(store: &Store) -> Vec<String> {
+        store
+            .with(|c| Ok(alert::open(c)?.into_iter().map(|(key, _, _)| key).collect()))
+            .unwrap()
+    }
+
+    #[test]
+    fn undecided_orders_alert_at_half_and_four_fifths_then_resolve() {
+        let config = crate::config::parse(
+            CONFIG,
+            Path::new("/etc/vigie/vigie.toml"),
+            &Environment::default(),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let created = Timestamp::now() - SignedDuration::from_hours(100);
+        let deadline = (created + SignedDuration::from_hours(100)).to_string();
+        store
+            .with(|c| {
+                let tx = c.transaction()?;
+                orders::ingest(
+                    &tx,
+                    "lm",
+                    &order(created),
+                    Some(&deadline),
+                    &store::now_text(),
+                )?;
+                tx.commit()?;
+                Ok(())
+            })
+            .unwrap();
+        let check = |hours: i64| {
+            store
+                .with(|c| {
+                    let tx = c.transaction()?;
+                    let queued = waiting_orders(
+                        &tx,
+                        &config,
+                        "lm",
+                        created + SignedDuration::from_hours(hours),
+                    )?;
+                    tx.commit()?;
+                    Ok(queued)
+                })
+                .unwrap()
+        };
+        assert_eq!(check(49), 0);
+        assert!(open_alerts(&store).is_empty());
+        check(50);
+        assert_eq!(open_alerts(&store), ["deadline_at_risk:50:lm:o1"]);
+        check(80);
+        check(90);
+        assert_eq!(
+            open_alerts(&store),
+            ["deadline_at_risk:50:lm:o1", "deadline_at_risk:80:lm:o1"]
+        );
+
+        // the apology goes out once, an hour after first sight (first seen "now", i.e. at 100 h)
+        assert_eq!(check(100), 0);
+        assert_eq!(check(102), 1);
+        assert_eq!(check(103), 0);
+
+        store
+            .with(|c| order_settled(c, "lm", "o1", &store::now_text()))
+            .unwrap();
+        assert!(open_alerts(&store).is_empty());
+    }
+}
