@@ -475,7 +475,7 @@ struct Life {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_twenty_times_loses_and_duplicates_nothing() {
+async fn crash_twenty_sigkills_lose_and_duplicate_nothing() {
     let began = Instant::now();
     let mut rng = Rng::new(SEED);
     let world = Arc::new(World {

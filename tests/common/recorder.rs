@@ -76,6 +76,9 @@ struct Shared {
     /// Answers to requests for these endpoints are held back this long after the sandbox
     /// answered.
     slow: Mutex<Vec<(String, Duration)>>,
+    /// The next requests for these endpoints are answered with this status by the proxy
+    /// itself, without reaching the sandbox: (endpoint, status, how many left).
+    failing: Mutex<Vec<(String, u16, usize)>>,
 }
 
 /// A recording reverse proxy on 127.0.0.1:0 in front of one sandbox.
@@ -104,6 +107,7 @@ impl Recorder {
                 .unwrap(),
             hits: Mutex::new(Vec::new()),
             slow: Mutex::new(Vec::new()),
+            failing: Mutex::new(Vec::new()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -127,6 +131,16 @@ impl Recorder {
             .lock()
             .unwrap()
             .push((endpoint.to_owned(), delay));
+    }
+
+    /// Answers the next `count` requests for `endpoint` with `status` (e.g. 503) without
+    /// passing them on: a deterministic fault, unlike the sandboxes' seeded draws.
+    pub fn fail_next(&self, endpoint: &str, status: u16, count: usize) {
+        self.shared
+            .failing
+            .lock()
+            .unwrap()
+            .push((endpoint.to_owned(), status, count));
     }
 
     pub fn hits(&self) -> Vec<Hit> {
@@ -170,6 +184,23 @@ async fn forward(
         hits.push(hit.clone());
         hits.len() - 1
     };
+    let injected = {
+        let mut failing = shared.failing.lock().unwrap();
+        failing
+            .iter_mut()
+            .find(|(e, _, left)| *e == endpoint && *left > 0)
+            .map(|(_, status, left)| {
+                *left -= 1;
+                *status
+            })
+    };
+    if let Some(status) = injected {
+        let mut hits = shared.hits.lock().unwrap();
+        hits[index].status = Some(status);
+        hits[index].done = Some(Instant::now());
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        return (status, "injected by the test proxy").into_response();
+    }
     let target = match uri.query() {
         Some(q) => format!("{}{}?{q}", shared.upstream, uri.path()),
         None => format!("{}{}", shared.upstream, uri.path()),
