@@ -197,7 +197,11 @@ struct Figures {
     span_secs: f64,
     wall_secs: f64,
     accept_waits: Vec<f64>,
+    /// Time to accept by marketplace ("Mirakl", "Fnac").
+    accept_waits_by: BTreeMap<&'static str, Vec<f64>>,
     propagation: Vec<f64>,
+    /// Propagation by the marketplace the order came from.
+    propagation_from: BTreeMap<&'static str, Vec<f64>>,
     /// Accepted order lines whose SKU never reached the other channel after the order.
     unpropagated: usize,
     /// Per marketplace: (all calls, of which customer messages, accepted orders).
@@ -388,11 +392,20 @@ async fn run_in(dir: &Path, scenario: &Scenario) -> anyhow::Result<Figures> {
         let Some(&placed_at) = created.get(&row.order_id) else {
             continue;
         };
+        let market = if row.channel == "fnac" {
+            "Fnac"
+        } else {
+            "Mirakl"
+        };
         if waited.insert(&row.order_id) {
             *accepted_per_channel.entry(row.channel.clone()).or_default() += 1;
+            let wait = seconds(placed_at, row.confirmed_at);
+            figures.accept_waits.push(wait);
             figures
-                .accept_waits
-                .push(seconds(placed_at, row.confirmed_at));
+                .accept_waits_by
+                .entry(market)
+                .or_default()
+                .push(wait);
             first_created = Some(first_created.map_or(placed_at, |t| t.min(placed_at)));
             last_accepted =
                 Some(last_accepted.map_or(row.confirmed_at, |t| t.max(row.confirmed_at)));
@@ -403,7 +416,15 @@ async fn run_in(dir: &Path, scenario: &Scenario) -> anyhow::Result<Figures> {
             &fnac_pushes
         };
         match first_at_or_after(other.get(&row.sku), row.seen_at) {
-            Some(at) => figures.propagation.push(seconds(placed_at, at)),
+            Some(at) => {
+                let delay = seconds(placed_at, at);
+                figures.propagation.push(delay);
+                figures
+                    .propagation_from
+                    .entry(market)
+                    .or_default()
+                    .push(delay);
+            }
             None => figures.unpropagated += 1,
         }
     }
@@ -411,8 +432,13 @@ async fn run_in(dir: &Path, scenario: &Scenario) -> anyhow::Result<Figures> {
     if let (Some(first), Some(last)) = (first_created, last_accepted) {
         figures.span_secs = seconds(first, last);
     }
-    figures.accept_waits.sort_by(f64::total_cmp);
-    figures.propagation.sort_by(f64::total_cmp);
+    for values in [&mut figures.accept_waits, &mut figures.propagation]
+        .into_iter()
+        .chain(figures.accept_waits_by.values_mut())
+        .chain(figures.propagation_from.values_mut())
+    {
+        values.sort_by(f64::total_cmp);
+    }
     for (label, channel, calls, messages) in [
         (
             "Mirakl",
@@ -626,6 +652,14 @@ fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> String {
         pair(&f.accept_waits, " s")
     });
     for label in ["Mirakl", "Fnac"] {
+        row(&format!("- {label} orders"), &|f| {
+            pair(
+                f.accept_waits_by.get(label).map_or(&[], Vec::as_slice),
+                " s",
+            )
+        });
+    }
+    for label in ["Mirakl", "Fnac"] {
         row(
             &format!("API calls per accepted order, {label}: orders and stock (+ messages)"),
             &|f| match f.calls.get(label) {
@@ -652,6 +686,14 @@ fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> String {
         }
         cell
     });
+    for (from, to) in [("Mirakl", "Fnac"), ("Fnac", "Mirakl")] {
+        row(&format!("- {from} order to {to}"), &|f| {
+            pair(
+                f.propagation_from.get(from).map_or(&[], Vec::as_slice),
+                " s",
+            )
+        });
+    }
     row("peak RSS of the daemon", &|f| {
         f.peak_rss_kib
             .map_or("-".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
