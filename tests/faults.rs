@@ -591,19 +591,9 @@ async fn faults_delay_nothing_beyond_three_polls_and_limits_hold() {
     let times = |hits: &[Hit], pick: &dyn Fn(&Hit) -> bool| -> Vec<Instant> {
         hits.iter().filter(|h| pick(h)).map(|h| h.at).collect()
     };
-    // KNOWN BUG (see `fault_retries_pay_the_mirakl_per_endpoint_budget` below, ignored until it is
-    // fixed): the Mirakl connector pays an endpoint's budget once per call, before
-    // ChannelClient::send, whose retries after a 5xx or 429 then go out unpaced. Here the
-    // Mirakl per-endpoint limits are checked on first attempts only; the Fnac limit paces
-    // every attempt and is checked on every request.
-    let lm_retry = recorder::retries(&lm_hits);
-    let lm_first: Vec<Hit> = lm_hits
-        .iter()
-        .zip(&lm_retry)
-        .filter(|(_, r)| !**r)
-        .map(|(h, _)| h.clone())
-        .collect();
-    let lm_retries = lm_retry.iter().filter(|r| **r).count();
+    // Every attempt pays its endpoint's budget, retries included (they are calls the
+    // marketplace counts), so every request is checked.
+    let lm_retries = recorder::retries(&lm_hits).iter().filter(|r| **r).count();
     let messages: Vec<Instant> = times(&lm_hits, &|h| h.endpoint() == "OR43")
         .into_iter()
         .chain(times(&fnac_hits, &|h| h.endpoint() == "messages_update"))
@@ -611,25 +601,22 @@ async fn faults_delay_nothing_beyond_three_polls_and_limits_hold() {
     let checks = [
         (
             // One poll may page: only first pages (offset 0, retries included) count.
-            Quota::per_minute(
-                "Mirakl OR11 polls (first attempts)",
-                MIRAKL_ORDERS_PER_MINUTE,
-            ),
-            times(&lm_first, &|h| {
+            Quota::per_minute("Mirakl OR11 polls", MIRAKL_ORDERS_PER_MINUTE),
+            times(&lm_hits, &|h| {
                 h.endpoint() == "OR11" && h.param("offset").is_none_or(|o| o == "0")
             }),
         ),
         (
-            Quota::per_minute("Mirakl STO01 (first attempts)", MIRAKL_IMPORTS_PER_MINUTE),
-            times(&lm_first, &|h| h.endpoint() == "STO01"),
+            Quota::per_minute("Mirakl STO01", MIRAKL_IMPORTS_PER_MINUTE),
+            times(&lm_hits, &|h| h.endpoint() == "STO01"),
         ),
         (
             Quota {
-                what: "Mirakl STO02 (first attempts)",
+                what: "Mirakl STO02",
                 burst: 1,
                 period: MIRAKL_STATUS_EVERY,
             },
-            times(&lm_first, &|h| h.endpoint() == "STO02"),
+            times(&lm_hits, &|h| h.endpoint() == "STO02"),
         ),
         (
             Quota::per_minute("Fnac, every request", FNAC_REQUESTS_PER_MINUTE),
@@ -714,19 +701,10 @@ async fn faults_delay_nothing_beyond_three_polls_and_limits_hold() {
     );
 }
 
-/// KNOWN BUG, ignored until fixed; run with `cargo test --test faults -- --ignored`.
-///
-/// The Mirakl connector pays a per-endpoint budget (`stock_status_every` for STO02,
-/// `orders_per_minute` for OR11, `stock_imports_per_minute` for STO01) once per call, with
-/// `throttle.ready()` before `Api::send` (connectors/mirakl/src/stock.rs:66, :97, :136;
-/// connectors/mirakl/src/poll.rs:24), while its `ChannelClient` paces attempts with
-/// `Throttle::unlimited()` (connectors/mirakl/src/mirakl.rs:52). The retries that
-/// `ChannelClient::send` makes after a 5xx or a 429 (connectors/core/src/http.rs, the
-/// `attempt.retry(backoff)` loop) therefore go out unpaced. Here the proxy answers the
-/// first STO02 with a 503: the connector sends it again about a second later, while the
-/// configuration says one STO02 every 5 s (Mirakl publishes one every 15 s).
+/// A retry is a call the marketplace counts: the proxy answers the first STO02 with a 503,
+/// and the retry must wait for the configured one STO02 every 5 s (Mirakl publishes one
+/// every 15 s), not only for the backoff.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: Mirakl retries bypass the per-endpoint budgets (see the doc comment)"]
 async fn fault_retries_pay_the_mirakl_per_endpoint_budget() {
     const EVERY: Duration = Duration::from_secs(5);
     let sandbox = MiraklSandbox::start(mirakl::SandboxOptions {

@@ -109,12 +109,30 @@ impl ChannelClient {
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
+        self.send_paced(endpoint, repeat, None, build).await
+    }
+
+    /// Like [`send`](Self::send), and every attempt, retries included, also waits for
+    /// `endpoint_pace`: a retry is a call the marketplace counts against the endpoint's budget.
+    pub async fn send_paced<F>(
+        &self,
+        endpoint: &'static str,
+        repeat: Repeat,
+        endpoint_pace: Option<&Throttle>,
+        build: F,
+    ) -> Result<Reply, ConnectorError>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.settings.min_backoff)
             .with_max_delay(self.settings.max_backoff)
             .with_max_times(self.settings.max_retries)
             .with_jitter();
         let attempt = || async {
+            if let Some(pace) = endpoint_pace {
+                pace.ready().await;
+            }
             self.pace.ready().await;
             let outcome = self.attempt(build(&self.http)).await;
             let label = match &outcome {
@@ -346,6 +364,26 @@ mod tests {
         // four backoff sleeps happened: the attempts were repeated
         assert!(
             start.elapsed() >= Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_wait_for_the_endpoint_budget_too() {
+        let server =
+            server_answering(&[ResponseTemplate::new(503), ResponseTemplate::new(200)]).await;
+        let url = server.uri();
+        let budget = Throttle::every(Duration::from_secs(15));
+        let start = tokio::time::Instant::now();
+        let reply = client()
+            .send_paced("test", Repeat::Safe, Some(&budget), |http| http.get(&url))
+            .await
+            .unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
+        // the retry waited for the endpoint's next slot, not only for the backoff
+        assert!(
+            start.elapsed() >= Duration::from_secs(15),
             "{:?}",
             start.elapsed()
         );

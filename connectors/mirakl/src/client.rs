@@ -4,7 +4,7 @@
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use reqwest::{Method, RequestBuilder};
 use secrecy::{ExposeSecret, SecretString};
-use vigie_connector::{ChannelClient, ConnectorError, Repeat, Reply};
+use vigie_connector::{ChannelClient, ConnectorError, Repeat, Reply, Throttle};
 
 use crate::errors;
 
@@ -71,6 +71,7 @@ impl Api {
         &self,
         endpoint: &'static str,
         repeat: Repeat,
+        budget: Option<&Throttle>,
         method: Method,
         url: &url::Url,
         query: &[(&str, String)],
@@ -94,7 +95,7 @@ impl Api {
         }
         let reply = self
             .http
-            .send(endpoint, repeat, |http| {
+            .send_paced(endpoint, repeat, budget, |http| {
                 body(
                     http.request(method.clone(), url.clone())
                         .header(AUTHORIZATION, self.auth_header())

@@ -95,7 +95,7 @@ async fn put(
     let url = api.url(&["orders", order_id, "accept"]);
     let body = accept_body(lines, all);
     // A repeated decision is refused with ORDER_INVALID_STATE, which we read as done.
-    api.send("OR21", Repeat::Safe, Method::PUT, &url, &[], |r| {
+    api.send("OR21", Repeat::Safe, None, Method::PUT, &url, &[], |r| {
         r.json(&body)
     })
     .await

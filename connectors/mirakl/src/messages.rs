@@ -59,12 +59,20 @@ pub(crate) async fn send(
     let input = thread_input(message)?;
     let url = api.url(&["orders", order_id, "threads"]);
     let reply = api
-        .send("OR43", Repeat::OnlyIfUnsent, Method::POST, &url, &[], |r| {
-            let part = Part::text(input.clone())
-                .mime_str("application/json")
-                .expect("a valid mime type");
-            r.multipart(Form::new().part("thread_input", part))
-        })
+        .send(
+            "OR43",
+            Repeat::OnlyIfUnsent,
+            None,
+            Method::POST,
+            &url,
+            &[],
+            |r| {
+                let part = Part::text(input.clone())
+                    .mime_str("application/json")
+                    .expect("a valid mime type");
+                r.multipart(Form::new().part("thread_input", part))
+            },
+        )
         .await?;
     // The message is posted; an odd answer body must not make the caller send it again.
     match client::json::<ThreadCreated>("OR43", &reply) {

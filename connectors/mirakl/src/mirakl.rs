@@ -75,7 +75,7 @@ impl Mirakl {
         let url = self.api.url(&["account"]);
         let reply = self
             .api
-            .send("A01", Repeat::Safe, Method::GET, &url, &[], |r| r)
+            .send("A01", Repeat::Safe, None, Method::GET, &url, &[], |r| r)
             .await?;
         let account: Account = client::json("A01", &reply)?;
         *self
@@ -109,7 +109,7 @@ impl Marketplace for Mirakl {
     async fn health(&self) -> Result<(), ConnectorError> {
         let url = self.api.url(&["version"]);
         self.api
-            .send("V01", Repeat::Safe, Method::GET, &url, &[], |r| r)
+            .send("V01", Repeat::Safe, None, Method::GET, &url, &[], |r| r)
             .await?;
         self.check_account().await
     }

@@ -21,18 +21,28 @@ pub(crate) async fn poll(
     throttle: &Throttle,
     filters: &[(&str, String)],
 ) -> Result<OrderBatch, ConnectorError> {
-    throttle.ready().await;
     let url = api.url(&["orders"]);
     let mut batch = OrderBatch::default();
     // Offset pages drift when orders change during the poll: keep each version once.
     let mut seen = HashSet::new();
     let mut offset = 0;
     for _ in 0..MAX_PAGES {
+        // The budget pays for the poll: its first page, retries included; the other pages
+        // belong to the same poll.
+        let budget = (offset == 0).then_some(throttle);
         let mut query = filters.to_vec();
         query.push(("max", PAGE_SIZE.to_string()));
         query.push(("offset", offset.to_string()));
         let reply = api
-            .send("OR11", Repeat::Safe, Method::GET, &url, &query, |r| r)
+            .send(
+                "OR11",
+                Repeat::Safe,
+                budget,
+                Method::GET,
+                &url,
+                &query,
+                |r| r,
+            )
             .await?;
         let page: OrderPage = client::json("OR11", &reply)?;
         let received = page.orders.len() as u64;

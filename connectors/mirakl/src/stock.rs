@@ -63,18 +63,25 @@ pub(crate) async fn push(
     if updates.is_empty() {
         return Err(ConnectorError::permanent("STO01: no stock update to send"));
     }
-    throttle.ready().await;
     let csv = stock_csv(updates);
     let url = api.url(&["offers", "stock", "imports"]);
     // Absolute quantities: sending the same file twice sets the same stock.
     let reply = api
-        .send("STO01", Repeat::Safe, Method::POST, &url, &[], |r| {
-            let part = Part::bytes(csv.clone().into_bytes())
-                .file_name("stock.csv")
-                .mime_str("text/csv")
-                .expect("a valid mime type");
-            r.multipart(Form::new().part("file", part))
-        })
+        .send(
+            "STO01",
+            Repeat::Safe,
+            Some(throttle),
+            Method::POST,
+            &url,
+            &[],
+            |r| {
+                let part = Part::bytes(csv.clone().into_bytes())
+                    .file_name("stock.csv")
+                    .mime_str("text/csv")
+                    .expect("a valid mime type");
+                r.multipart(Form::new().part("file", part))
+            },
+        )
         .await?;
     let created: ImportCreated = client::json("STO01", &reply)?;
     Ok(PushTicket(created.import_id.0))
@@ -94,10 +101,17 @@ pub(crate) async fn status(
     report_throttle: &Throttle,
     ticket: &PushTicket,
 ) -> Result<PushStatus, ConnectorError> {
-    status_throttle.ready().await;
     let url = api.url(&["offers", "stock", "imports", &ticket.0, "status"]);
     let reply = api
-        .send("STO02", Repeat::Safe, Method::GET, &url, &[], |r| r)
+        .send(
+            "STO02",
+            Repeat::Safe,
+            Some(status_throttle),
+            Method::GET,
+            &url,
+            &[],
+            |r| r,
+        )
         .await?;
     let status: ImportStatus = client::json("STO02", &reply)?;
     match status.status.as_str() {
@@ -133,10 +147,17 @@ async fn error_report(
     throttle: &Throttle,
     ticket: &PushTicket,
 ) -> Result<Vec<SkuRejection>, ConnectorError> {
-    throttle.ready().await;
     let url = api.url(&["offers", "stock", "imports", &ticket.0, "error_report"]);
     let reply = api
-        .send("STO03", Repeat::Safe, Method::GET, &url, &[], |r| r)
+        .send(
+            "STO03",
+            Repeat::Safe,
+            Some(throttle),
+            Method::GET,
+            &url,
+            &[],
+            |r| r,
+        )
         .await?;
     Ok(parse_error_report(&reply.text()))
 }
@@ -211,7 +232,7 @@ pub(crate) async fn levels(api: &Api) -> Result<Vec<StockLevel>, ConnectorError>
             ("offset", offset.to_string()),
         ];
         let reply = api
-            .send("OF21", Repeat::Safe, Method::GET, &url, &query, |r| r)
+            .send("OF21", Repeat::Safe, None, Method::GET, &url, &query, |r| r)
             .await?;
         let page: OfferPage = client::json("OF21", &reply)?;
         let received = page.offers.len() as u64;
