@@ -27,6 +27,42 @@ impl std::fmt::Debug for Api {
     }
 }
 
+/// One Mirakl operation as sent: its code (metrics, logs, error messages), whether it may be
+/// repeated, and the endpoint budget every attempt pays.
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    pub code: &'static str,
+    pub repeat: Repeat,
+    pub budget: Option<&'a Throttle>,
+}
+
+impl<'a> Call<'a> {
+    /// A call safe to repeat (reads, absolute writes, decisions Mirakl refuses twice).
+    pub fn safe(code: &'static str) -> Self {
+        Self {
+            code,
+            repeat: Repeat::Safe,
+            budget: None,
+        }
+    }
+
+    /// A write that would be applied twice (a customer message).
+    pub fn once(code: &'static str) -> Self {
+        Self {
+            repeat: Repeat::OnlyIfUnsent,
+            ..Self::safe(code)
+        }
+    }
+
+    /// Every attempt, retries included, waits for `budget`.
+    pub fn paying(self, budget: &'a Throttle) -> Self {
+        Self {
+            budget: Some(budget),
+            ..self
+        }
+    }
+}
+
 impl Api {
     pub fn new(
         http: ChannelClient,
@@ -69,9 +105,7 @@ impl Api {
     /// Sends one request; `query` comes before `shop_id`. Only 2xx answers come back as `Ok`.
     pub async fn send<F>(
         &self,
-        endpoint: &'static str,
-        repeat: Repeat,
-        budget: Option<&Throttle>,
+        call: Call<'_>,
         method: Method,
         url: &url::Url,
         query: &[(&str, String)],
@@ -95,7 +129,7 @@ impl Api {
         }
         let reply = self
             .http
-            .send_paced(endpoint, repeat, budget, |http| {
+            .send_paced(call.code, call.repeat, call.budget, |http| {
                 body(
                     http.request(method.clone(), url.clone())
                         .header(AUTHORIZATION, self.auth_header())
@@ -107,7 +141,7 @@ impl Api {
         if reply.status.is_success() {
             Ok(reply)
         } else {
-            Err(self.redact(errors::classify(endpoint, &reply)))
+            Err(self.redact(errors::classify(call.code, &reply)))
         }
     }
 

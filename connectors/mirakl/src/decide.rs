@@ -4,9 +4,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use reqwest::Method;
 use serde::Serialize;
-use vigie_connector::{ConnectorError, LineDecision, Repeat};
+use vigie_connector::{ConnectorError, LineDecision};
 
-use crate::client::Api;
+use crate::client::{Api, Call};
 use crate::errors::ORDER_PARTIAL_ACCEPTANCE_DISABLED;
 use crate::settings::PartialAcceptanceFallback;
 
@@ -95,7 +95,7 @@ async fn put(
     let url = api.url(&["orders", order_id, "accept"]);
     let body = accept_body(lines, all);
     // A repeated decision is refused with ORDER_INVALID_STATE, which we read as done.
-    api.send("OR21", Repeat::Safe, None, Method::PUT, &url, &[], |r| {
+    api.send(Call::safe("OR21"), Method::PUT, &url, &[], |r| {
         r.json(&body)
     })
     .await

@@ -5,9 +5,9 @@
 use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde::{Deserialize, Serialize};
-use vigie_connector::{ConnectorError, CustomerMessage, Repeat};
+use vigie_connector::{ConnectorError, CustomerMessage};
 
-use crate::client::{self, Api};
+use crate::client::{self, Api, Call};
 
 /// Bounds OR43 sets on a message body.
 const BODY_CHARS: std::ops::RangeInclusive<usize> = 3..=50_000;
@@ -59,20 +59,12 @@ pub(crate) async fn send(
     let input = thread_input(message)?;
     let url = api.url(&["orders", order_id, "threads"]);
     let reply = api
-        .send(
-            "OR43",
-            Repeat::OnlyIfUnsent,
-            None,
-            Method::POST,
-            &url,
-            &[],
-            |r| {
-                let part = Part::text(input.clone())
-                    .mime_str("application/json")
-                    .expect("a valid mime type");
-                r.multipart(Form::new().part("thread_input", part))
-            },
-        )
+        .send(Call::once("OR43"), Method::POST, &url, &[], |r| {
+            let part = Part::text(input.clone())
+                .mime_str("application/json")
+                .expect("a valid mime type");
+            r.multipart(Form::new().part("thread_input", part))
+        })
         .await?;
     // The message is posted; an odd answer body must not make the caller send it again.
     match client::json::<ThreadCreated>("OR43", &reply) {

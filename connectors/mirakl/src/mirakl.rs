@@ -9,10 +9,10 @@ use reqwest::Method;
 use serde::Deserialize;
 use vigie_connector::{
     Capabilities, ChannelClient, ConnectorError, CustomerMessage, LineDecision, Marketplace,
-    OrderBatch, PushStatus, PushTicket, Repeat, StockLevel, StockUpdate, Throttle, Timestamp,
+    OrderBatch, PushStatus, PushTicket, StockLevel, StockUpdate, Throttle, Timestamp,
 };
 
-use crate::client::{self, Api};
+use crate::client::{self, Api, Call};
 use crate::poll::{PAGE_SIZE, poll, query_date};
 use crate::settings::{MiraklSettings, PartialAcceptanceFallback};
 use crate::{decide, messages, stock};
@@ -75,7 +75,7 @@ impl Mirakl {
         let url = self.api.url(&["account"]);
         let reply = self
             .api
-            .send("A01", Repeat::Safe, None, Method::GET, &url, &[], |r| r)
+            .send(Call::safe("A01"), Method::GET, &url, &[], |r| r)
             .await?;
         let account: Account = client::json("A01", &reply)?;
         *self
@@ -109,7 +109,7 @@ impl Marketplace for Mirakl {
     async fn health(&self) -> Result<(), ConnectorError> {
         let url = self.api.url(&["version"]);
         self.api
-            .send("V01", Repeat::Safe, None, Method::GET, &url, &[], |r| r)
+            .send(Call::safe("V01"), Method::GET, &url, &[], |r| r)
             .await?;
         self.check_account().await
     }

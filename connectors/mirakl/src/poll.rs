@@ -5,9 +5,9 @@ use std::collections::HashSet;
 
 use reqwest::Method;
 use reqwest::header::LINK;
-use vigie_connector::{ConnectorError, OrderBatch, Repeat, Reply, Throttle};
+use vigie_connector::{ConnectorError, OrderBatch, Reply, Throttle};
 
-use crate::client::{self, Api};
+use crate::client::{self, Api, Call};
 use crate::orders::{OrderPage, parse_order};
 
 /// Mirakl's largest page.
@@ -29,21 +29,14 @@ pub(crate) async fn poll(
     for _ in 0..MAX_PAGES {
         // The budget pays for the poll: its first page, retries included; the other pages
         // belong to the same poll.
-        let budget = (offset == 0).then_some(throttle);
+        let call = match offset {
+            0 => Call::safe("OR11").paying(throttle),
+            _ => Call::safe("OR11"),
+        };
         let mut query = filters.to_vec();
         query.push(("max", PAGE_SIZE.to_string()));
         query.push(("offset", offset.to_string()));
-        let reply = api
-            .send(
-                "OR11",
-                Repeat::Safe,
-                budget,
-                Method::GET,
-                &url,
-                &query,
-                |r| r,
-            )
-            .await?;
+        let reply = api.send(call, Method::GET, &url, &query, |r| r).await?;
         let page: OrderPage = client::json("OR11", &reply)?;
         let received = page.orders.len() as u64;
         for value in &page.orders {

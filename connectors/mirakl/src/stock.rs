@@ -5,10 +5,10 @@ use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
 use vigie_connector::{
-    ConnectorError, PushStatus, PushTicket, Repeat, SkuRejection, StockLevel, StockUpdate, Throttle,
+    ConnectorError, PushStatus, PushTicket, SkuRejection, StockLevel, StockUpdate, Throttle,
 };
 
-use crate::client::{self, Api};
+use crate::client::{self, Api, Call};
 use crate::lenient::Id;
 use crate::poll::PAGE_SIZE;
 
@@ -68,9 +68,7 @@ pub(crate) async fn push(
     // Absolute quantities: sending the same file twice sets the same stock.
     let reply = api
         .send(
-            "STO01",
-            Repeat::Safe,
-            Some(throttle),
+            Call::safe("STO01").paying(throttle),
             Method::POST,
             &url,
             &[],
@@ -104,9 +102,7 @@ pub(crate) async fn status(
     let url = api.url(&["offers", "stock", "imports", &ticket.0, "status"]);
     let reply = api
         .send(
-            "STO02",
-            Repeat::Safe,
-            Some(status_throttle),
+            Call::safe("STO02").paying(status_throttle),
             Method::GET,
             &url,
             &[],
@@ -150,9 +146,7 @@ async fn error_report(
     let url = api.url(&["offers", "stock", "imports", &ticket.0, "error_report"]);
     let reply = api
         .send(
-            "STO03",
-            Repeat::Safe,
-            Some(throttle),
+            Call::safe("STO03").paying(throttle),
             Method::GET,
             &url,
             &[],
@@ -232,7 +226,7 @@ pub(crate) async fn levels(api: &Api) -> Result<Vec<StockLevel>, ConnectorError>
             ("offset", offset.to_string()),
         ];
         let reply = api
-            .send("OF21", Repeat::Safe, None, Method::GET, &url, &query, |r| r)
+            .send(Call::safe("OF21"), Method::GET, &url, &query, |r| r)
             .await?;
         let page: OfferPage = client::json("OF21", &reply)?;
         let received = page.offers.len() as u64;
