@@ -45,6 +45,8 @@ pub fn check_config(path: &Path, env: &Environment) -> Result<(), Failure> {
 
 pub fn run(path: &Path, env: &Environment, options: RunOptions) -> Result<(), Failure> {
     let config = config::load(path, env)?;
+    // Broken templates are a configuration error (78: systemd does not restart in a loop).
+    notify::check(&config)?;
     let logs = crate::logging::init(&config.daemon.log, env)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -135,7 +135,18 @@ enum StockCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 1, like every failure that is not the configuration's (clap says 2).
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let env = Environment::from_process();
     let path = env.config_path(cli.config.as_deref());
     let outcome = match cli.command {

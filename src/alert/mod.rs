@@ -21,6 +21,8 @@ pub use payload::{Notice, generic, pagerduty, slack};
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     OrderFlagged,
+    /// The marketplace rejected vigie's decision for good: a human must decide there.
+    DecisionRejected,
     /// 50 % or 80 % of the acceptance window gone (the dedup key says which).
     DeadlineAtRisk,
     ChannelAuthFailed,
@@ -37,8 +39,9 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 9] = [
+    pub const ALL: [AlertKind; 10] = [
         Self::OrderFlagged,
+        Self::DecisionRejected,
         Self::DeadlineAtRisk,
         Self::ChannelAuthFailed,
         Self::ChannelUnreachable,
@@ -52,6 +55,7 @@ impl AlertKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OrderFlagged => "order_flagged",
+            Self::DecisionRejected => "decision_rejected",
             Self::DeadlineAtRisk => "deadline_at_risk",
             Self::ChannelAuthFailed => "channel_auth_failed",
             Self::ChannelUnreachable => "channel_unreachable",
@@ -72,6 +76,7 @@ impl AlertKind {
         matches!(
             self,
             Self::OrderFlagged
+                | Self::DecisionRejected
                 | Self::DeadlineAtRisk
                 | Self::ChannelAuthFailed
                 | Self::ChannelUnreachable
@@ -82,9 +87,10 @@ impl AlertKind {
     /// The severity an alert of this kind usually deserves.
     pub fn default_severity(self) -> Severity {
         match self {
-            Self::ChannelAuthFailed | Self::ChannelUnreachable | Self::DeadlineAtRisk => {
-                Severity::Critical
-            }
+            Self::ChannelAuthFailed
+            | Self::ChannelUnreachable
+            | Self::DeadlineAtRisk
+            | Self::DecisionRejected => Severity::Critical,
             Self::OrderFlagged
             | Self::StockLow
             | Self::OrderRefusedNoStock

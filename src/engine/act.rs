@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use vigie_connector::{ConnectorError, Marketplace};
 
-use super::Error;
+use super::{Error, watch};
+use crate::alert::{self, Alert, AlertKind};
 use crate::config::Config;
 use crate::events::OrderEvent;
 use crate::notify;
@@ -81,20 +82,26 @@ pub async fn execute(
                     Some(code) => format!("{code}: {message}"),
                     None => message,
                 };
-                let stored = note.clone();
+                let (stored, channel_name, order_id) =
+                    (note.clone(), channel.to_owned(), decision.order_id.clone());
                 store
                     .call(move |conn| {
-                        decisions::settle_pending(
-                            conn,
-                            order_pk,
-                            "failed",
-                            Some(&stored),
-                            &store::now_text(),
-                        )
-                        .map(drop)
+                        let now = store::now_text();
+                        decisions::settle_pending(conn, order_pk, "failed", Some(&stored), &now)?;
+                        let text = format!(
+                            "{channel_name}:{order_id}: the marketplace rejected vigie's decision ({stored}); decide it in the marketplace's back office"
+                        );
+                        let key = watch::rejected_key(&channel_name, &order_id);
+                        let alert = Alert::new(AlertKind::DecisionRejected, key, text).order(&channel_name, &order_id);
+                        alert::raise(conn, &alert, &now)
                     })
                     .await?;
                 acted.failed.push((decision.order_id, note));
+            }
+            // The marketplace asked for a pause: the other decisions wait for the next cycle.
+            Err(e @ ConnectorError::RateLimited { .. }) => {
+                tracing::warn!(channel, "decisions paused: {e}");
+                break;
             }
             Err(e @ ConnectorError::Auth(_)) => return Err(Error::Marketplace(e)),
             Err(e) => {

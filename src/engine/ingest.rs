@@ -24,7 +24,8 @@ pub struct Settings<'a> {
     pub policy: Policy<'a>,
     /// The channel's acceptance deadline, for orders whose marketplace announces none.
     pub deadline: Deadline,
-    /// Judge inside a savepoint rolled back at once; queue no message, raise no alert.
+    /// Judge and log, then roll the whole batch back: a later real run sees every order as
+    /// new and misses no message, alert or decision.
     pub dry_run: bool,
 }
 
@@ -54,11 +55,11 @@ pub fn commit(
     cursors: &[(&str, Timestamp)],
 ) -> store::Result<Report> {
     let now = store::now_text();
-    let mut tx = conn.transaction()?;
+    let tx = conn.transaction()?;
     let mut report = Report::default();
     let mut waiting_for_inventory = 0;
     for order in &batch.orders {
-        waiting_for_inventory += usize::from(one_order(&mut tx, s, order, &now, &mut report)?);
+        waiting_for_inventory += usize::from(one_order(&tx, s, order, &now, &mut report)?);
     }
     if waiting_for_inventory > 0 {
         report.log.push(format!(
@@ -72,13 +73,17 @@ pub fn commit(
     for (cursor, at) in cursors {
         channels::set_cursor(&tx, s.channel, cursor, &at.to_string(), &now)?;
     }
+    if s.dry_run {
+        report.stock_moved = false;
+        return Ok(report); // dropping the transaction rolls it back
+    }
     tx.commit()?;
     Ok(report)
 }
 
 /// Stores and judges one order; returns whether it waits for an inventory to be loaded.
 fn one_order(
-    tx: &mut Transaction<'_>,
+    tx: &Transaction<'_>,
     s: &Settings<'_>,
     order: &Order,
     now: &str,
@@ -105,17 +110,13 @@ fn one_order(
             OrderEvent::on_reaching(status)
         }
         orders::Ingested::Unchanged => None,
+        // An older picture than the one stored: nothing in it is news.
+        orders::Ingested::Stale => return Ok(false),
     };
 
-    // A dry run judges inside a savepoint it then rolls back: nothing is reserved or
-    // decided, so a real run later decides afresh.
-    let savepoint = tx.savepoint()?;
-    let applied = decide::apply(&savepoint, &s.policy, order_pk, order, now)?;
-    if s.dry_run {
-        savepoint.finish()?; // its drop behaviour: roll back
-    } else {
-        savepoint.commit()?;
-        report.stock_moved |= applied.stock_moved;
+    let applied = decide::apply(tx, &s.policy, order_pk, order, now)?;
+    report.stock_moved |= applied.stock_moved;
+    if !s.dry_run {
         if let Some(event) = event {
             notify::enqueue(tx, s.config, channel, order_pk, event, order, now)?;
         }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use vigie_connector::{Marketplace, PushStatus, PushTicket, StockUpdate};
+use vigie_connector::{ConnectorError, Marketplace, PushStatus, PushTicket, StockUpdate};
 
 use super::Error;
 use crate::store::{self, Store, stock};
@@ -119,7 +119,20 @@ async fn follow_batches(
         .await?;
     let mut completed = 0;
     for (ticket, skus) in open {
-        let status = marketplace.push_status(&PushTicket(ticket.clone())).await?;
+        let status = match marketplace.push_status(&PushTicket(ticket.clone())).await {
+            Ok(status) => status,
+            // A batch whose status cannot be read (purged, unreadable) must not stop pushes:
+            // push its SKUs again and stop following it.
+            Err(ConnectorError::Permanent { code, message }) => {
+                tracing::warn!(channel, %ticket, ?code, "stock batch status unreadable, pushing again: {message}");
+                PushStatus::Failed { message }
+            }
+            Err(e) if e.is_retryable() => {
+                tracing::debug!(channel, %ticket, "stock batch status not read this time: {e}");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let forget = match status {
             PushStatus::Pending => continue,
             PushStatus::Completed { rejected } => {

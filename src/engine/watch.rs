@@ -21,6 +21,10 @@ pub fn flag_key(channel: &str, order_id: &str) -> String {
     format!("order_flagged:{channel}:{order_id}")
 }
 
+pub fn rejected_key(channel: &str, order_id: &str) -> String {
+    format!("decision_rejected:{channel}:{order_id}")
+}
+
 fn deadline_key(percent: u32, channel: &str, order_id: &str) -> String {
     format!("deadline_at_risk:{percent}:{channel}:{order_id}")
 }
@@ -33,6 +37,7 @@ pub fn order_settled(
     now: &str,
 ) -> store::Result<()> {
     alert::resolve(conn, &flag_key(channel, order_id), now)?;
+    alert::resolve(conn, &rejected_key(channel, order_id), now)?;
     for (_, percent) in DEADLINE_STEPS {
         alert::resolve(conn, &deadline_key(percent, channel, order_id), now)?;
     }
@@ -40,7 +45,8 @@ pub fn order_settled(
 }
 
 /// Deadline alerts and `delayed` messages for `channel`'s orders still waiting for a decision
-/// (undecided, or held for review). Returns how many messages were queued.
+/// the marketplace confirmed (undecided, held for review, or a decision not yet accepted by
+/// the marketplace). Returns how many messages were queued.
 pub fn waiting_orders(
     tx: &Transaction<'_>,
     config: &Config,
@@ -52,7 +58,7 @@ pub fn waiting_orders(
         "SELECT o.id, o.order_id, o.created_at, o.deadline_at, o.first_seen_at, o.payload
          FROM orders o
          WHERE o.channel = ?1 AND o.status = 'awaiting_acceptance'
-           AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.order_pk = o.id)",
+           AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.order_pk = o.id AND d.outcome = 'confirmed')",
     )?;
     let waiting: Vec<(i64, String, String, Option<String>, String, String)> = stmt
         .query_map(params![channel], |r| {

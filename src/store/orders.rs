@@ -15,6 +15,8 @@ pub enum Ingested {
     StatusChanged { from: OrderStatus },
     /// Same status; details may have been refreshed.
     Unchanged,
+    /// Older than what is stored (overlapping poll windows), or out of a final state: ignored.
+    Stale,
 }
 
 /// Upserts `order` idempotently on (channel, order id), its lines, and a history row when
@@ -60,7 +62,7 @@ pub fn ingest(
             (tx.last_insert_rowid(), Ingested::New)
         }
         Some((pk, old_status, old_updated)) if is_stale(order, &old_status, &old_updated) => {
-            return Ok((pk, Ingested::Unchanged));
+            return Ok((pk, Ingested::Stale));
         }
         Some((pk, old_status, _)) => {
             tx.execute(
