@@ -42,6 +42,7 @@ pub async fn run(
         );
     }
     let store = Store::open(&config.daemon.state_dir)?;
+    let _lock = lock_state_dir(&config.daemon.state_dir)?;
     let config = Arc::new(config);
     let plan = Plan::new(config.clone(), &store, options.dry_run)?;
     if options.once {
@@ -99,6 +100,27 @@ pub async fn run(
     background.cancel();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// One `vigie run` per state directory: a second one would take the first one's sends in
+/// flight for interrupted ones. The kernel releases the lock when the process ends, however.
+fn lock_state_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join("vigie.lock");
+    let file = std::fs::File::create(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            anyhow::bail!(
+                "another vigie run is using {} (it holds {})",
+                dir.display(),
+                path.display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
 }
 
 fn current(shared: &SharedConfig) -> Arc<Config> {

@@ -216,3 +216,26 @@ async fn the_status_server_answers_health_metrics_and_json() {
     assert_eq!(orders, serde_json::json!([]));
     daemon.signal(Signal::SIGTERM);
 }
+
+#[test]
+fn a_second_run_on_the_same_state_directory_is_refused() {
+    let setup = Setup::new("");
+    let mut notify = NotifySocket::bind(setup.dir.path());
+    let socket = notify.path.to_str().unwrap().to_owned();
+    let mut daemon = Daemon::start(&setup.config, &["run"], &[("NOTIFY_SOCKET", &socket)]);
+    notify.wait_for("READY=1");
+
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .arg("--config")
+        .arg(&setup.config)
+        .args(["run", "--once"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another vigie run is using"), "{stderr}");
+
+    daemon.signal(Signal::SIGTERM);
+    assert!(daemon.wait().success());
+}

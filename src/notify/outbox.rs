@@ -120,9 +120,13 @@ pub fn has_due(conn: &Connection, glob: &str, now: &str) -> Result<bool> {
         .is_some())
 }
 
+// The outcomes below only move a row this process claimed ('sending'): a row another start
+// already marked 'uncertain' stays for a human, never back to 'pending'.
+
 pub fn mark_sent(conn: &Connection, id: i64, now: &str) -> Result<()> {
     conn.execute(
-        "UPDATE outbox SET state = 'sent', sent_at = ?2, last_error = NULL WHERE id = ?1",
+        "UPDATE outbox SET state = 'sent', sent_at = ?2, last_error = NULL
+         WHERE id = ?1 AND state = 'sending'",
         params![id, now],
     )?;
     Ok(())
@@ -131,7 +135,8 @@ pub fn mark_sent(conn: &Connection, id: i64, now: &str) -> Result<()> {
 /// A transient failure: back to 'pending', due again at `next_attempt_at`.
 pub fn retry_later(conn: &Connection, id: i64, next_attempt_at: &str, error: &str) -> Result<()> {
     conn.execute(
-        "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, last_error = ?3 WHERE id = ?1",
+        "UPDATE outbox SET state = 'pending', next_attempt_at = ?2, last_error = ?3
+         WHERE id = ?1 AND state = 'sending'",
         params![id, next_attempt_at, error],
     )?;
     Ok(())
@@ -139,7 +144,7 @@ pub fn retry_later(conn: &Connection, id: i64, next_attempt_at: &str, error: &st
 
 pub fn mark_failed(conn: &Connection, id: i64, error: &str) -> Result<()> {
     conn.execute(
-        "UPDATE outbox SET state = 'failed', last_error = ?2 WHERE id = ?1",
+        "UPDATE outbox SET state = 'failed', last_error = ?2 WHERE id = ?1 AND state = 'sending'",
         params![id, error],
     )?;
     Ok(())

@@ -74,6 +74,10 @@ impl Store {
             .map_err(open_error)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_error)?;
+        // Writers take the lock when they begin, so a transaction that read first never meets
+        // SQLITE_BUSY_SNAPSHOT when the other process (daemon or CLI) committed meanwhile;
+        // they wait under the busy timeout instead.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         match migrate(&mut conn).map_err(open_error)? {
             MigrationOutcome::Current { applied } if applied > 0 => {
                 tracing::info!(path = %path.display(), applied, "database schema migrated");
