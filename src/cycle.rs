@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch as signal};
 use vigie_connector::{ConnectorError, Marketplace, OrderBatch};
 
 use crate::alert::{self, Alert, AlertKind};
@@ -55,6 +55,8 @@ pub struct Context {
     pub outbox: Arc<Notify>,
     /// Woken after alerts are raised.
     pub alerts: Arc<Notify>,
+    /// Bumped whenever the ledger moves; every channel loop pushes its quantities then.
+    pub stock_moved: signal::Sender<u64>,
 }
 
 pub use crate::engine::ingest::Report as CycleReport;
@@ -112,6 +114,8 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
         cursors.push((SWEEP_CURSOR, now));
     }
     let mut report = ingest(channel, ctx, batch, cursors).await?;
+    // Acting may fail; the quantities are pushed all the same, then the failure is reported.
+    let mut failure = None;
     if !ctx.dry_run {
         let (name, config) = (name.to_owned(), ctx.config.clone());
         ctx.store
@@ -125,23 +129,12 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
             .await?;
         ctx.outbox.notify_one();
         ctx.alerts.notify_one();
-    }
-
-    if !ctx.dry_run {
-        let acted = act::execute(name, market, &ctx.store, &ctx.config).await?;
-        report.confirmed = acted.confirmed;
-        for (order, why) in &acted.failed {
-            tracing::error!(
-                channel = name,
-                order,
-                "the marketplace rejected vigie's decision: {why}"
-            );
-        }
-        if !acted.reread.is_empty() {
-            // Already decided on the marketplace (a previous run, the back office): take its word.
-            let fresh = market.orders_by_id(&acted.reread).await?;
-            let reread = ingest(channel, ctx, fresh, Vec::new()).await?;
-            report.stock_moved |= reread.stock_moved;
+        match act(channel, ctx).await {
+            Ok((confirmed, reread)) => {
+                report.confirmed = confirmed;
+                report.stock_moved |= reread;
+            }
+            Err(e) => failure = Some(e),
         }
     }
     report.stock_submitted = push_stock(channel, ctx).await?;
@@ -163,7 +156,28 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
             })
             .await?;
     }
-    Ok(report)
+    failure.map_or(Ok(report), Err)
+}
+
+/// Sends the committed decisions; re-reads what the marketplace says was already decided.
+/// Returns how many were confirmed and whether the re-read moved stock.
+async fn act(channel: &Channel, ctx: &Context) -> Result<(usize, bool), Error> {
+    let (name, market) = (channel.name(), channel.marketplace.as_ref());
+    let acted = act::execute(name, market, &ctx.store, &ctx.config).await?;
+    for (order, why) in &acted.failed {
+        tracing::error!(
+            channel = name,
+            order,
+            "the marketplace rejected vigie's decision: {why}"
+        );
+    }
+    if acted.reread.is_empty() {
+        return Ok((acted.confirmed, false));
+    }
+    // Already decided on the marketplace (a previous run, the back office): take its word.
+    let fresh = market.orders_by_id(&acted.reread).await?;
+    let reread = ingest(channel, ctx, fresh, Vec::new()).await?;
+    Ok((acted.confirmed, reread.stock_moved))
 }
 
 fn offer(channel: &Channel, ctx: &Context) -> Offer {
@@ -203,6 +217,10 @@ async fn ingest(
             ingest::commit(conn, &settings, &batch, &cursors)
         })
         .await?;
+    if report.stock_moved {
+        // Other channels push the new quantities now, not at their next tick.
+        ctx.stock_moved.send_modify(|n| *n += 1);
+    }
     for line in std::mem::take(&mut report.log) {
         tracing::info!(channel = %channel.name(), "{line}");
     }

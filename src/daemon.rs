@@ -44,7 +44,8 @@ pub async fn run(
     let store = Store::open(&config.daemon.state_dir)?;
     let _lock = lock_state_dir(&config.daemon.state_dir)?;
     let config = Arc::new(config);
-    let plan = Plan::new(config.clone(), &store, options.dry_run)?;
+    let (stock_moved, _) = watch::channel(0u64);
+    let plan = Plan::new(config.clone(), &store, options.dry_run, &stock_moved)?;
     if options.once {
         return run_once(plan, &store).await;
     }
@@ -74,7 +75,6 @@ pub async fn run(
     tokio::spawn(status_server::serve(listener, state, background.clone()));
     tokio::spawn(watchdog(heartbeats.clone(), background.clone()));
 
-    let (stock_moved, _) = watch::channel(0u64);
     let mut services = Services::start(plan, &heartbeats, &stock_moved);
     systemd::ready(&services.describe());
     tracing::info!("status server on http://{listen}; {}", services.describe());
@@ -137,7 +137,12 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(config: Arc<Config>, store: &Store, dry_run_flag: bool) -> anyhow::Result<Self> {
+    fn new(
+        config: Arc<Config>,
+        store: &Store,
+        dry_run_flag: bool,
+        stock_moved: &watch::Sender<u64>,
+    ) -> anyhow::Result<Self> {
         let dry_run = dry_run_flag || config.daemon.dry_run;
         let channels = channels::build(&config)?;
         let marketplaces = channels
@@ -152,6 +157,7 @@ impl Plan {
             dry_run,
             outbox: outbox.waker(),
             alerts: alerts.waker(),
+            stock_moved: stock_moved.clone(),
         };
         Ok(Self {
             ctx,
@@ -178,7 +184,7 @@ async fn reload(
     let old = current(shared);
     let plan = config::load(path, &Environment::from_process())
         .map_err(anyhow::Error::from)
-        .and_then(|new| Plan::new(Arc::new(new), store, dry_run_flag));
+        .and_then(|new| Plan::new(Arc::new(new), store, dry_run_flag, stock_moved));
     let plan = match plan {
         Ok(plan) => plan,
         Err(e) => {
@@ -217,7 +223,7 @@ async fn run_once(plan: Plan, store: &Store) -> anyhow::Result<()> {
         tracing::info!(skus, "inventory loaded");
     }
     let mut cycles = JoinSet::new();
-    for channel in plan.channels {
+    for channel in plan.channels.clone() {
         let ctx = plan.ctx.clone();
         cycles.spawn(async move { (channel.name().to_owned(), cycle::run(&channel, &ctx).await) });
     }
@@ -226,6 +232,12 @@ async fn run_once(plan: Plan, store: &Store) -> anyhow::Result<()> {
         match joined.context("a channel cycle panicked")? {
             (name, Ok(report)) => tracing::info!(channel = %name, ?report, "cycle done"),
             (name, Err(e)) => failed.push(format!("{name}: {e}")),
+        }
+    }
+    // A channel that pushed before another one's orders moved the ledger catches up here.
+    for channel in &plan.channels {
+        if let Err(e) = cycle::push_stock(channel, &plan.ctx).await {
+            failed.push(format!("{}: stock push: {e}", channel.name()));
         }
     }
     plan.outbox.drain_once().await;
@@ -340,17 +352,13 @@ async fn channel_loop(
             _ = ticker.tick() => true,
             Ok(()) = moved.changed() => false,
         };
+        // What moved so far is pushed by the cycle below; only later moves should wake us.
+        moved.borrow_and_update();
         // Not raced against `stop`: an in-flight cycle finishes (or is parked by the grace
         // period) rather than being cut between a marketplace call and its commit.
         if full {
             match cycle::run(&channel, &ctx).await {
-                Ok(report) => {
-                    if report.stock_moved {
-                        stock_moved.send_modify(|n| *n += 1);
-                        moved.mark_unchanged();
-                    }
-                    tracing::debug!(channel = %name, ?report, "cycle done");
-                }
+                Ok(report) => tracing::debug!(channel = %name, ?report, "cycle done"),
                 Err(e) => tracing::warn!(channel = %name, "cycle failed: {e}"),
             }
         } else if let Err(e) = cycle::push_stock(&channel, &ctx).await {

@@ -355,7 +355,13 @@ async fn run_in(dir: &Path, scenario: &Scenario) -> anyhow::Result<Figures> {
 
     let outside = report::Outside::gather(&rig.mirakl, &rig.fnac);
     let mut created: HashMap<String, Timestamp> = HashMap::new();
+    // When Mirakl received the OR21 that accepted the order; vigie records the confirmation
+    // only at its next OR11 poll.
+    let mut mirakl_accepted: HashMap<String, Timestamp> = HashMap::new();
     for o in rig.mirakl.orders() {
+        if let Some(at) = o.accepted_at {
+            mirakl_accepted.insert(o.id.clone(), at);
+        }
         created.insert(o.id, o.created_at);
     }
     for o in rig.fnac.orders() {
@@ -399,7 +405,13 @@ async fn run_in(dir: &Path, scenario: &Scenario) -> anyhow::Result<Figures> {
         };
         if waited.insert(&row.order_id) {
             *accepted_per_channel.entry(row.channel.clone()).or_default() += 1;
-            let wait = seconds(placed_at, row.confirmed_at);
+            // Fnac answers orders_update with the outcome, so vigie's confirmation is the
+            // marketplace's acceptance there.
+            let accepted_at = mirakl_accepted
+                .get(&row.order_id)
+                .copied()
+                .unwrap_or(row.confirmed_at);
+            let wait = seconds(placed_at, accepted_at);
             figures.accept_waits.push(wait);
             figures
                 .accept_waits_by
