@@ -1,4 +1,5 @@
-//! One channel's cycle: poll -> ingest and decide -> act -> push stock.
+//! One channel's cycle: poll -> ingest and decide -> act; and its stock push, which the
+//! daemon runs apart (whenever the ledger moves) and `run --once` after every cycle.
 //!
 //! Ingestion, reservations and decisions of a poll are committed in one transaction that also
 //! moves the polling cursor, so a crash before the commit simply polls again, and a crash
@@ -137,7 +138,6 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
             Err(e) => failure = Some(e),
         }
     }
-    report.stock_submitted = push_stock(channel, ctx).await?;
     if drift_due && !ctx.dry_run {
         push::correct_drift(name, market, &ctx.store).await?;
         let name = name.to_owned();

@@ -266,11 +266,16 @@ impl Services {
         let names = plan.channels.iter().map(|c| c.name().to_owned()).collect();
         for channel in plan.channels {
             heartbeats.register(channel.name(), channel.config.poll_interval);
+            loops.spawn(push_loop(
+                channel.clone(),
+                plan.ctx.clone(),
+                stock_moved.subscribe(),
+                stop_loops.clone(),
+            ));
             loops.spawn(channel_loop(
                 channel,
                 plan.ctx.clone(),
                 heartbeats.clone(),
-                stock_moved.clone(),
                 stop_loops.clone(),
             ));
         }
@@ -331,37 +336,54 @@ async fn drain(tasks: &mut JoinSet<()>, grace: Duration, what: &str) {
     }
 }
 
-/// Runs a full cycle every poll interval, and pushes quantities as soon as another channel
-/// (or the inventory) moved the ledger.
+/// Runs a full cycle (poll, decide, act) every poll interval.
 async fn channel_loop(
     channel: Channel,
     ctx: Context,
     heartbeats: Heartbeats,
-    stock_moved: watch::Sender<u64>,
     stop: CancellationToken,
 ) {
     let name = channel.name().to_owned();
     let mut ticker = tokio::time::interval(channel.config.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut moved = stock_moved.subscribe();
     loop {
         heartbeats.beat(&name);
-        let full = tokio::select! {
+        tokio::select! {
             biased;
             _ = stop.cancelled() => return,
-            _ = ticker.tick() => true,
-            Ok(()) = moved.changed() => false,
-        };
-        // What moved so far is pushed by the cycle below; only later moves should wake us.
-        moved.borrow_and_update();
+            _ = ticker.tick() => {}
+        }
         // Not raced against `stop`: an in-flight cycle finishes (or is parked by the grace
         // period) rather than being cut between a marketplace call and its commit.
-        if full {
-            match cycle::run(&channel, &ctx).await {
-                Ok(report) => tracing::debug!(channel = %name, ?report, "cycle done"),
-                Err(e) => tracing::warn!(channel = %name, "cycle failed: {e}"),
-            }
-        } else if let Err(e) = cycle::push_stock(&channel, &ctx).await {
+        match cycle::run(&channel, &ctx).await {
+            Ok(report) => tracing::debug!(channel = %name, ?report, "cycle done"),
+            Err(e) => tracing::warn!(channel = %name, "cycle failed: {e}"),
+        }
+    }
+}
+
+/// Pushes the channel's quantities whenever the ledger moves (an order on any channel, a new
+/// snapshot), and every poll interval to follow batches. Apart from the cycle, so waiting
+/// for a stock-import budget never delays a decision.
+async fn push_loop(
+    channel: Channel,
+    ctx: Context,
+    mut moved: watch::Receiver<u64>,
+    stop: CancellationToken,
+) {
+    let name = channel.name().to_owned();
+    let mut ticker = tokio::time::interval(channel.config.poll_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+            Ok(()) = moved.changed() => {}
+        }
+        // Every move up to now is in the quantities computed below.
+        moved.borrow_and_update();
+        if let Err(e) = cycle::push_stock(&channel, &ctx).await {
             tracing::warn!(channel = %name, "stock push failed: {e}");
         }
     }

@@ -160,3 +160,46 @@ proptest! {
         }
     }
 }
+
+/// An order the marketplace accepted without vigie (the back office, after vigie flagged or
+/// refused it) holds every unit it takes, and vigie's contrary decision is marked superseded.
+#[test]
+fn an_order_accepted_elsewhere_holds_all_its_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .with(|c| {
+            for (sku, quantity) in [("A", 5), ("B", 0)] {
+                let item = stock::StockItem {
+                    sku: sku.into(),
+                    quantity,
+                    tags: vec![],
+                };
+                stock::set(c, &item, &store::now_text())?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    // refused by the rules: B is out of stock
+    apply(
+        &store,
+        "lm",
+        &order(0, &[(0, 2), (1, 1)], OrderStatus::AwaitingAcceptance),
+        false,
+    );
+    assert_eq!(store.with(|c| stock::reserved(c, "A")).unwrap(), 0);
+    // ...yet accepted in the back office, before vigie's refusal went out
+    let mut accepted = order(0, &[(0, 2), (1, 1)], OrderStatus::Accepted);
+    accepted.updated_at = Timestamp::now();
+    apply(&store, "lm", &accepted, false);
+    assert_eq!(store.with(|c| stock::reserved(c, "A")).unwrap(), 2);
+    assert_eq!(store.with(|c| stock::reserved(c, "B")).unwrap(), 1);
+    let outcomes: Vec<String> = store
+        .with(|c| {
+            let mut stmt = c.prepare("SELECT outcome FROM decisions ORDER BY line_id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .unwrap();
+    assert_eq!(outcomes, ["superseded", "superseded"]);
+}

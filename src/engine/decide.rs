@@ -50,41 +50,23 @@ pub fn apply(
             applied.verdict = Some(verdict);
         }
         OrderStatus::Accepted => {
-            if !stock::has_reservations(tx, order_pk)? {
-                // Accepted without us (operator auto-acceptance, the back office): the units
-                // are promised all the same.
-                for line in live_lines(order) {
-                    stock::reserve(
-                        tx,
-                        order_pk,
-                        &line.id,
-                        &line.sku,
-                        line.quantity,
-                        "confirmed",
-                        now,
-                    )?;
-                }
-                applied.stock_moved = true;
+            // Every line the marketplace keeps holds its units, whoever accepted the order
+            // (vigie, the back office, the operator's automatic acceptance).
+            for line in live_lines(order) {
+                applied.stock_moved |=
+                    stock::hold_confirmed(tx, order_pk, &line.id, &line.sku, line.quantity, now)?;
             }
             applied.stock_moved |= release_dead_lines(tx, order_pk, order, now)?;
-            applied.stock_moved |= stock::settle(tx, order_pk, None, "confirmed", now)? > 0;
-            decisions::settle_pending(tx, order_pk, "confirmed", None, now)?;
-            decisions::resolve_flag(tx, order_pk, now)?;
+            settle_decisions(tx, order_pk, order, true, now)?;
         }
         OrderStatus::Shipped | OrderStatus::Received | OrderStatus::Closed => {
             applied.stock_moved |= release_dead_lines(tx, order_pk, order, now)?;
             applied.stock_moved |= stock::settle(tx, order_pk, None, "consumed", now)? > 0;
-            decisions::settle_pending(tx, order_pk, "confirmed", None, now)?;
-            decisions::resolve_flag(tx, order_pk, now)?;
+            settle_decisions(tx, order_pk, order, true, now)?;
         }
         OrderStatus::Refused | OrderStatus::Cancelled => {
             applied.stock_moved = stock::settle(tx, order_pk, None, "released", now)? > 0;
-            let note = format!(
-                "the order became {} on the marketplace first",
-                order.state.raw
-            );
-            decisions::settle_pending(tx, order_pk, "superseded", Some(&note), now)?;
-            decisions::resolve_flag(tx, order_pk, now)?;
+            settle_decisions(tx, order_pk, order, false, now)?;
         }
         OrderStatus::Pending | OrderStatus::Other => {}
     }
@@ -160,14 +142,35 @@ fn judge(
     Ok(verdict)
 }
 
+/// Settles vigie's pending decisions against what the marketplace now shows (`live`: the
+/// order goes on, its live lines accepted): each is confirmed where they agree, superseded
+/// where the marketplace went the other way. The order no longer waits for a human.
+fn settle_decisions(
+    tx: &Connection,
+    order_pk: i64,
+    order: &Order,
+    live: bool,
+    now: &str,
+) -> Result<()> {
+    let accepted: Vec<String> = if live {
+        live_lines(order).map(|l| l.id.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    decisions::settle_pending_against(tx, order_pk, &accepted, &order.state.raw, now)?;
+    decisions::resolve_flag(tx, order_pk, now)
+}
+
+fn is_dead(line: &vigie_connector::OrderLine) -> bool {
+    matches!(
+        line.state.status,
+        OrderStatus::Refused | OrderStatus::Cancelled
+    )
+}
+
 /// Lines the marketplace has not refused or cancelled.
 fn live_lines(order: &Order) -> impl Iterator<Item = &vigie_connector::OrderLine> {
-    order.lines.iter().filter(|l| {
-        !matches!(
-            l.state.status,
-            OrderStatus::Refused | OrderStatus::Cancelled
-        )
-    })
+    order.lines.iter().filter(|l| !is_dead(l))
 }
 
 /// Releases units of lines the marketplace refused or cancelled inside a live order.
@@ -175,12 +178,7 @@ fn release_dead_lines(tx: &Connection, order_pk: i64, order: &Order, now: &str) 
     let dead: Vec<String> = order
         .lines
         .iter()
-        .filter(|l| {
-            matches!(
-                l.state.status,
-                OrderStatus::Refused | OrderStatus::Cancelled
-            )
-        })
+        .filter(|l| is_dead(l))
         .map(|l| l.id.clone())
         .collect();
     if dead.is_empty() {

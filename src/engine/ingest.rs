@@ -40,7 +40,6 @@ pub struct Report {
     pub flagged: usize,
     /// Decisions the marketplace confirmed this cycle.
     pub confirmed: usize,
-    pub stock_submitted: usize,
     /// Reservations or units on hand moved: other channels need new quantities.
     pub stock_moved: bool,
     /// What happened, one line each, for the log.

@@ -82,6 +82,44 @@ pub fn settle_pending(
     )?)
 }
 
+/// Settles the order's pending decisions against the marketplace: `confirmed` for lines where
+/// it did what vigie decided (`accepted` lists the lines it accepted), `superseded` where it
+/// went the other way (the back office, an automatic refusal, a cancellation).
+pub fn settle_pending_against(
+    conn: &Connection,
+    order_pk: i64,
+    accepted: &[String],
+    marketplace_state: &str,
+    now: &str,
+) -> Result<()> {
+    let pending: Vec<(String, bool)> = {
+        let mut stmt = conn.prepare(
+            "SELECT line_id, accept FROM decisions WHERE order_pk = ?1 AND outcome IS NULL",
+        )?;
+        stmt.query_map(params![order_pk], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    for (line_id, accept) in pending {
+        let agrees = accept == accepted.contains(&line_id);
+        let (outcome, note) = if agrees {
+            ("confirmed", None)
+        } else {
+            (
+                "superseded",
+                Some(format!(
+                    "the marketplace made the order {marketplace_state} first"
+                )),
+            )
+        };
+        conn.execute(
+            "UPDATE decisions SET outcome = ?3, outcome_at = ?4, outcome_note = ?5
+             WHERE order_pk = ?1 AND line_id = ?2",
+            params![order_pk, line_id, outcome, now, note],
+        )?;
+    }
+    Ok(())
+}
+
 /// A decision committed but not yet confirmed by the marketplace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
@@ -143,14 +181,6 @@ pub fn flag(tx: &Connection, order_pk: i64, reasons: &[&str], now: &str) -> Resu
 pub fn was_flagged(conn: &Connection, order_pk: i64) -> Result<bool> {
     Ok(conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM flags WHERE order_pk = ?1)",
-        params![order_pk],
-        |r| r.get(0),
-    )?)
-}
-
-pub fn is_flagged(conn: &Connection, order_pk: i64) -> Result<bool> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM flags WHERE order_pk = ?1 AND resolved_at IS NULL)",
         params![order_pk],
         |r| r.get(0),
     )?)

@@ -68,8 +68,7 @@ impl Store {
         let mut conn = Connection::open(&path).map_err(open_error)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_error)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_error)?;
+        enable_wal(&conn).map_err(open_error)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_error)?;
         conn.pragma_update(None, "foreign_keys", "ON")
@@ -117,6 +116,25 @@ impl Store {
         tokio::task::spawn_blocking(move || store.with(work))
             .await
             .map_err(|e| StoreError::Data(format!("database task failed: {e}")))?
+    }
+}
+
+/// Switching a new database to WAL needs the file alone for a moment; when another process
+/// opens it at that very moment SQLite answers "locked" at once instead of waiting, so wait
+/// here (start-up only).
+fn enable_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mut tries = 0;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && tries < 200 =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            outcome => return outcome,
+        }
     }
 }
 

@@ -105,12 +105,41 @@ pub fn reserve(
     Ok(())
 }
 
-pub fn has_reservations(conn: &Connection, order_pk: i64) -> Result<bool> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM reservations WHERE order_pk = ?1)",
-        params![order_pk],
-        |r| r.get(0),
-    )?)
+/// Makes sure an accepted line holds its units as `confirmed`: reserves it if it had no
+/// reservation, takes a released one back (the marketplace accepted what vigie refused).
+/// Returns whether availability changed.
+pub fn hold_confirmed(
+    conn: &Connection,
+    order_pk: i64,
+    line_id: &str,
+    sku: &str,
+    quantity: u32,
+    now: &str,
+) -> Result<bool> {
+    let state: Option<String> = conn
+        .query_row(
+            "SELECT state FROM reservations WHERE order_pk = ?1 AND line_id = ?2",
+            params![order_pk, line_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let (moved, sql) = match state.as_deref() {
+        None => {
+            reserve(conn, order_pk, line_id, sku, quantity, "confirmed", now)?;
+            return Ok(true);
+        }
+        Some("released") => (
+            true,
+            "UPDATE reservations SET state = 'confirmed', updated_at = ?3 WHERE order_pk = ?1 AND line_id = ?2",
+        ),
+        Some("held") => (
+            false,
+            "UPDATE reservations SET state = 'confirmed', updated_at = ?3 WHERE order_pk = ?1 AND line_id = ?2",
+        ),
+        _ => return Ok(false), // confirmed already, or consumed
+    };
+    conn.execute(sql, params![order_pk, line_id, now])?;
+    Ok(moved)
 }
 
 /// Moves the order's live reservations (optionally only `lines`) to `state`; returns the
