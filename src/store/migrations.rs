@@ -68,6 +68,13 @@ CREATE TABLE orders (
     UNIQUE (channel, order_id)
 );
 CREATE INDEX orders_by_status ON orders (status);
+-- "Is this the customer's first order?" (customer messages) without reading every order.
+CREATE INDEX orders_by_email ON orders (channel, lower(json_extract(payload, '$.customer.email')));
+CREATE INDEX orders_by_name ON orders (
+    channel,
+    lower(trim(json_extract(payload, '$.customer.first_name'))),
+    lower(trim(json_extract(payload, '$.customer.last_name')))
+);
 
 CREATE TABLE order_lines (
     order_pk          INTEGER NOT NULL REFERENCES orders (id),
