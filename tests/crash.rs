@@ -19,12 +19,10 @@ mod common;
 mod recorder;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
-use std::process::Output;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Setup};
+use common::{Daemon, Setup, vigie};
 use nix::sys::signal::Signal;
 use recorder::{AlertSink, Hit, Recorder, Rng};
 use rust_decimal::Decimal;
@@ -185,24 +183,6 @@ async fn feed(world: Arc<World>, orders: Vec<Planned>, seed: u64) -> BTreeSet<St
         tokio::time::sleep(ARRIVAL).await;
     }
     cancelled
-}
-
-async fn vigie(config: &Path, args: &[&str]) -> Output {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_clear()
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "vigie {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn db(setup: &Setup) -> rusqlite::Connection {

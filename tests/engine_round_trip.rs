@@ -4,30 +4,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
-use common::Setup;
+use common::{Setup, vigie};
 use rust_decimal::Decimal;
 use vigie_fnac::sandbox::{self as fnac, FnacSandbox};
 use vigie_mirakl::sandbox::{MiraklSandbox, OrderSpec, SandboxOptions};
-
-async fn vigie(config: &Path, args: &[&str]) -> Output {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_clear()
-        .env("RUST_LOG", "info")
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "vigie {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 async fn orders(config: &Path, args: &[&str]) -> Vec<serde_json::Value> {
     let mut all = vec!["orders", "--json"];

@@ -17,12 +17,10 @@ mod common;
 mod recorder;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Output;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Daemon, Setup};
+use common::{Daemon, Setup, vigie};
 use jiff::Timestamp;
 use nix::sys::signal::Signal;
 use recorder::{AlertSink, Hit, Recorder, Rng};
@@ -231,24 +229,6 @@ async fn feed(world: Arc<World>, seed: u64) -> (String, String) {
         tokio::time::sleep(ARRIVAL).await;
     }
     malformed
-}
-
-async fn vigie(config: &Path, args: &[&str]) -> Output {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_clear()
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "vigie {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn db(setup: &Setup) -> Option<rusqlite::Connection> {

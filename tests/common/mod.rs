@@ -196,3 +196,23 @@ pub fn mirakl_channel(name: &str, base_url: &str) -> String {
         "[[channel]]\nname = \"{name}\"\nkind = \"mirakl\"\nbase_url = \"{base_url}\"\napi_key = \"test-key\"\npoll_interval = \"1s\"\nlimits = {{ orders_per_minute = 600 }}\n"
     )
 }
+
+/// Runs a one-shot command of the real binary (`orders --json`, `run --once`, `stock set`...)
+/// and fails the test, showing its log, unless it succeeds.
+pub async fn vigie(config: &Path, args: &[&str]) -> std::process::Output {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_clear()
+        .env("RUST_LOG", "info")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "vigie {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
