@@ -55,9 +55,9 @@ pub fn insert(
 }
 
 /// Start-up: rows left 'sending' by a process that died mid-send become 'uncertain'. They are
-/// returned so each can raise an alert; they are never sent again automatically.
-pub fn mark_interrupted(conn: &mut Connection) -> Result<Vec<Row>> {
-    let tx = conn.transaction()?;
+/// returned so each can raise an alert in the same transaction (a crash in between would
+/// leave an uncertain message nobody hears of); they are never sent again automatically.
+pub fn mark_interrupted(tx: &Transaction<'_>) -> Result<Vec<Row>> {
     let rows = {
         let mut stmt = tx.prepare(&format!(
             "SELECT {ROW_COLUMNS} FROM outbox o JOIN orders d ON d.id = o.order_pk
@@ -73,7 +73,6 @@ pub fn mark_interrupted(conn: &mut Connection) -> Result<Vec<Row>> {
          WHERE state = 'sending'",
         [],
     )?;
-    tx.commit()?;
     Ok(rows)
 }
 

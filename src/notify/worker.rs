@@ -219,7 +219,8 @@ impl Worker {
         let rows = self
             .store
             .call(move |conn| {
-                let rows = outbox::mark_interrupted(conn)?;
+                let tx = conn.transaction()?;
+                let rows = outbox::mark_interrupted(&tx)?;
                 for row in &rows {
                     let alert = Alert::new(
                         AlertKind::NotificationUncertain,
@@ -232,8 +233,9 @@ impl Worker {
                         ),
                     )
                     .order(&row.channel, &row.order_id);
-                    alert::raise(conn, &alert, &now)?;
+                    alert::raise(&tx, &alert, &now)?;
                 }
+                tx.commit()?;
                 Ok(rows)
             })
             .await?;
