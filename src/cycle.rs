@@ -123,7 +123,7 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
             .call(move |conn| {
                 let tx = conn.transaction()?;
                 watch::waiting_orders(&tx, &config, &name, now)?;
-                watch::stock_levels(&tx, &config, &now.to_string())?;
+                watch::stock_levels(&tx, &config, &store::time_text(now))?;
                 tx.commit()?;
                 Ok(())
             })
@@ -148,7 +148,7 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
                     &tx,
                     &name,
                     DRIFT_CURSOR,
-                    &now.to_string(),
+                    &store::time_text(now),
                     &store::now_text(),
                 )?;
                 tx.commit()?;

@@ -96,7 +96,7 @@ impl AlertWorker {
                     .unwrap_or(jiff::SignedDuration::MAX),
             )
             .unwrap_or(jiff::Timestamp::MIN);
-        let (now_text, cutoff_text) = (now.to_string(), cutoff.to_string());
+        let (now_text, cutoff_text) = (store::time_text(now), store::time_text(cutoff));
         let owed = self
             .store
             .call(move |conn| {
@@ -162,8 +162,8 @@ impl AlertWorker {
                 .min(RETRY_MAX);
             let next = now
                 .checked_add(jiff::SignedDuration::try_from(delay).unwrap_or_default())
-                .unwrap_or(now)
-                .to_string();
+                .unwrap_or(now);
+            let next = store::time_text(next);
             let delivered = serde_json::to_string(&item.delivered)
                 .map_err(|e| StoreError::Data(e.to_string()))?;
             return self
@@ -185,7 +185,7 @@ impl AlertWorker {
                 "alert delivery given up; an open condition will be reminded later"
             );
         }
-        let now = now.to_string();
+        let now = store::time_text(now);
         self.store
             .call(move |conn| {
                 let column = if resolved {

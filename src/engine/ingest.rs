@@ -70,7 +70,7 @@ pub fn commit(
         quarantine(&tx, s, item, &now, &mut report)?;
     }
     for (cursor, at) in cursors {
-        channels::set_cursor(&tx, s.channel, cursor, &at.to_string(), &now)?;
+        channels::set_cursor(&tx, s.channel, cursor, &store::time_text(*at), &now)?;
     }
     if s.dry_run {
         report.stock_moved = false;
@@ -91,8 +91,8 @@ fn one_order(
     let channel = s.channel;
     let deadline = order
         .acceptance_deadline
-        .unwrap_or_else(|| sla::deadline(order.created_at, s.deadline, &s.config.daemon.timezone))
-        .to_string();
+        .unwrap_or_else(|| sla::deadline(order.created_at, s.deadline, &s.config.daemon.timezone));
+    let deadline = store::time_text(deadline);
     let (order_pk, ingested) = orders::ingest(tx, channel, order, Some(&deadline), now)?;
     let label = format!("{channel}:{}", order.id);
     let status = order.state.status;

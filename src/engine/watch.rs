@@ -53,7 +53,7 @@ pub fn waiting_orders(
     channel: &str,
     now: Timestamp,
 ) -> store::Result<usize> {
-    let now_text = now.to_string();
+    let now_text = store::time_text(now);
     let mut stmt = tx.prepare(
         "SELECT o.id, o.order_id, o.created_at, o.deadline_at, o.first_seen_at, o.payload
          FROM orders o

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use vigie_connector::{Order, Timestamp};
+use vigie_connector::Order;
 
 use super::facts::{self, Facts, sample_facts};
 use super::templates::{TemplateError, Templates};
@@ -123,7 +123,7 @@ fn stored_facts(
             serde_json::from_str(&payload).map_err(|e| StoreError::Data(e.to_string()))?;
         // Read-only: the transaction is dropped, never committed.
         let tx = conn.transaction()?;
-        let now = Timestamp::now().to_string();
+        let now = crate::store::now_text();
         facts::gather(&tx, &config, &channel, pk, event, &order, &now).map(Some)
     })?;
     found.context("no such order in the database")

@@ -181,7 +181,7 @@ impl Worker {
             return;
         }
         if self.dry_run {
-            let now = (self.clock)().to_string();
+            let now = store::time_text((self.clock)());
             let due = self
                 .store
                 .call(move |conn| {
@@ -215,7 +215,7 @@ impl Worker {
         if self.recovered.load(Ordering::Acquire) {
             return Ok(());
         }
-        let now = (self.clock)().to_string();
+        let now = store::time_text((self.clock)());
         let rows = self
             .store
             .call(move |conn| {
@@ -256,7 +256,7 @@ impl Worker {
             if stop.is_some_and(CancellationToken::is_cancelled) {
                 return Ok(());
             }
-            let now = (self.clock)().to_string();
+            let now = store::time_text((self.clock)());
             let due = self
                 .store
                 .call(move |conn| outbox::has_due(conn, lane.glob(), &now))
@@ -266,7 +266,7 @@ impl Worker {
             }
             // Wait for the budget before claiming: a row is never 'sending' while it waits.
             throttle.ready().await;
-            let now = (self.clock)().to_string();
+            let now = store::time_text((self.clock)());
             let claimed = self
                 .store
                 .call(move |conn| outbox::claim_next(conn, lane.glob(), &now))
@@ -421,7 +421,7 @@ impl Worker {
                     destination = row.destination,
                     "sent"
                 );
-                let now = now.to_string();
+                let now = store::time_text(now);
                 return self
                     .store
                     .call(move |conn| outbox::mark_sent(conn, row.id, &now))
@@ -436,8 +436,8 @@ impl Worker {
                     .max(retry_after.unwrap_or_default());
                 let next = now
                     .checked_add(SignedDuration::try_from(delay).unwrap_or_default())
-                    .unwrap_or(now)
-                    .to_string();
+                    .unwrap_or(now);
+                let next = store::time_text(next);
                 tracing::warn!(
                     outbox = row.id,
                     order,
@@ -457,7 +457,7 @@ impl Worker {
         };
         metrics::counter!("vigie_notifications_failed_total", "route" => lane.name()).increment(1);
         tracing::error!(outbox = row.id, order, "send failed for good: {give_up}");
-        let now = now.to_string();
+        let now = store::time_text(now);
         self.store
             .call(move |conn| {
                 let tx = conn.transaction()?;

@@ -153,9 +153,14 @@ fn describe(e: &rusqlite::Error) -> String {
     }
 }
 
-/// Timestamps are stored as RFC 3339 UTC text, which sorts chronologically.
+/// Timestamps are stored as RFC 3339 UTC text with nine fractional digits: fixed width, so
+/// text order is time order (SQL compares and sorts them as text).
+pub fn time_text(at: jiff::Timestamp) -> String {
+    format!("{at:.9}")
+}
+
 pub fn now_text() -> String {
-    jiff::Timestamp::now().to_string()
+    time_text(jiff::Timestamp::now())
 }
 
 #[cfg(test)]

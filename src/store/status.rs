@@ -66,7 +66,7 @@ pub fn report(conn: &Connection, config: &Config) -> Result<StatusReport> {
         .into_iter()
         .map(|h| (h.channel.clone(), h))
         .collect();
-    let now = Timestamp::now().to_string();
+    let now = super::now_text();
     let channels = config
         .channels
         .iter()
