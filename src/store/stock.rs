@@ -51,19 +51,20 @@ pub fn has_inventory(conn: &Connection) -> Result<bool> {
     Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM stock)", [], |r| r.get(0))?)
 }
 
-/// Units of `sku` that can still be promised, after every reservation and the buffers.
+/// available = on hand − live reservations − the global and per-SKU buffers: the one
+/// formula for deciding orders and for what channels are offered. `?1` is the global buffer.
+const AVAILABLE: &str =
+    "SELECT s.sku, s.on_hand - COALESCE(SUM(r.quantity), 0) - ?1 - COALESCE(s.safety_buffer, 0)
+     FROM stock s
+     LEFT JOIN reservations r ON r.sku = s.sku AND r.state IN ('held', 'confirmed')";
+
+/// Units of `sku` that can still be promised (0 for a SKU the inventory does not list).
 pub fn available(conn: &Connection, sku: &str, global_buffer: u32) -> Result<i64> {
-    let row: Option<(i64, Option<i64>)> = conn
-        .query_row(
-            "SELECT on_hand, safety_buffer FROM stock WHERE sku = ?1",
-            params![sku],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+    let sql = format!("{AVAILABLE} WHERE s.sku = ?2 GROUP BY s.sku");
+    let available = conn
+        .query_row(&sql, params![global_buffer, sku], |r| r.get(1))
         .optional()?;
-    let Some((on_hand, sku_buffer)) = row else {
-        return Ok(0);
-    };
-    Ok(on_hand - reserved(conn, sku)? - i64::from(global_buffer) - sku_buffer.unwrap_or(0))
+    Ok(available.unwrap_or(0))
 }
 
 pub fn reserved(conn: &Connection, sku: &str) -> Result<i64> {
@@ -219,12 +220,7 @@ pub fn show(conn: &Connection, sku: Option<&str>, global_buffer: u32) -> Result<
 
 /// Every SKU with its availability, for computing what each channel should offer.
 pub fn all_available(conn: &Connection, global_buffer: u32) -> Result<Vec<(String, i64)>> {
-    let mut stmt = conn.prepare(
-        "SELECT s.sku, s.on_hand - COALESCE(SUM(r.quantity), 0) - ?1 - COALESCE(s.safety_buffer, 0)
-         FROM stock s
-         LEFT JOIN reservations r ON r.sku = s.sku AND r.state IN ('held', 'confirmed')
-         GROUP BY s.sku ORDER BY s.sku",
-    )?;
+    let mut stmt = conn.prepare(&format!("{AVAILABLE} GROUP BY s.sku ORDER BY s.sku"))?;
     let rows = stmt.query_map(params![global_buffer], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
