@@ -51,15 +51,7 @@ async fn sigterm_during_a_cycle_parks_it_and_exits_zero() {
     let mut daemon = Daemon::start(&setup.config, &["run"], &[]);
 
     // wait until the cycle is in flight: the marketplace has the request
-    let deadline = std::time::Instant::now() + common::PATIENCE;
-    while slow.received_requests().await.unwrap().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no poll:\n{}",
-            daemon.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    polled(&slow, &daemon).await;
     daemon.signal(Signal::SIGTERM);
     let status = tokio::task::spawn_blocking(move || (daemon.wait(), daemon.log()))
         .await
@@ -132,15 +124,7 @@ async fn sighup_with_a_valid_change_applies_it() {
     );
 
     // the new channel really polls
-    let deadline = std::time::Instant::now() + common::PATIENCE;
-    while mirakl.received_requests().await.unwrap().is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no poll:\n{}",
-            daemon.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    polled(&mirakl, &daemon).await;
     daemon.signal(Signal::SIGTERM);
     let status = tokio::task::spawn_blocking(move || daemon.wait())
         .await
@@ -238,4 +222,17 @@ fn a_second_run_on_the_same_state_directory_is_refused() {
 
     daemon.signal(Signal::SIGTERM);
     assert!(daemon.wait().success());
+}
+
+/// Waits until the daemon has sent `marketplace` a request.
+async fn polled(marketplace: &MockServer, daemon: &Daemon) {
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while marketplace.received_requests().await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no poll:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
