@@ -80,7 +80,7 @@ renotify_after = "1h"
     let store = open_store(&config);
     let (clock, now) = manual_clock();
     let worker = AlertWorker::new(store.clone(), config.clone(), false).with_clock(clock.clone());
-    let stamp = || clock().to_string();
+    let stamp = || vigie::store::time_text(clock());
 
     // Raised twice: one condition, one notice.
     store
@@ -230,11 +230,11 @@ async fn a_failing_target_is_retried_alone_and_others_are_not_sent_twice() {
     )
     .order("shop", "A-1");
     store
-        .with(|c| alert::raise(c, &alert, &clock().to_string()))
+        .with(|c| alert::raise(c, &alert, &vigie::store::time_text(clock())))
         .unwrap();
     // An occurrence is told once: raising it again changes nothing.
     store
-        .with(|c| alert::raise(c, &alert, &clock().to_string()))
+        .with(|c| alert::raise(c, &alert, &vigie::store::time_text(clock())))
         .unwrap();
 
     worker.drain_once().await;
