@@ -8,7 +8,7 @@ use vigie_fnac::Fnac;
 use vigie_mirakl::Mirakl;
 
 use crate::config::{Config, MarketplaceConfig};
-use crate::cycle::Channel;
+use crate::pipeline::Channel;
 
 #[derive(Debug, thiserror::Error)]
 #[error("channel {channel}: {source}")]

@@ -7,8 +7,8 @@ use anyhow::Context;
 
 use crate::config::{self, Config, ConfigError, Environment};
 use crate::daemon::{self, RunOptions};
-use crate::engine::review;
-use crate::events::OrderEvent;
+use crate::domain::events::OrderEvent;
+use crate::pipeline::review;
 use crate::store::{self, Store, orders, status, stock};
 use crate::{inventory, notify};
 

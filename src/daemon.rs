@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::AlertWorker;
 use crate::config::{self, Config, Environment, SharedConfig};
-use crate::cycle::{self, Channel, Context};
 use crate::heartbeat::Heartbeats;
 use crate::http::{self as status_server, StatusState};
 use crate::logging::LogHandle;
+use crate::pipeline::{self as cycle, Channel, Context};
 use crate::store::Store;
 use crate::{channels, inventory, notify, systemd};
 

@@ -5,8 +5,8 @@
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use vigie::config::{InsufficientStock, RulesConfig};
-use vigie::engine::decide::{self, Policy};
-use vigie::store::{self, Store, orders, stock};
+use vigie::pipeline::decide::{self, Policy};
+use vigie::store::{self, Store, orders, reservations, stock};
 use vigie_connector::{
     Customer, MarketplaceState, Money, Order, OrderLine, OrderStatus, Timestamp,
 };
@@ -154,7 +154,7 @@ proptest! {
                 let limit = i64::from(*on_hand) - i64::from(BUFFER);
                 let accepted = accepted_units(&store, sku);
                 prop_assert!(accepted <= limit.max(0), "{sku}: {accepted} accepted, snapshot {on_hand}, buffer {BUFFER}");
-                let reserved = store.with(|c| stock::reserved(c, sku)).unwrap();
+                let reserved = store.with(|c| reservations::reserved(c, sku)).unwrap();
                 prop_assert!(reserved <= limit.max(0), "{sku}: {reserved} reserved, snapshot {on_hand}");
             }
         }
@@ -187,13 +187,13 @@ fn an_order_accepted_elsewhere_holds_all_its_units() {
         &order(0, &[(0, 2), (1, 1)], OrderStatus::AwaitingAcceptance),
         false,
     );
-    assert_eq!(store.with(|c| stock::reserved(c, "A")).unwrap(), 0);
+    assert_eq!(store.with(|c| reservations::reserved(c, "A")).unwrap(), 0);
     // ...yet accepted in the back office, before vigie's refusal went out
     let mut accepted = order(0, &[(0, 2), (1, 1)], OrderStatus::Accepted);
     accepted.updated_at = Timestamp::now();
     apply(&store, "lm", &accepted, false);
-    assert_eq!(store.with(|c| stock::reserved(c, "A")).unwrap(), 2);
-    assert_eq!(store.with(|c| stock::reserved(c, "B")).unwrap(), 1);
+    assert_eq!(store.with(|c| reservations::reserved(c, "A")).unwrap(), 2);
+    assert_eq!(store.with(|c| reservations::reserved(c, "B")).unwrap(), 1);
     let outcomes: Vec<String> = store
         .with(|c| {
             let mut stmt = c.prepare("SELECT outcome FROM decisions ORDER BY line_id")?;

@@ -13,7 +13,7 @@ use url::Url;
 
 use super::secret::SecretKeys;
 use super::{ChannelConfig, HumanDuration, KeyError, MarketplaceConfig, invalid};
-use crate::events::OrderEvent;
+use crate::domain::events::OrderEvent;
 
 /// Locales with built-in templates; a templates directory may add others.
 pub const BUILT_IN_LOCALES: [&str; 2] = ["fr", "en"];
@@ -740,8 +740,15 @@ mod tests {
         let shop = config.notify.channel("shop").unwrap();
         assert_eq!(shop.routes, [super::Route::Marketplace]);
         assert_eq!(shop.locale, "fr");
-        assert!(!shop.events.contains(&crate::events::OrderEvent::Received));
-        assert!(shop.events.contains(&crate::events::OrderEvent::Accepted));
+        assert!(
+            !shop
+                .events
+                .contains(&crate::domain::events::OrderEvent::Received)
+        );
+        assert!(
+            shop.events
+                .contains(&crate::domain::events::OrderEvent::Accepted)
+        );
         assert_eq!(
             config.notify.templates_dir,
             Path::new("/etc/vigie/templates")

@@ -1,19 +1,24 @@
-//! Per-channel bookkeeping: polling cursors, loop health, quarantined payloads.
+//! Per-channel bookkeeping: polling cursors and loop health.
 
+use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
-use vigie_connector::Malformed;
 
 use super::Result;
+use super::state::read_time;
 
-pub fn cursor(conn: &Connection, channel: &str, name: &str) -> Result<Option<String>> {
-    Ok(conn
+/// The time a polling cursor stands at, if it was ever moved.
+pub fn cursor(conn: &Connection, channel: &str, name: &str) -> Result<Option<Timestamp>> {
+    let value: Option<String> = conn
         .query_row(
             "SELECT value FROM cursors WHERE channel = ?1 AND name = ?2",
             params![channel, name],
             |row| row.get(0),
         )
-        .optional()?)
+        .optional()?;
+    value
+        .map(|v| read_time(&v, format!("cursor {channel}/{name}")))
+        .transpose()
 }
 
 /// Moves a cursor; call it in the transaction that commits the batch it covers.
@@ -21,31 +26,16 @@ pub fn set_cursor(
     tx: &Transaction<'_>,
     channel: &str,
     name: &str,
-    value: &str,
+    at: Timestamp,
     now: &str,
 ) -> Result<()> {
+    let value = super::time_text(at);
     tx.execute(
         "INSERT INTO cursors (channel, name, value, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (channel, name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
         params![channel, name, value, now],
     )?;
     Ok(())
-}
-
-/// Keeps an unreadable payload for a human; the same payload twice is kept once.
-/// Returns whether it was new.
-pub fn quarantine(
-    tx: &Transaction<'_>,
-    channel: &str,
-    item: &Malformed,
-    now: &str,
-) -> Result<bool> {
-    let inserted = tx.execute(
-        "INSERT INTO quarantine (channel, order_id, error, payload, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (channel, payload) DO NOTHING",
-        params![channel, item.order_id, item.error, item.payload, now],
-    )?;
-    Ok(inserted == 1)
 }
 
 /// Records the end of one poll; returns the channel's consecutive failures so far.

@@ -1,8 +1,11 @@
-//! Decisions per order line, and flags that hold an order for a human.
+//! Decisions per order line: one per line, committed before the marketplace hears of it, then
+//! settled with what the marketplace did.
 
+use jiff::Timestamp;
 use rusqlite::{Connection, params};
 use vigie_connector::LineDecision;
 
+use super::state::{StoredState, read_time};
 use super::{Result, StoreError};
 
 /// Who decided.
@@ -12,11 +15,39 @@ pub enum Source {
     Review,
 }
 
-impl Source {
+impl StoredState for Source {
+    const ALL: &'static [Self] = &[Self::Rules, Self::Review];
+    const WHAT: &'static str = "decision source";
+
     fn as_str(self) -> &'static str {
         match self {
             Self::Rules => "rules",
             Self::Review => "review",
+        }
+    }
+}
+
+/// How a decision ended; none while it waits for the marketplace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The marketplace did what vigie decided.
+    Confirmed,
+    /// The order went the other way first (the back office, an automatic refusal, a
+    /// cancellation).
+    Superseded,
+    /// The marketplace rejected the decision; a human decides in its back office.
+    Failed,
+}
+
+impl StoredState for Outcome {
+    const ALL: &'static [Self] = &[Self::Confirmed, Self::Superseded, Self::Failed];
+    const WHAT: &'static str = "decision outcome";
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => "confirmed",
+            Self::Superseded => "superseded",
+            Self::Failed => "failed",
         }
     }
 }
@@ -59,6 +90,53 @@ pub fn record(
     Ok(())
 }
 
+/// One line's decision as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDecision {
+    pub line_id: String,
+    pub accept: bool,
+    pub reasons: Vec<String>,
+    pub source: Source,
+    pub note: Option<String>,
+    pub decided_at: Timestamp,
+    pub outcome: Option<Outcome>,
+    pub outcome_at: Option<Timestamp>,
+    pub outcome_note: Option<String>,
+}
+
+/// The order's decisions, in the order they were recorded.
+pub fn of_order(conn: &Connection, order_pk: i64) -> Result<Vec<StoredDecision>> {
+    let mut stmt = conn.prepare(
+        "SELECT line_id, accept, reasons, source, note, decided_at, outcome, outcome_at,
+                outcome_note
+         FROM decisions WHERE order_pk = ?1 ORDER BY rowid",
+    )?;
+    let mut rows = stmt.query(params![order_pk])?;
+    let mut decisions = Vec::new();
+    while let Some(r) = rows.next()? {
+        let line_id: String = r.get(0)?;
+        let row = format!("decision of order {order_pk} line {line_id}");
+        let reasons: String = r.get(2)?;
+        decisions.push(StoredDecision {
+            accept: r.get(1)?,
+            reasons: serde_json::from_str(&reasons)
+                .map_err(|e| StoreError::Data(format!("{row}: reasons {reasons:?}: {e}")))?,
+            source: Source::read(&r.get::<_, String>(3)?, &row)?,
+            note: r.get(4)?,
+            decided_at: read_time(&r.get::<_, String>(5)?, &row)?,
+            outcome: (r.get::<_, Option<String>>(6)?)
+                .map(|o| Outcome::read(&o, &row))
+                .transpose()?,
+            outcome_at: (r.get::<_, Option<String>>(7)?)
+                .map(|t| read_time(&t, &row))
+                .transpose()?,
+            outcome_note: r.get(8)?,
+            line_id,
+        });
+    }
+    Ok(decisions)
+}
+
 pub fn is_decided(conn: &Connection, order_pk: i64) -> Result<bool> {
     Ok(conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM decisions WHERE order_pk = ?1)",
@@ -67,56 +145,35 @@ pub fn is_decided(conn: &Connection, order_pk: i64) -> Result<bool> {
     )?)
 }
 
-/// Marks the order's decisions still waiting for the marketplace with `outcome`.
+/// Settles every decision of the order still waiting for the marketplace with `outcome`.
 pub fn settle_pending(
     conn: &Connection,
     order_pk: i64,
-    outcome: &str,
+    outcome: Outcome,
     note: Option<&str>,
     now: &str,
 ) -> Result<usize> {
     Ok(conn.execute(
         "UPDATE decisions SET outcome = ?2, outcome_at = ?3, outcome_note = ?4
          WHERE order_pk = ?1 AND outcome IS NULL",
-        params![order_pk, outcome, now, note],
+        params![order_pk, outcome.as_str(), now, note],
     )?)
 }
 
-/// Settles the order's pending decisions against the marketplace: `confirmed` for lines where
-/// it did what vigie decided (`accepted` lists the lines it accepted), `superseded` where it
-/// went the other way (the back office, an automatic refusal, a cancellation).
-pub fn settle_pending_against(
+/// Settles one line's decision with `outcome`.
+pub fn settle_line(
     conn: &Connection,
     order_pk: i64,
-    accepted: &[String],
-    marketplace_state: &str,
+    line_id: &str,
+    outcome: Outcome,
+    note: Option<&str>,
     now: &str,
 ) -> Result<()> {
-    let pending: Vec<(String, bool)> = {
-        let mut stmt = conn.prepare(
-            "SELECT line_id, accept FROM decisions WHERE order_pk = ?1 AND outcome IS NULL",
-        )?;
-        stmt.query_map(params![order_pk], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?
-    };
-    for (line_id, accept) in pending {
-        let agrees = accept == accepted.contains(&line_id);
-        let (outcome, note) = if agrees {
-            ("confirmed", None)
-        } else {
-            (
-                "superseded",
-                Some(format!(
-                    "the marketplace made the order {marketplace_state} first"
-                )),
-            )
-        };
-        conn.execute(
-            "UPDATE decisions SET outcome = ?3, outcome_at = ?4, outcome_note = ?5
-             WHERE order_pk = ?1 AND line_id = ?2",
-            params![order_pk, line_id, outcome, now, note],
-        )?;
-    }
+    conn.execute(
+        "UPDATE decisions SET outcome = ?3, outcome_at = ?4, outcome_note = ?5
+         WHERE order_pk = ?1 AND line_id = ?2",
+        params![order_pk, line_id, outcome.as_str(), now, note],
+    )?;
     Ok(())
 }
 
@@ -166,30 +223,4 @@ pub fn accepted_lines(conn: &Connection, order_pk: i64) -> Result<Vec<String>> {
         conn.prepare("SELECT line_id FROM decisions WHERE order_pk = ?1 AND accept = 1")?;
     let rows = stmt.query_map(params![order_pk], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-pub fn flag(tx: &Connection, order_pk: i64, reasons: &[&str], now: &str) -> Result<()> {
-    let reasons = serde_json::to_string(reasons).map_err(|e| StoreError::Data(e.to_string()))?;
-    tx.execute(
-        "INSERT INTO flags (order_pk, reasons, flagged_at) VALUES (?1, ?2, ?3)",
-        params![order_pk, reasons, now],
-    )?;
-    Ok(())
-}
-
-/// Whether the order was ever flagged (resolved or not): rules judge an order once.
-pub fn was_flagged(conn: &Connection, order_pk: i64) -> Result<bool> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM flags WHERE order_pk = ?1)",
-        params![order_pk],
-        |r| r.get(0),
-    )?)
-}
-
-pub fn resolve_flag(conn: &Connection, order_pk: i64, now: &str) -> Result<()> {
-    conn.execute(
-        "UPDATE flags SET resolved_at = ?2 WHERE order_pk = ?1 AND resolved_at IS NULL",
-        params![order_pk, now],
-    )?;
-    Ok(())
 }

@@ -7,8 +7,13 @@
 
 pub mod channels;
 pub mod decisions;
+pub mod flags;
 mod migrations;
 pub mod orders;
+pub mod pushes;
+pub mod quarantine;
+pub mod reservations;
+pub mod state;
 pub mod status;
 pub mod stock;
 

@@ -1,9 +1,12 @@
 //! Orders, their lines and their status history.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use jiff::Timestamp;
+use rusqlite::{Connection, Transaction, params};
 use serde::Serialize;
-use vigie_connector::{Order, OrderStatus};
+use vigie_connector::{Money, Order, OrderStatus};
 
+use super::decisions::Outcome;
+use super::state::{StoredState, read_time};
 use super::{Result, StoreError};
 
 /// What ingesting one polled order changed.
@@ -26,17 +29,12 @@ pub fn ingest(
     tx: &Transaction<'_>,
     channel: &str,
     order: &Order,
-    deadline: Option<&str>,
+    deadline: Option<Timestamp>,
     now: &str,
 ) -> Result<(i64, Ingested)> {
     let payload = serde_json::to_string(order).map_err(|e| StoreError::Data(e.to_string()))?;
-    let previous: Option<(i64, String, String)> = tx
-        .query_row(
-            "SELECT id, status, updated_at FROM orders WHERE channel = ?1 AND order_id = ?2",
-            params![channel, order.id],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )
-        .optional()?;
+    let deadline = deadline.map(super::time_text);
+    let previous = find(tx, channel, &order.id)?;
     let status = order.state.status.as_str();
     let (order_pk, outcome) = match previous {
         None => {
@@ -61,10 +59,14 @@ pub fn ingest(
             )?;
             (tx.last_insert_rowid(), Ingested::New)
         }
-        Some((pk, old_status, old_updated)) if is_stale(order, &old_status, &old_updated) => {
-            return Ok((pk, Ingested::Stale));
+        Some(stored) if is_stale(order, &stored) => {
+            return Ok((stored.pk, Ingested::Stale));
         }
-        Some((pk, old_status, _)) => {
+        Some(StoredOrder {
+            pk,
+            status: old_status,
+            ..
+        }) => {
             tx.execute(
                 "UPDATE orders SET reference = ?2, marketplace_state = ?3, status = ?4,
                     updated_at = ?5, deadline_at = COALESCE(?6, deadline_at),
@@ -82,12 +84,10 @@ pub fn ingest(
                     payload,
                 ],
             )?;
-            let outcome = if old_status == status {
+            let outcome = if old_status == order.state.status {
                 Ingested::Unchanged
             } else {
-                Ingested::StatusChanged {
-                    from: parse_status(&old_status)?,
-                }
+                Ingested::StatusChanged { from: old_status }
             };
             (pk, outcome)
         }
@@ -120,12 +120,13 @@ pub fn ingest(
 
 /// Overlapping poll windows can deliver an older picture of an order after a newer one:
 /// never go back in time, and never out of a final state.
-fn is_stale(order: &Order, stored_status: &str, stored_updated: &str) -> bool {
-    let older = stored_updated
-        .parse::<jiff::Timestamp>()
-        .is_ok_and(|stored| order.updated_at < stored);
-    let was_final = matches!(stored_status, "refused" | "cancelled" | "closed");
-    older || (was_final && stored_status != order.state.status.as_str())
+fn is_stale(order: &Order, stored: &StoredOrder) -> bool {
+    let older = order.updated_at < stored.updated_at;
+    let was_final = matches!(
+        stored.status,
+        OrderStatus::Refused | OrderStatus::Cancelled | OrderStatus::Closed
+    );
+    older || (was_final && stored.status != order.state.status)
 }
 
 /// The order as last ingested.
@@ -135,8 +136,12 @@ pub fn payload(conn: &Connection, order_pk: i64) -> Result<Order> {
         params![order_pk],
         |r| r.get(0),
     )?;
-    serde_json::from_str(&text)
-        .map_err(|e| StoreError::Data(format!("stored order {order_pk}: {e}")))
+    read_payload(order_pk, &text)
+}
+
+fn read_payload(order_pk: i64, text: &str) -> Result<Order> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Data(format!("order {order_pk}: payload: {e}")))
 }
 
 /// How long ago vigie first saw the order.
@@ -146,15 +151,121 @@ pub fn seen_for(conn: &Connection, order_pk: i64) -> Result<std::time::Duration>
         params![order_pk],
         |r| r.get(0),
     )?;
-    let seen: jiff::Timestamp = seen
-        .parse()
-        .map_err(|e| StoreError::Data(format!("stored time {seen:?}: {e}")))?;
-    Ok(jiff::Timestamp::now().duration_since(seen).unsigned_abs())
+    let seen = read_time(&seen, format!("order {order_pk}"))?;
+    Ok(Timestamp::now().duration_since(seen).unsigned_abs())
 }
 
-fn parse_status(text: &str) -> Result<OrderStatus> {
-    serde_json::from_value(serde_json::Value::String(text.to_owned()))
-        .map_err(|_| StoreError::Data(format!("unknown stored status {text:?}")))
+/// An order's row as stored, without its payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredOrder {
+    pub pk: i64,
+    pub channel: String,
+    pub order_id: String,
+    pub reference: String,
+    pub marketplace_state: String,
+    pub status: OrderStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub first_seen_at: Timestamp,
+    pub deadline_at: Option<Timestamp>,
+    pub total: Money,
+}
+
+const ORDER_COLUMNS: &str = "o.id, o.channel, o.order_id, o.reference, o.marketplace_state, \
+     o.status, o.created_at, o.updated_at, o.first_seen_at, o.deadline_at, o.total_amount, \
+     o.currency";
+
+fn read_order(r: &rusqlite::Row<'_>) -> Result<StoredOrder> {
+    let pk: i64 = r.get(0)?;
+    let row = format!("order {pk}");
+    let time = |i: usize| -> Result<Timestamp> { read_time(&r.get::<_, String>(i)?, &row) };
+    let amount: String = r.get(10)?;
+    Ok(StoredOrder {
+        pk,
+        channel: r.get(1)?,
+        order_id: r.get(2)?,
+        reference: r.get(3)?,
+        marketplace_state: r.get(4)?,
+        status: OrderStatus::read(&r.get::<_, String>(5)?, &row)?,
+        created_at: time(6)?,
+        updated_at: time(7)?,
+        first_seen_at: time(8)?,
+        deadline_at: (r.get::<_, Option<String>>(9)?)
+            .map(|t| read_time(&t, &row))
+            .transpose()?,
+        total: Money::new(
+            amount
+                .parse()
+                .map_err(|e| StoreError::Data(format!("{row}: total {amount:?}: {e}")))?,
+            r.get::<_, String>(11)?,
+        ),
+    })
+}
+
+/// The order `channel` calls `order_id`, if vigie has seen it.
+pub fn find(conn: &Connection, channel: &str, order_id: &str) -> Result<Option<StoredOrder>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders o WHERE o.channel = ?1 AND o.order_id = ?2"
+    ))?;
+    let mut rows = stmt.query(params![channel, order_id])?;
+    rows.next()?.map(read_order).transpose()
+}
+
+/// `channel`'s orders awaiting acceptance without a decision the marketplace confirmed
+/// (undecided, held for review, or a decision it has not accepted yet), with their payloads.
+pub fn awaiting_confirmation(
+    conn: &Connection,
+    channel: &str,
+) -> Result<Vec<(StoredOrder, Order)>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ORDER_COLUMNS}, o.payload FROM orders o
+         WHERE o.channel = ?1 AND o.status = ?2
+           AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.order_pk = o.id AND d.outcome = ?3)"
+    ))?;
+    let mut rows = stmt.query(params![
+        channel,
+        OrderStatus::AwaitingAcceptance.as_str(),
+        Outcome::Confirmed.as_str()
+    ])?;
+    let mut waiting = Vec::new();
+    while let Some(r) = rows.next()? {
+        let stored = read_order(r)?;
+        let order = read_payload(stored.pk, &r.get::<_, String>(12)?)?;
+        waiting.push((stored, order));
+    }
+    Ok(waiting)
+}
+
+/// One order line as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLine {
+    pub line_id: String,
+    pub sku: String,
+    pub quantity: u32,
+    pub marketplace_state: String,
+    pub status: OrderStatus,
+}
+
+/// The order's lines, in the marketplace's order.
+pub fn lines(conn: &Connection, order_pk: i64) -> Result<Vec<StoredLine>> {
+    let mut stmt = conn.prepare(
+        "SELECT line_id, sku, quantity, marketplace_state, status FROM order_lines
+         WHERE order_pk = ?1 ORDER BY rowid",
+    )?;
+    let mut rows = stmt.query(params![order_pk])?;
+    let mut lines = Vec::new();
+    while let Some(r) = rows.next()? {
+        let line_id: String = r.get(0)?;
+        let row = format!("line {line_id} of order {order_pk}");
+        lines.push(StoredLine {
+            sku: r.get(1)?,
+            quantity: r.get(2)?,
+            marketplace_state: r.get(3)?,
+            status: OrderStatus::read(&r.get::<_, String>(4)?, &row)?,
+            line_id,
+        });
+    }
+    Ok(lines)
 }
 
 /// One order as `vigie orders --json` prints it (DESIGN section 3).

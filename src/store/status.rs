@@ -4,12 +4,15 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use vigie_connector::OrderStatus;
 
 use super::Result;
 use super::channels::{self, ChannelHealth};
+use super::decisions::Outcome;
+use super::quarantine;
+use super::state::{StoredState, read_time};
 use crate::config::Config;
 
 #[derive(Debug, Serialize)]
@@ -83,10 +86,10 @@ pub fn report(conn: &Connection, config: &Config) -> Result<StatusReport> {
     let oldest_undecided = conn
         .query_row(
             "SELECT o.channel || ':' || o.order_id, o.created_at, o.deadline_at FROM orders o
-             WHERE o.status = 'awaiting_acceptance'
+             WHERE o.status = ?1
                AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.order_pk = o.id)
              ORDER BY o.created_at LIMIT 1",
-            [],
+            [OrderStatus::AwaitingAcceptance.as_str()],
             |row| {
                 Ok(Undecided {
                     order: row.get(0)?,
@@ -108,7 +111,7 @@ pub fn report(conn: &Connection, config: &Config) -> Result<StatusReport> {
         oldest_undecided,
         outbox: grouped(conn, "SELECT state, COUNT(*) FROM outbox GROUP BY state")?,
         open_alerts: count("SELECT COUNT(*) FROM alerts WHERE resolved_at IS NULL")?,
-        quarantined_payloads: count("SELECT COUNT(*) FROM quarantine")?,
+        quarantined_payloads: quarantine::count(conn)?,
     })
 }
 
@@ -121,24 +124,24 @@ fn grouped(conn: &Connection, sql: &str) -> Result<BTreeMap<String, i64>> {
 fn kpis(conn: &Connection, channel: &str, now: &str) -> Result<ChannelKpis> {
     // One row per confirmed order: whether any line was accepted, and how long it took.
     let mut stmt = conn.prepare(
-        "SELECT MAX(d.accept), MAX(d.outcome_at), o.first_seen_at FROM orders o
+        "SELECT o.id, MAX(d.accept), MAX(d.outcome_at), o.first_seen_at FROM orders o
          JOIN decisions d ON d.order_pk = o.id
-         WHERE o.channel = ?1 AND d.outcome = 'confirmed' GROUP BY o.id",
+         WHERE o.channel = ?1 AND d.outcome = ?2 GROUP BY o.id",
     )?;
-    let decided: Vec<(bool, String, String)> = stmt
-        .query_map(params![channel], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    let decided: Vec<(i64, bool, String, String)> = stmt
+        .query_map(params![channel, Outcome::Confirmed.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
-    let accepted = decided.iter().filter(|(a, _, _)| *a).count() as i64;
+    let accepted = decided.iter().filter(|(_, a, _, _)| *a).count() as i64;
     let mut seconds: Vec<f64> = decided
         .iter()
-        .filter_map(|(_, at, seen)| {
-            let (at, seen) = (
-                at.parse::<Timestamp>().ok()?,
-                seen.parse::<Timestamp>().ok()?,
-            );
-            Some(at.duration_since(seen).as_secs_f64().max(0.0))
+        .map(|(pk, _, at, seen)| {
+            let row = format!("order {pk}");
+            let waited = read_time(at, &row)?.duration_since(read_time(seen, &row)?);
+            Ok(waited.as_secs_f64().max(0.0))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     seconds.sort_by(f64::total_cmp);
     let count = |sql: &str, args: &[&dyn rusqlite::ToSql]| {
         conn.query_row(sql, args, |r| r.get::<_, i64>(0))
@@ -156,10 +159,8 @@ fn kpis(conn: &Connection, channel: &str, now: &str) -> Result<ChannelKpis> {
             &[&channel],
         )?,
         undecided: count(
-            &format!(
-                "SELECT COUNT(*) FROM orders o WHERE {undecided_where} AND o.status = 'awaiting_acceptance'"
-            ),
-            &[&channel],
+            &format!("SELECT COUNT(*) FROM orders o WHERE {undecided_where} AND o.status = ?2"),
+            &[&channel, &OrderStatus::AwaitingAcceptance.as_str()],
         )?,
         deadline_missed: count(
             &format!(

@@ -107,7 +107,7 @@ pub fn enqueue(
     store: &Store,
     config: &Config,
     order_pk: i64,
-    event: vigie::events::OrderEvent,
+    event: vigie::domain::events::OrderEvent,
     order: &Order,
 ) -> usize {
     store

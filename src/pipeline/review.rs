@@ -1,17 +1,19 @@
 //! A human's decision on an order vigie held: recorded in the store like any other decision,
 //! so the running daemon sends it on its next cycle.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
+use vigie_connector::OrderStatus;
 
 use crate::store::decisions::{self, Decision, Source};
-use crate::store::{self, StoreError, stock};
+use crate::store::reservations::{self, Hold, LineUnits, ReservationState};
+use crate::store::{self, StoreError, flags, orders};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
     #[error("no order {0} (see `vigie orders`)")]
     UnknownOrder(String),
     #[error("order {order} is {status}, not awaiting acceptance")]
-    NotAwaiting { order: String, status: String },
+    NotAwaiting { order: String, status: OrderStatus },
     #[error("order {0} was already decided")]
     AlreadyDecided(String),
     #[error(
@@ -45,48 +47,40 @@ pub fn decide(
     let label = format!("{channel}:{order_id}");
     let now = store::now_text();
     let tx = conn.transaction()?;
-    let (order_pk, status): (i64, String) = tx
-        .query_row(
-            "SELECT id, status FROM orders WHERE channel = ?1 AND order_id = ?2",
-            params![channel, order_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?
+    let order = orders::find(&tx, channel, order_id)?
         .ok_or_else(|| ReviewError::UnknownOrder(label.clone()))?;
-    if status != "awaiting_acceptance" {
+    if order.status != OrderStatus::AwaitingAcceptance {
         return Err(ReviewError::NotAwaiting {
             order: label,
-            status,
+            status: order.status,
         });
     }
-    if decisions::is_decided(&tx, order_pk)? {
+    if decisions::is_decided(&tx, order.pk)? {
         return Err(ReviewError::AlreadyDecided(label));
     }
-    let lines: Vec<(String, String, u32)> = {
-        let mut stmt = tx.prepare(
-            "SELECT line_id, sku, quantity FROM order_lines WHERE order_pk = ?1 ORDER BY rowid",
-        )?;
-        stmt.query_map(params![order_pk], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?
-    };
-    let held: Vec<String> = {
-        let mut stmt =
-            tx.prepare("SELECT line_id FROM reservations WHERE order_pk = ?1 AND state = 'held'")?;
-        stmt.query_map(params![order_pk], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?
-    };
-    for (line_id, sku, quantity) in &lines {
-        if accept && !held.contains(line_id) {
-            let available = stock::available(&tx, sku, safety_buffer)?;
-            if i64::from(*quantity) > available {
+    let held: Vec<String> = reservations::of_order(&tx, order.pk)?
+        .into_iter()
+        .filter(|r| r.state == ReservationState::Held)
+        .map(|r| r.line_id)
+        .collect();
+    for line in orders::lines(&tx, order.pk)? {
+        if accept && !held.contains(&line.line_id) {
+            let units = LineUnits {
+                order_pk: order.pk,
+                line_id: &line.line_id,
+                sku: &line.sku,
+                quantity: line.quantity,
+            };
+            if let Hold::Short { available } =
+                reservations::hold_if_available(&tx, units, safety_buffer, &now)?
+            {
                 return Err(ReviewError::NotEnoughStock {
                     order: label,
-                    sku: sku.clone(),
-                    needed: *quantity,
+                    sku: line.sku,
+                    needed: line.quantity,
                     available: available.max(0),
                 });
             }
-            stock::reserve(&tx, order_pk, line_id, sku, *quantity, "held", &now)?;
         }
         let decision = Decision {
             accept,
@@ -94,12 +88,12 @@ pub fn decide(
             source: Source::Review,
             note,
         };
-        decisions::record(&tx, order_pk, line_id, decision, &now)?;
+        decisions::record(&tx, order.pk, &line.line_id, decision, &now)?;
     }
     if !accept {
-        stock::settle(&tx, order_pk, None, "released", &now)?;
+        reservations::settle(&tx, order.pk, None, ReservationState::Released, &now)?;
     }
-    decisions::resolve_flag(&tx, order_pk, &now)?;
+    flags::resolve(&tx, order.pk, &now)?;
     tx.commit()?;
     Ok(())
 }

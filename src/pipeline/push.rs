@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use vigie_connector::{ConnectorError, Marketplace, PushStatus, PushTicket, StockUpdate};
 
 use super::Error;
+use crate::store::pushes::{self, OpenTicket};
 use crate::store::{self, Store, stock};
 
 /// How one channel's offers are derived from the ledger.
@@ -46,7 +47,7 @@ pub async fn push(
         .call(move |conn| {
             Ok((
                 stock::all_available(conn, offer.safety_buffer)?,
-                stock::pushed(conn, &name)?,
+                pushes::told(conn, &name)?,
             ))
         })
         .await?;
@@ -55,11 +56,7 @@ pub async fn push(
         return Ok(pushed);
     }
     if dry_run {
-        tracing::info!(
-            channel,
-            count = changes.len(),
-            "dry run: would push {changes:?}"
-        );
+        tracing::info!(count = changes.len(), "dry run: would push {changes:?}");
         return Ok(pushed);
     }
     for batch in changes.chunks(caps.max_stock_batch.max(1)) {
@@ -69,7 +66,7 @@ pub async fn push(
         store
             .call(move |conn| {
                 let tx = conn.transaction()?;
-                stock::record_push(&tx, &name, &ticket.0, &items, &store::now_text())?;
+                pushes::record(&tx, &name, &ticket.0, &items, &store::now_text())?;
                 tx.commit()?;
                 Ok(())
             })
@@ -115,20 +112,20 @@ async fn follow_batches(
 ) -> Result<usize, Error> {
     let name = channel.to_owned();
     let open = store
-        .call(move |conn| stock::open_tickets(conn, &name))
+        .call(move |conn| pushes::open_tickets(conn, &name))
         .await?;
     let mut completed = 0;
-    for (ticket, skus) in open {
+    for OpenTicket { ticket, skus } in open {
         let status = match marketplace.push_status(&PushTicket(ticket.clone())).await {
             Ok(status) => status,
             // A batch whose status cannot be read (purged, unreadable) must not stop pushes:
             // push its SKUs again and stop following it.
             Err(ConnectorError::Permanent { code, message }) => {
-                tracing::warn!(channel, %ticket, ?code, "stock batch status unreadable, pushing again: {message}");
+                tracing::warn!(%ticket, ?code, "stock batch status unreadable, pushing again: {message}");
                 PushStatus::Failed { message }
             }
             Err(e) if e.is_retryable() => {
-                tracing::debug!(channel, %ticket, "stock batch status not read this time: {e}");
+                tracing::debug!(%ticket, "stock batch status not read this time: {e}");
                 continue;
             }
             Err(e) => return Err(e.into()),
@@ -137,21 +134,21 @@ async fn follow_batches(
             PushStatus::Pending => continue,
             PushStatus::Completed { rejected } => {
                 for r in &rejected {
-                    tracing::warn!(channel, sku = %r.sku, "stock update rejected: {}", r.message);
+                    tracing::warn!(sku = %r.sku, "stock update rejected: {}", r.message);
                 }
                 completed += 1;
                 Vec::new()
             }
             PushStatus::Failed { message } => {
-                tracing::warn!(channel, %ticket, "stock batch failed, pushing again: {message}");
+                tracing::warn!(%ticket, "stock batch failed, pushing again: {message}");
                 skus
             }
         };
         let name = channel.to_owned();
         store
             .call(move |conn| {
-                stock::forget_pushed(conn, &name, &forget)?;
-                stock::close_ticket(conn, &name, &ticket)
+                pushes::forget(conn, &name, &forget)?;
+                pushes::close_ticket(conn, &name, &ticket)
             })
             .await?;
     }
@@ -170,10 +167,10 @@ pub async fn correct_drift(
     let name = channel.to_owned();
     let drifted = store
         .call(move |conn| {
-            let told = stock::pushed(conn, &name)?;
-            let in_flight: Vec<String> = stock::open_tickets(conn, &name)?
+            let told = pushes::told(conn, &name)?;
+            let in_flight: Vec<String> = pushes::open_tickets(conn, &name)?
                 .into_iter()
-                .flat_map(|(_, skus)| skus)
+                .flat_map(|t| t.skus)
                 .collect();
             let drifted: Vec<String> = levels
                 .into_iter()
@@ -184,12 +181,12 @@ pub async fn correct_drift(
                 })
                 .map(|l| l.sku)
                 .collect();
-            stock::forget_pushed(conn, &name, &drifted)?;
+            pushes::forget(conn, &name, &drifted)?;
             Ok(drifted)
         })
         .await?;
     for sku in &drifted {
-        tracing::info!(channel, %sku, "marketplace quantity drifted; pushing it again");
+        tracing::info!(%sku, "marketplace quantity drifted; pushing it again");
     }
     Ok(drifted.len())
 }

@@ -2,20 +2,21 @@
 //! and order id), judged if it awaits a decision, its events queued and its alerts raised;
 //! unreadable payloads quarantined; and the polling cursors moved, last.
 
-use std::collections::BTreeSet;
-
 use jiff::Timestamp;
 use rusqlite::{Connection, Transaction};
 use vigie_connector::{Malformed, Order, OrderBatch, OrderStatus};
 
 use super::decide::{self, Policy};
-use super::rules::{Reason, Verdict};
-use super::{sla, watch};
+use super::{Channel, Context, Error, watch};
 use crate::alert::{self, Alert, AlertKind};
 use crate::config::{Config, Deadline};
-use crate::events::OrderEvent;
+use crate::domain::alert_keys;
+use crate::domain::deadlines;
+use crate::domain::decision::codes;
+use crate::domain::events::OrderEvent;
+use crate::domain::rules::{Reason, Verdict};
 use crate::notify;
-use crate::store::{self, channels, orders};
+use crate::store::{self, channels, orders, quarantine};
 
 /// What a channel's batch is judged with.
 pub struct Settings<'a> {
@@ -46,6 +47,61 @@ pub struct Report {
     pub log: Vec<String>,
 }
 
+/// Stores the batch, judges what awaits a decision, and moves `cursors`, in one transaction;
+/// then tells the other channels if the ledger moved, and logs and counts what happened.
+pub(super) async fn run(
+    channel: &Channel,
+    ctx: &Context,
+    batch: OrderBatch,
+    cursors: Vec<(&'static str, Timestamp)>,
+) -> Result<Report, Error> {
+    let name = channel.name().to_owned();
+    let config = ctx.config.clone();
+    let partial =
+        channel.config.partial_acceptance && channel.marketplace.capabilities().partial_acceptance;
+    let (deadline, dry_run) = (channel.config.acceptance_deadline, ctx.dry_run);
+    let mut report = ctx
+        .store
+        .call(move |conn| {
+            let settings = Settings {
+                channel: &name,
+                config: &config,
+                policy: Policy {
+                    rules: &config.rules,
+                    safety_buffer: config.inventory.safety_buffer,
+                    partial_acceptance: partial,
+                },
+                deadline,
+                dry_run,
+            };
+            commit(conn, &settings, &batch, &cursors)
+        })
+        .await?;
+    if report.stock_moved {
+        // Other channels push the new quantities now, not at their next tick.
+        ctx.stock_moved.send_modify(|n| *n += 1);
+    }
+    for line in std::mem::take(&mut report.log) {
+        tracing::info!("{line}");
+    }
+    let name = channel.name().to_owned();
+    for (decision, count) in [
+        ("accept", report.accepted),
+        ("refuse", report.refused),
+        ("flag", report.flagged),
+    ] {
+        if count > 0 {
+            metrics::counter!("vigie_orders_decided_total", "channel" => name.clone(), "decision" => decision)
+                .increment(count as u64);
+        }
+    }
+    if report.quarantined > 0 {
+        metrics::counter!("vigie_quarantined_total", "channel" => name)
+            .increment(report.quarantined as u64);
+    }
+    Ok(report)
+}
+
 /// Commits `batch` and moves `cursors` in one transaction.
 pub fn commit(
     conn: &mut Connection,
@@ -67,10 +123,10 @@ pub fn commit(
         ));
     }
     for item in &batch.malformed {
-        quarantine(&tx, s, item, &now, &mut report)?;
+        keep_unreadable(&tx, s, item, &now, &mut report)?;
     }
     for (cursor, at) in cursors {
-        channels::set_cursor(&tx, s.channel, cursor, &store::time_text(*at), &now)?;
+        channels::set_cursor(&tx, s.channel, cursor, *at, &now)?;
     }
     if s.dry_run {
         report.stock_moved = false;
@@ -89,11 +145,10 @@ fn one_order(
     report: &mut Report,
 ) -> store::Result<bool> {
     let channel = s.channel;
-    let deadline = order
-        .acceptance_deadline
-        .unwrap_or_else(|| sla::deadline(order.created_at, s.deadline, &s.config.daemon.timezone));
-    let deadline = store::time_text(deadline);
-    let (order_pk, ingested) = orders::ingest(tx, channel, order, Some(&deadline), now)?;
+    let deadline = order.acceptance_deadline.unwrap_or_else(|| {
+        deadlines::deadline(order.created_at, s.deadline, &s.config.daemon.timezone)
+    });
+    let (order_pk, ingested) = orders::ingest(tx, channel, order, Some(deadline), now)?;
     let label = format!("{channel}:{}", order.id);
     let status = order.state.status;
     let event = match ingested {
@@ -139,16 +194,17 @@ fn one_order(
     Ok(applied.waiting_for_inventory)
 }
 
-fn quarantine(
+/// Quarantines a payload that could not be read, and tells on-call (once per payload).
+fn keep_unreadable(
     tx: &Transaction<'_>,
     s: &Settings<'_>,
     item: &Malformed,
     now: &str,
     report: &mut Report,
 ) -> store::Result<()> {
-    if !channels::quarantine(tx, s.channel, item, now)? {
+    let Some(quarantine_id) = quarantine::keep(tx, s.channel, item, now)? else {
         return Ok(()); // the same payload again
-    }
+    };
     report.quarantined += 1;
     let which = item.order_id.as_deref().unwrap_or("unknown order");
     report
@@ -158,10 +214,7 @@ fn quarantine(
         let channel = s.channel;
         let alert = Alert::new(
             AlertKind::PayloadQuarantined,
-            format!(
-                "payload_quarantined:{channel}:{which}:{}",
-                tx.last_insert_rowid()
-            ),
+            alert_keys::payload_quarantined(channel, which, quarantine_id),
             format!(
                 "{channel}: an order payload ({which}) could not be read and was quarantined: {}",
                 item.error
@@ -181,26 +234,19 @@ fn raise_for_verdict(
     verdict: Option<&Verdict>,
     now: &str,
 ) -> store::Result<()> {
-    let codes = |reasons: &BTreeSet<Reason>| {
-        reasons
-            .iter()
-            .map(|r| r.code())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let alert = match verdict {
         Some(Verdict::Flag(reasons)) => Alert::new(
             AlertKind::OrderFlagged,
-            watch::flag_key(channel, order_id),
+            alert_keys::order_flagged(channel, order_id),
             format!(
                 "{channel}:{order_id} waits for review ({}): vigie review accept|refuse {channel}:{order_id}",
-                codes(reasons)
+                codes(reasons).join(", ")
             ),
         ),
         Some(Verdict::Refuse(reasons)) if reasons.contains(&Reason::InsufficientStock) => {
             Alert::new(
                 AlertKind::OrderRefusedNoStock,
-                format!("order_refused_no_stock:{channel}:{order_id}"),
+                alert_keys::order_refused_no_stock(channel, order_id),
                 format!("{channel}:{order_id} was refused: not enough stock"),
             )
         }

@@ -4,29 +4,32 @@
 //! them every cycle is safe.
 
 use jiff::Timestamp;
-use rusqlite::{Connection, Transaction, params};
-use vigie_connector::Order;
+use rusqlite::{Connection, Transaction};
 
-use super::sla;
+use super::{Context, Error};
 use crate::alert::{self, Alert, AlertKind};
 use crate::config::Config;
-use crate::events::OrderEvent;
+use crate::domain::alert_keys::{self, DEADLINE_STEPS};
+use crate::domain::deadlines;
+use crate::domain::events::OrderEvent;
 use crate::notify;
-use crate::store::{self, StoreError, stock};
+use crate::store::{self, orders, stock};
 
-/// Fractions of the acceptance window at which on-call hears of an undecided order.
-const DEADLINE_STEPS: [(f64, u32); 2] = [(0.5, 50), (0.8, 80)];
-
-pub fn flag_key(channel: &str, order_id: &str) -> String {
-    format!("order_flagged:{channel}:{order_id}")
-}
-
-pub fn rejected_key(channel: &str, order_id: &str) -> String {
-    format!("decision_rejected:{channel}:{order_id}")
-}
-
-fn deadline_key(percent: u32, channel: &str, order_id: &str) -> String {
-    format!("deadline_at_risk:{percent}:{channel}:{order_id}")
+/// Runs every check for `channel` in one transaction, then wakes the senders.
+pub(super) async fn run(channel: &str, ctx: &Context, now: Timestamp) -> Result<(), Error> {
+    let (name, config) = (channel.to_owned(), ctx.config.clone());
+    ctx.store
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            waiting_orders(&tx, &config, &name, now)?;
+            stock_levels(&tx, &config, &store::time_text(now))?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    ctx.outbox.notify_one();
+    ctx.alerts.notify_one();
+    Ok(())
 }
 
 /// Closes the alerts an order stops deserving once it is decided or leaves the queue.
@@ -36,10 +39,8 @@ pub fn order_settled(
     order_id: &str,
     now: &str,
 ) -> store::Result<()> {
-    alert::resolve(conn, &flag_key(channel, order_id), now)?;
-    alert::resolve(conn, &rejected_key(channel, order_id), now)?;
-    for (_, percent) in DEADLINE_STEPS {
-        alert::resolve(conn, &deadline_key(percent, channel, order_id), now)?;
+    for key in alert_keys::of_settled_order(channel, order_id) {
+        alert::resolve(conn, &key, now)?;
     }
     Ok(())
 }
@@ -54,33 +55,11 @@ pub fn waiting_orders(
     now: Timestamp,
 ) -> store::Result<usize> {
     let now_text = store::time_text(now);
-    let mut stmt = tx.prepare(
-        "SELECT o.id, o.order_id, o.created_at, o.deadline_at, o.first_seen_at, o.payload
-         FROM orders o
-         WHERE o.channel = ?1 AND o.status = 'awaiting_acceptance'
-           AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.order_pk = o.id AND d.outcome = 'confirmed')",
-    )?;
-    let waiting: Vec<(i64, String, String, Option<String>, String, String)> = stmt
-        .query_map(params![channel], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let time = |text: &str| -> store::Result<Timestamp> {
-        text.parse()
-            .map_err(|e| StoreError::Data(format!("stored time {text:?}: {e}")))
-    };
     let mut queued = 0;
-    for (order_pk, order_id, created, deadline, first_seen, payload) in waiting {
-        let created = time(&created)?;
-        if let Some(deadline) = deadline.as_deref().map(time).transpose()? {
-            let elapsed = sla::elapsed_fraction(created, deadline, now);
+    for (stored, order) in orders::awaiting_confirmation(tx, channel)? {
+        let order_id = &stored.order_id;
+        if let Some(deadline) = stored.deadline_at {
+            let elapsed = deadlines::elapsed_fraction(stored.created_at, deadline, now);
             for (step, percent) in DEADLINE_STEPS {
                 if elapsed >= step {
                     let message = format!(
@@ -88,25 +67,24 @@ pub fn waiting_orders(
                     );
                     let alert = Alert::new(
                         AlertKind::DeadlineAtRisk,
-                        deadline_key(percent, channel, &order_id),
+                        alert_keys::deadline_at_risk(percent, channel, order_id),
                         message,
                     )
-                    .order(channel, &order_id);
+                    .order(channel, order_id);
                     alert::raise(tx, &alert, &now_text)?;
                 }
             }
         }
-        let delayed_at = time(&first_seen)?
+        let delayed_at = stored
+            .first_seen_at
             .checked_add(config.notify.delayed_after)
             .unwrap_or(Timestamp::MAX);
         if now >= delayed_at {
-            let order: Order =
-                serde_json::from_str(&payload).map_err(|e| StoreError::Data(e.to_string()))?;
             queued += notify::enqueue(
                 tx,
                 config,
                 channel,
-                order_pk,
+                stored.pk,
                 OrderEvent::Delayed,
                 &order,
                 &now_text,
@@ -126,7 +104,7 @@ pub fn stock_levels(conn: &Connection, config: &Config, now: &str) -> store::Res
         let Some(threshold) = alerts.stock_low_threshold(&sku) else {
             continue;
         };
-        let key = format!("stock_low:{sku}");
+        let key = alert_keys::stock_low(&sku);
         if available <= i64::from(threshold) {
             let message = format!(
                 "{sku}: {} unit(s) left to sell (threshold {threshold})",
@@ -146,7 +124,7 @@ mod tests {
 
     use jiff::SignedDuration;
     use rust_decimal::Decimal;
-    use vigie_connector::{Customer, MarketplaceState, Money, OrderStatus};
+    use vigie_connector::{Customer, MarketplaceState, Money, Order, OrderStatus};
 
     use super::*;
     use crate::config::Environment;
@@ -198,7 +176,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let created = Timestamp::now() - SignedDuration::from_hours(100);
-        let deadline = (created + SignedDuration::from_hours(100)).to_string();
+        let deadline = created + SignedDuration::from_hours(100);
         store
             .with(|c| {
                 let tx = c.transaction()?;
@@ -206,7 +184,7 @@ mod tests {
                     &tx,
                     "lm",
                     &order(created),
-                    Some(&deadline),
+                    Some(deadline),
                     &store::now_text(),
                 )?;
                 tx.commit()?;

@@ -1,0 +1,53 @@
+//! The conditions the pipeline raises alerts for, as dedup keys: one open alert per key, and
+//! resolving a key lets its condition alert again later.
+
+/// Fractions of the acceptance window at which on-call hears of an undecided order, with the
+/// percent each key names.
+pub const DEADLINE_STEPS: [(f64, u32); 2] = [(0.5, 50), (0.8, 80)];
+
+pub fn order_flagged(channel: &str, order_id: &str) -> String {
+    format!("order_flagged:{channel}:{order_id}")
+}
+
+pub fn decision_rejected(channel: &str, order_id: &str) -> String {
+    format!("decision_rejected:{channel}:{order_id}")
+}
+
+pub fn deadline_at_risk(percent: u32, channel: &str, order_id: &str) -> String {
+    format!("deadline_at_risk:{percent}:{channel}:{order_id}")
+}
+
+pub fn order_refused_no_stock(channel: &str, order_id: &str) -> String {
+    format!("order_refused_no_stock:{channel}:{order_id}")
+}
+
+/// `quarantine_id` makes each unreadable payload its own occurrence.
+pub fn payload_quarantined(channel: &str, order: &str, quarantine_id: i64) -> String {
+    format!("payload_quarantined:{channel}:{order}:{quarantine_id}")
+}
+
+pub fn stock_low(sku: &str) -> String {
+    format!("stock_low:{sku}")
+}
+
+pub fn channel_auth_failed(channel: &str) -> String {
+    format!("channel_auth_failed:{channel}")
+}
+
+pub fn channel_unreachable(channel: &str) -> String {
+    format!("channel_unreachable:{channel}")
+}
+
+/// The keys an order stops deserving once it is decided or leaves the acceptance queue.
+pub fn of_settled_order(channel: &str, order_id: &str) -> Vec<String> {
+    let mut keys = vec![
+        order_flagged(channel, order_id),
+        decision_rejected(channel, order_id),
+    ];
+    keys.extend(
+        DEADLINE_STEPS
+            .iter()
+            .map(|(_, percent)| deadline_at_risk(*percent, channel, order_id)),
+    );
+    keys
+}

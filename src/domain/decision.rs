@@ -1,0 +1,153 @@
+//! What a verdict and the marketplace's picture of an order mean line by line. Pure: the
+//! pipeline carries it out against the store.
+
+use std::collections::BTreeSet;
+
+use vigie_connector::{Order, OrderLine, OrderStatus};
+
+use super::rules::{Reason, Verdict};
+
+/// vigie's decision for one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineRuling<'a> {
+    pub line_id: &'a str,
+    pub accept: bool,
+    /// Rule codes behind it (`insufficient_stock`...).
+    pub reasons: Vec<&'static str>,
+}
+
+/// One decision per line as `verdict` implies; none while a human must decide.
+pub fn rulings<'a>(order: &'a Order, verdict: &Verdict) -> Vec<LineRuling<'a>> {
+    let ruling = |line: &'a OrderLine, accept: bool, reasons: &[&'static str]| LineRuling {
+        line_id: &line.id,
+        accept,
+        reasons: reasons.to_vec(),
+    };
+    let lines = order.lines.iter();
+    match verdict {
+        Verdict::Accept => lines.map(|l| ruling(l, true, &[])).collect(),
+        Verdict::Partial { refused } => lines
+            .map(|l| {
+                if refused.contains(&l.id) {
+                    ruling(l, false, &[Reason::InsufficientStock.code()])
+                } else {
+                    ruling(l, true, &[])
+                }
+            })
+            .collect(),
+        Verdict::Refuse(reasons) => {
+            let codes = codes(reasons);
+            lines.map(|l| ruling(l, false, &codes)).collect()
+        }
+        Verdict::Flag(_) => Vec::new(),
+    }
+}
+
+/// The reasons' codes, in order.
+pub fn codes(reasons: &BTreeSet<Reason>) -> Vec<&'static str> {
+    reasons.iter().map(|r| r.code()).collect()
+}
+
+/// Whether the marketplace still counts the line (it has not refused or cancelled it).
+pub fn is_live(line: &OrderLine) -> bool {
+    !matches!(
+        line.state.status,
+        OrderStatus::Refused | OrderStatus::Cancelled
+    )
+}
+
+/// Lines the marketplace has not refused or cancelled.
+pub fn live_lines(order: &Order) -> impl Iterator<Item = &OrderLine> {
+    order.lines.iter().filter(|l| is_live(l))
+}
+
+/// Ids of the lines the marketplace refused or cancelled.
+pub fn dead_line_ids(order: &Order) -> Vec<String> {
+    order
+        .lines
+        .iter()
+        .filter(|l| !is_live(l))
+        .map(|l| l.id.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+    use vigie_connector::{Customer, MarketplaceState, Money, Timestamp};
+
+    use super::*;
+
+    fn order(lines: &[&str]) -> Order {
+        let state = MarketplaceState::new("WAITING_ACCEPTANCE", OrderStatus::AwaitingAcceptance);
+        Order {
+            id: "o1".into(),
+            reference: "o1".into(),
+            state: state.clone(),
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+            acceptance_deadline: None,
+            customer: Customer::default(),
+            shipping_address: None,
+            lines: lines
+                .iter()
+                .map(|id| OrderLine {
+                    id: (*id).into(),
+                    sku: "A".into(),
+                    title: None,
+                    quantity: 1,
+                    price: Money::new(Decimal::ONE, "EUR"),
+                    state: state.clone(),
+                })
+                .collect(),
+            total: Money::new(Decimal::TWO, "EUR"),
+            shipment: None,
+        }
+    }
+
+    fn summary(rulings: Vec<LineRuling<'_>>) -> Vec<(&str, bool, Vec<&str>)> {
+        rulings
+            .into_iter()
+            .map(|l| (l.line_id, l.accept, l.reasons))
+            .collect()
+    }
+
+    #[test]
+    fn each_verdict_decides_every_line_or_none() {
+        let order = order(&["l1", "l2"]);
+        assert_eq!(
+            summary(rulings(&order, &Verdict::Accept)),
+            [("l1", true, vec![]), ("l2", true, vec![])]
+        );
+        let partial = Verdict::Partial {
+            refused: vec!["l2".into()],
+        };
+        assert_eq!(
+            summary(rulings(&order, &partial)),
+            [
+                ("l1", true, vec![]),
+                ("l2", false, vec!["insufficient_stock"])
+            ]
+        );
+        let refuse = Verdict::Refuse(BTreeSet::from([Reason::TotalAbove, Reason::SkuTag]));
+        assert_eq!(
+            summary(rulings(&order, &refuse)),
+            [
+                ("l1", false, vec!["total_above", "sku_tag"]),
+                ("l2", false, vec!["total_above", "sku_tag"])
+            ]
+        );
+        let flag = Verdict::Flag(BTreeSet::from([Reason::SkuTag]));
+        assert!(rulings(&order, &flag).is_empty());
+    }
+
+    #[test]
+    fn refused_and_cancelled_lines_are_dead() {
+        let mut order = order(&["l1", "l2", "l3"]);
+        order.lines[1].state = MarketplaceState::new("REFUSED", OrderStatus::Refused);
+        order.lines[2].state = MarketplaceState::new("CANCELED", OrderStatus::Cancelled);
+        let live: Vec<&str> = live_lines(&order).map(|l| l.id.as_str()).collect();
+        assert_eq!(live, ["l1"]);
+        assert_eq!(dead_line_ids(&order), ["l2", "l3"]);
+    }
+}

@@ -1,0 +1,178 @@
+//! What an ingested order means for the ledger, carried out inside the transaction that
+//! ingests it: reservations are taken the moment an order awaiting acceptance is seen, the
+//! verdict is committed with them, and only then does anyone call the marketplace.
+
+use rusqlite::Connection;
+use vigie_connector::{Order, OrderStatus};
+
+use crate::config::RulesConfig;
+use crate::domain::decision;
+use crate::domain::rules::{self, LineStock, Verdict};
+use crate::store::decisions::{self, Decision, Outcome, Source};
+use crate::store::reservations::{self, Hold, LineUnits, ReservationState};
+use crate::store::{Result, flags, stock};
+
+/// The settings one channel's decisions depend on.
+pub struct Policy<'a> {
+    pub rules: &'a RulesConfig,
+    pub safety_buffer: u32,
+    pub partial_acceptance: bool,
+}
+
+/// What applying one order did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The verdict, when this order was judged now.
+    pub verdict: Option<Verdict>,
+    /// Reservations or units on hand changed: channels need new quantities.
+    pub stock_moved: bool,
+    /// The order awaits a decision but no inventory was ever loaded.
+    pub waiting_for_inventory: bool,
+}
+
+pub fn apply(
+    tx: &Connection,
+    policy: &Policy<'_>,
+    order_pk: i64,
+    order: &Order,
+    now: &str,
+) -> Result<Applied> {
+    let mut applied = Applied::default();
+    match order.state.status {
+        OrderStatus::AwaitingAcceptance => {
+            if decisions::is_decided(tx, order_pk)? || flags::was_flagged(tx, order_pk)? {
+                return Ok(applied);
+            }
+            if !stock::has_inventory(tx)? {
+                applied.waiting_for_inventory = true;
+                return Ok(applied);
+            }
+            let verdict = judge(tx, policy, order_pk, order, now)?;
+            applied.stock_moved = true;
+            applied.verdict = Some(verdict);
+        }
+        OrderStatus::Accepted => {
+            // Every line the marketplace keeps holds its units, whoever accepted the order
+            // (vigie, the back office, the operator's automatic acceptance).
+            for line in decision::live_lines(order) {
+                let units = LineUnits {
+                    order_pk,
+                    line_id: &line.id,
+                    sku: &line.sku,
+                    quantity: line.quantity,
+                };
+                applied.stock_moved |= reservations::hold_confirmed(tx, units, now)?;
+            }
+            applied.stock_moved |= release_dead_lines(tx, order_pk, order, now)?;
+            settle_decisions(tx, order_pk, order, true, now)?;
+        }
+        OrderStatus::Shipped | OrderStatus::Received | OrderStatus::Closed => {
+            applied.stock_moved |= release_dead_lines(tx, order_pk, order, now)?;
+            let consumed =
+                reservations::settle(tx, order_pk, None, ReservationState::Consumed, now)?;
+            applied.stock_moved |= consumed > 0;
+            settle_decisions(tx, order_pk, order, true, now)?;
+        }
+        OrderStatus::Refused | OrderStatus::Cancelled => {
+            let released =
+                reservations::settle(tx, order_pk, None, ReservationState::Released, now)?;
+            applied.stock_moved = released > 0;
+            settle_decisions(tx, order_pk, order, false, now)?;
+        }
+        OrderStatus::Pending | OrderStatus::Other => {}
+    }
+    Ok(applied)
+}
+
+/// Reserves what it can for each line, judges the order, and records the verdict.
+fn judge(
+    tx: &Connection,
+    policy: &Policy<'_>,
+    order_pk: i64,
+    order: &Order,
+    now: &str,
+) -> Result<Verdict> {
+    let mut lines = Vec::with_capacity(order.lines.len());
+    for line in &order.lines {
+        let units = LineUnits {
+            order_pk,
+            line_id: &line.id,
+            sku: &line.sku,
+            quantity: line.quantity,
+        };
+        let hold = reservations::hold_if_available(tx, units, policy.safety_buffer, now)?;
+        lines.push(LineStock {
+            line_id: line.id.clone(),
+            reserved: hold == Hold::Held,
+            tags: stock::tags(tx, &line.sku)?,
+        });
+    }
+    let verdict = rules::judge(order, &lines, policy.rules, policy.partial_acceptance);
+    if let Verdict::Flag(reasons) = &verdict {
+        flags::flag(tx, order_pk, &decision::codes(reasons), now)?;
+        return Ok(verdict);
+    }
+    for ruling in decision::rulings(order, &verdict) {
+        let decision = Decision {
+            accept: ruling.accept,
+            reasons: &ruling.reasons,
+            source: Source::Rules,
+            note: None,
+        };
+        decisions::record(tx, order_pk, ruling.line_id, decision, now)?;
+    }
+    if let Verdict::Refuse(_) = verdict {
+        reservations::settle(tx, order_pk, None, ReservationState::Released, now)?;
+    }
+    Ok(verdict)
+}
+
+/// Settles vigie's pending decisions against what the marketplace now shows (`live`: the
+/// order goes on, its live lines accepted): each is confirmed where they agree, superseded
+/// where the marketplace went the other way (the back office, an automatic refusal, a
+/// cancellation). The order no longer waits for a human.
+fn settle_decisions(
+    tx: &Connection,
+    order_pk: i64,
+    order: &Order,
+    live: bool,
+    now: &str,
+) -> Result<()> {
+    let accepted: Vec<&str> = if live {
+        decision::live_lines(order).map(|l| l.id.as_str()).collect()
+    } else {
+        Vec::new()
+    };
+    for pending in decisions::of_order(tx, order_pk)?
+        .into_iter()
+        .filter(|d| d.outcome.is_none())
+    {
+        let agrees = pending.accept == accepted.contains(&pending.line_id.as_str());
+        let (outcome, note) = if agrees {
+            (Outcome::Confirmed, None)
+        } else {
+            let note = format!("the marketplace made the order {} first", order.state.raw);
+            (Outcome::Superseded, Some(note))
+        };
+        decisions::settle_line(
+            tx,
+            order_pk,
+            &pending.line_id,
+            outcome,
+            note.as_deref(),
+            now,
+        )?;
+    }
+    flags::resolve(tx, order_pk, now)
+}
+
+/// Releases units of lines the marketplace refused or cancelled inside a live order.
+fn release_dead_lines(tx: &Connection, order_pk: i64, order: &Order, now: &str) -> Result<bool> {
+    let dead = decision::dead_line_ids(order);
+    if dead.is_empty() {
+        return Ok(false);
+    }
+    let released =
+        reservations::settle(tx, order_pk, Some(&dead), ReservationState::Released, now)?;
+    Ok(released > 0)
+}

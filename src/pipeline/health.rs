@@ -1,0 +1,63 @@
+//! The end of every poll: recorded for `vigie status` and the poll metric, and the channel's
+//! health alerts raised or resolved (credentials refused, unreachable for too long).
+
+use vigie_connector::ConnectorError;
+
+use super::{Channel, Context, Error};
+use crate::alert::{self, Alert, AlertKind};
+use crate::domain::alert_keys;
+use crate::store::{self, channels};
+
+/// Records the poll's outcome; failing to record it is logged, not fatal.
+pub(super) async fn record(channel: &Channel, ctx: &Context, error: Option<&Error>) {
+    let name = channel.name().to_owned();
+    let failure = error.map(|e| (e.class(), e.to_string()));
+    let auth_failed = matches!(error, Some(Error::Marketplace(ConnectorError::Auth(_))));
+    metrics::counter!("vigie_polls_total", "channel" => name.clone(),
+        "outcome" => failure.as_ref().map_or("ok", |(class, _)| *class))
+    .increment(1);
+    let unreachable_after = ctx.config.alerts.channel_unreachable_after;
+    let alerting = !ctx.dry_run;
+    let recorded = ctx
+        .store
+        .call(move |conn| {
+            let now = store::now_text();
+            let failure = failure.as_ref().map(|(c, m)| (*c, m.as_str()));
+            let failures = channels::record_poll(conn, &name, &now, failure)?;
+            if !alerting {
+                return Ok(());
+            }
+            let auth_key = alert_keys::channel_auth_failed(&name);
+            let unreachable_key = alert_keys::channel_unreachable(&name);
+            match failure {
+                None => {
+                    alert::resolve(conn, &auth_key, &now)?;
+                    alert::resolve(conn, &unreachable_key, &now)?;
+                }
+                Some((_, message)) if auth_failed => {
+                    let text =
+                        format!("{name}: the marketplace refuses vigie's credentials: {message}");
+                    alert::raise(
+                        conn,
+                        &Alert::new(AlertKind::ChannelAuthFailed, auth_key, text).channel(&name),
+                        &now,
+                    )?;
+                }
+                Some((_, message)) if failures >= unreachable_after => {
+                    let text = format!(
+                        "{name}: {failures} polls in a row failed, the last with: {message}"
+                    );
+                    let alert = Alert::new(AlertKind::ChannelUnreachable, unreachable_key, text)
+                        .channel(&name);
+                    alert::raise(conn, &alert, &now)?;
+                }
+                Some(_) => {}
+            }
+            Ok(())
+        })
+        .await;
+    match recorded {
+        Ok(()) => ctx.alerts.notify_one(),
+        Err(e) => tracing::error!("cannot record the poll: {e}"),
+    }
+}

@@ -1,0 +1,177 @@
+//! One channel's work, in order: poll (here) -> [`ingest`] (store, reserve, judge, queue
+//! events; [`decide`] says what each order means for the ledger) -> [`watch`] the clock
+//! (deadlines, delayed orders, low stock) -> [`act`] (send the committed decisions, re-read
+//! what the marketplace says was already done) -> [`health`] of the poll; and [`push`] of
+//! the quantities, which the daemon runs apart (whenever the ledger moves) and `run --once`
+//! after every cycle. A human's decision ([`review`]) enters the same ledger.
+//!
+//! Ingestion, reservations and decisions of a poll are committed in one transaction that also
+//! moves the polling cursor, so a crash before the commit simply polls again, and a crash
+//! after it resumes the committed decisions. Marketplace calls happen only after the commit.
+
+pub mod act;
+pub mod decide;
+mod health;
+pub mod ingest;
+pub mod push;
+pub mod review;
+pub mod watch;
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::{Notify, watch as signal};
+use vigie_connector::{ConnectorError, Marketplace};
+
+use crate::config::{ChannelConfig, Config};
+use crate::store::{self, Store, StoreError, channels};
+use push::Offer;
+
+/// Changes are re-read this far before the cursor: marketplaces stamp updates late.
+const OVERLAP: SignedDuration = SignedDuration::from_mins(5);
+/// On the very first poll, look back this far for changes.
+const FIRST_LOOKBACK: SignedDuration = SignedDuration::from_hours(24);
+/// How often the whole acceptance queue is read besides the changes (Mirakl counts both
+/// against the same once-a-minute budget, so not every cycle).
+const QUEUE_SWEEP_EVERY: SignedDuration = SignedDuration::from_mins(15);
+/// How often the marketplace's own quantities are compared with what vigie pushed.
+const DRIFT_CHECK_EVERY: SignedDuration = SignedDuration::from_hours(1);
+
+const UPDATED_CURSOR: &str = "updated_until";
+const SWEEP_CURSOR: &str = "queue_swept_at";
+const DRIFT_CURSOR: &str = "drift_checked_at";
+
+/// A marketplace shop as the daemon drives it.
+#[derive(Clone)]
+pub struct Channel {
+    pub config: ChannelConfig,
+    pub marketplace: Arc<dyn Marketplace>,
+}
+
+impl Channel {
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+}
+
+/// What every cycle needs besides its channel.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Store,
+    pub config: Arc<Config>,
+    /// Decide and log; never act on a marketplace, send a message or raise an alert.
+    pub dry_run: bool,
+    /// Woken after messages are queued, so they leave without waiting for the next poll.
+    pub outbox: Arc<Notify>,
+    /// Woken after alerts are raised.
+    pub alerts: Arc<Notify>,
+    /// Bumped whenever the ledger moves; every channel loop pushes its quantities then.
+    pub stock_moved: signal::Sender<u64>,
+}
+
+/// A step of a channel's cycle failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Marketplace(#[from] ConnectorError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Error {
+    /// Short label for metrics and `vigie status`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Self::Marketplace(e) => e.class(),
+            Self::Store(_) => "store",
+        }
+    }
+}
+
+pub use ingest::Report as CycleReport;
+
+/// Runs one full cycle and records its outcome for `vigie status`.
+pub async fn run(channel: &Channel, ctx: &Context) -> Result<CycleReport, Error> {
+    let outcome = full_cycle(channel, ctx).await;
+    health::record(channel, ctx, outcome.as_ref().err()).await;
+    outcome
+}
+
+/// Only pushes quantities: another channel's order moved the ledger.
+pub async fn push_stock(channel: &Channel, ctx: &Context) -> Result<usize, Error> {
+    let pushed = push::push(
+        channel.name(),
+        channel.marketplace.as_ref(),
+        &ctx.store,
+        offer(channel, ctx),
+        ctx.dry_run,
+    )
+    .await?;
+    Ok(pushed.submitted)
+}
+
+async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Error> {
+    let name = channel.name();
+    let market = channel.marketplace.as_ref();
+    let now = Timestamp::now();
+    let (since, sweep_due, drift_due) = {
+        let name = name.to_owned();
+        ctx.store
+            .call(move |conn| {
+                let at = |cursor| channels::cursor(conn, &name, cursor);
+                let since = at(UPDATED_CURSOR)?.map_or(now - FIRST_LOOKBACK, |t| t - OVERLAP);
+                let due = |last: Option<Timestamp>, every| last.is_none_or(|t| now - every >= t);
+                Ok((
+                    since,
+                    due(at(SWEEP_CURSOR)?, QUEUE_SWEEP_EVERY),
+                    due(at(DRIFT_CURSOR)?, DRIFT_CHECK_EVERY),
+                ))
+            })
+            .await?
+    };
+
+    let mut batch = market.orders_updated(since, now).await?;
+    if sweep_due {
+        let queue = market.orders_awaiting_acceptance().await?;
+        batch.orders.extend(queue.orders);
+        batch.malformed.extend(queue.malformed);
+    }
+    let mut cursors = vec![(UPDATED_CURSOR, now)];
+    if sweep_due {
+        cursors.push((SWEEP_CURSOR, now));
+    }
+    let mut report = ingest::run(channel, ctx, batch, cursors).await?;
+    // Acting may fail; the quantities are pushed all the same, then the failure is reported.
+    let mut failure = None;
+    if !ctx.dry_run {
+        watch::run(name, ctx, now).await?;
+        match act::run(channel, ctx).await {
+            Ok((confirmed, reread)) => {
+                report.confirmed = confirmed;
+                report.stock_moved |= reread;
+            }
+            Err(e) => failure = Some(e),
+        }
+    }
+    if drift_due && !ctx.dry_run {
+        push::correct_drift(name, market, &ctx.store).await?;
+        let name = name.to_owned();
+        ctx.store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                channels::set_cursor(&tx, &name, DRIFT_CURSOR, now, &store::now_text())?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+    }
+    failure.map_or(Ok(report), Err)
+}
+
+fn offer(channel: &Channel, ctx: &Context) -> Offer {
+    Offer {
+        safety_buffer: ctx.config.inventory.safety_buffer,
+        channel_buffer: channel.config.stock_buffer,
+        cap: channel.config.stock_cap,
+    }
+}

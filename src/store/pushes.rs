@@ -1,0 +1,95 @@
+//! What each channel was last told about each SKU, and the stock batches the marketplace is
+//! still applying.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, params};
+
+use super::{Result, StoreError};
+
+/// The quantities last pushed to `channel`, by SKU.
+pub fn told(conn: &Connection, channel: &str) -> Result<BTreeMap<String, i64>> {
+    let mut stmt = conn.prepare("SELECT sku, quantity FROM stock_pushed WHERE channel = ?1")?;
+    let rows = stmt.query_map(params![channel], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The quantities last pushed for `sku`, by channel.
+pub fn of_sku(conn: &Connection, sku: &str) -> Result<BTreeMap<String, i64>> {
+    let mut stmt = conn.prepare("SELECT channel, quantity FROM stock_pushed WHERE sku = ?1")?;
+    let rows = stmt.query_map(params![sku], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Records quantities sent to `channel` with the marketplace's ticket for the batch.
+pub fn record(
+    tx: &Connection,
+    channel: &str,
+    ticket: &str,
+    items: &[(String, u32)],
+    now: &str,
+) -> Result<()> {
+    for (sku, quantity) in items {
+        tx.execute(
+            "INSERT INTO stock_pushed (channel, sku, quantity, pushed_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (channel, sku) DO UPDATE SET quantity = excluded.quantity,
+                pushed_at = excluded.pushed_at",
+            params![channel, sku, quantity, now],
+        )?;
+    }
+    let items = serde_json::to_string(items).map_err(|e| StoreError::Data(e.to_string()))?;
+    tx.execute(
+        "INSERT OR REPLACE INTO stock_push_tickets (channel, ticket, items, submitted_at)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![channel, ticket, items, now],
+    )?;
+    Ok(())
+}
+
+/// Forgets what `channel` was told for `skus`, so the next push sends them again.
+pub fn forget(conn: &Connection, channel: &str, skus: &[String]) -> Result<()> {
+    for sku in skus {
+        conn.execute(
+            "DELETE FROM stock_pushed WHERE channel = ?1 AND sku = ?2",
+            params![channel, sku],
+        )?;
+    }
+    Ok(())
+}
+
+/// A batch the marketplace is still applying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenTicket {
+    pub ticket: String,
+    /// The SKUs it carries.
+    pub skus: Vec<String>,
+}
+
+/// Batches still being applied by `channel`, oldest first.
+pub fn open_tickets(conn: &Connection, channel: &str) -> Result<Vec<OpenTicket>> {
+    let mut stmt = conn.prepare(
+        "SELECT ticket, items FROM stock_push_tickets WHERE channel = ?1 ORDER BY submitted_at",
+    )?;
+    let rows: Vec<(String, String)> = stmt
+        .query_map(params![channel], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.into_iter()
+        .map(|(ticket, items)| {
+            let items: Vec<(String, u32)> = serde_json::from_str(&items).map_err(|e| {
+                StoreError::Data(format!("stock batch {channel}/{ticket}: items: {e}"))
+            })?;
+            Ok(OpenTicket {
+                ticket,
+                skus: items.into_iter().map(|(sku, _)| sku).collect(),
+            })
+        })
+        .collect()
+}
+
+pub fn close_ticket(conn: &Connection, channel: &str, ticket: &str) -> Result<()> {
+    conn.execute(
+        "DELETE FROM stock_push_tickets WHERE channel = ?1 AND ticket = ?2",
+        params![channel, ticket],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Units held for order lines. A reservation is `held` from the moment an order awaiting
+//! acceptance is seen, `confirmed` once the marketplace has the acceptance, `released` when
+//! the line is refused or cancelled, and `consumed` when the order ships: the units then
+//! leave `on_hand` too.
+
+use rusqlite::{Connection, params};
+
+use super::state::{StoredState, read_time};
+use super::{Result, stock};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReservationState {
+    Held,
+    Confirmed,
+    Released,
+    Consumed,
+}
+
+impl ReservationState {
+    /// The states that still take units from what can be sold.
+    pub const LIVE: [Self; 2] = [Self::Held, Self::Confirmed];
+}
+
+impl StoredState for ReservationState {
+    const ALL: &'static [Self] = &[Self::Held, Self::Confirmed, Self::Released, Self::Consumed];
+    const WHAT: &'static str = "reservation state";
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Held => "held",
+            Self::Confirmed => "confirmed",
+            Self::Released => "released",
+            Self::Consumed => "consumed",
+        }
+    }
+}
+
+/// One line's reservation as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    pub line_id: String,
+    pub sku: String,
+    pub quantity: u32,
+    pub state: ReservationState,
+    pub updated_at: jiff::Timestamp,
+}
+
+/// The order's reservations, in the order they were taken.
+pub fn of_order(conn: &Connection, order_pk: i64) -> Result<Vec<Reservation>> {
+    let mut stmt = conn.prepare(
+        "SELECT line_id, sku, quantity, state, updated_at FROM reservations
+         WHERE order_pk = ?1 ORDER BY rowid",
+    )?;
+    let mut rows = stmt.query(params![order_pk])?;
+    let mut reservations = Vec::new();
+    while let Some(r) = rows.next()? {
+        let line_id: String = r.get(0)?;
+        let row = format!("reservation of order {order_pk} line {line_id}");
+        reservations.push(Reservation {
+            sku: r.get(1)?,
+            quantity: r.get(2)?,
+            state: ReservationState::read(&r.get::<_, String>(3)?, &row)?,
+            updated_at: read_time(&r.get::<_, String>(4)?, &row)?,
+            line_id,
+        });
+    }
+    Ok(reservations)
+}
+
+/// The live states as stored, to bind in SQL.
+pub(super) fn live_words() -> [&'static str; 2] {
+    ReservationState::LIVE.map(ReservationState::as_str)
+}
+
+/// Units of `sku` held or confirmed for order lines.
+pub fn reserved(conn: &Connection, sku: &str) -> Result<i64> {
+    let [held, confirmed] = live_words();
+    Ok(conn.query_row(
+        "SELECT COALESCE(SUM(quantity), 0) FROM reservations
+         WHERE sku = ?1 AND state IN (?2, ?3)",
+        params![sku, held, confirmed],
+        |r| r.get(0),
+    )?)
+}
+
+/// One order line whose units are to be held.
+#[derive(Debug, Clone, Copy)]
+pub struct LineUnits<'a> {
+    pub order_pk: i64,
+    pub line_id: &'a str,
+    pub sku: &'a str,
+    pub quantity: u32,
+}
+
+/// Holds units for one order line in `state` (`Held`, or `Confirmed` for an order the
+/// marketplace accepted on its own).
+pub fn hold(
+    conn: &Connection,
+    line: LineUnits<'_>,
+    state: ReservationState,
+    now: &str,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO reservations (order_pk, line_id, sku, quantity, state, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            line.order_pk,
+            line.line_id,
+            line.sku,
+            line.quantity,
+            state.as_str(),
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+/// Whether a line's units could be held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    Held,
+    /// Fewer units can be promised than the line needs; nothing was held.
+    Short {
+        available: i64,
+    },
+}
+
+/// Holds the line's units if that many can still be promised. Each hold lowers what the next
+/// line (same SKU or not) can take.
+pub fn hold_if_available(
+    conn: &Connection,
+    line: LineUnits<'_>,
+    global_buffer: u32,
+    now: &str,
+) -> Result<Hold> {
+    let available = stock::available(conn, line.sku, global_buffer)?;
+    if i64::from(line.quantity) > available {
+        return Ok(Hold::Short { available });
+    }
+    hold(conn, line, ReservationState::Held, now)?;
+    Ok(Hold::Held)
+}
+
+/// Makes sure an accepted line holds its units as `confirmed`: reserves it if it had no
+/// reservation, takes a released one back (the marketplace accepted what vigie refused).
+/// Returns whether availability changed.
+pub fn hold_confirmed(conn: &Connection, line: LineUnits<'_>, now: &str) -> Result<bool> {
+    let state = of_order(conn, line.order_pk)?
+        .into_iter()
+        .find(|r| r.line_id == line.line_id)
+        .map(|r| r.state);
+    let moved = match state {
+        None => {
+            hold(conn, line, ReservationState::Confirmed, now)?;
+            return Ok(true);
+        }
+        Some(ReservationState::Released) => true,
+        Some(ReservationState::Held) => false,
+        Some(ReservationState::Confirmed | ReservationState::Consumed) => return Ok(false),
+    };
+    set_state(
+        conn,
+        line.order_pk,
+        line.line_id,
+        ReservationState::Confirmed,
+        now,
+    )?;
+    Ok(moved)
+}
+
+/// Moves the order's live reservations (optionally only `lines`) to `to`: only `held` ones
+/// when confirming. Consumed units leave `on_hand` too. Returns the number of units moved.
+pub fn settle(
+    conn: &Connection,
+    order_pk: i64,
+    lines: Option<&[String]>,
+    to: ReservationState,
+    now: &str,
+) -> Result<i64> {
+    let from: &[ReservationState] = match to {
+        ReservationState::Confirmed => &[ReservationState::Held],
+        _ => &ReservationState::LIVE,
+    };
+    let mut moved = 0;
+    for r in of_order(conn, order_pk)? {
+        if !from.contains(&r.state) || lines.is_some_and(|only| !only.contains(&r.line_id)) {
+            continue;
+        }
+        set_state(conn, order_pk, &r.line_id, to, now)?;
+        if to == ReservationState::Consumed {
+            // The units left the warehouse: the snapshot no longer counts them.
+            stock::take_out(conn, &r.sku, r.quantity, now)?;
+        }
+        moved += i64::from(r.quantity);
+    }
+    Ok(moved)
+}
+
+fn set_state(
+    conn: &Connection,
+    order_pk: i64,
+    line_id: &str,
+    state: ReservationState,
+    now: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE reservations SET state = ?3, updated_at = ?4 WHERE order_pk = ?1 AND line_id = ?2",
+        params![order_pk, line_id, state.as_str(), now],
+    )?;
+    Ok(())
+}
