@@ -83,23 +83,15 @@ pub fn import_file(store: &Store, path: &Path) -> anyhow::Result<usize> {
     let text = std::fs::read_to_string(path).with_context(context)?;
     let items = csv::parse(&text).with_context(context)?;
     store
-        .with(|conn| replace_all(conn, &items))
+        .with(|conn| stock::replace_all(conn, &items, &now_text()))
         .with_context(context)
 }
 
 /// Commits `items` as the whole inventory, in one transaction.
 pub(crate) async fn apply(store: &Store, items: Vec<StockItem>) -> anyhow::Result<usize> {
-    Ok(store.call(move |conn| replace_all(conn, &items)).await?)
-}
-
-fn replace_all(
-    conn: &mut rusqlite::Connection,
-    items: &[StockItem],
-) -> crate::store::Result<usize> {
-    let tx = conn.transaction()?;
-    stock::replace_all(&tx, items, &now_text())?;
-    tx.commit()?;
-    Ok(items.len())
+    Ok(store
+        .call(move |conn| stock::replace_all(conn, &items, &now_text()))
+        .await?)
 }
 
 #[cfg(test)]

@@ -297,17 +297,20 @@ pub struct OrderFilter {
     pub channel: Option<String>,
 }
 
+/// An order's status as `vigie orders` and `vigie status` show it: `flagged` while a human
+/// must decide, else the marketplace's normalized status. Reads `orders o LEFT JOIN flags f`.
+pub(super) const SHOWN_STATUS: &str =
+    "CASE WHEN f.order_pk IS NOT NULL AND f.resolved_at IS NULL THEN 'flagged' ELSE o.status END";
+
 /// Orders, newest first, with their decisions.
 pub fn list(conn: &Connection, filter: &OrderFilter) -> Result<Vec<OrderView>> {
-    let mut orders = conn.prepare(
-        "SELECT o.id, o.channel, o.order_id, o.marketplace_state,
-                CASE WHEN f.order_pk IS NOT NULL AND f.resolved_at IS NULL THEN 'flagged'
-                     ELSE o.status END AS shown_status,
+    let mut orders = conn.prepare(&format!(
+        "SELECT o.id, o.channel, o.order_id, o.marketplace_state, {SHOWN_STATUS} AS shown_status,
                 o.created_at, f.reasons, f.resolved_at IS NULL AND f.order_pk IS NOT NULL
          FROM orders o LEFT JOIN flags f ON f.order_pk = o.id
          WHERE (?1 IS NULL OR shown_status = ?1) AND (?2 IS NULL OR o.channel = ?2)
-         ORDER BY o.created_at DESC, o.id DESC",
-    )?;
+         ORDER BY o.created_at DESC, o.id DESC"
+    ))?;
     let mut lines = conn.prepare(
         "SELECT l.line_id, l.sku, l.quantity, d.accept, d.reasons, d.decided_at
          FROM order_lines l

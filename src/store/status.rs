@@ -11,6 +11,7 @@ use vigie_connector::OrderStatus;
 use super::Result;
 use super::channels::{self, ChannelHealth};
 use super::decisions::Outcome;
+use super::orders::SHOWN_STATUS;
 use super::quarantine;
 use super::state::{StoredState, read_time};
 use crate::config::Config;
@@ -104,9 +105,10 @@ pub fn report(conn: &Connection, config: &Config) -> Result<StatusReport> {
         channels,
         orders_by_status: grouped(
             conn,
-            "SELECT CASE WHEN f.order_pk IS NOT NULL AND f.resolved_at IS NULL THEN 'flagged'
-                         ELSE o.status END AS shown, COUNT(*)
-             FROM orders o LEFT JOIN flags f ON f.order_pk = o.id GROUP BY shown",
+            &format!(
+                "SELECT {SHOWN_STATUS} AS shown, COUNT(*)
+                 FROM orders o LEFT JOIN flags f ON f.order_pk = o.id GROUP BY shown"
+            ),
         )?,
         oldest_undecided,
         outbox: grouped(conn, "SELECT state, COUNT(*) FROM outbox GROUP BY state")?,

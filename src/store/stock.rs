@@ -18,16 +18,19 @@ pub struct StockItem {
     pub tags: Vec<String>,
 }
 
-/// Replaces the whole inventory with `items`: SKUs absent from the snapshot have none left.
-pub fn replace_all(tx: &Connection, items: &[StockItem], now: &str) -> Result<()> {
+/// Replaces the whole inventory with `items`, in one transaction: SKUs absent from the
+/// snapshot have none left. Returns the number of SKUs.
+pub fn replace_all(conn: &mut Connection, items: &[StockItem], now: &str) -> Result<usize> {
+    let tx = conn.transaction()?;
     tx.execute(
         "UPDATE stock SET on_hand = 0, updated_at = ?1",
         params![now],
     )?;
     for item in items {
-        set(tx, item, now)?;
+        set(&tx, item, now)?;
     }
-    Ok(())
+    tx.commit()?;
+    Ok(items.len())
 }
 
 /// Sets one SKU's units on hand and tags.

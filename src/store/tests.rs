@@ -173,3 +173,124 @@ fn processes_opening_a_fresh_database_at_once_all_succeed() {
         }
     });
 }
+
+/// An order with one line, through the store's own functions.
+fn one_order(conn: &mut Connection) -> i64 {
+    use vigie_connector::{Customer, MarketplaceState, Money, Order, OrderLine, OrderStatus};
+    let state = MarketplaceState::new("WAITING_ACCEPTANCE", OrderStatus::AwaitingAcceptance);
+    let order = Order {
+        id: "o1".into(),
+        reference: "o1".into(),
+        state: state.clone(),
+        created_at: jiff::Timestamp::UNIX_EPOCH,
+        updated_at: jiff::Timestamp::UNIX_EPOCH,
+        acceptance_deadline: None,
+        customer: Customer::default(),
+        shipping_address: None,
+        lines: ["l1", "l2", "l3", "l4"]
+            .map(|id| OrderLine {
+                id: id.into(),
+                sku: "A".into(),
+                title: None,
+                quantity: 1,
+                price: Money::new(rust_decimal::Decimal::ONE, "EUR"),
+                state: state.clone(),
+            })
+            .into(),
+        total: Money::new(rust_decimal::Decimal::ONE, "EUR"),
+        shipment: None,
+    };
+    let tx = conn.transaction().unwrap();
+    let (pk, _) = orders::ingest(&tx, "lm", &order, None, &now_text()).unwrap();
+    tx.commit().unwrap();
+    pk
+}
+
+#[test]
+fn every_state_the_code_writes_the_schema_accepts_and_reads_back() {
+    use decisions::{Decision, Outcome, Source};
+    use reservations::{LineUnits, ReservationState};
+    use state::StoredState;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .with(|c| {
+            let pk = one_order(c);
+            let lines = ["l1", "l2", "l3", "l4"];
+            for (line_id, state) in lines.iter().zip(ReservationState::ALL) {
+                let units = LineUnits {
+                    order_pk: pk,
+                    line_id,
+                    sku: "A",
+                    quantity: 1,
+                };
+                reservations::hold(c, units, *state, &now_text())?;
+            }
+            let read: Vec<ReservationState> = reservations::of_order(c, pk)?
+                .into_iter()
+                .map(|r| r.state)
+                .collect();
+            assert_eq!(read, ReservationState::ALL);
+
+            for (line_id, source) in lines.iter().zip(Source::ALL.iter().cycle()) {
+                let decision = Decision {
+                    accept: true,
+                    reasons: &["sku_tag"],
+                    source: *source,
+                    note: None,
+                };
+                decisions::record(c, pk, line_id, decision, &now_text())?;
+            }
+            for (line_id, outcome) in lines.iter().zip(Outcome::ALL) {
+                decisions::settle_line(c, pk, line_id, *outcome, Some("why"), &now_text())?;
+            }
+            let read: Vec<(Source, Option<Outcome>)> = decisions::of_order(c, pk)?
+                .into_iter()
+                .map(|d| (d.source, d.outcome))
+                .collect();
+            use Outcome::*;
+            use Source::*;
+            assert_eq!(
+                read,
+                [
+                    (Rules, Some(Confirmed)),
+                    (Review, Some(Superseded)),
+                    (Rules, Some(Failed)),
+                    (Review, None)
+                ]
+            );
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_stray_value_read_back_is_an_error_naming_its_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let error = store
+        .with(|c| {
+            one_order(c);
+            c.execute("UPDATE orders SET status = 'awaiting_acceptence'", [])?;
+            orders::find(c, "lm", "o1")
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("order 1"), "{error}");
+    assert!(error.contains("awaiting_acceptence"), "{error}");
+
+    let error = store
+        .with(|c| {
+            c.execute(
+                "INSERT INTO cursors (channel, name, value, updated_at)
+                 VALUES ('lm', 'updated_until', 'yesterday', 't')",
+                [],
+            )?;
+            channels::cursor(c, "lm", "updated_until")
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("cursor lm/updated_until"), "{error}");
+    assert!(error.contains("yesterday"), "{error}");
+}
