@@ -75,10 +75,11 @@ pub fn french_holidays(year: i16) -> Vec<Date> {
     ];
     // Easter Monday, Ascension Thursday, Whit Monday.
     const AFTER_EASTER: [i64; 3] = [1, 39, 50];
-    let easter = easter_sunday(year);
-    let movable = AFTER_EASTER
-        .into_iter()
-        .filter_map(|days| easter.checked_add(Span::new().days(days)).ok());
+    let movable = easter_sunday(year).into_iter().flat_map(|easter| {
+        AFTER_EASTER
+            .into_iter()
+            .filter_map(move |days| easter.checked_add(Span::new().days(days)).ok())
+    });
     let fixed = FIXED
         .into_iter()
         .filter_map(|(month, day)| Date::new(year, month, day).ok());
@@ -88,8 +89,9 @@ pub fn french_holidays(year: i16) -> Vec<Date> {
     days
 }
 
-/// Easter Sunday by the Gregorian computus (the anonymous algorithm, Meeus/Jones/Butcher).
-pub fn easter_sunday(year: i16) -> Date {
+/// Easter Sunday by the Gregorian computus (the anonymous algorithm, Meeus/Jones/Butcher);
+/// `None` outside the years a date can have (-9999 to 9999).
+pub fn easter_sunday(year: i16) -> Option<Date> {
     let y = i32::from(year);
     let a = y.rem_euclid(19);
     let b = y.div_euclid(100);
@@ -106,7 +108,7 @@ pub fn easter_sunday(year: i16) -> Date {
     // h, l and m are bounded, so n lies in 100..=149: March 8 to April 26 at the extremes.
     let n = h + l - 7 * m + 114;
     let (month, day) = (n / 31, n % 31 + 1);
-    Date::new(year, month as i8, day as i8).expect("the computus yields a March or April date")
+    Date::new(year, month as i8, day as i8).ok()
 }
 
 /// How much of the window from `created` to `deadline` has passed at `now`: 0 at creation,
@@ -233,7 +235,7 @@ mod tests {
             (2285, 3, 22),
         ];
         for (y, m, d) in table {
-            assert_eq!(easter_sunday(y), date(y, m, d), "Easter {y}");
+            assert_eq!(easter_sunday(y), Some(date(y, m, d)), "Easter {y}");
         }
     }
 
@@ -263,9 +265,10 @@ mod tests {
     #[test]
     fn every_year_has_a_valid_easter_and_deadlines_saturate() {
         for year in [-9999, -1, 0, 1, 1583, 9999] {
-            let easter = easter_sunday(year);
+            let easter = easter_sunday(year).unwrap();
             assert_eq!(easter.weekday(), Weekday::Sunday, "{year}");
         }
+        assert_eq!(easter_sunday(10_000), None);
         let last = at(9999, 12, 30, 12, 0);
         assert_eq!(working(last, 5), Timestamp::MAX);
     }

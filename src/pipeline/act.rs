@@ -15,7 +15,7 @@ use crate::store::reservations::{self, ReservationState};
 use crate::store::{self, orders};
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Acted {
+struct Acted {
     pub confirmed: usize,
     /// The marketplace says these orders were already decided: re-read them.
     pub reread: Vec<String>,
