@@ -73,37 +73,10 @@ pub fn dead_line_ids(order: &Order) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use rust_decimal::Decimal;
-    use vigie_connector::{Customer, MarketplaceState, Money, Timestamp};
+    use vigie_connector::MarketplaceState;
 
     use super::*;
-
-    fn order(lines: &[&str]) -> Order {
-        let state = MarketplaceState::new("WAITING_ACCEPTANCE", OrderStatus::AwaitingAcceptance);
-        Order {
-            id: "o1".into(),
-            reference: "o1".into(),
-            state: state.clone(),
-            created_at: Timestamp::UNIX_EPOCH,
-            updated_at: Timestamp::UNIX_EPOCH,
-            acceptance_deadline: None,
-            customer: Customer::default(),
-            shipping_address: None,
-            lines: lines
-                .iter()
-                .map(|id| OrderLine {
-                    id: (*id).into(),
-                    sku: "A".into(),
-                    title: None,
-                    quantity: 1,
-                    price: Money::new(Decimal::ONE, "EUR"),
-                    state: state.clone(),
-                })
-                .collect(),
-            total: Money::new(Decimal::TWO, "EUR"),
-            shipment: None,
-        }
-    }
+    use crate::domain::test_orders::order;
 
     fn summary(rulings: Vec<LineRuling<'_>>) -> Vec<(&str, bool, Vec<&str>)> {
         rulings
@@ -114,27 +87,27 @@ mod tests {
 
     #[test]
     fn each_verdict_decides_every_line_or_none() {
-        let order = order(&["l1", "l2"]);
+        let order = order(&[("A", 1), ("B", 1)], 2, None);
         assert_eq!(
             summary(rulings(&order, &Verdict::Accept)),
-            [("l1", true, vec![]), ("l2", true, vec![])]
+            [("l0", true, vec![]), ("l1", true, vec![])]
         );
         let partial = Verdict::Partial {
-            refused: vec!["l2".into()],
+            refused: vec!["l1".into()],
         };
         assert_eq!(
             summary(rulings(&order, &partial)),
             [
-                ("l1", true, vec![]),
-                ("l2", false, vec!["insufficient_stock"])
+                ("l0", true, vec![]),
+                ("l1", false, vec!["insufficient_stock"])
             ]
         );
         let refuse = Verdict::Refuse(BTreeSet::from([Reason::TotalAbove, Reason::SkuTag]));
         assert_eq!(
             summary(rulings(&order, &refuse)),
             [
-                ("l1", false, vec!["total_above", "sku_tag"]),
-                ("l2", false, vec!["total_above", "sku_tag"])
+                ("l0", false, vec!["total_above", "sku_tag"]),
+                ("l1", false, vec!["total_above", "sku_tag"])
             ]
         );
         let flag = Verdict::Flag(BTreeSet::from([Reason::SkuTag]));
@@ -143,11 +116,11 @@ mod tests {
 
     #[test]
     fn refused_and_cancelled_lines_are_dead() {
-        let mut order = order(&["l1", "l2", "l3"]);
+        let mut order = order(&[("A", 1), ("B", 1), ("C", 1)], 3, None);
         order.lines[1].state = MarketplaceState::new("REFUSED", OrderStatus::Refused);
         order.lines[2].state = MarketplaceState::new("CANCELED", OrderStatus::Cancelled);
         let live: Vec<&str> = live_lines(&order).map(|l| l.id.as_str()).collect();
-        assert_eq!(live, ["l1"]);
-        assert_eq!(dead_line_ids(&order), ["l2", "l3"]);
+        assert_eq!(live, ["l0"]);
+        assert_eq!(dead_line_ids(&order), ["l1", "l2"]);
     }
 }

@@ -7,3 +7,5 @@ pub mod deadlines;
 pub mod decision;
 pub mod events;
 pub mod rules;
+#[cfg(test)]
+pub(crate) mod test_orders;

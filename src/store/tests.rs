@@ -174,32 +174,9 @@ fn processes_opening_a_fresh_database_at_once_all_succeed() {
     });
 }
 
-/// An order with one line, through the store's own functions.
+/// An order with four lines (`l0`..`l3`), through the store's own functions.
 fn one_order(conn: &mut Connection) -> i64 {
-    use vigie_connector::{Customer, MarketplaceState, Money, Order, OrderLine, OrderStatus};
-    let state = MarketplaceState::new("WAITING_ACCEPTANCE", OrderStatus::AwaitingAcceptance);
-    let order = Order {
-        id: "o1".into(),
-        reference: "o1".into(),
-        state: state.clone(),
-        created_at: jiff::Timestamp::UNIX_EPOCH,
-        updated_at: jiff::Timestamp::UNIX_EPOCH,
-        acceptance_deadline: None,
-        customer: Customer::default(),
-        shipping_address: None,
-        lines: ["l1", "l2", "l3", "l4"]
-            .map(|id| OrderLine {
-                id: id.into(),
-                sku: "A".into(),
-                title: None,
-                quantity: 1,
-                price: Money::new(rust_decimal::Decimal::ONE, "EUR"),
-                state: state.clone(),
-            })
-            .into(),
-        total: Money::new(rust_decimal::Decimal::ONE, "EUR"),
-        shipment: None,
-    };
+    let order = crate::domain::test_orders::order(&[("A", 1); 4], 4, None);
     let tx = conn.transaction().unwrap();
     let (pk, _) = orders::ingest(&tx, "lm", &order, None, &now_text()).unwrap();
     tx.commit().unwrap();
@@ -217,7 +194,7 @@ fn every_state_the_code_writes_the_schema_accepts_and_reads_back() {
     store
         .with(|c| {
             let pk = one_order(c);
-            let lines = ["l1", "l2", "l3", "l4"];
+            let lines = ["l0", "l1", "l2", "l3"];
             for (line_id, state) in lines.iter().zip(ReservationState::ALL) {
                 let units = LineUnits {
                     order_pk: pk,

@@ -1,0 +1,41 @@
+//! Orders for unit tests: awaiting acceptance, one line per `(sku, quantity)` with ids `l0`,
+//! `l1`..., shipped to `country` when given.
+
+use rust_decimal::Decimal;
+use vigie_connector::{
+    Address, Country, Customer, MarketplaceState, Money, Order, OrderLine, OrderStatus, Timestamp,
+};
+
+pub(crate) fn order(lines: &[(&str, u32)], total: i64, country: Option<&str>) -> Order {
+    let state = MarketplaceState::new("WAITING_ACCEPTANCE", OrderStatus::AwaitingAcceptance);
+    Order {
+        id: "o1".into(),
+        reference: "o1".into(),
+        state: state.clone(),
+        created_at: Timestamp::UNIX_EPOCH,
+        updated_at: Timestamp::UNIX_EPOCH,
+        acceptance_deadline: None,
+        customer: Customer::default(),
+        shipping_address: country.map(|c| Address {
+            street: vec!["1 rue de la Paix".into()],
+            postal_code: Some("75002".into()),
+            city: Some("Paris".into()),
+            country: Country::parse(c),
+            ..Address::default()
+        }),
+        lines: lines
+            .iter()
+            .enumerate()
+            .map(|(i, (sku, quantity))| OrderLine {
+                id: format!("l{i}"),
+                sku: (*sku).into(),
+                title: None,
+                quantity: *quantity,
+                price: Money::new(Decimal::ONE, "EUR"),
+                state: state.clone(),
+            })
+            .collect(),
+        total: Money::new(Decimal::new(total, 0), "EUR"),
+        shipment: None,
+    }
+}
