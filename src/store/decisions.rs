@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, params};
 use vigie_connector::LineDecision;
 
-use super::state::{StoredState, read_time};
+use super::state::{StoredState, read_list, read_time};
 use super::{Result, StoreError};
 
 /// Who decided.
@@ -119,8 +119,7 @@ pub fn of_order(conn: &Connection, order_pk: i64) -> Result<Vec<StoredDecision>>
         let reasons: String = r.get(2)?;
         decisions.push(StoredDecision {
             accept: r.get(1)?,
-            reasons: serde_json::from_str(&reasons)
-                .map_err(|e| StoreError::Data(format!("{row}: reasons {reasons:?}: {e}")))?,
+            reasons: read_list(&reasons, &row)?,
             source: Source::read(&r.get::<_, String>(3)?, &row)?,
             note: r.get(4)?,
             decided_at: read_time(&r.get::<_, String>(5)?, &row)?,

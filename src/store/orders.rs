@@ -6,7 +6,7 @@ use serde::Serialize;
 use vigie_connector::{Money, Order, OrderStatus};
 
 use super::decisions::Outcome;
-use super::state::{StoredState, read_time};
+use super::state::{StoredState, read_list, read_time};
 use super::{Result, StoreError};
 
 /// What ingesting one polled order changed.
@@ -353,7 +353,9 @@ pub fn list(conn: &Connection, filter: &OrderFilter) -> Result<Vec<OrderView>> {
         })?;
         for line in line_rows {
             let (line, line_reasons, decided_at) = line?;
-            reasons.extend(json_list(line_reasons.as_deref())?);
+            if let Some(text) = line_reasons {
+                reasons.extend(read_list(&text, format!("decision of order {pk}"))?);
+            }
             view.decided_at = view.decided_at.max(decided_at);
             view.lines.push(line);
         }
@@ -367,8 +369,8 @@ pub fn list(conn: &Connection, filter: &OrderFilter) -> Result<Vec<OrderView>> {
         } else {
             None
         };
-        if flagged || decided.is_empty() {
-            reasons.extend(json_list(flag_reasons.as_deref())?);
+        if let Some(text) = flag_reasons.filter(|_| flagged || decided.is_empty()) {
+            reasons.extend(read_list(&text, format!("flag of order {pk}"))?);
         }
         reasons.sort();
         reasons.dedup();
@@ -376,10 +378,4 @@ pub fn list(conn: &Connection, filter: &OrderFilter) -> Result<Vec<OrderView>> {
         views.push(view);
     }
     Ok(views)
-}
-
-fn json_list(text: Option<&str>) -> Result<Vec<String>> {
-    text.map_or(Ok(Vec::new()), |t| {
-        serde_json::from_str(t).map_err(|e| StoreError::Data(format!("stored reasons {t:?}: {e}")))
-    })
 }

@@ -1,6 +1,6 @@
 //! States stored as words (`held`, `confirmed`, `awaiting_acceptance`...): an enum in Rust,
-//! today's text in SQLite, so a typo is a compile error and a stray word read back is an
-//! error naming its row, never a silent default.
+//! today's text in SQLite, so a typo is a compile error. A stray word, time or list read back
+//! is an error naming its row, never a silent default.
 
 use std::fmt::Display;
 
@@ -52,4 +52,11 @@ impl StoredState for OrderStatus {
 pub fn read_time(text: &str, row: impl Display) -> Result<jiff::Timestamp> {
     text.parse()
         .map_err(|e| StoreError::Data(format!("{row}: stored time {text:?}: {e}")))
+}
+
+/// Reads a stored JSON list of words (rule reasons, SKU tags); `row` says which row it came
+/// from when it is not one.
+pub fn read_list(text: &str, row: impl Display) -> Result<Vec<String>> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Data(format!("{row}: stored list {text:?}: {e}")))
 }

@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use super::reservations;
+use super::state::read_list;
 use super::{Result, StoreError, pushes};
 
 /// One SKU as an inventory snapshot states it.
@@ -95,9 +96,7 @@ pub fn tags(conn: &Connection, sku: &str) -> Result<Vec<String>> {
             r.get(0)
         })
         .optional()?;
-    text.map_or(Ok(Vec::new()), |t| {
-        serde_json::from_str(&t).map_err(|e| StoreError::Data(format!("tags of {sku}: {e}")))
-    })
+    text.map_or(Ok(Vec::new()), |t| read_list(&t, format!("stock {sku}")))
 }
 
 /// One SKU as `vigie stock show` prints it.
