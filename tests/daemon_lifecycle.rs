@@ -242,15 +242,23 @@ async fn refused_credentials_at_start_up_raise_the_auth_alert() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(alert["kind"], "channel_auth_failed", "{alert}");
-    assert_eq!(alert["dedup_key"], "channel_auth_failed:leroymerlin", "{alert}");
+    assert_eq!(
+        alert["dedup_key"], "channel_auth_failed:leroymerlin",
+        "{alert}"
+    );
     assert_eq!(alert["channel"], "leroymerlin", "{alert}");
     let requests = marketplace.received_requests().await.unwrap();
-    assert_eq!(requests[0].url.path(), "/api/version", "checked before polling");
+    assert_eq!(
+        requests[0].url.path(),
+        "/api/version",
+        "checked before polling"
+    );
     // logged inside the channel's span, which names it
     let log = daemon.log();
     assert!(
-        log.lines().any(|l| l.contains("channel{channel=leroymerlin}")
-            && l.contains("refuses vigie's credentials")),
+        log.lines()
+            .any(|l| l.contains("channel{channel=leroymerlin}")
+                && l.contains("refuses vigie's credentials")),
         "{log}"
     );
     daemon.signal(Signal::SIGTERM);

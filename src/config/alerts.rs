@@ -104,7 +104,10 @@ impl RawAlerts {
             .webhook
             .into_iter()
             .enumerate()
-            .map(|(index, w)| w.validate(secrets).map_err(|e| e.under(&format!("webhook[{index}]"))))
+            .map(|(index, w)| {
+                w.validate(secrets)
+                    .map_err(|e| e.under(&format!("webhook[{index}]")))
+            })
             .collect::<Result<_, _>>()?;
         let renotify_after = self.renotify_after.map_or(defaults.renotify_after, |d| d.0);
         if renotify_after.is_zero() {
@@ -114,7 +117,10 @@ impl RawAlerts {
             .channel_unreachable_after
             .unwrap_or(defaults.channel_unreachable_after);
         if channel_unreachable_after == 0 {
-            return Err(KeyError::new("channel_unreachable_after", "must be at least 1"));
+            return Err(KeyError::new(
+                "channel_unreachable_after",
+                "must be at least 1",
+            ));
         }
         let mut stock_low_sku = BTreeMap::new();
         for (index, s) in self.stock_low_sku.into_iter().enumerate() {

@@ -71,8 +71,8 @@ pub(super) fn read(
 ) -> Result<ChannelConfig, KeyError> {
     let at = format!("channel[{index}]");
     let (common, own) = split(index, table);
-    let common: CommonKeys = registry::in_place(registry::place(index, common))
-        .map_err(|e| unreadable(e, &at))?;
+    let common: CommonKeys =
+        registry::in_place(registry::place(index, common)).map_err(|e| unreadable(e, &at))?;
     if !is_name(&common.name) {
         return Err(KeyError::new(
             format!("{at}.name"),
@@ -92,7 +92,9 @@ pub(super) fn read(
     let settings = connector
         .read(registry::place(index, own), secrets)
         .map_err(|e| match e {
-            Unreadable::Keys(e) => foreign_key(connector, index, &e).unwrap_or_else(|| path_error(&e)),
+            Unreadable::Keys(e) => {
+                foreign_key(connector, index, &e).unwrap_or_else(|| path_error(&e))
+            }
             invalid => unreadable(invalid, &at),
         })?;
     let defaults = settings.defaults();

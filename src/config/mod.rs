@@ -27,11 +27,13 @@ pub use channel::ChannelConfig;
 pub use daemon::DaemonConfig;
 pub use events::{EventWebhook, EventsConfig};
 pub use inventory::{InventoryConfig, InventorySource};
-pub use notify::{BUILT_IN_LOCALES, ChannelNotify, NotifyConfig, Route, RouteLimits, SignedWebhook};
+pub use notify::{
+    BUILT_IN_LOCALES, ChannelNotify, NotifyConfig, Route, RouteLimits, SignedWebhook,
+};
 pub use rules::{InsufficientStock, RulesConfig};
+use secret::SecretKeys;
 pub use smtp::{SmtpConfig, SmtpTls};
 pub use vigie_connector::{Deadline, HumanDuration};
-use secret::SecretKeys;
 
 /// Where the configuration is read when neither `--config` nor `$VIGIE_CONFIG` says.
 pub const DEFAULT_PATH: &str = "/etc/vigie/vigie.toml";

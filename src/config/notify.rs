@@ -263,8 +263,8 @@ fn resolve_channels(
         }
         let channel_locale = channel_locale.unwrap_or_else(|| locale.to_owned());
         validate_locale(&format!("{at}.locale"), &channel_locale)?;
-        let mut events = events
-            .unwrap_or_else(|| channel.settings.defaults().customer_events.to_vec());
+        let mut events =
+            events.unwrap_or_else(|| channel.settings.defaults().customer_events.to_vec());
         events.sort_by_key(|e| OrderEvent::ALL.iter().position(|a| a == e));
         events.dedup();
         resolved.insert(

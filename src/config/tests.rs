@@ -52,8 +52,12 @@ format = "slack"
 /// The connector's settings of `channel`, as its crate's type.
 fn settings<T: 'static>(channel: &ChannelConfig) -> &T {
     let any: &dyn std::any::Any = &*channel.settings;
-    any.downcast_ref()
-        .unwrap_or_else(|| panic!("{} has other settings: {:?}", channel.name, channel.settings))
+    any.downcast_ref().unwrap_or_else(|| {
+        panic!(
+            "{} has other settings: {:?}",
+            channel.name, channel.settings
+        )
+    })
 }
 
 fn no_env() -> Environment {

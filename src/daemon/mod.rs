@@ -121,7 +121,10 @@ struct Supervisor {
 
 impl Supervisor {
     fn current(&self) -> Arc<Config> {
-        self.shared.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.shared
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn plan(&self, config: Arc<Config>) -> anyhow::Result<Plan> {

@@ -22,7 +22,11 @@ pub(super) struct StatusState {
     pub config: SharedConfig,
 }
 
-pub(super) async fn serve(listener: tokio::net::TcpListener, state: StatusState, stop: CancellationToken) {
+pub(super) async fn serve(
+    listener: tokio::net::TcpListener,
+    state: StatusState,
+    stop: CancellationToken,
+) {
     // Histograms need regular upkeep or their buffers grow between scrapes.
     let upkeep = state.metrics.clone();
     let upkeep_stop = stop.clone();

@@ -143,7 +143,10 @@ mod tests {
     #[test]
     fn keys_read_from_the_enclosing_table() {
         let e = KeyError::new("limits.orders_per_minute", "must be positive");
-        assert_eq!(e.clone().under("channel[1]").key, "channel[1].limits.orders_per_minute");
+        assert_eq!(
+            e.clone().under("channel[1]").key,
+            "channel[1].limits.orders_per_minute"
+        );
         assert_eq!(KeyError::new("", "x").under("smtp").key, "smtp");
     }
 }

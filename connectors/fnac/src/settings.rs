@@ -159,12 +159,100 @@ impl ChannelSettings for FnacSettings {
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+    use serde_json::{Value, json};
+
     use super::*;
+
+    const PARTNER: &str = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+    const SHOP: &str = "1f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+
+    /// Secrets written in the table itself, the only spelling these tests need.
+    struct Inline;
+
+    impl Secrets for Inline {
+        fn resolve(
+            &self,
+            key: &str,
+            value: Option<SecretString>,
+            _: Option<PathBuf>,
+            _: Option<String>,
+        ) -> Result<SecretString, KeyError> {
+            value.ok_or_else(|| KeyError::new(key, "is required"))
+        }
+    }
+
+    fn read(table: Value) -> Result<FnacSettings, KeyError> {
+        serde_json::from_value::<FnacChannel>(table)
+            .map_err(|e| KeyError::new("", e.to_string()))?
+            .validate(&Inline)
+    }
+
+    fn valid() -> Value {
+        json!({
+            "base_url": "https://vendeur.fnac.com/api.php",
+            "partner_id": PARTNER,
+            "shop_id": SHOP,
+            "key": "SECRET-key",
+        })
+    }
 
     #[test]
     fn recognises_uuids() {
         assert!(is_uuid("0a1B2c3d-0000-4000-8000-00000000abcd"));
         assert!(!is_uuid("0a1b2c3d00004000800000000000abcd"));
         assert!(!is_uuid("0a1b2c3d-0000-4000-8000-00000000abcg"));
+    }
+
+    #[test]
+    fn reads_its_keys_and_says_what_fnac_implies() {
+        let mut table = valid();
+        table["limits"] = json!({ "requests_per_minute": 7 });
+        let settings = read(table).unwrap();
+        assert_eq!(settings.key.expose_secret(), "SECRET-key");
+        assert_eq!(
+            (settings.partner_id.as_str(), settings.shop_id.as_str()),
+            (PARTNER, SHOP)
+        );
+        assert_eq!(settings.requests_per_minute.get(), 7);
+
+        let defaults = settings.defaults();
+        assert_eq!(defaults.acceptance_deadline, Deadline::WorkingDays(2));
+        // Fnac tells the buyer of the acceptance itself.
+        assert!(!defaults.customer_events.contains(&OrderEvent::Accepted));
+        assert!(defaults.customer_events.contains(&OrderEvent::Shipped));
+
+        let summary = settings.summary();
+        assert!(
+            summary.contains("key [redacted], at most 7 requests"),
+            "{summary}"
+        );
+        assert!(!summary.contains("SECRET"), "{summary}");
+        assert!(settings.build("fnac").is_ok());
+    }
+
+    #[test]
+    fn names_the_key_it_refuses() {
+        let without = |key: &str| {
+            let mut table = valid();
+            table.as_object_mut().unwrap().remove(key);
+            read(table).unwrap_err()
+        };
+        let with = |key: &str, value: Value| {
+            let mut table = valid();
+            table[key] = value;
+            read(table).unwrap_err()
+        };
+        let e = without("partner_id");
+        assert_eq!(
+            (e.key.as_str(), e.message.as_str()),
+            ("partner_id", "is required for a fnac channel")
+        );
+        assert_eq!(with("shop_id", json!(" ")).key, "shop_id");
+        let e = with("shop_id", json!("darty"));
+        assert_eq!(e.key, "shop_id");
+        assert!(e.message.contains("not a UUID"), "{e:?}");
+        assert_eq!(without("key").key, "key");
+        assert!(with("api_key", json!("k")).message.contains("api_key"));
     }
 }

@@ -124,7 +124,10 @@ impl ChannelSpec for MiraklChannel {
             None => None,
             Some(ShopId::Number(n)) => Some(n),
             Some(ShopId::Text(t)) => Some(t.parse().map_err(|_| {
-                KeyError::new("shop_id", format!("a Mirakl shop id is a number, got {t:?}"))
+                KeyError::new(
+                    "shop_id",
+                    format!("a Mirakl shop id is a number, got {t:?}"),
+                )
             })?),
         };
         let api_key = secrets.resolve(
@@ -180,7 +183,8 @@ impl ChannelSettings for MiraklSettings {
         format!(
             "{}, shop {}, api_key [redacted], at most {} order polls and {} stock imports a minute",
             self.base_url,
-            self.shop_id.map_or("default".to_owned(), |id| id.to_string()),
+            self.shop_id
+                .map_or("default".to_owned(), |id| id.to_string()),
             self.limits.orders_per_minute,
             self.limits.stock_imports_per_minute,
         )
@@ -188,5 +192,90 @@ impl ChannelSettings for MiraklSettings {
 
     fn build(&self, channel: &str) -> Result<Arc<dyn Marketplace>, ConnectorError> {
         Ok(Arc::new(Mirakl::new(channel, self.clone())?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// Secrets written in the table itself, the only spelling these tests need.
+    struct Inline;
+
+    impl Secrets for Inline {
+        fn resolve(
+            &self,
+            key: &str,
+            value: Option<SecretString>,
+            _: Option<PathBuf>,
+            _: Option<String>,
+        ) -> Result<SecretString, KeyError> {
+            value.ok_or_else(|| KeyError::new(key, "is required"))
+        }
+    }
+
+    fn read(table: Value) -> Result<MiraklSettings, KeyError> {
+        serde_json::from_value::<MiraklChannel>(table)
+            .map_err(|e| KeyError::new("", e.to_string()))?
+            .validate(&Inline)
+    }
+
+    #[test]
+    fn reads_its_keys_and_says_what_mirakl_implies() {
+        let settings = read(json!({
+            "base_url": "https://adeo-marketplace.mirakl.net",
+            "api_key": "SECRET-key",
+            "shop_id": "2001",
+            "limits": { "orders_per_minute": 2, "stock_status_every": "30s" },
+        }))
+        .unwrap();
+        assert_eq!(settings.api_key.expose_secret(), "SECRET-key");
+        assert_eq!(settings.shop_id, Some(2001));
+        assert_eq!(settings.limits.orders_per_minute.get(), 2);
+        assert_eq!(settings.limits.stock_imports_per_minute.get(), 1);
+        assert_eq!(settings.limits.stock_status_every, Duration::from_secs(30));
+
+        let defaults = settings.defaults();
+        assert_eq!(
+            defaults.acceptance_deadline,
+            Deadline::Calendar(Duration::from_secs(3 * 86_400))
+        );
+        assert!(!defaults.customer_events.contains(&OrderEvent::Received));
+        assert!(defaults.customer_events.contains(&OrderEvent::Accepted));
+        assert!(defaults.polling.queue_sweep_every > defaults.polling.overlap);
+
+        let summary = settings.summary();
+        assert!(
+            summary.contains("shop 2001, api_key [redacted]"),
+            "{summary}"
+        );
+        assert!(!summary.contains("SECRET"), "{summary}");
+        assert!(settings.build("shop").is_ok());
+    }
+
+    #[test]
+    fn names_the_key_it_refuses() {
+        let base = || json!({ "base_url": "https://x.example", "api_key": "k" });
+        let with = |key: &str, value: Value| {
+            let mut table = base();
+            table[key] = value;
+            read(table).unwrap_err()
+        };
+        let e = with("shop_id", json!("abc"));
+        assert_eq!(e.key, "shop_id");
+        assert!(e.message.contains("a Mirakl shop id is a number"), "{e:?}");
+        let e = with("limits", json!({ "stock_status_every": "0s" }));
+        assert_eq!(e.key, "limits.stock_status_every");
+        assert_eq!(with("base_url", json!("http://x.example")).key, "base_url");
+        assert!(
+            with("partner_id", json!("p"))
+                .message
+                .contains("partner_id")
+        );
+        let e = read(json!({ "base_url": "https://x.example" })).unwrap_err();
+        assert_eq!(e.key, "api_key");
     }
 }
