@@ -32,7 +32,7 @@ pub type PathError = serde_path_to_error::Error<config::ConfigError>;
 /// Why a connector could not read its keys.
 pub enum Unreadable {
     /// A key the connector does not know, or a value of the wrong type.
-    Keys(PathError),
+    Keys(Box<PathError>),
     /// The connector's own check, with the key inside the channel's table.
     Invalid(KeyError),
 }
@@ -41,8 +41,10 @@ pub enum Unreadable {
 pub struct Connector {
     pub kind: &'static str,
     check: fn(Value) -> Result<(), Unreadable>,
-    read: fn(Value, &dyn Secrets) -> Result<Arc<dyn ChannelSettings>, Unreadable>,
+    read: Read,
 }
+
+type Read = fn(Value, &dyn Secrets) -> Result<Arc<dyn ChannelSettings>, Unreadable>;
 
 impl Connector {
     const fn of<S: ChannelSpec + 'static>() -> Self {
@@ -93,7 +95,8 @@ pub fn in_place<T: DeserializeOwned>(placed: Value) -> Result<T, Unreadable> {
     struct File<T> {
         channel: Vec<Option<T>>,
     }
-    let file: File<T> = serde_path_to_error::deserialize(placed).map_err(Unreadable::Keys)?;
+    let file: File<T> =
+        serde_path_to_error::deserialize(placed).map_err(|e| Unreadable::Keys(Box::new(e)))?;
     // The padding before the table reads as `None`, and so would an empty table.
     file.channel
         .into_iter()
