@@ -167,25 +167,8 @@ mod tests {
     const PARTNER: &str = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
     const SHOP: &str = "1f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
 
-    /// Secrets written in the table itself, the only spelling these tests need.
-    struct Inline;
-
-    impl Secrets for Inline {
-        fn resolve(
-            &self,
-            key: &str,
-            value: Option<SecretString>,
-            _: Option<PathBuf>,
-            _: Option<String>,
-        ) -> Result<SecretString, KeyError> {
-            value.ok_or_else(|| KeyError::new(key, "is required"))
-        }
-    }
-
     fn read(table: Value) -> Result<FnacSettings, KeyError> {
-        serde_json::from_value::<FnacChannel>(table)
-            .map_err(|e| KeyError::new("", e.to_string()))?
-            .validate(&Inline)
+        vigie_connector::spec::read_inline::<FnacChannel>(table)
     }
 
     fn valid() -> Value {

@@ -202,25 +202,8 @@ mod tests {
 
     use super::*;
 
-    /// Secrets written in the table itself, the only spelling these tests need.
-    struct Inline;
-
-    impl Secrets for Inline {
-        fn resolve(
-            &self,
-            key: &str,
-            value: Option<SecretString>,
-            _: Option<PathBuf>,
-            _: Option<String>,
-        ) -> Result<SecretString, KeyError> {
-            value.ok_or_else(|| KeyError::new(key, "is required"))
-        }
-    }
-
     fn read(table: Value) -> Result<MiraklSettings, KeyError> {
-        serde_json::from_value::<MiraklChannel>(table)
-            .map_err(|e| KeyError::new("", e.to_string()))?
-            .validate(&Inline)
+        vigie_connector::spec::read_inline::<MiraklChannel>(table)
     }
 
     #[test]
