@@ -11,7 +11,7 @@ use serde_path_to_error::Segment;
 use vigie_connector::spec::{ChannelSettings, KeyError, PollingPolicy};
 
 use super::secret::SecretKeys;
-use super::{Deadline, HumanDuration, is_name, path_error, unknown_field};
+use super::{Deadline, HumanDuration, check_name, path_error, unknown_field};
 use crate::registry::{self, Connector, PathError, Unreadable};
 
 #[derive(Debug, Clone)]
@@ -73,15 +73,7 @@ pub(super) fn read(
     let (common, own) = split(index, table);
     let common: CommonKeys =
         registry::in_place(registry::place(index, common)).map_err(|e| unreadable(e, &at))?;
-    if !is_name(&common.name) {
-        return Err(KeyError::new(
-            format!("{at}.name"),
-            format!(
-                "{:?} must be non-empty lowercase letters, digits, '-' or '_'",
-                common.name
-            ),
-        ));
-    }
+    check_name(format!("{at}.name"), &common.name)?;
     if common.poll_interval.is_some_and(|d| d.0.is_zero()) {
         return Err(KeyError::new(
             format!("{at}.poll_interval"),

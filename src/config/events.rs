@@ -9,7 +9,7 @@ use url::Url;
 use vigie_connector::spec::https_unless_loopback;
 
 use super::secret::SecretKeys;
-use super::{KeyError, is_name};
+use super::{KeyError, check_name};
 use crate::events::OrderEvent;
 
 #[derive(Debug, Clone, Default)]
@@ -69,15 +69,7 @@ impl RawEventWebhook {
         secrets: &SecretKeys,
         names: &mut HashSet<String>,
     ) -> Result<EventWebhook, KeyError> {
-        if !is_name(&self.name) {
-            return Err(KeyError::new(
-                "name",
-                format!(
-                    "{:?} must be non-empty lowercase letters, digits, '-' or '_'",
-                    self.name
-                ),
-            ));
-        }
+        check_name("name", &self.name)?;
         if !names.insert(self.name.clone()) {
             return Err(KeyError::new(
                 "name",

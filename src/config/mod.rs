@@ -209,12 +209,20 @@ fn unknown_field(message: &str) -> Option<&str> {
         .and_then(|rest| rest.split('`').next())
 }
 
-/// Names of channels and webhooks: they appear in order names, outbox rows and metrics.
-fn is_name(name: &str) -> bool {
-    !name.is_empty()
+/// Names of channels and webhooks appear in order names, outbox rows and metrics.
+fn check_name(key: impl Into<String>, name: &str) -> Result<(), KeyError> {
+    let ok = !name.is_empty()
         && name
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(KeyError::new(
+            key,
+            format!("{name:?} must be non-empty lowercase letters, digits, '-' or '_'"),
+        ))
+    }
 }
 
 #[derive(Deserialize)]
