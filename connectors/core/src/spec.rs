@@ -69,7 +69,8 @@ pub trait ChannelSpec: DeserializeOwned {
     fn validate(self, secrets: &dyn Secrets) -> Result<Self::Settings, KeyError>;
 }
 
-/// A connector's validated settings for one channel.
+/// A connector's validated settings for one channel. (`Any`: a test can still reach the
+/// connector's own type behind `dyn ChannelSettings`.)
 pub trait ChannelSettings: Any + Debug + Send + Sync {
     /// What this marketplace implies where the channel does not say.
     fn defaults(&self) -> ChannelDefaults;
