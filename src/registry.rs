@@ -97,7 +97,7 @@ pub fn in_place<T: DeserializeOwned>(placed: Value) -> Result<T, Unreadable> {
     }
     let file: File<T> =
         serde_path_to_error::deserialize(placed).map_err(|e| Unreadable::Keys(Box::new(e)))?;
-    // The padding before the table reads as `None`, and so would an empty table.
+    // The padding reads as `None`; the table itself never does (TOML has no null).
     file.channel
         .into_iter()
         .flatten()
