@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use hmac::{Hmac, KeyInit, Mac};
 use notify_support::{alerts, config, enqueue, insert_order, open_store, outbox};
-use vigie::domain::events::OrderEvent;
+use vigie::events::OrderEvent;
 use vigie::notify::{Worker, outbox as rows};
 use vigie_connector::{Decimal, Marketplace};
 use vigie_mirakl::Mirakl;

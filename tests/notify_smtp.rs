@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use notify_support::{SmtpSink, alerts, config, enqueue, insert_order, open_store, order, outbox};
-use vigie::domain::events::OrderEvent;
+use vigie::events::OrderEvent;
 use vigie::notify::Worker;
 use vigie_connector::Timestamp;
 

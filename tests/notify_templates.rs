@@ -5,7 +5,7 @@ mod notify_support;
 
 use std::path::Path;
 
-use vigie::domain::events::OrderEvent;
+use vigie::events::OrderEvent;
 use vigie::notify::{Templates, check, context, preview, sample_facts};
 
 fn reference_config(dir: &Path) -> vigie::config::Config {

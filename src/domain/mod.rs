@@ -1,11 +1,9 @@
 //! Pure logic, no I/O: the seller's rules and their reason codes, what a verdict means line
-//! by line, acceptance deadlines, the events of an order's life, and the alert conditions the
-//! pipeline raises.
+//! by line, acceptance deadlines, and the alert conditions the pipeline raises.
 
 pub mod alert_keys;
 pub mod deadlines;
 pub mod decision;
-pub mod events;
 pub mod rules;
 #[cfg(test)]
 pub(crate) mod test_orders;

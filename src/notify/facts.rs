@@ -14,7 +14,7 @@ use vigie_connector::{
 
 use super::templates::{LineContext, MessageContext, is_built_in};
 use crate::config::Config;
-use crate::domain::events::OrderEvent;
+use crate::events::OrderEvent;
 use crate::store;
 
 /// What the outbox row carries: everything a message or a seller webhook needs, as it was.

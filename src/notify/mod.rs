@@ -20,7 +20,7 @@ use rusqlite::Transaction;
 use vigie_connector::Order;
 
 use crate::config::{Config, Route};
-use crate::domain::events::OrderEvent;
+use crate::events::OrderEvent;
 use crate::store;
 
 pub use facts::{Facts, context, sample_facts};

@@ -8,7 +8,7 @@ use vigie_connector::Order;
 use super::facts::{self, Facts, sample_facts};
 use super::templates::{TemplateError, Templates};
 use crate::config::{Config, ConfigError};
-use crate::domain::events::OrderEvent;
+use crate::events::OrderEvent;
 use crate::store::{Store, StoreError};
 
 /// Renders every template of every locale against a sample order, once with every optional

@@ -13,7 +13,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::config::{BUILT_IN_LOCALES, NotifyConfig};
-use crate::domain::events::OrderEvent;
+use crate::events::OrderEvent;
 
 /// The three parts of one template set.
 pub const PARTS: [&str; 3] = ["subject.txt", "body.txt", "body.html"];

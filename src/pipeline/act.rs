@@ -8,7 +8,7 @@ use vigie_connector::ConnectorError;
 use super::{Channel, Context, Error, ingest};
 use crate::alert::{self, Alert, AlertKind};
 use crate::domain::alert_keys;
-use crate::domain::events::OrderEvent;
+use crate::events::OrderEvent;
 use crate::notify;
 use crate::store::decisions::{self, Outcome, Pending};
 use crate::store::reservations::{self, ReservationState};

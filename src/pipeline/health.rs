@@ -1,5 +1,6 @@
 //! The end of every poll: recorded for `vigie status` and the poll metric, and the channel's
-//! health alerts raised or resolved (credentials refused, unreachable for too long).
+//! health alerts raised or resolved (credentials refused, unreachable for too long); the
+//! start-up health check raises the same credentials alert.
 
 use vigie_connector::ConnectorError;
 
@@ -27,21 +28,14 @@ pub(super) async fn record(channel: &Channel, ctx: &Context, error: Option<&Erro
             if !alerting {
                 return Ok(());
             }
-            let auth_key = alert_keys::channel_auth_failed(&name);
             let unreachable_key = alert_keys::channel_unreachable(&name);
             match failure {
                 None => {
-                    alert::resolve(conn, &auth_key, &now)?;
+                    alert::resolve(conn, &alert_keys::channel_auth_failed(&name), &now)?;
                     alert::resolve(conn, &unreachable_key, &now)?;
                 }
                 Some((_, message)) if auth_failed => {
-                    let text =
-                        format!("{name}: the marketplace refuses vigie's credentials: {message}");
-                    alert::raise(
-                        conn,
-                        &Alert::new(AlertKind::ChannelAuthFailed, auth_key, text).channel(&name),
-                        &now,
-                    )?;
+                    alert::raise(conn, &credentials_refused(&name, message), &now)?;
                 }
                 Some((_, message)) if failures >= unreachable_after => {
                     let text = format!(
@@ -60,4 +54,12 @@ pub(super) async fn record(channel: &Channel, ctx: &Context, error: Option<&Erro
         Ok(()) => ctx.alerts.notify_one(),
         Err(e) => tracing::error!("cannot record the poll: {e}"),
     }
+}
+
+/// The alert for credentials the marketplace refuses, raised by a poll or by the start-up
+/// health check; a successful poll resolves it.
+pub fn credentials_refused(channel: &str, message: &str) -> Alert {
+    let text = format!("{channel}: the marketplace refuses vigie's credentials: {message}");
+    let key = alert_keys::channel_auth_failed(channel);
+    Alert::new(AlertKind::ChannelAuthFailed, key, text).channel(channel)
 }

@@ -13,8 +13,8 @@ use crate::config::{Config, Deadline};
 use crate::domain::alert_keys;
 use crate::domain::deadlines;
 use crate::domain::decision::codes;
-use crate::domain::events::OrderEvent;
 use crate::domain::rules::{Reason, Verdict};
+use crate::events::OrderEvent;
 use crate::notify;
 use crate::store::{self, channels, orders, quarantine};
 

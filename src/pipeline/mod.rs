@@ -11,7 +11,7 @@
 
 pub mod act;
 pub mod decide;
-mod health;
+pub mod health;
 pub mod ingest;
 pub mod push;
 pub mod review;
@@ -27,13 +27,6 @@ use crate::config::{ChannelConfig, Config};
 use crate::store::{self, Store, StoreError, channels};
 use push::Offer;
 
-/// Changes are re-read this far before the cursor: marketplaces stamp updates late.
-const OVERLAP: SignedDuration = SignedDuration::from_mins(5);
-/// On the very first poll, look back this far for changes.
-const FIRST_LOOKBACK: SignedDuration = SignedDuration::from_hours(24);
-/// How often the whole acceptance queue is read besides the changes (Mirakl counts both
-/// against the same once-a-minute budget, so not every cycle).
-const QUEUE_SWEEP_EVERY: SignedDuration = SignedDuration::from_mins(15);
 /// How often the marketplace's own quantities are compared with what vigie pushed.
 const DRIFT_CHECK_EVERY: SignedDuration = SignedDuration::from_hours(1);
 
@@ -114,16 +107,19 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
     let name = channel.name();
     let market = channel.marketplace.as_ref();
     let now = Timestamp::now();
+    // Overlapping windows and queue sweeps are the marketplace's policy (its connector's).
+    let polling = channel.config.polling;
     let (since, sweep_due, drift_due) = {
         let name = name.to_owned();
         ctx.store
             .call(move |conn| {
                 let at = |cursor| channels::cursor(conn, &name, cursor);
-                let since = at(UPDATED_CURSOR)?.map_or(now - FIRST_LOOKBACK, |t| t - OVERLAP);
+                let since = at(UPDATED_CURSOR)?
+                    .map_or(now - polling.first_lookback, |t| t - polling.overlap);
                 let due = |last: Option<Timestamp>, every| last.is_none_or(|t| now - every >= t);
                 Ok((
                     since,
-                    due(at(SWEEP_CURSOR)?, QUEUE_SWEEP_EVERY),
+                    due(at(SWEEP_CURSOR)?, polling.queue_sweep_every),
                     due(at(DRIFT_CURSOR)?, DRIFT_CHECK_EVERY),
                 ))
             })

@@ -11,7 +11,7 @@ use crate::alert::{self, Alert, AlertKind};
 use crate::config::Config;
 use crate::domain::alert_keys::{self, DEADLINE_STEPS};
 use crate::domain::deadlines;
-use crate::domain::events::OrderEvent;
+use crate::events::OrderEvent;
 use crate::notify;
 use crate::store::{self, orders, stock};
 

@@ -107,7 +107,7 @@ pub fn enqueue(
     store: &Store,
     config: &Config,
     order_pk: i64,
-    event: vigie::domain::events::OrderEvent,
+    event: vigie::events::OrderEvent,
     order: &Order,
 ) -> usize {
     store

@@ -1,7 +1,8 @@
-//! What happened to an order, as notifications, alerts and the seller's webhooks consume it.
+//! What happened to an order, as customer messages, alerts and the seller's webhooks tell it.
 
 use serde::{Deserialize, Serialize};
-use vigie_connector::OrderStatus;
+
+use crate::OrderStatus;
 
 /// One change in an order's life worth telling someone about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
