@@ -55,12 +55,7 @@ pub fn apply(
             // Every line the marketplace keeps holds its units, whoever accepted the order
             // (vigie, the back office, the operator's automatic acceptance).
             for line in decision::live_lines(order) {
-                let units = LineUnits {
-                    order_pk,
-                    line_id: &line.id,
-                    sku: &line.sku,
-                    quantity: line.quantity,
-                };
+                let units = LineUnits::of(order_pk, line);
                 applied.stock_moved |= reservations::hold_confirmed(tx, units, now)?;
             }
             applied.stock_moved |= release_dead_lines(tx, order_pk, order, now)?;
@@ -94,12 +89,7 @@ fn judge(
 ) -> Result<Verdict> {
     let mut lines = Vec::with_capacity(order.lines.len());
     for line in &order.lines {
-        let units = LineUnits {
-            order_pk,
-            line_id: &line.id,
-            sku: &line.sku,
-            quantity: line.quantity,
-        };
+        let units = LineUnits::of(order_pk, line);
         let hold = reservations::hold_if_available(tx, units, policy.safety_buffer, now)?;
         lines.push(LineStock {
             line_id: line.id.clone(),

@@ -4,6 +4,7 @@
 //! leave `on_hand` too.
 
 use rusqlite::{Connection, params};
+use vigie_connector::OrderLine;
 
 use super::state::{StoredState, read_time};
 use super::{Result, stock};
@@ -90,6 +91,18 @@ pub struct LineUnits<'a> {
     pub line_id: &'a str,
     pub sku: &'a str,
     pub quantity: u32,
+}
+
+impl<'a> LineUnits<'a> {
+    /// The units `line` of the order `order_pk` takes.
+    pub fn of(order_pk: i64, line: &'a OrderLine) -> Self {
+        Self {
+            order_pk,
+            line_id: &line.id,
+            sku: &line.sku,
+            quantity: line.quantity,
+        }
+    }
 }
 
 /// Holds units for one order line in `state` (`Held`, or `Confirmed` for an order the
