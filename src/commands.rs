@@ -10,7 +10,7 @@ use crate::daemon::{self, RunOptions};
 use crate::engine::review;
 use crate::events::OrderEvent;
 use crate::store::{self, Store, orders, status, stock};
-use crate::{inventory, notify};
+use crate::{delivery, inventory};
 
 pub enum Failure {
     Config(ConfigError),
@@ -37,7 +37,7 @@ impl From<crate::store::StoreError> for Failure {
 
 pub fn check_config(path: &Path, env: &Environment) -> Result<(), Failure> {
     let config = config::load(path, env)?;
-    notify::check(&config)?;
+    delivery::check(&config)?;
     print!("{config}");
     println!("templates: every event renders in every configured locale");
     Ok(())
@@ -46,7 +46,7 @@ pub fn check_config(path: &Path, env: &Environment) -> Result<(), Failure> {
 pub fn run(path: &Path, env: &Environment, options: RunOptions) -> Result<(), Failure> {
     let config = config::load(path, env)?;
     // Broken templates are a configuration error (78: systemd does not restart in a loop).
-    notify::check(&config)?;
+    delivery::check(&config)?;
     let logs = crate::logging::init(&config.daemon.log, env)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -219,7 +219,7 @@ pub fn notify_preview(
         .transpose()?;
     print!(
         "{}",
-        notify::preview(&config, store.as_ref(), event, locale, order)?
+        delivery::preview(&config, store.as_ref(), event, locale, order)?
     );
     Ok(())
 }

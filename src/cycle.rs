@@ -11,12 +11,12 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{Notify, watch as signal};
 use vigie_connector::{ConnectorError, Marketplace, OrderBatch};
 
-use crate::alert::{self, Alert, AlertKind};
+use crate::domain::alerts::{Alert, AlertKind};
 use crate::config::{ChannelConfig, Config};
 use crate::engine::decide::Policy;
 use crate::engine::push::{self, Offer};
 use crate::engine::{Error, act, ingest, watch};
-use crate::store::{self, Store, channels};
+use crate::store::{self, Store, alerts, channels};
 
 /// Changes are re-read this far before the cursor: marketplaces stamp updates late.
 const OVERLAP: SignedDuration = SignedDuration::from_mins(5);
@@ -52,10 +52,9 @@ pub struct Context {
     pub config: Arc<Config>,
     /// Decide and log; never act on a marketplace, send a message or raise an alert.
     pub dry_run: bool,
-    /// Woken after messages are queued, so they leave without waiting for the next poll.
-    pub outbox: Arc<Notify>,
-    /// Woken after alerts are raised.
-    pub alerts: Arc<Notify>,
+    /// Woken after messages are queued or alerts raised, so they leave without waiting for
+    /// the next poll.
+    pub delivery: Arc<Notify>,
     /// Bumped whenever the ledger moves; every channel loop pushes its quantities then.
     pub stock_moved: signal::Sender<u64>,
 }
@@ -128,8 +127,7 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
                 Ok(())
             })
             .await?;
-        ctx.outbox.notify_one();
-        ctx.alerts.notify_one();
+        ctx.delivery.notify_one();
         match act(channel, ctx).await {
             Ok((confirmed, reread)) => {
                 report.confirmed = confirmed;
@@ -265,13 +263,13 @@ async fn record(channel: &Channel, ctx: &Context, error: Option<&Error>) {
             let unreachable_key = format!("channel_unreachable:{name}");
             match failure {
                 None => {
-                    alert::resolve(conn, &auth_key, &now)?;
-                    alert::resolve(conn, &unreachable_key, &now)?;
+                    alerts::resolve(conn, &auth_key, &now)?;
+                    alerts::resolve(conn, &unreachable_key, &now)?;
                 }
                 Some((_, message)) if auth_failed => {
                     let text =
                         format!("{name}: the marketplace refuses vigie's credentials: {message}");
-                    alert::raise(
+                    alerts::raise(
                         conn,
                         &Alert::new(AlertKind::ChannelAuthFailed, auth_key, text).channel(&name),
                         &now,
@@ -283,7 +281,7 @@ async fn record(channel: &Channel, ctx: &Context, error: Option<&Error>) {
                     );
                     let alert = Alert::new(AlertKind::ChannelUnreachable, unreachable_key, text)
                         .channel(&name);
-                    alert::raise(conn, &alert, &now)?;
+                    alerts::raise(conn, &alert, &now)?;
                 }
                 Some(_) => {}
             }
@@ -291,7 +289,7 @@ async fn record(channel: &Channel, ctx: &Context, error: Option<&Error>) {
         })
         .await;
     match recorded {
-        Ok(()) => ctx.alerts.notify_one(),
+        Ok(()) => ctx.delivery.notify_one(),
         Err(e) => tracing::error!(channel = %channel.name(), "cannot record the poll: {e}"),
     }
 }

@@ -12,14 +12,13 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::alert::AlertWorker;
 use crate::config::{self, Config, Environment, SharedConfig};
 use crate::cycle::{self, Channel, Context};
 use crate::heartbeat::Heartbeats;
 use crate::http::{self as status_server, StatusState};
 use crate::logging::LogHandle;
 use crate::store::Store;
-use crate::{channels, inventory, notify, systemd};
+use crate::{channels, delivery, inventory, systemd};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
@@ -132,8 +131,7 @@ fn current(shared: &SharedConfig) -> Arc<Config> {
 struct Plan {
     ctx: Context,
     channels: Vec<Channel>,
-    outbox: notify::Worker,
-    alerts: AlertWorker,
+    delivery: delivery::Worker,
 }
 
 impl Plan {
@@ -149,21 +147,18 @@ impl Plan {
             .iter()
             .map(|c| (c.name().to_owned(), c.marketplace.clone()))
             .collect();
-        let outbox = notify::Worker::new(store.clone(), config.clone(), marketplaces, dry_run)?;
-        let alerts = AlertWorker::new(store.clone(), config.clone(), dry_run);
+        let delivery = delivery::Worker::new(store.clone(), config.clone(), marketplaces, dry_run)?;
         let ctx = Context {
             store: store.clone(),
             config,
             dry_run,
-            outbox: outbox.waker(),
-            alerts: alerts.waker(),
+            delivery: delivery.waker(),
             stock_moved: stock_moved.clone(),
         };
         Ok(Self {
             ctx,
             channels,
-            outbox,
-            alerts,
+            delivery,
         })
     }
 }
@@ -240,8 +235,7 @@ async fn run_once(plan: Plan, store: &Store) -> anyhow::Result<()> {
             failed.push(format!("{}: stock push: {e}", channel.name()));
         }
     }
-    plan.outbox.drain_once().await;
-    plan.alerts.drain_once().await;
+    plan.delivery.drain_once().await;
     if failed.is_empty() {
         Ok(())
     } else {
@@ -291,8 +285,7 @@ impl Services {
         });
         let stop_senders = CancellationToken::new();
         let mut senders = JoinSet::new();
-        senders.spawn(plan.outbox.run(stop_senders.clone()));
-        senders.spawn(plan.alerts.run(stop_senders.clone()));
+        senders.spawn(plan.delivery.run(stop_senders.clone()));
         Self {
             names,
             stop_loops,

@@ -1,11 +1,13 @@
-//! The body each webhook format expects for one alert notice.
+//! The body each on-call webhook format expects for one alert notice.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{AlertKind, Severity};
+use crate::domain::alerts::{AlertKind, Severity};
 
-/// One thing to tell the webhooks: an alert opening (again), or its resolution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One thing to tell the webhooks: an alert opening (again), or its resolution. The outbox job
+/// carries it as it was when the notice was queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
     pub kind: AlertKind,
     pub severity: Severity,

@@ -1,0 +1,172 @@
+//! The queue's worker: queues the alert notices owed, then drains every lane at once, each at
+//! its own rate: claim a due job (committed 'sending' before the send), send it, settle it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use vigie_connector::{Marketplace, Throttle};
+
+use super::send::Sender;
+use super::{notices, settle};
+use crate::config::Config;
+use crate::store::outbox::{self, Lane};
+use crate::store::{self, Store};
+
+/// Where "now" comes from: the system clock, or a test's hand-moved one.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// How often the queue is checked when nobody wakes the worker.
+const POLL: Duration = Duration::from_secs(5);
+
+pub struct Worker {
+    store: Store,
+    dry_run: bool,
+    sender: Sender,
+    lanes: HashMap<Lane, Throttle>,
+    clock: Clock,
+    wake: Arc<Notify>,
+    recovered: AtomicBool,
+}
+
+impl Worker {
+    /// Loads the templates and the transports; fails on a template or SMTP setting that
+    /// `check-config` would also reject.
+    pub fn new(
+        store: Store,
+        config: Arc<Config>,
+        marketplaces: HashMap<String, Arc<dyn Marketplace>>,
+        dry_run: bool,
+    ) -> anyhow::Result<Self> {
+        let limits = config.notify.limits;
+        let mut lanes = HashMap::from([
+            (
+                Lane::Marketplace,
+                Throttle::per_minute(limits.marketplace_per_minute),
+            ),
+            (Lane::Email, Throttle::per_minute(limits.email_per_minute)),
+            (Lane::Webhook, Throttle::per_minute(limits.webhook_per_minute)),
+            (Lane::Events, Throttle::per_minute(limits.webhook_per_minute)),
+        ]);
+        // On-call targets take what vigie raises; one lane each, so a slow one holds no other.
+        lanes.extend((0..config.alerts.webhook.len()).map(|i| (Lane::Alerts(i), Throttle::unlimited())));
+        Ok(Self {
+            store,
+            dry_run,
+            sender: Sender::new(config, marketplaces)?,
+            lanes,
+            clock: Arc::new(Timestamp::now),
+            wake: Arc::new(Notify::new()),
+            recovered: AtomicBool::new(false),
+        })
+    }
+
+    /// Reads time from `clock` instead of the system's (tests move it by hand).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Notify it after queuing messages or raising alerts, to send them without waiting for
+    /// the next poll.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Sends until `stop`. A send in flight is finished (and recorded) before returning.
+    pub async fn run(self, stop: CancellationToken) {
+        loop {
+            self.drain(Some(&stop)).await;
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// Sends every job due now, then returns (for `vigie run --once`). Jobs waiting for a
+    /// retry later stay pending.
+    pub async fn drain_once(&self) {
+        self.drain(None).await;
+    }
+
+    async fn drain(&self, stop: Option<&CancellationToken>) {
+        if let Err(e) = self.recover_once().await {
+            tracing::error!("delivery: cannot recover interrupted sends: {e}");
+            return;
+        }
+        if self.dry_run {
+            let now = store::time_text((self.clock)());
+            match self.store.call(move |conn| outbox::due_count(conn, &now)).await {
+                Ok(0) => {}
+                Ok(due) => tracing::info!(due, "dry run: messages and alerts not sent"),
+                Err(e) => tracing::error!("delivery: {e}"),
+            }
+            return;
+        }
+        let (config, now) = (self.sender.config.clone(), (self.clock)());
+        let queued = self
+            .store
+            .call(move |conn| notices::queue_due(conn, &config.alerts, now))
+            .await;
+        if let Err(e) = queued {
+            tracing::error!("delivery: cannot queue alert notices: {e}");
+        }
+        let lanes = self
+            .lanes
+            .iter()
+            .map(|(lane, throttle)| self.drain_lane(*lane, throttle, stop));
+        for result in futures_util::future::join_all(lanes).await {
+            if let Err(e) = result {
+                tracing::error!("delivery: {e}");
+            }
+        }
+    }
+
+    /// Marks what a previous process left 'sending' as 'uncertain', once per worker.
+    async fn recover_once(&self) -> store::Result<()> {
+        if self.recovered.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        settle::recover_interrupted(&self.store, (self.clock)()).await?;
+        self.recovered.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    async fn drain_lane(
+        &self,
+        lane: Lane,
+        throttle: &Throttle,
+        stop: Option<&CancellationToken>,
+    ) -> store::Result<()> {
+        loop {
+            if stop.is_some_and(CancellationToken::is_cancelled) {
+                return Ok(());
+            }
+            let now = store::time_text((self.clock)());
+            let due = self
+                .store
+                .call(move |conn| outbox::has_due(conn, lane, &now))
+                .await?;
+            if !due {
+                return Ok(());
+            }
+            // Wait for the budget before claiming: a job is never 'sending' while it waits.
+            throttle.ready().await;
+            let now = store::time_text((self.clock)());
+            let claimed = self
+                .store
+                .call(move |conn| outbox::claim_next(conn, lane, &now))
+                .await?;
+            let Some(job) = claimed else { return Ok(()) };
+            let outcome = self.sender.send(&job).await;
+            let config = &self.sender.config;
+            settle::settle(&self.store, config, job, outcome, (self.clock)()).await?;
+        }
+    }
+}

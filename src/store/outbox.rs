@@ -1,0 +1,417 @@
+//! The outbox: vigie's one durable delivery queue. A job is a customer message or a seller
+//! webhook about an order (one per order, event and destination), or an on-call notice about
+//! an alert (one per alert, notice and `[[alerts.webhook]]`).
+//!
+//! A job is committed 'sending' before its send starts, so a crash can never leave a message
+//! that looks unsent but was sent: what a dead process left 'sending' becomes 'uncertain'.
+
+use std::collections::BTreeMap;
+
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params};
+
+use super::{Result, StoreError};
+use crate::domain::alerts::AlertNotice;
+use crate::events::OrderEvent;
+
+/// Where a job is in its life, stored as its text.
+///
+/// `pending` -> `sending` (claimed, committed before the send) -> `sent`, `failed`, or back to
+/// `pending` for a retry. `sending` found at start-up -> `uncertain` (never re-sent).
+/// `pending` -> `cancelled` when an alert resolves before its notice left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DeliveryState {
+    Pending,
+    Sending,
+    Sent,
+    Uncertain,
+    Failed,
+    Cancelled,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Uncertain => "uncertain",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl ToSql for DeliveryState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+/// Where a job goes, stored as its text: `marketplace`, `email`, `webhook` (customer message
+/// routes), `events:NAME` (a seller webhook), `alerts:INDEX` (an `[[alerts.webhook]]`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Destination {
+    Marketplace,
+    Email,
+    /// The seller's CRM (`[notify.webhook]`).
+    Webhook,
+    /// An `[[events.webhook]]`, by name.
+    Events(String),
+    /// An `[[alerts.webhook]]`, by position.
+    Alerts(usize),
+}
+
+impl Destination {
+    pub fn to_text(&self) -> String {
+        match self {
+            Self::Marketplace => "marketplace".to_owned(),
+            Self::Email => "email".to_owned(),
+            Self::Webhook => "webhook".to_owned(),
+            Self::Events(name) => format!("events:{name}"),
+            Self::Alerts(index) => format!("alerts:{index}"),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "marketplace" => Some(Self::Marketplace),
+            "email" => Some(Self::Email),
+            "webhook" => Some(Self::Webhook),
+            _ => match text.split_once(':')? {
+                ("events", name) if !name.is_empty() => Some(Self::Events(name.to_owned())),
+                ("alerts", index) => index.parse().ok().map(Self::Alerts),
+                _ => None,
+            },
+        }
+    }
+
+    /// The lane that drains this destination.
+    pub fn lane(&self) -> Lane {
+        match self {
+            Self::Marketplace => Lane::Marketplace,
+            Self::Email => Lane::Email,
+            Self::Webhook => Lane::Webhook,
+            Self::Events(_) => Lane::Events,
+            Self::Alerts(index) => Lane::Alerts(*index),
+        }
+    }
+}
+
+/// The destinations one claim looks at. The worker drains each lane at its own rate, so a
+/// slow or throttled destination never holds up another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lane {
+    Marketplace,
+    Email,
+    Webhook,
+    /// Every `[[events.webhook]]`: they share one budget.
+    Events,
+    Alerts(usize),
+}
+
+impl Lane {
+    /// The lane's destinations as an SQLite GLOB.
+    fn glob(self) -> String {
+        match self {
+            Self::Marketplace => Destination::Marketplace.to_text(),
+            Self::Email => Destination::Email.to_text(),
+            Self::Webhook => Destination::Webhook.to_text(),
+            Self::Events => Destination::Events("*".to_owned()).to_text(),
+            Self::Alerts(index) => Destination::Alerts(index).to_text(),
+        }
+    }
+}
+
+/// What a job is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    /// A customer message or a seller webhook: `payload` holds the order's facts.
+    Order {
+        order_pk: i64,
+        channel: String,
+        order_id: String,
+        event: OrderEvent,
+    },
+    /// An on-call notice: `payload` holds the notice as it will be told.
+    Alert {
+        alert_id: i64,
+        dedup_key: String,
+        notice: AlertNotice,
+    },
+}
+
+/// A claimed (or interrupted) job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    pub work: Work,
+    pub destination: Destination,
+    /// Including the one just claimed.
+    pub attempts: u32,
+    pub payload: String,
+}
+
+const JOB_COLUMNS: &str = "j.id, j.order_pk, o.channel, o.order_id, j.alert_id, a.dedup_key, \
+                           j.event, j.destination, j.attempts, j.payload \
+                           FROM outbox j LEFT JOIN orders o ON o.id = j.order_pk \
+                           LEFT JOIN alerts a ON a.id = j.alert_id";
+
+type RawJob = (
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    String,
+    String,
+    u32,
+    String,
+);
+
+fn read_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawJob> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        row.get(9)?,
+    ))
+}
+
+/// A row read back must make sense; one that does not is an error naming it, never a guess.
+fn job(raw: RawJob) -> Result<Job> {
+    let (id, order_pk, channel, order_id, alert_id, dedup_key, event, destination, attempts, payload) =
+        raw;
+    let bad = |what: String| StoreError::Data(format!("outbox row {id}: {what}"));
+    let work = match (order_pk, channel, order_id, alert_id, dedup_key) {
+        (Some(order_pk), Some(channel), Some(order_id), None, _) => Work::Order {
+            order_pk,
+            channel,
+            order_id,
+            event: OrderEvent::parse(&event)
+                .ok_or_else(|| bad(format!("unknown order event {event:?}")))?,
+        },
+        (None, _, _, Some(alert_id), Some(dedup_key)) => Work::Alert {
+            alert_id,
+            dedup_key,
+            notice: AlertNotice::parse(&event)
+                .ok_or_else(|| bad(format!("unknown alert notice {event:?}")))?,
+        },
+        _ => return Err(bad("belongs to no known order or alert".to_owned())),
+    };
+    let destination = Destination::parse(&destination)
+        .ok_or_else(|| bad(format!("unknown destination {destination:?}")))?;
+    Ok(Job {
+        id,
+        work,
+        destination,
+        attempts,
+        payload,
+    })
+}
+
+fn jobs(conn: &Connection, filter: &str, params: impl rusqlite::Params) -> Result<Vec<Job>> {
+    let mut stmt = conn.prepare(&format!("SELECT {JOB_COLUMNS} WHERE {filter} ORDER BY j.id"))?;
+    let raw = stmt
+        .query_map(params, read_raw)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    raw.into_iter().map(job).collect()
+}
+
+/// Queues a message about an order; `false` when the same (order, event, destination) exists.
+pub fn insert_order_job(
+    tx: &Transaction<'_>,
+    order_pk: i64,
+    event: OrderEvent,
+    destination: &Destination,
+    payload: &str,
+    now: &str,
+) -> Result<bool> {
+    let inserted = tx.execute(
+        "INSERT INTO outbox (order_pk, event, destination, next_attempt_at, payload, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?4)
+         ON CONFLICT (order_pk, event, destination) DO NOTHING",
+        params![order_pk, event.as_str(), destination.to_text(), now, payload],
+    )?;
+    Ok(inserted == 1)
+}
+
+/// Queues a notice about an alert in `state`: `pending`, or `sent` for a target a release
+/// before this queue had already told. `false` when the same (alert, notice, destination)
+/// exists.
+pub fn insert_alert_job(
+    conn: &Connection,
+    alert_id: i64,
+    notice: AlertNotice,
+    destination: &Destination,
+    state: DeliveryState,
+    payload: &str,
+    now: &str,
+) -> Result<bool> {
+    let inserted = conn.execute(
+        "INSERT INTO outbox (alert_id, event, destination, state, next_attempt_at, payload,
+                             created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5)
+         ON CONFLICT (alert_id, event, destination) DO NOTHING",
+        params![
+            alert_id,
+            notice.to_text(),
+            destination.to_text(),
+            state,
+            now,
+            payload
+        ],
+    )?;
+    Ok(inserted == 1)
+}
+
+/// Start-up: jobs left 'sending' by a process that died mid-send become 'uncertain'. They are
+/// returned so each can raise an alert in the same transaction (a crash in between would
+/// leave an uncertain message nobody hears of); they are never sent again automatically.
+pub fn mark_interrupted(tx: &Transaction<'_>) -> Result<Vec<Job>> {
+    let jobs = jobs(tx, "j.state = ?1", [DeliveryState::Sending])?;
+    tx.execute(
+        "UPDATE outbox SET state = ?1,
+            last_error = 'interrupted while sending: it may or may not have arrived',
+            sent_at = NULL
+         WHERE state = ?2",
+        [DeliveryState::Uncertain, DeliveryState::Sending],
+    )?;
+    Ok(jobs)
+}
+
+/// Claims the next due job of `lane`, committing it as 'sending' before returning it.
+pub fn claim_next(conn: &mut Connection, lane: Lane, now: &str) -> Result<Option<Job>> {
+    let tx = conn.transaction()?;
+    let id: Option<i64> = tx
+        .query_row(
+            &format!("SELECT id FROM outbox WHERE {DUE} ORDER BY next_attempt_at, id LIMIT 1"),
+            params![DeliveryState::Pending, now, lane.glob()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(id) = id else { return Ok(None) };
+    tx.execute(
+        "UPDATE outbox SET state = ?2, attempts = attempts + 1 WHERE id = ?1",
+        params![id, DeliveryState::Sending],
+    )?;
+    let claimed = jobs(&tx, "j.id = ?1", [id])?.pop();
+    tx.commit()?;
+    Ok(claimed)
+}
+
+/// Pending, due at `?2`, in the lane whose GLOB is `?3`.
+const DUE: &str = "state = ?1 AND next_attempt_at <= ?2 AND destination GLOB ?3";
+
+/// Whether some job of `lane` is due now (used to keep draining).
+pub fn has_due(conn: &Connection, lane: Lane, now: &str) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT 1 FROM outbox WHERE {DUE} LIMIT 1"),
+            params![DeliveryState::Pending, now, lane.glob()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Jobs due now, whatever their lane (what a dry run would have sent).
+pub fn due_count(conn: &Connection, now: &str) -> Result<i64> {
+    Ok(conn.query_row(
+        &format!("SELECT COUNT(*) FROM outbox WHERE {DUE}"),
+        params![DeliveryState::Pending, now, "*"],
+        |row| row.get(0),
+    )?)
+}
+
+/// How a claimed job's send ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Settled<'a> {
+    Sent { at: &'a str },
+    /// Back to 'pending', due again at `at`.
+    RetryAt { at: &'a str, error: &'a str },
+    Failed { error: &'a str },
+}
+
+/// Records the outcome of a send. Only a job this process claimed ('sending') moves: one that
+/// another start already marked 'uncertain' stays for a human, never back to 'pending'.
+pub fn settle(conn: &Connection, id: i64, outcome: Settled<'_>) -> Result<()> {
+    let (state, retry_at, error, sent_at) = match outcome {
+        Settled::Sent { at } => (DeliveryState::Sent, None, None, Some(at)),
+        Settled::RetryAt { at, error } => (DeliveryState::Pending, Some(at), Some(error), None),
+        Settled::Failed { error } => (DeliveryState::Failed, None, Some(error), None),
+    };
+    conn.execute(
+        "UPDATE outbox SET state = ?2, next_attempt_at = COALESCE(?3, next_attempt_at),
+                           last_error = ?4, sent_at = ?5
+         WHERE id = ?1 AND state = ?6",
+        params![id, state, retry_at, error, sent_at, DeliveryState::Sending],
+    )?;
+    Ok(())
+}
+
+/// An alert resolved: its notices not yet sent will never be (a late trigger after the
+/// resolve would reopen the incident).
+pub fn cancel_alert_jobs(conn: &Connection, alert_id: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE outbox SET state = ?2,
+            last_error = 'the alert was resolved before this notice was sent'
+         WHERE alert_id = ?1 AND state = ?3",
+        params![alert_id, DeliveryState::Cancelled, DeliveryState::Pending],
+    )?;
+    Ok(())
+}
+
+/// The targets an alert's notices were tried on (they may have heard of it), or `None` when
+/// it has no job at all (told by a release before this queue, or to no target).
+pub fn alert_targets_tried(conn: &Connection, alert_id: i64) -> Result<Option<Vec<Destination>>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, destination, attempts FROM outbox WHERE alert_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt
+        .query_map([alert_id], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, u32>(2)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut tried = Vec::new();
+    for (id, text, attempts) in rows {
+        let destination = Destination::parse(&text).ok_or_else(|| {
+            StoreError::Data(format!("outbox row {id}: unknown destination {text:?}"))
+        })?;
+        if attempts > 0 && !tried.contains(&destination) {
+            tried.push(destination);
+        }
+    }
+    Ok(Some(tried))
+}
+
+/// How many reminders of an alert were queued so far.
+pub fn reminders_queued(conn: &Connection, alert_id: i64) -> Result<u32> {
+    Ok(conn.query_row(
+        "SELECT COUNT(DISTINCT event) FROM outbox WHERE alert_id = ?1 AND event GLOB 'reminder:*'",
+        [alert_id],
+        |row| row.get(0),
+    )?)
+}
+
+/// Customer messages and seller webhooks per state (`vigie status`, `/metrics`); on-call
+/// notices are not messages.
+pub fn message_counts(conn: &Connection) -> Result<BTreeMap<String, i64>> {
+    let mut stmt = conn.prepare(
+        "SELECT state, COUNT(*) FROM outbox WHERE order_pk IS NOT NULL GROUP BY state",
+    )?;
+    let counts = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(counts)
+}
