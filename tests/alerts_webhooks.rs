@@ -3,20 +3,27 @@
 
 mod notify_support;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use hmac::{Hmac, KeyInit, Mac};
 use jiff::{SignedDuration, Timestamp};
 use notify_support::{config, open_store};
 use serde_json::Value;
-use vigie::alert::{self, Alert, AlertKind, AlertWorker};
+use vigie::delivery::Worker;
+use vigie::domain::alerts::{Alert, AlertKind};
+use vigie::store::alerts;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn manual_clock() -> (vigie::notify::Clock, Arc<Mutex<Timestamp>>) {
+fn manual_clock() -> (vigie::delivery::Clock, Arc<Mutex<Timestamp>>) {
     let now = Arc::new(Mutex::new(Timestamp::now() + SignedDuration::from_secs(1)));
     let read = now.clone();
     (Arc::new(move || *read.lock().unwrap()), now)
+}
+
+fn worker(store: &vigie::store::Store, config: &Arc<vigie::config::Config>) -> Worker {
+    Worker::new(store.clone(), config.clone(), HashMap::new(), false).unwrap()
 }
 
 async fn receiver() -> MockServer {
@@ -79,15 +86,15 @@ renotify_after = "1h"
     ));
     let store = open_store(&config);
     let (clock, now) = manual_clock();
-    let worker = AlertWorker::new(store.clone(), config.clone(), false).with_clock(clock.clone());
+    let worker = worker(&store, &config).with_clock(clock.clone());
     let stamp = || vigie::store::time_text(clock());
 
     // Raised twice: one condition, one notice.
     store
-        .with(|c| alert::raise(c, &unreachable(), &stamp()))
+        .with(|c| alerts::raise(c, &unreachable(), &stamp()))
         .unwrap();
     store
-        .with(|c| alert::raise(c, &unreachable(), &stamp()))
+        .with(|c| alerts::raise(c, &unreachable(), &stamp()))
         .unwrap();
     worker.drain_once().await;
     worker.drain_once().await;
@@ -158,12 +165,12 @@ renotify_after = "1h"
     // Resolved: each target hears it once.
     assert!(
         store
-            .with(|c| alert::resolve(c, "channel_unreachable:shop", &stamp()))
+            .with(|c| alerts::resolve(c, "channel_unreachable:shop", &stamp()))
             .unwrap()
     );
     assert!(
         !store
-            .with(|c| alert::resolve(c, "channel_unreachable:shop", &stamp()))
+            .with(|c| alerts::resolve(c, "channel_unreachable:shop", &stamp()))
             .unwrap()
     );
     worker.drain_once().await;
@@ -188,7 +195,7 @@ renotify_after = "1h"
     worker.drain_once().await;
     assert_eq!(bodies(&hooks, "/generic").await.len(), 3);
     store
-        .with(|c| alert::raise(c, &unreachable(), &stamp()))
+        .with(|c| alerts::raise(c, &unreachable(), &stamp()))
         .unwrap();
     worker.drain_once().await;
     assert_eq!(bodies(&hooks, "/generic").await.len(), 4);
@@ -222,7 +229,7 @@ async fn a_failing_target_is_retried_alone_and_others_are_not_sent_twice() {
     ));
     let store = open_store(&config);
     let (clock, now) = manual_clock();
-    let worker = AlertWorker::new(store.clone(), config.clone(), false).with_clock(clock.clone());
+    let worker = worker(&store, &config).with_clock(clock.clone());
     let alert = Alert::new(
         AlertKind::NotificationUncertain,
         "notification_uncertain:7",
@@ -230,11 +237,11 @@ async fn a_failing_target_is_retried_alone_and_others_are_not_sent_twice() {
     )
     .order("shop", "A-1");
     store
-        .with(|c| alert::raise(c, &alert, &vigie::store::time_text(clock())))
+        .with(|c| alerts::raise(c, &alert, &vigie::store::time_text(clock())))
         .unwrap();
     // An occurrence is told once: raising it again changes nothing.
     store
-        .with(|c| alert::raise(c, &alert, &vigie::store::time_text(clock())))
+        .with(|c| alerts::raise(c, &alert, &vigie::store::time_text(clock())))
         .unwrap();
 
     worker.drain_once().await;
@@ -280,11 +287,12 @@ async fn dry_run_delivers_nothing() {
     ));
     let store = open_store(&config);
     store
-        .with(|c| alert::raise(c, &unreachable(), &vigie::store::now_text()))
+        .with(|c| alerts::raise(c, &unreachable(), &vigie::store::now_text()))
         .unwrap();
-    AlertWorker::new(store.clone(), config.clone(), true)
+    Worker::new(store.clone(), config.clone(), HashMap::new(), true)
+        .unwrap()
         .drain_once()
         .await;
     assert!(hooks.received_requests().await.unwrap().is_empty());
-    assert_eq!(store.with(|c| alert::open(c)).unwrap().len(), 1);
+    assert_eq!(store.with(|c| alerts::open(c)).unwrap().len(), 1);
 }

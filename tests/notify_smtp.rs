@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use notify_support::{SmtpSink, alerts, config, enqueue, insert_order, open_store, order, outbox};
 use vigie::events::OrderEvent;
-use vigie::notify::Worker;
+use vigie::delivery::Worker;
 use vigie_connector::Timestamp;
 
 fn smtp_config(dir: &std::path::Path, port: u16) -> vigie::config::Config {
@@ -38,7 +38,7 @@ timeout = "10s"
 
 /// A clock the test moves by hand, so retries are due exactly when the test says. It starts a
 /// second ahead of the system clock, which stamps the rows the test enqueues.
-fn manual_clock() -> (vigie::notify::Clock, Arc<Mutex<Timestamp>>) {
+fn manual_clock() -> (vigie::delivery::Clock, Arc<Mutex<Timestamp>>) {
     let start = Timestamp::now() + jiff::SignedDuration::from_secs(1);
     let now = Arc::new(Mutex::new(start));
     let read = now.clone();

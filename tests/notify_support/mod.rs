@@ -113,7 +113,7 @@ pub fn enqueue(
     store
         .with(|conn| {
             let tx = conn.transaction()?;
-            let n = vigie::notify::enqueue(
+            let n = vigie::delivery::enqueue(
                 &tx,
                 config,
                 "shop",
