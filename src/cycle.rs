@@ -11,8 +11,8 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{Notify, watch as signal};
 use vigie_connector::{ConnectorError, Marketplace, OrderBatch};
 
-use crate::domain::alerts::{Alert, AlertKind};
 use crate::config::{ChannelConfig, Config};
+use crate::domain::alerts::{Alert, AlertKind};
 use crate::engine::decide::Policy;
 use crate::engine::push::{self, Offer};
 use crate::engine::{Error, act, ingest, watch};

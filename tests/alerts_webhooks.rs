@@ -1,5 +1,7 @@
 //! On-call alerts against local receivers (wiremock): each format, the generic signature,
-//! dedup per condition, reminders, resolve, retries that spare the targets already served.
+//! dedup per condition, reminders, resolve, retries that spare the targets already served;
+//! as jobs of the one queue: one per target, uncertain (alerted, never re-sent) when a crash
+//! cut the send, cancelled when the alert resolves first, and nothing lost at the upgrade.
 
 mod notify_support;
 
@@ -295,4 +297,234 @@ async fn dry_run_delivers_nothing() {
         .await;
     assert!(hooks.received_requests().await.unwrap().is_empty());
     assert_eq!(store.with(|c| alerts::open(c)).unwrap().len(), 1);
+}
+
+/// `(alert, notice, destination, state)` of every on-call job, in id order.
+fn alert_jobs(store: &vigie::store::Store) -> Vec<(String, String, String, String)> {
+    store
+        .with(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT a.dedup_key, j.event, j.destination, j.state
+                 FROM outbox j JOIN alerts a ON a.id = j.alert_id ORDER BY j.id",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .unwrap()
+}
+
+fn job(alert: &str, notice: &str, to: &str, state: &str) -> (String, String, String, String) {
+    (alert.into(), notice.into(), to.into(), state.into())
+}
+
+/// Two generic targets: `alerts:0` always answers 200, `alerts:1` answers `second` first.
+async fn two_targets(
+    dir: &std::path::Path,
+    second: ResponseTemplate,
+    times: u64,
+) -> (MockServer, MockServer, Arc<vigie::config::Config>) {
+    let first = receiver().await;
+    let other = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(second)
+        .up_to_n_times(times)
+        .with_priority(1)
+        .mount(&other)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&other)
+        .await;
+    let config = Arc::new(config(
+        dir,
+        "http://127.0.0.1:9",
+        &format!(
+            "[[alerts.webhook]]\nurl = \"{}/a\"\n\n[[alerts.webhook]]\nurl = \"{}/b\"\n",
+            first.uri(),
+            other.uri()
+        ),
+    ));
+    (first, other, config)
+}
+
+#[tokio::test]
+async fn an_interrupted_notice_is_uncertain_alerted_and_never_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, config) = two_targets(dir.path(), ResponseTemplate::new(503), 1).await;
+    let store = open_store(&config);
+    let (clock, now) = manual_clock();
+    store
+        .with(|c| alerts::raise(c, &unreachable(), &vigie::store::time_text(clock())))
+        .unwrap();
+    worker(&store, &config)
+        .with_clock(clock.clone())
+        .drain_once()
+        .await;
+    // One job per target: `alerts:1` failed once and waits for its retry.
+    assert_eq!(
+        alert_jobs(&store),
+        [
+            job("channel_unreachable:shop", "trigger", "alerts:0", "sent"),
+            job("channel_unreachable:shop", "trigger", "alerts:1", "pending"),
+        ]
+    );
+
+    // The retry is claimed, then the process dies before the answer is recorded.
+    *now.lock().unwrap() += SignedDuration::from_secs(16);
+    let at = vigie::store::time_text(clock());
+    let claimed = store
+        .with(|c| vigie::store::outbox::claim_next(c, vigie::store::outbox::Lane::Alerts(1), &at))
+        .unwrap();
+    assert!(claimed.is_some());
+
+    let worker = worker(&store, &config).with_clock(clock.clone());
+    worker.drain_once().await;
+    *now.lock().unwrap() += SignedDuration::from_hours(1);
+    worker.drain_once().await;
+
+    let jobs = alert_jobs(&store);
+    assert_eq!(jobs[1].3, "uncertain", "{jobs:?}");
+    let raised = notify_support::alerts(&store);
+    assert_eq!(raised.len(), 2, "{raised:?}");
+    assert_eq!(raised[1].0, "notification_uncertain");
+    assert!(
+        raised[1]
+            .2
+            .contains("trigger notice of alert channel_unreachable:shop to alerts:1"),
+        "{}",
+        raised[1].2
+    );
+    // Each target heard of the doubt; the interrupted trigger was never sent again.
+    for (target, at) in [(&a, "/a"), (&b, "/b")] {
+        let kinds: Vec<Value> = bodies(target, at)
+            .await
+            .iter()
+            .map(|b| b["kind"].clone())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["channel_unreachable", "notification_uncertain"],
+            "{at}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn notices_owed_by_the_previous_release_are_delivered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, config) = two_targets(dir.path(), ResponseTemplate::new(200), 1).await;
+    let store = open_store(&config);
+    let (clock, _) = manual_clock();
+    let t = vigie::store::time_text(clock());
+    // What the release before the one queue left in the alerts table: a trigger that reached
+    // the first target only, a resolve owed to both, a reminder that reached the second only.
+    store
+        .with(|c| {
+            c.execute(
+                "INSERT INTO alerts (dedup_key, kind, severity, channel, order_ref, message,
+                                     opened_at, last_notified_at, resolved_at, notice, delivered)
+                 VALUES ('stock_low:A', 'stock_low', 'warning', NULL, NULL, 'A is low',
+                         ?1, NULL, NULL, 'trigger', '[0]'),
+                        ('channel_unreachable:shop', 'channel_unreachable', 'critical', 'shop',
+                         NULL, 'down', ?1, ?1, ?1, 'resolve', '[]'),
+                        ('order_flagged:shop:1', 'order_flagged', 'warning', 'shop', 'shop:1',
+                         'review', ?1, ?1, NULL, 'trigger', '[1]')",
+                [&t],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let worker = worker(&store, &config).with_clock(clock.clone());
+    worker.drain_once().await;
+    worker.drain_once().await;
+
+    let told = |bodies: Vec<Value>| -> Vec<(String, bool)> {
+        bodies
+            .iter()
+            .map(|b| {
+                (
+                    b["dedup_key"].as_str().unwrap().to_owned(),
+                    b["resolved"] == true,
+                )
+            })
+            .collect()
+    };
+    let (unreachable, resolved) = ("channel_unreachable:shop".to_owned(), true);
+    assert_eq!(
+        told(bodies(&a, "/a").await),
+        [
+            (unreachable.clone(), resolved),
+            ("order_flagged:shop:1".to_owned(), false)
+        ]
+    );
+    assert_eq!(
+        told(bodies(&b, "/b").await),
+        [("stock_low:A".to_owned(), false), (unreachable, resolved)]
+    );
+    // The targets the old release had told are recorded as sent, so nothing is lost or sent
+    // twice and a later resolve knows who heard of the alert.
+    assert_eq!(
+        alert_jobs(&store),
+        [
+            job("stock_low:A", "trigger", "alerts:0", "sent"),
+            job("stock_low:A", "trigger", "alerts:1", "sent"),
+            job("channel_unreachable:shop", "resolve", "alerts:0", "sent"),
+            job("channel_unreachable:shop", "resolve", "alerts:1", "sent"),
+            job("order_flagged:shop:1", "reminder:1", "alerts:0", "sent"),
+            job("order_flagged:shop:1", "reminder:1", "alerts:1", "sent"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_resolve_cancels_what_was_not_sent_and_tells_who_may_have_heard() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, config) = two_targets(dir.path(), ResponseTemplate::new(503), 100).await;
+    let store = open_store(&config);
+    let (clock, now) = manual_clock();
+    let worker = worker(&store, &config).with_clock(clock.clone());
+    let stamp = || vigie::store::time_text(clock());
+    store
+        .with(|c| alerts::raise(c, &unreachable(), &stamp()))
+        .unwrap();
+    worker.drain_once().await;
+    assert!(
+        store
+            .with(|c| alerts::resolve(c, "channel_unreachable:shop", &stamp()))
+            .unwrap()
+    );
+    // Raised and resolved before anyone was told: nothing to say.
+    let flapping = Alert::new(AlertKind::StockLow, "stock_low:B", "B is low");
+    store
+        .with(|c| alerts::raise(c, &flapping, &stamp()))
+        .unwrap();
+    store
+        .with(|c| alerts::resolve(c, "stock_low:B", &stamp()))
+        .unwrap();
+    *now.lock().unwrap() += SignedDuration::from_secs(16);
+    worker.drain_once().await;
+
+    let told = |bodies: Vec<Value>| -> Vec<bool> {
+        bodies.iter().map(|b| b["resolved"] == true).collect()
+    };
+    assert_eq!(told(bodies(&a, "/a").await), [false, true]);
+    // The failing target's trigger retry is cancelled (a trigger after the resolve would
+    // reopen the incident); it may have heard of the alert, so it is owed the resolve.
+    assert_eq!(told(bodies(&b, "/b").await), [false, true]);
+    assert_eq!(
+        alert_jobs(&store),
+        [
+            job("channel_unreachable:shop", "trigger", "alerts:0", "sent"),
+            job(
+                "channel_unreachable:shop",
+                "trigger",
+                "alerts:1",
+                "cancelled"
+            ),
+            job("channel_unreachable:shop", "resolve", "alerts:0", "sent"),
+            job("channel_unreachable:shop", "resolve", "alerts:1", "pending"),
+        ]
+    );
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use hmac::{Hmac, KeyInit, Mac};
 use notify_support::{alerts, config, enqueue, insert_order, open_store, outbox};
-use vigie::events::OrderEvent;
 use vigie::delivery::Worker;
+use vigie::events::OrderEvent;
 use vigie::store::outbox::{self as rows, Lane, Work};
 use vigie_connector::{Decimal, Marketplace};
 use vigie_mirakl::Mirakl;

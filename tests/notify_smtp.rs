@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use notify_support::{SmtpSink, alerts, config, enqueue, insert_order, open_store, order, outbox};
-use vigie::events::OrderEvent;
 use vigie::delivery::Worker;
+use vigie::events::OrderEvent;
 use vigie_connector::Timestamp;
 
 fn smtp_config(dir: &std::path::Path, port: u16) -> vigie::config::Config {

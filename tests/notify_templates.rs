@@ -5,8 +5,8 @@ mod notify_support;
 
 use std::path::Path;
 
-use vigie::events::OrderEvent;
 use vigie::delivery::{Templates, check, context, preview, sample_facts};
+use vigie::events::OrderEvent;
 
 fn reference_config(dir: &Path) -> vigie::config::Config {
     notify_support::config(dir, "http://127.0.0.1:9", "")

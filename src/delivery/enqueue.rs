@@ -43,7 +43,10 @@ pub fn enqueue(
     }
     let facts = facts::gather(tx, config, channel, order_pk, event, order, now)?;
     let payload = serde_json::to_string(&facts).map_err(|e| {
-        StoreError::Data(format!("order {order_pk}: cannot encode the {} facts: {e}", event.as_str()))
+        StoreError::Data(format!(
+            "order {order_pk}: cannot encode the {} facts: {e}",
+            event.as_str()
+        ))
     })?;
     let mut written = 0;
     for destination in &destinations {

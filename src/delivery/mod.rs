@@ -24,5 +24,7 @@ mod worker;
 
 pub use enqueue::enqueue;
 pub use outcome::SendError;
-pub use render::{Facts, Rendered, TemplateError, Templates, check, context, preview, sample_facts};
+pub use render::{
+    Facts, Rendered, TemplateError, Templates, check, context, preview, sample_facts,
+};
 pub use worker::{Clock, Worker};

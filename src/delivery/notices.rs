@@ -47,7 +47,14 @@ pub(super) fn queue_due(
     }
     for alert in alerts::due_reminders(&tx, &cutoff)? {
         let notice = AlertNotice::Reminder(outbox::reminders_queued(&tx, alert.id)? + 1);
-        queued += queue(&tx, &alert, notice, &(0..targets).collect::<Vec<_>>(), &[], &now)?;
+        queued += queue(
+            &tx,
+            &alert,
+            notice,
+            &(0..targets).collect::<Vec<_>>(),
+            &[],
+            &now,
+        )?;
     }
     tx.commit()?;
     Ok(queued)
@@ -86,7 +93,10 @@ fn body(stored: &StoredAlert, notice: AlertNotice) -> store::Result<Notice> {
     let alert = &stored.alert;
     let occurred_at = match notice {
         AlertNotice::Resolve => stored.resolved_at.clone().ok_or_else(|| {
-            StoreError::Data(format!("alert {}: a resolve owed but no resolution time", stored.id))
+            StoreError::Data(format!(
+                "alert {}: a resolve owed but no resolution time",
+                stored.id
+            ))
         })?,
         AlertNotice::Trigger | AlertNotice::Reminder(_) => stored.opened_at.clone(),
     };

@@ -54,7 +54,12 @@ impl Sender {
                 let facts = serde_json::from_str(&job.payload).map_err(unreadable)?;
                 self.seller_event(job.id, name, &facts).await
             }
-            (Work::Order { channel, order_id, .. }, route) => {
+            (
+                Work::Order {
+                    channel, order_id, ..
+                },
+                route,
+            ) => {
                 let facts = serde_json::from_str(&job.payload).map_err(unreadable)?;
                 self.customer_message(job.id, channel, order_id, route, &facts)
                     .await
@@ -123,12 +128,19 @@ impl Sender {
                     "order": facts.order,
                 });
                 let signed = target.secret.as_ref();
-                webhook::post_json(&self.http, &target.url, &body, signed, Some(&id.to_string()))
-                    .await
+                webhook::post_json(
+                    &self.http,
+                    &target.url,
+                    &body,
+                    signed,
+                    Some(&id.to_string()),
+                )
+                .await
             }
-            Destination::Events(_) | Destination::Alerts(_) => Err(SendError::Permanent(
-                format!("a customer message cannot go to {}", route.to_text()),
-            )),
+            Destination::Events(_) | Destination::Alerts(_) => Err(SendError::Permanent(format!(
+                "a customer message cannot go to {}",
+                route.to_text()
+            ))),
         }
     }
 
@@ -149,7 +161,14 @@ impl Sender {
             "order": facts.order,
         });
         let signed = target.secret.as_ref();
-        webhook::post_json(&self.http, &target.url, &body, signed, Some(&id.to_string())).await
+        webhook::post_json(
+            &self.http,
+            &target.url,
+            &body,
+            signed,
+            Some(&id.to_string()),
+        )
+        .await
     }
 
     /// On-call notices carry no delivery id: receivers dedupe on the alert's `dedup_key`.

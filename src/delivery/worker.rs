@@ -49,11 +49,19 @@ impl Worker {
                 Throttle::per_minute(limits.marketplace_per_minute),
             ),
             (Lane::Email, Throttle::per_minute(limits.email_per_minute)),
-            (Lane::Webhook, Throttle::per_minute(limits.webhook_per_minute)),
-            (Lane::Events, Throttle::per_minute(limits.webhook_per_minute)),
+            (
+                Lane::Webhook,
+                Throttle::per_minute(limits.webhook_per_minute),
+            ),
+            (
+                Lane::Events,
+                Throttle::per_minute(limits.webhook_per_minute),
+            ),
         ]);
         // On-call targets take what vigie raises; one lane each, so a slow one holds no other.
-        lanes.extend((0..config.alerts.webhook.len()).map(|i| (Lane::Alerts(i), Throttle::unlimited())));
+        lanes.extend(
+            (0..config.alerts.webhook.len()).map(|i| (Lane::Alerts(i), Throttle::unlimited())),
+        );
         Ok(Self {
             store,
             dry_run,
@@ -102,7 +110,11 @@ impl Worker {
         }
         if self.dry_run {
             let now = store::time_text((self.clock)());
-            match self.store.call(move |conn| outbox::due_count(conn, &now)).await {
+            match self
+                .store
+                .call(move |conn| outbox::due_count(conn, &now))
+                .await
+            {
                 Ok(0) => {}
                 Ok(due) => tracing::info!(due, "dry run: messages and alerts not sent"),
                 Err(e) => tracing::error!("delivery: {e}"),

@@ -50,7 +50,8 @@ pub fn progress(conn: &Connection) -> store::Result<Progress> {
     }
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
     // Order jobs only: the outbox also carries on-call notices.
-    p.messages = count("SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND order_pk IS NOT NULL")?;
+    p.messages =
+        count("SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND order_pk IS NOT NULL")?;
     p.pending_messages = count(
         "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending') AND order_pk IS NOT NULL",
     )?;

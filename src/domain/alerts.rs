@@ -201,10 +201,21 @@ mod tests {
         for severity in [Severity::Info, Severity::Warning, Severity::Critical] {
             assert_eq!(Severity::parse(severity.as_str()), Some(severity));
         }
-        for notice in [AlertNotice::Trigger, AlertNotice::Reminder(3), AlertNotice::Resolve] {
+        for notice in [
+            AlertNotice::Trigger,
+            AlertNotice::Reminder(3),
+            AlertNotice::Resolve,
+        ] {
             assert_eq!(AlertNotice::parse(&notice.to_text()), Some(notice));
         }
-        for bad in ["", "Trigger", "reminder:", "reminder:0", "reminder:x", "resolved"] {
+        for bad in [
+            "",
+            "Trigger",
+            "reminder:",
+            "reminder:0",
+            "reminder:x",
+            "resolved",
+        ] {
             assert_eq!(AlertNotice::parse(bad), None, "{bad:?}");
         }
     }

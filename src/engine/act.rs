@@ -7,10 +7,10 @@ use std::sync::Arc;
 use vigie_connector::{ConnectorError, Marketplace};
 
 use super::{Error, watch};
-use crate::domain::alerts::{Alert, AlertKind};
 use crate::config::Config;
-use crate::events::OrderEvent;
 use crate::delivery;
+use crate::domain::alerts::{Alert, AlertKind};
+use crate::events::OrderEvent;
 use crate::store::{self, Store, alerts, decisions, orders, stock};
 
 #[derive(Debug, Default, PartialEq, Eq)]

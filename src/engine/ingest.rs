@@ -11,10 +11,10 @@ use vigie_connector::{Malformed, Order, OrderBatch, OrderStatus};
 use super::decide::{self, Policy};
 use super::rules::{Reason, Verdict};
 use super::{sla, watch};
-use crate::domain::alerts::{Alert, AlertKind};
 use crate::config::{Config, Deadline};
-use crate::events::OrderEvent;
 use crate::delivery;
+use crate::domain::alerts::{Alert, AlertKind};
+use crate::events::OrderEvent;
 use crate::store::{self, alerts, channels, orders};
 
 /// What a channel's batch is judged with.

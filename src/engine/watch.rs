@@ -8,10 +8,10 @@ use rusqlite::{Connection, Transaction, params};
 use vigie_connector::Order;
 
 use super::sla;
-use crate::domain::alerts::{Alert, AlertKind};
 use crate::config::Config;
-use crate::events::OrderEvent;
 use crate::delivery;
+use crate::domain::alerts::{Alert, AlertKind};
+use crate::events::OrderEvent;
 use crate::store::{self, StoreError, alerts, stock};
 
 /// Fractions of the acceptance window at which on-call hears of an undecided order.
@@ -183,7 +183,12 @@ mod tests {
 
     fn open_alerts(store: &Store) -> Vec<String> {
         store
-            .with(|c| Ok(alerts::open(c)?.into_iter().map(|(key, _, _)| key).collect()))
+            .with(|c| {
+                Ok(alerts::open(c)?
+                    .into_iter()
+                    .map(|(key, _, _)| key)
+                    .collect())
+            })
             .unwrap()
     }
 

@@ -5,9 +5,9 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
+use crate::config::{SmtpConfig, SmtpTls};
 use crate::delivery::outcome::{self, SendError};
 use crate::delivery::render::Rendered;
-use crate::config::{SmtpConfig, SmtpTls};
 
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,

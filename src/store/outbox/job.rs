@@ -181,8 +181,18 @@ pub(super) fn read_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawJob> {
 
 /// A row read back must make sense; one that does not is an error naming it, never a guess.
 pub(super) fn job(raw: RawJob) -> Result<Job> {
-    let (id, order_pk, channel, order_id, alert_id, dedup_key, event, destination, attempts, payload) =
-        raw;
+    let (
+        id,
+        order_pk,
+        channel,
+        order_id,
+        alert_id,
+        dedup_key,
+        event,
+        destination,
+        attempts,
+        payload,
+    ) = raw;
     let bad = |what: String| StoreError::Data(format!("outbox row {id}: {what}"));
     let work = match (order_pk, channel, order_id, alert_id, dedup_key) {
         (Some(order_pk), Some(channel), Some(order_id), None, _) => Work::Order {
@@ -210,4 +220,3 @@ pub(super) fn job(raw: RawJob) -> Result<Job> {
         payload,
     })
 }
-

@@ -19,7 +19,9 @@ pub use job::{DeliveryState, Destination, Job, Lane, Work};
 use job::{JOB_COLUMNS, job, read_raw};
 
 fn jobs(conn: &Connection, filter: &str, params: impl rusqlite::Params) -> Result<Vec<Job>> {
-    let mut stmt = conn.prepare(&format!("SELECT {JOB_COLUMNS} WHERE {filter} ORDER BY j.id"))?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {JOB_COLUMNS} WHERE {filter} ORDER BY j.id"
+    ))?;
     let raw = stmt
         .query_map(params, read_raw)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -39,7 +41,13 @@ pub fn insert_order_job(
         "INSERT INTO outbox (order_pk, event, destination, next_attempt_at, payload, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?4)
          ON CONFLICT (order_pk, event, destination) DO NOTHING",
-        params![order_pk, event.as_str(), destination.to_text(), now, payload],
+        params![
+            order_pk,
+            event.as_str(),
+            destination.to_text(),
+            now,
+            payload
+        ],
     )?;
     Ok(inserted == 1)
 }
@@ -135,10 +143,17 @@ pub fn due_count(conn: &Connection, now: &str) -> Result<i64> {
 /// How a claimed job's send ended.
 #[derive(Debug, Clone, Copy)]
 pub enum Settled<'a> {
-    Sent { at: &'a str },
+    Sent {
+        at: &'a str,
+    },
     /// Back to 'pending', due again at `at`.
-    RetryAt { at: &'a str, error: &'a str },
-    Failed { error: &'a str },
+    RetryAt {
+        at: &'a str,
+        error: &'a str,
+    },
+    Failed {
+        error: &'a str,
+    },
 }
 
 /// Records the outcome of a send. Only a job this process claimed ('sending') moves: one that
@@ -173,12 +188,15 @@ pub fn cancel_alert_jobs(conn: &Connection, alert_id: i64) -> Result<()> {
 /// The targets an alert's notices were tried on (they may have heard of it), or `None` when
 /// it has no job at all (told by a release before this queue, or to no target).
 pub fn alert_targets_tried(conn: &Connection, alert_id: i64) -> Result<Option<Vec<Destination>>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, destination, attempts FROM outbox WHERE alert_id = ?1 ORDER BY id",
-    )?;
+    let mut stmt = conn
+        .prepare("SELECT id, destination, attempts FROM outbox WHERE alert_id = ?1 ORDER BY id")?;
     let rows = stmt
         .query_map([alert_id], |row| {
-            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, u32>(2)?))
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, u32>(2)?,
+            ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     if rows.is_empty() {
@@ -208,11 +226,13 @@ pub fn reminders_queued(conn: &Connection, alert_id: i64) -> Result<u32> {
 /// Customer messages and seller webhooks per state (`vigie status`, `/metrics`); on-call
 /// notices are not messages.
 pub fn message_counts(conn: &Connection) -> Result<BTreeMap<String, i64>> {
-    let mut stmt = conn.prepare(
-        "SELECT state, COUNT(*) FROM outbox WHERE order_pk IS NOT NULL GROUP BY state",
-    )?;
+    let mut stmt = conn
+        .prepare("SELECT state, COUNT(*) FROM outbox WHERE order_pk IS NOT NULL GROUP BY state")?;
     let counts = stmt
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(counts)
 }
+
+#[cfg(test)]
+mod tests;
