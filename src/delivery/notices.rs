@@ -90,7 +90,6 @@ fn queue(
 
 /// The notice as the webhooks will be told it.
 fn body(stored: &StoredAlert, notice: AlertNotice) -> store::Result<Notice> {
-    let alert = &stored.alert;
     let occurred_at = match notice {
         AlertNotice::Resolve => stored.resolved_at.clone().ok_or_else(|| {
             StoreError::Data(format!(
@@ -101,12 +100,7 @@ fn body(stored: &StoredAlert, notice: AlertNotice) -> store::Result<Notice> {
         AlertNotice::Trigger | AlertNotice::Reminder(_) => stored.opened_at.clone(),
     };
     Ok(Notice {
-        kind: alert.kind,
-        severity: alert.severity,
-        channel: alert.channel.clone(),
-        order: alert.order.clone(),
-        message: alert.message.clone(),
-        dedup_key: alert.dedup_key.clone(),
+        alert: stored.alert.clone(),
         occurred_at,
         resolved: notice == AlertNotice::Resolve,
         reminder: matches!(notice, AlertNotice::Reminder(_)),

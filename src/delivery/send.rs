@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
+use url::Url;
 use vigie_connector::Marketplace;
 
 use super::outcome::SendError;
@@ -127,15 +128,8 @@ impl Sender {
                     "html": message.html,
                     "order": facts.order,
                 });
-                let signed = target.secret.as_ref();
-                webhook::post_json(
-                    &self.http,
-                    &target.url,
-                    &body,
-                    signed,
-                    Some(&id.to_string()),
-                )
-                .await
+                self.post_delivery(id, &target.url, target.secret.as_ref(), &body)
+                    .await
             }
             Destination::Events(_) | Destination::Alerts(_) => Err(SendError::Permanent(format!(
                 "a customer message cannot go to {}",
@@ -160,15 +154,19 @@ impl Sender {
             "occurred_at": facts.occurred_at,
             "order": facts.order,
         });
-        let signed = target.secret.as_ref();
-        webhook::post_json(
-            &self.http,
-            &target.url,
-            &body,
-            signed,
-            Some(&id.to_string()),
-        )
-        .await
+        self.post_delivery(id, &target.url, target.secret.as_ref(), &body)
+            .await
+    }
+
+    /// The seller's systems get the job id as `X-Vigie-Delivery`, the same on every retry.
+    async fn post_delivery(
+        &self,
+        id: i64,
+        url: &Url,
+        secret: Option<&SecretString>,
+        body: &Value,
+    ) -> Result<(), SendError> {
+        webhook::post_json(&self.http, url, body, secret, Some(&id.to_string())).await
     }
 
     /// On-call notices carry no delivery id: receivers dedupe on the alert's `dedup_key`.

@@ -117,7 +117,7 @@ impl Severity {
 }
 
 /// One situation a human must look at.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     pub kind: AlertKind,
     pub severity: Severity,

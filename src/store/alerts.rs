@@ -132,20 +132,6 @@ type RawAlert = (
     Option<String>,
 );
 
-fn read_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawAlert> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-    ))
-}
-
 fn stored(raw: RawAlert) -> Result<StoredAlert> {
     let (id, kind, severity, channel, order, message, dedup_key, opened_at, resolved_at) = raw;
     let bad = |what: String| StoreError::Data(format!("alert {id}: {what}"));
@@ -173,7 +159,12 @@ pub fn owed(conn: &Connection) -> Result<Vec<Owed>> {
     ))?;
     let rows = stmt
         .query_map([], |row| {
-            Ok((read_raw(row)?, row.get(9)?, row.get(10)?, row.get(11)?))
+            Ok((
+                RawAlert::try_from(row)?,
+                row.get(9)?,
+                row.get(10)?,
+                row.get(11)?,
+            ))
         })?
         .collect::<rusqlite::Result<Vec<(RawAlert, String, String, bool)>>>()?;
     rows.into_iter()
@@ -216,7 +207,7 @@ pub fn due_reminders(conn: &Connection, cutoff: &str) -> Result<Vec<StoredAlert>
                 outbox::DeliveryState::Pending,
                 outbox::DeliveryState::Sending
             ],
-            read_raw,
+            |row| RawAlert::try_from(row),
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.into_iter().map(stored).collect()

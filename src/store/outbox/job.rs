@@ -151,7 +151,7 @@ pub(super) const JOB_COLUMNS: &str = "j.id, j.order_pk, o.channel, o.order_id, j
                            FROM outbox j LEFT JOIN orders o ON o.id = j.order_pk \
                            LEFT JOIN alerts a ON a.id = j.alert_id";
 
-type RawJob = (
+pub(super) type RawJob = (
     i64,
     Option<i64>,
     Option<String>,
@@ -163,21 +163,6 @@ type RawJob = (
     u32,
     String,
 );
-
-pub(super) fn read_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawJob> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-    ))
-}
 
 /// A row read back must make sense; one that does not is an error naming it, never a guess.
 pub(super) fn job(raw: RawJob) -> Result<Job> {

@@ -16,14 +16,14 @@ use crate::events::OrderEvent;
 mod job;
 
 pub use job::{DeliveryState, Destination, Job, Lane, Work};
-use job::{JOB_COLUMNS, job, read_raw};
+use job::{JOB_COLUMNS, RawJob, job};
 
 fn jobs(conn: &Connection, filter: &str, params: impl rusqlite::Params) -> Result<Vec<Job>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {JOB_COLUMNS} WHERE {filter} ORDER BY j.id"
     ))?;
     let raw = stmt
-        .query_map(params, read_raw)?
+        .query_map(params, |row| RawJob::try_from(row))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     raw.into_iter().map(job).collect()
 }
