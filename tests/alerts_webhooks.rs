@@ -10,22 +10,64 @@ use std::sync::{Arc, Mutex};
 
 use hmac::{Hmac, KeyInit, Mac};
 use jiff::{SignedDuration, Timestamp};
-use notify_support::{config, open_store};
+use notify_support::{config, manual_clock, open_store};
 use serde_json::Value;
-use vigie::delivery::Worker;
+use vigie::config::Config;
+use vigie::delivery::{Clock, Worker};
 use vigie::domain::alerts::{Alert, AlertKind};
-use vigie::store::alerts;
+use vigie::store::{Store, alerts, outbox};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn manual_clock() -> (vigie::delivery::Clock, Arc<Mutex<Timestamp>>) {
-    let now = Arc::new(Mutex::new(Timestamp::now() + SignedDuration::from_secs(1)));
-    let read = now.clone();
-    (Arc::new(move || *read.lock().unwrap()), now)
+/// One start of vigie: the database, and a worker reading a clock the test moves by hand.
+struct Rig {
+    store: Store,
+    worker: Worker,
+    clock: (Clock, Arc<Mutex<Timestamp>>),
 }
 
-fn worker(store: &vigie::store::Store, config: &Arc<vigie::config::Config>) -> Worker {
-    Worker::new(store.clone(), config.clone(), HashMap::new(), false).unwrap()
+impl Rig {
+    fn start(config: &Arc<Config>) -> Self {
+        Self::on(open_store(config), config, manual_clock())
+    }
+
+    /// Starts again on the same database and clock, as after a crash.
+    fn restart(self, config: &Arc<Config>) -> Self {
+        Self::on(self.store, config, self.clock)
+    }
+
+    fn on(store: Store, config: &Arc<Config>, clock: (Clock, Arc<Mutex<Timestamp>>)) -> Self {
+        let worker = Worker::new(store.clone(), config.clone(), HashMap::new(), false)
+            .unwrap()
+            .with_clock(clock.0.clone());
+        Self {
+            store,
+            worker,
+            clock,
+        }
+    }
+
+    fn stamp(&self) -> String {
+        vigie::store::time_text((self.clock.0)())
+    }
+
+    fn advance(&self, by: SignedDuration) {
+        *self.clock.1.lock().unwrap() += by;
+    }
+
+    fn raise(&self, alert: &Alert) {
+        let at = self.stamp();
+        self.store.with(|c| alerts::raise(c, alert, &at)).unwrap();
+    }
+
+    fn resolve(&self, key: &str) -> bool {
+        let at = self.stamp();
+        self.store.with(|c| alerts::resolve(c, key, &at)).unwrap()
+    }
+
+    async fn drain(&self) {
+        self.worker.drain_once().await;
+    }
 }
 
 async fn receiver() -> MockServer {
@@ -86,20 +128,13 @@ renotify_after = "1h"
             uri = hooks.uri()
         ),
     ));
-    let store = open_store(&config);
-    let (clock, now) = manual_clock();
-    let worker = worker(&store, &config).with_clock(clock.clone());
-    let stamp = || vigie::store::time_text(clock());
+    let rig = Rig::start(&config);
 
     // Raised twice: one condition, one notice.
-    store
-        .with(|c| alerts::raise(c, &unreachable(), &stamp()))
-        .unwrap();
-    store
-        .with(|c| alerts::raise(c, &unreachable(), &stamp()))
-        .unwrap();
-    worker.drain_once().await;
-    worker.drain_once().await;
+    rig.raise(&unreachable());
+    rig.raise(&unreachable());
+    rig.drain().await;
+    rig.drain().await;
 
     let generic = bodies(&hooks, "/generic").await;
     assert_eq!(generic.len(), 1);
@@ -154,9 +189,9 @@ renotify_after = "1h"
     );
 
     // Still open an hour later: reminded once, same PagerDuty incident.
-    *now.lock().unwrap() += SignedDuration::from_mins(61);
-    worker.drain_once().await;
-    worker.drain_once().await;
+    rig.advance(SignedDuration::from_mins(61));
+    rig.drain().await;
+    rig.drain().await;
     assert_eq!(bodies(&hooks, "/generic").await.len(), 2);
     let pd = bodies(&hooks, "/pagerduty").await;
     assert_eq!(pd.len(), 2);
@@ -165,18 +200,10 @@ renotify_after = "1h"
     assert!(slack[1]["text"].as_str().unwrap().contains("still open"));
 
     // Resolved: each target hears it once.
-    assert!(
-        store
-            .with(|c| alerts::resolve(c, "channel_unreachable:shop", &stamp()))
-            .unwrap()
-    );
-    assert!(
-        !store
-            .with(|c| alerts::resolve(c, "channel_unreachable:shop", &stamp()))
-            .unwrap()
-    );
-    worker.drain_once().await;
-    worker.drain_once().await;
+    assert!(rig.resolve("channel_unreachable:shop"));
+    assert!(!rig.resolve("channel_unreachable:shop"));
+    rig.drain().await;
+    rig.drain().await;
     let generic = bodies(&hooks, "/generic").await;
     assert_eq!(generic.len(), 3);
     assert_eq!(generic[2]["resolved"], true);
@@ -193,13 +220,11 @@ renotify_after = "1h"
     );
 
     // Resolved conditions are not reminded; the condition may open again later.
-    *now.lock().unwrap() += SignedDuration::from_hours(5);
-    worker.drain_once().await;
+    rig.advance(SignedDuration::from_hours(5));
+    rig.drain().await;
     assert_eq!(bodies(&hooks, "/generic").await.len(), 3);
-    store
-        .with(|c| alerts::raise(c, &unreachable(), &stamp()))
-        .unwrap();
-    worker.drain_once().await;
+    rig.raise(&unreachable());
+    rig.drain().await;
     assert_eq!(bodies(&hooks, "/generic").await.len(), 4);
 }
 
@@ -229,38 +254,32 @@ async fn a_failing_target_is_retried_alone_and_others_are_not_sent_twice() {
             flaky.uri()
         ),
     ));
-    let store = open_store(&config);
-    let (clock, now) = manual_clock();
-    let worker = worker(&store, &config).with_clock(clock.clone());
+    let rig = Rig::start(&config);
     let alert = Alert::new(
         AlertKind::NotificationUncertain,
         "notification_uncertain:7",
         "the shipped message for shop:A-1 may not have been sent",
     )
     .order("shop", "A-1");
-    store
-        .with(|c| alerts::raise(c, &alert, &vigie::store::time_text(clock())))
-        .unwrap();
+    rig.raise(&alert);
     // An occurrence is told once: raising it again changes nothing.
-    store
-        .with(|c| alerts::raise(c, &alert, &vigie::store::time_text(clock())))
-        .unwrap();
+    rig.raise(&alert);
 
-    worker.drain_once().await;
+    rig.drain().await;
     assert_eq!(good.received_requests().await.unwrap().len(), 1);
     assert_eq!(flaky.received_requests().await.unwrap().len(), 1);
     // Not due again before the first retry delay (15s).
-    worker.drain_once().await;
+    rig.drain().await;
     assert_eq!(flaky.received_requests().await.unwrap().len(), 1);
-    *now.lock().unwrap() += SignedDuration::from_secs(16);
-    worker.drain_once().await;
+    rig.advance(SignedDuration::from_secs(16));
+    rig.drain().await;
     assert_eq!(flaky.received_requests().await.unwrap().len(), 2);
     // The delay doubles: 30s more.
-    *now.lock().unwrap() += SignedDuration::from_secs(16);
-    worker.drain_once().await;
+    rig.advance(SignedDuration::from_secs(16));
+    rig.drain().await;
     assert_eq!(flaky.received_requests().await.unwrap().len(), 2);
-    *now.lock().unwrap() += SignedDuration::from_secs(15);
-    worker.drain_once().await;
+    rig.advance(SignedDuration::from_secs(15));
+    rig.drain().await;
     assert_eq!(flaky.received_requests().await.unwrap().len(), 3);
     assert_eq!(
         good.received_requests().await.unwrap().len(),
@@ -273,8 +292,8 @@ async fn a_failing_target_is_retried_alone_and_others_are_not_sent_twice() {
     assert_eq!(body["order"], "shop:A-1");
 
     // Occurrences are never reminded.
-    *now.lock().unwrap() += SignedDuration::from_hours(24);
-    worker.drain_once().await;
+    rig.advance(SignedDuration::from_hours(24));
+    rig.drain().await;
     assert_eq!(good.received_requests().await.unwrap().len(), 1);
 }
 
@@ -300,7 +319,7 @@ async fn dry_run_delivers_nothing() {
 }
 
 /// `(alert, notice, destination, state)` of every on-call job, in id order.
-fn alert_jobs(store: &vigie::store::Store) -> Vec<(String, String, String, String)> {
+fn alert_jobs(store: &Store) -> Vec<(String, String, String, String)> {
     store
         .with(|conn| {
             let mut stmt = conn.prepare(
@@ -324,7 +343,7 @@ async fn two_targets(
     dir: &std::path::Path,
     second: ResponseTemplate,
     times: u64,
-) -> (MockServer, MockServer, Arc<vigie::config::Config>) {
+) -> (MockServer, MockServer, Arc<Config>) {
     let first = receiver().await;
     let other = MockServer::start().await;
     Mock::given(method("POST"))
@@ -353,18 +372,12 @@ async fn two_targets(
 async fn an_interrupted_notice_is_uncertain_alerted_and_never_sent_again() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, config) = two_targets(dir.path(), ResponseTemplate::new(503), 1).await;
-    let store = open_store(&config);
-    let (clock, now) = manual_clock();
-    store
-        .with(|c| alerts::raise(c, &unreachable(), &vigie::store::time_text(clock())))
-        .unwrap();
-    worker(&store, &config)
-        .with_clock(clock.clone())
-        .drain_once()
-        .await;
+    let rig = Rig::start(&config);
+    rig.raise(&unreachable());
+    rig.drain().await;
     // One job per target: `alerts:1` failed once and waits for its retry.
     assert_eq!(
-        alert_jobs(&store),
+        alert_jobs(&rig.store),
         [
             job("channel_unreachable:shop", "trigger", "alerts:0", "sent"),
             job("channel_unreachable:shop", "trigger", "alerts:1", "pending"),
@@ -372,21 +385,22 @@ async fn an_interrupted_notice_is_uncertain_alerted_and_never_sent_again() {
     );
 
     // The retry is claimed, then the process dies before the answer is recorded.
-    *now.lock().unwrap() += SignedDuration::from_secs(16);
-    let at = vigie::store::time_text(clock());
-    let claimed = store
-        .with(|c| vigie::store::outbox::claim_next(c, vigie::store::outbox::Lane::Alerts(1), &at))
+    rig.advance(SignedDuration::from_secs(16));
+    let at = rig.stamp();
+    let claimed = rig
+        .store
+        .with(|c| outbox::claim_next(c, outbox::Lane::Alerts(1), &at))
         .unwrap();
     assert!(claimed.is_some());
 
-    let worker = worker(&store, &config).with_clock(clock.clone());
-    worker.drain_once().await;
-    *now.lock().unwrap() += SignedDuration::from_hours(1);
-    worker.drain_once().await;
+    let rig = rig.restart(&config);
+    rig.drain().await;
+    rig.advance(SignedDuration::from_hours(1));
+    rig.drain().await;
 
-    let jobs = alert_jobs(&store);
+    let jobs = alert_jobs(&rig.store);
     assert_eq!(jobs[1].3, "uncertain", "{jobs:?}");
-    let raised = notify_support::alerts(&store);
+    let raised = notify_support::alerts(&rig.store);
     assert_eq!(raised.len(), 2, "{raised:?}");
     assert_eq!(raised[1].0, "notification_uncertain");
     assert!(
@@ -415,12 +429,11 @@ async fn an_interrupted_notice_is_uncertain_alerted_and_never_sent_again() {
 async fn notices_owed_by_the_previous_release_are_delivered_once() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, config) = two_targets(dir.path(), ResponseTemplate::new(200), 1).await;
-    let store = open_store(&config);
-    let (clock, _) = manual_clock();
-    let t = vigie::store::time_text(clock());
+    let rig = Rig::start(&config);
+    let t = rig.stamp();
     // What the release before the one queue left in the alerts table: a trigger that reached
     // the first target only, a resolve owed to both, a reminder that reached the second only.
-    store
+    rig.store
         .with(|c| {
             c.execute(
                 "INSERT INTO alerts (dedup_key, kind, severity, channel, order_ref, message,
@@ -436,9 +449,8 @@ async fn notices_owed_by_the_previous_release_are_delivered_once() {
             Ok(())
         })
         .unwrap();
-    let worker = worker(&store, &config).with_clock(clock.clone());
-    worker.drain_once().await;
-    worker.drain_once().await;
+    rig.drain().await;
+    rig.drain().await;
 
     let told = |bodies: Vec<Value>| -> Vec<(String, bool)> {
         bodies
@@ -466,7 +478,7 @@ async fn notices_owed_by_the_previous_release_are_delivered_once() {
     // The targets the old release had told are recorded as sent, so nothing is lost or sent
     // twice and a later resolve knows who heard of the alert.
     assert_eq!(
-        alert_jobs(&store),
+        alert_jobs(&rig.store),
         [
             job("stock_low:A", "trigger", "alerts:0", "sent"),
             job("stock_low:A", "trigger", "alerts:1", "sent"),
@@ -482,29 +494,16 @@ async fn notices_owed_by_the_previous_release_are_delivered_once() {
 async fn a_resolve_cancels_what_was_not_sent_and_tells_who_may_have_heard() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, config) = two_targets(dir.path(), ResponseTemplate::new(503), 100).await;
-    let store = open_store(&config);
-    let (clock, now) = manual_clock();
-    let worker = worker(&store, &config).with_clock(clock.clone());
-    let stamp = || vigie::store::time_text(clock());
-    store
-        .with(|c| alerts::raise(c, &unreachable(), &stamp()))
-        .unwrap();
-    worker.drain_once().await;
-    assert!(
-        store
-            .with(|c| alerts::resolve(c, "channel_unreachable:shop", &stamp()))
-            .unwrap()
-    );
+    let rig = Rig::start(&config);
+    rig.raise(&unreachable());
+    rig.drain().await;
+    assert!(rig.resolve("channel_unreachable:shop"));
     // Raised and resolved before anyone was told: nothing to say.
     let flapping = Alert::new(AlertKind::StockLow, "stock_low:B", "B is low");
-    store
-        .with(|c| alerts::raise(c, &flapping, &stamp()))
-        .unwrap();
-    store
-        .with(|c| alerts::resolve(c, "stock_low:B", &stamp()))
-        .unwrap();
-    *now.lock().unwrap() += SignedDuration::from_secs(16);
-    worker.drain_once().await;
+    rig.raise(&flapping);
+    assert!(rig.resolve("stock_low:B"));
+    rig.advance(SignedDuration::from_secs(16));
+    rig.drain().await;
 
     let told = |bodies: Vec<Value>| -> Vec<bool> {
         bodies.iter().map(|b| b["resolved"] == true).collect()
@@ -514,7 +513,7 @@ async fn a_resolve_cancels_what_was_not_sent_and_tells_who_may_have_heard() {
     // reopen the incident); it may have heard of the alert, so it is owed the resolve.
     assert_eq!(told(bodies(&b, "/b").await), [false, true]);
     assert_eq!(
-        alert_jobs(&store),
+        alert_jobs(&rig.store),
         [
             job("channel_unreachable:shop", "trigger", "alerts:0", "sent"),
             job(

@@ -156,6 +156,15 @@ pub fn alerts(store: &Store) -> Vec<(String, String, String)> {
         .unwrap()
 }
 
+/// A clock the test moves by hand, so retries are due exactly when the test says. It starts a
+/// second ahead of the system clock, which stamps the rows the test enqueues.
+pub fn manual_clock() -> (vigie::delivery::Clock, Arc<Mutex<Timestamp>>) {
+    let start = Timestamp::now() + jiff::SignedDuration::from_secs(1);
+    let now = Arc::new(Mutex::new(start));
+    let read = now.clone();
+    (Arc::new(move || *read.lock().unwrap()), now)
+}
+
 /// Polls `condition` until it holds, failing after a generous real-time bound.
 pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
