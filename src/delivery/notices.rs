@@ -28,6 +28,7 @@ pub(super) fn queue_due(
     let tx = conn.transaction()?;
     let mut queued = 0;
     for owed in alerts::owed(&tx)? {
+        let Some(owed) = readable(owed) else { continue };
         let to: Vec<usize> = match owed.notice {
             // Only the targets that may have heard of it; all of them when it was told
             // before this queue existed.
@@ -46,6 +47,9 @@ pub(super) fn queue_due(
         queued += queue(&tx, &owed.alert, owed.notice, &to, &owed.told, &now)?;
     }
     for alert in alerts::due_reminders(&tx, &cutoff)? {
+        let Some(alert) = readable(alert) else {
+            continue;
+        };
         let notice = AlertNotice::Reminder(outbox::reminders_queued(&tx, alert.id)? + 1);
         queued += queue(
             &tx,
@@ -58,6 +62,13 @@ pub(super) fn queue_due(
     }
     tx.commit()?;
     Ok(queued)
+}
+
+/// An alert row that makes no sense is told in the log (the error names it) and skipped, so
+/// it never holds up the others.
+fn readable<T>(row: store::Result<T>) -> Option<T> {
+    row.map_err(|e| tracing::error!("delivery: alert notice not queued: {e}"))
+        .ok()
 }
 
 /// One job per target in `to`; a target in `told` (by a release before this queue) is

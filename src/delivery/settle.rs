@@ -12,7 +12,7 @@ use super::retry::RetryPolicy;
 use crate::config::{AlertFormat, Config};
 use crate::domain::alerts::{Alert, AlertKind};
 use crate::store::outbox::{self, Destination, Job, Settled, Work};
-use crate::store::{self, Store, alerts};
+use crate::store::{self, Store, StoreError, alerts};
 
 /// Records the outcome of `job`'s send at `now`.
 pub(super) async fn settle(
@@ -116,21 +116,39 @@ pub(super) async fn recover_interrupted(store: &Store, now: Timestamp) -> store:
         .call(move |conn| {
             let tx = conn.transaction()?;
             let jobs = outbox::mark_interrupted(&tx)?;
-            for job in &jobs {
-                alerts::raise(&tx, &uncertain(job), &now)?;
+            for (id, job) in &jobs {
+                alerts::raise(&tx, &uncertain(*id, job.as_ref()), &now)?;
             }
             tx.commit()?;
             Ok(jobs)
         })
         .await?;
-    for job in &jobs {
-        tracing::warn!(outbox = job.id, job = %describe(job), "interrupted send marked uncertain");
+    for (id, job) in &jobs {
+        match job {
+            Ok(job) => {
+                tracing::warn!(outbox = id, job = %describe(job), "interrupted send marked uncertain")
+            }
+            Err(e) => tracing::warn!(outbox = id, "interrupted send marked uncertain: {e}"),
+        }
     }
     Ok(())
 }
 
-fn uncertain(job: &Job) -> Alert {
-    let key = format!("notification_uncertain:{}", job.id);
+fn uncertain(id: i64, job: Result<&Job, &StoreError>) -> Alert {
+    let key = format!("notification_uncertain:{id}");
+    let job = match job {
+        Ok(job) => job,
+        Err(e) => {
+            return Alert::new(
+                AlertKind::NotificationUncertain,
+                key,
+                format!(
+                    "outbox row {id} was being sent when vigie stopped; it may or may not have \
+                     arrived and will not be re-sent; {e}"
+                ),
+            );
+        }
+    };
     let destination = job.destination.to_text();
     match &job.work {
         Work::Order {

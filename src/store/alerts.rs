@@ -151,8 +151,9 @@ fn stored(raw: RawAlert) -> Result<StoredAlert> {
     })
 }
 
-/// Notices owed to the webhooks and not queued yet, oldest first.
-pub fn owed(conn: &Connection) -> Result<Vec<Owed>> {
+/// Notices owed to the webhooks and not queued yet, oldest first. Each row is read on its own:
+/// one that makes no sense is an error naming it, and never holds up the others.
+pub fn owed(conn: &Connection) -> Result<Vec<Result<Owed>>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {ALERT_COLUMNS}, notice, delivered, last_notified_at IS NOT NULL FROM alerts
          WHERE notice IS NOT NULL ORDER BY id"
@@ -167,7 +168,8 @@ pub fn owed(conn: &Connection) -> Result<Vec<Owed>> {
             ))
         })?
         .collect::<rusqlite::Result<Vec<(RawAlert, String, String, bool)>>>()?;
-    rows.into_iter()
+    Ok(rows
+        .into_iter()
         .map(|(raw, notice, told, told_before)| {
             let id = raw.0;
             let bad = |what: String| StoreError::Data(format!("alert {id}: {what}"));
@@ -187,11 +189,12 @@ pub fn owed(conn: &Connection) -> Result<Vec<Owed>> {
                     .map_err(|e| bad(format!("unreadable delivered list {told:?}: {e}")))?,
             })
         })
-        .collect()
+        .collect())
 }
 
-/// Open conditions last told at or before `cutoff`, with nothing owed or on its way.
-pub fn due_reminders(conn: &Connection, cutoff: &str) -> Result<Vec<StoredAlert>> {
+/// Open conditions last told at or before `cutoff`, with nothing owed or on its way; each
+/// read on its own, like [`owed`].
+pub fn due_reminders(conn: &Connection, cutoff: &str) -> Result<Vec<Result<StoredAlert>>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {ALERT_COLUMNS} FROM alerts a
          WHERE resolved_at IS NULL AND notice IS NULL
@@ -210,7 +213,7 @@ pub fn due_reminders(conn: &Connection, cutoff: &str) -> Result<Vec<StoredAlert>
             |row| RawAlert::try_from(row),
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.into_iter().map(stored).collect()
+    Ok(rows.into_iter().map(stored).collect())
 }
 
 /// `notice` is in the queue now; a trigger or reminder starts the wait for the next reminder.

@@ -18,14 +18,17 @@ mod job;
 pub use job::{DeliveryState, Destination, Job, Lane, Work};
 use job::{JOB_COLUMNS, RawJob, job};
 
-fn jobs(conn: &Connection, filter: &str, params: impl rusqlite::Params) -> Result<Vec<Job>> {
+/// A job's id, and the job read back or why its row makes no sense (an error naming it).
+pub type ReadJob = (i64, Result<Job>);
+
+fn jobs(conn: &Connection, filter: &str, params: impl rusqlite::Params) -> Result<Vec<ReadJob>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {JOB_COLUMNS} WHERE {filter} ORDER BY j.id"
     ))?;
     let raw = stmt
         .query_map(params, |row| RawJob::try_from(row))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    raw.into_iter().map(job).collect()
+    Ok(raw.into_iter().map(|raw| (raw.0, job(raw))).collect())
 }
 
 /// Queues a message about an order; `false` when the same (order, event, destination) exists.
@@ -84,7 +87,7 @@ pub fn insert_alert_job(
 /// Start-up: jobs left 'sending' by a process that died mid-send become 'uncertain'. They are
 /// returned so each can raise an alert in the same transaction (a crash in between would
 /// leave an uncertain message nobody hears of); they are never sent again automatically.
-pub fn mark_interrupted(tx: &Transaction<'_>) -> Result<Vec<Job>> {
+pub fn mark_interrupted(tx: &Transaction<'_>) -> Result<Vec<ReadJob>> {
     let jobs = jobs(tx, "j.state = ?1", [DeliveryState::Sending])?;
     tx.execute(
         "UPDATE outbox SET state = ?1,
@@ -111,7 +114,19 @@ pub fn claim_next(conn: &mut Connection, lane: Lane, now: &str) -> Result<Option
         "UPDATE outbox SET state = ?2, attempts = attempts + 1 WHERE id = ?1",
         params![id, DeliveryState::Sending],
     )?;
-    let claimed = jobs(&tx, "j.id = ?1", [id])?.pop();
+    let claimed = match jobs(&tx, "j.id = ?1", [id])?.pop() {
+        Some((_, Ok(job))) => Some(job),
+        Some((_, Err(e))) => {
+            // Set aside with its error, so it never blocks the jobs behind it.
+            tx.execute(
+                "UPDATE outbox SET state = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, DeliveryState::Failed, e.to_string()],
+            )?;
+            tx.commit()?;
+            return Err(e);
+        }
+        None => None,
+    };
     tx.commit()?;
     Ok(claimed)
 }
