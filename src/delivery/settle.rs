@@ -5,6 +5,8 @@
 //! An on-call notice that fails never raises another alert (that could loop): its failures
 //! are logged and counted in `vigie_alert_delivery_failures_total`.
 
+use std::time::Duration;
+
 use jiff::{SignedDuration, Timestamp};
 
 use super::outcome::SendError;
@@ -13,6 +15,32 @@ use crate::config::{AlertFormat, Config};
 use crate::domain::alerts::{Alert, AlertKind};
 use crate::store::outbox::{self, Destination, Job, Settled, Work};
 use crate::store::{self, Store, StoreError, alerts};
+
+/// What becomes of a job after one send.
+enum Next {
+    Sent,
+    RetryIn { delay: Duration, error: String },
+    GiveUp(String),
+}
+
+/// The one retry rule: a transient failure waits a growing delay (at least what the receiver
+/// asked for) until the policy's last attempt; a permanent one is given up at once.
+fn next(attempts: u32, outcome: Result<(), SendError>, policy: RetryPolicy) -> Next {
+    match outcome {
+        Ok(()) => Next::Sent,
+        Err(SendError::Transient {
+            message,
+            retry_after,
+        }) => match policy.delay_after(attempts) {
+            Some(delay) => Next::RetryIn {
+                delay: delay.max(retry_after.unwrap_or_default()),
+                error: message,
+            },
+            None => Next::GiveUp(format!("gave up after {attempts} attempts: {message}")),
+        },
+        Err(SendError::Permanent(message)) => Next::GiveUp(message),
+    }
+}
 
 /// Records the outcome of `job`'s send at `now`.
 pub(super) async fn settle(
@@ -29,83 +57,84 @@ pub(super) async fn settle(
     if let (Err(e), Work::Alert { dedup_key, .. }) = (&outcome, &job.work) {
         alert_delivery_failed(config, &job.destination, dedup_key, e);
     }
-    let error = match outcome {
-        Ok(()) => {
-            if let Work::Order { .. } = job.work {
-                metrics::counter!("vigie_notifications_sent_total", "route" => route(&job.destination))
-                    .increment(1);
+    let is_message = matches!(job.work, Work::Order { .. });
+    let route = route(&job.destination);
+    match next(job.attempts, outcome, policy) {
+        Next::Sent => {
+            if is_message {
+                metrics::counter!("vigie_notifications_sent_total", "route" => route).increment(1);
             }
             tracing::info!(outbox = job.id, job = %describe(&job), "sent");
-            let now = store::time_text(now);
-            return store
-                .call(move |conn| outbox::settle(conn, job.id, Settled::Sent { at: &now }))
-                .await;
+            let at = store::time_text(now);
+            store
+                .call(move |conn| outbox::settle(conn, job.id, Settled::Sent { at: &at }))
+                .await
         }
-        Err(error) => error,
-    };
-    let give_up = match error {
-        SendError::Transient {
-            message,
-            retry_after,
-        } => match policy.delay_after(job.attempts) {
-            Some(delay) => {
-                let delay = delay.max(retry_after.unwrap_or_default());
-                let at = now
-                    .checked_add(SignedDuration::try_from(delay).unwrap_or_default())
-                    .unwrap_or(now);
-                tracing::warn!(
-                    outbox = job.id,
-                    job = %describe(&job),
-                    attempts = job.attempts,
-                    retry_in = %humantime::format_duration(delay),
-                    "send failed, will retry: {message}"
-                );
-                let at = store::time_text(at);
-                return store
-                    .call(move |conn| {
-                        let retry = Settled::RetryAt {
-                            at: &at,
-                            error: &message,
-                        };
-                        outbox::settle(conn, job.id, retry)
-                    })
-                    .await;
-            }
-            None => format!("gave up after {} attempts: {message}", job.attempts),
-        },
-        SendError::Permanent(message) => message,
-    };
-    tracing::error!(outbox = job.id, job = %describe(&job), "send failed for good: {give_up}");
-    let now = store::time_text(now);
-    store
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            outbox::settle(&tx, job.id, Settled::Failed { error: &give_up })?;
-            if let Work::Order {
-                channel,
-                order_id,
-                event,
-                ..
-            } = &job.work
-            {
-                metrics::counter!("vigie_notifications_failed_total", "route" => route(&job.destination))
+        Next::RetryIn { delay, error } => {
+            tracing::warn!(
+                outbox = job.id,
+                job = %describe(&job),
+                attempts = job.attempts,
+                retry_in = %humantime::format_duration(delay),
+                "send failed, will retry: {error}"
+            );
+            let at = now
+                .checked_add(SignedDuration::try_from(delay).unwrap_or_default())
+                .unwrap_or(now);
+            let at = store::time_text(at);
+            store
+                .call(move |conn| {
+                    let retry = Settled::RetryAt {
+                        at: &at,
+                        error: &error,
+                    };
+                    outbox::settle(conn, job.id, retry)
+                })
+                .await
+        }
+        Next::GiveUp(error) => {
+            tracing::error!(outbox = job.id, job = %describe(&job), "send failed for good: {error}");
+            if is_message {
+                metrics::counter!("vigie_notifications_failed_total", "route" => route)
                     .increment(1);
-                let alert = Alert::new(
-                    AlertKind::NotificationFailed,
-                    format!("notification_failed:{}", job.id),
-                    format!(
-                        "the {} message to {} for {channel}:{order_id} was not sent: {give_up}",
-                        event.as_str(),
-                        job.destination.to_text()
-                    ),
-                )
-                .order(channel, order_id);
-                alerts::raise(&tx, &alert, &now)?;
             }
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+            let now = store::time_text(now);
+            store
+                .call(move |conn| {
+                    let tx = conn.transaction()?;
+                    outbox::settle(&tx, job.id, Settled::Failed { error: &error })?;
+                    if let Some(alert) = failed(&job, &error) {
+                        alerts::raise(&tx, &alert, &now)?;
+                    }
+                    tx.commit()?;
+                    Ok(())
+                })
+                .await
+        }
+    }
+}
+
+/// The alert a message given up raises; none for an on-call notice (that could loop).
+fn failed(job: &Job, error: &str) -> Option<Alert> {
+    let Work::Order {
+        channel,
+        order_id,
+        event,
+        ..
+    } = &job.work
+    else {
+        return None;
+    };
+    let alert = Alert::new(
+        AlertKind::NotificationFailed,
+        format!("notification_failed:{}", job.id),
+        format!(
+            "the {} message to {} for {channel}:{order_id} was not sent: {error}",
+            event.as_str(),
+            job.destination.to_text()
+        ),
+    );
+    Some(alert.order(channel, order_id))
 }
 
 /// Start-up: what a dead process left 'sending' becomes 'uncertain', each with an alert in
@@ -233,5 +262,39 @@ fn describe(job: &Job) -> String {
         Work::Alert {
             dedup_key, notice, ..
         } => format!("the {} notice of {dedup_key} via {to}", notice.to_text()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_failures_wait_then_give_up_and_permanent_ones_give_up_at_once() {
+        let policy = RetryPolicy::alerts();
+        let transient = |retry_after| {
+            Err(SendError::Transient {
+                message: "503".to_owned(),
+                retry_after,
+            })
+        };
+        let delay = |next| match next {
+            Next::RetryIn { delay, .. } => Some(delay),
+            _ => None,
+        };
+        assert_eq!(
+            delay(next(1, transient(None), policy)),
+            Some(policy.first_delay)
+        );
+        // The receiver's Retry-After wins when it asks for longer.
+        let asked = Duration::from_secs(3600);
+        assert_eq!(delay(next(1, transient(Some(asked)), policy)), Some(asked));
+        assert!(matches!(
+            next(policy.attempts, transient(None), policy),
+            Next::GiveUp(e) if e.starts_with("gave up after 10 attempts")
+        ));
+        let refused = Err(SendError::Permanent("404".to_owned()));
+        assert!(matches!(next(1, refused, policy), Next::GiveUp(e) if e == "404"));
+        assert!(matches!(next(1, Ok(()), policy), Next::Sent));
     }
 }
