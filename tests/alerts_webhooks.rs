@@ -527,3 +527,52 @@ async fn a_resolve_cancels_what_was_not_sent_and_tells_who_may_have_heard() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_message_given_up_reaches_on_call_in_the_same_drain() {
+    let dir = tempfile::tempdir().unwrap();
+    let hooks = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&hooks)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/alerts"))
+        .respond_with(ResponseTemplate::new(202))
+        .mount(&hooks)
+        .await;
+    let config = Arc::new(config(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &format!(
+            r#"
+[notify.channel.shop]
+routes = ["webhook"]
+events = ["accepted"]
+
+[notify.webhook]
+url = "{uri}/crm"
+
+[[alerts.webhook]]
+url = "{uri}/alerts"
+"#,
+            uri = hooks.uri()
+        ),
+    ));
+    let rig = Rig::start(&config);
+    let order = notify_support::order("F-1");
+    let pk = notify_support::insert_order(&rig.store, "shop", &order);
+    notify_support::enqueue(
+        &rig.store,
+        &config,
+        pk,
+        vigie::events::OrderEvent::Accepted,
+        &order,
+    );
+    rig.drain().await;
+    let told = bodies(&hooks, "/alerts").await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["kind"], "notification_failed");
+    assert_eq!(told[0]["order"], "shop:F-1");
+}

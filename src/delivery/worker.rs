@@ -121,23 +121,37 @@ impl Worker {
             }
             return;
         }
+        self.queue_notices().await;
+        loop {
+            let lanes = self
+                .lanes
+                .iter()
+                .map(|(lane, throttle)| self.drain_lane(*lane, throttle, stop));
+            for result in futures_util::future::join_all(lanes).await {
+                if let Err(e) = result {
+                    tracing::error!("delivery: {e}");
+                }
+            }
+            // Notices raised meanwhile (a message given up) leave in the same drain.
+            if stop.is_some_and(CancellationToken::is_cancelled) || self.queue_notices().await == 0
+            {
+                return;
+            }
+        }
+    }
+
+    /// Queues the alert notices owed and the reminders due; returns how many jobs that made
+    /// (0 when it failed, after logging why).
+    async fn queue_notices(&self) -> usize {
         let (config, now) = (self.sender.config.clone(), (self.clock)());
         let queued = self
             .store
             .call(move |conn| notices::queue_due(conn, &config.alerts, now))
             .await;
-        if let Err(e) = queued {
+        queued.unwrap_or_else(|e| {
             tracing::error!("delivery: cannot queue alert notices: {e}");
-        }
-        let lanes = self
-            .lanes
-            .iter()
-            .map(|(lane, throttle)| self.drain_lane(*lane, throttle, stop));
-        for result in futures_util::future::join_all(lanes).await {
-            if let Err(e) = result {
-                tracing::error!("delivery: {e}");
-            }
-        }
+            0
+        })
     }
 
     /// Marks what a previous process left 'sending' as 'uncertain', once per worker.
