@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use vigie_connector::{Marketplace, Throttle};
 
@@ -85,40 +85,79 @@ impl Worker {
         self.wake.clone()
     }
 
-    /// Sends until `stop`. A send in flight is finished (and recorded) before returning.
+    /// Sends until `stop`: every lane drains on its own, so a long backlog of messages never
+    /// delays an on-call notice. A send in flight is finished (and recorded) before returning.
     pub async fn run(self, stop: CancellationToken) {
-        loop {
-            self.drain(Some(&stop)).await;
-            tokio::select! {
-                () = stop.cancelled() => break,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
+        // Before any claim: a job this process claims must never be taken for one that a dead
+        // process left 'sending'.
+        while let Err(e) = self.recover_once().await {
+            tracing::error!("delivery: cannot recover interrupted sends: {e}");
+            if !self.wait(&stop, std::future::pending()).await {
+                return;
             }
+        }
+        if self.dry_run {
+            loop {
+                self.report_dry_run().await;
+                if !self.wait(&stop, self.wake.notified()).await {
+                    return;
+                }
+            }
+        }
+        // Every wake-up (or poll) reaches every loop; none is lost while a lane is busy.
+        let (tick, ticks) = watch::channel(());
+        let wakes = async {
+            while self.wait(&stop, self.wake.notified()).await {
+                tick.send_replace(());
+            }
+            tick.send_replace(()); // the stop, too
+        };
+        let notices = async {
+            let mut ticks = ticks.clone();
+            loop {
+                if self.queue_notices().await > 0 {
+                    tick.send_replace(()); // the alert lanes have work
+                }
+                if !next(&mut ticks, &stop).await {
+                    return;
+                }
+            }
+        };
+        let this = &self;
+        let lanes = self.lanes.iter().map(|(lane, throttle)| {
+            let (mut ticks, stop) = (ticks.clone(), &stop);
+            async move {
+                loop {
+                    if let Err(e) = this.drain_lane(*lane, throttle, Some(stop)).await {
+                        tracing::error!("delivery: {e}");
+                    }
+                    if !next(&mut ticks, stop).await {
+                        return;
+                    }
+                }
+            }
+        });
+        tokio::join!(wakes, notices, futures_util::future::join_all(lanes));
+    }
+
+    /// Waits for `event` or the next poll; `false` once `stop` is cancelled.
+    async fn wait(&self, stop: &CancellationToken, event: impl Future<Output = ()>) -> bool {
+        tokio::select! {
+            () = stop.cancelled() => false,
+            () = event => true,
+            () = tokio::time::sleep(POLL) => true,
         }
     }
 
     /// Sends every job due now, then returns (for `vigie run --once`). Jobs waiting for a
     /// retry later stay pending.
     pub async fn drain_once(&self) {
-        self.drain(None).await;
-    }
-
-    async fn drain(&self, stop: Option<&CancellationToken>) {
         if let Err(e) = self.recover_once().await {
             tracing::error!("delivery: cannot recover interrupted sends: {e}");
             return;
         }
         if self.dry_run {
-            let now = store::time_text((self.clock)());
-            match self
-                .store
-                .call(move |conn| outbox::due_count(conn, &now))
-                .await
-            {
-                Ok(0) => {}
-                Ok(due) => tracing::info!(due, "dry run: messages and alerts not sent"),
-                Err(e) => tracing::error!("delivery: {e}"),
-            }
+            self.report_dry_run().await;
             return;
         }
         self.queue_notices().await;
@@ -126,17 +165,29 @@ impl Worker {
             let lanes = self
                 .lanes
                 .iter()
-                .map(|(lane, throttle)| self.drain_lane(*lane, throttle, stop));
+                .map(|(lane, throttle)| self.drain_lane(*lane, throttle, None));
             for result in futures_util::future::join_all(lanes).await {
                 if let Err(e) = result {
                     tracing::error!("delivery: {e}");
                 }
             }
             // Notices raised meanwhile (a message given up) leave in the same drain.
-            if stop.is_some_and(CancellationToken::is_cancelled) || self.queue_notices().await == 0
-            {
+            if self.queue_notices().await == 0 {
                 return;
             }
+        }
+    }
+
+    async fn report_dry_run(&self) {
+        let now = store::time_text((self.clock)());
+        match self
+            .store
+            .call(move |conn| outbox::due_count(conn, &now))
+            .await
+        {
+            Ok(0) => {}
+            Ok(due) => tracing::info!(due, "dry run: messages and alerts not sent"),
+            Err(e) => tracing::error!("delivery: {e}"),
         }
     }
 
@@ -195,4 +246,9 @@ impl Worker {
             settle::settle(&self.store, config, job, outcome, (self.clock)()).await?;
         }
     }
+}
+
+/// Waits for the next wake-up; `false` once the worker stops.
+async fn next(ticks: &mut watch::Receiver<()>, stop: &CancellationToken) -> bool {
+    ticks.changed().await.is_ok() && !stop.is_cancelled()
 }
