@@ -27,7 +27,8 @@ pub struct Worker {
     store: Store,
     dry_run: bool,
     sender: Sender,
-    lanes: HashMap<Lane, Throttle>,
+    /// Each lane's rate limit; on-call targets have none.
+    lanes: HashMap<Lane, Option<Throttle>>,
     clock: Clock,
     wake: Arc<Notify>,
     recovered: AtomicBool,
@@ -43,25 +44,16 @@ impl Worker {
         dry_run: bool,
     ) -> anyhow::Result<Self> {
         let limits = config.notify.limits;
-        let mut lanes = HashMap::from([
-            (
-                Lane::Marketplace,
-                Throttle::per_minute(limits.marketplace_per_minute),
-            ),
-            (Lane::Email, Throttle::per_minute(limits.email_per_minute)),
-            (
-                Lane::Webhook,
-                Throttle::per_minute(limits.webhook_per_minute),
-            ),
-            (
-                Lane::Events,
-                Throttle::per_minute(limits.webhook_per_minute),
-            ),
-        ]);
+        let limited = [
+            (Lane::Marketplace, limits.marketplace_per_minute),
+            (Lane::Email, limits.email_per_minute),
+            (Lane::Webhook, limits.webhook_per_minute),
+            (Lane::Events, limits.webhook_per_minute),
+        ]
+        .map(|(lane, limit)| (lane, Some(Throttle::per_minute(limit))));
         // On-call targets take what vigie raises; one lane each, so a slow one holds no other.
-        lanes.extend(
-            (0..config.alerts.webhook.len()).map(|i| (Lane::Alerts(i), Throttle::unlimited())),
-        );
+        let on_call = (0..config.alerts.webhook.len()).map(|i| (Lane::Alerts(i), None));
+        let lanes = limited.into_iter().chain(on_call).collect();
         Ok(Self {
             store,
             dry_run,
@@ -218,23 +210,25 @@ impl Worker {
     async fn drain_lane(
         &self,
         lane: Lane,
-        throttle: &Throttle,
+        throttle: &Option<Throttle>,
         stop: Option<&CancellationToken>,
     ) -> store::Result<()> {
         loop {
             if stop.is_some_and(CancellationToken::is_cancelled) {
                 return Ok(());
             }
-            let now = store::time_text((self.clock)());
-            let due = self
-                .store
-                .call(move |conn| outbox::has_due(conn, lane, &now))
-                .await?;
-            if !due {
-                return Ok(());
+            if let Some(throttle) = throttle {
+                // Wait for the budget before claiming: a job is never 'sending' while it waits.
+                let now = store::time_text((self.clock)());
+                let due = self
+                    .store
+                    .call(move |conn| outbox::has_due(conn, lane, &now))
+                    .await?;
+                if !due {
+                    return Ok(());
+                }
+                throttle.ready().await;
             }
-            // Wait for the budget before claiming: a job is never 'sending' while it waits.
-            throttle.ready().await;
             let now = store::time_text((self.clock)());
             let claimed = self
                 .store
