@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::render::Notice;
 use crate::config::AlertsConfig;
 use crate::domain::alerts::AlertNotice;
-use crate::store::alerts::{self, StoredAlert};
+use crate::store::alerts::{self, Owed, StoredAlert};
 use crate::store::outbox::{self, DeliveryState, Destination};
 use crate::store::{self, StoreError};
 
@@ -28,21 +28,9 @@ pub(super) fn queue_due(
     let tx = conn.transaction()?;
     let mut queued = 0;
     for owed in alerts::owed(&tx)? {
-        let Some(owed) = readable(owed) else { continue };
-        let to: Vec<usize> = match owed.notice {
-            // Only the targets that may have heard of it; all of them when it was told
-            // before this queue existed.
-            AlertNotice::Resolve => match outbox::alert_targets_tried(&tx, owed.alert.id)? {
-                Some(tried) => tried
-                    .iter()
-                    .filter_map(|d| match d {
-                        Destination::Alerts(index) if *index < targets => Some(*index),
-                        _ => None,
-                    })
-                    .collect(),
-                None => (0..targets).collect(),
-            },
-            AlertNotice::Trigger | AlertNotice::Reminder(_) => (0..targets).collect(),
+        let with_targets = owed.and_then(|owed| Ok((targets_of(&tx, &owed, targets)?, owed)));
+        let Some((to, owed)) = readable(with_targets) else {
+            continue;
         };
         queued += queue(&tx, &owed.alert, owed.notice, &to, &owed.told, &now)?;
     }
@@ -62,6 +50,24 @@ pub(super) fn queue_due(
     }
     tx.commit()?;
     Ok(queued)
+}
+
+/// Who hears `owed`: every target, or for a resolve only those that may have heard of the
+/// alert (all of them when it was told before this queue existed).
+fn targets_of(conn: &Connection, owed: &Owed, targets: usize) -> store::Result<Vec<usize>> {
+    if owed.notice != AlertNotice::Resolve {
+        return Ok((0..targets).collect());
+    }
+    let Some(tried) = outbox::alert_targets_tried(conn, owed.alert.id)? else {
+        return Ok((0..targets).collect());
+    };
+    Ok(tried
+        .iter()
+        .filter_map(|d| match d {
+            Destination::Alerts(index) if *index < targets => Some(*index),
+            _ => None,
+        })
+        .collect())
 }
 
 /// An alert row that makes no sense is told in the log (the error names it) and skipped, so

@@ -13,7 +13,7 @@ use crate::store::{Result, StoreError};
 /// `pending` -> `sending` (claimed, committed before the send) -> `sent`, `failed`, or back to
 /// `pending` for a retry. `sending` found at start-up -> `uncertain` (never re-sent).
 /// `pending` -> `cancelled` when an alert resolves before its notice left.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
     Pending,
     Sending,
@@ -44,7 +44,7 @@ impl ToSql for DeliveryState {
 
 /// Where a job goes, stored as its text: `marketplace`, `email`, `webhook` (customer message
 /// routes), `events:NAME` (a seller webhook), `alerts:INDEX` (an `[[alerts.webhook]]`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
     Marketplace,
     Email,
