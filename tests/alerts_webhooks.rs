@@ -532,16 +532,8 @@ async fn a_resolve_cancels_what_was_not_sent_and_tells_who_may_have_heard() {
 async fn a_message_given_up_reaches_on_call_in_the_same_drain() {
     let dir = tempfile::tempdir().unwrap();
     let hooks = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/crm"))
-        .respond_with(ResponseTemplate::new(404))
-        .mount(&hooks)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/alerts"))
-        .respond_with(ResponseTemplate::new(202))
-        .mount(&hooks)
-        .await;
+    notify_support::answer(&hooks, "/crm", 404).await;
+    notify_support::answer(&hooks, "/alerts", 202).await;
     let config = Arc::new(config(
         dir.path(),
         "http://127.0.0.1:9",

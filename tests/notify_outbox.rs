@@ -15,8 +15,7 @@ use vigie::store::outbox::{self as rows, Lane, Work};
 use vigie_connector::{Decimal, Marketplace};
 use vigie_mirakl::Mirakl;
 use vigie_mirakl::sandbox::{MiraklSandbox, OrderSpec, SandboxOptions};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 struct Shop {
     sandbox: MiraklSandbox,
@@ -175,11 +174,7 @@ async fn dry_run_sends_nothing_and_keeps_the_rows() {
 async fn seller_webhooks_get_the_whole_order_signed_and_first_orders_are_recognised() {
     let dir = tempfile::tempdir().unwrap();
     let erp = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/orders"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&erp)
-        .await;
+    notify_support::answer(&erp, "/orders", 204).await;
     let config = Arc::new(config(
         dir.path(),
         "http://127.0.0.1:9",

@@ -156,6 +156,16 @@ pub fn alerts(store: &Store) -> Vec<(String, String, String)> {
         .unwrap()
 }
 
+/// Makes `server` answer `status` to every POST on `at`.
+pub async fn answer(server: &wiremock::MockServer, at: &str, status: u16) {
+    use wiremock::matchers::{method, path};
+    wiremock::Mock::given(method("POST"))
+        .and(path(at))
+        .respond_with(wiremock::ResponseTemplate::new(status))
+        .mount(server)
+        .await;
+}
+
 /// A clock the test moves by hand, so retries are due exactly when the test says. It starts a
 /// second ahead of the system clock, which stamps the rows the test enqueues.
 pub fn manual_clock() -> (vigie::delivery::Clock, Arc<Mutex<Timestamp>>) {
