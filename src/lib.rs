@@ -2,15 +2,14 @@
 //! The binary (`main.rs` and `cli/`) parses the command line; everything else lives here.
 #![forbid(unsafe_code)]
 
-pub mod alert;
 pub mod config;
 pub mod daemon;
+pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod events;
 pub mod inventory;
 pub mod logging;
-pub mod notify;
 pub mod pipeline;
 pub mod registry;
 pub mod store;

@@ -1,7 +1,8 @@
 //! Pure logic, no I/O: the seller's rules and their reason codes, what a verdict means line
-//! by line, acceptance deadlines, and the alert conditions the pipeline raises.
+//! by line, acceptance deadlines, alerts and the conditions the pipeline raises them for.
 
 pub mod alert_keys;
+pub mod alerts;
 pub mod deadlines;
 pub mod decision;
 pub mod rules;

@@ -6,13 +6,13 @@
 use vigie_connector::ConnectorError;
 
 use super::{Channel, Context, Error, ingest};
-use crate::alert::{self, Alert, AlertKind};
+use crate::delivery;
 use crate::domain::alert_keys;
+use crate::domain::alerts::{Alert, AlertKind};
 use crate::events::OrderEvent;
-use crate::notify;
 use crate::store::decisions::{self, Outcome, Pending};
 use crate::store::reservations::{self, ReservationState};
-use crate::store::{self, orders};
+use crate::store::{self, alerts, orders};
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Acted {
@@ -110,7 +110,7 @@ async fn confirmed(channel: &Channel, ctx: &Context, decision: &Pending) -> Resu
                 OrderEvent::Accepted
             };
             let order = orders::payload(&tx, order_pk)?;
-            notify::enqueue(&tx, &config, &name, order_pk, event, &order, &now)?;
+            delivery::enqueue(&tx, &config, &name, order_pk, event, &order, &now)?;
             let seen_for = orders::seen_for(&tx, order_pk)?;
             tx.commit()?;
             Ok(seen_for)
@@ -140,7 +140,7 @@ async fn rejected(
             let key = alert_keys::decision_rejected(&name, &order_id);
             let alert =
                 Alert::new(AlertKind::DecisionRejected, key, text).order(&name, &order_id);
-            alert::raise(conn, &alert, &now)
+            alerts::raise(conn, &alert, &now)
         })
         .await?;
     Ok(())

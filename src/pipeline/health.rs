@@ -5,9 +5,9 @@
 use vigie_connector::ConnectorError;
 
 use super::{Channel, Context, Error};
-use crate::alert::{self, Alert, AlertKind};
 use crate::domain::alert_keys;
-use crate::store::{self, channels};
+use crate::domain::alerts::{Alert, AlertKind};
+use crate::store::{self, alerts, channels};
 
 /// Records the poll's outcome; failing to record it is logged, not fatal.
 pub(super) async fn record(channel: &Channel, ctx: &Context, error: Option<&Error>) {
@@ -31,11 +31,11 @@ pub(super) async fn record(channel: &Channel, ctx: &Context, error: Option<&Erro
             let unreachable_key = alert_keys::channel_unreachable(&name);
             match failure {
                 None => {
-                    alert::resolve(conn, &alert_keys::channel_auth_failed(&name), &now)?;
-                    alert::resolve(conn, &unreachable_key, &now)?;
+                    alerts::resolve(conn, &alert_keys::channel_auth_failed(&name), &now)?;
+                    alerts::resolve(conn, &unreachable_key, &now)?;
                 }
                 Some((_, message)) if auth_failed => {
-                    alert::raise(conn, &credentials_refused(&name, message), &now)?;
+                    alerts::raise(conn, &credentials_refused(&name, message), &now)?;
                 }
                 Some((_, message)) if failures >= unreachable_after => {
                     let text = format!(
@@ -43,7 +43,7 @@ pub(super) async fn record(channel: &Channel, ctx: &Context, error: Option<&Erro
                     );
                     let alert = Alert::new(AlertKind::ChannelUnreachable, unreachable_key, text)
                         .channel(&name);
-                    alert::raise(conn, &alert, &now)?;
+                    alerts::raise(conn, &alert, &now)?;
                 }
                 Some(_) => {}
             }
@@ -51,7 +51,7 @@ pub(super) async fn record(channel: &Channel, ctx: &Context, error: Option<&Erro
         })
         .await;
     match recorded {
-        Ok(()) => ctx.alerts.notify_one(),
+        Ok(()) => ctx.delivery.notify_one(),
         Err(e) => tracing::error!("cannot record the poll: {e}"),
     }
 }

@@ -8,15 +8,15 @@ use vigie_connector::{Malformed, Order, OrderBatch, OrderStatus};
 
 use super::decide::{self, Policy};
 use super::{Channel, Context, Error, watch};
-use crate::alert::{self, Alert, AlertKind};
 use crate::config::{Config, Deadline};
+use crate::delivery;
 use crate::domain::alert_keys;
+use crate::domain::alerts::{Alert, AlertKind};
 use crate::domain::deadlines;
 use crate::domain::decision::codes;
 use crate::domain::rules::{Reason, Verdict};
 use crate::events::OrderEvent;
-use crate::notify;
-use crate::store::{self, channels, orders, quarantine};
+use crate::store::{self, alerts, channels, orders, quarantine};
 
 /// What a channel's batch is judged with.
 pub struct Settings<'a> {
@@ -172,7 +172,7 @@ fn one_order(
     report.stock_moved |= applied.stock_moved;
     if !s.dry_run {
         if let Some(event) = event {
-            notify::enqueue(tx, s.config, channel, order_pk, event, order, now)?;
+            delivery::enqueue(tx, s.config, channel, order_pk, event, order, now)?;
         }
         if status != OrderStatus::AwaitingAcceptance {
             watch::order_settled(tx, channel, &order.id, now)?;
@@ -221,7 +221,7 @@ fn keep_unreadable(
             ),
         )
         .channel(channel);
-        alert::raise(tx, &alert, now)?;
+        alerts::raise(tx, &alert, now)?;
     }
     Ok(())
 }
@@ -252,5 +252,5 @@ fn raise_for_verdict(
         }
         _ => return Ok(()),
     };
-    alert::raise(conn, &alert.order(channel, order_id), now)
+    alerts::raise(conn, &alert.order(channel, order_id), now)
 }

@@ -54,10 +54,9 @@ pub struct Context {
     pub config: Arc<Config>,
     /// Decide and log; never act on a marketplace, send a message or raise an alert.
     pub dry_run: bool,
-    /// Woken after messages are queued, so they leave without waiting for the next poll.
-    pub outbox: Arc<Notify>,
-    /// Woken after alerts are raised.
-    pub alerts: Arc<Notify>,
+    /// Woken after messages are queued or alerts raised, so they leave without waiting for
+    /// the next poll.
+    pub delivery: Arc<Notify>,
     /// Bumped whenever the ledger moves; every channel loop pushes its quantities then.
     pub stock_moved: signal::Sender<u64>,
 }

@@ -7,13 +7,13 @@ use jiff::Timestamp;
 use rusqlite::{Connection, Transaction};
 
 use super::{Context, Error};
-use crate::alert::{self, Alert, AlertKind};
 use crate::config::Config;
+use crate::delivery;
 use crate::domain::alert_keys::{self, DEADLINE_STEPS};
+use crate::domain::alerts::{Alert, AlertKind};
 use crate::domain::deadlines;
 use crate::events::OrderEvent;
-use crate::notify;
-use crate::store::{self, orders, stock};
+use crate::store::{self, alerts, orders, stock};
 
 /// Runs every check for `channel` in one transaction, then wakes the senders.
 pub(super) async fn run(channel: &str, ctx: &Context, now: Timestamp) -> Result<(), Error> {
@@ -27,8 +27,7 @@ pub(super) async fn run(channel: &str, ctx: &Context, now: Timestamp) -> Result<
             Ok(())
         })
         .await?;
-    ctx.outbox.notify_one();
-    ctx.alerts.notify_one();
+    ctx.delivery.notify_one();
     Ok(())
 }
 
@@ -40,7 +39,7 @@ pub fn order_settled(
     now: &str,
 ) -> store::Result<()> {
     for key in alert_keys::of_settled_order(channel, order_id) {
-        alert::resolve(conn, &key, now)?;
+        alerts::resolve(conn, &key, now)?;
     }
     Ok(())
 }
@@ -71,7 +70,7 @@ pub fn waiting_orders(
                         message,
                     )
                     .order(channel, order_id);
-                    alert::raise(tx, &alert, &now_text)?;
+                    alerts::raise(tx, &alert, &now_text)?;
                 }
             }
         }
@@ -80,7 +79,7 @@ pub fn waiting_orders(
             .checked_add(config.notify.delayed_after)
             .unwrap_or(Timestamp::MAX);
         if now >= delayed_at {
-            queued += notify::enqueue(
+            queued += delivery::enqueue(
                 tx,
                 config,
                 channel,
@@ -110,9 +109,9 @@ pub fn stock_levels(conn: &Connection, config: &Config, now: &str) -> store::Res
                 "{sku}: {} unit(s) left to sell (threshold {threshold})",
                 available.max(0)
             );
-            alert::raise(conn, &Alert::new(AlertKind::StockLow, key, message), now)?;
+            alerts::raise(conn, &Alert::new(AlertKind::StockLow, key, message), now)?;
         } else {
-            alert::resolve(conn, &key, now)?;
+            alerts::resolve(conn, &key, now)?;
         }
     }
     Ok(())
@@ -161,7 +160,12 @@ mod tests {
 
     fn open_alerts(store: &Store) -> Vec<String> {
         store
-            .with(|c| Ok(alert::open(c)?.into_iter().map(|(key, _, _)| key).collect()))
+            .with(|c| {
+                Ok(alerts::open(c)?
+                    .into_iter()
+                    .map(|(key, _, _)| key)
+                    .collect())
+            })
             .unwrap()
     }
 

@@ -111,7 +111,7 @@ pub fn report(conn: &Connection, config: &Config) -> Result<StatusReport> {
             ),
         )?,
         oldest_undecided,
-        outbox: grouped(conn, "SELECT state, COUNT(*) FROM outbox GROUP BY state")?,
+        outbox: super::outbox::message_counts(conn)?,
         open_alerts: count("SELECT COUNT(*) FROM alerts WHERE resolved_at IS NULL")?,
         quarantined_payloads: quarantine::count(conn)?,
     })
