@@ -1,0 +1,53 @@
+//! Shorthands for connector crates' tests (feature `test-support`): the values every
+//! connector test builds, and the assertions they all make.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::{ConnectorError, CustomerMessage, LineDecision, StockLevel, StockUpdate};
+
+pub fn stock(sku: &str, quantity: u32) -> StockUpdate {
+    StockUpdate {
+        sku: sku.into(),
+        quantity,
+    }
+}
+
+pub fn level(sku: &str, quantity: u32) -> StockLevel {
+    StockLevel {
+        sku: sku.into(),
+        quantity,
+    }
+}
+
+pub fn decision(line_id: &str, accept: bool) -> LineDecision {
+    LineDecision {
+        line_id: line_id.into(),
+        accept,
+    }
+}
+
+pub fn message(subject: &str, body: &str) -> CustomerMessage {
+    CustomerMessage {
+        subject: subject.into(),
+        body: body.into(),
+    }
+}
+
+/// At least `at_least` went by since `start`. Only a lower bound: paused tokio time also
+/// jumps ahead while real sockets wait.
+#[track_caller]
+pub fn assert_waited(start: Instant, at_least: Duration) {
+    let elapsed = start.elapsed();
+    assert!(elapsed >= at_least, "{elapsed:?}");
+}
+
+/// `error` is a permanent refusal carrying the marketplace's `code`.
+#[track_caller]
+pub fn assert_permanent_code(error: &ConnectorError, code: &str) {
+    assert!(
+        matches!(error, ConnectorError::Permanent { code: Some(c), .. } if c == code),
+        "{error:?}"
+    );
+}
