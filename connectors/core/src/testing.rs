@@ -1,10 +1,13 @@
 //! Shorthands for connector crates' tests (feature `test-support`): the values every
-//! connector test builds, and the assertions they all make.
+//! connector test builds, and the assertions they all make, on the wire and on settings.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use serde_json::Value;
+
+use crate::spec::{ChannelSettings, ChannelSpec, KeyError, read_inline};
 use crate::{ConnectorError, CustomerMessage, LineDecision, StockLevel, StockUpdate};
 
 pub fn stock(sku: &str, quantity: u32) -> StockUpdate {
@@ -50,4 +53,22 @@ pub fn assert_permanent_code(error: &ConnectorError, code: &str) {
         matches!(error, ConnectorError::Permanent { code: Some(c), .. } if c == code),
         "{error:?}"
     );
+}
+
+/// How `S` refuses `table` with `key` set to `value`.
+#[track_caller]
+pub fn refused_with<S: ChannelSpec>(table: &Value, key: &str, value: Value) -> KeyError {
+    let mut table = table.clone();
+    table[key] = value;
+    read_inline::<S>(table).unwrap_err()
+}
+
+/// The one-line summary says `expected` and hides the secret (test tables write it
+/// `SECRET-…`), and the settings build a client.
+#[track_caller]
+pub fn assert_summary_and_build(settings: &dyn ChannelSettings, expected: &str) {
+    let summary = settings.summary();
+    assert!(summary.contains(expected), "{summary}");
+    assert!(!summary.contains("SECRET"), "{summary}");
+    assert!(settings.build("test").is_ok());
 }
