@@ -8,7 +8,18 @@ use tokio::time::Instant;
 use serde_json::Value;
 
 use crate::spec::{ChannelSettings, ChannelSpec, KeyError, read_inline};
-use crate::{ConnectorError, CustomerMessage, LineDecision, StockLevel, StockUpdate};
+use crate::{ConnectorError, CustomerMessage, HttpSettings, LineDecision, StockLevel, StockUpdate};
+
+/// HTTP settings as tests want them: no timeout (they pause tokio's clock), `max_retries`
+/// after the first try, backoff from `min_backoff` to `max_backoff`.
+pub fn retrying(max_retries: usize, min_backoff: Duration, max_backoff: Duration) -> HttpSettings {
+    HttpSettings {
+        timeout: None,
+        max_retries,
+        min_backoff,
+        max_backoff,
+    }
+}
 
 pub fn stock(sku: &str, quantity: u32) -> StockUpdate {
     StockUpdate {

@@ -3,22 +3,16 @@
 
 use std::time::Duration;
 
-use vigie_connector::testing::{decision, level, message, stock};
+use vigie_connector::testing::{decision, level, message, retrying, stock};
 use vigie_connector::{
-    ConnectorError, Decimal, HttpSettings, Marketplace, OrderStatus, PushStatus, SkuRejection,
-    Timestamp,
+    ConnectorError, Decimal, Marketplace, OrderStatus, PushStatus, SkuRejection, Timestamp,
 };
 use vigie_fnac::sandbox::{Faults, FnacSandbox, LineSpec, OrderSpec, SandboxOptions};
 use vigie_fnac::{Fnac, FnacSettings};
 
 fn settings(sandbox: &FnacSandbox) -> FnacSettings {
     let mut settings = sandbox.settings();
-    settings.http = HttpSettings {
-        timeout: None,
-        max_retries: 1,
-        min_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(20),
-    };
+    settings.http = retrying(1, Duration::from_millis(10), Duration::from_millis(20));
     settings
 }
 

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use secrecy::SecretString;
-use vigie_connector::{HttpSettings, Timestamp};
+use vigie_connector::Timestamp;
+use vigie_connector::testing::retrying;
 use vigie_fnac::{Fnac, FnacSettings};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
@@ -20,12 +21,7 @@ pub const ORDER: &str = "57F645053CDFC";
 pub fn settings(server: &MockServer) -> FnacSettings {
     let base = format!("{}/api.php", server.uri()).parse().unwrap();
     let mut settings = FnacSettings::new(base, PARTNER, SHOP, SecretString::from(KEY));
-    settings.http = HttpSettings {
-        timeout: None,
-        max_retries: 2,
-        min_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
-    };
+    settings.http = retrying(2, Duration::from_millis(10), Duration::from_millis(50));
     settings.requests_per_minute = 10_000.try_into().unwrap();
     settings
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use vigie_connector::HttpSettings;
+use vigie_connector::testing::retrying;
 use vigie_mirakl::{Mirakl, MiraklSettings};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockBuilder, MockServer, Request, ResponseTemplate};
@@ -18,12 +18,7 @@ pub fn settings(server: &MockServer) -> MiraklSettings {
         secrecy::SecretString::from(KEY.to_owned()),
     );
     settings.shop_id = Some(SHOP);
-    settings.http = HttpSettings {
-        timeout: None,
-        max_retries: 2,
-        min_backoff: Duration::from_millis(200),
-        max_backoff: Duration::from_secs(2),
-    };
+    settings.http = retrying(2, Duration::from_millis(200), Duration::from_secs(2));
     settings
 }
 

@@ -7,10 +7,8 @@ mod rules;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
-use vigie_connector::testing::{decision, level, message, stock};
-use vigie_connector::{
-    ConnectorError, HttpSettings, LineDecision, Marketplace, Order, OrderStatus, PushStatus,
-};
+use vigie_connector::testing::{decision, level, message, retrying, stock};
+use vigie_connector::{ConnectorError, LineDecision, Marketplace, Order, OrderStatus, PushStatus};
 use vigie_mirakl::sandbox::{MiraklSandbox, OrderSpec, SandboxOptions, Tracking};
 use vigie_mirakl::{Mirakl, MiraklSettings};
 
@@ -23,12 +21,7 @@ async fn start_sandbox() -> MiraklSandbox {
 fn settings_for(sandbox: &MiraklSandbox) -> MiraklSettings {
     assert_eq!(sandbox.base_url().host_str(), Some("127.0.0.1"));
     let mut settings = sandbox.client_settings();
-    settings.http = HttpSettings {
-        timeout: None,
-        max_retries: 3,
-        min_backoff: Duration::from_millis(100),
-        max_backoff: Duration::from_secs(1),
-    };
+    settings.http = retrying(3, Duration::from_millis(100), Duration::from_secs(1));
     settings
 }
 
