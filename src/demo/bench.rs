@@ -501,7 +501,8 @@ fn counts(conn: &Connection) -> rusqlite::Result<(u64, u64, u64)> {
 fn outbox(conn: &Connection) -> rusqlite::Result<(u64, u64)> {
     let (sent, queued): (i64, i64) = conn.query_row(
         "SELECT COALESCE(SUM(state = 'sent'), 0),
-                COALESCE(SUM(state IN ('pending', 'sending')), 0) FROM outbox",
+                COALESCE(SUM(state IN ('pending', 'sending')), 0)
+         FROM outbox WHERE order_pk IS NOT NULL",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;

@@ -49,9 +49,12 @@ pub fn progress(conn: &Connection) -> store::Result<Progress> {
         p.shipped += usize::from(order.status == "shipped");
     }
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
-    p.messages = count("SELECT COUNT(*) FROM outbox WHERE state = 'sent'")?;
-    p.pending_messages =
-        count("SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending')")?;
+    // Order jobs only: the outbox also carries on-call notices.
+    p.messages =
+        count("SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND order_pk IS NOT NULL")?;
+    p.pending_messages = count(
+        "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending') AND order_pk IS NOT NULL",
+    )?;
     Ok(p)
 }
 
@@ -126,8 +129,8 @@ pub fn summary(conn: &Connection, s: &Outside) -> Result<String, StoreError> {
     );
 
     let mut stmt = conn.prepare(
-        "SELECT event || ' via ' || destination, COUNT(*) FROM outbox WHERE state = 'sent'
-         GROUP BY 1 ORDER BY 1",
+        "SELECT event || ' via ' || destination, COUNT(*) FROM outbox
+         WHERE state = 'sent' AND order_pk IS NOT NULL GROUP BY 1 ORDER BY 1",
     )?;
     let messages: Vec<(String, i64)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
