@@ -9,8 +9,6 @@ use crate::client::{self, Api, Call};
 
 /// Mirakl's largest page.
 pub const PAGE_SIZE: u64 = 100;
-/// A guard against a server that never says it is done (100 000 items).
-const MAX_PAGES: u64 = 1000;
 
 /// One page of a list: its items, and the whole list's size when Mirakl says it.
 pub(crate) trait Page: DeserializeOwned {
@@ -20,16 +18,18 @@ pub(crate) trait Page: DeserializeOwned {
 
 /// Reads every page of the list at `url` filtered by `filters`, handing each page's items to
 /// `read`. The budget of `first` pays for the list's first page only (retries included): the
-/// other pages belong to the same read.
+/// other pages belong to the same read. After `max_pages`, a server that never says it is done
+/// is an error.
 pub(crate) async fn read_pages<P: Page>(
     api: &Api,
     first: Call<'_>,
     url: &url::Url,
     filters: &[(&str, String)],
+    max_pages: u64,
     mut read: impl FnMut(Vec<P::Item>),
 ) -> Result<(), ConnectorError> {
     let mut offset = 0;
-    for _ in 0..MAX_PAGES {
+    for _ in 0..max_pages {
         let call = match offset {
             0 => first,
             _ => Call {
@@ -54,7 +54,7 @@ pub(crate) async fn read_pages<P: Page>(
         }
     }
     Err(ConnectorError::Transient(format!(
-        "{}: still paging after {MAX_PAGES} pages",
+        "{}: still paging after {max_pages} pages",
         first.code
     )))
 }

@@ -9,6 +9,9 @@ use crate::client::{Api, Call};
 use crate::orders::{OrderPage, parse_order};
 use crate::pages::read_pages;
 
+/// A guard against a server that never says it is done (100 000 orders).
+const MAX_PAGES: u64 = 1000;
+
 /// Runs one OR11 poll with `filters`, paying the OR11 budget once.
 pub(crate) async fn poll(
     api: &Api,
@@ -20,7 +23,7 @@ pub(crate) async fn poll(
     // Offset pages drift when orders change during the poll: keep each version once.
     let mut seen = HashSet::new();
     let first = Call::safe("OR11").paying(throttle);
-    read_pages::<OrderPage>(api, first, &url, filters, |orders| {
+    read_pages::<OrderPage>(api, first, &url, filters, MAX_PAGES, |orders| {
         for value in &orders {
             match parse_order(value) {
                 Ok(order) => {

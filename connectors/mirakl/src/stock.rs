@@ -210,11 +210,15 @@ struct WireOffer {
     quantity: Option<i64>,
 }
 
+/// A guard against a server that never says it is done (a million offers).
+const MAX_OFFER_PAGES: u64 = 10_000;
+
 /// Every offer's current quantity.
 pub(crate) async fn levels(api: &Api) -> Result<Vec<StockLevel>, ConnectorError> {
     let url = api.url(&["offers"]);
     let mut levels = Vec::new();
-    read_pages::<OfferPage>(api, Call::safe("OF21"), &url, &[], |offers| {
+    let first = Call::safe("OF21");
+    read_pages::<OfferPage>(api, first, &url, &[], MAX_OFFER_PAGES, |offers| {
         levels.extend(offers.into_iter().map(|o| StockLevel {
             sku: o.shop_sku,
             quantity: o.quantity.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32,
