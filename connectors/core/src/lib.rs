@@ -14,6 +14,8 @@ mod marketplace;
 mod order;
 pub mod spec;
 mod stock;
+#[cfg(feature = "test-support")]
+pub mod testing;
 mod throttle;
 
 pub use duration::{Deadline, HumanDuration};

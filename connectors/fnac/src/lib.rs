@@ -9,6 +9,7 @@
 mod client;
 mod messages;
 mod orders;
+mod pages;
 mod settings;
 mod stock;
 mod xml;

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use vigie_connector::{ConnectorError, CustomerMessage, Repeat};
 
 use crate::client::{Transport, describe_all, root_failure};
+use crate::xml::read::failed_status;
 use crate::xml::{Element, WireError};
 
 #[derive(Debug, Default, Deserialize)]
@@ -53,10 +54,7 @@ pub(crate) async fn send(
         let result: WireMessageResult = child.parse().map_err(|e| {
             ConnectorError::permanent(format!("unreadable messages_update result: {e}"))
         })?;
-        let failed = result
-            .status
-            .as_deref()
-            .is_some_and(|s| matches!(s.trim().to_ascii_uppercase().as_str(), "ERROR" | "FATAL"));
+        let failed = failed_status(result.status.as_deref());
         let errors: Vec<WireError> = result
             .error
             .into_iter()

@@ -6,13 +6,12 @@ use serde::Deserialize;
 use vigie_connector::{ConnectorError, LineDecision, OrderBatch, Repeat, Timestamp};
 
 use crate::client::{Transport, root_failure, to_error};
+use crate::pages::read_pages;
 use crate::xml::order::read_order;
-use crate::xml::read::non_empty;
+use crate::xml::read::failed_status;
 use crate::xml::write::date_time;
 use crate::xml::{Element, WireError};
 
-/// Orders per page; Fnac's default `results_count`.
-const PAGE_SIZE: u32 = 100;
 /// `orders_fnac_id` holds at most 50 ids.
 const IDS_PER_QUERY: usize = 50;
 /// Fnac order ids are exactly 13 characters (`order_id_restriction`).
@@ -72,48 +71,30 @@ pub(crate) async fn by_id(t: &Transport, ids: &[String]) -> Result<OrderBatch, C
     Ok(batch)
 }
 
-/// Pages through `orders_query` with the filter `add` adds after `<paging>`.
+/// Every page of `orders_query` with the filter `add` adds after `<paging>`.
 async fn query<F>(t: &Transport, add: F) -> Result<OrderBatch, ConnectorError>
 where
     F: Fn(Element) -> Element,
 {
     let mut batch = OrderBatch::default();
     let mut seen = HashSet::new();
-    let mut page = 1;
-    loop {
-        let doc = t
-            .call("orders_query", Repeat::Safe, |root| {
-                add(root
-                    .attr("results_count", &PAGE_SIZE.to_string())
-                    .text("paging", &page.to_string()))
-            })
-            .await?;
-        if let Some(failure) = root_failure(&doc, "order") {
-            return Err(failure);
-        }
-        let mut on_page = 0;
-        for child in doc.all("order") {
-            on_page += 1;
-            match read_order(child) {
-                // Orders move between pages while we read; keep the first copy.
-                Ok(order) => {
-                    if seen.insert(order.id.clone()) {
-                        batch.orders.push(order);
-                    }
-                }
-                Err(malformed) => {
-                    tracing::warn!(order_id = ?malformed.order_id, error = %malformed.error,
-                        "unreadable Fnac order quarantined");
-                    batch.malformed.push(malformed);
+    read_pages(t, "orders_query", "order", MAX_PAGES, add, |child| {
+        match read_order(child) {
+            // Orders move between pages while we read; keep the first copy.
+            Ok(order) => {
+                if seen.insert(order.id.clone()) {
+                    batch.orders.push(order);
                 }
             }
+            Err(malformed) => {
+                tracing::warn!(order_id = ?malformed.order_id, error = %malformed.error,
+                    "unreadable Fnac order quarantined");
+                batch.malformed.push(malformed);
+            }
         }
-        let total = doc.number("total_paging").unwrap_or(0);
-        if u64::from(page) >= total || on_page == 0 || page >= MAX_PAGES {
-            return Ok(batch);
-        }
-        page += 1;
-    }
+    })
+    .await?;
+    Ok(batch)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -200,15 +181,10 @@ pub(crate) async fn decide(
 }
 
 fn check_order_result(order_id: &str, result: &WireOrderResult) -> Result<(), ConnectorError> {
-    let failed_status = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(non_empty)
-            .is_some_and(|s| matches!(s.to_ascii_uppercase().as_str(), "ERROR" | "FATAL"))
-    };
     let mut failures: Vec<(String, &WireError)> = result
         .error
         .iter()
-        .filter(|e| e.is_failure() || failed_status(&result.status))
+        .filter(|e| e.is_failure() || failed_status(result.status.as_deref()))
         .map(|e| (format!("order {order_id}"), e))
         .collect();
     for line in &result.order_detail {
@@ -217,11 +193,11 @@ fn check_order_result(order_id: &str, result: &WireOrderResult) -> Result<(), Co
             line.order_detail_id.as_deref().unwrap_or("?").trim()
         );
         for error in &line.error {
-            if error.is_failure() || failed_status(&line.status) {
+            if error.is_failure() || failed_status(line.status.as_deref()) {
                 failures.push((label.clone(), error));
             }
         }
-        if line.error.is_empty() && failed_status(&line.status) {
+        if line.error.is_empty() && failed_status(line.status.as_deref()) {
             return Err(ConnectorError::permanent(format!(
                 "{label}: refused without detail"
             )));
@@ -243,7 +219,8 @@ fn check_order_result(order_id: &str, result: &WireOrderResult) -> Result<(), Co
             other => other,
         });
     }
-    if failed_status(&result.status) || failed_status(&result.status_attribute) {
+    if failed_status(result.status.as_deref()) || failed_status(result.status_attribute.as_deref())
+    {
         return Err(ConnectorError::permanent(format!(
             "order {order_id}: refused without detail"
         )));

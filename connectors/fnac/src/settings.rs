@@ -161,6 +161,7 @@ impl ChannelSettings for FnacSettings {
 mod tests {
     use secrecy::ExposeSecret;
     use serde_json::{Value, json};
+    use vigie_connector::testing::{assert_summary_and_build, refused_with};
 
     use super::*;
 
@@ -205,13 +206,7 @@ mod tests {
         assert!(!defaults.customer_events.contains(&OrderEvent::Accepted));
         assert!(defaults.customer_events.contains(&OrderEvent::Shipped));
 
-        let summary = settings.summary();
-        assert!(
-            summary.contains("key [redacted], at most 7 requests"),
-            "{summary}"
-        );
-        assert!(!summary.contains("SECRET"), "{summary}");
-        assert!(settings.build("fnac").is_ok());
+        assert_summary_and_build(&settings, "key [redacted], at most 7 requests");
     }
 
     #[test]
@@ -221,11 +216,7 @@ mod tests {
             table.as_object_mut().unwrap().remove(key);
             read(table).unwrap_err()
         };
-        let with = |key: &str, value: Value| {
-            let mut table = valid();
-            table[key] = value;
-            read(table).unwrap_err()
-        };
+        let with = |key: &str, value: Value| refused_with::<FnacChannel>(&valid(), key, value);
         let e = without("partner_id");
         assert_eq!(
             (e.key.as_str(), e.message.as_str()),

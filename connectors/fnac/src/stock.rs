@@ -7,14 +7,14 @@ use vigie_connector::{
 };
 
 use crate::client::{Transport, describe_all, root_failure};
-use crate::xml::read::non_empty;
+use crate::pages::read_pages;
+use crate::xml::read::{failed_status, non_empty};
 use crate::xml::{Element, WireError};
 
 /// `quantity_0_9999` in the XSD.
 pub const MAX_QUANTITY: u32 = 9_999;
 /// Fnac's recommended maximum per `offers_update`.
 pub const MAX_BATCH: usize = 10_000;
-const PAGE_SIZE: u32 = 100;
 const MAX_PAGES: u32 = 10_000;
 
 pub(crate) async fn push(
@@ -108,17 +108,14 @@ pub(crate) async fn status(
 
 /// An offer that failed, even inside an OK batch (e.g. ERR_026 Product not found).
 fn rejection(offer: &WireOfferStatus) -> Option<SkuRejection> {
-    let failed_status = offer
-        .status
-        .as_deref()
-        .is_some_and(|s| matches!(s.trim().to_ascii_uppercase().as_str(), "ERROR" | "FATAL"));
+    let failed = failed_status(offer.status.as_deref());
     let failures: Vec<WireError> = offer
         .error
         .iter()
         .filter(|e| e.is_failure())
         .cloned()
         .collect();
-    if !failed_status && failures.is_empty() {
+    if !failed && failures.is_empty() {
         return None;
     }
     let sku = offer
@@ -147,20 +144,13 @@ struct WireOffer {
 
 pub(crate) async fn levels(t: &Transport) -> Result<Vec<StockLevel>, ConnectorError> {
     let mut levels = Vec::new();
-    let mut page = 1;
-    loop {
-        let doc = t
-            .call("offers_query", Repeat::Safe, |root| {
-                root.attr("results_count", &PAGE_SIZE.to_string())
-                    .text("paging", &page.to_string())
-            })
-            .await?;
-        if let Some(failure) = root_failure(&doc, "offer") {
-            return Err(failure);
-        }
-        let mut on_page = 0;
-        for child in doc.all("offer") {
-            on_page += 1;
+    read_pages(
+        t,
+        "offers_query",
+        "offer",
+        MAX_PAGES,
+        |root| root,
+        |child| {
             let offer: Option<WireOffer> = child.parse().ok();
             let level = offer.and_then(|o| {
                 Some(StockLevel {
@@ -172,11 +162,8 @@ pub(crate) async fn levels(t: &Transport) -> Result<Vec<StockLevel>, ConnectorEr
                 Some(level) => levels.push(level),
                 None => tracing::warn!(offer = %child.raw, "unreadable Fnac offer skipped"),
             }
-        }
-        let total = doc.number("total_paging").unwrap_or(0);
-        if u64::from(page) >= total || on_page == 0 || page >= MAX_PAGES {
-            return Ok(levels);
-        }
-        page += 1;
-    }
+        },
+    )
+    .await?;
+    Ok(levels)
 }

@@ -145,6 +145,16 @@ impl Api {
         }
     }
 
+    /// A GET: no body.
+    pub async fn get(
+        &self,
+        call: Call<'_>,
+        url: &url::Url,
+        query: &[(&str, String)],
+    ) -> Result<Reply, ConnectorError> {
+        self.send(call, Method::GET, url, query, |r| r).await
+    }
+
     /// Error texts quote the marketplace's answer; one that echoes the key must not leak it.
     fn redact(&self, error: ConnectorError) -> ConnectorError {
         let key = self.key.expose_secret();

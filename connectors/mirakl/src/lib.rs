@@ -12,6 +12,7 @@ mod lenient;
 mod messages;
 mod mirakl;
 mod orders;
+mod pages;
 mod poll;
 mod settings;
 mod stock;

@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::Method;
 use serde::Deserialize;
 use vigie_connector::{
     Capabilities, ChannelClient, ConnectorError, CustomerMessage, LineDecision, Marketplace,
@@ -13,7 +12,8 @@ use vigie_connector::{
 };
 
 use crate::client::{self, Api, Call};
-use crate::poll::{PAGE_SIZE, poll, query_date};
+use crate::pages::PAGE_SIZE;
+use crate::poll::{poll, query_date};
 use crate::settings::{MiraklSettings, PartialAcceptanceFallback};
 use crate::{decide, messages, stock};
 
@@ -73,10 +73,7 @@ impl Mirakl {
             return Ok(());
         }
         let url = self.api.url(&["account"]);
-        let reply = self
-            .api
-            .send(Call::safe("A01"), Method::GET, &url, &[], |r| r)
-            .await?;
+        let reply = self.api.get(Call::safe("A01"), &url, &[]).await?;
         let account: Account = client::json("A01", &reply)?;
         *self
             .account_checked
@@ -108,9 +105,7 @@ impl Marketplace for Mirakl {
     /// V01 (the instance answers), then A01 (the key works, the shop is open) once a day.
     async fn health(&self) -> Result<(), ConnectorError> {
         let url = self.api.url(&["version"]);
-        self.api
-            .send(Call::safe("V01"), Method::GET, &url, &[], |r| r)
-            .await?;
+        self.api.get(Call::safe("V01"), &url, &[]).await?;
         self.check_account().await
     }
 

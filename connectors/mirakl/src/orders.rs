@@ -11,12 +11,20 @@ use vigie_connector::{
 };
 
 use crate::lenient::{Amount, Date};
+use crate::pages::Page;
 
 /// One OR11 page: orders are kept as raw JSON so each one parses on its own.
 #[derive(Debug, Deserialize)]
 pub(crate) struct OrderPage {
-    pub orders: Vec<serde_json::Value>,
-    pub total_count: Option<u64>,
+    orders: Vec<serde_json::Value>,
+    total_count: Option<u64>,
+}
+
+impl Page for OrderPage {
+    type Item = serde_json::Value;
+    fn into_parts(self) -> (Vec<Self::Item>, Option<u64>) {
+        (self.orders, self.total_count)
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,17 +1,14 @@
-//! OR11 `GET /api/orders`: one logical poll pages with `max=100` and `offset` until
-//! `total_count` (or, without it, the `Link` header or a short page) says the list is done.
+//! OR11 `GET /api/orders`: one logical poll reads every page of the filtered order list,
+//! paying the OR11 budget once.
 
 use std::collections::HashSet;
 
-use reqwest::Method;
-use reqwest::header::LINK;
-use vigie_connector::{ConnectorError, OrderBatch, Reply, Throttle};
+use vigie_connector::{ConnectorError, OrderBatch, Throttle};
 
-use crate::client::{self, Api, Call};
+use crate::client::{Api, Call};
 use crate::orders::{OrderPage, parse_order};
+use crate::pages::read_pages;
 
-/// Mirakl's largest page.
-pub const PAGE_SIZE: u64 = 100;
 /// A guard against a server that never says it is done (100 000 orders).
 const MAX_PAGES: u64 = 1000;
 
@@ -25,21 +22,9 @@ pub(crate) async fn poll(
     let mut batch = OrderBatch::default();
     // Offset pages drift when orders change during the poll: keep each version once.
     let mut seen = HashSet::new();
-    let mut offset = 0;
-    for _ in 0..MAX_PAGES {
-        // The budget pays for the poll: its first page, retries included; the other pages
-        // belong to the same poll.
-        let call = match offset {
-            0 => Call::safe("OR11").paying(throttle),
-            _ => Call::safe("OR11"),
-        };
-        let mut query = filters.to_vec();
-        query.push(("max", PAGE_SIZE.to_string()));
-        query.push(("offset", offset.to_string()));
-        let reply = api.send(call, Method::GET, &url, &query, |r| r).await?;
-        let page: OrderPage = client::json("OR11", &reply)?;
-        let received = page.orders.len() as u64;
-        for value in &page.orders {
+    let first = Call::safe("OR11").paying(throttle);
+    read_pages::<OrderPage>(api, first, &url, filters, MAX_PAGES, |orders| {
+        for value in &orders {
             match parse_order(value) {
                 Ok(order) => {
                     if seen.insert((order.id.clone(), order.updated_at)) {
@@ -49,27 +34,9 @@ pub(crate) async fn poll(
                 Err(malformed) => batch.malformed.push(malformed),
             }
         }
-        offset += received;
-        let more = match page.total_count {
-            Some(total) => offset < total,
-            None => has_next_link(&reply) || received == PAGE_SIZE,
-        };
-        if !more || received == 0 {
-            return Ok(batch);
-        }
-    }
-    Err(ConnectorError::Transient(format!(
-        "OR11: still paging after {MAX_PAGES} pages"
-    )))
-}
-
-fn has_next_link(reply: &Reply) -> bool {
-    reply
-        .headers
-        .get_all(LINK)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|link| link.contains("rel=\"next\"")))
+    })
+    .await?;
+    Ok(batch)
 }
 
 /// A timestamp in the form Mirakl documents for query strings, to the second.

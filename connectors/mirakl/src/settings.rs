@@ -199,6 +199,7 @@ impl ChannelSettings for MiraklSettings {
 mod tests {
     use secrecy::ExposeSecret;
     use serde_json::{Value, json};
+    use vigie_connector::testing::{assert_summary_and_build, refused_with};
 
     use super::*;
 
@@ -230,23 +231,13 @@ mod tests {
         assert!(defaults.customer_events.contains(&OrderEvent::Accepted));
         assert!(defaults.polling.queue_sweep_every > defaults.polling.overlap);
 
-        let summary = settings.summary();
-        assert!(
-            summary.contains("shop 2001, api_key [redacted]"),
-            "{summary}"
-        );
-        assert!(!summary.contains("SECRET"), "{summary}");
-        assert!(settings.build("shop").is_ok());
+        assert_summary_and_build(&settings, "shop 2001, api_key [redacted]");
     }
 
     #[test]
     fn names_the_key_it_refuses() {
-        let base = || json!({ "base_url": "https://x.example", "api_key": "k" });
-        let with = |key: &str, value: Value| {
-            let mut table = base();
-            table[key] = value;
-            read(table).unwrap_err()
-        };
+        let base = json!({ "base_url": "https://x.example", "api_key": "k" });
+        let with = |key: &str, value: Value| refused_with::<MiraklChannel>(&base, key, value);
         let e = with("shop_id", json!("abc"));
         assert_eq!(e.key, "shop_id");
         assert!(e.message.contains("a Mirakl shop id is a number"), "{e:?}");

@@ -10,7 +10,7 @@ use vigie_connector::{
 
 use crate::client::{self, Api, Call};
 use crate::lenient::Id;
-use crate::poll::PAGE_SIZE;
+use crate::pages::{Page, read_pages};
 
 /// The STO01 file: one global quantity per offer (no warehouse), `update` mode.
 pub fn stock_csv(updates: &[StockUpdate]) -> String {
@@ -101,13 +101,7 @@ pub(crate) async fn status(
 ) -> Result<PushStatus, ConnectorError> {
     let url = api.url(&["offers", "stock", "imports", &ticket.0, "status"]);
     let reply = api
-        .send(
-            Call::safe("STO02").paying(status_throttle),
-            Method::GET,
-            &url,
-            &[],
-            |r| r,
-        )
+        .get(Call::safe("STO02").paying(status_throttle), &url, &[])
         .await?;
     let status: ImportStatus = client::json("STO02", &reply)?;
     match status.status.as_str() {
@@ -145,13 +139,7 @@ async fn error_report(
 ) -> Result<Vec<SkuRejection>, ConnectorError> {
     let url = api.url(&["offers", "stock", "imports", &ticket.0, "error_report"]);
     let reply = api
-        .send(
-            Call::safe("STO03").paying(throttle),
-            Method::GET,
-            &url,
-            &[],
-            |r| r,
-        )
+        .get(Call::safe("STO03").paying(throttle), &url, &[])
         .await?;
     Ok(parse_error_report(&reply.text()))
 }
@@ -209,39 +197,35 @@ struct OfferPage {
     total_count: Option<u64>,
 }
 
+impl Page for OfferPage {
+    type Item = WireOffer;
+    fn into_parts(self) -> (Vec<Self::Item>, Option<u64>) {
+        (self.offers, self.total_count)
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct WireOffer {
     shop_sku: String,
     quantity: Option<i64>,
 }
 
-/// Every offer's current quantity, paging like OR11.
+/// A guard against a server that never says it is done (a million offers).
+const MAX_OFFER_PAGES: u64 = 10_000;
+
+/// Every offer's current quantity.
 pub(crate) async fn levels(api: &Api) -> Result<Vec<StockLevel>, ConnectorError> {
     let url = api.url(&["offers"]);
     let mut levels = Vec::new();
-    let mut offset = 0u64;
-    loop {
-        let query = [
-            ("max", PAGE_SIZE.to_string()),
-            ("offset", offset.to_string()),
-        ];
-        let reply = api
-            .send(Call::safe("OF21"), Method::GET, &url, &query, |r| r)
-            .await?;
-        let page: OfferPage = client::json("OF21", &reply)?;
-        let received = page.offers.len() as u64;
-        levels.extend(page.offers.into_iter().map(|o| StockLevel {
+    let first = Call::safe("OF21");
+    read_pages::<OfferPage>(api, first, &url, &[], MAX_OFFER_PAGES, |offers| {
+        levels.extend(offers.into_iter().map(|o| StockLevel {
             sku: o.shop_sku,
             quantity: o.quantity.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32,
         }));
-        offset += received;
-        let more = page
-            .total_count
-            .map_or(received == PAGE_SIZE, |t| offset < t);
-        if !more || received == 0 {
-            return Ok(levels);
-        }
-    }
+    })
+    .await?;
+    Ok(levels)
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The sandbox's shop: offers, orders, batches, sessions, and Fnac's rules about them.
+//! The sandbox's shop: offers, orders, batches, sessions, and Fnac's rules about them. Longer
+//! than 400 lines, as a sandbox may be: each rule stays next to the state it guards.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;

@@ -4,5 +4,5 @@ pub mod order;
 pub mod read;
 pub mod write;
 
-pub use read::{Envelope, WireError};
+pub use read::{Child, Envelope, WireError};
 pub use write::Element;

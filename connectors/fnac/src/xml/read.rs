@@ -201,6 +201,11 @@ fn attribute(start: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<St
 }
 
 /// Whitespace trimmed; empty means absent (`<received_at></received_at>`, empty CDATA).
+/// An item's `status` saying it failed: ERROR or FATAL, whatever the case and spacing.
+pub fn failed_status(status: Option<&str>) -> bool {
+    status.is_some_and(|s| matches!(s.trim().to_ascii_uppercase().as_str(), "ERROR" | "FATAL"))
+}
+
 pub fn non_empty(value: impl AsRef<str>) -> Option<String> {
     let value = value.as_ref().trim();
     (!value.is_empty()).then(|| value.to_owned())

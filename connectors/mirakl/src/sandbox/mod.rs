@@ -8,6 +8,9 @@
 //! `Retry-After`, latency, 401, a malformed order) are switched on at run time; randomness comes
 //! from one seeded generator.
 //!
+//! Longer than 400 lines, as a sandbox may be: its whole public face (options, order specs,
+//! the orders it holds, the handle tests drive) reads best in one place.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use rust_decimal::Decimal;

@@ -242,26 +242,27 @@ async fn or21(
     }
 }
 
-/// The text of one multipart field, by name.
-async fn field(
+/// The text of the multipart field `name`, which the endpoint requires.
+async fn required_field(
     multipart: Result<Multipart, MultipartRejection>,
     name: &str,
-) -> Result<Option<String>, Refusal> {
-    let mut multipart = multipart.map_err(|e| Refusal::new(415, None, e.body_text()))?;
+) -> Result<String, Response> {
+    let unreadable = |status, text| refusal(Refusal::new(status, None, text));
+    let mut multipart = multipart.map_err(|e| unreadable(415, e.body_text()))?;
     while let Some(field) = multipart
         .next_field()
         .await
-        .map_err(|e| Refusal::new(400, None, e.body_text()))?
+        .map_err(|e| unreadable(400, e.body_text()))?
     {
         if field.name() == Some(name) {
             let bytes = field
                 .bytes()
                 .await
-                .map_err(|e| Refusal::new(400, None, e.body_text()))?;
-            return Ok(Some(String::from_utf8_lossy(&bytes).into_owned()));
+                .map_err(|e| unreadable(400, e.body_text()))?;
+            return Ok(String::from_utf8_lossy(&bytes).into_owned());
         }
     }
-    Ok(None)
+    Err(bad_request(format!("{name} is required")))
 }
 
 async fn or43(
@@ -274,10 +275,9 @@ async fn or43(
     if let Err(r) = gate(&state, "OR43", &headers, &query(q), true).await {
         return r;
     }
-    let input = match field(multipart, "thread_input").await {
-        Ok(Some(input)) => input,
-        Ok(None) => return bad_request("thread_input is required"),
-        Err(r) => return refusal(r),
+    let input = match required_field(multipart, "thread_input").await {
+        Ok(input) => input,
+        Err(r) => return r,
     };
     match lock(&state).post_thread(&order_id, &input) {
         Ok(created) => (StatusCode::CREATED, Json(created)).into_response(),
@@ -294,10 +294,9 @@ async fn sto01(
     if let Err(r) = gate(&state, "STO01", &headers, &query(q), true).await {
         return r;
     }
-    let csv = match field(multipart, "file").await {
-        Ok(Some(csv)) => csv,
-        Ok(None) => return bad_request("file is required"),
-        Err(r) => return refusal(r),
+    let csv = match required_field(multipart, "file").await {
+        Ok(csv) => csv,
+        Err(r) => return r,
     };
     let created = lock(&state).import_stock(&csv);
     match created {

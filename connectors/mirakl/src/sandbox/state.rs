@@ -1,5 +1,6 @@
 //! The sandbox's shop: offers, orders, stock imports and threads, and the rules Mirakl applies
-//! to them. Pure data and rules; HTTP lives in `routes`.
+//! to them. Pure data and rules; HTTP lives in `routes`. Longer than 400 lines, as a sandbox
+//! may be: each rule stays next to the state it guards.
 
 use std::collections::{BTreeMap, HashSet};
 

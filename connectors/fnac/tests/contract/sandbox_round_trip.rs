@@ -3,29 +3,17 @@
 
 use std::time::Duration;
 
+use vigie_connector::testing::{decision, level, message, retrying, stock};
 use vigie_connector::{
-    ConnectorError, CustomerMessage, Decimal, HttpSettings, LineDecision, Marketplace, OrderStatus,
-    PushStatus, SkuRejection, StockLevel, StockUpdate, Timestamp,
+    ConnectorError, Decimal, Marketplace, OrderStatus, PushStatus, SkuRejection, Timestamp,
 };
 use vigie_fnac::sandbox::{Faults, FnacSandbox, LineSpec, OrderSpec, SandboxOptions};
 use vigie_fnac::{Fnac, FnacSettings};
 
 fn settings(sandbox: &FnacSandbox) -> FnacSettings {
     let mut settings = sandbox.settings();
-    settings.http = HttpSettings {
-        timeout: None,
-        max_retries: 1,
-        min_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(20),
-    };
+    settings.http = retrying(1, Duration::from_millis(10), Duration::from_millis(20));
     settings
-}
-
-fn decision(line_id: &str, accept: bool) -> LineDecision {
-    LineDecision {
-        line_id: line_id.into(),
-        accept,
-    }
 }
 
 fn euros(cents: i64) -> Decimal {
@@ -95,19 +83,8 @@ async fn a_whole_seller_cycle() {
     assert!(queue.orders.is_empty());
 
     // Stock: the batch goes ACTIVE, RUNNING, then OK with the unknown SKU rejected.
-    let ticket = fnac
-        .push_stock(&[
-            StockUpdate {
-                sku: "SKU-1".into(),
-                quantity: 6,
-            },
-            StockUpdate {
-                sku: "NOPE".into(),
-                quantity: 3,
-            },
-        ])
-        .await
-        .unwrap();
+    let updates = [stock("SKU-1", 6), stock("NOPE", 3)];
+    let ticket = fnac.push_stock(&updates).await.unwrap();
     assert_eq!(
         fnac.push_status(&ticket).await.unwrap(),
         PushStatus::Pending
@@ -132,27 +109,15 @@ async fn a_whole_seller_cycle() {
     );
     assert_eq!(sandbox.offers_updates()[0].offers.len(), 2);
     let levels = fnac.stock_levels().await.unwrap();
+    assert!(levels.contains(&level("SKU-1", 6)), "{levels:?}");
     assert!(
-        levels.contains(&StockLevel {
-            sku: "SKU-1".into(),
-            quantity: 6
-        }),
-        "{levels:?}"
-    );
-    assert!(
-        levels.contains(&StockLevel {
-            sku: "SKU-2".into(),
-            quantity: 5
-        }),
+        levels.contains(&level("SKU-2", 5)),
         "refused units are back: {levels:?}"
     );
 
     // The customer hears about it through Fnac's messaging.
-    let message = CustomerMessage {
-        subject: "Commande acceptée".into(),
-        body: "Merci !".into(),
-    };
-    fnac.message_customer(&first, &message).await.unwrap();
+    let thanks = message("Commande acceptée", "Merci !");
+    fnac.message_customer(&first, &thanks).await.unwrap();
     let sent = sandbox.messages();
     assert_eq!(sent.len(), 1);
     assert_eq!(

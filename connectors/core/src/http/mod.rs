@@ -1,17 +1,22 @@
 //! The HTTP client every connector sends through: one per channel, paced by a [`Throttle`],
 //! retrying with exponential backoff and jitter what is safe to repeat, honouring
-//! `Retry-After`, and classifying failures into [`ConnectorError`]s.
+//! `Retry-After`. What each answer means is [`classify`]'s job.
 //!
 //! Connectors never put a credential in a URL: reqwest's errors quote the URL.
+
+mod classify;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::HeaderMap;
 
 use crate::{ConnectorError, Throttle};
+
+pub use self::classify::snippet;
+use self::classify::{Failure, classify};
 
 /// Whether a request may be sent again after it might have reached the marketplace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,81 +172,21 @@ impl ChannelClient {
     }
 
     async fn attempt(&self, request: reqwest::RequestBuilder) -> Result<Reply, Failure> {
-        let response = request.send().await.map_err(|e| Failure {
-            processed: !e.is_connect(),
-            error: ConnectorError::Transient(e.without_url().to_string()),
-        })?;
+        let response = request.send().await.map_err(Failure::unsent)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Failure {
-                processed: true,
-                error: ConnectorError::Transient(format!("reading the body: {}", e.without_url())),
-            })?
-            .to_vec();
-        let reply = Reply {
+        let body = response.bytes().await.map_err(Failure::unread)?.to_vec();
+        classify(Reply {
             status,
             headers,
             body,
-        };
-        let error = match status {
-            StatusCode::TOO_MANY_REQUESTS => ConnectorError::RateLimited {
-                retry_after: retry_after(&reply.headers),
-            },
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                ConnectorError::Auth(format!("HTTP {status}: {}", snippet(&reply.text())))
-            }
-            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
-                ConnectorError::Transient(format!("HTTP {status}: {}", snippet(&reply.text())))
-            }
-            _ => return Ok(reply),
-        };
-        Err(Failure {
-            processed: status != StatusCode::TOO_MANY_REQUESTS,
-            error,
         })
-    }
-}
-
-/// A failed attempt, and whether the marketplace may have acted on it.
-struct Failure {
-    error: ConnectorError,
-    processed: bool,
-}
-
-impl Failure {
-    fn may_repeat(&self, repeat: Repeat) -> bool {
-        self.error.is_retryable() && (repeat == Repeat::Safe || !self.processed)
-    }
-}
-
-/// `Retry-After` as seconds or as an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
-    let wait = at.duration_since(jiff::Timestamp::now());
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
-}
-
-/// The start of an error body, enough to recognise it in a log line.
-pub fn snippet(text: &str) -> String {
-    const MAX: usize = 300;
-    let text = text.trim();
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
     use wiremock::matchers::method;
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -387,25 +332,5 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("120"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(120)));
-        headers.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&headers), None);
-    }
-
-    #[test]
-    fn snippets_are_cut_on_a_character_boundary() {
-        let long = "é".repeat(400);
-        assert_eq!(snippet(&long).chars().count(), 301);
     }
 }

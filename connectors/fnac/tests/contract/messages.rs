@@ -1,0 +1,62 @@
+//! `messages_update` to the client about an order, never sent twice.
+
+use vigie_connector::testing::{assert_permanent_code, message};
+use vigie_connector::{ConnectorError, CustomerMessage, Marketplace};
+use wiremock::ResponseTemplate;
+
+use crate::support::{ORDER, bodies, first_body, fnac, request, response, serving};
+
+fn shipped() -> CustomerMessage {
+    message("Votre commande est partie", "Suivi : 6A123 <La Poste>")
+}
+
+#[tokio::test]
+async fn writes_to_the_client_about_the_order() {
+    let sent = response(
+        "messages_update",
+        "OK",
+        &format!(r#"<message status="OK" id="{ORDER}"/>"#),
+    );
+    let server = serving("messages_update", sent).await;
+    fnac(&server)
+        .message_customer(ORDER, &shipped())
+        .await
+        .unwrap();
+    assert_eq!(
+        first_body(&server, "messages_update").await,
+        request(
+            "messages_update",
+            &format!(
+                "><message action=\"create\" id=\"{ORDER}\"><message_to>CLIENT</message_to><message_subject>order_information</message_subject><message_description>Votre commande est partie\n\nSuivi : 6A123 &lt;La Poste&gt;</message_description><message_type>ORDER</message_type></message>"
+            )
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_refused_message_is_permanent() {
+    let refused = response(
+        "messages_update",
+        "ERROR",
+        &format!(
+            r#"<message status="ERROR" id="{ORDER}"><error severity="ERROR" code="ERR_140">Message not allowed</error></message>"#
+        ),
+    );
+    let server = serving("messages_update", refused).await;
+    let error = fnac(&server)
+        .message_customer(ORDER, &shipped())
+        .await
+        .unwrap_err();
+    assert_permanent_code(&error, "ERR_140");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_that_may_have_left_is_not_sent_again() {
+    let server = serving("messages_update", ResponseTemplate::new(502)).await;
+    let error = fnac(&server)
+        .message_customer(ORDER, &shipped())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ConnectorError::Transient(_)), "{error:?}");
+    assert_eq!(bodies(&server, "messages_update").await.len(), 1);
+}
