@@ -26,6 +26,13 @@ pub(super) fn queue_due(
         .unwrap_or(Timestamp::MIN);
     let (now, cutoff) = (store::time_text(now), store::time_text(cutoff));
     let tx = conn.transaction()?;
+    let removed = outbox::fail_removed_alert_targets(&tx, targets)?;
+    if removed > 0 {
+        tracing::warn!(
+            removed,
+            "alert notices failed: their on-call target is no longer configured"
+        );
+    }
     let mut queued = 0;
     for owed in alerts::owed(&tx)? {
         let with_targets = owed.and_then(|owed| Ok((targets_of(&tx, &owed, targets)?, owed)));

@@ -200,6 +200,22 @@ pub fn cancel_alert_jobs(conn: &Connection, alert_id: i64) -> Result<()> {
     Ok(())
 }
 
+/// Fails the pending notices of `[[alerts.webhook]]` positions at or beyond `targets`: a reload
+/// took those targets away, no lane drains them any more, and a job must never wait forever.
+pub fn fail_removed_alert_targets(conn: &Connection, targets: usize) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE outbox SET state = ?2,
+            last_error = 'its [[alerts.webhook]] was removed from the configuration'
+         WHERE alert_id IS NOT NULL AND state = ?3 AND destination GLOB 'alerts:*'
+           AND CAST(substr(destination, 8) AS INTEGER) >= ?1",
+        params![
+            targets as i64,
+            DeliveryState::Failed,
+            DeliveryState::Pending
+        ],
+    )?)
+}
+
 /// The targets an alert's notices were tried on (they may have heard of it), or `None` when
 /// it has no job at all (told by a release before this queue, or to no target).
 pub fn alert_targets_tried(conn: &Connection, alert_id: i64) -> Result<Option<Vec<Destination>>> {

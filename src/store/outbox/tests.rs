@@ -122,3 +122,37 @@ fn a_row_that_makes_no_sense_is_an_error_naming_it() {
         })
         .unwrap();
 }
+
+#[test]
+fn notices_for_a_target_taken_away_by_a_reload_fail_instead_of_waiting_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .with(|conn| {
+            conn.execute_batch(
+                "INSERT INTO alerts (id, dedup_key, kind, severity, message, opened_at)
+                 VALUES (1, 'k', 'stock_low', 'warning', 'm', 't');",
+            )?;
+            for target in [0, 1, 10] {
+                let to = Destination::Alerts(target);
+                let notice = AlertNotice::Trigger;
+                insert_alert_job(conn, 1, notice, &to, DeliveryState::Pending, "{}", "t")?;
+            }
+            // One target left in the configuration: positions 1 and 10 are gone.
+            assert_eq!(fail_removed_alert_targets(conn, 1)?, 2);
+            let mut stmt = conn.prepare("SELECT destination, state FROM outbox ORDER BY id")?;
+            let states: Vec<(String, String)> = stmt
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            assert_eq!(
+                states,
+                [
+                    ("alerts:0".to_owned(), "pending".to_owned()),
+                    ("alerts:1".to_owned(), "failed".to_owned()),
+                    ("alerts:10".to_owned(), "failed".to_owned()),
+                ]
+            );
+            Ok(())
+        })
+        .unwrap();
+}
