@@ -7,6 +7,7 @@
 
 pub mod channels;
 pub mod decisions;
+pub mod figures;
 mod migrations;
 pub mod orders;
 pub mod status;
