@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use checks::Outcome;
 use common::rig::Rig;
-use common::{Daemon, Setup, count, still_open};
+use common::{Daemon, Setup, count, still_open, wait_until_settled};
 use nix::sys::signal::Signal;
 use rust_decimal::Decimal;
 use vigie_mirakl::sandbox::Tracking;
@@ -212,41 +212,12 @@ async fn kill_repeatedly(setup: &Setup, log: &Path, rng: &mut Rng) -> Vec<Life> 
     lives
 }
 
-/// Waits, up to `SETTLE`, for the last life to decide every order and deliver every alert,
-/// reporting what it waits for every ten seconds.
-async fn settle(setup: &Setup, markets: &Marketplaces, daemon: &mut Daemon, began: Instant) {
-    let deadline = Instant::now() + SETTLE;
-    let mut last_report = Instant::now();
-    while let Some(what) = unsettled(setup, markets) {
-        assert!(
-            daemon.is_running(),
-            "vigie exited on its own:\n{}",
-            daemon.log()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "not settled after {SETTLE:?}: {what}; outbox: {}; log tail:\n{}",
-            outbox_summary(setup),
-            tail(&daemon.log(), 40)
-        );
-        if last_report.elapsed() >= Duration::from_secs(10) {
-            eprintln!(
-                "[{:>5.1}s] waiting: {what}; outbox {}",
-                began.elapsed().as_secs_f64(),
-                outbox_summary(setup)
-            );
-            last_report = Instant::now();
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-/// What still keeps the run from being settled, or `None`.
+/// What still keeps the run from being settled (with the outbox's state), or `None`.
 fn unsettled(setup: &Setup, markets: &Marketplaces) -> Option<String> {
     let Some(conn) = setup.database() else {
         return Some("no database yet".into());
     };
-    still_open(&[
+    let open = still_open(&[
         (
             "orders not yet seen",
             markets.placed() as i64 - count(&conn, "SELECT COUNT(*) FROM orders"),
@@ -275,14 +246,12 @@ fn unsettled(setup: &Setup, markets: &Marketplaces) -> Option<String> {
                 "SELECT COUNT(*) FROM alerts WHERE notice IS NOT NULL",
             ),
         ),
-    ])
+    ])?;
+    Some(format!("{open}; outbox: {}", outbox_summary(&conn)))
 }
 
 /// The outbox by state and destination, with the soonest retry and a last error.
-fn outbox_summary(setup: &Setup) -> String {
-    let Some(conn) = setup.database() else {
-        return "no database yet".into();
-    };
+fn outbox_summary(conn: &rusqlite::Connection) -> String {
     let mut stmt = conn
         .prepare(
             "SELECT state, destination, COUNT(*), MIN(next_attempt_at), MAX(last_error)
@@ -303,11 +272,6 @@ fn outbox_summary(setup: &Setup) -> String {
     .map(Result::unwrap)
     .collect::<Vec<_>>()
     .join("; ")
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,7 +296,8 @@ async fn crash_twenty_sigkills_lose_and_duplicate_nothing() {
     let mut daemon = Daemon::start_appending(&setup.config, &["run"], &[], &log);
     let cancelled = feeder.await.unwrap();
     let feeding_done = began.elapsed();
-    settle(&setup, &rig.markets, &mut daemon, began).await;
+    // Time for the last life to decide every order and deliver every alert.
+    wait_until_settled(&mut daemon, SETTLE, || unsettled(&setup, &rig.markets)).await;
     let settled = began.elapsed();
     daemon.signal(Signal::SIGTERM);
     let status = daemon.wait();

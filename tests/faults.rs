@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use checks::DecisionTimes;
 use common::rig::Rig;
-use common::{Daemon, Setup, count, still_open};
+use common::{Daemon, Setup, count, still_open, wait_until_settled};
 use limits::Rates;
 use nix::sys::signal::Signal;
 use rust_decimal::Decimal;
@@ -196,25 +196,6 @@ fn unsettled(setup: &Setup, markets: &Marketplaces, alerts: &WebhookSink) -> Opt
     ])
 }
 
-/// Waits, up to `SETTLE`, for every order to be decided and confirmed and every alert
-/// delivered.
-async fn settle(setup: &Setup, rig: &Rig, daemon: &mut Daemon) {
-    let deadline = Instant::now() + SETTLE;
-    while let Some(what) = unsettled(setup, &rig.markets, &rig.alerts) {
-        assert!(
-            daemon.is_running(),
-            "vigie exited on its own:\n{}",
-            daemon.log()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "not settled after {SETTLE:?}: {what}\n{}",
-            daemon.log()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_delay_nothing_beyond_three_polls_and_limits_hold() {
     let began = Instant::now();
@@ -248,7 +229,10 @@ async fn faults_delay_nothing_beyond_three_polls_and_limits_hold() {
         .await
         .unwrap();
     faults.await.unwrap();
-    settle(&setup, &rig, &mut daemon).await;
+    wait_until_settled(&mut daemon, SETTLE, || {
+        unsettled(&setup, &rig.markets, &rig.alerts)
+    })
+    .await;
     let run = started.elapsed();
     daemon.signal(Signal::SIGTERM);
     let status = daemon.wait();

@@ -258,3 +258,38 @@ pub fn still_open(counts: &[(&str, i64)]) -> Option<String> {
         .collect();
     (!open.is_empty()).then(|| open.join(", "))
 }
+
+/// Polls `open` (what still keeps a run from settling, or `None`) every 500 ms until it
+/// answers `None`, saying what it waits for every ten seconds. Fails if the daemon exits, or
+/// once `limit` has passed.
+pub async fn wait_until_settled(
+    daemon: &mut Daemon,
+    limit: Duration,
+    mut open: impl FnMut() -> Option<String>,
+) {
+    let began = Instant::now();
+    let mut last_report = began;
+    while let Some(what) = open() {
+        assert!(
+            daemon.is_running(),
+            "vigie exited on its own:\n{}",
+            daemon.log()
+        );
+        assert!(
+            began.elapsed() < limit,
+            "not settled after {limit:?}: {what}; log tail:\n{}",
+            tail(&daemon.log(), 40)
+        );
+        if last_report.elapsed() >= Duration::from_secs(10) {
+            eprintln!("[{:>5.1}s] waiting: {what}", began.elapsed().as_secs_f64());
+            last_report = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The last `lines` lines of `text`.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

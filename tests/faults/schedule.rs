@@ -34,13 +34,7 @@ pub async fn misbehave(markets: Arc<Marketplaces>) {
     let until = |secs: u64| at + Duration::from_secs(secs);
     let sleep_until = |t: Instant| tokio::time::sleep_until(t.into());
     sleep_until(until(8)).await;
-    markets
-        .mirakl
-        .set_faults(mirakl_faults(true, Duration::ZERO));
-    tokio::time::sleep(BURST_FOR).await;
-    markets
-        .mirakl
-        .set_faults(mirakl_faults(false, Duration::ZERO));
+    rate_limit_burst(&markets).await;
     sleep_until(until(14)).await;
     markets.mirakl.set_faults(mirakl_faults(false, SPIKE));
     markets.fnac.set_faults(fnac_faults(SPIKE));
@@ -52,6 +46,11 @@ pub async fn misbehave(markets: Arc<Marketplaces>) {
     sleep_until(until(20)).await;
     markets.fnac.expire_tokens();
     sleep_until(until(26)).await;
+    rate_limit_burst(&markets).await;
+}
+
+/// Every Mirakl request answers 429 for `BURST_FOR`.
+async fn rate_limit_burst(markets: &Marketplaces) {
     markets
         .mirakl
         .set_faults(mirakl_faults(true, Duration::ZERO));

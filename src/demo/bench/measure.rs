@@ -20,18 +20,40 @@ pub(super) struct Figures {
     /// From the first order placed to the last one accepted.
     pub span_secs: f64,
     pub wall_secs: f64,
-    pub accept_waits: Vec<f64>,
-    /// Time to accept by marketplace ("Mirakl", "Fnac").
-    pub accept_waits_by: BTreeMap<&'static str, Vec<f64>>,
-    pub propagation: Vec<f64>,
-    /// Propagation by the marketplace the order came from.
-    pub propagation_from: BTreeMap<&'static str, Vec<f64>>,
+    /// Time to accept, by the order's marketplace.
+    pub accept_waits: Samples,
+    /// Time for the stock to reach the other channel, by the order's marketplace.
+    pub propagation: Samples,
     /// Accepted order lines whose SKU never reached the other channel after the order.
     pub unpropagated: usize,
     /// Per marketplace: (all calls, of which customer messages, accepted orders).
     pub calls: BTreeMap<&'static str, (u64, u64, usize)>,
     pub messages: figures::OutboxCounts,
     pub usage: Usage,
+}
+
+/// Times in seconds, sorted: all of them, and by marketplace ("Mirakl", "Fnac").
+#[derive(Debug, Default)]
+pub(super) struct Samples {
+    pub all: Vec<f64>,
+    by: BTreeMap<&'static str, Vec<f64>>,
+}
+
+impl Samples {
+    fn add(&mut self, market: &'static str, seconds: f64) {
+        self.all.push(seconds);
+        self.by.entry(market).or_default().push(seconds);
+    }
+
+    fn sort(&mut self) {
+        for values in std::iter::once(&mut self.all).chain(self.by.values_mut()) {
+            values.sort_by(f64::total_cmp);
+        }
+    }
+
+    pub fn of(&self, market: &str) -> &[f64] {
+        self.by.get(market).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// Stock pushes per SKU, in time order.
@@ -100,13 +122,9 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
                 .get(&row.order_id)
                 .copied()
                 .unwrap_or(row.confirmed_at);
-            let wait = seconds(placed_at, accepted_at);
-            figures.accept_waits.push(wait);
             figures
-                .accept_waits_by
-                .entry(market)
-                .or_default()
-                .push(wait);
+                .accept_waits
+                .add(market, seconds(placed_at, accepted_at));
             first_created = Some(first_created.map_or(placed_at, |t| t.min(placed_at)));
             last_accepted =
                 Some(last_accepted.map_or(row.confirmed_at, |t| t.max(row.confirmed_at)));
@@ -117,15 +135,7 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
             &fnac_pushes
         };
         match first_at_or_after(other.get(&row.sku), row.seen_at) {
-            Some(at) => {
-                let delay = seconds(placed_at, at);
-                figures.propagation.push(delay);
-                figures
-                    .propagation_from
-                    .entry(market)
-                    .or_default()
-                    .push(delay);
-            }
+            Some(at) => figures.propagation.add(market, seconds(placed_at, at)),
             None => figures.unpropagated += 1,
         }
     }
@@ -133,13 +143,8 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
     if let (Some(first), Some(last)) = (first_created, last_accepted) {
         figures.span_secs = seconds(first, last);
     }
-    for values in [&mut figures.accept_waits, &mut figures.propagation]
-        .into_iter()
-        .chain(figures.accept_waits_by.values_mut())
-        .chain(figures.propagation_from.values_mut())
-    {
-        values.sort_by(f64::total_cmp);
-    }
+    figures.accept_waits.sort();
+    figures.propagation.sort();
     for (label, channel, calls, messages) in [
         (
             "Mirakl",

@@ -92,14 +92,11 @@ pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> Stri
         }
     });
     row("time to accept, p50 / p99", &|f| {
-        pair(&f.accept_waits, " s")
+        pair(&f.accept_waits.all, " s")
     });
     for label in ["Mirakl", "Fnac"] {
         row(&format!("- {label} orders"), &|f| {
-            pair(
-                f.accept_waits_by.get(label).map_or(&[], Vec::as_slice),
-                " s",
-            )
+            pair(f.accept_waits.of(label), " s")
         });
     }
     for label in ["Mirakl", "Fnac"] {
@@ -119,7 +116,7 @@ pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> Stri
         format!("{} / {}", f.messages.sent, f.messages.queued)
     });
     row("stock propagation to the other channel, p50 / p99", &|f| {
-        let mut cell = pair(&f.propagation, " s");
+        let mut cell = pair(&f.propagation.all, " s");
         if f.unpropagated > 0 {
             let _ = write!(
                 cell,
@@ -131,10 +128,7 @@ pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> Stri
     });
     for (from, to) in [("Mirakl", "Fnac"), ("Fnac", "Mirakl")] {
         row(&format!("- {from} order to {to}"), &|f| {
-            pair(
-                f.propagation_from.get(from).map_or(&[], Vec::as_slice),
-                " s",
-            )
+            pair(f.propagation.of(from), " s")
         });
     }
     row("peak RSS of the daemon", &|f| {
