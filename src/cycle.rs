@@ -18,13 +18,6 @@ use crate::engine::push::{self, Offer};
 use crate::engine::{Error, act, ingest, watch};
 use crate::store::{self, Store, channels};
 
-/// Changes are re-read this far before the cursor: marketplaces stamp updates late.
-const OVERLAP: SignedDuration = SignedDuration::from_mins(5);
-/// On the very first poll, look back this far for changes.
-const FIRST_LOOKBACK: SignedDuration = SignedDuration::from_hours(24);
-/// How often the whole acceptance queue is read besides the changes (Mirakl counts both
-/// against the same once-a-minute budget, so not every cycle).
-const QUEUE_SWEEP_EVERY: SignedDuration = SignedDuration::from_mins(15);
 /// How often the marketplace's own quantities are compared with what vigie pushed.
 const DRIFT_CHECK_EVERY: SignedDuration = SignedDuration::from_hours(1);
 
@@ -86,6 +79,8 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
     let name = channel.name();
     let market = channel.marketplace.as_ref();
     let now = Timestamp::now();
+    // Overlapping windows and queue sweeps are the marketplace's policy (its connector's).
+    let polling = channel.config.polling;
     let (since, sweep_due, drift_due) = {
         let name = name.to_owned();
         ctx.store
@@ -93,11 +88,12 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
                 let at = |cursor| -> store::Result<Option<Timestamp>> {
                     Ok(channels::cursor(conn, &name, cursor)?.and_then(|t| t.parse().ok()))
                 };
-                let since = at(UPDATED_CURSOR)?.map_or(now - FIRST_LOOKBACK, |t| t - OVERLAP);
+                let since = at(UPDATED_CURSOR)?
+                    .map_or(now - polling.first_lookback, |t| t - polling.overlap);
                 let due = |last: Option<Timestamp>, every| last.is_none_or(|t| now - every >= t);
                 Ok((
                     since,
-                    due(at(SWEEP_CURSOR)?, QUEUE_SWEEP_EVERY),
+                    due(at(SWEEP_CURSOR)?, polling.queue_sweep_every),
                     due(at(DRIFT_CURSOR)?, DRIFT_CHECK_EVERY),
                 ))
             })
@@ -269,13 +265,7 @@ async fn record(channel: &Channel, ctx: &Context, error: Option<&Error>) {
                     alert::resolve(conn, &unreachable_key, &now)?;
                 }
                 Some((_, message)) if auth_failed => {
-                    let text =
-                        format!("{name}: the marketplace refuses vigie's credentials: {message}");
-                    alert::raise(
-                        conn,
-                        &Alert::new(AlertKind::ChannelAuthFailed, auth_key, text).channel(&name),
-                        &now,
-                    )?;
+                    alert::raise(conn, &credentials_refused(&name, message), &now)?;
                 }
                 Some((_, message)) if failures >= unreachable_after => {
                     let text = format!(
@@ -294,4 +284,12 @@ async fn record(channel: &Channel, ctx: &Context, error: Option<&Error>) {
         Ok(()) => ctx.alerts.notify_one(),
         Err(e) => tracing::error!(channel = %channel.name(), "cannot record the poll: {e}"),
     }
+}
+
+/// The alert for credentials the marketplace refuses, raised by a poll or by the start-up
+/// health check; a successful poll resolves it.
+pub fn credentials_refused(channel: &str, message: &str) -> Alert {
+    let text = format!("{channel}: the marketplace refuses vigie's credentials: {message}");
+    let key = format!("channel_auth_failed:{channel}");
+    Alert::new(AlertKind::ChannelAuthFailed, key, text).channel(channel)
 }

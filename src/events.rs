@@ -1,55 +1,5 @@
 //! What happened to an order, as notifications, alerts and the seller's webhooks consume it.
+//! The type itself is a normalized domain type shared with the connectors, which name the
+//! events their messaging carries by default.
 
-use serde::{Deserialize, Serialize};
-use vigie_connector::OrderStatus;
-
-/// One change in an order's life worth telling someone about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderEvent {
-    /// First seen, awaiting the seller's decision.
-    Received,
-    /// Still undecided (or held for a human) after the configured delay.
-    Delayed,
-    Accepted,
-    Shipped,
-    Refused,
-    Cancelled,
-}
-
-impl OrderEvent {
-    pub const ALL: [OrderEvent; 6] = [
-        Self::Received,
-        Self::Delayed,
-        Self::Accepted,
-        Self::Shipped,
-        Self::Refused,
-        Self::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Received => "received",
-            Self::Delayed => "delayed",
-            Self::Accepted => "accepted",
-            Self::Shipped => "shipped",
-            Self::Refused => "refused",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    /// The event a marketplace status announces when an order reaches it.
-    pub fn on_reaching(status: OrderStatus) -> Option<Self> {
-        match status {
-            OrderStatus::AwaitingAcceptance => Some(Self::Received),
-            OrderStatus::Accepted => Some(Self::Accepted),
-            OrderStatus::Shipped => Some(Self::Shipped),
-            OrderStatus::Refused => Some(Self::Refused),
-            OrderStatus::Cancelled => Some(Self::Cancelled),
-            OrderStatus::Pending
-            | OrderStatus::Received
-            | OrderStatus::Closed
-            | OrderStatus::Other => None,
-        }
-    }
-}
+pub use vigie_connector::OrderEvent;

@@ -201,6 +201,69 @@ async fn the_status_server_answers_health_metrics_and_json() {
     daemon.signal(Signal::SIGTERM);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_credentials_at_start_up_raise_the_auth_alert() {
+    // The health check is refused; polls fail too, but only as a server error, so the
+    // alert can only come from the check made before the first cycle.
+    let marketplace = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/version"))
+        .respond_with(ResponseTemplate::new(401).set_body_string("invalid api key"))
+        .mount(&marketplace)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&marketplace)
+        .await;
+    let on_call = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&on_call)
+        .await;
+    let setup = Setup::new(&format!(
+        "{}[[alerts.webhook]]\nurl = \"{}/alerts\"\n",
+        mirakl_channel("leroymerlin", &marketplace.uri()),
+        on_call.uri()
+    ));
+    let daemon = Daemon::start(&setup.config, &["run"], &[]);
+
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    let alert = loop {
+        let posted = on_call.received_requests().await.unwrap();
+        if let Some(request) = posted.first() {
+            break serde_json::from_slice::<serde_json::Value>(&request.body).unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no alert:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(alert["kind"], "channel_auth_failed", "{alert}");
+    assert_eq!(
+        alert["dedup_key"], "channel_auth_failed:leroymerlin",
+        "{alert}"
+    );
+    assert_eq!(alert["channel"], "leroymerlin", "{alert}");
+    let requests = marketplace.received_requests().await.unwrap();
+    assert_eq!(
+        requests[0].url.path(),
+        "/api/version",
+        "checked before polling"
+    );
+    // logged inside the channel's span, which names it
+    let log = daemon.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("channel{channel=leroymerlin}")
+                && l.contains("refuses vigie's credentials")),
+        "{log}"
+    );
+    daemon.signal(Signal::SIGTERM);
+}
+
 #[test]
 fn a_second_run_on_the_same_state_directory_is_refused() {
     let setup = Setup::new("");

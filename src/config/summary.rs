@@ -1,11 +1,12 @@
-//! The human summary `vigie check-config` prints. Secrets never appear in it: keys are shown
-//! as `[redacted]`, and webhook URLs only by host, since Slack-style URLs embed their token.
+//! The human summary `vigie check-config` prints. Secrets never appear in it: connectors show
+//! their keys as `[redacted]`, and webhook URLs appear only by host, since Slack-style URLs
+//! embed their token.
 
 use std::fmt::{self, Display, Formatter};
 
 use url::Url;
 
-use super::{Config, InsufficientStock, InventorySource, MarketplaceConfig};
+use super::{Config, InsufficientStock, InventorySource};
 
 impl Display for Config {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
@@ -26,29 +27,15 @@ impl Display for Config {
             writeln!(f, "channels: none")?;
         }
         for c in &self.channels {
-            write!(
+            writeln!(
                 f,
-                "channel {} ({}): poll every {}, acceptance deadline {}, ",
+                "channel {} ({}): poll every {}, acceptance deadline {}, {}",
                 c.name,
-                c.marketplace.kind(),
+                c.kind,
                 humantime::format_duration(c.poll_interval),
                 c.acceptance_deadline,
+                c.settings.summary(),
             )?;
-            match &c.marketplace {
-                MarketplaceConfig::Mirakl(m) => writeln!(
-                    f,
-                    "{}, shop {}, api_key [redacted], at most {} order polls and {} stock imports a minute",
-                    m.base_url,
-                    m.shop_id.map_or("default".to_owned(), |id| id.to_string()),
-                    m.limits.orders_per_minute,
-                    m.limits.stock_imports_per_minute,
-                )?,
-                MarketplaceConfig::Fnac(fnac) => writeln!(
-                    f,
-                    "{}, partner {}, shop {}, key [redacted], at most {} requests a minute",
-                    fnac.base_url, fnac.partner_id, fnac.shop_id, fnac.requests_per_minute,
-                )?,
-            }
         }
         let inv = &self.inventory;
         match inv.source {

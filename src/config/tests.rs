@@ -1,5 +1,11 @@
-use super::*;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
 use secrecy::ExposeSecret;
+use vigie_fnac::FnacSettings;
+use vigie_mirakl::MiraklSettings;
+
+use super::*;
 
 const VALID: &str = r#"
 [daemon]
@@ -43,6 +49,17 @@ url = "https://hooks.slack.com/services/T000/B000/SECRETTOKEN"
 format = "slack"
 "#;
 
+/// The connector's settings of `channel`, as its crate's type.
+fn settings<T: 'static>(channel: &ChannelConfig) -> &T {
+    let any: &dyn std::any::Any = &*channel.settings;
+    any.downcast_ref().unwrap_or_else(|| {
+        panic!(
+            "{} has other settings: {:?}",
+            channel.name, channel.settings
+        )
+    })
+}
+
 fn no_env() -> Environment {
     Environment::default()
 }
@@ -58,13 +75,9 @@ fn the_documented_example_is_valid() {
     let fnac = &config.channels[1];
     assert_eq!(fnac.acceptance_deadline, Deadline::WorkingDays(2));
     assert_eq!(fnac.poll_interval, Duration::from_secs(300));
-    match &config.channels[0].marketplace {
-        MarketplaceConfig::Mirakl(m) => {
-            assert_eq!(m.api_key.expose_secret(), "mirakl-SECRET-key");
-            assert_eq!(m.shop_id, Some(2001));
-        }
-        other => panic!("expected mirakl, got {other:?}"),
-    }
+    let mirakl: &MiraklSettings = settings(&config.channels[0]);
+    assert_eq!(mirakl.api_key.expose_secret(), "mirakl-SECRET-key");
+    assert_eq!(mirakl.shop_id, Some(2001));
     let countries = config.rules.allowed_countries.as_ref().unwrap();
     assert_eq!(countries[1].alpha2(), "BE");
     assert_eq!(config.rules.flag_total_above, Some(Decimal::new(500, 0)));
@@ -374,15 +387,12 @@ fn secrets_come_from_files_and_credentials() {
     let env = Environment::from_pairs([("CREDENTIALS_DIRECTORY", dir.path().to_str().unwrap())]);
     // relative `*_file` paths are read next to the configuration file
     let config = parse(text, &dir.path().join("vigie.toml"), &env).unwrap();
-    let secrets: Vec<String> = config
-        .channels
-        .iter()
-        .map(|c| match &c.marketplace {
-            MarketplaceConfig::Mirakl(m) => m.api_key.expose_secret().to_owned(),
-            MarketplaceConfig::Fnac(f) => f.key.expose_secret().to_owned(),
-        })
-        .collect();
-    assert_eq!(secrets, ["from-file", "from-credential"]);
+    let mirakl: &MiraklSettings = settings(&config.channels[0]);
+    let fnac: &FnacSettings = settings(&config.channels[1]);
+    assert_eq!(
+        [mirakl.api_key.expose_secret(), fnac.key.expose_secret()],
+        ["from-file", "from-credential"]
+    );
 }
 
 #[test]
@@ -398,3 +408,5 @@ fn secrets_never_show_in_summary_or_debug() {
     assert!(summary.contains("api_key [redacted]"), "{summary}");
     assert!(summary.contains("https://hooks.slack.com/…"), "{summary}");
 }
+
+mod sections;

@@ -73,7 +73,7 @@ pub fn report(conn: &Connection, config: &Config) -> Result<StatusReport> {
         .map(|c| {
             Ok(ChannelStatus {
                 name: c.name.clone(),
-                kind: c.marketplace.kind(),
+                kind: c.kind,
                 poll_interval_seconds: c.poll_interval.as_secs(),
                 health: health.remove(&c.name),
                 kpis: kpis(conn, &c.name, &now)?,

@@ -1,18 +1,24 @@
 //! What every vigie connector shares: the [`Marketplace`] trait the engine talks to, the
-//! normalized order and stock types it speaks, the error classes that drive retries, and the
-//! HTTP client (rate limit, retries) each connector sends its requests through.
+//! normalized order and stock types it speaks, the error classes that drive retries, the
+//! HTTP client (rate limit, retries) each connector sends its requests through, and the
+//! [`spec`] traits through which a connector reads its own `[[channel]]` settings.
 //!
 //! Connectors know nothing of the engine or the store; this crate is the wall between them.
 #![forbid(unsafe_code)]
 
+mod duration;
 mod error;
+mod event;
 mod http;
 mod marketplace;
 mod order;
+pub mod spec;
 mod stock;
 mod throttle;
 
+pub use duration::{Deadline, HumanDuration};
 pub use error::ConnectorError;
+pub use event::OrderEvent;
 pub use http::{ChannelClient, HttpSettings, Repeat, Reply, snippet};
 pub use marketplace::{
     Capabilities, CustomerMessage, LineDecision, Malformed, Marketplace, OrderBatch,

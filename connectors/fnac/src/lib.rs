@@ -9,25 +9,26 @@
 mod client;
 mod messages;
 mod orders;
+mod settings;
 mod stock;
 mod xml;
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use secrecy::SecretString;
-use url::Url;
 use vigie_connector::{
-    Capabilities, ConnectorError, CustomerMessage, HttpSettings, LineDecision, Marketplace,
-    OrderBatch, PushStatus, PushTicket, StockLevel, StockUpdate, Timestamp,
+    Capabilities, ConnectorError, CustomerMessage, LineDecision, Marketplace, OrderBatch,
+    PushStatus, PushTicket, StockLevel, StockUpdate, Timestamp,
 };
 
 use crate::client::Transport;
 use crate::messages::MessageSettings;
+use crate::settings::is_uuid;
+
+pub use crate::settings::{FnacChannel, FnacSettings};
 
 pub use crate::stock::{MAX_BATCH, MAX_QUANTITY};
 
@@ -42,52 +43,6 @@ const MESSAGE_SUBJECTS: &[&str] = &[
     "offer_not_received",
     "other_question",
 ];
-
-/// One Fnac or Darty shop, as the daemon's validated configuration describes it.
-#[derive(Debug, Clone)]
-pub struct FnacSettings {
-    /// e.g. `https://vendeur.fnac.com/api.php`; services are posted to `{base_url}/{service}`.
-    pub base_url: Url,
-    /// UUID issued by Fnac.
-    pub partner_id: String,
-    /// UUID issued by Fnac; the Fnac shop and the Darty shop have different ones.
-    pub shop_id: String,
-    /// The shop's API key.
-    pub key: SecretString,
-    /// Fnac publishes no rate limit; calls are serialised per shop and paced to this.
-    /// Default 60.
-    pub requests_per_minute: NonZeroU32,
-    /// The session token is renewed this long before its announced `validity`, for clock
-    /// skew. Default 60 s.
-    pub token_skew: Duration,
-    /// `orders_updated` widens its `UpdatedAt` window by this much on both sides.
-    /// Default 10 min.
-    pub update_overlap: Duration,
-    /// `messages_update` action used to write to the customer. Default `create`, with the
-    /// order id as the message `id` (not publicly documented; see the crate README note).
-    pub message_action: String,
-    /// Fnac's message category (`message_subject`). Default `order_information`.
-    pub message_subject: String,
-    pub http: HttpSettings,
-}
-
-impl FnacSettings {
-    /// Settings with every default; only the credentials and the address are required.
-    pub fn new(base_url: Url, partner_id: &str, shop_id: &str, key: SecretString) -> Self {
-        Self {
-            base_url,
-            partner_id: partner_id.to_owned(),
-            shop_id: shop_id.to_owned(),
-            key,
-            requests_per_minute: NonZeroU32::new(60).expect("non-zero"),
-            token_skew: Duration::from_secs(60),
-            update_overlap: Duration::from_secs(600),
-            message_action: "create".to_owned(),
-            message_subject: "order_information".to_owned(),
-            http: HttpSettings::default(),
-        }
-    }
-}
 
 /// A Fnac or Darty shop.
 #[derive(Debug)]
@@ -130,16 +85,6 @@ impl Fnac {
             },
         })
     }
-}
-
-/// `uuid` in Fnac's XSD: 8-4-4-4-12 hexadecimal digits.
-fn is_uuid(value: &str) -> bool {
-    let groups: Vec<&str> = value.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 #[async_trait]
@@ -194,17 +139,5 @@ impl Marketplace for Fnac {
         message: &CustomerMessage,
     ) -> Result<(), ConnectorError> {
         messages::send(&self.transport, &self.messages, order_id, message).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recognises_uuids() {
-        assert!(is_uuid("0a1B2c3d-0000-4000-8000-00000000abcd"));
-        assert!(!is_uuid("0a1b2c3d00004000800000000000abcd"));
-        assert!(!is_uuid("0a1b2c3d-0000-4000-8000-00000000abcg"));
     }
 }

@@ -20,7 +20,7 @@ mod stock;
 pub mod sandbox;
 
 pub use mirakl::Mirakl;
-pub use settings::{MiraklLimits, MiraklSettings, PartialAcceptanceFallback};
+pub use settings::{MiraklChannel, MiraklLimits, MiraklSettings, PartialAcceptanceFallback};
 
 /// Wire-level helpers, public so the sandbox and the contract tests share one reading of them.
 pub mod wire {

@@ -1,10 +1,23 @@
-//! What a Mirakl channel needs, already validated by the daemon's config loader.
+//! What a Mirakl channel needs: its `[[channel]]` keys as the seller writes them, checked
+//! into [`MiraklSettings`], with Mirakl's defaults, its `check-config` line and its client.
 
 use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::SignedDuration;
 use secrecy::SecretString;
-use vigie_connector::HttpSettings;
+use serde::Deserialize;
+use vigie_connector::spec::{
+    ChannelDefaults, ChannelSettings, ChannelSpec, KeyError, PollingPolicy, Secrets,
+    https_unless_loopback,
+};
+use vigie_connector::{
+    ConnectorError, Deadline, HttpSettings, HumanDuration, Marketplace, OrderEvent,
+};
+
+use crate::Mirakl;
 
 /// One Mirakl shop on one operator's instance.
 #[derive(Debug, Clone)]
@@ -70,4 +83,182 @@ pub enum PartialAcceptanceFallback {
     AcceptOrder,
     /// Send nothing more and report a `Permanent` error so a human decides.
     Report,
+}
+
+/// A Mirakl channel's own keys in the configuration.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MiraklChannel {
+    base_url: url::Url,
+    api_key: Option<SecretString>,
+    api_key_file: Option<PathBuf>,
+    api_key_credential: Option<String>,
+    shop_id: Option<ShopId>,
+    #[serde(default)]
+    limits: Limits,
+}
+
+/// Mirakl shop ids are numbers; a quoted one is read too, and anything else named.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ShopId {
+    Number(u64),
+    Text(String),
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Limits {
+    orders_per_minute: Option<NonZeroU32>,
+    stock_imports_per_minute: Option<NonZeroU32>,
+    stock_status_every: Option<HumanDuration>,
+}
+
+impl ChannelSpec for MiraklChannel {
+    const KIND: &'static str = "mirakl";
+    type Settings = MiraklSettings;
+
+    fn validate(self, secrets: &dyn Secrets) -> Result<MiraklSettings, KeyError> {
+        https_unless_loopback(&self.base_url).map_err(|m| KeyError::new("base_url", m))?;
+        let shop_id = match self.shop_id {
+            None => None,
+            Some(ShopId::Number(n)) => Some(n),
+            Some(ShopId::Text(t)) => Some(t.parse().map_err(|_| {
+                KeyError::new(
+                    "shop_id",
+                    format!("a Mirakl shop id is a number, got {t:?}"),
+                )
+            })?),
+        };
+        let api_key = secrets.resolve(
+            "api_key",
+            self.api_key,
+            self.api_key_file,
+            self.api_key_credential,
+        )?;
+        let mut settings = MiraklSettings::new(self.base_url, api_key);
+        settings.shop_id = shop_id;
+        let limits = &mut settings.limits;
+        if let Some(n) = self.limits.orders_per_minute {
+            limits.orders_per_minute = n;
+        }
+        if let Some(n) = self.limits.stock_imports_per_minute {
+            limits.stock_imports_per_minute = n;
+        }
+        match self.limits.stock_status_every {
+            Some(HumanDuration(every)) if every.is_zero() => {
+                return Err(KeyError::new(
+                    "limits.stock_status_every",
+                    "must be longer than zero",
+                ));
+            }
+            Some(HumanDuration(every)) => limits.stock_status_every = every,
+            None => {}
+        }
+        Ok(settings)
+    }
+}
+
+impl ChannelSettings for MiraklSettings {
+    fn defaults(&self) -> ChannelDefaults {
+        use OrderEvent::*;
+        ChannelDefaults {
+            poll_interval: Duration::from_secs(300),
+            // Operators choose 3 to 7 days; the shortest seen is the safe default.
+            acceptance_deadline: Deadline::Calendar(Duration::from_secs(3 * 86_400)),
+            // The marketplace confirms the order to the customer at checkout.
+            customer_events: &[Delayed, Accepted, Shipped, Refused, Cancelled],
+            polling: PollingPolicy {
+                overlap: SignedDuration::from_mins(5),
+                first_lookback: SignedDuration::from_hours(24),
+                // OR11 serves both the changes and the whole queue, and Mirakl allows it once
+                // a minute for both together: sweeping every cycle would halve how often the
+                // changes are read.
+                queue_sweep_every: SignedDuration::from_mins(15),
+            },
+        }
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{}, shop {}, api_key [redacted], at most {} order polls and {} stock imports a minute",
+            self.base_url,
+            self.shop_id
+                .map_or("default".to_owned(), |id| id.to_string()),
+            self.limits.orders_per_minute,
+            self.limits.stock_imports_per_minute,
+        )
+    }
+
+    fn build(&self, channel: &str) -> Result<Arc<dyn Marketplace>, ConnectorError> {
+        Ok(Arc::new(Mirakl::new(channel, self.clone())?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn read(table: Value) -> Result<MiraklSettings, KeyError> {
+        vigie_connector::spec::read_inline::<MiraklChannel>(table)
+    }
+
+    #[test]
+    fn reads_its_keys_and_says_what_mirakl_implies() {
+        let settings = read(json!({
+            "base_url": "https://adeo-marketplace.mirakl.net",
+            "api_key": "SECRET-key",
+            "shop_id": "2001",
+            "limits": { "orders_per_minute": 2, "stock_status_every": "30s" },
+        }))
+        .unwrap();
+        assert_eq!(settings.api_key.expose_secret(), "SECRET-key");
+        assert_eq!(settings.shop_id, Some(2001));
+        assert_eq!(settings.limits.orders_per_minute.get(), 2);
+        assert_eq!(settings.limits.stock_imports_per_minute.get(), 1);
+        assert_eq!(settings.limits.stock_status_every, Duration::from_secs(30));
+
+        let defaults = settings.defaults();
+        assert_eq!(
+            defaults.acceptance_deadline,
+            Deadline::Calendar(Duration::from_secs(3 * 86_400))
+        );
+        assert!(!defaults.customer_events.contains(&OrderEvent::Received));
+        assert!(defaults.customer_events.contains(&OrderEvent::Accepted));
+        assert!(defaults.polling.queue_sweep_every > defaults.polling.overlap);
+
+        let summary = settings.summary();
+        assert!(
+            summary.contains("shop 2001, api_key [redacted]"),
+            "{summary}"
+        );
+        assert!(!summary.contains("SECRET"), "{summary}");
+        assert!(settings.build("shop").is_ok());
+    }
+
+    #[test]
+    fn names_the_key_it_refuses() {
+        let base = || json!({ "base_url": "https://x.example", "api_key": "k" });
+        let with = |key: &str, value: Value| {
+            let mut table = base();
+            table[key] = value;
+            read(table).unwrap_err()
+        };
+        let e = with("shop_id", json!("abc"));
+        assert_eq!(e.key, "shop_id");
+        assert!(e.message.contains("a Mirakl shop id is a number"), "{e:?}");
+        let e = with("limits", json!({ "stock_status_every": "0s" }));
+        assert_eq!(e.key, "limits.stock_status_every");
+        assert_eq!(with("base_url", json!("http://x.example")).key, "base_url");
+        assert!(
+            with("partner_id", json!("p"))
+                .message
+                .contains("partner_id")
+        );
+        let e = read(json!({ "base_url": "https://x.example" })).unwrap_err();
+        assert_eq!(e.key, "api_key");
+    }
 }

@@ -10,19 +10,23 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
+use super::heartbeat::Heartbeats;
 use crate::config::SharedConfig;
-use crate::heartbeat::Heartbeats;
 use crate::store::{Store, StoreError, orders, status};
 
 #[derive(Clone)]
-pub struct StatusState {
+pub(super) struct StatusState {
     pub store: Store,
     pub heartbeats: Heartbeats,
     pub metrics: PrometheusHandle,
     pub config: SharedConfig,
 }
 
-pub async fn serve(listener: tokio::net::TcpListener, state: StatusState, stop: CancellationToken) {
+pub(super) async fn serve(
+    listener: tokio::net::TcpListener,
+    state: StatusState,
+    stop: CancellationToken,
+) {
     // Histograms need regular upkeep or their buffers grow between scrapes.
     let upkeep = state.metrics.clone();
     let upkeep_stop = stop.clone();

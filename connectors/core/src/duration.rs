@@ -1,4 +1,5 @@
-//! Durations as people write them: `90s`, `5m`, `5d`, and deadlines in `2 working days`.
+//! Durations as sellers write them in the configuration: `90s`, `5m`, `5d`, and acceptance
+//! deadlines in `2 working days`.
 
 use std::time::Duration;
 

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 const CYCLE_ALLOWANCE: Duration = Duration::from_secs(600);
 
 #[derive(Clone, Default)]
-pub struct Heartbeats {
+pub(super) struct Heartbeats {
     loops: Arc<Mutex<BTreeMap<String, Beat>>>,
 }
 
@@ -64,12 +64,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_loop_is_stale_only_after_its_interval_and_allowance() {
         let beats = Heartbeats::default();
-        beats.register("fnac", Duration::from_secs(300));
+        beats.register("shop", Duration::from_secs(300));
         tokio::time::advance(Duration::from_secs(300) + CYCLE_ALLOWANCE).await;
         assert!(beats.stale().is_empty());
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert_eq!(beats.stale(), ["fnac"]);
-        beats.beat("fnac");
+        assert_eq!(beats.stale(), ["shop"]);
+        beats.beat("shop");
         assert!(beats.stale().is_empty());
     }
 }

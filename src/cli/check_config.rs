@@ -1,0 +1,17 @@
+//! `vigie check-config`: validate the configuration, its secrets and templates; print a
+//! summary with secrets redacted.
+
+use std::path::Path;
+
+use vigie::config::{self, Environment};
+use vigie::notify;
+
+use super::Failure;
+
+pub fn run(path: &Path, env: &Environment) -> Result<(), Failure> {
+    let config = config::load(path, env)?;
+    notify::check(&config)?;
+    print!("{config}");
+    println!("templates: every event renders in every configured locale");
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! `vigie status`: channels, last poll, errors, backlog, deadlines and KPIs.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use vigie::config::Environment;
+use vigie::store::status;
+
+use super::{Failure, open_store};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
+    let (config, store) = open_store(path, env)?;
+    let report = store.with(|conn| status::report(conn, &config))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("encoding status")?
+        );
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! `[rules]`: what makes vigie refuse an order or hold it for a human.
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use vigie_connector::Country;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    #[serde(default)]
+    pub on_insufficient_stock: InsufficientStock,
+    pub flag_total_above: Option<Decimal>,
+    pub flag_quantity_above: Option<u32>,
+    /// `None`: every destination is allowed.
+    pub allowed_countries: Option<Vec<Country>>,
+    #[serde(default)]
+    pub flag_sku_tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InsufficientStock {
+    #[default]
+    Refuse,
+    Flag,
+}
