@@ -11,12 +11,12 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{Notify, watch as signal};
 use vigie_connector::{ConnectorError, Marketplace, OrderBatch};
 
-use crate::alert::{self, Alert, AlertKind};
 use crate::config::{ChannelConfig, Config};
+use crate::domain::alerts::{Alert, AlertKind};
 use crate::engine::decide::Policy;
 use crate::engine::push::{self, Offer};
 use crate::engine::{Error, act, ingest, watch};
-use crate::store::{self, Store, channels};
+use crate::store::{self, Store, alerts, channels};
 
 /// How often the marketplace's own quantities are compared with what vigie pushed.
 const DRIFT_CHECK_EVERY: SignedDuration = SignedDuration::from_hours(1);
@@ -45,10 +45,9 @@ pub struct Context {
     pub config: Arc<Config>,
     /// Decide and log; never act on a marketplace, send a message or raise an alert.
     pub dry_run: bool,
-    /// Woken after messages are queued, so they leave without waiting for the next poll.
-    pub outbox: Arc<Notify>,
-    /// Woken after alerts are raised.
-    pub alerts: Arc<Notify>,
+    /// Woken after messages are queued or alerts raised, so they leave without waiting for
+    /// the next poll.
+    pub delivery: Arc<Notify>,
     /// Bumped whenever the ledger moves; every channel loop pushes its quantities then.
     pub stock_moved: signal::Sender<u64>,
 }
@@ -124,8 +123,7 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
                 Ok(())
             })
             .await?;
-        ctx.outbox.notify_one();
-        ctx.alerts.notify_one();
+        ctx.delivery.notify_one();
         match act(channel, ctx).await {
             Ok((confirmed, reread)) => {
                 report.confirmed = confirmed;
@@ -261,11 +259,11 @@ async fn record(channel: &Channel, ctx: &Context, error: Option<&Error>) {
             let unreachable_key = format!("channel_unreachable:{name}");
             match failure {
                 None => {
-                    alert::resolve(conn, &auth_key, &now)?;
-                    alert::resolve(conn, &unreachable_key, &now)?;
+                    alerts::resolve(conn, &auth_key, &now)?;
+                    alerts::resolve(conn, &unreachable_key, &now)?;
                 }
                 Some((_, message)) if auth_failed => {
-                    alert::raise(conn, &credentials_refused(&name, message), &now)?;
+                    alerts::raise(conn, &credentials_refused(&name, message), &now)?;
                 }
                 Some((_, message)) if failures >= unreachable_after => {
                     let text = format!(
@@ -273,7 +271,7 @@ async fn record(channel: &Channel, ctx: &Context, error: Option<&Error>) {
                     );
                     let alert = Alert::new(AlertKind::ChannelUnreachable, unreachable_key, text)
                         .channel(&name);
-                    alert::raise(conn, &alert, &now)?;
+                    alerts::raise(conn, &alert, &now)?;
                 }
                 Some(_) => {}
             }
@@ -281,7 +279,7 @@ async fn record(channel: &Channel, ctx: &Context, error: Option<&Error>) {
         })
         .await;
     match recorded {
-        Ok(()) => ctx.alerts.notify_one(),
+        Ok(()) => ctx.delivery.notify_one(),
         Err(e) => tracing::error!(channel = %channel.name(), "cannot record the poll: {e}"),
     }
 }

@@ -243,7 +243,9 @@ fn unsettled(setup: &Setup, markets: &Marketplaces) -> Option<String> {
             "alerts owed to the webhook",
             count(
                 &conn,
-                "SELECT COUNT(*) FROM alerts WHERE notice IS NOT NULL",
+                "SELECT (SELECT COUNT(*) FROM alerts WHERE notice IS NOT NULL)
+                      + (SELECT COUNT(*) FROM outbox
+                         WHERE alert_id IS NOT NULL AND state IN ('pending', 'sending'))",
             ),
         ),
     ])?;

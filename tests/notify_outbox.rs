@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use hmac::{Hmac, KeyInit, Mac};
 use notify_support::{alerts, config, enqueue, insert_order, open_store, outbox};
+use vigie::delivery::Worker;
 use vigie::events::OrderEvent;
-use vigie::notify::{Worker, outbox as rows};
+use vigie::store::outbox::{self as rows, Lane, Work};
 use vigie_connector::{Decimal, Marketplace};
 use vigie_mirakl::Mirakl;
 use vigie_mirakl::sandbox::{MiraklSandbox, OrderSpec, SandboxOptions};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 struct Shop {
     sandbox: MiraklSandbox,
@@ -114,10 +114,13 @@ async fn a_send_interrupted_by_a_crash_becomes_uncertain_and_is_never_resent() {
         // never reported back.
         let now = vigie::store::now_text();
         let claimed = store
-            .with(|conn| rows::claim_next(conn, "marketplace", &now))
+            .with(|conn| rows::claim_next(conn, Lane::Marketplace, &now))
             .unwrap()
             .unwrap();
-        assert_eq!(claimed.order_id, first.id);
+        assert!(
+            matches!(&claimed.work, Work::Order { order_id, .. } if *order_id == first.id),
+            "{claimed:?}"
+        );
         (first, second)
     }; // the store (and its connection) goes away with the "process"
 
@@ -171,11 +174,7 @@ async fn dry_run_sends_nothing_and_keeps_the_rows() {
 async fn seller_webhooks_get_the_whole_order_signed_and_first_orders_are_recognised() {
     let dir = tempfile::tempdir().unwrap();
     let erp = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/orders"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&erp)
-        .await;
+    notify_support::answer(&erp, "/orders", 204).await;
     let config = Arc::new(config(
         dir.path(),
         "http://127.0.0.1:9",
@@ -236,7 +235,7 @@ events = ["received", "accepted"]
         assert_eq!(body["order"]["lines"][0]["sku"], "PERC-18V");
     }
     // Same name, different relay address: the second order is not the customer's first.
-    let payloads: Vec<vigie::notify::Facts> = store
+    let payloads: Vec<vigie::delivery::Facts> = store
         .with(|conn| {
             let mut stmt = conn.prepare("SELECT payload FROM outbox ORDER BY id")?;
             let rows = stmt

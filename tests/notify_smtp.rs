@@ -4,13 +4,14 @@
 mod notify_support;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine;
-use notify_support::{SmtpSink, alerts, config, enqueue, insert_order, open_store, order, outbox};
+use notify_support::{
+    SmtpSink, alerts, config, enqueue, insert_order, manual_clock, open_store, order, outbox,
+};
+use vigie::delivery::Worker;
 use vigie::events::OrderEvent;
-use vigie::notify::Worker;
-use vigie_connector::Timestamp;
 
 fn smtp_config(dir: &std::path::Path, port: u16) -> vigie::config::Config {
     config(
@@ -34,15 +35,6 @@ timeout = "10s"
 "#
         ),
     )
-}
-
-/// A clock the test moves by hand, so retries are due exactly when the test says. It starts a
-/// second ahead of the system clock, which stamps the rows the test enqueues.
-fn manual_clock() -> (vigie::notify::Clock, Arc<Mutex<Timestamp>>) {
-    let start = Timestamp::now() + jiff::SignedDuration::from_secs(1);
-    let now = Arc::new(Mutex::new(start));
-    let read = now.clone();
-    (Arc::new(move || *read.lock().unwrap()), now)
 }
 
 #[tokio::test]

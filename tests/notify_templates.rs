@@ -5,14 +5,14 @@ mod notify_support;
 
 use std::path::Path;
 
+use vigie::delivery::{Templates, check, context, preview, sample_facts};
 use vigie::events::OrderEvent;
-use vigie::notify::{Templates, check, context, preview, sample_facts};
 
 fn reference_config(dir: &Path) -> vigie::config::Config {
     notify_support::config(dir, "http://127.0.0.1:9", "")
 }
 
-fn show(rendered: &vigie::notify::Rendered) -> String {
+fn show(rendered: &vigie::delivery::Rendered) -> String {
     format!(
         "Subject: {}\n\n{}--- text/html ---\n{}",
         rendered.subject,

@@ -4,13 +4,13 @@
 use std::path::Path;
 
 use vigie::config::{self, Environment};
-use vigie::notify;
+use vigie::delivery;
 
 use super::Failure;
 
 pub fn run(path: &Path, env: &Environment) -> Result<(), Failure> {
     let config = config::load(path, env)?;
-    notify::check(&config)?;
+    delivery::check(&config)?;
     print!("{config}");
     println!("templates: every event renders in every configured locale");
     Ok(())

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use anyhow::Context as _;
 use vigie::config::{self, Environment};
+use vigie::delivery;
 use vigie::events::OrderEvent;
-use vigie::notify;
 use vigie::store::Store;
 
 use super::{Failure, order_name};
@@ -41,7 +41,7 @@ pub fn run(path: &Path, env: &Environment, command: Command) -> Result<(), Failu
         .transpose()?;
     print!(
         "{}",
-        notify::preview(&config, store.as_ref(), event, locale.as_deref(), order)?
+        delivery::preview(&config, store.as_ref(), event, locale.as_deref(), order)?
     );
     Ok(())
 }

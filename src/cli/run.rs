@@ -4,7 +4,7 @@ use std::path::Path;
 
 use vigie::config::{self, Environment};
 use vigie::daemon::{self, RunOptions};
-use vigie::{logging, notify};
+use vigie::{delivery, logging};
 
 use super::{Failure, runtime};
 
@@ -21,7 +21,7 @@ pub struct Args {
 pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
     let config = config::load(path, env)?;
     // Broken templates are a configuration error (78: systemd does not restart in a loop).
-    notify::check(&config)?;
+    delivery::check(&config)?;
     let logs = logging::init(&config.daemon.log, env)?;
     let options = RunOptions {
         once: args.once,

@@ -4,9 +4,8 @@
 
 use vigie_connector::ConnectorError;
 
-use crate::alert;
 use crate::cycle::{self, Channel, Context};
-use crate::store;
+use crate::store::{self, alerts};
 
 pub(super) async fn check(channel: &Channel, ctx: &Context) {
     match channel.marketplace.health().await {
@@ -25,10 +24,10 @@ async fn raise_credentials_refused(channel: &Channel, ctx: &Context, message: St
     let alert = cycle::credentials_refused(channel.name(), &message);
     let raised = ctx
         .store
-        .call(move |conn| alert::raise(conn, &alert, &store::now_text()))
+        .call(move |conn| alerts::raise(conn, &alert, &store::now_text()))
         .await;
     match raised {
-        Ok(_) => ctx.alerts.notify_one(),
+        Ok(_) => ctx.delivery.notify_one(),
         Err(e) => tracing::error!("cannot raise the alert: {e}"),
     }
 }

@@ -13,19 +13,17 @@ use tracing::Instrument as _;
 
 use super::heartbeat::Heartbeats;
 use super::loops::{self, channel_span};
-use crate::alert::AlertWorker;
 use crate::config::Config;
 use crate::cycle::{self, Channel, Context};
 use crate::store::Store;
-use crate::{inventory, notify};
+use crate::{delivery, inventory};
 
 /// Everything built from one configuration, before anything runs: building it validates
 /// what the configuration file alone cannot (connectors, templates, SMTP).
 pub(super) struct Plan {
     ctx: Context,
     channels: Vec<Channel>,
-    outbox: notify::Worker,
-    alerts: AlertWorker,
+    delivery: delivery::Worker,
 }
 
 impl Plan {
@@ -54,21 +52,18 @@ impl Plan {
             .iter()
             .map(|c| (c.name().to_owned(), c.marketplace.clone()))
             .collect();
-        let outbox = notify::Worker::new(store.clone(), config.clone(), marketplaces, dry_run)?;
-        let alerts = AlertWorker::new(store.clone(), config.clone(), dry_run);
+        let delivery = delivery::Worker::new(store.clone(), config.clone(), marketplaces, dry_run)?;
         let ctx = Context {
             store: store.clone(),
             config,
             dry_run,
-            outbox: outbox.waker(),
-            alerts: alerts.waker(),
+            delivery: delivery.waker(),
             stock_moved: stock_moved.clone(),
         };
         Ok(Self {
             ctx,
             channels,
-            outbox,
-            alerts,
+            delivery,
         })
     }
 
@@ -112,8 +107,7 @@ pub(super) async fn run_once(plan: Plan, store: &Store) -> anyhow::Result<()> {
             failed.push(format!("{}: stock push: {e}", channel.name()));
         }
     }
-    plan.outbox.drain_once().await;
-    plan.alerts.drain_once().await;
+    plan.delivery.drain_once().await;
     if failed.is_empty() {
         Ok(())
     } else {
@@ -168,8 +162,7 @@ impl Services {
         });
         let stop_senders = CancellationToken::new();
         let mut senders = JoinSet::new();
-        senders.spawn(plan.outbox.run(stop_senders.clone()));
-        senders.spawn(plan.alerts.run(stop_senders.clone()));
+        senders.spawn(plan.delivery.run(stop_senders.clone()));
         Self {
             names,
             stop_loops,

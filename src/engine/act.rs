@@ -7,11 +7,11 @@ use std::sync::Arc;
 use vigie_connector::{ConnectorError, Marketplace};
 
 use super::{Error, watch};
-use crate::alert::{self, Alert, AlertKind};
 use crate::config::Config;
+use crate::delivery;
+use crate::domain::alerts::{Alert, AlertKind};
 use crate::events::OrderEvent;
-use crate::notify;
-use crate::store::{self, Store, decisions, orders, stock};
+use crate::store::{self, Store, alerts, decisions, orders, stock};
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Acted {
@@ -58,7 +58,7 @@ pub async fn execute(
                             OrderEvent::Accepted
                         };
                         let order = orders::payload(&tx, order_pk)?;
-                        notify::enqueue(
+                        delivery::enqueue(
                             &tx,
                             &config,
                             &channel_name,
@@ -93,7 +93,7 @@ pub async fn execute(
                         );
                         let key = watch::rejected_key(&channel_name, &order_id);
                         let alert = Alert::new(AlertKind::DecisionRejected, key, text).order(&channel_name, &order_id);
-                        alert::raise(conn, &alert, &now)
+                        alerts::raise(conn, &alert, &now)
                     })
                     .await?;
                 acted.failed.push((decision.order_id, note));

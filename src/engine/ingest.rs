@@ -11,11 +11,11 @@ use vigie_connector::{Malformed, Order, OrderBatch, OrderStatus};
 use super::decide::{self, Policy};
 use super::rules::{Reason, Verdict};
 use super::{sla, watch};
-use crate::alert::{self, Alert, AlertKind};
 use crate::config::{Config, Deadline};
+use crate::delivery;
+use crate::domain::alerts::{Alert, AlertKind};
 use crate::events::OrderEvent;
-use crate::notify;
-use crate::store::{self, channels, orders};
+use crate::store::{self, alerts, channels, orders};
 
 /// What a channel's batch is judged with.
 pub struct Settings<'a> {
@@ -117,7 +117,7 @@ fn one_order(
     report.stock_moved |= applied.stock_moved;
     if !s.dry_run {
         if let Some(event) = event {
-            notify::enqueue(tx, s.config, channel, order_pk, event, order, now)?;
+            delivery::enqueue(tx, s.config, channel, order_pk, event, order, now)?;
         }
         if status != OrderStatus::AwaitingAcceptance {
             watch::order_settled(tx, channel, &order.id, now)?;
@@ -168,7 +168,7 @@ fn quarantine(
             ),
         )
         .channel(channel);
-        alert::raise(tx, &alert, now)?;
+        alerts::raise(tx, &alert, now)?;
     }
     Ok(())
 }
@@ -206,5 +206,5 @@ fn raise_for_verdict(
         }
         _ => return Ok(()),
     };
-    alert::raise(conn, &alert.order(channel, order_id), now)
+    alerts::raise(conn, &alert.order(channel, order_id), now)
 }

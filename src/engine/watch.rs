@@ -8,11 +8,11 @@ use rusqlite::{Connection, Transaction, params};
 use vigie_connector::Order;
 
 use super::sla;
-use crate::alert::{self, Alert, AlertKind};
 use crate::config::Config;
+use crate::delivery;
+use crate::domain::alerts::{Alert, AlertKind};
 use crate::events::OrderEvent;
-use crate::notify;
-use crate::store::{self, StoreError, stock};
+use crate::store::{self, StoreError, alerts, stock};
 
 /// Fractions of the acceptance window at which on-call hears of an undecided order.
 const DEADLINE_STEPS: [(f64, u32); 2] = [(0.5, 50), (0.8, 80)];
@@ -36,10 +36,10 @@ pub fn order_settled(
     order_id: &str,
     now: &str,
 ) -> store::Result<()> {
-    alert::resolve(conn, &flag_key(channel, order_id), now)?;
-    alert::resolve(conn, &rejected_key(channel, order_id), now)?;
+    alerts::resolve(conn, &flag_key(channel, order_id), now)?;
+    alerts::resolve(conn, &rejected_key(channel, order_id), now)?;
     for (_, percent) in DEADLINE_STEPS {
-        alert::resolve(conn, &deadline_key(percent, channel, order_id), now)?;
+        alerts::resolve(conn, &deadline_key(percent, channel, order_id), now)?;
     }
     Ok(())
 }
@@ -92,7 +92,7 @@ pub fn waiting_orders(
                         message,
                     )
                     .order(channel, &order_id);
-                    alert::raise(tx, &alert, &now_text)?;
+                    alerts::raise(tx, &alert, &now_text)?;
                 }
             }
         }
@@ -102,7 +102,7 @@ pub fn waiting_orders(
         if now >= delayed_at {
             let order: Order =
                 serde_json::from_str(&payload).map_err(|e| StoreError::Data(e.to_string()))?;
-            queued += notify::enqueue(
+            queued += delivery::enqueue(
                 tx,
                 config,
                 channel,
@@ -132,9 +132,9 @@ pub fn stock_levels(conn: &Connection, config: &Config, now: &str) -> store::Res
                 "{sku}: {} unit(s) left to sell (threshold {threshold})",
                 available.max(0)
             );
-            alert::raise(conn, &Alert::new(AlertKind::StockLow, key, message), now)?;
+            alerts::raise(conn, &Alert::new(AlertKind::StockLow, key, message), now)?;
         } else {
-            alert::resolve(conn, &key, now)?;
+            alerts::resolve(conn, &key, now)?;
         }
     }
     Ok(())
@@ -183,7 +183,12 @@ mod tests {
 
     fn open_alerts(store: &Store) -> Vec<String> {
         store
-            .with(|c| Ok(alert::open(c)?.into_iter().map(|(key, _, _)| key).collect()))
+            .with(|c| {
+                Ok(alerts::open(c)?
+                    .into_iter()
+                    .map(|(key, _, _)| key)
+                    .collect())
+            })
             .unwrap()
     }
 

@@ -3,8 +3,9 @@
 //! order was placed, seen and confirmed.
 
 use jiff::Timestamp;
-use rusqlite::{Connection, Row};
+use rusqlite::{Connection, Row, params};
 
+use super::outbox::DeliveryState;
 use super::{Result, StoreError};
 
 /// Orders seen so far, and how many of them the marketplaces settled.
@@ -38,7 +39,7 @@ pub fn stock_items(conn: &Connection) -> Result<u64> {
     count(conn.query_row("SELECT COUNT(*) FROM stock", [], |r| r.get(0))?)
 }
 
-/// Customer messages and seller webhooks in the outbox.
+/// Customer messages and seller webhooks in the outbox (its on-call notices aside).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutboxCounts {
     pub sent: u64,
@@ -48,9 +49,13 @@ pub struct OutboxCounts {
 
 pub fn outbox_counts(conn: &Connection) -> Result<OutboxCounts> {
     let (sent, queued) = conn.query_row(
-        "SELECT COALESCE(SUM(state = 'sent'), 0),
-                COALESCE(SUM(state IN ('pending', 'sending')), 0) FROM outbox",
-        [],
+        "SELECT COALESCE(SUM(state = ?1), 0), COALESCE(SUM(state IN (?2, ?3)), 0)
+         FROM outbox WHERE order_pk IS NOT NULL",
+        params![
+            DeliveryState::Sent,
+            DeliveryState::Pending,
+            DeliveryState::Sending
+        ],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     Ok(OutboxCounts {
@@ -67,14 +72,17 @@ pub struct SentMessages {
     pub count: u64,
 }
 
-/// Messages sent, by event and route, in that order.
+/// Messages about orders sent, by event and route, in that order.
 pub fn sent_messages(conn: &Connection) -> Result<Vec<SentMessages>> {
     let mut stmt = conn.prepare(
-        "SELECT event, destination, COUNT(*) FROM outbox WHERE state = 'sent'
+        "SELECT event, destination, COUNT(*) FROM outbox
+         WHERE state = ?1 AND order_pk IS NOT NULL
          GROUP BY event, destination ORDER BY event, destination",
     )?;
     let rows: Vec<(String, String, i64)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map([DeliveryState::Sent], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     rows.into_iter()
         .map(|(event, destination, n)| {
@@ -214,7 +222,13 @@ mod tests {
                         payload, created_at)
                      VALUES (1, 'accepted', 'email', 'sent', '', '{}', ''),
                         (1, 'received', 'email', 'sent', '', '{}', ''),
-                        (2, 'received', 'email', 'pending', '', '{}', '');",
+                        (2, 'received', 'email', 'pending', '', '{}', '');
+                     -- An on-call notice in the same queue is not a message about an order.
+                     INSERT INTO alerts (id, dedup_key, kind, severity, message, opened_at)
+                     VALUES (1, 'stock_low:LAMP', 'stock_low', 'warning', 'low', '');
+                     INSERT INTO outbox (alert_id, event, destination, state, next_attempt_at,
+                        payload, created_at)
+                     VALUES (1, 'trigger', 'alerts:0', 'sent', '', '{}', '');",
                 )?;
                 let at = |t: &str| t.parse::<Timestamp>().unwrap();
                 assert_eq!(

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` takes the schema from version `i` to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
 /// the write lock before reading the version, so two processes starting at once (the daemon
@@ -235,4 +235,44 @@ CREATE TABLE quarantine (
     received_at TEXT NOT NULL,
     UNIQUE (channel, payload)
 );
+"#;
+
+/// One durable queue: the outbox carries on-call notices too. A job belongs either to an order
+/// (a customer message or a seller webhook: one per order, event and destination) or to an
+/// alert (one per alert, notice and target: event `trigger`, `reminder:N` or `resolve`,
+/// destination `alerts:INDEX` of `[[alerts.webhook]]`). Rows keep their ids and columns;
+/// `alert_id` comes last so `SELECT *` reads as before. `cancelled`: an alert notice not sent
+/// before its alert resolved.
+///
+/// From here `alerts.notice` only says what the queue has not taken yet, and `alerts.delivered`
+/// is read once, for a notice a previous release still owed (the targets it had already
+/// told); `alerts.attempts` and `alerts.next_attempt_at` are no longer used.
+const V2: &str = r#"
+CREATE TABLE outbox_v2 (
+    id              INTEGER PRIMARY KEY,
+    order_pk        INTEGER REFERENCES orders (id),
+    event           TEXT NOT NULL,
+    destination     TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'sending', 'sent', 'uncertain', 'failed',
+                                     'cancelled')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT,
+    alert_id        INTEGER REFERENCES alerts (id),
+    CHECK ((order_pk IS NULL) <> (alert_id IS NULL)),
+    UNIQUE (order_pk, event, destination),
+    UNIQUE (alert_id, event, destination)
+);
+INSERT INTO outbox_v2 (id, order_pk, event, destination, state, attempts, next_attempt_at,
+                       payload, last_error, created_at, sent_at)
+SELECT id, order_pk, event, destination, state, attempts, next_attempt_at,
+       payload, last_error, created_at, sent_at
+FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v2 RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
 "#;

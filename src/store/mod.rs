@@ -5,11 +5,14 @@
 //! behind a mutex serialises writers; async callers reach it through [`Store::call`], which
 //! runs the work on tokio's blocking pool, never on an async worker thread.
 
+pub mod alerts;
 pub mod channels;
 pub mod decisions;
 pub mod figures;
 mod migrations;
+pub mod order_facts;
 pub mod orders;
+pub mod outbox;
 pub mod status;
 pub mod stock;
 

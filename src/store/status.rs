@@ -106,7 +106,7 @@ pub fn report(conn: &Connection, config: &Config) -> Result<StatusReport> {
              FROM orders o LEFT JOIN flags f ON f.order_pk = o.id GROUP BY shown",
         )?,
         oldest_undecided,
-        outbox: grouped(conn, "SELECT state, COUNT(*) FROM outbox GROUP BY state")?,
+        outbox: super::outbox::message_counts(conn)?,
         open_alerts: count("SELECT COUNT(*) FROM alerts WHERE resolved_at IS NULL")?,
         quarantined_payloads: count("SELECT COUNT(*) FROM quarantine")?,
     })

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses part of it
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use vigie::config::{Config, Environment};
@@ -109,7 +110,7 @@ pub fn enqueue(
     store
         .with(|conn| {
             let tx = conn.transaction()?;
-            let n = vigie::notify::enqueue(
+            let n = vigie::delivery::enqueue(
                 &tx,
                 config,
                 "shop",
@@ -150,6 +151,25 @@ pub fn alerts(store: &Store) -> Vec<(String, String, String)> {
             Ok(rows)
         })
         .unwrap()
+}
+
+/// Makes `server` answer `status` to every POST on `at`.
+pub async fn answer(server: &wiremock::MockServer, at: &str, status: u16) {
+    use wiremock::matchers::{method, path};
+    wiremock::Mock::given(method("POST"))
+        .and(path(at))
+        .respond_with(wiremock::ResponseTemplate::new(status))
+        .mount(server)
+        .await;
+}
+
+/// A clock the test moves by hand, so retries are due exactly when the test says. It starts a
+/// second ahead of the system clock, which stamps the rows the test enqueues.
+pub fn manual_clock() -> (vigie::delivery::Clock, Arc<Mutex<Timestamp>>) {
+    let start = Timestamp::now() + jiff::SignedDuration::from_secs(1);
+    let now = Arc::new(Mutex::new(start));
+    let read = now.clone();
+    (Arc::new(move || *read.lock().unwrap()), now)
 }
 
 /// Polls `condition` until it holds, failing after a generous real-time bound.

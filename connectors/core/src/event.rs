@@ -39,6 +39,10 @@ impl OrderEvent {
         }
     }
 
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == text)
+    }
+
     /// The event a marketplace status announces when an order reaches it.
     pub fn on_reaching(status: OrderStatus) -> Option<Self> {
         match status {

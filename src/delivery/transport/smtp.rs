@@ -5,8 +5,9 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
-use super::{Rendered, SendError};
 use crate::config::{SmtpConfig, SmtpTls};
+use crate::delivery::outcome::{self, SendError};
+use crate::delivery::render::Rendered;
 
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -75,14 +76,10 @@ impl Mailer {
                 .body(message.text.clone()),
         }
         .map_err(|e| SendError::Permanent(format!("cannot build the e-mail: {e}")))?;
-        match self.transport.send(email).await {
-            Ok(_) => Ok(()),
-            // 5xx: the server refuses this message for good (unknown mailbox, policy).
-            Err(e) if e.is_permanent() => Err(SendError::Permanent(format!("smtp: {e}"))),
-            Err(e) => Err(SendError::Transient {
-                message: format!("smtp: {e}"),
-                retry_after: None,
-            }),
-        }
+        self.transport
+            .send(email)
+            .await
+            .map(drop)
+            .map_err(|e| outcome::smtp(&e))
     }
 }

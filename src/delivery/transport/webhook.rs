@@ -1,17 +1,18 @@
-//! Signed JSON over HTTPS, shared by the seller's webhooks and the on-call alerts: one POST,
-//! an `X-Vigie-Signature` when a secret is set, and the outcome classified for retries.
+//! Signed JSON over HTTPS, shared by the seller's CRM and order webhooks and the on-call
+//! alerts: one POST, an `X-Vigie-Signature` when a secret is set.
 
 use std::time::Duration;
 
+use anyhow::Context;
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use url::Url;
 
-use super::SendError;
+use crate::delivery::outcome::{self, SendError};
 
 pub const SIGNATURE_HEADER: &str = "X-Vigie-Signature";
-/// The outbox row id: the same delivery retried carries the same id, so receivers can dedupe.
+/// The outbox job id: the same delivery retried carries the same id, so receivers can dedupe.
 pub const DELIVERY_HEADER: &str = "X-Vigie-Delivery";
 
 /// HMAC-SHA256 of `body` under `secret`, in lowercase hex.
@@ -23,24 +24,25 @@ pub fn sign(secret: &SecretString, body: &[u8]) -> String {
 }
 
 /// The HTTP client every webhook is sent with.
-pub fn client() -> reqwest::Client {
+pub fn client() -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")))
         .build()
-        .expect("the HTTP client settings are valid")
+        .context("cannot build the webhook HTTP client")
 }
 
-/// POSTs `body` (JSON) to `url`. 2xx is success; 408, 429 and 5xx are worth retrying (429's
-/// Retry-After is honoured); any other status is permanent. Errors never carry the URL, whose
-/// path may hold a token (Slack).
+/// POSTs `body` to `url`; 2xx is success. Errors never carry the URL, whose path may hold a
+/// token (Slack).
 pub async fn post_json(
     client: &reqwest::Client,
     url: &Url,
-    body: Vec<u8>,
+    body: &serde_json::Value,
     secret: Option<&SecretString>,
     delivery: Option<&str>,
 ) -> Result<(), SendError> {
+    let body = serde_json::to_vec(body)
+        .map_err(|e| SendError::Permanent(format!("cannot encode the body: {e}")))?;
     let mut request = client
         .post(url.clone())
         .header(reqwest::header::CONTENT_TYPE, "application/json");
@@ -50,19 +52,11 @@ pub async fn post_json(
     if let Some(id) = delivery {
         request = request.header(DELIVERY_HEADER, id);
     }
-    let response = request.body(body).send().await.map_err(|e| {
-        let what = if e.is_timeout() {
-            "timed out"
-        } else if e.is_connect() {
-            "connection failed"
-        } else {
-            "request failed"
-        };
-        SendError::Transient {
-            message: format!("{} {what}", host(url)),
-            retry_after: None,
-        }
-    })?;
+    let response = request
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| outcome::http_failure(&host(url), &e))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
@@ -73,18 +67,7 @@ pub async fn post_json(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let message = format!("{} answered {status}", host(url));
-    if status.is_server_error()
-        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
-        || status == reqwest::StatusCode::REQUEST_TIMEOUT
-    {
-        Err(SendError::Transient {
-            message,
-            retry_after,
-        })
-    } else {
-        Err(SendError::Permanent(message))
-    }
+    Err(outcome::http_status(&host(url), status, retry_after))
 }
 
 /// The part of a URL safe to log.

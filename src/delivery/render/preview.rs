@@ -3,13 +3,12 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use vigie_connector::Order;
 
 use super::facts::{self, Facts, sample_facts};
 use super::templates::{TemplateError, Templates};
 use crate::config::{Config, ConfigError};
 use crate::events::OrderEvent;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, order_facts};
 
 /// Renders every template of every locale against a sample order, once with every optional
 /// fact present and once with none, and checks each configured locale has templates. The
@@ -107,24 +106,12 @@ fn stored_facts(
     order_id: &str,
     event: OrderEvent,
 ) -> anyhow::Result<Facts> {
-    let channel = channel.to_owned();
-    let order_id = order_id.to_owned();
-    let config = config.clone();
-    let found = store.with(move |conn| {
-        let row: Option<(i64, String)> = rusqlite::OptionalExtension::optional(conn.query_row(
-            "SELECT id, payload FROM orders WHERE channel = ?1 AND order_id = ?2",
-            [&channel, &order_id],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        ))?;
-        let Some((pk, payload)) = row else {
+    let found = store.with(|conn| {
+        let Some((pk, order)) = order_facts::find(conn, channel, order_id)? else {
             return Ok(None);
         };
-        let order: Order =
-            serde_json::from_str(&payload).map_err(|e| StoreError::Data(e.to_string()))?;
-        // Read-only: the transaction is dropped, never committed.
-        let tx = conn.transaction()?;
         let now = crate::store::now_text();
-        facts::gather(&tx, &config, &channel, pk, event, &order, &now).map(Some)
+        facts::gather(conn, config, channel, pk, event, &order, &now).map(Some)
     })?;
     found.context("no such order in the database")
 }

@@ -1,21 +1,12 @@
-//! On-call alerts: conditions a human must act on, recorded in the store (at most one open
-//! alert per condition) and delivered to every `[[alerts.webhook]]` by [`AlertWorker`].
+//! On-call alerts as the domain knows them: what kind of situation, how grave, which channel
+//! or order, and what the webhooks are told about it.
 //!
 //! Two families: *conditions* (a channel down, a stock running low, an order waiting for
-//! review) stay open until [`resolve`] clears them and are re-sent every
-//! `alerts.renotify_after` meanwhile; *occurrences* (a message that may not have gone out, a
-//! payload quarantined) are told once and never re-sent.
+//! review) stay open until resolved and are reminded every `alerts.renotify_after`
+//! meanwhile; *occurrences* (a message that may not have gone out, a payload quarantined) are
+//! told once and never reminded.
 
-mod deliver;
-mod payload;
-
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-
-use crate::store::{self, StoreError};
-
-pub use deliver::AlertWorker;
-pub use payload::{Notice, generic, pagerduty, slack};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -126,7 +117,7 @@ impl Severity {
 }
 
 /// One situation a human must look at.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     pub kind: AlertKind,
     pub severity: Severity,
@@ -163,95 +154,69 @@ impl Alert {
     }
 }
 
-/// Records `alert` unless its condition is already open (or, for an occurrence, was ever
-/// raised); the [`AlertWorker`] delivers it. Every new alert is also logged.
-pub fn raise(conn: &Connection, alert: &Alert, now: &str) -> store::Result<()> {
-    let existing: Option<i64> = if alert.kind.is_condition() {
-        conn.query_row(
-            "SELECT id FROM alerts WHERE dedup_key = ?1 AND resolved_at IS NULL",
-            [&alert.dedup_key],
-            |row| row.get(0),
-        )
-        .optional()?
-    } else {
-        conn.query_row(
-            "SELECT id FROM alerts WHERE dedup_key = ?1 LIMIT 1",
-            [&alert.dedup_key],
-            |row| row.get(0),
-        )
-        .optional()?
-    };
-    if existing.is_some() {
-        return Ok(());
-    }
-    // An occurrence is closed the moment it is recorded: nothing will "resolve" it, and the
-    // unique index on open keys must not block the next one.
-    let resolved_at = (!alert.kind.is_condition()).then_some(now);
-    conn.execute(
-        "INSERT INTO alerts (dedup_key, kind, severity, channel, order_ref, message, opened_at,
-                             resolved_at, notice, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'trigger', ?7)",
-        params![
-            alert.dedup_key,
-            alert.kind.as_str(),
-            alert.severity.as_str(),
-            alert.channel,
-            alert.order,
-            alert.message,
-            now,
-            resolved_at,
-        ],
-    )
-    .map_err(|e| match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::ConstraintViolation) => {
-            StoreError::Data(format!("alert {} raised twice at once", alert.dedup_key))
+/// What the on-call webhooks are told about one alert; stored as the outbox `event` of an
+/// alert notice (`trigger`, `reminder:2`, `resolve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertNotice {
+    /// The alert opened.
+    Trigger,
+    /// The `n`-th reminder that a condition is still open.
+    Reminder(u32),
+    /// The condition cleared.
+    Resolve,
+}
+
+impl AlertNotice {
+    pub fn to_text(self) -> String {
+        match self {
+            Self::Trigger => "trigger".to_owned(),
+            Self::Reminder(n) => format!("reminder:{n}"),
+            Self::Resolve => "resolve".to_owned(),
         }
-        _ => e.into(),
-    })?;
-    tracing::warn!(
-        kind = alert.kind.as_str(),
-        severity = alert.severity.as_str(),
-        channel = alert.channel.as_deref().unwrap_or(""),
-        order = alert.order.as_deref().unwrap_or(""),
-        "alert: {}",
-        alert.message
-    );
-    metrics::counter!("vigie_alerts_raised_total", "kind" => alert.kind.as_str()).increment(1);
-    Ok(())
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "trigger" => Some(Self::Trigger),
+            "resolve" => Some(Self::Resolve),
+            _ => text
+                .strip_prefix("reminder:")?
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Self::Reminder),
+        }
+    }
 }
 
-/// Clears the open condition `dedup_key`, if any: the webhooks that were told of it are told
-/// it is resolved. Returns whether an alert was open.
-pub fn resolve(conn: &Connection, dedup_key: &str, now: &str) -> store::Result<bool> {
-    let open: Option<(i64, Option<String>)> = conn
-        .query_row(
-            "SELECT id, last_notified_at FROM alerts WHERE dedup_key = ?1 AND resolved_at IS NULL",
-            [dedup_key],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
-        .optional()?;
-    let Some((id, notified)) = open else {
-        return Ok(false);
-    };
-    // Never told: nothing to take back.
-    let notice = notified.map(|_| "resolve");
-    conn.execute(
-        "UPDATE alerts SET resolved_at = ?2, notice = ?3, attempts = 0, delivered = '[]',
-                           next_attempt_at = ?2
-         WHERE id = ?1",
-        params![id, now, notice],
-    )?;
-    tracing::info!(dedup_key, "alert resolved");
-    Ok(true)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Open conditions, for `vigie status` and tests: `(dedup_key, kind, message)`.
-pub fn open(conn: &Connection) -> store::Result<Vec<(String, String, String)>> {
-    let mut stmt = conn.prepare(
-        "SELECT dedup_key, kind, message FROM alerts WHERE resolved_at IS NULL ORDER BY id",
-    )?;
-    let rows = stmt
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(rows)
+    #[test]
+    fn codes_read_back_as_written() {
+        for kind in AlertKind::ALL {
+            assert_eq!(AlertKind::parse(kind.as_str()), Some(kind));
+        }
+        for severity in [Severity::Info, Severity::Warning, Severity::Critical] {
+            assert_eq!(Severity::parse(severity.as_str()), Some(severity));
+        }
+        for notice in [
+            AlertNotice::Trigger,
+            AlertNotice::Reminder(3),
+            AlertNotice::Resolve,
+        ] {
+            assert_eq!(AlertNotice::parse(&notice.to_text()), Some(notice));
+        }
+        for bad in [
+            "",
+            "Trigger",
+            "reminder:",
+            "reminder:0",
+            "reminder:x",
+            "resolved",
+        ] {
+            assert_eq!(AlertNotice::parse(bad), None, "{bad:?}");
+        }
+    }
 }

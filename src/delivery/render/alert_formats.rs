@@ -1,18 +1,16 @@
-//! The body each webhook format expects for one alert notice.
+//! The body each on-call webhook format expects for one alert notice.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{AlertKind, Severity};
+use crate::domain::alerts::{Alert, Severity};
 
-/// One thing to tell the webhooks: an alert opening (again), or its resolution.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One thing to tell the webhooks: an alert opening (again), or its resolution. The outbox job
+/// carries it as it was when the notice was queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notice {
-    pub kind: AlertKind,
-    pub severity: Severity,
-    pub channel: Option<String>,
-    pub order: Option<String>,
-    pub message: String,
-    pub dedup_key: String,
+    #[serde(flatten)]
+    pub alert: Alert,
     /// When the alert opened, or when it was resolved.
     pub occurred_at: String,
     pub resolved: bool,
@@ -23,20 +21,20 @@ pub struct Notice {
 /// `{kind, severity, channel, order, message, occurred_at, resolved, dedup_key}`.
 pub fn generic(n: &Notice) -> Value {
     json!({
-        "kind": n.kind.as_str(),
-        "severity": n.severity.as_str(),
-        "channel": n.channel,
-        "order": n.order,
-        "message": n.message,
+        "kind": n.alert.kind.as_str(),
+        "severity": n.alert.severity.as_str(),
+        "channel": n.alert.channel,
+        "order": n.alert.order,
+        "message": n.alert.message,
         "occurred_at": n.occurred_at,
         "resolved": n.resolved,
-        "dedup_key": n.dedup_key,
+        "dedup_key": n.alert.dedup_key,
     })
 }
 
 /// A Slack incoming-webhook message: one line of text, with the fields as mrkdwn.
 pub fn slack(n: &Notice) -> Value {
-    let icon = match (n.resolved, n.severity) {
+    let icon = match (n.resolved, n.alert.severity) {
         (true, _) => ":white_check_mark:",
         (false, Severity::Critical) => ":rotating_light:",
         (false, Severity::Warning) => ":warning:",
@@ -47,15 +45,15 @@ pub fn slack(n: &Notice) -> Value {
     } else if n.reminder {
         "still open"
     } else {
-        n.severity.as_str()
+        n.alert.severity.as_str()
     };
-    let mut text = format!("{icon} *{}* ({state})", n.kind.as_str());
-    if let Some(order) = &n.order {
+    let mut text = format!("{icon} *{}* ({state})", n.alert.kind.as_str());
+    if let Some(order) = &n.alert.order {
         text.push_str(&format!(" `{order}`"));
-    } else if let Some(channel) = &n.channel {
+    } else if let Some(channel) = &n.alert.channel {
         text.push_str(&format!(" `{channel}`"));
     }
-    text.push_str(&format!(": {}", escape_slack(&n.message)));
+    text.push_str(&format!(": {}", escape_slack(&n.alert.message)));
     json!({ "text": text })
 }
 
@@ -69,7 +67,10 @@ fn escape_slack(text: &str) -> String {
 /// PagerDuty Events API v2: `trigger` (again on reminders; PagerDuty folds it into the same
 /// incident by `dedup_key`) or `resolve`.
 pub fn pagerduty(n: &Notice, routing_key: &str) -> Value {
-    let dedup_key: String = format!("vigie:{}", n.dedup_key).chars().take(255).collect();
+    let dedup_key: String = format!("vigie:{}", n.alert.dedup_key)
+        .chars()
+        .take(255)
+        .collect();
     if n.resolved {
         return json!({
             "routing_key": routing_key,
@@ -77,14 +78,14 @@ pub fn pagerduty(n: &Notice, routing_key: &str) -> Value {
             "dedup_key": dedup_key,
         });
     }
-    let severity = match n.severity {
+    let severity = match n.alert.severity {
         Severity::Critical => "critical",
         Severity::Warning => "warning",
         Severity::Info => "info",
     };
-    let summary: String = match &n.order {
-        Some(order) => format!("{} {order}: {}", n.kind.as_str(), n.message),
-        None => format!("{}: {}", n.kind.as_str(), n.message),
+    let summary: String = match &n.alert.order {
+        Some(order) => format!("{} {order}: {}", n.alert.kind.as_str(), n.alert.message),
+        None => format!("{}: {}", n.alert.kind.as_str(), n.alert.message),
     }
     .chars()
     .take(1024)
@@ -98,14 +99,14 @@ pub fn pagerduty(n: &Notice, routing_key: &str) -> Value {
             "source": "vigie",
             "severity": severity,
             "timestamp": n.occurred_at,
-            "component": n.channel,
-            "group": n.channel,
-            "class": n.kind.as_str(),
+            "component": n.alert.channel,
+            "group": n.alert.channel,
+            "class": n.alert.kind.as_str(),
             "custom_details": {
-                "kind": n.kind.as_str(),
-                "channel": n.channel,
-                "order": n.order,
-                "message": n.message,
+                "kind": n.alert.kind.as_str(),
+                "channel": n.alert.channel,
+                "order": n.alert.order,
+                "message": n.alert.message,
             },
         },
     })

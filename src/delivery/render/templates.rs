@@ -77,15 +77,15 @@ macro_rules! built_in_locale {
         [$(
             (
                 concat!($locale, "/", $event, ".subject.txt"),
-                include_str!(concat!("../../config/templates/", $locale, "/", $event, ".subject.txt")),
+                include_str!(concat!("../../../config/templates/", $locale, "/", $event, ".subject.txt")),
             ),
             (
                 concat!($locale, "/", $event, ".body.txt"),
-                include_str!(concat!("../../config/templates/", $locale, "/", $event, ".body.txt")),
+                include_str!(concat!("../../../config/templates/", $locale, "/", $event, ".body.txt")),
             ),
             (
                 concat!($locale, "/", $event, ".body.html"),
-                include_str!(concat!("../../config/templates/", $locale, "/", $event, ".body.html")),
+                include_str!(concat!("../../../config/templates/", $locale, "/", $event, ".body.html")),
             ),
         )*]
     };

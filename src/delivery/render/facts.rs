@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use vigie_connector::{
     Address, Country, Customer, Decimal, MarketplaceState, Money, Order, OrderLine, OrderStatus,
@@ -15,9 +15,9 @@ use vigie_connector::{
 use super::templates::{LineContext, MessageContext, is_built_in};
 use crate::config::Config;
 use crate::events::OrderEvent;
-use crate::store;
+use crate::store::{self, order_facts};
 
-/// What the outbox row carries: everything a message or a seller webhook needs, as it was.
+/// What the outbox job carries: everything a message or a seller webhook needs, as it was.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
     pub channel: String,
@@ -36,8 +36,8 @@ pub struct Facts {
 }
 
 /// Reads what the store knows about the order at the moment of `event`.
-pub(super) fn gather(
-    tx: &Transaction<'_>,
+pub(in crate::delivery) fn gather(
+    conn: &Connection,
     config: &Config,
     channel: &str,
     order_pk: i64,
@@ -45,22 +45,14 @@ pub(super) fn gather(
     order: &Order,
     now: &str,
 ) -> store::Result<Facts> {
-    let first_order = is_first_order(tx, channel, order_pk, &order.customer)?;
+    let first_order = is_first_order(conn, channel, order_pk, &order.customer)?;
     let mut reasons: Vec<String> = Vec::new();
     let mut refused_lines: Vec<String> = Vec::new();
-    {
-        let mut stmt = tx
-            .prepare("SELECT line_id, reasons FROM decisions WHERE order_pk = ?1 AND accept = 0")?;
-        let rows = stmt.query_map([order_pk], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-        })?;
-        for row in rows {
-            let (line_id, codes) = row?;
-            refused_lines.push(line_id);
-            for code in serde_json::from_str::<Vec<String>>(&codes).unwrap_or_default() {
-                if !reasons.contains(&code) {
-                    reasons.push(code);
-                }
+    for (line_id, codes) in order_facts::refused_lines(conn, order_pk)? {
+        refused_lines.push(line_id);
+        for code in codes {
+            if !reasons.contains(&code) {
+                reasons.push(code);
             }
         }
     }
@@ -73,17 +65,10 @@ pub(super) fn gather(
             refused_lines.push(line.id.clone());
         }
     }
-    let stored_deadline: Option<String> = tx
-        .query_row(
-            "SELECT deadline_at FROM orders WHERE id = ?1",
-            [order_pk],
-            |row| row.get(0),
-        )
-        .optional()?
-        .flatten();
-    let deadline = order
-        .acceptance_deadline
-        .or_else(|| stored_deadline.and_then(|t| Timestamp::from_str(&t).ok()));
+    let deadline = match order.acceptance_deadline {
+        Some(deadline) => Some(deadline),
+        None => order_facts::deadline(conn, order_pk)?,
+    };
     let occurred = Timestamp::from_str(now).ok();
     let expected_dispatch = match (event, config.notify.dispatch_within, occurred) {
         (OrderEvent::Accepted, Some(within), Some(at)) => jiff::SignedDuration::try_from(within)
@@ -108,44 +93,25 @@ pub(super) fn gather(
 /// No earlier order on this channel with the same e-mail, or the same first and last name.
 /// Marketplaces often give a relay address per order, hence the name as well.
 fn is_first_order(
-    tx: &Transaction<'_>,
+    conn: &Connection,
     channel: &str,
     order_pk: i64,
     customer: &Customer,
 ) -> store::Result<bool> {
-    let email = customer
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty());
-    let first = customer
-        .first_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
-    let last = customer
-        .last_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
-    let (first, last) = match (first, last) {
-        (Some(f), Some(l)) => (Some(f), Some(l)),
-        _ => (None, None),
-    };
-    if email.is_none() && first.is_none() {
+    fn given(field: &Option<String>) -> Option<&str> {
+        field
+            .as_deref()
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+    }
+    let email = given(&customer.email);
+    let name = given(&customer.first_name).zip(given(&customer.last_name));
+    if email.is_none() && name.is_none() {
         return Ok(false); // nothing to recognise the customer by: do not claim a first order
     }
-    let earlier: i64 = tx.query_row(
-        "SELECT COUNT(*) FROM orders
-         WHERE channel = ?1 AND id < ?2 AND (
-            (?3 IS NOT NULL AND lower(json_extract(payload, '$.customer.email')) = lower(?3))
-            OR (?4 IS NOT NULL
-                AND lower(trim(json_extract(payload, '$.customer.first_name'))) = lower(?4)
-                AND lower(trim(json_extract(payload, '$.customer.last_name'))) = lower(?5)))",
-        params![channel, order_pk, email, first, last],
-        |row| row.get(0),
-    )?;
-    Ok(earlier == 0)
+    Ok(!order_facts::has_earlier_order(
+        conn, channel, order_pk, email, name,
+    )?)
 }
 
 /// The customer's language when templates exist for it, else the channel's.

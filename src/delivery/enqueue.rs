@@ -1,0 +1,66 @@
+//! Order events into the queue: one job per destination configured for the event.
+
+use rusqlite::Transaction;
+use vigie_connector::Order;
+
+use super::render::facts;
+use crate::config::{Config, Route};
+use crate::events::OrderEvent;
+use crate::store::outbox::{self, Destination};
+use crate::store::{self, StoreError};
+
+/// Writes one job per destination configured for `event` on `channel` (customer routes, then
+/// every `[[events.webhook]]` that wants it), inside the caller's transaction, so the jobs
+/// commit with the status change. A job that already exists for (order, event, destination)
+/// is left alone. Returns how many were written.
+pub fn enqueue(
+    tx: &Transaction<'_>,
+    config: &Config,
+    channel: &str,
+    order_pk: i64,
+    event: OrderEvent,
+    order: &Order,
+    now: &str,
+) -> store::Result<usize> {
+    let routes: &[Route] = match config.notify.channel(channel) {
+        Some(c) if c.events.contains(&event) => &c.routes,
+        _ => &[],
+    };
+    let destinations: Vec<Destination> = routes
+        .iter()
+        .map(|route| route_destination(*route))
+        .chain(
+            config
+                .events
+                .webhook
+                .iter()
+                .filter(|w| w.events.contains(&event))
+                .map(|w| Destination::Events(w.name.clone())),
+        )
+        .collect();
+    if destinations.is_empty() {
+        return Ok(0);
+    }
+    let facts = facts::gather(tx, config, channel, order_pk, event, order, now)?;
+    let payload = serde_json::to_string(&facts).map_err(|e| {
+        StoreError::Data(format!(
+            "order {order_pk}: cannot encode the {} facts: {e}",
+            event.as_str()
+        ))
+    })?;
+    let mut written = 0;
+    for destination in &destinations {
+        if outbox::insert_order_job(tx, order_pk, event, destination, &payload, now)? {
+            written += 1;
+        }
+    }
+    Ok(written)
+}
+
+fn route_destination(route: Route) -> Destination {
+    match route {
+        Route::Marketplace => Destination::Marketplace,
+        Route::Email => Destination::Email,
+        Route::Webhook => Destination::Webhook,
+    }
+}

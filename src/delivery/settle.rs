@@ -1,0 +1,300 @@
+//! How a job ends, the same for every kind: sent; retried later with a growing delay; failed
+//! for good (a customer message or seller webhook then raises an alert); or, found 'sending'
+//! after a crash, uncertain with an alert and never re-sent.
+//!
+//! An on-call notice that fails never raises another alert (that could loop): its failures
+//! are logged and counted in `vigie_alert_delivery_failures_total`.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::outcome::SendError;
+use super::retry::RetryPolicy;
+use crate::config::{AlertFormat, Config};
+use crate::domain::alerts::{Alert, AlertKind};
+use crate::store::outbox::{self, Destination, Job, Settled, Work};
+use crate::store::{self, Store, StoreError, alerts};
+
+/// What becomes of a job after one send.
+enum Next {
+    Sent,
+    RetryIn { delay: Duration, error: String },
+    GiveUp(String),
+}
+
+/// The one retry rule: a transient failure waits a growing delay (at least what the receiver
+/// asked for) until the policy's last attempt; a permanent one is given up at once.
+fn next(attempts: u32, outcome: Result<(), SendError>, policy: RetryPolicy) -> Next {
+    match outcome {
+        Ok(()) => Next::Sent,
+        Err(SendError::Transient {
+            message,
+            retry_after,
+        }) => match policy.delay_after(attempts) {
+            Some(delay) => Next::RetryIn {
+                delay: delay.max(retry_after.unwrap_or_default()),
+                error: message,
+            },
+            None => Next::GiveUp(format!("gave up after {attempts} attempts: {message}")),
+        },
+        Err(SendError::Permanent(message)) => Next::GiveUp(message),
+    }
+}
+
+/// Records the outcome of `job`'s send at `now`.
+pub(super) async fn settle(
+    store: &Store,
+    config: &Config,
+    job: Job,
+    outcome: Result<(), SendError>,
+    now: Timestamp,
+) -> store::Result<()> {
+    let policy = match job.work {
+        Work::Order { .. } => RetryPolicy::messages(&config.notify),
+        Work::Alert { .. } => RetryPolicy::alerts(),
+    };
+    if let (Err(e), Work::Alert { dedup_key, .. }) = (&outcome, &job.work) {
+        alert_delivery_failed(config, &job.destination, dedup_key, e);
+    }
+    let is_message = matches!(job.work, Work::Order { .. });
+    let route = route(&job.destination);
+    match next(job.attempts, outcome, policy) {
+        Next::Sent => {
+            if is_message {
+                metrics::counter!("vigie_notifications_sent_total", "route" => route).increment(1);
+            }
+            tracing::info!(outbox = job.id, job = %describe(&job), "sent");
+            let at = store::time_text(now);
+            store
+                .call(move |conn| outbox::settle(conn, job.id, Settled::Sent { at: &at }))
+                .await
+        }
+        Next::RetryIn { delay, error } => {
+            tracing::warn!(
+                outbox = job.id,
+                job = %describe(&job),
+                attempts = job.attempts,
+                retry_in = %humantime::format_duration(delay),
+                "send failed, will retry: {error}"
+            );
+            let at = now
+                .checked_add(SignedDuration::try_from(delay).unwrap_or_default())
+                .unwrap_or(now);
+            let at = store::time_text(at);
+            store
+                .call(move |conn| {
+                    let retry = Settled::RetryAt {
+                        at: &at,
+                        error: &error,
+                    };
+                    outbox::settle(conn, job.id, retry)
+                })
+                .await
+        }
+        Next::GiveUp(error) => {
+            tracing::error!(outbox = job.id, job = %describe(&job), "send failed for good: {error}");
+            if is_message {
+                metrics::counter!("vigie_notifications_failed_total", "route" => route)
+                    .increment(1);
+            }
+            let now = store::time_text(now);
+            store
+                .call(move |conn| {
+                    let tx = conn.transaction()?;
+                    outbox::settle(&tx, job.id, Settled::Failed { error: &error })?;
+                    if let Some(alert) = failed(&job, &error) {
+                        alerts::raise(&tx, &alert, &now)?;
+                    }
+                    tx.commit()?;
+                    Ok(())
+                })
+                .await
+        }
+    }
+}
+
+/// The alert a message given up raises; none for an on-call notice (that could loop).
+fn failed(job: &Job, error: &str) -> Option<Alert> {
+    let Work::Order {
+        channel,
+        order_id,
+        event,
+        ..
+    } = &job.work
+    else {
+        return None;
+    };
+    let alert = Alert::new(
+        AlertKind::NotificationFailed,
+        format!("notification_failed:{}", job.id),
+        format!(
+            "the {} message to {} for {channel}:{order_id} was not sent: {error}",
+            event.as_str(),
+            job.destination.to_text()
+        ),
+    );
+    Some(alert.order(channel, order_id))
+}
+
+/// Start-up: what a dead process left 'sending' becomes 'uncertain', each with an alert in
+/// the same transaction (a crash in between would leave an uncertain job nobody hears of).
+pub(super) async fn recover_interrupted(store: &Store, now: Timestamp) -> store::Result<()> {
+    let now = store::time_text(now);
+    let jobs = store
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let jobs = outbox::mark_interrupted(&tx)?;
+            for (id, job) in &jobs {
+                alerts::raise(&tx, &uncertain(*id, job.as_ref()), &now)?;
+            }
+            tx.commit()?;
+            Ok(jobs)
+        })
+        .await?;
+    for (id, job) in &jobs {
+        match job {
+            Ok(job) => {
+                tracing::warn!(outbox = id, job = %describe(job), "interrupted send marked uncertain")
+            }
+            Err(e) => tracing::warn!(outbox = id, "interrupted send marked uncertain: {e}"),
+        }
+    }
+    Ok(())
+}
+
+fn uncertain(id: i64, job: Result<&Job, &StoreError>) -> Alert {
+    let key = format!("notification_uncertain:{id}");
+    let job = match job {
+        Ok(job) => job,
+        Err(e) => {
+            return Alert::new(
+                AlertKind::NotificationUncertain,
+                key,
+                format!(
+                    "outbox row {id} was being sent when vigie stopped; it may or may not have \
+                     arrived and will not be re-sent; {e}"
+                ),
+            );
+        }
+    };
+    let destination = job.destination.to_text();
+    match &job.work {
+        Work::Order {
+            channel,
+            order_id,
+            event,
+            ..
+        } => Alert::new(
+            AlertKind::NotificationUncertain,
+            key,
+            format!(
+                "the {} message to {destination} for {channel}:{order_id} was being sent when \
+                 vigie stopped; it may or may not have arrived and will not be re-sent: check \
+                 and resend by hand if needed (outbox row {})",
+                event.as_str(),
+                job.id
+            ),
+        )
+        .order(channel, order_id),
+        Work::Alert {
+            dedup_key, notice, ..
+        } => Alert::new(
+            AlertKind::NotificationUncertain,
+            key,
+            format!(
+                "the {} notice of alert {dedup_key} to {destination} was being sent when vigie \
+                 stopped; it may or may not have arrived and will not be re-sent (outbox row {})",
+                notice.to_text(),
+                job.id
+            ),
+        ),
+    }
+}
+
+/// Counted and logged, never alerted: an alert about failing alerts could loop.
+fn alert_delivery_failed(config: &Config, to: &Destination, dedup_key: &str, e: &SendError) {
+    let target = match to {
+        Destination::Alerts(index) => config.alerts.webhook.get(*index),
+        _ => None,
+    };
+    let Some(target) = target else {
+        tracing::warn!(alert = dedup_key, "alert delivery failed: {e}");
+        return;
+    };
+    let format = match target.format {
+        AlertFormat::Generic => "generic",
+        AlertFormat::Slack => "slack",
+        AlertFormat::Pagerduty => "pagerduty",
+    };
+    metrics::counter!("vigie_alert_delivery_failures_total", "format" => format).increment(1);
+    tracing::warn!(
+        alert = dedup_key,
+        target = %super::transport::webhook::host(&target.url),
+        "alert delivery failed: {e}"
+    );
+}
+
+/// The `route` label of the message metrics.
+fn route(destination: &Destination) -> &'static str {
+    match destination {
+        Destination::Marketplace => "marketplace",
+        Destination::Email => "email",
+        Destination::Webhook => "webhook",
+        Destination::Events(_) => "events",
+        Destination::Alerts(_) => "alerts",
+    }
+}
+
+/// `the accepted message for fnac:1234 via marketplace`, for logs.
+fn describe(job: &Job) -> String {
+    let to = job.destination.to_text();
+    match &job.work {
+        Work::Order {
+            channel,
+            order_id,
+            event,
+            ..
+        } => format!(
+            "the {} message for {channel}:{order_id} via {to}",
+            event.as_str()
+        ),
+        Work::Alert {
+            dedup_key, notice, ..
+        } => format!("the {} notice of {dedup_key} via {to}", notice.to_text()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_failures_wait_then_give_up_and_permanent_ones_give_up_at_once() {
+        let policy = RetryPolicy::alerts();
+        let transient = |retry_after| {
+            Err(SendError::Transient {
+                message: "503".to_owned(),
+                retry_after,
+            })
+        };
+        let delay = |next| match next {
+            Next::RetryIn { delay, .. } => Some(delay),
+            _ => None,
+        };
+        assert_eq!(
+            delay(next(1, transient(None), policy)),
+            Some(policy.first_delay)
+        );
+        // The receiver's Retry-After wins when it asks for longer.
+        let asked = Duration::from_secs(3600);
+        assert_eq!(delay(next(1, transient(Some(asked)), policy)), Some(asked));
+        assert!(matches!(
+            next(policy.attempts, transient(None), policy),
+            Next::GiveUp(e) if e.starts_with("gave up after 10 attempts")
+        ));
+        let refused = Err(SendError::Permanent("404".to_owned()));
+        assert!(matches!(next(1, refused, policy), Next::GiveUp(e) if e == "404"));
+        assert!(matches!(next(1, Ok(()), policy), Next::Sent));
+    }
+}

@@ -1,0 +1,19 @@
+//! A customer message through the marketplace's own messaging (the `Marketplace` trait).
+
+use vigie_connector::{CustomerMessage, Marketplace};
+
+use crate::delivery::outcome::{self, SendError};
+use crate::delivery::render::Rendered;
+
+/// Sends `message` to the customer of `order_id`; the marketplace keeps its own copy.
+pub async fn send(
+    marketplace: &dyn Marketplace,
+    order_id: &str,
+    message: Rendered,
+) -> Result<(), SendError> {
+    let message = CustomerMessage {
+        subject: message.subject,
+        body: message.text,
+    };
+    outcome::marketplace(marketplace.message_customer(order_id, &message).await)
+}

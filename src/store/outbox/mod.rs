@@ -1,0 +1,253 @@
+//! The outbox: vigie's one durable delivery queue. A job is a customer message or a seller
+//! webhook about an order (one per order, event and destination), or an on-call notice about
+//! an alert (one per alert, notice and `[[alerts.webhook]]`).
+//!
+//! A job is committed 'sending' before its send starts, so a crash can never leave a message
+//! that looks unsent but was sent: what a dead process left 'sending' becomes 'uncertain'.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use super::{Result, StoreError};
+use crate::domain::alerts::AlertNotice;
+use crate::events::OrderEvent;
+
+mod job;
+
+pub use job::{DeliveryState, Destination, Job, Lane, Work};
+use job::{JOB_COLUMNS, RawJob, job};
+
+/// A job's id, and the job read back or why its row makes no sense (an error naming it).
+pub type ReadJob = (i64, Result<Job>);
+
+fn jobs(conn: &Connection, filter: &str, params: impl rusqlite::Params) -> Result<Vec<ReadJob>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {JOB_COLUMNS} WHERE {filter} ORDER BY j.id"
+    ))?;
+    let raw = stmt
+        .query_map(params, |row| RawJob::try_from(row))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(raw.into_iter().map(|raw| (raw.0, job(raw))).collect())
+}
+
+/// Queues a message about an order; `false` when the same (order, event, destination) exists.
+pub fn insert_order_job(
+    tx: &Transaction<'_>,
+    order_pk: i64,
+    event: OrderEvent,
+    destination: &Destination,
+    payload: &str,
+    now: &str,
+) -> Result<bool> {
+    let inserted = tx.execute(
+        "INSERT INTO outbox (order_pk, event, destination, next_attempt_at, payload, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?4)
+         ON CONFLICT (order_pk, event, destination) DO NOTHING",
+        params![
+            order_pk,
+            event.as_str(),
+            destination.to_text(),
+            now,
+            payload
+        ],
+    )?;
+    Ok(inserted == 1)
+}
+
+/// Queues a notice about an alert in `state`: `pending`, or `sent` for a target a release
+/// before this queue had already told. `false` when the same (alert, notice, destination)
+/// exists.
+pub fn insert_alert_job(
+    conn: &Connection,
+    alert_id: i64,
+    notice: AlertNotice,
+    destination: &Destination,
+    state: DeliveryState,
+    payload: &str,
+    now: &str,
+) -> Result<bool> {
+    let inserted = conn.execute(
+        "INSERT INTO outbox (alert_id, event, destination, state, next_attempt_at, payload,
+                             created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5)
+         ON CONFLICT (alert_id, event, destination) DO NOTHING",
+        params![
+            alert_id,
+            notice.to_text(),
+            destination.to_text(),
+            state,
+            now,
+            payload
+        ],
+    )?;
+    Ok(inserted == 1)
+}
+
+/// Start-up: jobs left 'sending' by a process that died mid-send become 'uncertain'. They are
+/// returned so each can raise an alert in the same transaction (a crash in between would
+/// leave an uncertain message nobody hears of); they are never sent again automatically.
+pub fn mark_interrupted(tx: &Transaction<'_>) -> Result<Vec<ReadJob>> {
+    let jobs = jobs(tx, "j.state = ?1", [DeliveryState::Sending])?;
+    tx.execute(
+        "UPDATE outbox SET state = ?1,
+            last_error = 'interrupted while sending: it may or may not have arrived',
+            sent_at = NULL
+         WHERE state = ?2",
+        [DeliveryState::Uncertain, DeliveryState::Sending],
+    )?;
+    Ok(jobs)
+}
+
+/// Claims the next due job of `lane`, committing it as 'sending' before returning it.
+pub fn claim_next(conn: &mut Connection, lane: Lane, now: &str) -> Result<Option<Job>> {
+    let tx = conn.transaction()?;
+    let id: Option<i64> = tx
+        .query_row(
+            &format!("SELECT id FROM outbox WHERE {DUE} ORDER BY next_attempt_at, id LIMIT 1"),
+            params![DeliveryState::Pending, now, lane.glob()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(id) = id else { return Ok(None) };
+    tx.execute(
+        "UPDATE outbox SET state = ?2, attempts = attempts + 1 WHERE id = ?1",
+        params![id, DeliveryState::Sending],
+    )?;
+    let claimed = match jobs(&tx, "j.id = ?1", [id])?.pop() {
+        Some((_, Ok(job))) => Some(job),
+        Some((_, Err(e))) => {
+            // Set aside with its error, so it never blocks the jobs behind it.
+            tx.execute(
+                "UPDATE outbox SET state = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, DeliveryState::Failed, e.to_string()],
+            )?;
+            tx.commit()?;
+            return Err(e);
+        }
+        None => None,
+    };
+    tx.commit()?;
+    Ok(claimed)
+}
+
+/// Pending, due at `?2`, in the lane whose GLOB is `?3`.
+const DUE: &str = "state = ?1 AND next_attempt_at <= ?2 AND destination GLOB ?3";
+
+/// Whether some job of `lane` is due now (used to keep draining).
+pub fn has_due(conn: &Connection, lane: Lane, now: &str) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT 1 FROM outbox WHERE {DUE} LIMIT 1"),
+            params![DeliveryState::Pending, now, lane.glob()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Jobs due now, whatever their lane (what a dry run would have sent).
+pub fn due_count(conn: &Connection, now: &str) -> Result<i64> {
+    Ok(conn.query_row(
+        &format!("SELECT COUNT(*) FROM outbox WHERE {DUE}"),
+        params![DeliveryState::Pending, now, "*"],
+        |row| row.get(0),
+    )?)
+}
+
+/// How a claimed job's send ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Settled<'a> {
+    Sent {
+        at: &'a str,
+    },
+    /// Back to 'pending', due again at `at`.
+    RetryAt {
+        at: &'a str,
+        error: &'a str,
+    },
+    Failed {
+        error: &'a str,
+    },
+}
+
+/// Records the outcome of a send. Only a job this process claimed ('sending') moves: one that
+/// another start already marked 'uncertain' stays for a human, never back to 'pending'.
+pub fn settle(conn: &Connection, id: i64, outcome: Settled<'_>) -> Result<()> {
+    let (state, retry_at, error, sent_at) = match outcome {
+        Settled::Sent { at } => (DeliveryState::Sent, None, None, Some(at)),
+        Settled::RetryAt { at, error } => (DeliveryState::Pending, Some(at), Some(error), None),
+        Settled::Failed { error } => (DeliveryState::Failed, None, Some(error), None),
+    };
+    conn.execute(
+        "UPDATE outbox SET state = ?2, next_attempt_at = COALESCE(?3, next_attempt_at),
+                           last_error = ?4, sent_at = ?5
+         WHERE id = ?1 AND state = ?6",
+        params![id, state, retry_at, error, sent_at, DeliveryState::Sending],
+    )?;
+    Ok(())
+}
+
+/// An alert resolved: its notices not yet sent will never be (a late trigger after the
+/// resolve would reopen the incident).
+pub fn cancel_alert_jobs(conn: &Connection, alert_id: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE outbox SET state = ?2,
+            last_error = 'the alert was resolved before this notice was sent'
+         WHERE alert_id = ?1 AND state = ?3",
+        params![alert_id, DeliveryState::Cancelled, DeliveryState::Pending],
+    )?;
+    Ok(())
+}
+
+/// The targets an alert's notices were tried on (they may have heard of it), or `None` when
+/// it has no job at all (told by a release before this queue, or to no target).
+pub fn alert_targets_tried(conn: &Connection, alert_id: i64) -> Result<Option<Vec<Destination>>> {
+    let mut stmt = conn
+        .prepare("SELECT id, destination, attempts FROM outbox WHERE alert_id = ?1 ORDER BY id")?;
+    let rows = stmt
+        .query_map([alert_id], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, u32>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut tried = Vec::new();
+    for (id, text, attempts) in rows {
+        let destination = Destination::parse(&text).ok_or_else(|| {
+            StoreError::Data(format!("outbox row {id}: unknown destination {text:?}"))
+        })?;
+        if attempts > 0 && !tried.contains(&destination) {
+            tried.push(destination);
+        }
+    }
+    Ok(Some(tried))
+}
+
+/// How many reminders of an alert were queued so far.
+pub fn reminders_queued(conn: &Connection, alert_id: i64) -> Result<u32> {
+    Ok(conn.query_row(
+        "SELECT COUNT(DISTINCT event) FROM outbox WHERE alert_id = ?1 AND event GLOB 'reminder:*'",
+        [alert_id],
+        |row| row.get(0),
+    )?)
+}
+
+/// Customer messages and seller webhooks per state (`vigie status`, `/metrics`); on-call
+/// notices are not messages.
+pub fn message_counts(conn: &Connection) -> Result<BTreeMap<String, i64>> {
+    let mut stmt = conn
+        .prepare("SELECT state, COUNT(*) FROM outbox WHERE order_pk IS NOT NULL GROUP BY state")?;
+    let counts = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests;
