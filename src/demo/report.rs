@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 use rusqlite::Connection;
-use vigie_fnac::sandbox::FnacSandbox;
-use vigie_mirakl::sandbox::MiraklSandbox;
+use vigie_testkit::Marketplaces;
+use vigie_testkit::stats::percentile;
 
+use crate::store::figures;
 use crate::store::orders::{self, OrderFilter};
 use crate::store::{self, StoreError};
 
@@ -31,8 +32,7 @@ pub struct Progress {
     pub flagged: usize,
     pub undecided: usize,
     pub shipped: usize,
-    pub messages: i64,
-    pub pending_messages: i64,
+    pub messages: figures::OutboxCounts,
 }
 
 /// Counts for the live line, from the daemon's database.
@@ -48,13 +48,7 @@ pub fn progress(conn: &Connection) -> store::Result<Progress> {
         }
         p.shipped += usize::from(order.status == "shipped");
     }
-    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
-    // Order jobs only: the outbox also carries on-call notices.
-    p.messages =
-        count("SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND order_pk IS NOT NULL")?;
-    p.pending_messages = count(
-        "SELECT COUNT(*) FROM outbox WHERE state IN ('pending', 'sending') AND order_pk IS NOT NULL",
-    )?;
+    p.messages = figures::outbox_counts(conn)?;
     Ok(p)
 }
 
@@ -67,12 +61,13 @@ pub struct Outside {
     pub mirakl_calls: u64,
     pub fnac_calls: u64,
     pub alerts: BTreeMap<String, u64>,
-    pub emails: u64,
+    pub emails: usize,
     pub elapsed_secs: f64,
 }
 
 impl Outside {
-    pub fn gather(mirakl: &MiraklSandbox, fnac: &FnacSandbox) -> Self {
+    pub fn gather(markets: &Marketplaces) -> Self {
+        let Marketplaces { mirakl, fnac } = markets;
         Self {
             mirakl_pushes: mirakl.stock_imports().iter().map(|i| i.lines.len()).sum(),
             mirakl_imports: mirakl.stock_imports().len(),
@@ -111,13 +106,15 @@ pub fn summary(conn: &Connection, s: &Outside) -> Result<String, StoreError> {
         let _ = writeln!(out, "    {reason:<34} {n:>4}");
     }
 
-    let waits = accept_waits(conn)?;
-    if !waits.is_empty() {
+    let mut waits: Vec<f64> = figures::acceptances(conn)?
+        .iter()
+        .map(|a| seconds(a.placed_at, a.confirmed_at))
+        .collect();
+    waits.sort_by(f64::total_cmp);
+    if let (Some(median), Some(p99)) = (percentile(&waits, 0.5), percentile(&waits, 0.99)) {
         let _ = writeln!(
             out,
-            "time to accept (order placed -> marketplace confirms): median {:.1} s, p99 {:.1} s, over {} orders",
-            percentile(&waits, 0.5),
-            percentile(&waits, 0.99),
+            "time to accept (order placed -> marketplace confirms): median {median:.1} s, p99 {p99:.1} s, over {} orders",
             waits.len()
         );
     }
@@ -128,20 +125,14 @@ pub fn summary(conn: &Connection, s: &Outside) -> Result<String, StoreError> {
         s.mirakl_pushes, s.mirakl_imports, s.fnac_pushes, s.fnac_batches
     );
 
-    let mut stmt = conn.prepare(
-        "SELECT event || ' via ' || destination, COUNT(*) FROM outbox
-         WHERE state = 'sent' AND order_pk IS NOT NULL GROUP BY 1 ORDER BY 1",
-    )?;
-    let messages: Vec<(String, i64)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
     let _ = writeln!(
         out,
         "customer messages sent ({} e-mails reached the SMTP server):",
         s.emails
     );
-    for (what, n) in messages {
-        let _ = writeln!(out, "  {what:<26} {n:>4}");
+    for sent in figures::sent_messages(conn)? {
+        let what = format!("{} via {}", sent.event, sent.destination);
+        let _ = writeln!(out, "  {what:<26} {:>4}", sent.count);
     }
     let _ = writeln!(out, "alerts received by the on-call endpoint:");
     for (kind, n) in &s.alerts {
@@ -167,31 +158,7 @@ pub fn summary(conn: &Connection, s: &Outside) -> Result<String, StoreError> {
     Ok(out)
 }
 
-/// Seconds from the order's creation on the marketplace to the marketplace confirming
-/// vigie's acceptance, for every accepted order.
-pub fn accept_waits(conn: &Connection) -> store::Result<Vec<f64>> {
-    let mut stmt = conn.prepare(
-        "SELECT o.created_at, MIN(d.outcome_at) FROM orders o
-         JOIN decisions d ON d.order_pk = o.id
-         WHERE d.accept = 1 AND d.outcome = 'confirmed' GROUP BY o.id",
-    )?;
-    let rows: Vec<(String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut waits: Vec<f64> = rows
-        .iter()
-        .filter_map(|(created, confirmed)| {
-            let created: Timestamp = created.parse().ok()?;
-            let confirmed: Timestamp = confirmed.parse().ok()?;
-            Some(confirmed.duration_since(created).as_secs_f64().max(0.0))
-        })
-        .collect();
-    waits.sort_by(f64::total_cmp);
-    Ok(waits)
-}
-
-/// The `q` quantile of sorted `values` (nearest rank).
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
+/// Seconds from `from` to `to`, never negative (the two times come from different processes).
+pub fn seconds(from: Timestamp, to: Timestamp) -> f64 {
+    to.duration_since(from).as_secs_f64().max(0.0)
 }

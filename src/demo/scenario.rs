@@ -6,8 +6,12 @@
 use std::time::Duration;
 
 use rust_decimal::Decimal;
-use vigie_fnac::sandbox::{self as fnac, FnacSandbox};
-use vigie_mirakl::sandbox::{self as mirakl, MiraklSandbox};
+use vigie_mirakl::sandbox as mirakl;
+use vigie_testkit::{Marketplace, Marketplaces, NewOrder, Rng};
+
+/// Seeds the order stream: the demo tells the same story every time, one where the
+/// ordinary articles do not run out.
+pub const SEED: u64 = 2026;
 
 /// (sku, units in the warehouse, units offered on the marketplaces, price in euros, tags)
 const CATALOGUE: &[(&str, u32, u32, i64, &str)] = &[
@@ -30,7 +34,7 @@ const CATALOGUE: &[(&str, u32, u32, i64, &str)] = &[
 const ORDINARY: &[&str] = &[
     "LAMP-01", "LAMP-02", "LAMP-03", "CHAIR-01", "CHAIR-02", "RUG-01",
 ];
-pub const CUSTOMERS: &[(&str, &str)] = &[
+const CUSTOMERS: &[(&str, &str)] = &[
     ("Camille", "Martin"),
     ("Léa", "Bernard"),
     ("Hugo", "Dubois"),
@@ -41,49 +45,46 @@ pub const CUSTOMERS: &[(&str, &str)] = &[
     ("Manon", "Durand"),
 ];
 
-/// The seller's stock file: `sku,quantity,tags`.
+/// The seller's stock file.
 pub fn stock_csv() -> String {
-    stock_csv_of(
+    vigie_testkit::stock_csv(
         CATALOGUE
             .iter()
             .map(|(sku, on_hand, _, _, tags)| (*sku, *on_hand, *tags)),
     )
 }
 
-/// A stock file of `(sku, units on hand, tags)`.
-pub fn stock_csv_of<'a>(items: impl IntoIterator<Item = (&'a str, u32, &'a str)>) -> String {
-    let mut csv = String::from("sku,quantity,tags\n");
-    for (sku, on_hand, tags) in items {
-        csv.push_str(&format!("{sku},{on_hand},{tags}\n"));
-    }
-    csv
-}
-
-pub fn stock_marketplaces(mirakl: &MiraklSandbox, fnac: &FnacSandbox) {
-    offer_on_marketplaces(
-        mirakl,
-        fnac,
+pub fn stock_marketplaces(markets: &Marketplaces) {
+    markets.offer(
         CATALOGUE
             .iter()
             .map(|(sku, _, offered, _, _)| (*sku, *offered)),
     );
 }
 
-/// Offers `(sku, units)` on both marketplaces.
-pub fn offer_on_marketplaces<'a>(
-    mirakl: &MiraklSandbox,
-    fnac: &FnacSandbox,
-    offers: impl IntoIterator<Item = (&'a str, u32)>,
-) {
-    for (sku, offered) in offers {
-        mirakl.set_quantity(sku, offered);
-        fnac.set_quantity(sku, offered);
-    }
-}
-
 fn price(sku: &str) -> Decimal {
     let euros = CATALOGUE.iter().find(|c| c.0 == sku).map_or(50, |c| c.3);
     Decimal::new(euros, 0)
+}
+
+/// `quantity` of `sku` at the catalogue price, from a random customer, shipped to `country`.
+pub fn order(rng: &mut Rng, sku: &str, quantity: u32, country: &str) -> NewOrder {
+    let (first, last) = *rng.pick(CUSTOMERS);
+    NewOrder::new()
+        .line(sku, quantity, price(sku))
+        .customer(first, last)
+        .country(country)
+        // Show the address so the destination rule can judge it (operators differ on this).
+        .address_visible()
+}
+
+/// Either marketplace, as likely.
+pub fn marketplace(rng: &mut Rng) -> Marketplace {
+    if rng.below(2) == 0 {
+        Marketplace::Mirakl
+    } else {
+        Marketplace::Fnac
+    }
 }
 
 /// What kind of order the stream places next.
@@ -97,24 +98,6 @@ pub enum Kind {
     LastUnitPair,
 }
 
-/// A small deterministic generator (the demo tells the same story every time).
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new() -> Self {
-        Self(0x9E37_79B9_7F4A_7C15)
-    }
-
-    /// A number in `0..below`.
-    pub fn next(&mut self, below: u64) -> u64 {
-        // xorshift64*: plenty for picking articles
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) % below
-    }
-}
-
 pub struct Stream {
     rng: Rng,
     placed: u64,
@@ -124,14 +107,10 @@ pub struct Stream {
 impl Stream {
     pub fn new() -> Self {
         Self {
-            rng: Rng::new(),
+            rng: Rng::new(SEED),
             placed: 0,
             last_units: vec!["LAST-01", "LAST-02", "LAST-03"],
         }
-    }
-
-    fn next(&mut self, below: u64) -> u64 {
-        self.rng.next(below)
     }
 
     fn kind(&mut self) -> Kind {
@@ -139,7 +118,7 @@ impl Stream {
         if self.placed % 40 == 20 && !self.last_units.is_empty() {
             return Kind::LastUnitPair;
         }
-        match self.next(100) {
+        match self.rng.below(100) {
             0..=71 => Kind::Ordinary,
             72..=79 => Kind::Large,
             80..=86 => Kind::Abroad,
@@ -149,80 +128,42 @@ impl Stream {
     }
 
     /// Places the next order (two for a last-unit pair); returns its kind.
-    pub fn place(&mut self, mirakl: &MiraklSandbox, fnac: &FnacSandbox) -> Kind {
+    pub fn place(&mut self, markets: &Marketplaces) -> Kind {
         let kind = self.kind();
-        let (first, last) = CUSTOMERS[self.next(CUSTOMERS.len() as u64) as usize];
-        let on_mirakl = self.next(2) == 0;
-        let (sku, quantity, country) = match kind {
-            Kind::Ordinary => (
-                ORDINARY[self.next(ORDINARY.len() as u64) as usize],
-                1 + self.next(2) as u32,
-                "FRA",
-            ),
-            Kind::Large => ("SOFA-01", 1, "FRA"),
-            Kind::Abroad => (
-                ORDINARY[self.next(ORDINARY.len() as u64) as usize],
-                1,
-                "DEU",
-            ),
-            Kind::Fragile => (
-                if self.next(2) == 0 {
-                    "VASE-01"
-                } else {
-                    "MIRROR-01"
-                },
-                1,
-                "FRA",
-            ),
-            Kind::OutOfStock => ("GONE-01", 1, "FRA"),
+        let rng = &mut self.rng;
+        let on = marketplace(rng);
+        let order = match kind {
+            Kind::Ordinary => {
+                let sku = *rng.pick(ORDINARY);
+                let quantity = 1 + rng.below(2) as u32;
+                order(rng, sku, quantity, "FRA")
+            }
+            Kind::Large => order(rng, "SOFA-01", 1, "FRA"),
+            Kind::Abroad => {
+                let sku = *rng.pick(ORDINARY);
+                order(rng, sku, 1, "DEU")
+            }
+            Kind::Fragile => {
+                let sku = *rng.pick(&["VASE-01", "MIRROR-01"]);
+                order(rng, sku, 1, "FRA")
+            }
+            Kind::OutOfStock => order(rng, "GONE-01", 1, "FRA"),
             Kind::LastUnitPair => {
                 let sku = self.last_units.remove(0);
-                mirakl.add_order(mirakl_spec(sku, 1, first, last, "FRA"));
-                fnac.add_order(fnac_spec(sku, 1, first, last, "FRA"));
+                let order = order(rng, sku, 1, "FRA");
+                markets.place(Marketplace::Mirakl, &order);
+                markets.place(Marketplace::Fnac, &order);
                 return kind;
             }
         };
-        if on_mirakl {
-            mirakl.add_order(mirakl_spec(sku, quantity, first, last, country));
-        } else {
-            fnac.add_order(fnac_spec(sku, quantity, first, last, country));
-        }
+        markets.place(on, &order);
         kind
     }
 }
 
-pub fn mirakl_spec(
-    sku: &str,
-    quantity: u32,
-    first: &str,
-    last: &str,
-    country: &str,
-) -> mirakl::OrderSpec {
-    // Show the address so the destination rule can judge it (operators differ on this).
-    mirakl::OrderSpec::new()
-        .line(sku, quantity, price(sku))
-        .customer(first, last)
-        .country(country)
-        .address_visible()
-}
-
-pub fn fnac_spec(
-    sku: &str,
-    quantity: u32,
-    first: &str,
-    last: &str,
-    country: &str,
-) -> fnac::OrderSpec {
-    let mut spec = fnac::OrderSpec::new(vec![fnac::LineSpec::new(sku, quantity, price(sku))]);
-    spec.first_name = first.to_owned();
-    spec.last_name = last.to_owned();
-    spec.shipping_country = country.to_owned();
-    spec
-}
-
 /// Ships the accepted orders, as the warehouse would, with a tracking number.
-pub fn ship_accepted(mirakl: &MiraklSandbox, fnac: &FnacSandbox) -> usize {
-    let mut shipped = 0;
+pub fn ship_accepted(markets: &Marketplaces) {
+    let Marketplaces { mirakl, fnac } = markets;
     for order in mirakl.orders() {
         if order.state == "SHIPPING" {
             let number = format!("6A{}", order.id.replace('-', ""));
@@ -234,7 +175,8 @@ pub fn ship_accepted(mirakl: &MiraklSandbox, fnac: &FnacSandbox) -> usize {
                 carrier_code: Some("COLISSIMO".into()),
                 carrier_name: Some("Colissimo".into()),
             };
-            shipped += usize::from(mirakl.ship(&order.id, tracking).is_ok());
+            // An order cancelled meanwhile no longer ships; the next round skips it.
+            let _ = mirakl.ship(&order.id, tracking);
         }
     }
     for order in fnac.orders() {
@@ -242,11 +184,9 @@ pub fn ship_accepted(mirakl: &MiraklSandbox, fnac: &FnacSandbox) -> usize {
             fnac.debit(&order.id);
         }
         if order.state == "ToShip" || order.state == "Accepted" {
-            shipped +=
-                usize::from(fnac.ship(&order.id, &format!("XY{}FR", order.id), "Chronopost"));
+            fnac.ship(&order.id, &format!("XY{}FR", order.id), "Chronopost");
         }
     }
-    shipped
 }
 
 /// Pace of the stream: one order every `EVERY` for `ORDERS` orders.

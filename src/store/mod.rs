@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod channels;
 pub mod decisions;
+pub mod figures;
 pub mod flags;
 mod migrations;
 pub mod order_facts;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
+pub mod rig;
+
 use std::io::Read;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -182,6 +184,30 @@ impl Setup {
         setup
     }
 
+    /// Like [`Setup::new`], with `stock` (sku, units) imported into the inventory as a seller
+    /// would (`vigie stock import`).
+    pub async fn with_stock(extra: &str, stock: &[(&str, u32)]) -> Self {
+        let setup = Self::new(extra);
+        let csv = setup.dir.path().join("stock.csv");
+        let text = vigie_testkit::stock_csv(stock.iter().map(|(sku, units)| (*sku, *units, "")));
+        std::fs::write(&csv, text).unwrap();
+        vigie(&setup.config, &["stock", "import", csv.to_str().unwrap()]).await;
+        setup
+    }
+
+    /// The daemon's database, read-only, or `None` before the daemon created it.
+    pub fn database(&self) -> Option<rusqlite::Connection> {
+        let path = self.dir.path().join("state").join("vigie.db");
+        if !path.exists() {
+            return None;
+        }
+        let conn =
+            rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .ok()?;
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        Some(conn)
+    }
+
     pub fn write(&self, extra: &str) {
         let text = format!(
             "[daemon]\nstate_dir = \"{}\"\nstatus_listen = \"127.0.0.1:0\"\nshutdown_grace = \"1s\"\n{extra}",
@@ -215,4 +241,55 @@ pub async fn vigie(config: &Path, args: &[&str]) -> std::process::Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// The one number `sql` selects.
+pub fn count(conn: &rusqlite::Connection, sql: &str) -> i64 {
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// "what: n, ..." for the conditions a test waits for that still count something, or `None`
+/// once every count is down to zero.
+pub fn still_open(counts: &[(&str, i64)]) -> Option<String> {
+    let open: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(what, n)| format!("{what}: {n}"))
+        .collect();
+    (!open.is_empty()).then(|| open.join(", "))
+}
+
+/// Polls `open` (what still keeps a run from settling, or `None`) every 500 ms until it
+/// answers `None`, saying what it waits for every ten seconds. Fails if the daemon exits, or
+/// once `limit` has passed.
+pub async fn wait_until_settled(
+    daemon: &mut Daemon,
+    limit: Duration,
+    mut open: impl FnMut() -> Option<String>,
+) {
+    let began = Instant::now();
+    let mut last_report = began;
+    while let Some(what) = open() {
+        assert!(
+            daemon.is_running(),
+            "vigie exited on its own:\n{}",
+            daemon.log()
+        );
+        assert!(
+            began.elapsed() < limit,
+            "not settled after {limit:?}: {what}; log tail:\n{}",
+            tail(&daemon.log(), 40)
+        );
+        if last_report.elapsed() >= Duration::from_secs(10) {
+            eprintln!("[{:>5.1}s] waiting: {what}", began.elapsed().as_secs_f64());
+            last_report = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The last `lines` lines of `text`.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }

@@ -1,6 +1,5 @@
 //! Shared by the notification and alert tests: a configuration around a real SQLite file, an
-//! order row, a polling helper, and a small SMTP server on 127.0.0.1 that records what it
-//! receives.
+//! order row, a polling helper, and the SMTP sink of vigie-testkit.
 
 #![allow(dead_code)] // each test file uses part of it
 
@@ -8,8 +7,6 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
 use vigie::config::{Config, Environment};
 use vigie::store::Store;
 use vigie_connector::{
@@ -188,119 +185,12 @@ pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-/// One message as the SMTP server received it.
-#[derive(Debug, Clone, Default)]
-pub struct Received {
-    pub auth: Option<String>,
-    pub mail_from: String,
-    pub rcpt_to: Vec<String>,
-    pub data: String,
-}
-
-/// A minimal SMTP server: EHLO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT. It answers
-/// `reply_to_data` (e.g. "451 4.3.0 try later") instead of 250 for the first few messages.
-#[derive(Clone)]
-pub struct SmtpSink {
-    pub port: u16,
-    pub received: Arc<Mutex<Vec<Received>>>,
-    pub refusals: Arc<Mutex<Vec<String>>>,
-}
+/// The SMTP sink of vigie-testkit (shared with `vigie demo`), started on 127.0.0.1:0: it
+/// records every message and can refuse the next ones (`refuse_next`).
+pub struct SmtpSink;
 
 impl SmtpSink {
-    pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let sink = Self {
-            port,
-            received: Arc::default(),
-            refusals: Arc::default(),
-        };
-        let server = sink.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let server = server.clone();
-                tokio::spawn(async move {
-                    let _ = server.session(socket).await;
-                });
-            }
-        });
-        sink
-    }
-
-    /// Answers `reply` to the end of DATA for the next messages, one per entry.
-    pub fn refuse_next(&self, reply: &str) {
-        self.refusals.lock().unwrap().push(reply.to_owned());
-    }
-
-    pub fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-
-    async fn session(&self, socket: tokio::net::TcpStream) -> std::io::Result<()> {
-        let (read, mut write) = socket.into_split();
-        let mut lines = BufReader::new(read);
-        write.write_all(b"220 sink.test ESMTP\r\n").await?;
-        let mut current = Received::default();
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if lines.read_line(&mut line).await? == 0 {
-                return Ok(());
-            }
-            let command = line.trim_end().to_owned();
-            let upper = command.to_ascii_uppercase();
-            let reply: String = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-                "250-sink.test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 AUTH PLAIN".to_owned()
-            } else if let Some(plain) = command.strip_prefix("AUTH PLAIN ") {
-                current.auth = Some(plain.to_owned());
-                "235 2.7.0 accepted".to_owned()
-            } else if upper.starts_with("MAIL FROM:") {
-                current.mail_from = command[10..].trim().to_owned();
-                "250 2.1.0 ok".to_owned()
-            } else if upper.starts_with("RCPT TO:") {
-                current.rcpt_to.push(command[8..].trim().to_owned());
-                "250 2.1.5 ok".to_owned()
-            } else if upper == "DATA" {
-                write.write_all(b"354 go ahead\r\n").await?;
-                let mut data = String::new();
-                loop {
-                    line.clear();
-                    if lines.read_line(&mut line).await? == 0 {
-                        return Ok(());
-                    }
-                    if line == ".\r\n" {
-                        break;
-                    }
-                    // Dot-stuffing (RFC 5321 4.5.2).
-                    data.push_str(line.strip_prefix('.').unwrap_or(&line));
-                }
-                current.data = data;
-                let refusal = {
-                    let mut refusals = self.refusals.lock().unwrap();
-                    (!refusals.is_empty()).then(|| refusals.remove(0))
-                };
-                let auth = current.auth.clone();
-                let message = std::mem::take(&mut current);
-                current.auth = auth;
-                match refusal {
-                    Some(reply) => reply,
-                    None => {
-                        self.received.lock().unwrap().push(message);
-                        "250 2.0.0 queued".to_owned()
-                    }
-                }
-            } else if upper == "RSET" || upper == "NOOP" {
-                "250 2.0.0 ok".to_owned()
-            } else if upper == "QUIT" {
-                write.write_all(b"221 2.0.0 bye\r\n").await?;
-                return Ok(());
-            } else {
-                "502 5.5.2 not implemented".to_owned()
-            };
-            write.write_all(format!("{reply}\r\n").as_bytes()).await?;
-        }
+    pub async fn start() -> vigie_testkit::SmtpSink {
+        vigie_testkit::SmtpSink::start().await.unwrap()
     }
 }

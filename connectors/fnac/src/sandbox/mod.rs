@@ -255,25 +255,4 @@ impl FnacSandbox {
     pub fn expire_tokens(&self) {
         self.shared.state().expire_tokens();
     }
-
-    /// Places one random order from `skus` every `every`, until the returned task is
-    /// aborted or the sandbox dropped.
-    pub fn spawn_order_generator(
-        &self,
-        every: Duration,
-        skus: Vec<String>,
-    ) -> tokio::task::JoinHandle<()> {
-        let shared = Arc::downgrade(&self.shared);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let Some(shared) = shared.upgrade() else {
-                    return;
-                };
-                shared.state().add_random_order(&skus);
-            }
-        })
-    }
 }

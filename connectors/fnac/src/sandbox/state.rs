@@ -377,21 +377,6 @@ impl State {
         id
     }
 
-    pub fn add_random_order(&mut self, skus: &[String]) -> Option<String> {
-        if skus.is_empty() {
-            return None;
-        }
-        let count = self.rng.random_range(1..=2usize.min(skus.len()));
-        let lines = (0..count)
-            .map(|_| {
-                let sku = &skus[self.rng.random_range(0..skus.len())];
-                let cents = self.rng.random_range(990..=9990i64);
-                super::LineSpec::new(sku, self.rng.random_range(1..=2), Decimal::new(cents, 2))
-            })
-            .collect();
-        Some(self.add_order(OrderSpec::new(lines)))
-    }
-
     pub fn make_malformed(&mut self, order_id: &str) {
         if let Some(order) = self.order_mut(order_id) {
             order.malformed = true;

@@ -1,16 +1,13 @@
-//! Test-side instruments for the crash and fault tests: a recording HTTP proxy put between
-//! the daemon and a sandbox, an on-call webhook receiver, and a small seeded generator.
+//! A recording HTTP proxy put between the daemon and a sandbox, for the crash and fault
+//! tests.
 //!
 //! The proxy timestamps every request when it arrives and when its answer leaves, keeps the
 //! request bodies (so a test can read every decision and message the daemon sent, including
-//! the ones the sandbox refused), and can hold chosen answers back after the sandbox processed
-//! the request, which widens the window in which a SIGKILL lands mid-send.
-//!
-//! Included with `#[path = "common/recorder.rs"] mod recorder;` by the tests that need it, so
-//! the other test binaries do not compile it.
+//! the ones the sandbox refused), can hold chosen answers back after the sandbox processed
+//! the request (which widens the window in which a SIGKILL lands mid-send), and can answer
+//! chosen requests with an error itself.
 
-#![allow(dead_code)] // each test file uses part of it
-
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,7 +17,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use tokio::task::JoinHandle;
+
+use crate::lock;
 
 /// One request seen by a [`Recorder`].
 #[derive(Debug, Clone)]
@@ -81,41 +80,41 @@ struct Shared {
     failing: Mutex<Vec<(String, u16, usize)>>,
 }
 
-/// A recording reverse proxy on 127.0.0.1:0 in front of one sandbox.
+/// A recording reverse proxy on 127.0.0.1:0 in front of one sandbox; stops when dropped.
 pub struct Recorder {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
+    task: JoinHandle<()>,
 }
 
 impl Recorder {
     /// Forwards everything to `upstream` (scheme, host and port; the path is kept as sent).
-    pub async fn start(upstream: &url::Url) -> Self {
-        let upstream = format!(
-            "{}://{}",
-            upstream.scheme(),
-            upstream.host_str().zip(upstream.port()).map_or_else(
-                || upstream.host_str().unwrap_or_default().to_owned(),
-                |(h, p)| format!("{h}:{p}")
-            )
-        );
+    pub async fn start(upstream: &url::Url) -> std::io::Result<Self> {
+        let host = upstream.host_str().unwrap_or_default();
+        let upstream = match upstream.port() {
+            Some(port) => format!("{}://{host}:{port}", upstream.scheme()),
+            None => format!("{}://{host}", upstream.scheme()),
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(std::io::Error::other)?;
         let shared = Arc::new(Shared {
             upstream,
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
+            client,
             hits: Mutex::new(Vec::new()),
             slow: Mutex::new(Vec::new()),
             failing: Mutex::new(Vec::new()),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
         let app = Router::new().fallback(forward).with_state(shared.clone());
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::debug!("recording proxy stopped: {e}");
+            }
         });
-        Self { addr, shared, task }
+        Ok(Self { addr, shared, task })
     }
 
     /// `http://127.0.0.1:PORT` followed by `path` (`/` for Mirakl, `/api.php` for Fnac).
@@ -126,25 +125,17 @@ impl Recorder {
     /// Holds back answers of `endpoint` (see [`Hit::endpoint`]) by `delay`, after the
     /// sandbox has processed the request.
     pub fn slow_down(&self, endpoint: &str, delay: Duration) {
-        self.shared
-            .slow
-            .lock()
-            .unwrap()
-            .push((endpoint.to_owned(), delay));
+        lock(&self.shared.slow).push((endpoint.to_owned(), delay));
     }
 
     /// Answers the next `count` requests for `endpoint` with `status` (e.g. 503) without
     /// passing them on: a deterministic fault, unlike the sandboxes' seeded draws.
     pub fn fail_next(&self, endpoint: &str, status: u16, count: usize) {
-        self.shared
-            .failing
-            .lock()
-            .unwrap()
-            .push((endpoint.to_owned(), status, count));
+        lock(&self.shared.failing).push((endpoint.to_owned(), status, count));
     }
 
     pub fn hits(&self) -> Vec<Hit> {
-        self.shared.hits.lock().unwrap().clone()
+        lock(&self.shared.hits).clone()
     }
 
     /// Requests to `endpoint` so far.
@@ -169,7 +160,7 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut hit = Hit {
+    let hit = Hit {
         at: Instant::now(),
         done: None,
         method: method.to_string(),
@@ -180,33 +171,59 @@ async fn forward(
     };
     let endpoint = hit.endpoint();
     let index = {
-        let mut hits = shared.hits.lock().unwrap();
-        hits.push(hit.clone());
+        let mut hits = lock(&shared.hits);
+        hits.push(hit);
         hits.len() - 1
     };
-    let injected = {
-        let mut failing = shared.failing.lock().unwrap();
-        failing
-            .iter_mut()
-            .find(|(e, _, left)| *e == endpoint && *left > 0)
-            .map(|(_, status, left)| {
-                *left -= 1;
-                *status
-            })
+    let answered = |status: Option<u16>| {
+        if let Some(hit) = lock(&shared.hits).get_mut(index) {
+            hit.status = status;
+            hit.done = Some(Instant::now());
+        }
     };
-    if let Some(status) = injected {
-        let mut hits = shared.hits.lock().unwrap();
-        hits[index].status = Some(status);
-        hits[index].done = Some(Instant::now());
+    if let Some(status) = injected(&shared, &endpoint) {
+        answered(Some(status));
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         return (status, "injected by the test proxy").into_response();
     }
+    let (status, response) = pass_on(&shared, method, &uri, &headers, body).await;
+    let delay = lock(&shared.slow)
+        .iter()
+        .find(|(e, _)| *e == endpoint)
+        .map(|(_, d)| *d);
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    answered(status);
+    response
+}
+
+/// The status to answer `endpoint` with instead of passing the request on, if one is due.
+fn injected(shared: &Shared, endpoint: &str) -> Option<u16> {
+    lock(&shared.failing)
+        .iter_mut()
+        .find(|(e, _, left)| e == endpoint && *left > 0)
+        .map(|(_, status, left)| {
+            *left -= 1;
+            *status
+        })
+}
+
+/// Sends the request to the sandbox; returns the sandbox's status (`None` if it could not be
+/// reached) and the answer to give the daemon.
+async fn pass_on(
+    shared: &Shared,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> (Option<u16>, Response) {
     let target = match uri.query() {
         Some(q) => format!("{}{}?{q}", shared.upstream, uri.path()),
         None => format!("{}{}", shared.upstream, uri.path()),
     };
     let mut request = shared.client.request(method, target).body(body);
-    for (name, value) in &headers {
+    for (name, value) in headers {
         if !matches!(
             name.as_str(),
             "host" | "content-length" | "connection" | "transfer-encoding"
@@ -214,7 +231,7 @@ async fn forward(
             request = request.header(name, value);
         }
     }
-    let response = match request.send().await {
+    match request.send().await {
         Ok(upstream) => {
             let status = upstream.status();
             let mut out_headers = HeaderMap::new();
@@ -227,119 +244,22 @@ async fn forward(
                 }
             }
             let bytes = upstream.bytes().await.unwrap_or_default();
-            hit.status = Some(status.as_u16());
-            (status, out_headers, bytes).into_response()
+            (
+                Some(status.as_u16()),
+                (status, out_headers, bytes).into_response(),
+            )
         }
-        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    };
-    let delay = shared
-        .slow
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|(e, _)| *e == endpoint)
-        .map(|(_, d)| *d);
-    if let Some(delay) = delay {
-        tokio::time::sleep(delay).await;
-    }
-    let mut hits = shared.hits.lock().unwrap();
-    hits[index].status = hit.status;
-    hits[index].done = Some(Instant::now());
-    response
-}
-
-/// An on-call endpoint for `[[alerts.webhook]] format = "generic"`: keeps every body.
-pub struct AlertSink {
-    addr: SocketAddr,
-    received: Arc<Mutex<Vec<serde_json::Value>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl AlertSink {
-    pub async fn start() -> Self {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app =
-            Router::new()
-                .route(
-                    "/alerts",
-                    post(
-                        |State(received): State<Arc<Mutex<Vec<serde_json::Value>>>>,
-                         body: Bytes| async move {
-                            let value = serde_json::from_slice(&body)
-                                .unwrap_or_else(|_| serde_json::json!({"unreadable": true}));
-                            received.lock().unwrap().push(value);
-                            "ok"
-                        },
-                    ),
-                )
-                .with_state(received.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self {
-            addr,
-            received,
-            task,
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}/alerts", self.addr)
-    }
-
-    pub fn received(&self) -> Vec<serde_json::Value> {
-        self.received.lock().unwrap().clone()
-    }
-
-    /// Trigger notices (not resolutions) of one kind.
-    pub fn of_kind(&self, kind: &str) -> Vec<serde_json::Value> {
-        self.received()
-            .into_iter()
-            .filter(|a| a["kind"] == kind && a["resolved"] != true)
-            .collect()
-    }
-}
-
-impl Drop for AlertSink {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// SplitMix64: small, seeded, good enough to pick orders and delays.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `low..high`.
-    pub fn range(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next_u64() % (high - low)
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
+        Err(e) => (
+            None,
+            (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+        ),
     }
 }
 
 /// For each hit, whether it repeats the request just before it with the same method, path,
 /// query and body, and that one failed (5xx, 429 or no answer): a client-side retry.
 pub fn retries(hits: &[Hit]) -> Vec<bool> {
-    let mut last: std::collections::HashMap<(&str, &str, &str, &[u8]), Option<u16>> =
-        std::collections::HashMap::new();
+    let mut last: HashMap<(&str, &str, &str, &[u8]), Option<u16>> = HashMap::new();
     hits.iter()
         .map(|h| {
             let key = (
@@ -357,7 +277,7 @@ pub fn retries(hits: &[Hit]) -> Vec<bool> {
         .collect()
 }
 
-/// The largest number of `hits` inside any window of `window` length.
+/// The largest number of `times` inside any window of `window` length.
 pub fn max_in_window(times: &[Instant], window: Duration) -> usize {
     let mut sorted = times.to_vec();
     sorted.sort();

@@ -1,0 +1,237 @@
+//! The figures of one run, from what the driver saw, what the sandboxes recorded and what
+//! the daemon stored.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use jiff::Timestamp;
+use vigie_testkit::Marketplaces;
+
+use super::run::Driven;
+use crate::demo::report::{self, seconds};
+use crate::demo::rig::Rig;
+use crate::store::{Store, figures};
+
+/// Figures from one run.
+#[derive(Debug, Default)]
+pub(super) struct Figures {
+    pub placed: u64,
+    pub accepted: usize,
+    pub decided: u64,
+    /// From the first order placed to the last one accepted.
+    pub span_secs: f64,
+    pub wall_secs: f64,
+    /// Time to accept, by the order's marketplace.
+    pub accept_waits: Samples,
+    /// Time for the stock to reach the other channel, by the order's marketplace.
+    pub propagation: Samples,
+    /// Accepted order lines whose SKU never reached the other channel after the order.
+    pub unpropagated: usize,
+    /// Per marketplace: (all calls, of which customer messages, accepted orders).
+    pub calls: BTreeMap<&'static str, (u64, u64, usize)>,
+    pub messages: figures::OutboxCounts,
+    pub usage: Usage,
+}
+
+/// Times in seconds, sorted: all of them, and by marketplace ("Mirakl", "Fnac").
+#[derive(Debug, Default)]
+pub(super) struct Samples {
+    pub all: Vec<f64>,
+    by: BTreeMap<&'static str, Vec<f64>>,
+}
+
+impl Samples {
+    fn add(&mut self, market: &'static str, seconds: f64) {
+        self.all.push(seconds);
+        self.by.entry(market).or_default().push(seconds);
+    }
+
+    fn sort(&mut self) {
+        for values in std::iter::once(&mut self.all).chain(self.by.values_mut()) {
+            values.sort_by(f64::total_cmp);
+        }
+    }
+
+    pub fn of(&self, market: &str) -> &[f64] {
+        self.by.get(market).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Stock pushes per SKU, in time order.
+type Pushes = HashMap<String, Vec<Timestamp>>;
+
+pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow::Result<Figures> {
+    let Marketplaces { mirakl, fnac } = &rig.markets;
+    let outside = report::Outside::gather(&rig.markets);
+    let mut created: HashMap<String, Timestamp> = HashMap::new();
+    // When Mirakl received the OR21 that accepted the order; vigie records the confirmation
+    // only at its next OR11 poll.
+    let mut mirakl_accepted: HashMap<String, Timestamp> = HashMap::new();
+    for o in mirakl.orders() {
+        if let Some(at) = o.accepted_at {
+            mirakl_accepted.insert(o.id.clone(), at);
+        }
+        created.insert(o.id, o.created_at);
+    }
+    for o in fnac.orders() {
+        created.insert(o.id, o.created_at);
+    }
+    let mut mirakl_pushes = Pushes::new();
+    for import in mirakl.stock_imports() {
+        for line in import.lines {
+            mirakl_pushes
+                .entry(line.sku)
+                .or_default()
+                .push(import.created_at);
+        }
+    }
+    let mut fnac_pushes = driven.fnac_pushes;
+    for times in mirakl_pushes.values_mut().chain(fnac_pushes.values_mut()) {
+        times.sort();
+    }
+    let rows = store.call(|conn| figures::accepted_lines(conn)).await?;
+
+    let mut figures = Figures {
+        placed: driven.placed,
+        decided: store
+            .call(|conn| figures::order_counts(conn))
+            .await?
+            .settled,
+        wall_secs: driven.wall_secs,
+        messages: store.call(|conn| figures::outbox_counts(conn)).await?,
+        usage: driven.usage,
+        ..Figures::default()
+    };
+    let mut accepted_per_channel: BTreeMap<String, usize> = BTreeMap::new();
+    let mut first_created: Option<Timestamp> = None;
+    let mut last_accepted: Option<Timestamp> = None;
+    let mut waited: HashSet<&str> = HashSet::new();
+    for row in &rows {
+        let Some(&placed_at) = created.get(&row.order_id) else {
+            continue;
+        };
+        let market = if row.channel == "fnac" {
+            "Fnac"
+        } else {
+            "Mirakl"
+        };
+        if waited.insert(&row.order_id) {
+            *accepted_per_channel.entry(row.channel.clone()).or_default() += 1;
+            // Fnac answers orders_update with the outcome, so vigie's confirmation is the
+            // marketplace's acceptance there.
+            let accepted_at = mirakl_accepted
+                .get(&row.order_id)
+                .copied()
+                .unwrap_or(row.confirmed_at);
+            figures
+                .accept_waits
+                .add(market, seconds(placed_at, accepted_at));
+            first_created = Some(first_created.map_or(placed_at, |t| t.min(placed_at)));
+            last_accepted =
+                Some(last_accepted.map_or(row.confirmed_at, |t| t.max(row.confirmed_at)));
+        }
+        let other = if row.channel == "fnac" {
+            &mirakl_pushes
+        } else {
+            &fnac_pushes
+        };
+        match first_at_or_after(other.get(&row.sku), row.seen_at) {
+            Some(at) => figures.propagation.add(market, seconds(placed_at, at)),
+            None => figures.unpropagated += 1,
+        }
+    }
+    figures.accepted = waited.len();
+    if let (Some(first), Some(last)) = (first_created, last_accepted) {
+        figures.span_secs = seconds(first, last);
+    }
+    figures.accept_waits.sort();
+    figures.propagation.sort();
+    for (label, channel, calls, messages) in [
+        (
+            "Mirakl",
+            "leroymerlin",
+            outside.mirakl_calls,
+            mirakl.request_count("OR43"),
+        ),
+        (
+            "Fnac",
+            "fnac",
+            outside.fnac_calls,
+            fnac.requests("messages_update"),
+        ),
+    ] {
+        let accepted = accepted_per_channel.get(channel).copied().unwrap_or(0);
+        figures.calls.insert(label, (calls, messages, accepted));
+    }
+    Ok(figures)
+}
+
+/// The first of the `sorted` times at or after `at`.
+fn first_at_or_after(sorted: Option<&Vec<Timestamp>>, at: Timestamp) -> Option<Timestamp> {
+    let sorted = sorted?;
+    let i = sorted.partition_point(|t| *t < at);
+    sorted.get(i).copied()
+}
+
+/// The daemon's memory and CPU, read from /proc while it still runs.
+#[derive(Debug, Default)]
+pub(super) struct Usage {
+    pub peak_rss_kib: Option<u64>,
+    pub cpu_secs: Option<f64>,
+}
+
+impl Usage {
+    pub async fn of(pid: Option<u32>) -> Self {
+        let Some(pid) = pid else {
+            return Self::default();
+        };
+        Self {
+            peak_rss_kib: peak_rss_kib(pid),
+            cpu_secs: cpu_secs(pid).await,
+        }
+    }
+}
+
+/// VmHWM of a live process, in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// User and system CPU time of a live process (all its threads), in seconds.
+async fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after it are space-separated.
+    let after = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5), 12th and 13th after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / clock_ticks().await)
+}
+
+async fn clock_ticks() -> f64 {
+    let out = tokio::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .await;
+    out.ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        // USER_HZ is 100 on every Linux architecture vigie targets.
+        .unwrap_or(100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pushes_after_the_reservation() {
+        let t = |s: i64| Timestamp::from_second(1_700_000_000 + s).unwrap();
+        let pushes = vec![t(1), t(5), t(9)];
+        assert_eq!(first_at_or_after(Some(&pushes), t(5)), Some(t(5)));
+        assert_eq!(first_at_or_after(Some(&pushes), t(6)), Some(t(9)));
+        assert_eq!(first_at_or_after(Some(&pushes), t(10)), None);
+        assert_eq!(first_at_or_after(None, t(0)), None);
+    }
+}

@@ -1,0 +1,73 @@
+//! `vigie bench`: the demo's machinery (both sandboxes, the sinks, the daemon as a child
+//! process on a variant of `config/demo.toml`) under a stream of ordinary orders, run at the
+//! marketplaces' default cadence and at the fastest the configuration allows. Prints figures
+//! as a markdown table; it asserts nothing.
+//!
+//! One file per job: `scenarios` (the runs' shapes), `run` (one run, from start to stop),
+//! `measure` (the figures of a run), `table` (the markdown).
+
+mod measure;
+mod run;
+mod scenarios;
+mod table;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use scenarios::Scenario;
+
+/// Which runs `vigie bench` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Which {
+    Both,
+    /// The published limits and default poll intervals (1 min Mirakl, 5 min Fnac).
+    Cadence,
+    /// Limits raised, poll intervals short.
+    Fast,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub which: Which,
+    /// Orders in the fastest run.
+    pub orders: u64,
+    /// Orders placed per second in the fastest run.
+    pub rate: u32,
+    /// Orders in the default-cadence run, placed evenly over `cadence_minutes`.
+    pub cadence_orders: u64,
+    pub cadence_minutes: u64,
+    /// Poll interval of both channels in the fastest run.
+    pub fast_poll: Duration,
+    pub out: Option<PathBuf>,
+    pub keep: bool,
+}
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let machine = table::Machine::probe().await;
+    let mut runs = Vec::new();
+    if matches!(options.which, Which::Both | Which::Cadence) {
+        runs.push(Scenario::cadence(&options)?);
+    }
+    if matches!(options.which, Which::Both | Which::Fast) {
+        runs.push(Scenario::fast(&options)?);
+    }
+    let mut results = Vec::new();
+    for scenario in runs {
+        println!("vigie bench: {}: {}", scenario.title, scenario.what);
+        let dir = tempfile::Builder::new().prefix("vigie-bench-").tempdir()?;
+        let figures = run::run_in(dir.path(), &scenario).await;
+        if options.keep {
+            println!("  kept {}", dir.keep().display());
+        }
+        results.push((scenario, figures?));
+    }
+    let table = table::render(&machine, &results);
+    println!("\n{table}");
+    if let Some(out) = &options.out {
+        std::fs::write(out, &table).with_context(|| format!("cannot write {}", out.display()))?;
+        println!("written to {}", out.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! One run: the rig and the daemon started, the scenario's orders placed at its pace and the
+//! accepted ones shipped, until the daemon has caught up; then the daemon stopped and the
+//! figures taken.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use jiff::Timestamp;
+use tokio::time::Instant;
+use vigie_testkit::Rng;
+
+use super::measure::{self, Figures, Usage};
+use super::scenarios::{SKUS, Scenario};
+use crate::demo::rig::{Daemon, Rig};
+use crate::demo::{scenario, write_config};
+use crate::store::figures;
+
+/// What only the driver saw during a run; the rest is in the database and the sandboxes.
+pub(super) struct Driven {
+    pub placed: u64,
+    /// When the driver saw each SKU in a Fnac offers_update (the sandbox does not stamp them).
+    pub fnac_pushes: HashMap<String, Vec<Timestamp>>,
+    pub wall_secs: f64,
+    pub usage: Usage,
+}
+
+pub(super) async fn run_in(dir: &Path, scenario: &Scenario) -> anyhow::Result<Figures> {
+    let rig = Rig::start().await?;
+    let skus: Vec<String> = (0..SKUS).map(|i| format!("BENCH-{i:03}")).collect();
+    let on_hand = u32::try_from((3 * scenario.orders / SKUS).max(1000)).unwrap_or(u32::MAX);
+    rig.markets
+        .offer(skus.iter().map(|s| (s.as_str(), on_hand)));
+    let stock = dir.join("stock.csv");
+    std::fs::write(
+        &stock,
+        vigie_testkit::stock_csv(skus.iter().map(|s| (s.as_str(), on_hand, ""))),
+    )?;
+    let config =
+        write_config(dir, &rig, &scenario.config, &stock).context("the bench configuration")?;
+
+    let mut daemon = Daemon::start(&config, &dir.join("state"), &dir.join("vigie.log")).await?;
+    let started = Instant::now();
+    wait_for_inventory(&mut daemon).await?;
+    let driven = drive(&rig, &mut daemon, scenario, &skus, started).await?;
+    daemon.stop().await?;
+    measure::figures(&rig, &daemon.store, driven).await
+}
+
+/// Orders placed before the inventory is loaded would be refused for want of stock.
+async fn wait_for_inventory(daemon: &mut Daemon) -> anyhow::Result<()> {
+    while daemon.store.call(|conn| figures::stock_items(conn)).await? < SKUS {
+        daemon.check_running()?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// Places the scenario's orders evenly over its span (ordinary orders: one SKU, 1 or 2
+/// units, either marketplace), ships the accepted ones every 3 s, and stops `tail` after the
+/// daemon has accepted every order (or after the settle limit). Takes the daemon's resource
+/// usage while it still runs.
+async fn drive(
+    rig: &Rig,
+    daemon: &mut Daemon,
+    scenario: &Scenario,
+    skus: &[String],
+    started: Instant,
+) -> anyhow::Result<Driven> {
+    let mut rng = Rng::new(scenario::SEED);
+    let mut placed = 0u64;
+    let mut fnac_seen = 0usize;
+    let mut fnac_pushes: HashMap<String, Vec<Timestamp>> = HashMap::new();
+    let every = scenario.place_over.as_secs_f64() / scenario.orders.max(1) as f64;
+    let first_order = Instant::now();
+    let mut next_ship = first_order + Duration::from_secs(3);
+    let mut next_print = first_order;
+    let mut settle_deadline = None;
+    let mut settled_at = None;
+    loop {
+        let now = Instant::now();
+        let due = ((now.duration_since(first_order).as_secs_f64() / every) as u64 + 1)
+            .min(scenario.orders);
+        while placed < due {
+            let sku = rng.pick(skus);
+            let quantity = 1 + rng.below(2) as u32;
+            let order = scenario::order(&mut rng, sku, quantity, "FRA");
+            rig.markets.place(scenario::marketplace(&mut rng), &order);
+            placed += 1;
+        }
+        if now >= next_ship {
+            scenario::ship_accepted(&rig.markets);
+            next_ship = now + Duration::from_secs(3);
+        }
+        let updates = rig.markets.fnac.offers_updates();
+        let seen_at = Timestamp::now();
+        for update in &updates[fnac_seen.min(updates.len())..] {
+            for offer in &update.offers {
+                fnac_pushes
+                    .entry(offer.sku.clone())
+                    .or_default()
+                    .push(seen_at);
+            }
+        }
+        fnac_seen = updates.len();
+
+        let counts = daemon
+            .store
+            .call(|conn| figures::order_counts(conn))
+            .await?;
+        if now >= next_print {
+            println!(
+                "  [{:>4}s] placed {placed:>5}/{} | seen {:>5} | accepted {:>5}",
+                started.elapsed().as_secs(),
+                scenario.orders,
+                counts.seen,
+                counts.accepted
+            );
+            next_print = now + Duration::from_secs(10);
+        }
+        daemon.check_running()?;
+        if placed >= scenario.orders {
+            let deadline = *settle_deadline.get_or_insert(now + scenario.settle_limit);
+            let caught_up = counts.seen >= placed && counts.settled >= counts.seen;
+            if settled_at.is_none() && (caught_up || now >= deadline) {
+                settled_at = Some(now);
+            }
+            if settled_at.is_some_and(|at| now >= at + scenario.tail) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(Driven {
+        placed,
+        fnac_pushes,
+        wall_secs: started.elapsed().as_secs_f64(),
+        usage: Usage::of(daemon.pid()).await,
+    })
+}

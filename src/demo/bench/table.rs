@@ -1,0 +1,156 @@
+//! The markdown table `vigie bench` prints: where the figures were measured, then one
+//! column per run.
+
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+use vigie_testkit::stats::percentile;
+
+use super::measure::Figures;
+use super::scenarios::Scenario;
+
+/// Where the figures were measured.
+pub(super) struct Machine {
+    date: String,
+    cores: usize,
+    cpu: String,
+    rustc: String,
+    load_before: String,
+}
+
+impl Machine {
+    pub async fn probe() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map_or_else(|| "unknown CPU".to_owned(), |(_, m)| m.trim().to_owned());
+        let rustc = tokio::process::Command::new("rustc")
+            .arg("--version")
+            .output()
+            .await
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map_or_else(|| "rustc not found".to_owned(), |s| s.trim().to_owned());
+        Self {
+            date: Timestamp::now().strftime("%Y-%m-%d %H:%M UTC").to_string(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu,
+            rustc,
+            load_before: load_average(),
+        }
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "vigie bench, {}: {} cores, {}, {}; load average {} before, {} after",
+        machine.date,
+        machine.cores,
+        machine.cpu,
+        machine.rustc,
+        machine.load_before,
+        load_average()
+    );
+    let _ = writeln!(out);
+    for (s, _) in results {
+        let _ = writeln!(out, "- {}: {}", s.title, s.what);
+    }
+    let _ = writeln!(out);
+    let mut header = String::from("| |");
+    let mut rule = String::from("|---|");
+    for (s, _) in results {
+        let _ = write!(header, " {} |", s.title);
+        rule.push_str("---|");
+    }
+    let _ = writeln!(out, "{header}\n{rule}");
+    let mut row = |label: &str, cell: &dyn Fn(&Figures) -> String| {
+        let mut line = format!("| {label} |");
+        for (_, f) in results {
+            let _ = write!(line, " {} |", cell(f));
+        }
+        let _ = writeln!(out, "{line}");
+    };
+    row("orders accepted / placed", &|f| {
+        format!("{} / {}", f.accepted, f.placed)
+    });
+    row("orders per second (first placed to last accepted)", &|f| {
+        if f.span_secs > 0.0 {
+            format!("{:.1}", f.accepted as f64 / f.span_secs)
+        } else {
+            "-".into()
+        }
+    });
+    row("time to accept, p50 / p99", &|f| {
+        pair(&f.accept_waits.all, " s")
+    });
+    for label in ["Mirakl", "Fnac"] {
+        row(&format!("- {label} orders"), &|f| {
+            pair(f.accept_waits.of(label), " s")
+        });
+    }
+    for label in ["Mirakl", "Fnac"] {
+        row(
+            &format!("API calls per accepted order, {label}: orders and stock (+ messages)"),
+            &|f| match f.calls.get(label) {
+                Some(&(calls, messages, accepted)) if accepted > 0 => format!(
+                    "{:.2} (+ {:.2})",
+                    calls.saturating_sub(messages) as f64 / accepted as f64,
+                    messages as f64 / accepted as f64
+                ),
+                _ => "-".into(),
+            },
+        );
+    }
+    row("customer messages sent / still queued at the end", &|f| {
+        format!("{} / {}", f.messages.sent, f.messages.queued)
+    });
+    row("stock propagation to the other channel, p50 / p99", &|f| {
+        let mut cell = pair(&f.propagation.all, " s");
+        if f.unpropagated > 0 {
+            let _ = write!(
+                cell,
+                " ({} lines not propagated by the end)",
+                f.unpropagated
+            );
+        }
+        cell
+    });
+    for (from, to) in [("Mirakl", "Fnac"), ("Fnac", "Mirakl")] {
+        row(&format!("- {from} order to {to}"), &|f| {
+            pair(f.propagation.of(from), " s")
+        });
+    }
+    row("peak RSS of the daemon", &|f| {
+        f.usage
+            .peak_rss_kib
+            .map_or("-".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
+    });
+    row("daemon CPU per 1,000 orders", &|f| match f.usage.cpu_secs {
+        Some(cpu) if f.decided > 0 => format!(
+            "{:.2} s ({cpu:.1} s in all)",
+            cpu * 1000.0 / f.decided as f64
+        ),
+        _ => "-".into(),
+    });
+    row("wall time", &|f| format!("{:.0} s", f.wall_secs));
+    out
+}
+
+/// "p50 / p99" of sorted values.
+fn pair(sorted: &[f64], unit: &str) -> String {
+    match (percentile(sorted, 0.5), percentile(sorted, 0.99)) {
+        (Some(p50), Some(p99)) => format!("{p50:.2}{unit} / {p99:.2}{unit}"),
+        _ => "-".into(),
+    }
+}
