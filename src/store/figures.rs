@@ -5,7 +5,9 @@
 use jiff::Timestamp;
 use rusqlite::{Connection, Row, params};
 
+use super::decisions::Outcome;
 use super::outbox::DeliveryState;
+use super::state::StoredState;
 use super::{Result, StoreError};
 
 /// Orders seen so far, and how many of them the marketplaces settled.
@@ -23,8 +25,8 @@ pub fn order_counts(conn: &Connection) -> Result<OrderCounts> {
         "SELECT (SELECT COUNT(*) FROM orders),
                 (SELECT COUNT(DISTINCT order_pk) FROM decisions WHERE outcome IS NOT NULL),
                 (SELECT COUNT(DISTINCT order_pk) FROM decisions
-                  WHERE accept = 1 AND outcome = 'confirmed')",
-        [],
+                  WHERE accept = 1 AND outcome = ?1)",
+        [Outcome::Confirmed.as_str()],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     Ok(OrderCounts {
@@ -108,10 +110,12 @@ pub fn acceptances(conn: &Connection) -> Result<Vec<Acceptance>> {
     let mut stmt = conn.prepare(
         "SELECT o.channel || ':' || o.order_id, o.created_at, MIN(d.outcome_at) FROM orders o
          JOIN decisions d ON d.order_pk = o.id
-         WHERE d.accept = 1 AND d.outcome = 'confirmed' GROUP BY o.id",
+         WHERE d.accept = 1 AND d.outcome = ?1 GROUP BY o.id",
     )?;
     let rows: Vec<(String, String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .query_map([Outcome::Confirmed.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     rows.iter()
         .map(|(order, placed, confirmed)| {
@@ -141,9 +145,11 @@ pub fn accepted_lines(conn: &Connection) -> Result<Vec<AcceptedLine>> {
          FROM decisions d
          JOIN orders o ON o.id = d.order_pk
          JOIN order_lines l ON l.order_pk = d.order_pk AND l.line_id = d.line_id
-         WHERE d.accept = 1 AND d.outcome = 'confirmed'",
+         WHERE d.accept = 1 AND d.outcome = ?1",
     )?;
-    let rows: Vec<[String; 5]> = stmt.query_map([], five)?.collect::<rusqlite::Result<_>>()?;
+    let rows: Vec<[String; 5]> = stmt
+        .query_map([Outcome::Confirmed.as_str()], five)?
+        .collect::<rusqlite::Result<_>>()?;
     rows.into_iter()
         .map(|[channel, order_id, sku, seen, confirmed]| {
             let order = format!("{channel}:{order_id}");
