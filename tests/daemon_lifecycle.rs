@@ -91,14 +91,7 @@ fn sighup_with_an_invalid_file_keeps_the_old_config() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_with_a_valid_change_applies_it() {
-    let mirakl = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/orders"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_string(r#"{"orders":[],"total_count":0}"#),
-        )
-        .mount(&mirakl)
-        .await;
+    let mirakl = quiet_marketplace().await;
     let setup = Setup::new("");
     let mut notify = NotifySocket::bind(setup.dir.path());
     let socket = notify.path.to_str().unwrap().to_owned();
@@ -134,14 +127,7 @@ async fn sighup_with_a_valid_change_applies_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_status_server_answers_health_metrics_and_json() {
-    let mirakl = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/orders"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_string(r#"{"orders":[],"total_count":0}"#),
-        )
-        .mount(&mirakl)
-        .await;
+    let mirakl = quiet_marketplace().await;
     let setup = Setup::new(&mirakl_channel("leroymerlin", &mirakl.uri()));
     let daemon = Daemon::start(&setup.config, &["run"], &[]);
     let daemon = tokio::task::spawn_blocking(move || {
@@ -287,10 +273,31 @@ fn a_second_run_on_the_same_state_directory_is_refused() {
     assert!(daemon.wait().success());
 }
 
-/// Waits until the daemon has sent `marketplace` a request.
+/// A marketplace whose order list is always empty.
+async fn quiet_marketplace() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/orders"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(r#"{"orders":[],"total_count":0}"#),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Waits until the daemon has asked `marketplace` for its orders (the start-up health check
+/// reaches it first, and is not a poll).
 async fn polled(marketplace: &MockServer, daemon: &Daemon) {
     let deadline = std::time::Instant::now() + common::PATIENCE;
-    while marketplace.received_requests().await.unwrap().is_empty() {
+    let polls = || async {
+        let requests = marketplace.received_requests().await.unwrap();
+        requests
+            .iter()
+            .filter(|r| r.url.path() == "/api/orders")
+            .count()
+    };
+    while polls().await == 0 {
         assert!(
             std::time::Instant::now() < deadline,
             "no poll:\n{}",
