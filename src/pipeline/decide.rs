@@ -9,8 +9,9 @@ use crate::config::RulesConfig;
 use crate::domain::decision;
 use crate::domain::rules::{self, LineStock, Verdict};
 use crate::store::decisions::{self, Decision, Outcome, Source};
-use crate::store::reservations::{self, Hold, LineUnits, ReservationState};
-use crate::store::{Result, flags, stock};
+use crate::store::reservations::{self, LineUnits, ReservationState};
+use crate::store::stock::{self, Hold};
+use crate::store::{Result, flags};
 
 /// The settings one channel's decisions depend on.
 pub struct Policy<'a> {
@@ -90,7 +91,7 @@ fn judge(
     let mut lines = Vec::with_capacity(order.lines.len());
     for line in &order.lines {
         let units = LineUnits::of(order_pk, line);
-        let hold = reservations::hold_if_available(tx, units, policy.safety_buffer, now)?;
+        let hold = stock::hold_if_available(tx, units, policy.safety_buffer, now)?;
         lines.push(LineStock {
             line_id: line.id.clone(),
             reserved: hold == Hold::Held,

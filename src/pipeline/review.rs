@@ -5,7 +5,8 @@ use rusqlite::Connection;
 use vigie_connector::OrderStatus;
 
 use crate::store::decisions::{self, Decision, Source};
-use crate::store::reservations::{self, Hold, LineUnits, ReservationState};
+use crate::store::reservations::{self, LineUnits, ReservationState};
+use crate::store::stock::{self, Hold};
 use crate::store::{self, StoreError, flags, orders};
 
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +73,7 @@ pub fn decide(
                 quantity: line.quantity,
             };
             if let Hold::Short { available } =
-                reservations::hold_if_available(&tx, units, safety_buffer, &now)?
+                stock::hold_if_available(&tx, units, safety_buffer, &now)?
             {
                 return Err(ReviewError::NotEnoughStock {
                     order: label,

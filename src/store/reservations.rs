@@ -6,8 +6,8 @@
 use rusqlite::{Connection, params};
 use vigie_connector::OrderLine;
 
+use super::Result;
 use super::state::{StoredState, read_time};
-use super::{Result, stock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReservationState {
@@ -128,32 +128,6 @@ pub fn hold(
     Ok(())
 }
 
-/// Whether a line's units could be held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hold {
-    Held,
-    /// Fewer units can be promised than the line needs; nothing was held.
-    Short {
-        available: i64,
-    },
-}
-
-/// Holds the line's units if that many can still be promised. Each hold lowers what the next
-/// line (same SKU or not) can take.
-pub fn hold_if_available(
-    conn: &Connection,
-    line: LineUnits<'_>,
-    global_buffer: u32,
-    now: &str,
-) -> Result<Hold> {
-    let available = stock::available(conn, line.sku, global_buffer)?;
-    if i64::from(line.quantity) > available {
-        return Ok(Hold::Short { available });
-    }
-    hold(conn, line, ReservationState::Held, now)?;
-    Ok(Hold::Held)
-}
-
 /// Makes sure an accepted line holds its units as `confirmed`: reserves it if it had no
 /// reservation, takes a released one back (the marketplace accepted what vigie refused).
 /// Returns whether availability changed.
@@ -201,8 +175,7 @@ pub fn settle(
         }
         set_state(conn, order_pk, &r.line_id, to, now)?;
         if to == ReservationState::Consumed {
-            // The units left the warehouse: the snapshot no longer counts them.
-            stock::take_out(conn, &r.sku, r.quantity, now)?;
+            take_out_of_stock(conn, &r.sku, r.quantity, now)?;
         }
         moved += i64::from(r.quantity);
     }
@@ -219,6 +192,16 @@ fn set_state(
     conn.execute(
         "UPDATE reservations SET state = ?3, updated_at = ?4 WHERE order_pk = ?1 AND line_id = ?2",
         params![order_pk, line_id, state.as_str(), now],
+    )?;
+    Ok(())
+}
+
+/// Units that left the warehouse with a shipped order: the snapshot no longer counts them.
+/// (Here rather than in `stock`: they leave on hand in the same step as their reservation.)
+fn take_out_of_stock(conn: &Connection, sku: &str, quantity: u32, now: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE stock SET on_hand = MAX(on_hand - ?2, 0), updated_at = ?3 WHERE sku = ?1",
+        params![sku, quantity, now],
     )?;
     Ok(())
 }

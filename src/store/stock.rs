@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::reservations;
+use super::reservations::{self, LineUnits, ReservationState};
 use super::state::read_list;
 use super::{Result, StoreError, pushes};
 
@@ -42,15 +42,6 @@ pub fn set(conn: &Connection, item: &StockItem, now: &str) -> Result<()> {
          ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand, tags = excluded.tags,
             updated_at = excluded.updated_at",
         params![item.sku, item.quantity, tags, now],
-    )?;
-    Ok(())
-}
-
-/// Units that left the warehouse with a shipped order: the snapshot no longer counts them.
-pub fn take_out(conn: &Connection, sku: &str, quantity: u32, now: &str) -> Result<()> {
-    conn.execute(
-        "UPDATE stock SET on_hand = MAX(on_hand - ?2, 0), updated_at = ?3 WHERE sku = ?1",
-        params![sku, quantity, now],
     )?;
     Ok(())
 }
@@ -126,4 +117,30 @@ pub fn show(conn: &Connection, sku: Option<&str>, global_buffer: u32) -> Result<
             })
         })
         .collect()
+}
+
+/// Whether a line's units could be held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    Held,
+    /// Fewer units can be promised than the line needs; nothing was held.
+    Short {
+        available: i64,
+    },
+}
+
+/// Holds the line's units if that many can still be promised. Each hold lowers what the next
+/// line (same SKU or not) can take.
+pub fn hold_if_available(
+    conn: &Connection,
+    line: LineUnits<'_>,
+    global_buffer: u32,
+    now: &str,
+) -> Result<Hold> {
+    let available = available(conn, line.sku, global_buffer)?;
+    if i64::from(line.quantity) > available {
+        return Ok(Hold::Short { available });
+    }
+    reservations::hold(conn, line, ReservationState::Held, now)?;
+    Ok(Hold::Held)
 }

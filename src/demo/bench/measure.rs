@@ -6,10 +6,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use jiff::Timestamp;
 use vigie_testkit::Marketplaces;
 
-use super::run::Driven;
 use crate::demo::report::{self, seconds};
 use crate::demo::rig::Rig;
 use crate::store::{Store, figures};
+
+/// What only the driver saw during a run; the rest is in the database and the sandboxes.
+pub(super) struct Driven {
+    pub placed: u64,
+    /// When the driver saw each SKU in a Fnac offers_update (the sandbox does not stamp them).
+    pub fnac_pushes: HashMap<String, Vec<Timestamp>>,
+    pub wall_secs: f64,
+    pub usage: Usage,
+}
 
 /// Figures from one run.
 #[derive(Debug, Default)]

@@ -11,20 +11,11 @@ use jiff::Timestamp;
 use tokio::time::Instant;
 use vigie_testkit::Rng;
 
-use super::measure::{self, Figures, Usage};
+use super::measure::{self, Driven, Figures, Usage};
 use super::scenarios::{SKUS, Scenario};
 use crate::demo::rig::{Daemon, Rig};
 use crate::demo::{scenario, write_config};
 use crate::store::figures;
-
-/// What only the driver saw during a run; the rest is in the database and the sandboxes.
-pub(super) struct Driven {
-    pub placed: u64,
-    /// When the driver saw each SKU in a Fnac offers_update (the sandbox does not stamp them).
-    pub fnac_pushes: HashMap<String, Vec<Timestamp>>,
-    pub wall_secs: f64,
-    pub usage: Usage,
-}
 
 pub(super) async fn run_in(dir: &Path, scenario: &Scenario) -> anyhow::Result<Figures> {
     let rig = Rig::start().await?;
