@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use base64::Engine;
 use notify_support::{
-    SmtpSink, alerts, config, enqueue, insert_order, manual_clock, open_store, order, outbox,
+    alerts, config, enqueue, insert_order, manual_clock, open_store, order, outbox,
 };
 use vigie::delivery::Worker;
 use vigie::events::OrderEvent;
+use vigie_testkit::SmtpSink;
 
 fn smtp_config(dir: &std::path::Path, port: u16) -> vigie::config::Config {
     config(
@@ -40,7 +41,7 @@ timeout = "10s"
 #[tokio::test]
 async fn the_email_route_speaks_smtp_with_encoded_french_text() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = SmtpSink::start().await;
+    let sink = SmtpSink::start().await.unwrap();
     let config = Arc::new(smtp_config(dir.path(), sink.port));
     let store = open_store(&config);
     let order = order("A-1");
@@ -131,7 +132,7 @@ async fn the_email_route_speaks_smtp_with_encoded_french_text() {
 #[tokio::test]
 async fn a_4xx_reply_is_retried_later_and_a_5xx_reply_fails_with_an_alert() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = SmtpSink::start().await;
+    let sink = SmtpSink::start().await.unwrap();
     let config = Arc::new(smtp_config(dir.path(), sink.port));
     let store = open_store(&config);
     let (clock, now) = manual_clock();

@@ -246,7 +246,7 @@ fn route(destination: &Destination) -> &'static str {
     }
 }
 
-/// `the accepted message for fnac:1234 via marketplace`, for logs.
+/// `the accepted message for shop:1234 via marketplace`, for logs.
 fn describe(job: &Job) -> String {
     let to = job.destination.to_text();
     match &job.work {

@@ -125,7 +125,7 @@ pub struct Alert {
     /// `CHANNEL:ORDER_ID`.
     pub order: Option<String>,
     pub message: String,
-    /// Names the condition: `channel_unreachable:fnac`, `deadline_at_risk:80:fnac:123`.
+    /// Names the condition: `channel_unreachable:shop`, `deadline_at_risk:80:shop:123`.
     pub dedup_key: String,
 }
 

@@ -184,13 +184,3 @@ pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
-
-/// The SMTP sink of vigie-testkit (shared with `vigie demo`), started on 127.0.0.1:0: it
-/// records every message and can refuse the next ones (`refuse_next`).
-pub struct SmtpSink;
-
-impl SmtpSink {
-    pub async fn start() -> vigie_testkit::SmtpSink {
-        vigie_testkit::SmtpSink::start().await.unwrap()
-    }
-}
