@@ -116,6 +116,8 @@ async fn a_send_interrupted_by_a_crash_becomes_uncertain_and_is_never_resent() {
         let claimed = store
             .with(|conn| rows::claim_next(conn, Lane::Marketplace, &now))
             .unwrap()
+            .unwrap()
+            .1
             .unwrap();
         assert!(
             matches!(&claimed.work, Work::Order { order_id, .. } if *order_id == first.id),
@@ -251,4 +253,45 @@ events = ["received", "accepted"]
     assert!(!payloads[1].first_order);
     let states: Vec<String> = outbox(&store).into_iter().map(|r| r.1).collect();
     assert_eq!(states, ["sent", "sent"]);
+}
+
+#[tokio::test]
+async fn a_row_that_cannot_be_read_is_set_aside_alerted_and_the_rest_still_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = shop().await;
+    let config = Arc::new(config(dir.path(), shop.sandbox.base_url().as_str(), ""));
+    let store = open_store(&config);
+    let mut orders = shop.orders(2).await;
+    let (second, first) = (orders.pop().unwrap(), orders.pop().unwrap());
+    let first_pk = insert_order(&store, "shop", &first);
+    let second_pk = insert_order(&store, "shop", &second);
+    enqueue(&store, &config, first_pk, OrderEvent::Accepted, &first);
+    enqueue(&store, &config, second_pk, OrderEvent::Accepted, &second);
+    // A row no release of vigie writes (a hand edit, a bad restore).
+    store
+        .with(|conn| {
+            conn.execute(
+                "UPDATE outbox SET event = 'bogus' WHERE order_pk = ?1",
+                [first_pk],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+
+    let worker = Worker::new(store.clone(), config.clone(), shop.marketplaces(), false).unwrap();
+    worker.drain_once().await;
+
+    assert_eq!(
+        shop.sandbox.messages().len(),
+        1,
+        "the second message still left"
+    );
+    let states: Vec<String> = outbox(&store).into_iter().map(|r| r.1).collect();
+    assert_eq!(states, ["failed", "sent"]);
+    let failed: Vec<_> = alerts(&store)
+        .into_iter()
+        .filter(|(kind, _, _)| kind == "notification_failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].2.contains("bogus"), "{failed:?}");
 }

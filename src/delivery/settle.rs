@@ -13,7 +13,7 @@ use super::outcome::SendError;
 use super::retry::RetryPolicy;
 use crate::config::{AlertFormat, Config};
 use crate::domain::alerts::{Alert, AlertKind};
-use crate::store::outbox::{self, Destination, Job, Settled, Work};
+use crate::store::outbox::{self, Destination, Job, Lane, Settled, Work};
 use crate::store::{self, Store, StoreError, alerts};
 
 /// What becomes of a job after one send.
@@ -58,7 +58,7 @@ pub(super) async fn settle(
         alert_delivery_failed(config, &job.destination, dedup_key, e);
     }
     let is_message = matches!(job.work, Work::Order { .. });
-    let route = route(&job.destination);
+    let route = route(job.destination.lane());
     match next(job.attempts, outcome, policy) {
         Next::Sent => {
             if is_message {
@@ -112,6 +112,31 @@ pub(super) async fn settle(
                 .await
         }
     }
+}
+
+/// A job whose row could not be read back, already failed by the claim: told like a message
+/// given up (none for an on-call notice, which could loop).
+pub(super) async fn set_aside(
+    store: &Store,
+    lane: Lane,
+    id: i64,
+    why: StoreError,
+    now: Timestamp,
+) -> store::Result<()> {
+    tracing::error!(outbox = id, "send failed for good: {why}");
+    if matches!(lane, Lane::Alerts(_)) {
+        return Ok(());
+    }
+    metrics::counter!("vigie_notifications_failed_total", "route" => route(lane)).increment(1);
+    let alert = Alert::new(
+        AlertKind::NotificationFailed,
+        format!("notification_failed:{id}"),
+        format!("outbox row {id} was not sent: {why}"),
+    );
+    let now = store::time_text(now);
+    store
+        .call(move |conn| alerts::raise(conn, &alert, &now))
+        .await
 }
 
 /// The alert a message given up raises; none for an on-call notice (that could loop).
@@ -236,13 +261,13 @@ fn alert_delivery_failed(config: &Config, to: &Destination, dedup_key: &str, e: 
 }
 
 /// The `route` label of the message metrics.
-fn route(destination: &Destination) -> &'static str {
-    match destination {
-        Destination::Marketplace => "marketplace",
-        Destination::Email => "email",
-        Destination::Webhook => "webhook",
-        Destination::Events(_) => "events",
-        Destination::Alerts(_) => "alerts",
+fn route(lane: Lane) -> &'static str {
+    match lane {
+        Lane::Marketplace => "marketplace",
+        Lane::Email => "email",
+        Lane::Webhook => "webhook",
+        Lane::Events => "events",
+        Lane::Alerts(_) => "alerts",
     }
 }
 

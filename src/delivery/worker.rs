@@ -234,7 +234,14 @@ impl Worker {
                 .store
                 .call(move |conn| outbox::claim_next(conn, lane, &now))
                 .await?;
-            let Some(job) = claimed else { return Ok(()) };
+            let job = match claimed {
+                None => return Ok(()),
+                Some((_, Ok(job))) => job,
+                Some((id, Err(why))) => {
+                    settle::set_aside(&self.store, lane, id, why, (self.clock)()).await?;
+                    continue;
+                }
+            };
             let outcome = self.sender.send(&job).await;
             let config = &self.sender.config;
             settle::settle(&self.store, config, job, outcome, (self.clock)()).await?;

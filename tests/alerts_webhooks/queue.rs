@@ -173,6 +173,19 @@ async fn notices_owed_by_the_previous_release_are_delivered_once() {
             job("order_flagged:shop:1", "reminder:1", "alerts:1", "sent"),
         ]
     );
+
+    // Resolved now: the target the old release told hears it too, not only the new one.
+    rig.advance(SignedDuration::from_secs(1));
+    assert!(rig.resolve("stock_low:A"));
+    rig.drain().await;
+    let resolves = |bodies: Vec<Value>| {
+        bodies
+            .iter()
+            .filter(|b| b["dedup_key"] == "stock_low:A" && b["resolved"] == true)
+            .count()
+    };
+    assert_eq!(resolves(bodies(&a, "/a").await), 1);
+    assert_eq!(resolves(bodies(&b, "/b").await), 1);
 }
 
 #[tokio::test]

@@ -69,8 +69,8 @@ pub fn insert_alert_job(
 ) -> Result<bool> {
     let inserted = conn.execute(
         "INSERT INTO outbox (alert_id, event, destination, state, next_attempt_at, payload,
-                             created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5)
+                             created_at, sent_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5, CASE WHEN ?4 = 'sent' THEN ?5 END)
          ON CONFLICT (alert_id, event, destination) DO NOTHING",
         params![
             alert_id,
@@ -91,7 +91,9 @@ pub fn mark_interrupted(tx: &Transaction<'_>) -> Result<Vec<ReadJob>> {
     let jobs = jobs(tx, "j.state = ?1", [DeliveryState::Sending])?;
     tx.execute(
         "UPDATE outbox SET state = ?1,
-            last_error = 'interrupted while sending: it may or may not have arrived',
+            last_error = 'interrupted while sending: it may or may not have reached ' ||
+                         CASE WHEN order_pk IS NULL THEN 'the on-call target'
+                              ELSE 'the customer' END,
             sent_at = NULL
          WHERE state = ?2",
         [DeliveryState::Uncertain, DeliveryState::Sending],
@@ -99,8 +101,10 @@ pub fn mark_interrupted(tx: &Transaction<'_>) -> Result<Vec<ReadJob>> {
     Ok(jobs)
 }
 
-/// Claims the next due job of `lane`, committing it as 'sending' before returning it.
-pub fn claim_next(conn: &mut Connection, lane: Lane, now: &str) -> Result<Option<Job>> {
+/// Claims the next due job of `lane`, committing it as 'sending' before returning it. A row
+/// that cannot be read back is set aside ('failed', with why) in the same transaction and
+/// returned as the error naming it, so it never blocks the jobs behind it.
+pub fn claim_next(conn: &mut Connection, lane: Lane, now: &str) -> Result<Option<ReadJob>> {
     let tx = conn.transaction()?;
     let id: Option<i64> = tx
         .query_row(
@@ -114,21 +118,18 @@ pub fn claim_next(conn: &mut Connection, lane: Lane, now: &str) -> Result<Option
         "UPDATE outbox SET state = ?2, attempts = attempts + 1 WHERE id = ?1",
         params![id, DeliveryState::Sending],
     )?;
-    let claimed = match jobs(&tx, "j.id = ?1", [id])?.pop() {
-        Some((_, Ok(job))) => Some(job),
-        Some((_, Err(e))) => {
-            // Set aside with its error, so it never blocks the jobs behind it.
-            tx.execute(
-                "UPDATE outbox SET state = ?2, last_error = ?3 WHERE id = ?1",
-                params![id, DeliveryState::Failed, e.to_string()],
-            )?;
-            tx.commit()?;
-            return Err(e);
-        }
-        None => None,
-    };
+    let (_, read) = jobs(&tx, "j.id = ?1", [id])?.pop().unwrap_or_else(|| {
+        let unread = StoreError::Data(format!("outbox row {id}: cannot be read back"));
+        (id, Err(unread))
+    });
+    if let Err(e) = &read {
+        tx.execute(
+            "UPDATE outbox SET state = ?2, last_error = ?3 WHERE id = ?1",
+            params![id, DeliveryState::Failed, e.to_string()],
+        )?;
+    }
     tx.commit()?;
-    Ok(claimed)
+    Ok(Some((id, read)))
 }
 
 /// Pending, due at `?2`, in the lane whose GLOB is `?3`.
@@ -185,8 +186,23 @@ pub fn settle(conn: &Connection, id: i64, outcome: Settled<'_>) -> Result<()> {
          WHERE id = ?1 AND state = ?6",
         params![id, state, retry_at, error, sent_at, DeliveryState::Sending],
     )?;
+    if retry_at.is_some() {
+        // The alert resolved while this notice was being sent (resolving cancels only what
+        // is pending): sent later, after the resolve, it would reopen the incident.
+        conn.execute(
+            &format!("{CANCEL_RESOLVED} AND id = ?3"),
+            params![DeliveryState::Cancelled, DeliveryState::Pending, id],
+        )?;
+    }
     Ok(())
 }
+
+/// Cancels pending triggers and reminders of resolved conditions (an occurrence is resolved
+/// the moment it is opened, and its notice must still go). `?1` cancelled, `?2` pending.
+const CANCEL_RESOLVED: &str = "UPDATE outbox SET state = ?1,
+        last_error = 'the alert was resolved before this notice was sent'
+     WHERE state = ?2 AND event <> 'resolve' AND alert_id IN (
+        SELECT id FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at <> opened_at)";
 
 /// An alert resolved: its notices not yet sent will never be (a late trigger after the
 /// resolve would reopen the incident).
@@ -219,14 +235,16 @@ pub fn fail_removed_alert_targets(conn: &Connection, targets: usize) -> Result<u
 /// The targets an alert's notices were tried on (they may have heard of it), or `None` when
 /// it has no job at all (told by a release before this queue, or to no target).
 pub fn alert_targets_tried(conn: &Connection, alert_id: i64) -> Result<Option<Vec<Destination>>> {
-    let mut stmt = conn
-        .prepare("SELECT id, destination, attempts FROM outbox WHERE alert_id = ?1 ORDER BY id")?;
+    let mut stmt = conn.prepare(
+        "SELECT id, destination, attempts, state FROM outbox WHERE alert_id = ?1 ORDER BY id",
+    )?;
     let rows = stmt
         .query_map([alert_id], |row| {
             Ok((
                 row.get::<_, i64>(0)?,
                 row.get::<_, String>(1)?,
                 row.get::<_, u32>(2)?,
+                row.get::<_, String>(3)?,
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -234,11 +252,12 @@ pub fn alert_targets_tried(conn: &Connection, alert_id: i64) -> Result<Option<Ve
         return Ok(None);
     }
     let mut tried = Vec::new();
-    for (id, text, attempts) in rows {
+    for (id, text, attempts, state) in rows {
         let destination = Destination::parse(&text).ok_or_else(|| {
             StoreError::Data(format!("outbox row {id}: unknown destination {text:?}"))
         })?;
-        if attempts > 0 && !tried.contains(&destination) {
+        if (attempts > 0 || state == DeliveryState::Sent.as_str()) && !tried.contains(&destination)
+        {
             tried.push(destination);
         }
     }

@@ -111,10 +111,9 @@ fn a_row_that_makes_no_sense_is_an_error_naming_it() {
                                      created_at)
                  VALUES (12, 9, 'trigger!', 'alerts:0', '', '{}', '');",
             )?;
-            let error = claim_next(conn, Lane::Alerts(0), "z")
-                .unwrap_err()
-                .to_string();
-            assert!(error.contains("outbox row 12"), "{error}");
+            let (id, read) = claim_next(conn, Lane::Alerts(0), "z")?.unwrap();
+            let error = read.unwrap_err().to_string();
+            assert!(id == 12 && error.contains("outbox row 12"), "{error}");
             let state: String =
                 conn.query_row("SELECT state FROM outbox WHERE id = 12", [], |r| r.get(0))?;
             assert_eq!(state, "failed", "set aside, so it blocks nothing");
@@ -152,6 +151,52 @@ fn notices_for_a_target_taken_away_by_a_reload_fail_instead_of_waiting_forever()
                     ("alerts:10".to_owned(), "failed".to_owned()),
                 ]
             );
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_notice_retried_after_its_alert_resolved_is_cancelled_not_sent_after_the_resolve() {
+    use crate::domain::alerts::{Alert, AlertKind};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .with(|conn| {
+            let down = Alert::new(
+                AlertKind::ChannelUnreachable,
+                "channel_unreachable:s",
+                "down",
+            );
+            alerts::raise(conn, &down, "2026-11-30T10:00:00.000000000Z")?;
+            let id: i64 = conn.query_row("SELECT id FROM alerts", [], |r| r.get(0))?;
+            let to = Destination::Alerts(0);
+            insert_alert_job(
+                conn,
+                id,
+                AlertNotice::Trigger,
+                &to,
+                DeliveryState::Pending,
+                "{}",
+                "a",
+            )?;
+            let (job, _) = claim_next(conn, Lane::Alerts(0), "z")?.unwrap();
+            // Resolved while the trigger is on its way; then the trigger fails transiently.
+            alerts::resolve(
+                conn,
+                "channel_unreachable:s",
+                "2026-11-30T10:05:00.000000000Z",
+            )?;
+            let retry = Settled::RetryAt {
+                at: "b",
+                error: "503",
+            };
+            settle(conn, job, retry)?;
+            let state: String =
+                conn.query_row("SELECT state FROM outbox WHERE id = ?1", [job], |r| {
+                    r.get(0)
+                })?;
+            assert_eq!(state, "cancelled");
             Ok(())
         })
         .unwrap();
