@@ -90,6 +90,35 @@ fn an_unusable_state_directory_is_one_line_and_exit_1() {
 }
 
 #[test]
+fn an_emptied_database_is_one_line_and_exit_1_for_the_daemon_and_every_command() {
+    let setup = Setup::new("");
+    let state = setup.dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let database = state.join("vigie.db");
+    std::fs::write(&database, b"").unwrap();
+    for command in [
+        &["run", "--once"][..],
+        &["orders"],
+        &["status"],
+        &["stock", "show"],
+    ] {
+        let out = vigie(&setup.config, command);
+        assert_eq!(out.status.code(), Some(1), "{command:?}");
+        let stderr = text(&out.stderr);
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.contains("vigie.db") && last.contains("empty") && last.contains("backup"),
+            "{command:?}: {stderr}"
+        );
+    }
+    assert_eq!(
+        std::fs::metadata(&database).unwrap().len(),
+        0,
+        "nothing written"
+    );
+}
+
+#[test]
 fn orders_and_status_speak_json_on_a_fresh_database() {
     let setup = Setup::new(
         "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"https://x.example\"\napi_key = \"k\"\n",

@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod channels;
 pub mod decisions;
 pub mod figures;
+mod file;
 pub mod flags;
 mod migrations;
 pub mod order_facts;
@@ -74,9 +75,12 @@ impl Store {
             path: path.clone(),
             message: describe(&e),
         };
-        let mut conn = Connection::open(&path).map_err(open_error)?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(open_error)?;
+        let unusable = |message: String| StoreError::Open {
+            path: path.clone(),
+            message,
+        };
+        file::create_if_absent(&path, state_dir).map_err(unusable)?;
+        let mut conn = file::open_checked(&path).map_err(unusable)?;
         enable_wal(&conn).map_err(open_error)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_error)?;

@@ -271,3 +271,77 @@ fn a_stray_value_read_back_is_an_error_naming_its_row() {
     assert!(error.contains("cursor lm/updated_until"), "{error}");
     assert!(error.contains("yesterday"), "{error}");
 }
+
+#[test]
+fn an_emptied_database_stops_vigie_and_stays_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DATABASE_FILE);
+    std::fs::write(&path, b"").unwrap();
+    let error = Store::open(dir.path()).err().unwrap().to_string();
+    assert!(
+        error.contains("vigie.db") && error.contains("empty"),
+        "{error}"
+    );
+    assert!(error.contains("restore it from a backup"), "{error}");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        0,
+        "nothing written"
+    );
+}
+
+#[test]
+fn a_database_damaged_in_the_middle_stops_vigie_and_is_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .with(|c| {
+            for i in 0..400 {
+                let item = crate::store::stock::StockItem {
+                    sku: format!("SKU-{i:04}-{}", "x".repeat(40)),
+                    quantity: 1,
+                    tags: Vec::new(),
+                };
+                crate::store::stock::set(c, &item, "2026-11-30T00:00:00.000000000Z")?;
+            }
+            c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+            Ok(())
+        })
+        .unwrap();
+    drop(store);
+    let path = dir.path().join(DATABASE_FILE);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = 4096;
+    assert!(bytes.len() > 8 * page, "{} bytes", bytes.len());
+    // Garbage over the middle pages, the header intact: SQLite still opens the file.
+    let middle = bytes.len() / 2 / page * page;
+    bytes[middle..middle + 2 * page].fill(0x5a);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let error = Store::open(dir.path()).err().unwrap().to_string();
+    assert!(error.contains("vigie.db"), "{error}");
+    assert!(
+        error.contains("damaged") || error.contains("corrupt"),
+        "{error}"
+    );
+    assert!(!error.contains('\n'), "{error}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing written");
+}
+
+#[test]
+fn a_new_database_is_whole_as_soon_as_it_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with(".vigie-new-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(
+        std::fs::metadata(dir.path().join(DATABASE_FILE))
+            .unwrap()
+            .len()
+            > 0
+    );
+}
