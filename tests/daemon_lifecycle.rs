@@ -258,16 +258,29 @@ fn a_second_run_on_the_same_state_directory_is_refused() {
     let mut daemon = Daemon::start(&setup.config, &["run"], &[("NOTIFY_SOCKET", &socket)]);
     notify.wait_for("READY=1");
 
-    let second = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
-        .arg("--config")
-        .arg(&setup.config)
-        .args(["run", "--once"])
-        .env_clear()
-        .output()
-        .unwrap();
+    let second_run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .arg("--config")
+            .arg(&setup.config)
+            .args(["run", "--once"])
+            .env_clear()
+            .output()
+            .unwrap()
+    };
+    let second = second_run();
     assert_eq!(second.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(stderr.contains("another vigie run is using"), "{stderr}");
+
+    // Whatever a hand can delete in the state directory (not the database), the lock holds.
+    for entry in std::fs::read_dir(setup.dir.path().join("state")).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.to_string_lossy().contains("vigie.db") {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let second = second_run();
+    assert_eq!(second.status.code(), Some(1), "a second run got in");
 
     daemon.signal(Signal::SIGTERM);
     assert!(daemon.wait().success());

@@ -6,22 +6,21 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-/// Locks `dir` for as long as the returned file lives; the kernel releases the lock when the
-/// process ends, however it ends.
+/// Locks `dir` itself for as long as the returned handle lives: a lock file could be deleted
+/// under a running daemon and let a second one in; a directory holding the database cannot
+/// be. The kernel releases the lock when the process ends, however it ends.
 pub(super) fn state_dir(dir: &Path) -> anyhow::Result<File> {
-    let path = dir.join("vigie.lock");
-    let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
+    let handle = File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
+    match handle.try_lock() {
+        Ok(()) => Ok(handle),
         Err(TryLockError::WouldBlock) => {
             anyhow::bail!(
-                "another vigie run is using {} (it holds {})",
-                dir.display(),
-                path.display()
+                "another vigie run is using {} (it holds a lock on that directory)",
+                dir.display()
             )
         }
         Err(TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            Err(e).with_context(|| format!("cannot lock {}", dir.display()))
         }
     }
 }
