@@ -57,7 +57,7 @@ fn a_missing_config_exits_78() {
 #[test]
 fn check_config_prints_a_summary_without_secrets() {
     let setup = Setup::new(
-        "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"https://x.example\"\napi_key = \"sk-live-TOPSECRET\"\n\
+        "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"https://op:URLPASS@x.example/mmp?token=URLTOKEN\"\napi_key = \"sk-live-TOPSECRET\"\n\
          [[alerts.webhook]]\nurl = \"https://hooks.slack.com/services/T0/B0/HOOKSECRET\"\nformat = \"slack\"\n",
     );
     let out = vigie(&setup.config, &["check-config"]);
@@ -66,6 +66,7 @@ fn check_config_prints_a_summary_without_secrets() {
     assert!(all.contains("channel lm (mirakl)"), "{all}");
     assert!(!all.contains("TOPSECRET"), "{all}");
     assert!(!all.contains("HOOKSECRET"), "{all}");
+    assert!(!all.contains("URLPASS") && !all.contains("URLTOKEN"), "{all}");
 }
 
 #[test]
@@ -133,4 +134,28 @@ fn orders_and_status_speak_json_on_a_fresh_database() {
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["channels"][0]["name"], "lm");
     assert_eq!(status["channels"][0]["kind"], "mirakl");
+}
+
+#[test]
+fn a_reader_that_went_away_ends_the_output_quietly() {
+    let setup = Setup::new(
+        "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"https://x.example\"\napi_key = \"k\"\n",
+    );
+    for command in [&["check-config"][..], &["orders", "--json"], &["status"]] {
+        // `vigie … | head -0`: the reading end is closed before vigie writes a byte.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .arg("--config")
+            .arg(&setup.config)
+            .args(command)
+            .env_clear()
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{command:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{command:?}: {stderr}");
+    }
 }

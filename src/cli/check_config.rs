@@ -11,7 +11,7 @@ use super::Failure;
 pub fn run(path: &Path, env: &Environment) -> Result<(), Failure> {
     let config = config::load(path, env)?;
     delivery::check(&config)?;
-    print!("{config}");
-    println!("templates: every event renders in every configured locale");
+    out!("{config}")?;
+    outln!("templates: every event renders in every configured locale")?;
     Ok(())
 }

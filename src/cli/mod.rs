@@ -2,6 +2,18 @@
 //! reports a [`Failure`] that `main` turns into the documented exit code (78 for the
 //! configuration, 1 otherwise).
 
+/// Writes to standard output like `print!`, as a `Result`: a reader that went away
+/// (`vigie orders | head -1`) ends the output quietly instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::write_out(format_args!($($arg)*)) };
+}
+
+/// [`out!`] with a newline, like `println!`.
+macro_rules! outln {
+    () => { $crate::cli::write_out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 pub mod check_config;
 pub mod demo;
 pub mod notify;
@@ -37,6 +49,16 @@ impl From<anyhow::Error> for Failure {
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         Self::Other(e.into())
+    }
+}
+
+fn write_out(text: std::fmt::Arguments<'_>) -> Result<(), Failure> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_fmt(text) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::Error::new(e)
+            .context("cannot write to standard output")
+            .into()),
+        _ => Ok(()),
     }
 }
 

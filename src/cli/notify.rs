@@ -39,9 +39,9 @@ pub fn run(path: &Path, env: &Environment, command: Command) -> Result<(), Failu
     let store = order
         .map(|_| Store::open(&config.daemon.state_dir))
         .transpose()?;
-    print!(
+    out!(
         "{}",
         delivery::preview(&config, store.as_ref(), event, locale.as_deref(), order)?
-    );
+    )?;
     Ok(())
 }

@@ -28,23 +28,27 @@ pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
     };
     let list = store.with(|conn| orders::list(conn, &filter))?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&list).context("encoding orders")?
-        );
+        )?;
         return Ok(());
     }
     if list.is_empty() {
-        println!("no orders");
+        outln!("no orders")?;
         return Ok(());
     }
-    println!(
+    outln!(
         "{:<32} {:<20} {:<8} {:<28} {:>5}  CREATED",
-        "ORDER", "STATUS", "DECISION", "REASONS", "UNITS"
-    );
+        "ORDER",
+        "STATUS",
+        "DECISION",
+        "REASONS",
+        "UNITS"
+    )?;
     for o in &list {
         let units: u32 = o.lines.iter().map(|l| l.quantity).sum();
-        println!(
+        outln!(
             "{:<32} {:<20} {:<8} {:<28} {:>5}  {}",
             format!("{}:{}", o.channel, o.order_id),
             o.status,
@@ -56,7 +60,7 @@ pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
             },
             units,
             o.created_at,
-        );
+        )?;
     }
     Ok(())
 }

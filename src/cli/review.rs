@@ -39,9 +39,9 @@ pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
         })?
         .map_err(anyhow::Error::from)?;
     let verb = if accept { "accepted" } else { "refused" };
-    println!(
+    outln!(
         "{} {verb}; the daemon sends the decision at its next cycle",
         args.order
-    );
+    )?;
     Ok(())
 }

@@ -18,12 +18,12 @@ pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
     let (config, store) = open_store(path, env)?;
     let report = store.with(|conn| status::report(conn, &config))?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).context("encoding status")?
-        );
+        )?;
     } else {
-        print!("{report}");
+        out!("{report}")?;
     }
     Ok(())
 }

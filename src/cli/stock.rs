@@ -35,37 +35,40 @@ fn show(path: &Path, env: &Environment, sku: Option<&str>, json: bool) -> Result
     let (config, store) = open_store(path, env)?;
     let rows = store.with(|conn| stock::show(conn, sku, config.inventory.safety_buffer))?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&rows).context("encoding stock")?
-        );
+        )?;
         return Ok(());
     }
     if rows.is_empty() {
-        println!(
+        outln!(
             "{}",
             if sku.is_some() {
                 "unknown SKU"
             } else {
                 "no stock loaded"
             }
-        );
+        )?;
         return Ok(());
     }
-    println!(
+    outln!(
         "{:<24} {:>8} {:>8} {:>9}  PUSHED",
-        "SKU", "ON HAND", "RESERVED", "AVAILABLE"
-    );
+        "SKU",
+        "ON HAND",
+        "RESERVED",
+        "AVAILABLE"
+    )?;
     for row in rows {
         let pushed: Vec<String> = row.pushed.iter().map(|(c, q)| format!("{c}={q}")).collect();
-        println!(
+        outln!(
             "{:<24} {:>8} {:>8} {:>9}  {}",
             row.sku,
             row.on_hand,
             row.reserved,
             row.available,
             pushed.join(" ")
-        );
+        )?;
     }
     Ok(())
 }
@@ -81,13 +84,13 @@ fn set(path: &Path, env: &Environment, sku: &str, quantity: u32) -> Result<(), F
         };
         stock::set(conn, &item, &store::now_text())
     })?;
-    println!("{sku}: {quantity} on hand; the daemon pushes the new quantities at its next cycle");
+    outln!("{sku}: {quantity} on hand; the daemon pushes the new quantities at its next cycle")?;
     Ok(())
 }
 
 fn import(path: &Path, env: &Environment, file: &Path) -> Result<(), Failure> {
     let (_, store) = open_store(path, env)?;
     let skus = inventory::import_file(&store, file)?;
-    println!("{skus} SKUs imported; the daemon pushes the new quantities at its next cycle");
+    outln!("{skus} SKUs imported; the daemon pushes the new quantities at its next cycle")?;
     Ok(())
 }

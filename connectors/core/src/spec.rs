@@ -107,6 +107,21 @@ pub struct PollingPolicy {
     pub queue_sweep_every: SignedDuration,
 }
 
+/// `url` as a summary may show it: a password or user in it, and its query (where tokens
+/// travel), are redacted like every other secret.
+pub fn shown_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    if !shown.username().is_empty() || shown.password().is_some() {
+        // Cannot fail: the URL has a host, since it has credentials.
+        let _ = shown.set_password(None);
+        let _ = shown.set_username("redacted");
+    }
+    if shown.query().is_some() {
+        shown.set_query(Some("redacted"));
+    }
+    shown.to_string()
+}
+
 /// Keys, tokens and signatures travel in requests: HTTPS only, except on loopback
 /// (sandboxes, tests, a local relay).
 pub fn https_unless_loopback(url: &Url) -> Result<(), String> {
@@ -170,5 +185,17 @@ mod tests {
             "channel[1].limits.orders_per_minute"
         );
         assert_eq!(KeyError::new("", "x").under("smtp").key, "smtp");
+    }
+
+    #[test]
+    fn shown_urls_keep_no_credentials_or_query() {
+        let url: Url = "https://shop:s3cret@m.example/api?token=abc#x"
+            .parse()
+            .unwrap();
+        let shown = shown_url(&url);
+        assert!(!shown.contains("s3cret") && !shown.contains("abc") && !shown.contains("shop:"));
+        assert_eq!(shown, "https://redacted@m.example/api?redacted#x");
+        let plain: Url = "https://m.example/api".parse().unwrap();
+        assert_eq!(shown_url(&plain), "https://m.example/api");
     }
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use url::Url;
 use vigie_connector::spec::{
     ChannelDefaults, ChannelSettings, ChannelSpec, KeyError, PollingPolicy, Secrets,
-    https_unless_loopback,
+    https_unless_loopback, shown_url,
 };
 use vigie_connector::{ConnectorError, Deadline, HttpSettings, Marketplace, OrderEvent};
 
@@ -148,7 +148,10 @@ impl ChannelSettings for FnacSettings {
     fn summary(&self) -> String {
         format!(
             "{}, partner {}, shop {}, key [redacted], at most {} requests a minute",
-            self.base_url, self.partner_id, self.shop_id, self.requests_per_minute,
+            shown_url(&self.base_url),
+            self.partner_id,
+            self.shop_id,
+            self.requests_per_minute,
         )
     }
 

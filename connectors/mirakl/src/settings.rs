@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use vigie_connector::spec::{
     ChannelDefaults, ChannelSettings, ChannelSpec, KeyError, PollingPolicy, Secrets,
-    https_unless_loopback,
+    https_unless_loopback, shown_url,
 };
 use vigie_connector::{
     ConnectorError, Deadline, HttpSettings, HumanDuration, Marketplace, OrderEvent,
@@ -182,7 +182,7 @@ impl ChannelSettings for MiraklSettings {
     fn summary(&self) -> String {
         format!(
             "{}, shop {}, api_key [redacted], at most {} order polls and {} stock imports a minute",
-            self.base_url,
+            shown_url(&self.base_url),
             self.shop_id
                 .map_or("default".to_owned(), |id| id.to_string()),
             self.limits.orders_per_minute,
