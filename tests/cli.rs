@@ -66,7 +66,10 @@ fn check_config_prints_a_summary_without_secrets() {
     assert!(all.contains("channel lm (mirakl)"), "{all}");
     assert!(!all.contains("TOPSECRET"), "{all}");
     assert!(!all.contains("HOOKSECRET"), "{all}");
-    assert!(!all.contains("URLPASS") && !all.contains("URLTOKEN"), "{all}");
+    assert!(
+        !all.contains("URLPASS") && !all.contains("URLTOKEN"),
+        "{all}"
+    );
 }
 
 #[test]
