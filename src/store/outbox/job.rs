@@ -6,6 +6,7 @@ use rusqlite::types::ToSqlOutput;
 
 use crate::domain::alerts::AlertNotice;
 use crate::events::OrderEvent;
+use crate::store::state::StoredState;
 use crate::store::{Result, StoreError};
 
 /// Where a job is in its life, stored as its text.
@@ -23,8 +24,18 @@ pub enum DeliveryState {
     Cancelled,
 }
 
-impl DeliveryState {
-    pub fn as_str(self) -> &'static str {
+impl StoredState for DeliveryState {
+    const ALL: &'static [Self] = &[
+        Self::Pending,
+        Self::Sending,
+        Self::Sent,
+        Self::Uncertain,
+        Self::Failed,
+        Self::Cancelled,
+    ];
+    const WHAT: &'static str = "delivery state";
+
+    fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Sending => "sending",

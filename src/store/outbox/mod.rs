@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::state::StoredState;
 use super::{Result, StoreError};
 use crate::domain::alerts::AlertNotice;
 use crate::events::OrderEvent;
@@ -190,28 +191,30 @@ pub fn settle(conn: &Connection, id: i64, outcome: Settled<'_>) -> Result<()> {
         // The alert resolved while this notice was being sent (resolving cancels only what
         // is pending): sent later, after the resolve, it would reopen the incident.
         conn.execute(
-            &format!("{CANCEL_RESOLVED} AND id = ?3"),
+            &format!("{CANCEL} AND id = ?3 AND event <> 'resolve' AND alert_id IN ({RESOLVED_CONDITIONS})"),
             params![DeliveryState::Cancelled, DeliveryState::Pending, id],
         )?;
     }
     Ok(())
 }
 
-/// Cancels pending triggers and reminders of resolved conditions (an occurrence is resolved
-/// the moment it is opened, and its notice must still go). `?1` cancelled, `?2` pending.
-const CANCEL_RESOLVED: &str = "UPDATE outbox SET state = ?1,
+/// Cancels pending notices of an alert that resolved before they left; `?1` cancelled,
+/// `?2` pending; the caller narrows it down.
+const CANCEL: &str = "UPDATE outbox SET state = ?1,
         last_error = 'the alert was resolved before this notice was sent'
-     WHERE state = ?2 AND event <> 'resolve' AND alert_id IN (
-        SELECT id FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at <> opened_at)";
+     WHERE state = ?2";
+
+/// Conditions that resolved (an occurrence is resolved the moment it is opened, and its
+/// notice must still go).
+const RESOLVED_CONDITIONS: &str =
+    "SELECT id FROM alerts WHERE resolved_at IS NOT NULL AND resolved_at <> opened_at";
 
 /// An alert resolved: its notices not yet sent will never be (a late trigger after the
 /// resolve would reopen the incident).
 pub fn cancel_alert_jobs(conn: &Connection, alert_id: i64) -> Result<()> {
     conn.execute(
-        "UPDATE outbox SET state = ?2,
-            last_error = 'the alert was resolved before this notice was sent'
-         WHERE alert_id = ?1 AND state = ?3",
-        params![alert_id, DeliveryState::Cancelled, DeliveryState::Pending],
+        &format!("{CANCEL} AND alert_id = ?3"),
+        params![DeliveryState::Cancelled, DeliveryState::Pending, alert_id],
     )?;
     Ok(())
 }
@@ -256,8 +259,8 @@ pub fn alert_targets_tried(conn: &Connection, alert_id: i64) -> Result<Option<Ve
         let destination = Destination::parse(&text).ok_or_else(|| {
             StoreError::Data(format!("outbox row {id}: unknown destination {text:?}"))
         })?;
-        if (attempts > 0 || state == DeliveryState::Sent.as_str()) && !tried.contains(&destination)
-        {
+        let state = DeliveryState::read(&state, format!("outbox row {id}"))?;
+        if (attempts > 0 || state == DeliveryState::Sent) && !tried.contains(&destination) {
             tried.push(destination);
         }
     }
