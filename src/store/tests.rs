@@ -329,7 +329,7 @@ fn a_database_damaged_in_the_middle_stops_vigie_and_is_not_written() {
 }
 
 #[test]
-fn a_new_database_is_whole_as_soon_as_it_exists() {
+fn creating_a_database_leaves_no_file_aside_and_a_non_empty_one_in_place() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path()).unwrap());
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
