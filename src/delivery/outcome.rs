@@ -1,5 +1,10 @@
-//! How a send went, decided in one place for every transport: what is worth trying again and
-//! what never will be.
+//! How a send went, decided in one place for every transport: what is worth trying again,
+//! what never will be, and what may have arrived already.
+//!
+//! The rule: only an answer that proves nothing was applied may be retried (a refused
+//! connection, 408, 429, an SMTP 4xx refusal). A send that may have been applied (5xx, a
+//! timeout, a connection dropped once the request left) is [`SendError::Uncertain`]: sent
+//! again it could reach its receiver twice, so it is alerted instead, as after a crash.
 
 use std::time::Duration;
 
@@ -15,6 +20,9 @@ pub enum SendError {
     },
     #[error("{0}")]
     Permanent(String),
+    /// It may have arrived: never sent again.
+    #[error("{0}")]
+    Uncertain(String),
 }
 
 impl SendError {
@@ -26,8 +34,9 @@ impl SendError {
     }
 }
 
-/// An HTTP answer that is not 2xx: 408, 429 and 5xx are worth retrying (429's Retry-After is
-/// honoured); any other status is permanent. `host` names the receiver, never its path
+/// An HTTP answer that is not 2xx: 408 and 429 say the request was not taken, and are retried
+/// (429's Retry-After is honoured); a 5xx may come after the receiver acted, so it is
+/// uncertain; any other status is permanent. `host` names the receiver, never its path
 /// (which may hold a token).
 pub fn http_status(
     host: &str,
@@ -35,38 +44,68 @@ pub fn http_status(
     retry_after: Option<Duration>,
 ) -> SendError {
     let message = format!("{host} answered {status}");
-    if status.is_server_error()
-        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS
         || status == reqwest::StatusCode::REQUEST_TIMEOUT
     {
         SendError::Transient {
             message,
             retry_after,
         }
+    } else if status.is_server_error() {
+        SendError::Uncertain(message)
     } else {
         SendError::Permanent(message)
     }
 }
 
-/// A request that got no answer: always worth retrying.
+/// A request that got no answer: retried only when the connection was never made; once the
+/// request may have left, uncertain.
 pub fn http_failure(host: &str, e: &reqwest::Error) -> SendError {
+    if e.is_connect() {
+        return SendError::transient(format!("{host} connection failed"));
+    }
     let what = if e.is_timeout() {
         "timed out"
-    } else if e.is_connect() {
-        "connection failed"
     } else {
         "request failed"
     };
-    SendError::transient(format!("{host} {what}"))
+    SendError::Uncertain(format!("{host} {what}"))
 }
 
-/// An SMTP server's refusal: 5xx refuses this message for good (unknown mailbox, policy).
+/// An SMTP server's answer: a 5xx reply refuses this message for good (unknown mailbox,
+/// policy); a 4xx reply, or no connection at all, took nothing and is retried; a connection
+/// lost in the middle of the session (perhaps after the message data) is uncertain.
 pub fn smtp(e: &lettre::transport::smtp::Error) -> SendError {
+    let message = format!("smtp: {e}");
     if e.is_permanent() {
-        SendError::Permanent(format!("smtp: {e}"))
+        SendError::Permanent(message)
+    } else if e.is_transient() || e.is_tls() || e.is_client() || never_connected(e) {
+        SendError::transient(message)
     } else {
-        SendError::transient(format!("smtp: {e}"))
+        SendError::Uncertain(message)
     }
+}
+
+/// Whether the SMTP server could not be reached at all: lettre reports a failed connect with
+/// the socket's own error (its async transport has no read timeout, so a timeout is the
+/// connect's).
+fn never_connected(e: &lettre::transport::smtp::Error) -> bool {
+    use std::io::ErrorKind;
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::TimedOut
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::AddrNotAvailable
+            );
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// The marketplace's answer to a customer message; "already done" is done.
@@ -82,5 +121,6 @@ pub fn marketplace(outcome: Result<(), ConnectorError>) -> Result<(), SendError>
             Err(SendError::transient(e.to_string()))
         }
         Err(e @ ConnectorError::Permanent { .. }) => Err(SendError::Permanent(e.to_string())),
+        Err(e @ ConnectorError::Uncertain(_)) => Err(SendError::Uncertain(e.to_string())),
     }
 }

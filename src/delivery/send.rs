@@ -67,7 +67,7 @@ impl Sender {
             }
             (Work::Alert { .. }, Destination::Alerts(target)) => {
                 let notice = serde_json::from_str(&job.payload).map_err(unreadable)?;
-                self.alert_notice(*target, &notice).await
+                self.alert_notice(job.id, *target, &notice).await
             }
             (Work::Alert { .. }, other) => Err(SendError::Permanent(format!(
                 "an alert notice cannot go to {}",
@@ -158,7 +158,8 @@ impl Sender {
             .await
     }
 
-    /// The seller's systems get the job id as `X-Vigie-Delivery`, the same on every retry.
+    /// Every receiver gets the job id as `X-Vigie-Delivery`, the same on every retry, to drop
+    /// a repeat by.
     async fn post_delivery(
         &self,
         id: i64,
@@ -166,11 +167,15 @@ impl Sender {
         secret: Option<&SecretString>,
         body: &Value,
     ) -> Result<(), SendError> {
-        webhook::post_json(&self.http, url, body, secret, Some(&id.to_string())).await
+        webhook::post_json(&self.http, url, body, secret, &id.to_string()).await
     }
 
-    /// On-call notices carry no delivery id: receivers dedupe on the alert's `dedup_key`.
-    async fn alert_notice(&self, target: usize, notice: &Notice) -> Result<(), SendError> {
+    async fn alert_notice(
+        &self,
+        id: i64,
+        target: usize,
+        notice: &Notice,
+    ) -> Result<(), SendError> {
         let target = self.config.alerts.webhook.get(target).ok_or_else(|| {
             SendError::Permanent(format!("alerts.webhook[{target}] is no longer configured"))
         })?;
@@ -190,7 +195,7 @@ impl Sender {
             AlertFormat::Generic => target.secret.as_ref(),
             AlertFormat::Slack | AlertFormat::Pagerduty => None,
         };
-        webhook::post_json(&self.http, &target.url, &body, signed, None).await
+        self.post_delivery(id, &target.url, signed, &body).await
     }
 
     /// Renders in the locale chosen at the event, or the configured one if its templates are

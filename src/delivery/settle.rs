@@ -1,9 +1,10 @@
 //! How a job ends, the same for every kind: sent; retried later with a growing delay; failed
-//! for good (a customer message or seller webhook then raises an alert); or, found 'sending'
-//! after a crash, uncertain with an alert and never re-sent.
+//! for good (a customer message or seller webhook then raises an alert); or uncertain, with
+//! an alert and never re-sent, when it may have arrived: found 'sending' after a crash, or
+//! answered in a way that does not say (see `outcome`).
 //!
-//! An on-call notice that fails never raises another alert (that could loop): its failures
-//! are logged and counted in `vigie_alert_delivery_failures_total`.
+//! An on-call notice that fails or is uncertain never raises another alert (that could
+//! loop): it is logged and counted in `vigie_alert_delivery_failures_total`.
 
 use std::time::Duration;
 
@@ -21,6 +22,15 @@ enum Next {
     Sent,
     RetryIn { delay: Duration, error: String },
     GiveUp(String),
+    /// It may have arrived: never sent again.
+    Uncertain(String),
+}
+
+/// How a job ends for good.
+#[derive(Clone, Copy)]
+enum End {
+    Failed,
+    Uncertain,
 }
 
 /// The one retry rule: a transient failure waits a growing delay (at least what the receiver
@@ -39,6 +49,7 @@ fn next(attempts: u32, outcome: Result<(), SendError>, policy: RetryPolicy) -> N
             None => Next::GiveUp(format!("gave up after {attempts} attempts: {message}")),
         },
         Err(SendError::Permanent(message)) => Next::GiveUp(message),
+        Err(SendError::Uncertain(message)) => Next::Uncertain(message),
     }
 }
 
@@ -98,20 +109,50 @@ pub(super) async fn settle(
                 metrics::counter!("vigie_notifications_failed_total", "route" => route)
                     .increment(1);
             }
-            let now = store::time_text(now);
-            store
-                .call(move |conn| {
-                    let tx = conn.transaction()?;
-                    outbox::settle(&tx, job.id, Settled::Failed { error: &error })?;
-                    if let Some(alert) = failed(&job, &error) {
-                        alerts::raise(&tx, &alert, &now)?;
-                    }
-                    tx.commit()?;
-                    Ok(())
-                })
-                .await
+            let alert = failed(&job, &error);
+            end(store, job.id, End::Failed, error, alert, now).await
+        }
+        Next::Uncertain(error) => {
+            tracing::error!(outbox = job.id, job = %describe(&job),
+                "send may have arrived, not sent again: {error}");
+            let alert = is_message.then(|| {
+                uncertain(
+                    job.id,
+                    Ok(&job),
+                    &format!("got no clear answer ({error})"),
+                )
+            });
+            end(store, job.id, End::Uncertain, error, alert, now).await
         }
     }
+}
+
+/// Ends job `id` with the alert that tells a human, in one transaction (a crash in between
+/// would leave an end nobody hears of).
+async fn end(
+    store: &Store,
+    id: i64,
+    how: End,
+    error: String,
+    alert: Option<Alert>,
+    now: Timestamp,
+) -> store::Result<()> {
+    let now = store::time_text(now);
+    store
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let settled = match how {
+                End::Failed => Settled::Failed { error: &error },
+                End::Uncertain => Settled::Uncertain { error: &error },
+            };
+            outbox::settle(&tx, id, settled)?;
+            if let Some(alert) = alert {
+                alerts::raise(&tx, &alert, &now)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
 }
 
 /// A job whose row could not be read back, already failed by the claim: told like a message
@@ -171,7 +212,8 @@ pub(super) async fn recover_interrupted(store: &Store, now: Timestamp) -> store:
             let tx = conn.transaction()?;
             let jobs = outbox::mark_interrupted(&tx)?;
             for (id, job) in &jobs {
-                alerts::raise(&tx, &uncertain(*id, job.as_ref()), &now)?;
+                let alert = uncertain(*id, job.as_ref(), "was being sent when vigie stopped");
+                alerts::raise(&tx, &alert, &now)?;
             }
             tx.commit()?;
             Ok(jobs)
@@ -188,7 +230,9 @@ pub(super) async fn recover_interrupted(store: &Store, now: Timestamp) -> store:
     Ok(())
 }
 
-fn uncertain(id: i64, job: Result<&Job, &StoreError>) -> Alert {
+/// The alert for a job that may or may not have arrived; `what` tells what happened to the
+/// send (`was being sent when vigie stopped`).
+fn uncertain(id: i64, job: Result<&Job, &StoreError>, what: &str) -> Alert {
     let key = format!("notification_uncertain:{id}");
     let job = match job {
         Ok(job) => job,
@@ -197,8 +241,8 @@ fn uncertain(id: i64, job: Result<&Job, &StoreError>) -> Alert {
                 AlertKind::NotificationUncertain,
                 key,
                 format!(
-                    "outbox row {id} was being sent when vigie stopped; it may or may not have \
-                     arrived and will not be re-sent; {e}"
+                    "outbox row {id} {what}; it may or may not have arrived and will not be \
+                     re-sent; {e}"
                 ),
             );
         }
@@ -214,9 +258,9 @@ fn uncertain(id: i64, job: Result<&Job, &StoreError>) -> Alert {
             AlertKind::NotificationUncertain,
             key,
             format!(
-                "the {} message to {destination} for {channel}:{order_id} was being sent when \
-                 vigie stopped; it may or may not have arrived and will not be re-sent: check \
-                 and resend by hand if needed (outbox row {})",
+                "the {} message to {destination} for {channel}:{order_id} {what}; it may or \
+                 may not have arrived and will not be re-sent: check and resend by hand if \
+                 needed (outbox row {})",
                 event.as_str(),
                 job.id
             ),
@@ -228,8 +272,8 @@ fn uncertain(id: i64, job: Result<&Job, &StoreError>) -> Alert {
             AlertKind::NotificationUncertain,
             key,
             format!(
-                "the {} notice of alert {dedup_key} to {destination} was being sent when vigie \
-                 stopped; it may or may not have arrived and will not be re-sent (outbox row {})",
+                "the {} notice of alert {dedup_key} to {destination} {what}; it may or may not \
+                 have arrived and will not be re-sent (outbox row {})",
                 notice.to_text(),
                 job.id
             ),

@@ -8,6 +8,11 @@ pub enum ConnectorError {
     /// 5xx, timeouts, connection failures: back off and try again.
     #[error("temporary failure: {0}")]
     Transient(String),
+    /// A write that must not be repeated (a customer message) may have been applied: the
+    /// marketplace answered 5xx, timed out or dropped the connection after the request left.
+    /// Never retried: sent again, it could reach the customer twice.
+    #[error("may have been applied: {0}")]
+    Uncertain(String),
     /// The marketplace asked us to slow down (HTTP 429); wait at least `retry_after` when given.
     #[error("rate limited{}", retry_after.map(|d| format!(", retry after {}s", d.as_secs())).unwrap_or_default())]
     RateLimited { retry_after: Option<Duration> },
@@ -39,6 +44,7 @@ impl ConnectorError {
     pub fn class(&self) -> &'static str {
         match self {
             Self::Transient(_) => "transient",
+            Self::Uncertain(_) => "uncertain",
             Self::RateLimited { .. } => "rate_limited",
             Self::Auth(_) => "auth",
             Self::AlreadyDone(_) => "already_done",

@@ -163,12 +163,12 @@ impl Transport {
                     .body(document.clone())
             })
             .await?;
-        read_reply(service, &reply)
+        read_reply(service, repeat, &reply)
     }
 }
 
 /// 2xx bodies are Fnac documents; other 4xx are read as documents when they are.
-fn read_reply(service: &str, reply: &Reply) -> Result<Envelope, ConnectorError> {
+fn read_reply(service: &str, repeat: Repeat, reply: &Reply) -> Result<Envelope, ConnectorError> {
     match Envelope::parse(&reply.body) {
         Ok(doc) if reply.status.is_success() => Ok(doc),
         Ok(doc) if !doc.errors().is_empty() => {
@@ -178,10 +178,10 @@ fn read_reply(service: &str, reply: &Reply) -> Result<Envelope, ConnectorError> 
             }
             Err(to_error(&errors[0]))
         }
-        // A body we cannot read on a 2xx: the call's outcome is unknown, so try again later.
-        Err(e) if reply.status.is_success() => Err(ConnectorError::Transient(format!(
-            "{service}: unreadable response: {e}"
-        ))),
+        // A body we cannot read on a 2xx: the call's outcome is unknown.
+        Err(e) if reply.status.is_success() => {
+            Err(repeat.unknown_outcome(format!("{service}: unreadable response: {e}")))
+        }
         _ => {
             let text = reply.text();
             let lower = text.to_ascii_lowercase();

@@ -164,6 +164,7 @@ impl Api {
         let clean = |text: String| text.replace(key, "[redacted]");
         match error {
             ConnectorError::Transient(m) => ConnectorError::Transient(clean(m)),
+            ConnectorError::Uncertain(m) => ConnectorError::Uncertain(clean(m)),
             ConnectorError::Auth(m) => ConnectorError::Auth(clean(m)),
             ConnectorError::AlreadyDone(m) => ConnectorError::AlreadyDone(clean(m)),
             ConnectorError::Permanent { code, message } => ConnectorError::Permanent {

@@ -32,25 +32,23 @@ pub fn client() -> anyhow::Result<reqwest::Client> {
         .context("cannot build the webhook HTTP client")
 }
 
-/// POSTs `body` to `url`; 2xx is success. Errors never carry the URL, whose path may hold a
+/// POSTs `body` to `url` with its `delivery` id; 2xx is success. Errors never carry the URL, whose path may hold a
 /// token (Slack).
 pub async fn post_json(
     client: &reqwest::Client,
     url: &Url,
     body: &serde_json::Value,
     secret: Option<&SecretString>,
-    delivery: Option<&str>,
+    delivery: &str,
 ) -> Result<(), SendError> {
     let body = serde_json::to_vec(body)
         .map_err(|e| SendError::Permanent(format!("cannot encode the body: {e}")))?;
     let mut request = client
         .post(url.clone())
-        .header(reqwest::header::CONTENT_TYPE, "application/json");
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(DELIVERY_HEADER, delivery);
     if let Some(secret) = secret {
         request = request.header(SIGNATURE_HEADER, sign(secret, &body));
-    }
-    if let Some(id) = delivery {
-        request = request.header(DELIVERY_HEADER, id);
     }
     let response = request
         .body(body)

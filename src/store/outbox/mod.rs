@@ -171,6 +171,10 @@ pub enum Settled<'a> {
     Failed {
         error: &'a str,
     },
+    /// It may have arrived (an unclear answer): never sent again.
+    Uncertain {
+        error: &'a str,
+    },
 }
 
 /// Records the outcome of a send. Only a job this process claimed ('sending') moves: one that
@@ -180,6 +184,7 @@ pub fn settle(conn: &Connection, id: i64, outcome: Settled<'_>) -> Result<()> {
         Settled::Sent { at } => (DeliveryState::Sent, None, None, Some(at)),
         Settled::RetryAt { at, error } => (DeliveryState::Pending, Some(at), Some(error), None),
         Settled::Failed { error } => (DeliveryState::Failed, None, Some(error), None),
+        Settled::Uncertain { error } => (DeliveryState::Uncertain, None, Some(error), None),
     };
     conn.execute(
         "UPDATE outbox SET state = ?2, next_attempt_at = COALESCE(?3, next_attempt_at),

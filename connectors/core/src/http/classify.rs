@@ -21,6 +21,15 @@ impl Failure {
         self.error.is_retryable() && (repeat == Repeat::Safe || !self.processed)
     }
 
+    /// What the caller is told: a write that may have been applied is [`ConnectorError::Uncertain`],
+    /// so that nobody sends it again.
+    pub fn into_error(self, repeat: Repeat) -> ConnectorError {
+        match self.error {
+            ConnectorError::Transient(message) if self.processed => repeat.unknown_outcome(message),
+            error => error,
+        }
+    }
+
     /// No answer: only a refused connection surely never reached the marketplace.
     pub fn unsent(e: reqwest::Error) -> Self {
         Self {
@@ -34,6 +43,17 @@ impl Failure {
         Self {
             processed: true,
             error: ConnectorError::Transient(format!("reading the body: {}", e.without_url())),
+        }
+    }
+}
+
+impl Repeat {
+    /// The error for a call whose effect is unknown (no answer, or one that cannot be read):
+    /// a safe call is tried again; a write that must not be repeated is uncertain.
+    pub fn unknown_outcome(self, message: String) -> ConnectorError {
+        match self {
+            Repeat::Safe => ConnectorError::Transient(message),
+            Repeat::OnlyIfUnsent => ConnectorError::Uncertain(message),
         }
     }
 }
@@ -53,8 +73,10 @@ pub(super) fn classify(reply: Reply) -> Result<Reply, Failure> {
         }
         _ => return Ok(reply),
     };
+    // 429 and 408 say the request was not taken (too many, or not received in time).
+    let refused = status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT;
     Err(Failure {
-        processed: status != StatusCode::TOO_MANY_REQUESTS,
+        processed: !refused,
         error,
     })
 }

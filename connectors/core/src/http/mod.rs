@@ -168,7 +168,7 @@ impl ChannelClient {
                     "retrying in {:.1}s", delay.as_secs_f64());
             })
             .await
-            .map_err(|failure| failure.error)
+            .map_err(|failure| failure.into_error(repeat))
     }
 
     async fn attempt(&self, request: reqwest::RequestBuilder) -> Result<Reply, Failure> {
@@ -255,7 +255,7 @@ mod tests {
         let error = get(&client(), &server, Repeat::OnlyIfUnsent)
             .await
             .unwrap_err();
-        assert!(matches!(error, ConnectorError::Transient(_)));
+        assert!(matches!(error, ConnectorError::Uncertain(_)), "{error:?}");
         assert_eq!(server.received_requests().await.unwrap().len(), 1);
     }
 
