@@ -16,6 +16,7 @@ pub fn mirakl_faults(burst: bool, latency: Duration) -> mirakl::Faults {
         retry_after_secs: RETRY_AFTER_SECS,
         latency,
         reject_auth: false,
+        ..mirakl::Faults::default()
     }
 }
 
@@ -24,6 +25,7 @@ pub fn fnac_faults(latency: Duration) -> fnac::Faults {
         error_rate: ERROR_RATE,
         latency,
         fail_auth: false,
+        ..fnac::Faults::default()
     }
 }
 

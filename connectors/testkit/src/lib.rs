@@ -18,7 +18,7 @@ pub use orders::{Marketplace, NewOrder, stock_csv};
 pub use recorder::{Hit, Recorder};
 pub use rng::Rng;
 pub use smtp::{Received, SmtpSink};
-pub use webhook::WebhookSink;
+pub use webhook::{AfterTaking, WebhookSink};
 
 use std::sync::{Mutex, MutexGuard};
 

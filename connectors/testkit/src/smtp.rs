@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::lock;
+use crate::{Rng, lock};
 
 /// One message as the SMTP server received it.
 #[derive(Debug, Clone, Default)]
@@ -18,12 +18,15 @@ pub struct Received {
 
 /// A minimal SMTP server: EHLO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT. It answers
 /// the replies given to [`SmtpSink::refuse_next`] (e.g. "451 4.3.0 try later") instead of
-/// 250 for the next messages.
+/// 250 for the next messages, and can drop the connection after taking a message
+/// ([`SmtpSink::drop_after_data`]).
 #[derive(Clone)]
 pub struct SmtpSink {
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
     refusals: Arc<Mutex<Vec<String>>>,
+    /// Share of messages taken and then left without the final reply, and its draws.
+    drops: Arc<Mutex<Option<(f64, Rng)>>>,
 }
 
 impl SmtpSink {
@@ -34,6 +37,7 @@ impl SmtpSink {
             port,
             received: Arc::default(),
             refusals: Arc::default(),
+            drops: Arc::default(),
         };
         let server = sink.clone();
         tokio::spawn(async move {
@@ -54,6 +58,12 @@ impl SmtpSink {
         lock(&self.refusals).push(reply.to_owned());
     }
 
+    /// From now on, a share `rate` of the messages (drawn from `seed`) is kept, and the
+    /// connection closed before the reply to DATA: the sender cannot tell it was taken.
+    pub fn drop_after_data(&self, rate: f64, seed: u64) {
+        *lock(&self.drops) = Some((rate, Rng::new(seed)));
+    }
+
     /// Every message accepted so far, in order.
     pub fn received(&self) -> Vec<Received> {
         lock(&self.received).clone()
@@ -62,6 +72,13 @@ impl SmtpSink {
     /// How many messages were accepted so far.
     pub fn count(&self) -> usize {
         lock(&self.received).len()
+    }
+
+    fn draw_drop(&self) -> bool {
+        match &mut *lock(&self.drops) {
+            Some((rate, rng)) => rng.chance(*rate),
+            None => false,
+        }
     }
 
     async fn session(&self, socket: TcpStream) -> std::io::Result<()> {
@@ -115,6 +132,9 @@ impl SmtpSink {
                     Some(reply) => reply,
                     None => {
                         lock(&self.received).push(message);
+                        if self.draw_drop() {
+                            return Ok(()); // taken, and the connection closed unanswered
+                        }
                         "250 2.0.0 queued".to_owned()
                     }
                 }

@@ -1,46 +1,70 @@
-//! An on-call endpoint for `[[alerts.webhook]] format = "generic"`: keeps every body it
-//! receives, for the tests to read and the demo to count.
+//! An on-call endpoint for `[[alerts.webhook]] format = "generic"` (or any webhook): keeps
+//! every body it receives, for the tests to read and the demo to count. It can misbehave
+//! after keeping a body (answer 500, or late), as a receiver that acted and then failed.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use crate::lock;
+use crate::{Rng, lock};
 
-type Received = Arc<Mutex<Vec<Value>>>;
+/// The header vigie sends each delivery's id in.
+const DELIVERY_HEADER: &str = "x-vigie-delivery";
+
+/// How the sink answers a body it kept, when the draw says to misbehave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterTaking {
+    /// HTTP 500: the sender cannot tell it was kept.
+    Fail,
+    /// 200 after this long (tokio time), past the sender's timeout.
+    Stall(Duration),
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Every body with its delivery id, in order.
+    received: Vec<(Option<String>, Value)>,
+    misbehave: Option<(f64, Rng, AfterTaking)>,
+}
+
+type Shared = Arc<Mutex<Inner>>;
 
 /// Listens on 127.0.0.1:0 and answers 200 to every POST on `/alerts`; stops when dropped.
 pub struct WebhookSink {
     addr: SocketAddr,
-    received: Received,
+    shared: Shared,
     task: JoinHandle<()>,
 }
 
 impl WebhookSink {
     pub async fn start() -> std::io::Result<Self> {
-        let received = Received::default();
+        let shared = Shared::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let app = Router::new()
             .route("/alerts", post(receive))
-            .with_state(received.clone());
+            .with_state(shared.clone());
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::debug!("webhook sink stopped: {e}");
             }
         });
-        Ok(Self {
-            addr,
-            received,
-            task,
-        })
+        Ok(Self { addr, shared, task })
+    }
+
+    /// From now on, a share `rate` of the bodies (drawn from `seed`) is kept and then
+    /// answered as `how` says.
+    pub fn misbehave_after_taking(&self, rate: f64, seed: u64, how: AfterTaking) {
+        lock(&self.shared).misbehave = Some((rate, Rng::new(seed), how));
     }
 
     /// `http://127.0.0.1:PORT/alerts`, the `url` of the `[[alerts.webhook]]` block.
@@ -50,7 +74,22 @@ impl WebhookSink {
 
     /// Every body received, in order; one that is not JSON reads `{"unreadable": true}`.
     pub fn received(&self) -> Vec<Value> {
-        lock(&self.received).clone()
+        lock(&self.shared)
+            .received
+            .iter()
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+
+    /// How many copies of each delivery id arrived (bodies without one are not counted).
+    pub fn copies_per_delivery(&self) -> BTreeMap<String, usize> {
+        let mut copies = BTreeMap::new();
+        for (id, _) in &lock(&self.shared).received {
+            if let Some(id) = id {
+                *copies.entry(id.clone()).or_default() += 1;
+            }
+        }
+        copies
     }
 
     /// Trigger notices (not resolutions) of one kind.
@@ -83,11 +122,33 @@ impl Drop for WebhookSink {
     }
 }
 
-async fn receive(State(received): State<Received>, body: Bytes) -> &'static str {
+async fn receive(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
     let value =
         serde_json::from_slice(&body).unwrap_or_else(|_| serde_json::json!({"unreadable": true}));
-    lock(&received).push(value);
-    "ok"
+    let delivery = headers
+        .get(DELIVERY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let after = {
+        let mut inner = lock(&shared);
+        inner.received.push((delivery, value));
+        match &mut inner.misbehave {
+            Some((rate, rng, how)) => rng.chance(*rate).then_some(*how),
+            None => None,
+        }
+    };
+    match after {
+        None => (StatusCode::OK, "ok"),
+        Some(AfterTaking::Fail) => (StatusCode::INTERNAL_SERVER_ERROR, "failed after acting"),
+        Some(AfterTaking::Stall(stall)) => {
+            tokio::time::sleep(stall).await;
+            (StatusCode::OK, "ok")
+        }
+    }
 }
 
 #[cfg(test)]

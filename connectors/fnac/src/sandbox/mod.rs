@@ -53,6 +53,12 @@ pub struct Faults {
     pub latency: Duration,
     /// `auth` refuses the credentials.
     pub fail_auth: bool,
+    /// Share (0.0..=1.0) of `messages_update` calls whose messages are taken (the customer
+    /// gets them) and then answered HTTP 500 anyway: sent again, they arrive twice.
+    pub message_applied_then_fail_rate: f64,
+    /// Those drawn calls are answered after this long instead of 500 (past a client's
+    /// timeout: tokio time, so paused tests advance it).
+    pub message_applied_then_stall: Option<Duration>,
 }
 
 /// An order to place, as a customer would.

@@ -45,7 +45,20 @@ async fn handle(
     if fail {
         return (StatusCode::INTERNAL_SERVER_ERROR, "injected failure").into_response();
     }
+    let taken_before = shared.state().messages.len();
     let xml = answer(&shared, &service, &body);
+    let after_taken = {
+        let mut state = shared.state();
+        let taken = state.messages.len() > taken_before;
+        taken.then(|| state.draw_applied_then_fail()).flatten()
+    };
+    match after_taken {
+        None => {}
+        Some(None) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "failed after acting").into_response();
+        }
+        Some(Some(stall)) => tokio::time::sleep(stall).await,
+    }
     ([(CONTENT_TYPE, "text/xml; charset=utf-8")], xml).into_response()
 }
 

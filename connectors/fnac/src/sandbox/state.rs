@@ -209,6 +209,13 @@ impl State {
         self.faults.error_rate > 0.0 && self.rng.random::<f64>() < self.faults.error_rate
     }
 
+    /// How a call whose messages were taken is answered: as is (`None`), 500 (`Some(None)`)
+    /// or late (`Some(Some(stall))`).
+    pub fn draw_applied_then_fail(&mut self) -> Option<Option<Duration>> {
+        let rate = self.faults.message_applied_then_fail_rate;
+        (rate > 0.0 && self.rng.random::<f64>() < rate).then_some(self.faults.message_applied_then_stall)
+    }
+
     // ------------------------------------------------------------ sessions
 
     pub fn authenticate(

@@ -5,7 +5,8 @@
 //! call, OR21 only in `WAITING_ACCEPTANCE` (`ORDER_INVALID_STATE` otherwise), at most 100
 //! orders per OR11 page, optional refusal of partial acceptance. Ordered units leave the offer
 //! when the order is created and come back when a line is refused. Faults (5xx, 429 with
-//! `Retry-After`, latency, 401, a malformed order) are switched on at run time; randomness comes
+//! `Retry-After`, latency, 401, a malformed order, a message taken then answered 500 or late)
+//! are switched on at run time; randomness comes
 //! from one seeded generator.
 //!
 //! Longer than 400 lines, as a sandbox may be: its whole public face (options, order specs,
@@ -78,6 +79,12 @@ pub struct Faults {
     pub latency: Duration,
     /// Every request answers 401, as with a revoked key.
     pub reject_auth: bool,
+    /// Share (0.0..=1.0) of OR43 messages taken (the customer gets them) and then answered
+    /// 500 anyway, as a server failing after it acted: sent again, they arrive twice.
+    pub message_applied_then_fail_rate: f64,
+    /// Those drawn messages are answered after this long instead of 500 (past a client's
+    /// timeout: tokio time, so paused tests advance it).
+    pub message_applied_then_stall: Option<Duration>,
 }
 
 /// An order to place in the shop.

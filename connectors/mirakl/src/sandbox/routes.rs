@@ -279,9 +279,31 @@ async fn or43(
         Ok(input) => input,
         Err(r) => return r,
     };
-    match lock(&state).post_thread(&order_id, &input) {
-        Ok(created) => (StatusCode::CREATED, Json(created)).into_response(),
+    let taken = lock(&state).post_thread(&order_id, &input);
+    match taken {
+        Ok(created) => after_taken(&state, (StatusCode::CREATED, Json(created)).into_response()).await,
         Err(r) => refusal(r),
+    }
+}
+
+/// A message taken is answered `answer`, unless the faults draw it: then 500, or `answer`
+/// late.
+async fn after_taken(state: &Shared, answer: Response) -> Response {
+    let (drawn, stall) = {
+        let mut shop = lock(state);
+        let rate = shop.faults.message_applied_then_fail_rate;
+        (
+            rate > 0.0 && shop.rng.f64() < rate,
+            shop.faults.message_applied_then_stall,
+        )
+    };
+    match (drawn, stall) {
+        (false, _) => answer,
+        (true, None) => refusal(Refusal::new(500, None, "Internal Server Error")),
+        (true, Some(stall)) => {
+            tokio::time::sleep(stall).await;
+            answer
+        }
     }
 }
 
