@@ -12,7 +12,8 @@
 //! - one message per (order, event, destination): at most one customer message per order
 //!   and event on each marketplace, exactly one for every outbox row 'sent';
 //! - every send cut by a kill is 'uncertain' with a `notification_uncertain` alert, stored
-//!   and delivered to the on-call webhook, and never re-sent.
+//!   and delivered to the on-call webhook, and never re-sent; so is every message that a
+//!   marketplace took and then answered 500 (`MESSAGES_FAILED_AFTER_TAKING` of them).
 
 #[path = "crash/checks.rs"]
 mod checks;
@@ -32,7 +33,8 @@ use common::rig::Rig;
 use common::{Daemon, Setup, count, still_open, wait_until_settled};
 use nix::sys::signal::Signal;
 use rust_decimal::Decimal;
-use vigie_mirakl::sandbox::Tracking;
+use vigie_fnac::sandbox as fnac;
+use vigie_mirakl::sandbox::{self as mirakl, Tracking};
 use vigie_testkit::{Marketplace, Marketplaces, NewOrder, Rng};
 
 const SEED: u64 = 0x00C0_FFEE_2026;
@@ -45,6 +47,9 @@ const SAFETY_BUFFER: u32 = 1;
 /// Answers to customer-message calls are held back this long after the marketplace took
 /// the message, so kills often land while a send is in flight (and the message delivered).
 const MESSAGE_LAG: Duration = Duration::from_millis(10);
+/// The share of customer messages each marketplace takes and then answers 500, as a server
+/// failing after it acted: sent again, they would reach the customer twice.
+const MESSAGES_FAILED_AFTER_TAKING: f64 = 0.3;
 /// How long the daemon gets, after the last restart, to decide everything, have every
 /// decision confirmed by the marketplace and deliver every alert. Customer messages still
 /// waiting then are left waiting: the checks below hold for every outbox state, and a
@@ -283,6 +288,14 @@ async fn crash_twenty_sigkills_lose_and_duplicate_nothing() {
     let rig = Rig::start(SEED, &STOCK).await;
     rig.mirakl_proxy.slow_down("OR43", MESSAGE_LAG);
     rig.fnac_proxy.slow_down("messages_update", MESSAGE_LAG);
+    rig.markets.mirakl.set_faults(mirakl::Faults {
+        message_applied_then_fail_rate: MESSAGES_FAILED_AFTER_TAKING,
+        ..mirakl::Faults::default()
+    });
+    rig.markets.fnac.set_faults(fnac::Faults {
+        message_applied_then_fail_rate: MESSAGES_FAILED_AFTER_TAKING,
+        ..fnac::Faults::default()
+    });
     let setup = Setup::with_stock(&config(&rig), &STOCK).await;
 
     let orders = plan(&mut rng);

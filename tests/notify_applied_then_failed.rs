@@ -366,3 +366,71 @@ async fn an_alert_notice_taken_then_answered_500_is_uncertain_never_sent_twice()
     );
     eprintln!("alerts: {sent} sent, {uncertain} uncertain, {} received", sink.received().len());
 }
+
+mod webhook_transport {
+    use std::net::TcpListener;
+
+    use vigie::delivery::SendError;
+    use vigie::delivery::transport::webhook::post_json;
+
+    use super::*;
+
+    async fn post(url: &str) -> Result<(), SendError> {
+        let client = reqwest::Client::builder()
+            .timeout(CLIENT_TIMEOUT)
+            .build()
+            .unwrap();
+        let body = serde_json::json!({"event": "accepted"});
+        post_json(&client, &url.parse().unwrap(), &body, None, "1").await
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retried() {
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", closed.local_addr().unwrap());
+        drop(closed);
+        let outcome = post(&url).await;
+        assert!(
+            matches!(outcome, Err(SendError::Transient { .. })),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_answer_once_the_request_left_is_uncertain() {
+        let sink = WebhookSink::start().await.unwrap();
+        sink.misbehave_after_taking(1.0, SEED, AfterTaking::Stall(STALL));
+        let outcome = post(&sink.url()).await;
+        assert!(matches!(outcome, Err(SendError::Uncertain(_))), "{outcome:?}");
+        assert_eq!(sink.received().len(), 1, "it did arrive");
+    }
+}
+
+#[tokio::test]
+async fn an_smtp_server_that_refuses_the_connection_is_tried_again_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let smtp = format!(
+        r#"
+[notify.channel.shop]
+routes = ["email"]
+events = ["accepted"]
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+from = "Ma Boutique <boutique@example.com>"
+"#
+    );
+    let config = Arc::new(config(dir.path(), "http://127.0.0.1:9", &smtp));
+    let store = open_store(&config);
+    queue(&store, &config, "shop", &order_ids("R")[..1], OrderEvent::Accepted);
+    let worker = Worker::new(store.clone(), config.clone(), HashMap::new(), false).unwrap();
+    worker.drain_once().await;
+    let states: Vec<String> = rows(&store).into_iter().map(|r| r.state).collect();
+    assert_eq!(states, ["pending"], "nothing was taken: it waits for a retry");
+    assert!(alerts(&store).is_empty(), "{:?}", alerts(&store));
+}

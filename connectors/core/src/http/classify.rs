@@ -122,6 +122,33 @@ mod tests {
         assert_eq!(retry_after(&headers), None);
     }
 
+    fn failure(status: u16) -> Failure {
+        let reply = Reply {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+        };
+        classify(reply).err().unwrap()
+    }
+
+    #[test]
+    fn a_write_that_may_have_been_applied_is_uncertain_and_one_refused_is_not() {
+        let uncertain = |e: &ConnectorError| matches!(e, ConnectorError::Uncertain(_));
+        // 5xx: the marketplace may have acted before failing.
+        assert!(uncertain(&failure(500).into_error(Repeat::OnlyIfUnsent)));
+        assert!(!uncertain(&failure(500).into_error(Repeat::Safe)));
+        // 408 and 429: the request was not taken; a write may be sent again.
+        for status in [408, 429] {
+            assert!(failure(status).may_repeat(Repeat::OnlyIfUnsent), "{status}");
+            assert!(!uncertain(&failure(status).into_error(Repeat::OnlyIfUnsent)));
+        }
+        // A refusal of the credentials applied nothing.
+        assert!(matches!(
+            failure(401).into_error(Repeat::OnlyIfUnsent),
+            ConnectorError::Auth(_)
+        ));
+    }
+
     #[test]
     fn snippets_are_cut_on_a_character_boundary() {
         let long = "é".repeat(400);
