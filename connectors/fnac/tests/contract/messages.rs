@@ -57,6 +57,23 @@ async fn a_message_that_may_have_left_is_not_sent_again() {
         .message_customer(ORDER, &shipped())
         .await
         .unwrap_err();
-    assert!(matches!(error, ConnectorError::Transient(_)), "{error:?}");
+    // It may have reached the customer: the caller must not send it again either.
+    assert!(matches!(error, ConnectorError::Uncertain(_)), "{error:?}");
+    assert_eq!(bodies(&server, "messages_update").await.len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_answered_with_an_unreadable_body_is_uncertain() {
+    let server = serving(
+        "messages_update",
+        ResponseTemplate::new(200).set_body_string("<html>proxy error</html"),
+    )
+    .await;
+    let error = fnac(&server)
+        .message_customer(ORDER, &shipped())
+        .await
+        .unwrap_err();
+    // Fnac answered 200: the message may well be with the customer.
+    assert!(matches!(error, ConnectorError::Uncertain(_)), "{error:?}");
     assert_eq!(bodies(&server, "messages_update").await.len(), 1);
 }
