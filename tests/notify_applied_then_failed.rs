@@ -121,7 +121,10 @@ fn once_or_uncertain(store: &Store, copies: impl Fn(&Row) -> usize) -> (usize, u
                 sent += 1;
             }
             "uncertain" => {
-                assert!(copies <= 1, "{what} is uncertain, yet arrived {copies} times");
+                assert!(
+                    copies <= 1,
+                    "{what} is uncertain, yet arrived {copies} times"
+                );
                 if row.order_id.is_some() {
                     let key = format!("notification_uncertain:{}", row.id);
                     assert!(alerted.contains(&key), "{what} is uncertain, not alerted");
@@ -131,7 +134,10 @@ fn once_or_uncertain(store: &Store, copies: impl Fn(&Row) -> usize) -> (usize, u
             other => panic!("{what} ended {other}, arrived {copies} times"),
         }
     }
-    assert!(sent > 0 && uncertain > 0, "sent {sent}, uncertain {uncertain}");
+    assert!(
+        sent > 0 && uncertain > 0,
+        "sent {sent}, uncertain {uncertain}"
+    );
     (sent, uncertain)
 }
 
@@ -161,14 +167,25 @@ mod mirakl {
         let mut settings = sandbox.client_settings();
         settings.http.timeout = timeout;
         let mirakl: Arc<dyn Marketplace> = Arc::new(Mirakl::new("shop", settings).unwrap());
-        send_everything(&store, &config, HashMap::from([("shop".to_owned(), mirakl)])).await;
+        send_everything(
+            &store,
+            &config,
+            HashMap::from([("shop".to_owned(), mirakl)]),
+        )
+        .await;
 
         let messages = sandbox.messages();
         let (sent, uncertain) = once_or_uncertain(&store, |row| {
             let order = row.order_id.as_deref();
-            messages.iter().filter(|m| Some(m.order_id.as_str()) == order).count()
+            messages
+                .iter()
+                .filter(|m| Some(m.order_id.as_str()) == order)
+                .count()
         });
-        eprintln!("Mirakl: {sent} sent, {uncertain} uncertain, {} received", messages.len());
+        eprintln!(
+            "Mirakl: {sent} sent, {uncertain} uncertain, {} received",
+            messages.len()
+        );
     }
 
     #[tokio::test]
@@ -245,9 +262,15 @@ events = ["accepted"]
         let messages = sandbox.messages();
         let (sent, uncertain) = once_or_uncertain(&store, |row| {
             let order = row.order_id.as_deref();
-            messages.iter().filter(|m| Some(m.order_id.as_str()) == order).count()
+            messages
+                .iter()
+                .filter(|m| Some(m.order_id.as_str()) == order)
+                .count()
         });
-        eprintln!("Fnac: {sent} sent, {uncertain} uncertain, {} received", messages.len());
+        eprintln!(
+            "Fnac: {sent} sent, {uncertain} uncertain, {} received",
+            messages.len()
+        );
     }
 }
 
@@ -275,17 +298,29 @@ from = "Ma Boutique <boutique@example.com>"
     );
     let config = Arc::new(config(dir.path(), "http://127.0.0.1:9", &smtp));
     let store = open_store(&config);
-    queue(&store, &config, "shop", &order_ids("M"), OrderEvent::Accepted);
+    queue(
+        &store,
+        &config,
+        "shop",
+        &order_ids("M"),
+        OrderEvent::Accepted,
+    );
     sink.drop_after_data(RATE, SEED);
     send_everything(&store, &config, HashMap::new()).await;
 
     let received = sink.received();
     let (sent, uncertain) = once_or_uncertain(&store, |row| {
-        let to = order(row.order_id.as_deref().unwrap()).customer.email.unwrap();
+        let to = order(row.order_id.as_deref().unwrap())
+            .customer
+            .email
+            .unwrap();
         let to = format!("<{to}>");
         received.iter().filter(|m| m.rcpt_to.contains(&to)).count()
     });
-    eprintln!("e-mail: {sent} sent, {uncertain} uncertain, {} received", received.len());
+    eprintln!(
+        "e-mail: {sent} sent, {uncertain} uncertain, {} received",
+        received.len()
+    );
 }
 
 /// A seller webhook `erp` at `sink`, for every `accepted`, and no customer message.
@@ -311,7 +346,13 @@ async fn a_seller_webhook_taken_then_answered_500_is_uncertain_never_sent_twice(
     let sink = WebhookSink::start().await.unwrap();
     let config = Arc::new(seller_webhook(dir.path(), &sink));
     let store = open_store(&config);
-    queue(&store, &config, "shop", &order_ids("W"), OrderEvent::Accepted);
+    queue(
+        &store,
+        &config,
+        "shop",
+        &order_ids("W"),
+        OrderEvent::Accepted,
+    );
     sink.misbehave_after_taking(RATE, SEED, AfterTaking::Fail);
     send_everything(&store, &config, HashMap::new()).await;
 
@@ -322,10 +363,16 @@ async fn a_seller_webhook_taken_then_answered_500_is_uncertain_never_sent_twice(
             .iter()
             .filter(|b| b["order_id"].as_str() == row.order_id.as_deref())
             .count();
-        assert_eq!(copies.get(&row.id.to_string()).copied().unwrap_or(0), by_order);
+        assert_eq!(
+            copies.get(&row.id.to_string()).copied().unwrap_or(0),
+            by_order
+        );
         by_order
     });
-    eprintln!("webhook: {sent} sent, {uncertain} uncertain, {} received", received.len());
+    eprintln!(
+        "webhook: {sent} sent, {uncertain} uncertain, {} received",
+        received.len()
+    );
 }
 
 #[tokio::test]
@@ -364,7 +411,10 @@ async fn an_alert_notice_taken_then_answered_500_is_uncertain_never_sent_twice()
         "{:?}",
         alerts(&store)
     );
-    eprintln!("alerts: {sent} sent, {uncertain} uncertain, {} received", sink.received().len());
+    eprintln!(
+        "alerts: {sent} sent, {uncertain} uncertain, {} received",
+        sink.received().len()
+    );
 }
 
 mod webhook_transport {
@@ -401,7 +451,10 @@ mod webhook_transport {
         let sink = WebhookSink::start().await.unwrap();
         sink.misbehave_after_taking(1.0, SEED, AfterTaking::Stall(STALL));
         let outcome = post(&sink.url()).await;
-        assert!(matches!(outcome, Err(SendError::Uncertain(_))), "{outcome:?}");
+        assert!(
+            matches!(outcome, Err(SendError::Uncertain(_))),
+            "{outcome:?}"
+        );
         assert_eq!(sink.received().len(), 1, "it did arrive");
     }
 }
@@ -427,10 +480,20 @@ from = "Ma Boutique <boutique@example.com>"
     );
     let config = Arc::new(config(dir.path(), "http://127.0.0.1:9", &smtp));
     let store = open_store(&config);
-    queue(&store, &config, "shop", &order_ids("R")[..1], OrderEvent::Accepted);
+    queue(
+        &store,
+        &config,
+        "shop",
+        &order_ids("R")[..1],
+        OrderEvent::Accepted,
+    );
     let worker = Worker::new(store.clone(), config.clone(), HashMap::new(), false).unwrap();
     worker.drain_once().await;
     let states: Vec<String> = rows(&store).into_iter().map(|r| r.state).collect();
-    assert_eq!(states, ["pending"], "nothing was taken: it waits for a retry");
+    assert_eq!(
+        states,
+        ["pending"],
+        "nothing was taken: it waits for a retry"
+    );
     assert!(alerts(&store).is_empty(), "{:?}", alerts(&store));
 }

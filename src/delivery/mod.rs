@@ -9,8 +9,9 @@
 //!   [`Worker`] turns each notice owed into one job per `[[alerts.webhook]]`, and reminds open
 //!   conditions every `alerts.renotify_after`.
 //! - Every job then follows the same rules: claimed 'sending' before the send; 'uncertain' with
-//!   an alert, never re-sent, when a crash cut the send; retried with growing delays; one rate
-//!   lane per destination. Transports (SMTP, signed webhooks, marketplace messaging) are shared.
+//!   an alert, never re-sent, when it may have arrived (a crash cut the send, or the answer
+//!   does not say: see [`outcome`]); retried with growing delays only when nothing was taken;
+//!   one rate lane per destination. Transports (SMTP, signed webhooks, marketplace messaging) are shared.
 
 mod enqueue;
 mod notices;

@@ -135,7 +135,10 @@ mod tests {
     fn only_an_answer_that_proves_nothing_was_taken_is_retried() {
         let of = |status: u16| http_status("erp.test", StatusCode::from_u16(status).unwrap(), None);
         for status in [408, 429] {
-            assert!(matches!(of(status), SendError::Transient { .. }), "{status}");
+            assert!(
+                matches!(of(status), SendError::Transient { .. }),
+                "{status}"
+            );
         }
         for status in [500, 502, 503, 504] {
             assert!(matches!(of(status), SendError::Uncertain(_)), "{status}");
@@ -144,6 +147,9 @@ mod tests {
             assert!(matches!(of(status), SendError::Permanent(_)), "{status}");
         }
         let taken = ConnectorError::Uncertain("HTTP 500".to_owned());
-        assert!(matches!(marketplace(Err(taken)), Err(SendError::Uncertain(_))));
+        assert!(matches!(
+            marketplace(Err(taken)),
+            Err(SendError::Uncertain(_))
+        ));
     }
 }

@@ -170,12 +170,7 @@ impl Sender {
         webhook::post_json(&self.http, url, body, secret, &id.to_string()).await
     }
 
-    async fn alert_notice(
-        &self,
-        id: i64,
-        target: usize,
-        notice: &Notice,
-    ) -> Result<(), SendError> {
+    async fn alert_notice(&self, id: i64, target: usize, notice: &Notice) -> Result<(), SendError> {
         let target = self.config.alerts.webhook.get(target).ok_or_else(|| {
             SendError::Permanent(format!("alerts.webhook[{target}] is no longer configured"))
         })?;

@@ -20,7 +20,10 @@ use crate::store::{self, Store, StoreError, alerts};
 /// What becomes of a job after one send.
 enum Next {
     Sent,
-    RetryIn { delay: Duration, error: String },
+    RetryIn {
+        delay: Duration,
+        error: String,
+    },
     GiveUp(String),
     /// It may have arrived: never sent again.
     Uncertain(String),
@@ -115,13 +118,8 @@ pub(super) async fn settle(
         Next::Uncertain(error) => {
             tracing::error!(outbox = job.id, job = %describe(&job),
                 "send may have arrived, not sent again: {error}");
-            let alert = is_message.then(|| {
-                uncertain(
-                    job.id,
-                    Ok(&job),
-                    &format!("got no clear answer ({error})"),
-                )
-            });
+            let alert = is_message
+                .then(|| uncertain(job.id, Ok(&job), &format!("got no clear answer ({error})")));
             end(store, job.id, End::Uncertain, error, alert, now).await
         }
     }

@@ -140,7 +140,9 @@ mod tests {
         // 408 and 429: the request was not taken; a write may be sent again.
         for status in [408, 429] {
             assert!(failure(status).may_repeat(Repeat::OnlyIfUnsent), "{status}");
-            assert!(!uncertain(&failure(status).into_error(Repeat::OnlyIfUnsent)));
+            assert!(!uncertain(
+                &failure(status).into_error(Repeat::OnlyIfUnsent)
+            ));
         }
         // A refusal of the credentials applied nothing.
         assert!(matches!(

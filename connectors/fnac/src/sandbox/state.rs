@@ -213,7 +213,8 @@ impl State {
     /// or late (`Some(Some(stall))`).
     pub fn draw_applied_then_fail(&mut self) -> Option<Option<Duration>> {
         let rate = self.faults.message_applied_then_fail_rate;
-        (rate > 0.0 && self.rng.random::<f64>() < rate).then_some(self.faults.message_applied_then_stall)
+        (rate > 0.0 && self.rng.random::<f64>() < rate)
+            .then_some(self.faults.message_applied_then_stall)
     }
 
     // ------------------------------------------------------------ sessions

@@ -281,7 +281,9 @@ async fn or43(
     };
     let taken = lock(&state).post_thread(&order_id, &input);
     match taken {
-        Ok(created) => after_taken(&state, (StatusCode::CREATED, Json(created)).into_response()).await,
+        Ok(created) => {
+            after_taken(&state, (StatusCode::CREATED, Json(created)).into_response()).await
+        }
         Err(r) => refusal(r),
     }
 }
