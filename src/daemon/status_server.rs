@@ -73,7 +73,7 @@ async fn metrics(State(state): State<StatusState>) -> Response {
         .clone();
     match state
         .store
-        .call(move |conn| status::report(conn, &config))
+        .call(move |conn| status::report(conn, &config, jiff::Timestamp::now()))
         .await
     {
         Ok(report) => set_gauges(&report),
@@ -92,7 +92,8 @@ fn set_gauges(report: &status::StatusReport) {
         let channel = c.name.clone();
         metrics::gauge!("vigie_orders_undecided", "channel" => channel.clone())
             .set(k.undecided as f64);
-        metrics::gauge!("vigie_orders_flagged", "channel" => channel.clone()).set(k.flagged as f64);
+        metrics::gauge!("vigie_orders_flagged", "channel" => channel.clone())
+            .set(k.awaiting_review as f64);
         metrics::gauge!("vigie_deadlines_missed", "channel" => channel.clone())
             .set(k.deadline_missed as f64);
         if let Some(rate) = k.acceptance_rate {
@@ -114,7 +115,7 @@ async fn status_view(State(state): State<StatusState>) -> Response {
     json(
         state
             .store
-            .call(move |conn| status::report(conn, &config))
+            .call(move |conn| status::report(conn, &config, jiff::Timestamp::now()))
             .await,
     )
 }

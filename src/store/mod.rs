@@ -11,6 +11,7 @@ pub mod decisions;
 pub mod figures;
 mod file;
 pub mod flags;
+pub mod kpis;
 mod migrations;
 pub mod order_facts;
 pub mod orders;
