@@ -22,6 +22,7 @@ pub mod reservations;
 pub mod state;
 pub mod status;
 pub mod stock;
+pub mod stock_low;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
