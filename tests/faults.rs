@@ -11,6 +11,8 @@
 //!   cannot fail it; the times in seconds are printed;
 //! - each malformed order is quarantined, with a `payload_quarantined` alert delivered;
 //! - the refused key raises `channel_auth_failed`, delivered to the on-call webhook;
+//! - customer messages taken and then answered 500 (30 %) reach no customer twice, and each
+//!   left 'uncertain' is alerted (see `faults/messages.rs`);
 //! - no sandbox ever sees more requests than the configured limits allow (see `faults/limits.rs`).
 
 #[path = "faults/checks.rs"]
@@ -18,6 +20,8 @@ mod checks;
 mod common;
 #[path = "faults/limits.rs"]
 mod limits;
+#[path = "faults/messages.rs"]
+mod messages;
 #[path = "faults/schedule.rs"]
 mod schedule;
 
@@ -245,6 +249,7 @@ async fn faults_delay_nothing_beyond_three_polls_and_limits_hold() {
     let times = DecisionTimes::measure(&conn, &rig.markets, &malformed, &polls);
     checks::malformed_orders_quarantined(&conn, &rig.alerts, &malformed);
     checks::revoked_key_alerted(&rig.alerts);
+    let (messages_received, uncertain) = messages::never_twice(&conn, &rig.markets);
     // The failing channel stopped no other: both others were polled to the end (above), and
     // it kept being retried without hammering: at most one poll per interval.
     let revoked_polls = revoked.request_count("OR11");
@@ -280,6 +285,9 @@ async fn faults_delay_nothing_beyond_three_polls_and_limits_hold() {
     println!(
         "  Fnac auth calls: {}; revoked channel OR11 calls: {revoked_polls}",
         rig.markets.fnac.requests("auth")
+    );
+    println!(
+        "  customer messages received: {messages_received}, each once; uncertain (alerted): {uncertain}"
     );
     println!(
         "  alerts received: {:?}",

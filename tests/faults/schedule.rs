@@ -7,6 +7,7 @@ use vigie_fnac::sandbox as fnac;
 use vigie_mirakl::sandbox as mirakl;
 use vigie_testkit::Marketplaces;
 
+use crate::messages::FAILED_AFTER_TAKING;
 use crate::{BURST_FOR, ERROR_RATE, RETRY_AFTER_SECS, SPIKE, SPIKE_FOR};
 
 pub fn mirakl_faults(burst: bool, latency: Duration) -> mirakl::Faults {
@@ -16,6 +17,7 @@ pub fn mirakl_faults(burst: bool, latency: Duration) -> mirakl::Faults {
         retry_after_secs: RETRY_AFTER_SECS,
         latency,
         reject_auth: false,
+        message_applied_then_fail_rate: FAILED_AFTER_TAKING,
         ..mirakl::Faults::default()
     }
 }
@@ -25,6 +27,7 @@ pub fn fnac_faults(latency: Duration) -> fnac::Faults {
         error_rate: ERROR_RATE,
         latency,
         fail_auth: false,
+        message_applied_then_fail_rate: FAILED_AFTER_TAKING,
         ..fnac::Faults::default()
     }
 }
