@@ -138,7 +138,7 @@ async fn a_failing_target_is_retried_alone_and_others_are_not_sent_twice() {
     let flaky = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(503))
+        .respond_with(ResponseTemplate::new(429))
         .up_to_n_times(2)
         .with_priority(1)
         .mount(&flaky)
