@@ -87,7 +87,11 @@ impl Kpis {
         }
         let t = &self.time_to_accept_seconds;
         if let (Some(p50), Some(p99)) = (t.p50, t.p99) {
-            line += &format!("; time to accept p50 {} p99 {}", shown_duration(p50), shown_duration(p99));
+            line += &format!(
+                "; time to accept p50 {} p99 {}",
+                shown_duration(p50),
+                shown_duration(p99)
+            );
         }
         line
     }
