@@ -7,6 +7,7 @@ mod health;
 mod heartbeat;
 mod lock;
 mod loops;
+mod serve_http;
 mod services;
 mod signals;
 mod status_server;
@@ -80,7 +81,17 @@ pub async fn run(
         metrics,
         config: supervisor.shared.clone(),
     };
-    tokio::spawn(status_server::serve(listener, state, background.clone()));
+    let limits = serve_http::Limits::for_this_process();
+    tracing::info!(
+        "status server: at most {} connections at once",
+        limits.connections
+    );
+    tokio::spawn(status_server::serve(
+        listener,
+        state,
+        limits,
+        background.clone(),
+    ));
     tokio::spawn(systemd::watchdog(
         supervisor.heartbeats.clone(),
         background.clone(),

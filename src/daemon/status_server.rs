@@ -11,6 +11,7 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::heartbeat::Heartbeats;
+use super::serve_http::{self, Limits};
 use crate::config::SharedConfig;
 use crate::store::{Store, StoreError, orders, status};
 
@@ -25,6 +26,7 @@ pub(super) struct StatusState {
 pub(super) async fn serve(
     listener: tokio::net::TcpListener,
     state: StatusState,
+    limits: Limits,
     stop: CancellationToken,
 ) {
     // Histograms need regular upkeep or their buffers grow between scrapes.
@@ -45,12 +47,7 @@ pub(super) async fn serve(
         .route("/status", get(status_view))
         .route("/orders", get(orders_view))
         .with_state(state);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await;
-    if let Err(e) = served {
-        tracing::error!("status server stopped: {e}");
-    }
+    serve_http::serve(listener, app, limits, stop).await;
 }
 
 async fn healthz(State(state): State<StatusState>) -> Response {
