@@ -170,6 +170,14 @@ async fn the_status_server_answers_health_metrics_and_json() {
         "{metrics}"
     );
     assert!(metrics.contains("vigie_api_calls_total"), "{metrics}");
+    // every metric says what it counts
+    for typed in metrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let name = typed.split(' ').next().unwrap();
+        assert!(
+            metrics.contains(&format!("# HELP {name} ")),
+            "no # HELP line for {name}:\n{metrics}"
+        );
+    }
     let status: serde_json::Value = reqwest::get(format!("{base}/status"))
         .await
         .unwrap()

@@ -7,6 +7,7 @@ mod health;
 mod heartbeat;
 mod lock;
 mod loops;
+mod metric_help;
 mod serve_http;
 mod services;
 mod signals;
@@ -69,6 +70,7 @@ pub async fn run(
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
+    metric_help::describe();
     let background = CancellationToken::new();
     let listen = config.daemon.status_listen;
     let listener = tokio::net::TcpListener::bind(listen)

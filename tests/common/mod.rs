@@ -41,6 +41,19 @@ impl Daemon {
         Self::spawn(config, args, env, stderr, log.to_owned())
     }
 
+    /// Like [`Daemon::start`], under a descriptor limit (`RLIMIT_NOFILE`) of `descriptors`,
+    /// as systemd's `LimitNOFILE=` sets it.
+    pub fn start_with_descriptor_limit(config: &Path, args: &[&str], descriptors: u64) -> Self {
+        let stderr_path = config.with_extension("stderr.log");
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--nofile={descriptors}:{descriptors}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_vigie"));
+        Self::spawn_command(command, config, args, &[], stderr, stderr_path)
+    }
+
     fn spawn(
         config: &Path,
         args: &[&str],
@@ -48,7 +61,20 @@ impl Daemon {
         stderr: std::fs::File,
         stderr_path: PathBuf,
     ) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        let command = Command::new(env!("CARGO_BIN_EXE_vigie"));
+        Self::spawn_command(command, config, args, env, stderr, stderr_path)
+    }
+
+    /// `prlimit` execs vigie in place, so the child's id is vigie's.
+    fn spawn_command(
+        mut command: Command,
+        config: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stderr: std::fs::File,
+        stderr_path: PathBuf,
+    ) -> Self {
+        let child = command
             .arg("--config")
             .arg(config)
             .args(args)
