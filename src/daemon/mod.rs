@@ -43,6 +43,9 @@ pub async fn run(
     options: RunOptions,
     logs: LogHandle,
 ) -> anyhow::Result<()> {
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     if options.dry_run || config.daemon.dry_run {
         tracing::warn!(
             "dry run: decisions are logged, nothing is sent to marketplaces or customers"

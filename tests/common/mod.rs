@@ -249,6 +249,12 @@ pub fn mirakl_channel(name: &str, base_url: &str) -> String {
     )
 }
 
+/// A channel whose marketplace refuses every connection at once: nothing listens on port 1
+/// of 127.0.0.1 (binding it needs root). For tests whose subject is not the marketplace.
+pub fn unreachable_channel(name: &str) -> String {
+    mirakl_channel(name, "http://127.0.0.1:1")
+}
+
 /// Runs a one-shot command of the real binary (`orders --json`, `run --once`, `stock set`...)
 /// and fails the test, showing its log, unless it succeeds.
 pub async fn vigie(config: &Path, args: &[&str]) -> std::process::Output {
