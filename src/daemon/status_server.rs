@@ -52,10 +52,20 @@ pub(super) async fn serve(
 
 async fn healthz(State(state): State<StatusState>) -> Response {
     let stale = state.heartbeats.stale();
-    if stale.is_empty() {
+    let mut problems = Vec::new();
+    if !stale.is_empty() {
+        problems.push(format!("stuck channel loops: {}", stale.join(", ")));
+    }
+    if state.store.is_full() {
+        problems.push(format!(
+            "state directory full: {} cannot grow",
+            state.store.path().display()
+        ));
+    }
+    if problems.is_empty() {
         (StatusCode::OK, "ok\n").into_response()
     } else {
-        let body = format!("stuck channel loops: {}\n", stale.join(", "));
+        let body = problems.join("\n") + "\n";
         (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
     }
 }
