@@ -225,15 +225,27 @@ fn a_secret_others_can_read_draws_a_warning_with_the_chmod_to_run() {
     assert!(!stderr.contains("TOPSECRET"), "{stderr}");
     // and in the daemon's log at start
     let out = vigie(&config, &["run", "--once"]);
-    assert!(text(&out.stderr).contains(&chmod_to_run), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&chmod_to_run),
+        "{}",
+        text(&out.stderr)
+    );
     chmod(&key, 0o600);
     let out = vigie(&config, &["check-config"]);
-    assert!(!text(&out.stderr).contains("chmod"), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("chmod"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // written inline in a configuration file others can read
     let (_dir, config) = private_setup(&channel("api_key = \"sk-live-TOPSECRET\""));
     let out = vigie(&config, &["check-config"]);
-    assert!(!text(&out.stderr).contains("chmod"), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("chmod"),
+        "{}",
+        text(&out.stderr)
+    );
     chmod(&config, 0o640);
     let out = vigie(&config, &["check-config"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -38,8 +38,7 @@ async fn slow_clients_are_dropped_and_healthz_answers_meanwhile() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn connections_beyond_the_cap_are_refused_and_healthz_answers_once_idle_ones_are_dropped()
-{
+async fn connections_beyond_the_cap_are_refused_and_healthz_answers_once_idle_ones_are_dropped() {
     let (marketplace, _setup, daemon) = start().await;
     let log = daemon.log();
     let address = address(&log);

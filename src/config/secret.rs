@@ -117,9 +117,8 @@ impl<'a> SecretKeys<'a> {
     }
 
     fn read(&self, key: &str, path: &Path) -> Result<SecretString, KeyError> {
-        let cannot_read = |e: std::io::Error| {
-            KeyError::new(key, format!("cannot read {}: {e}", path.display()))
-        };
+        let cannot_read =
+            |e: std::io::Error| KeyError::new(key, format!("cannot read {}: {e}", path.display()));
         // Before opening: opening a FIFO waits for a writer, and reading a device never ends.
         let metadata = std::fs::metadata(path).map_err(cannot_read)?;
         if !metadata.is_file() {
@@ -142,8 +141,8 @@ impl<'a> SecretKeys<'a> {
     /// Notes `path` if its group or others may read it. A file that cannot be examined (a
     /// configuration given as text in a test) is no exposure.
     fn note_exposure(&self, path: &Path) {
-        let readable_by_others = std::fs::metadata(path)
-            .is_ok_and(|m| m.permissions().mode() & 0o077 != 0);
+        let readable_by_others =
+            std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0);
         if readable_by_others {
             self.exposed.borrow_mut().insert(path.to_path_buf());
         }

@@ -50,8 +50,7 @@ format = "slack"
 "#;
 
 /// The least a valid configuration holds.
-const ONE_CHANNEL: &str =
-    "[[channel]]\nname = \"a\"\nkind = \"mirakl\"\nbase_url = \"https://x.example\"\napi_key = \"k\"\n";
+const ONE_CHANNEL: &str = "[[channel]]\nname = \"a\"\nkind = \"mirakl\"\nbase_url = \"https://x.example\"\napi_key = \"k\"\n";
 
 /// The connector's settings of `channel`, as its crate's type.
 fn settings<T: 'static>(channel: &ChannelConfig) -> &T {

@@ -103,10 +103,8 @@ pub(super) async fn serve(
             refuse(stream);
             continue;
         };
-        let connection = http.serve_connection(
-            TokioIo::new(stream),
-            TowerToHyperService::new(app.clone()),
-        );
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         let stop = stop.clone();
         tokio::spawn(async move {
             let mut connection = std::pin::pin!(connection);
