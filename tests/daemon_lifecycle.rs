@@ -170,6 +170,10 @@ async fn the_status_server_answers_health_metrics_and_json() {
         "{metrics}"
     );
     assert!(metrics.contains("vigie_api_calls_total"), "{metrics}");
+    assert!(
+        metrics.contains("vigie_kpi_orders{channel=\"leroymerlin\",ending=\"received\"} 0"),
+        "{metrics}"
+    );
     // every metric says what it counts
     for typed in metrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
         let name = typed.split(' ').next().unwrap();

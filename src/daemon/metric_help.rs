@@ -65,7 +65,20 @@ pub(super) fn describe() {
     );
     describe_gauge!(
         "vigie_acceptance_rate",
-        "Accepted orders over decided orders (0 to 1), by channel"
+        "Accepted orders over orders that left awaiting acceptance, expired ones included, in the last 7 days (0 to 1), by channel"
+    );
+    describe_gauge!(
+        "vigie_cancellation_rate",
+        "Orders cancelled by the customer over orders received in the last 7 days (0 to 1), by channel"
+    );
+    describe_gauge!(
+        "vigie_kpi_orders",
+        "Orders of the last 7 days, by channel and how they ended (received, accepted, refused...)"
+    );
+    describe_gauge!(
+        "vigie_kpi_time_to_accept_seconds",
+        Unit::Seconds,
+        "Time from an order's creation to its acceptance over the last 7 days, by channel and quantile"
     );
     describe_gauge!(
         "vigie_outbox_messages",
