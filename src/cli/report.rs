@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use jiff::Timestamp;
 use serde::Serialize;
 use vigie::config::{Environment, HumanDuration};
-use vigie::store::kpis::{self, Bucket, Kpis, Window, seconds};
+use vigie::store::kpis::{self, Bucket, Kpis, Window, shown_duration};
 use vigie::store::time_text;
 
 use super::{Failure, open_store};
@@ -156,7 +156,7 @@ fn print(report: &Report, length: &HumanDuration) -> Result<(), Failure> {
             ("time to accept, p90", t.p90, b.p90),
             ("time to accept, p99", t.p99, b.p99),
         ] {
-            let shown = |s: Option<f64>| s.map_or("-".to_owned(), seconds);
+            let shown = |s: Option<f64>| s.map_or("-".to_owned(), shown_duration);
             let change = match (now, before) {
                 (Some(n), Some(b)) if b > 0.0 => format!("{:+.1} %", (n - b) / b * 100.0),
                 _ => "-".to_owned(),
@@ -177,7 +177,7 @@ fn print(report: &Report, length: &HumanDuration) -> Result<(), Failure> {
         for bucket in &c.time_to_accept {
             let label = bucket.below_seconds.map_or_else(
                 || "longer".to_owned(),
-                |s| format!("< {}", seconds(s as f64)),
+                |s| format!("< {}", shown_duration(s as f64)),
             );
             // A bar of up to 40 characters, scaled to the fullest bucket.
             let bar = "#".repeat(if most == 0 {

@@ -87,14 +87,18 @@ impl Kpis {
         }
         let t = &self.time_to_accept_seconds;
         if let (Some(p50), Some(p99)) = (t.p50, t.p99) {
-            line += &format!("; time to accept p50 {} p99 {}", seconds(p50), seconds(p99));
+            line += &format!(
+                "; time to accept p50 {} p99 {}",
+                shown_duration(p50),
+                shown_duration(p99)
+            );
         }
         line
     }
 }
 
 /// A duration for a person: `42s`, `7m12s`, `3h05m`, `2d04h`.
-pub fn seconds(seconds: f64) -> String {
+pub fn shown_duration(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
     match s {
         0..60 => format!("{s}s"),
