@@ -10,7 +10,7 @@ use jiff::SignedDuration;
 use secrecy::SecretString;
 use serde::Deserialize;
 use vigie_connector::spec::{
-    ChannelDefaults, ChannelSettings, ChannelSpec, KeyError, PollingPolicy, Secrets,
+    Bounds, ChannelDefaults, ChannelSettings, ChannelSpec, KeyError, PollingPolicy, Secrets,
     https_unless_loopback, shown_url,
 };
 use vigie_connector::{
@@ -190,8 +190,10 @@ impl ChannelSettings for MiraklSettings {
         )
     }
 
-    fn build(&self, channel: &str) -> Result<Arc<dyn Marketplace>, ConnectorError> {
-        Ok(Arc::new(Mirakl::new(channel, self.clone())?))
+    fn build(&self, channel: &str, bounds: Bounds) -> Result<Arc<dyn Marketplace>, ConnectorError> {
+        let mut settings = self.clone();
+        settings.http.max_wait = bounds.max_wait;
+        Ok(Arc::new(Mirakl::new(channel, settings)?))
     }
 }
 
