@@ -10,6 +10,7 @@ use url::Url;
 use vigie_connector::spec::https_unless_loopback;
 
 use super::secret::SecretKeys;
+use super::bounds::{self, DAY, MINUTE};
 use super::{HumanDuration, KeyError};
 
 #[derive(Debug, Clone)]
@@ -109,10 +110,12 @@ impl RawAlerts {
                     .map_err(|e| e.under(&format!("webhook[{index}]")))
             })
             .collect::<Result<_, _>>()?;
-        let renotify_after = self.renotify_after.map_or(defaults.renotify_after, |d| d.0);
-        if renotify_after.is_zero() {
-            return Err(KeyError::new("renotify_after", "must be longer than zero"));
-        }
+        let renotify_after = bounds::duration(
+            "renotify_after",
+            self.renotify_after,
+            defaults.renotify_after,
+            MINUTE..=7 * DAY,
+        )?;
         let channel_unreachable_after = self
             .channel_unreachable_after
             .unwrap_or(defaults.channel_unreachable_after);

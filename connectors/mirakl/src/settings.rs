@@ -72,6 +72,11 @@ impl Default for MiraklLimits {
     }
 }
 
+/// How often STO02 may be asked: Mirakl allows every 15 s; more than an hour would leave a
+/// stock import unconfirmed for too long.
+const STATUS_CHECKS: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(3600);
+
 /// The whole-order decision to send when a mixed decision meets
 /// `ORDER_PARTIAL_ACCEPTANCE_DISABLED`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -145,15 +150,10 @@ impl ChannelSpec for MiraklChannel {
         if let Some(n) = self.limits.stock_imports_per_minute {
             limits.stock_imports_per_minute = n;
         }
-        match self.limits.stock_status_every {
-            Some(HumanDuration(every)) if every.is_zero() => {
-                return Err(KeyError::new(
-                    "limits.stock_status_every",
-                    "must be longer than zero",
-                ));
-            }
-            Some(HumanDuration(every)) => limits.stock_status_every = every,
-            None => {}
+        if let Some(every) = self.limits.stock_status_every {
+            limits.stock_status_every = every
+                .within(STATUS_CHECKS)
+                .map_err(|m| KeyError::new("limits.stock_status_every", m))?;
         }
         Ok(settings)
     }
