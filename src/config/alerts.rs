@@ -9,8 +9,8 @@ use serde::Deserialize;
 use url::Url;
 use vigie_connector::spec::https_unless_loopback;
 
-use super::secret::SecretKeys;
 use super::bounds::{self, DAY, MINUTE};
+use super::secret::SecretKeys;
 use super::{HumanDuration, KeyError};
 
 #[derive(Debug, Clone)]

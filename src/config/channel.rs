@@ -76,8 +76,8 @@ pub(super) fn read(
         registry::in_place(registry::place(index, common)).map_err(|e| unreadable(e, &at))?;
     check_name(format!("{at}.name"), &common.name)?;
     // Checked before the connector's keys, so its defaults are known below.
-    let poll_interval =
-        bounds::optional("poll_interval", common.poll_interval, POLL_INTERVALS).map_err(|e| e.under(&at))?;
+    let poll_interval = bounds::optional("poll_interval", common.poll_interval, POLL_INTERVALS)
+        .map_err(|e| e.under(&at))?;
     let acceptance_deadline = common
         .acceptance_deadline
         .map(|d| check_deadline(d).map_err(|m| KeyError::new("acceptance_deadline", m).under(&at)))
@@ -108,12 +108,15 @@ pub(super) fn read(
 /// From a tenth of a second (sandboxes, the bench) to an hour.
 const POLL_INTERVALS: std::ops::RangeInclusive<Duration> = Duration::from_millis(100)..=HOUR;
 /// Acceptance windows marketplaces give: hours to a month.
-const CALENDAR_DEADLINES: std::ops::RangeInclusive<Duration> = HOUR..=Duration::from_secs(30 * 86_400);
+const CALENDAR_DEADLINES: std::ops::RangeInclusive<Duration> =
+    HOUR..=Duration::from_secs(30 * 86_400);
 const MAX_WORKING_DAYS: u32 = 20;
 
 fn check_deadline(deadline: Deadline) -> Result<Deadline, String> {
     match deadline {
-        Deadline::Calendar(d) => HumanDuration(d).within(CALENDAR_DEADLINES).map(Deadline::Calendar),
+        Deadline::Calendar(d) => HumanDuration(d)
+            .within(CALENDAR_DEADLINES)
+            .map(Deadline::Calendar),
         Deadline::WorkingDays(n) if n > MAX_WORKING_DAYS => Err(format!(
             "must be at most {MAX_WORKING_DAYS} working days, got {n}"
         )),

@@ -36,7 +36,7 @@ impl InventoryConfig {
     /// Each source names what it reads; the endpoint is read between every second and once
     /// a day.
     pub(super) fn validate(&self) -> Result<(), KeyError> {
-        bounds::duration("interval", self.interval, DAY, SECOND..=DAY)?;
+        bounds::optional("interval", self.interval, SECOND..=DAY)?;
         match self.source {
             InventorySource::Csv if self.path.is_none() => {
                 Err(KeyError::new("path", "is required when source = \"csv\""))

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use url::Url;
 use vigie_connector::spec::https_unless_loopback;
 
-use super::secret::SecretKeys;
 use super::bounds::{self, DAY, HOUR, MINUTE, SECOND};
+use super::secret::SecretKeys;
 use super::{ChannelConfig, HumanDuration, KeyError};
 use crate::events::OrderEvent;
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::secret::SecretKeys;
 use super::bounds::{self, MINUTE, SECOND};
+use super::secret::SecretKeys;
 use super::{HumanDuration, KeyError};
 
 #[derive(Debug, Clone)]

@@ -320,9 +320,15 @@ mod tests {
         );
         // The receiver's Retry-After wins when it asks for longer, up to the cap.
         let asked = Duration::from_secs(300);
-        assert_eq!(delay(next(1, transient(Some(asked)), policy, cap)), Some(asked));
+        assert_eq!(
+            delay(next(1, transient(Some(asked)), policy, cap)),
+            Some(asked)
+        );
         let a_day = Duration::from_secs(86_400);
-        assert_eq!(delay(next(1, transient(Some(a_day)), policy, cap)), Some(cap));
+        assert_eq!(
+            delay(next(1, transient(Some(a_day)), policy, cap)),
+            Some(cap)
+        );
         assert!(matches!(
             next(policy.attempts, transient(None), policy, cap),
             Next::GiveUp(e) if e.starts_with("gave up after 10 attempts")

@@ -19,6 +19,8 @@ pub enum AlertKind {
     ChannelAuthFailed,
     /// After `alerts.channel_unreachable_after` consecutive failed polls.
     ChannelUnreachable,
+    /// The marketplace asked for a pause longer than `daemon.max_retry_wait`.
+    ChannelRateLimited,
     StockLow,
     OrderRefusedNoStock,
     /// A customer message interrupted by a crash: it may or may not have been sent.
@@ -30,12 +32,13 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 10] = [
+    pub const ALL: [AlertKind; 11] = [
         Self::OrderFlagged,
         Self::DecisionRejected,
         Self::DeadlineAtRisk,
         Self::ChannelAuthFailed,
         Self::ChannelUnreachable,
+        Self::ChannelRateLimited,
         Self::StockLow,
         Self::OrderRefusedNoStock,
         Self::NotificationUncertain,
@@ -50,6 +53,7 @@ impl AlertKind {
             Self::DeadlineAtRisk => "deadline_at_risk",
             Self::ChannelAuthFailed => "channel_auth_failed",
             Self::ChannelUnreachable => "channel_unreachable",
+            Self::ChannelRateLimited => "channel_rate_limited",
             Self::StockLow => "stock_low",
             Self::OrderRefusedNoStock => "order_refused_no_stock",
             Self::NotificationUncertain => "notification_uncertain",
@@ -71,6 +75,7 @@ impl AlertKind {
                 | Self::DeadlineAtRisk
                 | Self::ChannelAuthFailed
                 | Self::ChannelUnreachable
+                | Self::ChannelRateLimited
                 | Self::StockLow
         )
     }
@@ -80,6 +85,7 @@ impl AlertKind {
         match self {
             Self::ChannelAuthFailed
             | Self::ChannelUnreachable
+            | Self::ChannelRateLimited
             | Self::DeadlineAtRisk
             | Self::DecisionRejected => Severity::Critical,
             Self::OrderFlagged

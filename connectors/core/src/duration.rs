@@ -124,7 +124,11 @@ mod tests {
 
     #[test]
     fn a_number_too_large_is_an_error_not_a_wrap() {
-        for huge in ["99999999999999999999999d", "18446744073709551615s 1s", "4294967296 working days"] {
+        for huge in [
+            "99999999999999999999999d",
+            "18446744073709551615s 1s",
+            "4294967296 working days",
+        ] {
             assert!(huge.parse::<Deadline>().is_err(), "{huge}");
         }
         assert!("99999999999999999999999d".parse::<HumanDuration>().is_err());
@@ -137,7 +141,14 @@ mod tests {
         assert_eq!(read("10m"), Ok(Duration::from_secs(600)));
         assert_eq!(read("1s"), Ok(Duration::from_secs(1)));
         let huge = read("99999999999999d").unwrap_err();
-        assert!(huge.starts_with("must be between 1s and 10m, got 27"), "{huge}");
-        assert!(read("0s").unwrap_err().starts_with("must be between 1s and 10m"));
+        assert!(
+            huge.starts_with("must be between 1s and 10m, got 27"),
+            "{huge}"
+        );
+        assert!(
+            read("0s")
+                .unwrap_err()
+                .starts_with("must be between 1s and 10m")
+        );
     }
 }

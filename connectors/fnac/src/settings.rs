@@ -11,8 +11,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 use vigie_connector::spec::{
-    Bounds,
-    ChannelDefaults, ChannelSettings, ChannelSpec, KeyError, PollingPolicy, Secrets,
+    Bounds, ChannelDefaults, ChannelSettings, ChannelSpec, KeyError, PollingPolicy, Secrets,
     https_unless_loopback, shown_url,
 };
 use vigie_connector::{ConnectorError, Deadline, HttpSettings, Marketplace, OrderEvent};

@@ -5,7 +5,8 @@ use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
 use vigie_connector::{
-    BodyLimit, ConnectorError, PushStatus, PushTicket, SkuRejection, StockLevel, StockUpdate, Throttle,
+    BodyLimit, ConnectorError, PushStatus, PushTicket, SkuRejection, StockLevel, StockUpdate,
+    Throttle,
 };
 
 use crate::client::{self, Api, Call};
@@ -139,9 +140,13 @@ async fn error_report(
 ) -> Result<Vec<SkuRejection>, ConnectorError> {
     let url = api.url(&["offers", "stock", "imports", &ticket.0, "error_report"]);
     let reply = api
-        .get(Call::safe("STO03")
+        .get(
+            Call::safe("STO03")
                 .paying(throttle)
-                .reading(BodyLimit::page("stock error report")), &url, &[])
+                .reading(BodyLimit::page("stock error report")),
+            &url,
+            &[],
+        )
         .await?;
     Ok(parse_error_report(&reply.text()))
 }

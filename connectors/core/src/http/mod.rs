@@ -438,8 +438,8 @@ mod tests {
                 let sent = if declared {
                     socket.write_all(&chunk).await
                 } else {
-                    let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"]
-                        .concat();
+                    let framed =
+                        [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
                     socket.write_all(&framed).await
                 };
                 if sent.is_err() {
