@@ -21,6 +21,7 @@ pub enum AlertKind {
     ChannelUnreachable,
     /// The marketplace asked for a pause longer than `daemon.max_retry_wait`.
     ChannelRateLimited,
+    /// The SKUs that fell to their threshold in one cycle, told once (no reminder, no resolve).
     StockLow,
     OrderRefusedNoStock,
     /// A customer message interrupted by a crash: it may or may not have been sent.
@@ -76,7 +77,6 @@ impl AlertKind {
                 | Self::ChannelAuthFailed
                 | Self::ChannelUnreachable
                 | Self::ChannelRateLimited
-                | Self::StockLow
         )
     }
 
