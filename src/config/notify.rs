@@ -180,7 +180,7 @@ impl RawNotify {
             return Err(KeyError::new("max_attempts", "must be at least 1"));
         }
         let delayed_after =
-            bounds::duration("delayed_after", self.delayed_after, DAY, MINUTE..=30 * DAY)?;
+            bounds::duration("delayed_after", self.delayed_after, DAY, SECOND..=30 * DAY)?;
         let dispatch_within =
             bounds::optional("dispatch_within", self.dispatch_within, MINUTE..=60 * DAY)?;
         let webhook = self

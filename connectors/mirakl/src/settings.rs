@@ -72,10 +72,10 @@ impl Default for MiraklLimits {
     }
 }
 
-/// How often STO02 may be asked: Mirakl allows every 15 s; more than an hour would leave a
-/// stock import unconfirmed for too long.
+/// How often STO02 may be asked: Mirakl allows every 15 s (sandboxes and tests go faster);
+/// more than an hour would leave a stock import unconfirmed for too long.
 const STATUS_CHECKS: std::ops::RangeInclusive<Duration> =
-    Duration::from_secs(1)..=Duration::from_secs(3600);
+    Duration::from_millis(100)..=Duration::from_secs(3600);
 
 /// The whole-order decision to send when a mixed decision meets
 /// `ORDER_PARTIAL_ACCEPTANCE_DISABLED`.
