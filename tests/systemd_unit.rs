@@ -226,6 +226,11 @@ fn unit_carries_the_contract_settings() {
         assert!(has(line), "vigie.service lacks `{line}`");
     }
     assert!(has_key("WatchdogSec"), "vigie.service lacks WatchdogSec=");
+    // A misbehaving server or a leak ends in a restart, not in the host swapping; and the
+    // descriptors the daemon needs are there (issue 11, item 3).
+    for key in ["MemoryMax", "LimitNOFILE"] {
+        assert!(has_key(key), "vigie.service lacks {key}=");
+    }
 
     // The daemon's SIGTERM grace period is 20 s: systemd must wait longer.
     let stop = settings

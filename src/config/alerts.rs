@@ -9,6 +9,7 @@ use serde::Deserialize;
 use url::Url;
 use vigie_connector::spec::https_unless_loopback;
 
+use super::bounds::{self, DAY, MINUTE};
 use super::secret::SecretKeys;
 use super::{HumanDuration, KeyError};
 
@@ -109,10 +110,12 @@ impl RawAlerts {
                     .map_err(|e| e.under(&format!("webhook[{index}]")))
             })
             .collect::<Result<_, _>>()?;
-        let renotify_after = self.renotify_after.map_or(defaults.renotify_after, |d| d.0);
-        if renotify_after.is_zero() {
-            return Err(KeyError::new("renotify_after", "must be longer than zero"));
-        }
+        let renotify_after = bounds::duration(
+            "renotify_after",
+            self.renotify_after,
+            defaults.renotify_after,
+            MINUTE..=7 * DAY,
+        )?;
         let channel_unreachable_after = self
             .channel_unreachable_after
             .unwrap_or(defaults.channel_unreachable_after);

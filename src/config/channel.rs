@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer};
 use serde_path_to_error::Segment;
 use vigie_connector::spec::{ChannelSettings, KeyError, PollingPolicy};
 
+use super::bounds::{self, HOUR};
 use super::secret::SecretKeys;
 use super::{Deadline, HumanDuration, check_name, path_error, unknown_field};
 use crate::registry::{self, Connector, PathError, Unreadable};
@@ -74,12 +75,13 @@ pub(super) fn read(
     let common: CommonKeys =
         registry::in_place(registry::place(index, common)).map_err(|e| unreadable(e, &at))?;
     check_name(format!("{at}.name"), &common.name)?;
-    if common.poll_interval.is_some_and(|d| d.0.is_zero()) {
-        return Err(KeyError::new(
-            format!("{at}.poll_interval"),
-            "must be longer than zero",
-        ));
-    }
+    // Checked before the connector's keys, so its defaults are known below.
+    let poll_interval = bounds::optional("poll_interval", common.poll_interval, POLL_INTERVALS)
+        .map_err(|e| e.under(&at))?;
+    let acceptance_deadline = common
+        .acceptance_deadline
+        .map(|d| check_deadline(d).map_err(|m| KeyError::new("acceptance_deadline", m).under(&at)))
+        .transpose()?;
     let connector = common.kind.0;
     let settings = connector
         .read(registry::place(index, own), secrets)
@@ -93,16 +95,33 @@ pub(super) fn read(
     Ok(ChannelConfig {
         name: common.name,
         kind: connector.kind,
-        poll_interval: common.poll_interval.map_or(defaults.poll_interval, |d| d.0),
-        acceptance_deadline: common
-            .acceptance_deadline
-            .unwrap_or(defaults.acceptance_deadline),
+        poll_interval: poll_interval.unwrap_or(defaults.poll_interval),
+        acceptance_deadline: acceptance_deadline.unwrap_or(defaults.acceptance_deadline),
         partial_acceptance: common.partial_acceptance,
         stock_buffer: common.stock_buffer,
         stock_cap: common.stock_cap,
         polling: defaults.polling,
         settings,
     })
+}
+
+/// From a tenth of a second (sandboxes, the bench) to an hour.
+const POLL_INTERVALS: std::ops::RangeInclusive<Duration> = Duration::from_millis(100)..=HOUR;
+/// Acceptance windows marketplaces give: hours to a month.
+const CALENDAR_DEADLINES: std::ops::RangeInclusive<Duration> =
+    HOUR..=Duration::from_secs(30 * 86_400);
+const MAX_WORKING_DAYS: u32 = 20;
+
+fn check_deadline(deadline: Deadline) -> Result<Deadline, String> {
+    match deadline {
+        Deadline::Calendar(d) => HumanDuration(d)
+            .within(CALENDAR_DEADLINES)
+            .map(Deadline::Calendar),
+        Deadline::WorkingDays(n) if n > MAX_WORKING_DAYS => Err(format!(
+            "must be at most {MAX_WORKING_DAYS} working days, got {n}"
+        )),
+        working_days => Ok(working_days),
+    }
 }
 
 fn unreadable(e: Unreadable, at: &str) -> KeyError {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::bounds::{self, HOUR, MINUTE, SECOND};
 use super::{Environment, HumanDuration, KeyError};
 
 const DEFAULT_STATE_DIR: &str = "/var/lib/vigie";
@@ -21,6 +22,9 @@ pub struct DaemonConfig {
     pub log: String,
     /// How long in-flight work may finish after SIGTERM before it is parked.
     pub shutdown_grace: Duration,
+    /// The longest any one wait may last: a marketplace's `Retry-After`, a backoff, a call
+    /// budget. Past it vigie carries on and alerts (`channel_rate_limited`).
+    pub max_retry_wait: Duration,
     pub dry_run: bool,
 }
 
@@ -33,6 +37,7 @@ pub(super) struct RawDaemon {
     shop_name: Option<String>,
     log: Option<String>,
     shutdown_grace: Option<HumanDuration>,
+    max_retry_wait: Option<HumanDuration>,
     #[serde(default)]
     dry_run: bool,
 }
@@ -49,7 +54,18 @@ impl RawDaemon {
         let log = self.log.unwrap_or_else(|| "info".to_owned());
         tracing_subscriber::EnvFilter::try_new(&log)
             .map_err(|e| KeyError::new("log", format!("not a log filter: {e}")))?;
-        let shutdown_grace = self.shutdown_grace.map_or(Duration::from_secs(20), |d| d.0);
+        let shutdown_grace = bounds::duration(
+            "shutdown_grace",
+            self.shutdown_grace,
+            Duration::from_secs(20),
+            SECOND..=10 * MINUTE,
+        )?;
+        let max_retry_wait = bounds::duration(
+            "max_retry_wait",
+            self.max_retry_wait,
+            10 * MINUTE,
+            10 * SECOND..=HOUR,
+        )?;
         Ok(DaemonConfig {
             state_dir,
             status_listen: self
@@ -59,6 +75,7 @@ impl RawDaemon {
             shop_name: self.shop_name.unwrap_or_default(),
             log,
             shutdown_grace,
+            max_retry_wait,
             dry_run: self.dry_run,
         })
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use url::Url;
 
+use super::bounds::{self, DAY, SECOND};
 use super::{HumanDuration, KeyError};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -32,8 +33,10 @@ pub enum InventorySource {
 }
 
 impl InventoryConfig {
-    /// Each source names what it reads.
+    /// Each source names what it reads; the endpoint is read between every second and once
+    /// a day.
     pub(super) fn validate(&self) -> Result<(), KeyError> {
+        bounds::optional("interval", self.interval, SECOND..=DAY)?;
         match self.source {
             InventorySource::Csv if self.path.is_none() => {
                 Err(KeyError::new("path", "is required when source = \"csv\""))

@@ -6,6 +6,7 @@
 //! touch the process environment.
 
 mod alerts;
+mod bounds;
 mod channel;
 mod daemon;
 mod events;

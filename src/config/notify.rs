@@ -11,6 +11,7 @@ use serde::Deserialize;
 use url::Url;
 use vigie_connector::spec::https_unless_loopback;
 
+use super::bounds::{self, DAY, HOUR, MINUTE, SECOND};
 use super::secret::SecretKeys;
 use super::{ChannelConfig, HumanDuration, KeyError};
 use crate::events::OrderEvent;
@@ -161,11 +162,13 @@ impl RawNotify {
             self.templates_dir
                 .unwrap_or_else(|| PathBuf::from("templates")),
         );
-        let retry_min = self.retry_min.map_or(Duration::from_secs(30), |d| d.0);
-        let retry_max = self.retry_max.map_or(Duration::from_secs(3600), |d| d.0);
-        if retry_min.is_zero() {
-            return Err(KeyError::new("retry_min", "must be longer than zero"));
-        }
+        let retry_min = bounds::duration(
+            "retry_min",
+            self.retry_min,
+            Duration::from_secs(30),
+            SECOND..=HOUR,
+        )?;
+        let retry_max = bounds::duration("retry_max", self.retry_max, HOUR, SECOND..=DAY)?;
         if retry_max < retry_min {
             return Err(KeyError::new(
                 "retry_max",
@@ -176,12 +179,10 @@ impl RawNotify {
         if max_attempts == 0 {
             return Err(KeyError::new("max_attempts", "must be at least 1"));
         }
-        let delayed_after = self
-            .delayed_after
-            .map_or(Duration::from_secs(24 * 3600), |d| d.0);
-        if delayed_after.is_zero() {
-            return Err(KeyError::new("delayed_after", "must be longer than zero"));
-        }
+        let delayed_after =
+            bounds::duration("delayed_after", self.delayed_after, DAY, SECOND..=30 * DAY)?;
+        let dispatch_within =
+            bounds::optional("dispatch_within", self.dispatch_within, MINUTE..=60 * DAY)?;
         let webhook = self
             .webhook
             .map(|w| {
@@ -207,7 +208,7 @@ impl RawNotify {
             templates_dir,
             templates_dir_explicit,
             delayed_after,
-            dispatch_within: self.dispatch_within.map(|d| d.0),
+            dispatch_within,
             compensation_code: self.compensation_code.filter(|c| !c.trim().is_empty()),
             refused_alternative: self.refused_alternative.filter(|c| !c.trim().is_empty()),
             max_attempts,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use super::bounds::{self, MINUTE, SECOND};
 use super::secret::SecretKeys;
 use super::{HumanDuration, KeyError};
 
@@ -101,7 +102,12 @@ impl RawSmtp {
             password,
             from: self.from,
             reply_to: self.reply_to,
-            timeout: self.timeout.map_or(Duration::from_secs(30), |d| d.0),
+            timeout: bounds::duration(
+                "timeout",
+                self.timeout,
+                Duration::from_secs(30),
+                SECOND..=10 * MINUTE,
+            )?,
         })
     }
 }

@@ -14,13 +14,14 @@ impl Display for Config {
         writeln!(f, "configuration {} is valid", self.file.display())?;
         writeln!(
             f,
-            "daemon: state_dir {}, status on {}, time zone {}, shop {:?}, log {:?}, shutdown grace {}s{}",
+            "daemon: state_dir {}, status on {}, time zone {}, shop {:?}, log {:?}, shutdown grace {}s, waits at most {}{}",
             d.state_dir.display(),
             d.status_listen,
             d.timezone.iana_name().unwrap_or("(fixed offset)"),
             d.shop_name,
             d.log,
             d.shutdown_grace.as_secs(),
+            humantime::format_duration(d.max_retry_wait),
             if d.dry_run { ", DRY RUN" } else { "" },
         )?;
         if self.channels.is_empty() {

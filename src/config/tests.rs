@@ -167,7 +167,7 @@ const BROKEN: &[(&str, &str, &str, &str)] = &[
         "zero poll interval",
         "[[channel]]\nname = \"a\"\nkind = \"mirakl\"\nbase_url = \"https://x.example\"\napi_key = \"k\"\npoll_interval = \"0s\"",
         "channel[0].poll_interval",
-        "zero",
+        "must be between 100ms and 1h",
     ),
     (
         "bad deadline",
@@ -339,6 +339,73 @@ fn broken_configs_name_their_key() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn every_duration_key_has_bounds() {
+    const MIRAKL: &str = "[[channel]]\nname = \"a\"\nkind = \"mirakl\"\nbase_url = \"https://x.example\"\napi_key = \"k\"\n";
+    let cases = [
+        (
+            "[daemon]\nshutdown_grace = \"99999999999999d\"",
+            "daemon.shutdown_grace",
+        ),
+        ("[daemon]\nshutdown_grace = \"0s\"", "daemon.shutdown_grace"),
+        ("[daemon]\nmax_retry_wait = \"1d\"", "daemon.max_retry_wait"),
+        ("[daemon]\nmax_retry_wait = \"1s\"", "daemon.max_retry_wait"),
+        (
+            &format!("{MIRAKL}poll_interval = \"2h\""),
+            "channel[0].poll_interval",
+        ),
+        (
+            &format!("{MIRAKL}acceptance_deadline = \"1m\""),
+            "channel[0].acceptance_deadline",
+        ),
+        (
+            &format!("{MIRAKL}acceptance_deadline = \"365d\""),
+            "channel[0].acceptance_deadline",
+        ),
+        (
+            &format!("{MIRAKL}limits = {{ stock_status_every = \"1d\" }}"),
+            "channel[0].limits.stock_status_every",
+        ),
+        (
+            "[inventory]\nsource = \"http\"\nurl = \"https://x.example\"\ninterval = \"0s\"",
+            "inventory.interval",
+        ),
+        ("[alerts]\nrenotify_after = \"1s\"", "alerts.renotify_after"),
+        (
+            "[notify]\ndelayed_after = \"99999d\"",
+            "notify.delayed_after",
+        ),
+        (
+            "[notify]\ndispatch_within = \"1y\"",
+            "notify.dispatch_within",
+        ),
+        ("[notify]\nretry_min = \"0s\"", "notify.retry_min"),
+        ("[notify]\nretry_max = \"30d\"", "notify.retry_max"),
+        (
+            "[smtp]\nhost = \"smtp.example\"\nfrom = \"a@example.com\"\ntimeout = \"1d\"",
+            "smtp.timeout",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, key) in cases {
+        match parse_text(text, &no_env()) {
+            Ok(_) => failures.push(format!("{key}: accepted")),
+            Err(e) if e.key == key && e.message.contains("must be") => {}
+            Err(e) => failures.push(format!("{key}: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    // working days too
+    let error = parse_text(
+        &format!("{MIRAKL}acceptance_deadline = \"99 working days\""),
+        &no_env(),
+    )
+    .unwrap_err();
+    assert_eq!(error.key, "channel[0].acceptance_deadline");
+    let config = parse_text(VALID, &no_env()).unwrap();
+    assert_eq!(config.daemon.max_retry_wait, Duration::from_secs(600));
 }
 
 #[test]

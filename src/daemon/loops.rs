@@ -4,6 +4,7 @@
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use vigie_connector::observe_waits;
 
 use super::health;
 use super::heartbeat::Heartbeats;
@@ -21,7 +22,9 @@ pub(super) async fn channel_loop(
     heartbeats: Heartbeats,
     stop: CancellationToken,
 ) {
-    health::check(&channel, &ctx).await;
+    // The connector's waits (budgets, backoffs, Retry-After) count the loop alive.
+    let alive = heartbeats.observer(channel.name());
+    observe_waits(alive.clone(), health::check(&channel, &ctx)).await;
     let mut ticker = tokio::time::interval(channel.config.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -33,7 +36,7 @@ pub(super) async fn channel_loop(
         }
         // Not raced against `stop`: an in-flight cycle finishes (or is parked by the grace
         // period) rather than being cut between a marketplace call and its commit.
-        match pipeline::run(&channel, &ctx).await {
+        match observe_waits(alive.clone(), pipeline::run(&channel, &ctx)).await {
             Ok(report) => tracing::debug!(?report, "cycle done"),
             Err(e) => tracing::warn!("cycle failed: {e}"),
         }

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
+use vigie_connector::spec::Bounds;
 
 use super::heartbeat::Heartbeats;
 use super::loops::{self, channel_span};
@@ -34,13 +35,16 @@ impl Plan {
         stock_moved: &watch::Sender<u64>,
     ) -> anyhow::Result<Self> {
         let dry_run = dry_run_flag || config.daemon.dry_run;
+        let bounds = Bounds {
+            max_wait: config.daemon.max_retry_wait,
+        };
         let channels = config
             .channels
             .iter()
             .map(|c| {
                 let marketplace = c
                     .settings
-                    .build(&c.name)
+                    .build(&c.name, bounds)
                     .with_context(|| format!("channel {}", c.name))?;
                 Ok(Channel {
                     config: c.clone(),

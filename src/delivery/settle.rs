@@ -37,8 +37,14 @@ enum End {
 }
 
 /// The one retry rule: a transient failure waits a growing delay (at least what the receiver
-/// asked for) until the policy's last attempt; a permanent one is given up at once.
-fn next(attempts: u32, outcome: Result<(), SendError>, policy: RetryPolicy) -> Next {
+/// asked for, up to `max_wait`) until the policy's last attempt; a permanent one is given up
+/// at once.
+fn next(
+    attempts: u32,
+    outcome: Result<(), SendError>,
+    policy: RetryPolicy,
+    max_wait: Duration,
+) -> Next {
     match outcome {
         Ok(()) => Next::Sent,
         Err(SendError::Transient {
@@ -46,7 +52,7 @@ fn next(attempts: u32, outcome: Result<(), SendError>, policy: RetryPolicy) -> N
             retry_after,
         }) => match policy.delay_after(attempts) {
             Some(delay) => Next::RetryIn {
-                delay: delay.max(retry_after.unwrap_or_default()),
+                delay: delay.max(retry_after.unwrap_or_default().min(max_wait)),
                 error: message,
             },
             None => Next::GiveUp(format!("gave up after {attempts} attempts: {message}")),
@@ -73,7 +79,7 @@ pub(super) async fn settle(
     }
     let is_message = matches!(job.work, Work::Order { .. });
     let route = route(job.destination.lane());
-    match next(job.attempts, outcome, policy) {
+    match next(job.attempts, outcome, policy, config.daemon.max_retry_wait) {
         Next::Sent => {
             if is_message {
                 metrics::counter!("vigie_notifications_sent_total", "route" => route).increment(1);
@@ -339,6 +345,7 @@ mod tests {
     #[test]
     fn transient_failures_wait_then_give_up_and_permanent_ones_give_up_at_once() {
         let policy = RetryPolicy::alerts();
+        let cap = Duration::from_secs(600);
         let transient = |retry_after| {
             Err(SendError::Transient {
                 message: "503".to_owned(),
@@ -350,18 +357,26 @@ mod tests {
             _ => None,
         };
         assert_eq!(
-            delay(next(1, transient(None), policy)),
+            delay(next(1, transient(None), policy, cap)),
             Some(policy.first_delay)
         );
-        // The receiver's Retry-After wins when it asks for longer.
-        let asked = Duration::from_secs(3600);
-        assert_eq!(delay(next(1, transient(Some(asked)), policy)), Some(asked));
+        // The receiver's Retry-After wins when it asks for longer, up to the cap.
+        let asked = Duration::from_secs(300);
+        assert_eq!(
+            delay(next(1, transient(Some(asked)), policy, cap)),
+            Some(asked)
+        );
+        let a_day = Duration::from_secs(86_400);
+        assert_eq!(
+            delay(next(1, transient(Some(a_day)), policy, cap)),
+            Some(cap)
+        );
         assert!(matches!(
-            next(policy.attempts, transient(None), policy),
+            next(policy.attempts, transient(None), policy, cap),
             Next::GiveUp(e) if e.starts_with("gave up after 10 attempts")
         ));
         let refused = Err(SendError::Permanent("404".to_owned()));
-        assert!(matches!(next(1, refused, policy), Next::GiveUp(e) if e == "404"));
-        assert!(matches!(next(1, Ok(()), policy), Next::Sent));
+        assert!(matches!(next(1, refused, policy, cap), Next::GiveUp(e) if e == "404"));
+        assert!(matches!(next(1, Ok(()), policy, cap), Next::Sent));
     }
 }

@@ -227,7 +227,9 @@ impl Worker {
                 if !due {
                     return Ok(());
                 }
-                throttle.ready().await;
+                throttle
+                    .ready(self.sender.config.daemon.max_retry_wait)
+                    .await;
             }
             let now = store::time_text((self.clock)());
             let claimed = self

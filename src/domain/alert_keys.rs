@@ -42,6 +42,10 @@ pub fn channel_unreachable(channel: &str) -> String {
     format!("channel_unreachable:{channel}")
 }
 
+pub fn channel_rate_limited(channel: &str) -> String {
+    format!("channel_rate_limited:{channel}")
+}
+
 /// The keys an order stops deserving once it is decided or leaves the acceptance queue.
 pub fn of_settled_order(channel: &str, order_id: &str) -> Vec<String> {
     let mut keys = vec![

@@ -19,6 +19,8 @@ pub enum AlertKind {
     ChannelAuthFailed,
     /// After `alerts.channel_unreachable_after` consecutive failed polls.
     ChannelUnreachable,
+    /// The marketplace asked for a pause longer than `daemon.max_retry_wait`.
+    ChannelRateLimited,
     /// The SKUs that fell to their threshold in one cycle, told once (no reminder, no resolve).
     StockLow,
     OrderRefusedNoStock,
@@ -33,12 +35,13 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 11] = [
+    pub const ALL: [AlertKind; 12] = [
         Self::OrderFlagged,
         Self::DecisionRejected,
         Self::DeadlineAtRisk,
         Self::ChannelAuthFailed,
         Self::ChannelUnreachable,
+        Self::ChannelRateLimited,
         Self::StockLow,
         Self::OrderRefusedNoStock,
         Self::NotificationUncertain,
@@ -54,6 +57,7 @@ impl AlertKind {
             Self::DeadlineAtRisk => "deadline_at_risk",
             Self::ChannelAuthFailed => "channel_auth_failed",
             Self::ChannelUnreachable => "channel_unreachable",
+            Self::ChannelRateLimited => "channel_rate_limited",
             Self::StockLow => "stock_low",
             Self::OrderRefusedNoStock => "order_refused_no_stock",
             Self::NotificationUncertain => "notification_uncertain",
@@ -77,6 +81,7 @@ impl AlertKind {
                 | Self::ChannelAuthFailed
                 | Self::ChannelUnreachable
                 | Self::StateDirFull
+                | Self::ChannelRateLimited
         )
     }
 
@@ -85,6 +90,7 @@ impl AlertKind {
         match self {
             Self::ChannelAuthFailed
             | Self::ChannelUnreachable
+            | Self::ChannelRateLimited
             | Self::DeadlineAtRisk
             | Self::DecisionRejected
             | Self::StateDirFull => Severity::Critical,

@@ -1,13 +1,31 @@
 //! Durations as sellers write them in the configuration: `90s`, `5m`, `5d`, and acceptance
 //! deadlines in `2 working days`.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-/// A duration written like `90s`, `5m`, `1h30m` or `5d`.
+/// A duration written like `90s`, `5m`, `1h30m` or `5d`. A number too large for a duration
+/// is an error, never a wrap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    /// The duration, if `range` holds it; the error says the range as the seller writes it.
+    pub fn within(self, range: RangeInclusive<Duration>) -> Result<Duration, String> {
+        if range.contains(&self.0) {
+            return Ok(self.0);
+        }
+        let show = |d: &Duration| humantime::format_duration(*d).to_string();
+        Err(format!(
+            "must be between {} and {}, got {}",
+            show(range.start()),
+            show(range.end()),
+            show(&self.0)
+        ))
+    }
+}
 
 impl std::str::FromStr for HumanDuration {
     type Err = String;
@@ -102,5 +120,35 @@ mod tests {
         assert!("two working days".parse::<Deadline>().is_err());
         assert!("0s".parse::<Deadline>().is_err());
         assert!("soon".parse::<Deadline>().is_err());
+    }
+
+    #[test]
+    fn a_number_too_large_is_an_error_not_a_wrap() {
+        for huge in [
+            "99999999999999999999999d",
+            "18446744073709551615s 1s",
+            "4294967296 working days",
+        ] {
+            assert!(huge.parse::<Deadline>().is_err(), "{huge}");
+        }
+        assert!("99999999999999999999999d".parse::<HumanDuration>().is_err());
+    }
+
+    #[test]
+    fn within_names_the_range() {
+        let range = Duration::from_secs(1)..=Duration::from_secs(600);
+        let read = |s: &str| s.parse::<HumanDuration>().unwrap().within(range.clone());
+        assert_eq!(read("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(read("1s"), Ok(Duration::from_secs(1)));
+        let huge = read("99999999999999d").unwrap_err();
+        assert!(
+            huge.starts_with("must be between 1s and 10m, got 27"),
+            "{huge}"
+        );
+        assert!(
+            read("0s")
+                .unwrap_err()
+                .starts_with("must be between 1s and 10m")
+        );
     }
 }

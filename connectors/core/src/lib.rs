@@ -17,11 +17,14 @@ mod stock;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod throttle;
+mod wait;
 
 pub use duration::{Deadline, HumanDuration};
 pub use error::ConnectorError;
 pub use event::OrderEvent;
-pub use http::{ChannelClient, HttpSettings, Repeat, Reply, snippet};
+pub use http::{
+    BodyError, BodyLimit, ChannelClient, HttpSettings, Repeat, Reply, read_capped, snippet,
+};
 pub use marketplace::{
     Capabilities, CustomerMessage, LineDecision, Malformed, Marketplace, OrderBatch,
 };
@@ -30,6 +33,7 @@ pub use order::{
 };
 pub use stock::{PushStatus, PushTicket, SkuRejection, StockLevel, StockUpdate};
 pub use throttle::{Quota, Throttle};
+pub use wait::{WaitObserver, observe_waits};
 
 /// Re-exported so connectors and the engine agree on one decimal and one time type.
 pub use jiff::Timestamp;

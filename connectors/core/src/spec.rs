@@ -78,8 +78,17 @@ pub trait ChannelSettings: Any + Debug + Send + Sync {
     /// One line for `vigie check-config`, secrets redacted.
     fn summary(&self) -> String;
 
-    /// The client of the channel named `channel`; no call is made yet.
-    fn build(&self, channel: &str) -> Result<Arc<dyn Marketplace>, ConnectorError>;
+    /// The client of the channel named `channel`, within the application's `bounds`; no
+    /// call is made yet.
+    fn build(&self, channel: &str, bounds: Bounds) -> Result<Arc<dyn Marketplace>, ConnectorError>;
+}
+
+/// What the application bounds in every connector it builds, whatever its marketplace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// The longest any one wait may last (`[daemon] max_retry_wait`): a call budget, a
+    /// backoff, a marketplace's `Retry-After`.
+    pub max_wait: Duration,
 }
 
 /// A marketplace's defaults for the keys every channel has, and its polling policy.

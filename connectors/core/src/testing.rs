@@ -18,6 +18,7 @@ pub fn retrying(max_retries: usize, min_backoff: Duration, max_backoff: Duration
         max_retries,
         min_backoff,
         max_backoff,
+        ..HttpSettings::default()
     }
 }
 
@@ -81,5 +82,8 @@ pub fn assert_summary_and_build(settings: &dyn ChannelSettings, expected: &str) 
     let summary = settings.summary();
     assert!(summary.contains(expected), "{summary}");
     assert!(!summary.contains("SECRET"), "{summary}");
-    assert!(settings.build("test").is_ok());
+    let bounds = crate::spec::Bounds {
+        max_wait: Duration::from_secs(600),
+    };
+    assert!(settings.build("test", bounds).is_ok());
 }

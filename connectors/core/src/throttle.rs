@@ -66,12 +66,20 @@ impl Throttle {
         Self { limiter: None }
     }
 
-    /// Waits until one more call is allowed, then takes its place.
-    pub async fn ready(&self) {
+    /// Waits until one more call is allowed, then takes its place; but never waits longer
+    /// than `max_wait` in all: past it the call goes ahead, and the marketplace's own
+    /// answer (a 429) paces it.
+    pub async fn ready(&self, max_wait: Duration) {
         let Some(limiter) = &self.limiter else { return };
+        let mut left = max_wait;
         while let Err(not_until) = limiter.check() {
-            let now = limiter.clock().now();
-            tokio::time::sleep(not_until.wait_time_from(now)).await;
+            if left.is_zero() {
+                tracing::warn!("a call budget asks for more than {max_wait:?}: calling anyway");
+                return;
+            }
+            let wait = not_until.wait_time_from(limiter.clock().now()).min(left);
+            left -= wait;
+            crate::wait::wait(wait).await;
         }
     }
 }
@@ -85,10 +93,19 @@ mod tests {
         let throttle = Throttle::every(Duration::from_secs(15));
         let start = tokio::time::Instant::now();
         for _ in 0..3 {
-            throttle.ready().await;
+            throttle.ready(Duration::MAX).await;
         }
         // first call immediately, then one every 15 s
         assert_eq!(start.elapsed(), Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_waits_longer_than_the_cap() {
+        let throttle = Throttle::every(Duration::from_secs(24 * 3600));
+        let start = tokio::time::Instant::now();
+        throttle.ready(Duration::from_secs(600)).await;
+        throttle.ready(Duration::from_secs(600)).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(600));
     }
 
     #[tokio::test(start_paused = true)]
@@ -96,7 +113,7 @@ mod tests {
         let throttle = Throttle::unlimited();
         let start = tokio::time::Instant::now();
         for _ in 0..100 {
-            throttle.ready().await;
+            throttle.ready(Duration::ZERO).await;
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
     }

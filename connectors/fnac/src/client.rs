@@ -8,7 +8,9 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-use vigie_connector::{ChannelClient, ConnectorError, Repeat, Reply, Throttle, Timestamp};
+use vigie_connector::{
+    BodyLimit, ChannelClient, ConnectorError, Repeat, Reply, Throttle, Timestamp,
+};
 
 use crate::FnacSettings;
 use crate::xml::{Element, Envelope, WireError};
@@ -157,13 +159,22 @@ impl Transport {
         let url = format!("{}/{service}", self.base);
         let reply = self
             .http
-            .send(service, repeat, |http| {
+            .send(service, repeat, body_limit(service), |http| {
                 http.post(&url)
                     .header("content-type", "text/xml; charset=utf-8")
                     .body(document.clone())
             })
             .await?;
         read_reply(service, repeat, &reply)
+    }
+}
+
+/// How much of a service's answer is read: pages of lists are large, the rest small.
+fn body_limit(service: &str) -> BodyLimit {
+    match service {
+        "orders_query" => BodyLimit::page("order page"),
+        "offers_query" => BodyLimit::page("offer page"),
+        _ => BodyLimit::single("answer"),
     }
 }
 

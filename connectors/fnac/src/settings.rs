@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 use vigie_connector::spec::{
-    ChannelDefaults, ChannelSettings, ChannelSpec, KeyError, PollingPolicy, Secrets,
+    Bounds, ChannelDefaults, ChannelSettings, ChannelSpec, KeyError, PollingPolicy, Secrets,
     https_unless_loopback, shown_url,
 };
 use vigie_connector::{ConnectorError, Deadline, HttpSettings, Marketplace, OrderEvent};
@@ -155,8 +155,10 @@ impl ChannelSettings for FnacSettings {
         )
     }
 
-    fn build(&self, channel: &str) -> Result<Arc<dyn Marketplace>, ConnectorError> {
-        Ok(Arc::new(Fnac::new(channel, self.clone())?))
+    fn build(&self, channel: &str, bounds: Bounds) -> Result<Arc<dyn Marketplace>, ConnectorError> {
+        let mut settings = self.clone();
+        settings.http.max_wait = bounds.max_wait;
+        Ok(Arc::new(Fnac::new(channel, settings)?))
     }
 }
 

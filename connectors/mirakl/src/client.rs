@@ -4,7 +4,7 @@
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use reqwest::{Method, RequestBuilder};
 use secrecy::{ExposeSecret, SecretString};
-use vigie_connector::{ChannelClient, ConnectorError, Repeat, Reply, Throttle};
+use vigie_connector::{BodyLimit, ChannelClient, ConnectorError, Repeat, Reply, Throttle};
 
 use crate::errors;
 
@@ -28,12 +28,13 @@ impl std::fmt::Debug for Api {
 }
 
 /// One Mirakl operation as sent: its code (metrics, logs, error messages), whether it may be
-/// repeated, and the endpoint budget every attempt pays.
+/// repeated, the endpoint budget every attempt pays, and how much of its answer is read.
 #[derive(Clone, Copy)]
 pub struct Call<'a> {
     pub code: &'static str,
     pub repeat: Repeat,
     pub budget: Option<&'a Throttle>,
+    pub limit: BodyLimit,
 }
 
 impl<'a> Call<'a> {
@@ -43,6 +44,7 @@ impl<'a> Call<'a> {
             code,
             repeat: Repeat::Safe,
             budget: None,
+            limit: BodyLimit::single("answer"),
         }
     }
 
@@ -52,6 +54,11 @@ impl<'a> Call<'a> {
             repeat: Repeat::OnlyIfUnsent,
             ..Self::safe(code)
         }
+    }
+
+    /// An answer that may be large (a page of a list, a report), up to `limit`.
+    pub fn reading(self, limit: BodyLimit) -> Self {
+        Self { limit, ..self }
     }
 
     /// Every attempt, retries included, waits for `budget`.
@@ -129,7 +136,7 @@ impl Api {
         }
         let reply = self
             .http
-            .send_paced(call.code, call.repeat, call.budget, |http| {
+            .send_paced(call.code, call.repeat, call.budget, call.limit, |http| {
                 body(
                     http.request(method.clone(), url.clone())
                         .header(AUTHORIZATION, self.auth_header())

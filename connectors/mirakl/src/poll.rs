@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use vigie_connector::{ConnectorError, OrderBatch, Throttle};
+use vigie_connector::{BodyLimit, ConnectorError, OrderBatch, Throttle};
 
 use crate::client::{Api, Call};
 use crate::orders::{OrderPage, parse_order};
@@ -22,7 +22,9 @@ pub(crate) async fn poll(
     let mut batch = OrderBatch::default();
     // Offset pages drift when orders change during the poll: keep each version once.
     let mut seen = HashSet::new();
-    let first = Call::safe("OR11").paying(throttle);
+    let first = Call::safe("OR11")
+        .paying(throttle)
+        .reading(BodyLimit::page("order page"));
     read_pages::<OrderPage>(api, first, &url, filters, MAX_PAGES, |orders| {
         for value in &orders {
             match parse_order(value) {

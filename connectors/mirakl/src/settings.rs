@@ -10,7 +10,7 @@ use jiff::SignedDuration;
 use secrecy::SecretString;
 use serde::Deserialize;
 use vigie_connector::spec::{
-    ChannelDefaults, ChannelSettings, ChannelSpec, KeyError, PollingPolicy, Secrets,
+    Bounds, ChannelDefaults, ChannelSettings, ChannelSpec, KeyError, PollingPolicy, Secrets,
     https_unless_loopback, shown_url,
 };
 use vigie_connector::{
@@ -71,6 +71,11 @@ impl Default for MiraklLimits {
         }
     }
 }
+
+/// How often STO02 may be asked: Mirakl allows every 15 s (sandboxes and tests go faster);
+/// more than an hour would leave a stock import unconfirmed for too long.
+const STATUS_CHECKS: std::ops::RangeInclusive<Duration> =
+    Duration::from_millis(100)..=Duration::from_secs(3600);
 
 /// The whole-order decision to send when a mixed decision meets
 /// `ORDER_PARTIAL_ACCEPTANCE_DISABLED`.
@@ -145,15 +150,10 @@ impl ChannelSpec for MiraklChannel {
         if let Some(n) = self.limits.stock_imports_per_minute {
             limits.stock_imports_per_minute = n;
         }
-        match self.limits.stock_status_every {
-            Some(HumanDuration(every)) if every.is_zero() => {
-                return Err(KeyError::new(
-                    "limits.stock_status_every",
-                    "must be longer than zero",
-                ));
-            }
-            Some(HumanDuration(every)) => limits.stock_status_every = every,
-            None => {}
+        if let Some(every) = self.limits.stock_status_every {
+            limits.stock_status_every = every
+                .within(STATUS_CHECKS)
+                .map_err(|m| KeyError::new("limits.stock_status_every", m))?;
         }
         Ok(settings)
     }
@@ -190,8 +190,10 @@ impl ChannelSettings for MiraklSettings {
         )
     }
 
-    fn build(&self, channel: &str) -> Result<Arc<dyn Marketplace>, ConnectorError> {
-        Ok(Arc::new(Mirakl::new(channel, self.clone())?))
+    fn build(&self, channel: &str, bounds: Bounds) -> Result<Arc<dyn Marketplace>, ConnectorError> {
+        let mut settings = self.clone();
+        settings.http.max_wait = bounds.max_wait;
+        Ok(Arc::new(Mirakl::new(channel, settings)?))
     }
 }
 

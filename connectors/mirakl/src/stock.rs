@@ -5,7 +5,8 @@ use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
 use vigie_connector::{
-    ConnectorError, PushStatus, PushTicket, SkuRejection, StockLevel, StockUpdate, Throttle,
+    BodyLimit, ConnectorError, PushStatus, PushTicket, SkuRejection, StockLevel, StockUpdate,
+    Throttle,
 };
 
 use crate::client::{self, Api, Call};
@@ -139,7 +140,13 @@ async fn error_report(
 ) -> Result<Vec<SkuRejection>, ConnectorError> {
     let url = api.url(&["offers", "stock", "imports", &ticket.0, "error_report"]);
     let reply = api
-        .get(Call::safe("STO03").paying(throttle), &url, &[])
+        .get(
+            Call::safe("STO03")
+                .paying(throttle)
+                .reading(BodyLimit::page("stock error report")),
+            &url,
+            &[],
+        )
         .await?;
     Ok(parse_error_report(&reply.text()))
 }
@@ -217,7 +224,7 @@ const MAX_OFFER_PAGES: u64 = 10_000;
 pub(crate) async fn levels(api: &Api) -> Result<Vec<StockLevel>, ConnectorError> {
     let url = api.url(&["offers"]);
     let mut levels = Vec::new();
-    let first = Call::safe("OF21");
+    let first = Call::safe("OF21").reading(BodyLimit::page("offer page"));
     read_pages::<OfferPage>(api, first, &url, &[], MAX_OFFER_PAGES, |offers| {
         levels.extend(offers.into_iter().map(|o| StockLevel {
             sku: o.shop_sku,

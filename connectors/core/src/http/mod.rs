@@ -1,9 +1,11 @@
 //! The HTTP client every connector sends through: one per channel, paced by a [`Throttle`],
 //! retrying with exponential backoff and jitter what is safe to repeat, honouring
-//! `Retry-After`. What each answer means is [`classify`]'s job.
+//! `Retry-After` up to `max_wait`, reading at most a [`BodyLimit`] of each answer. What each
+//! answer means is [`classify`]'s job.
 //!
 //! Connectors never put a credential in a URL: reqwest's errors quote the URL.
 
+mod body;
 mod classify;
 
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use reqwest::header::HeaderMap;
 
 use crate::{ConnectorError, Throttle};
 
+pub use self::body::{BodyError, BodyLimit, read_capped};
 pub use self::classify::snippet;
 use self::classify::{Failure, classify};
 
@@ -37,6 +40,9 @@ pub struct HttpSettings {
     pub max_retries: usize,
     pub min_backoff: Duration,
     pub max_backoff: Duration,
+    /// The longest any one wait may last: a budget, a backoff, a `Retry-After`. The
+    /// application sets it (`[daemon] max_retry_wait`) when it builds the channel.
+    pub max_wait: Duration,
 }
 
 impl Default for HttpSettings {
@@ -46,6 +52,7 @@ impl Default for HttpSettings {
             max_retries: 4,
             min_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(60),
+            max_wait: Duration::from_secs(600),
         }
     }
 }
@@ -104,42 +111,50 @@ impl ChannelClient {
     }
 
     /// Sends the request `build` makes, as many times as `repeat` and the settings allow.
-    /// `endpoint` names the operation in metrics and logs (e.g. `OR11`, `orders_query`).
+    /// `endpoint` names the operation in metrics and logs (e.g. `OR11`, `orders_query`);
+    /// an answer larger than `limit` fails the call for good.
     pub async fn send<F>(
         &self,
         endpoint: &'static str,
         repeat: Repeat,
+        limit: BodyLimit,
         build: F,
     ) -> Result<Reply, ConnectorError>
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
-        self.send_paced(endpoint, repeat, None, build).await
+        self.send_paced(endpoint, repeat, None, limit, build).await
     }
 
     /// Like [`send`](Self::send), and every attempt, retries included, also waits for
     /// `endpoint_pace`: a retry is a call the marketplace counts against the endpoint's budget.
+    ///
+    /// A `Retry-After` longer than `max_wait` is not obeyed: the call waits `max_wait` and
+    /// gives up as [`ConnectorError::RateLimited`] with the wait the marketplace asked for, so
+    /// the caller can tell on-call.
     pub async fn send_paced<F>(
         &self,
         endpoint: &'static str,
         repeat: Repeat,
         endpoint_pace: Option<&Throttle>,
+        limit: BodyLimit,
         build: F,
     ) -> Result<Reply, ConnectorError>
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
+        let max_wait = self.settings.max_wait;
         let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.settings.min_backoff)
-            .with_max_delay(self.settings.max_backoff)
+            .with_min_delay(self.settings.min_backoff.min(max_wait))
+            .with_max_delay(self.settings.max_backoff.min(max_wait))
             .with_max_times(self.settings.max_retries)
             .with_jitter();
         let attempt = || async {
             if let Some(pace) = endpoint_pace {
-                pace.ready().await;
+                pace.ready(max_wait).await;
             }
-            self.pace.ready().await;
-            let outcome = self.attempt(build(&self.http)).await;
+            self.pace.ready(max_wait).await;
+            let outcome = self.attempt(build(&self.http), limit).await;
             let label = match &outcome {
                 Ok(reply) if reply.status.is_success() => "ok",
                 Ok(_) => "client_error",
@@ -150,13 +165,19 @@ impl ChannelClient {
             .increment(1);
             outcome
         };
-        attempt
+        let asks_too_long = |failure: &Failure| {
+            matches!(failure.error,
+                ConnectorError::RateLimited { retry_after: Some(wait) } if wait > max_wait)
+        };
+        let outcome = attempt
             .retry(backoff)
-            .sleep(tokio::time::sleep)
+            .sleep(crate::wait::wait)
             .when(|failure: &Failure| failure.may_repeat(repeat))
             .adjust(|failure, delay| {
-                // Retry-After replaces our own delay, but only while retries remain.
+                // Retry-After replaces our own delay, but only while retries remain; one
+                // longer than the cap ends the retries (waited below).
                 match failure.error {
+                    _ if asks_too_long(failure) => None,
                     ConnectorError::RateLimited {
                         retry_after: Some(wait),
                     } => delay.map(|_| wait),
@@ -167,15 +188,38 @@ impl ChannelClient {
                 tracing::warn!(channel = %self.channel, endpoint, error = %failure.error,
                     "retrying in {:.1}s", delay.as_secs_f64());
             })
-            .await
-            .map_err(|failure| failure.into_error(repeat))
+            .await;
+        match outcome {
+            Ok(reply) => Ok(reply),
+            Err(failure) if asks_too_long(&failure) => {
+                tracing::warn!(channel = %self.channel, endpoint, error = %failure.error,
+                    "the marketplace asks for a longer pause than max_retry_wait: waiting {}s",
+                    max_wait.as_secs());
+                crate::wait::wait(max_wait).await;
+                Err(failure.into_error(repeat))
+            }
+            Err(failure) => Err(failure.into_error(repeat)),
+        }
     }
 
-    async fn attempt(&self, request: reqwest::RequestBuilder) -> Result<Reply, Failure> {
+    async fn attempt(
+        &self,
+        request: reqwest::RequestBuilder,
+        limit: BodyLimit,
+    ) -> Result<Reply, Failure> {
         let response = request.send().await.map_err(Failure::unsent)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(Failure::unread)?.to_vec();
+        let body = read_capped(response, limit).await.map_err(|e| match e {
+            BodyError::Broken(e) => Failure::unread(e),
+            BodyError::TooLarge(limit) => Failure {
+                processed: true,
+                error: ConnectorError::permanent(format!(
+                    "{} from {} larger than {limit}",
+                    limit.what, self.channel
+                )),
+            },
+        })?;
         classify(Reply {
             status,
             headers,
@@ -189,6 +233,8 @@ mod tests {
     use super::*;
     use wiremock::matchers::method;
     use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const PAGE: BodyLimit = BodyLimit::page("order page");
 
     fn client() -> ChannelClient {
         let settings = HttpSettings {
@@ -217,7 +263,9 @@ mod tests {
         repeat: Repeat,
     ) -> Result<Reply, ConnectorError> {
         let url = server.uri();
-        client.send("test", repeat, |http| http.get(&url)).await
+        client
+            .send("test", repeat, PAGE, |http| http.get(&url))
+            .await
     }
 
     #[tokio::test(start_paused = true)]
@@ -302,7 +350,7 @@ mod tests {
         let client = client();
         let start = tokio::time::Instant::now();
         let error = client
-            .send("test", Repeat::OnlyIfUnsent, |http| http.post(&url))
+            .send("test", Repeat::OnlyIfUnsent, PAGE, |http| http.post(&url))
             .await
             .unwrap_err();
         assert!(matches!(error, ConnectorError::Transient(_)));
@@ -322,7 +370,9 @@ mod tests {
         let budget = Throttle::every(Duration::from_secs(15));
         let start = tokio::time::Instant::now();
         let reply = client()
-            .send_paced("test", Repeat::Safe, Some(&budget), |http| http.get(&url))
+            .send_paced("test", Repeat::Safe, Some(&budget), PAGE, |http| {
+                http.get(&url)
+            })
             .await
             .unwrap();
         assert_eq!(reply.status, StatusCode::OK);
@@ -332,5 +382,96 @@ mod tests {
             "{:?}",
             start.elapsed()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_beyond_the_cap_waits_the_cap_and_gives_up() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "86400"))
+            .mount(&server)
+            .await;
+        let start = tokio::time::Instant::now();
+        let error = get(&client(), &server, Repeat::Safe).await.unwrap_err();
+        let waited = start.elapsed();
+        assert_eq!(
+            error,
+            ConnectorError::RateLimited {
+                retry_after: Some(Duration::from_secs(86_400))
+            }
+        );
+        // the cap (10 min by default), not the day asked for; and no retry sooner than asked
+        assert!(waited >= Duration::from_secs(600), "waited only {waited:?}");
+        assert!(waited < Duration::from_secs(86_400), "waited {waited:?}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    /// A server answering 200 with a body of `total` bytes sent lazily in chunks (declared
+    /// up front when `declared`); returns its URL and how many bytes it managed to write
+    /// before the client hung up.
+    async fn endless_body_server(
+        total: u64,
+        declared: bool,
+    ) -> (String, tokio::task::JoinHandle<u64>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let served = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = socket.read(&mut buf).await.unwrap();
+                request.extend_from_slice(&buf[..n]);
+            }
+            let head = if declared {
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n")
+            } else {
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned()
+            };
+            if socket.write_all(head.as_bytes()).await.is_err() {
+                return 0;
+            }
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut written = 0;
+            while written < total {
+                let sent = if declared {
+                    socket.write_all(&chunk).await
+                } else {
+                    let framed =
+                        [format!("{:x}\r\n", chunk.len()).as_bytes(), &chunk, b"\r\n"].concat();
+                    socket.write_all(&framed).await
+                };
+                if sent.is_err() {
+                    break;
+                }
+                written += chunk.len() as u64;
+            }
+            written
+        });
+        (url, served)
+    }
+
+    #[tokio::test]
+    async fn reading_stops_at_the_cap_and_fails_for_good() {
+        const MIB: u64 = 1024 * 1024;
+        let total = 100 * MIB;
+        let cap = BodyLimit::new("order page", MIB);
+        for declared in [false, true] {
+            let (url, served) = endless_body_server(total, declared).await;
+            let error = client()
+                .send("test", Repeat::Safe, cap, |http| http.get(&url))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                error,
+                ConnectorError::permanent("order page from test larger than 1 MiB")
+            );
+            let written = served.await.unwrap();
+            println!("content-length declared: {declared}; the server wrote {written} bytes");
+            // The client hung up at the cap: what the server wrote beyond it sits in the
+            // sockets' buffers, never in the client's memory.
+            assert!(written < total / 4, "the server wrote {written} bytes");
+        }
     }
 }
