@@ -73,7 +73,7 @@ async fn metrics(State(state): State<StatusState>) -> Response {
         .clone();
     match state
         .store
-        .call(move |conn| status::report(conn, &config))
+        .read(move |conn| status::report(conn, &config))
         .await
     {
         Ok(report) => set_gauges(&report),
@@ -114,7 +114,7 @@ async fn status_view(State(state): State<StatusState>) -> Response {
     json(
         state
             .store
-            .call(move |conn| status::report(conn, &config))
+            .read(move |conn| status::report(conn, &config))
             .await,
     )
 }
@@ -136,7 +136,7 @@ async fn orders_view(
     json(
         state
             .store
-            .call(move |conn| orders::list(conn, &filter))
+            .read(move |conn| orders::list(conn, &filter))
             .await,
     )
 }
