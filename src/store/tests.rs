@@ -399,6 +399,6 @@ async fn status_is_read_while_a_snapshot_write_is_open() {
     );
     release.send(()).unwrap();
     snapshot.join().unwrap().unwrap();
-    let after = store.read(|c| stock::has_inventory(c)).await.unwrap();
+    let after = store.read(stock::has_inventory).await.unwrap();
     assert!(after, "the reader sees the snapshot once committed");
 }
