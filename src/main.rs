@@ -30,6 +30,8 @@ enum Command {
     Orders(cli::orders::Args),
     /// Channels, last poll, errors, backlog, deadlines.
     Status(cli::status::Args),
+    /// KPIs over a window (default the last 7 days), against the window before it.
+    Report(cli::report::Args),
     /// Accept or refuse an order held for review; the running daemon sends it next cycle.
     Review(cli::review::Args),
     /// Look at or change the stock ledger.
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         Command::CheckConfig => cli::check_config::run(&path, &env),
         Command::Orders(args) => cli::orders::run(&path, &env, args),
         Command::Status(args) => cli::status::run(&path, &env, args),
+        Command::Report(args) => cli::report::run(&path, &env, args),
         Command::Review(args) => cli::review::run(&path, &env, args),
         Command::Stock(command) => cli::stock::run(&path, &env, command),
         Command::Notify(command) => cli::notify::run(&path, &env, command),

@@ -170,6 +170,10 @@ async fn the_status_server_answers_health_metrics_and_json() {
         "{metrics}"
     );
     assert!(metrics.contains("vigie_api_calls_total"), "{metrics}");
+    assert!(
+        metrics.contains("vigie_kpi_orders{channel=\"leroymerlin\",ending=\"received\"} 0"),
+        "{metrics}"
+    );
     let status: serde_json::Value = reqwest::get(format!("{base}/status"))
         .await
         .unwrap()

@@ -99,6 +99,37 @@ async fn mirakl_round_trip_accepts_refuses_and_pushes() {
     );
     assert_eq!(kpis["acceptance_rate"], 0.5);
 
+    // The report counts the same orders over its window, and none in the window before.
+    let report: serde_json::Value = serde_json::from_slice(
+        &vigie(&setup.config, &["report", "--since", "1d", "--json"])
+            .await
+            .stdout,
+    )
+    .unwrap();
+    let channel = &report["channels"][0];
+    assert_eq!(
+        (
+            channel["kpis"]["received"].as_i64(),
+            channel["kpis"]["accepted"].as_i64(),
+            channel["kpis"]["refused"].as_i64(),
+            channel["previous"]["received"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1), Some(0)),
+        "{report:#}"
+    );
+    let accepted: i64 = channel["time_to_accept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["orders"].as_i64().unwrap())
+        .sum();
+    assert_eq!(accepted, 1, "{report:#}");
+    let text = vigie(&setup.config, &["report"]).await;
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("acceptance rate"),
+        "{text:?}"
+    );
+
     // A second run decides nothing twice and pushes nothing new.
     let imports = sandbox.stock_imports().len();
     vigie(&setup.config, &["run", "--once"]).await;

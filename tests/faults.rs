@@ -5,9 +5,10 @@
 //!
 //! Asserted afterwards, from the store, the sandboxes and the recording proxies (nothing is
 //! timed inside the test loop):
-//! - every other order is decided within three poll intervals of its creation on the
-//!   marketplace (the sandbox's own creation time vs `decisions.decided_at`), plus a 2 s
-//!   allowance for the stalls injected (see `STALL_ALLOWANCE`);
+//! - every other order is decided by the third poll of its channel sent after its creation on
+//!   the marketplace (the sandbox's own creation time vs `decisions.decided_at`, polls as the
+//!   recording proxy saw them answered). Counted in polls, not seconds, so a loaded machine
+//!   cannot fail it; the times in seconds are printed;
 //! - each malformed order is quarantined, with a `payload_quarantined` alert delivered;
 //! - the refused key raises `channel_auth_failed`, delivered to the on-call webhook;
 //! - no sandbox ever sees more requests than the configured limits allow (see `faults/limits.rs`).
@@ -24,7 +25,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use checks::DecisionTimes;
+use checks::{DecisionTimes, Polls};
 use common::rig::Rig;
 use common::{Daemon, Setup, count, still_open, wait_until_settled};
 use limits::Rates;
@@ -48,12 +49,6 @@ const SPIKE_FOR: Duration = Duration::from_secs(3);
 const RETRY_AFTER_SECS: u64 = 1;
 const BURST_FOR: Duration = Duration::from_millis(1_500);
 const SETTLE: Duration = Duration::from_secs(120);
-/// Added to the three poll intervals of the decision bound. A channel's cycle is serial: one
-/// OR21 per order, each retried inline after a 5xx (0.5 s, 1 s, 2 s... backoff) or a 429
-/// (Retry-After), each slowed by the latency spike, and the next poll waits for the cycle to
-/// end. Observed worst cases were 3.07 to 3.84 poll intervals (6.1 to 7.7 s); a lost order,
-/// a stuck channel or an unrenewed Fnac token would blow far past this bound.
-const STALL_ALLOWANCE: Duration = Duration::from_secs(2);
 /// Arrivals at the proxy may bunch by this much compared with the departures the client
 /// paced (two loaded cores, debug builds): windows are measured this much shorter.
 const JITTER: Duration = Duration::from_millis(100);
@@ -224,6 +219,7 @@ async fn faults_delay_nothing_beyond_three_polls_and_limits_hold() {
     let log = setup.dir.path().join("daemon.log");
     let mut daemon = Daemon::start_appending(&setup.config, &["run"], &[], &log);
     let started = Instant::now();
+    let origin = (started, jiff::Timestamp::now());
     let faults = tokio::spawn(misbehave(rig.markets.clone()));
     let malformed = tokio::spawn(feed(rig.markets.clone(), rng.next_u64()))
         .await
@@ -239,7 +235,14 @@ async fn faults_delay_nothing_beyond_three_polls_and_limits_hold() {
     assert!(status.success(), "SIGTERM exit {status:?}");
 
     let conn = setup.database().unwrap();
-    let times = DecisionTimes::measure(&conn, &rig.markets, &malformed);
+    let polls = Polls::answered(
+        origin,
+        [
+            ("lm", rig.mirakl_proxy.hits_to("OR11")),
+            ("fnac", rig.fnac_proxy.hits_to("orders_query")),
+        ],
+    );
+    let times = DecisionTimes::measure(&conn, &rig.markets, &malformed, &polls);
     checks::malformed_orders_quarantined(&conn, &rig.alerts, &malformed);
     checks::revoked_key_alerted(&rig.alerts);
     // The failing channel stopped no other: both others were polled to the end (above), and
@@ -261,9 +264,8 @@ async fn faults_delay_nothing_beyond_three_polls_and_limits_hold() {
         DecisionTimes::summary(&times.to_confirm)
     );
     println!(
-        "  decided later than 3 poll intervals: {}; later than 3 intervals + \
-         {STALL_ALLOWANCE:?}: {}",
-        times.beyond_three_polls,
+        "  decided later than 3 poll intervals: {}; after the third poll since creation: {}",
+        times.beyond_three_intervals,
         times.late.len()
     );
     println!(
@@ -294,7 +296,7 @@ async fn faults_delay_nothing_beyond_three_polls_and_limits_hold() {
         println!("  {line}");
     }
 
-    times.assert_within_bound();
+    times.assert_within_three_polls();
     rates.assert_within_limits();
     // The revoked channel backs off rather than hammering: at most one poll attempt
     // (with its retries, which a 401 does not get) per interval, plus the first.

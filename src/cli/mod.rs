@@ -18,6 +18,7 @@ pub mod check_config;
 pub mod demo;
 pub mod notify;
 pub mod orders;
+pub mod report;
 pub mod review;
 pub mod run;
 pub mod status;

@@ -16,7 +16,7 @@ pub struct Args {
 
 pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
     let (config, store) = open_store(path, env)?;
-    let report = store.with(|conn| status::report(conn, &config))?;
+    let report = store.with(|conn| status::report(conn, &config, jiff::Timestamp::now()))?;
     if args.json {
         outln!(
             "{}",

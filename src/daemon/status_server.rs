@@ -73,7 +73,7 @@ async fn metrics(State(state): State<StatusState>) -> Response {
         .clone();
     match state
         .store
-        .read(move |conn| status::report(conn, &config))
+        .read(move |conn| status::report(conn, &config, jiff::Timestamp::now()))
         .await
     {
         Ok(report) => set_gauges(&report),
@@ -92,11 +92,35 @@ fn set_gauges(report: &status::StatusReport) {
         let channel = c.name.clone();
         metrics::gauge!("vigie_orders_undecided", "channel" => channel.clone())
             .set(k.undecided as f64);
-        metrics::gauge!("vigie_orders_flagged", "channel" => channel.clone()).set(k.flagged as f64);
+        metrics::gauge!("vigie_orders_flagged", "channel" => channel.clone())
+            .set(k.awaiting_review as f64);
         metrics::gauge!("vigie_deadlines_missed", "channel" => channel.clone())
             .set(k.deadline_missed as f64);
         if let Some(rate) = k.acceptance_rate {
-            metrics::gauge!("vigie_acceptance_rate", "channel" => channel).set(rate);
+            metrics::gauge!("vigie_acceptance_rate", "channel" => channel.clone()).set(rate);
+        }
+        if let Some(rate) = k.cancellation_rate {
+            metrics::gauge!("vigie_cancellation_rate", "channel" => channel.clone()).set(rate);
+        }
+        for (ending, n) in [
+            ("received", k.received),
+            ("accepted", k.accepted),
+            ("refused", k.refused),
+            ("flagged", k.flagged),
+            ("decided_elsewhere", k.decided_elsewhere),
+            ("expired", k.expired),
+            ("cancelled_by_customer", k.cancelled_by_customer),
+        ] {
+            metrics::gauge!("vigie_kpi_orders", "channel" => channel.clone(), "ending" => ending)
+                .set(n as f64);
+        }
+        let t = &k.time_to_accept_seconds;
+        for (quantile, value) in [("0.5", t.p50), ("0.9", t.p90), ("0.99", t.p99)] {
+            if let Some(value) = value {
+                metrics::gauge!("vigie_kpi_time_to_accept_seconds",
+                    "channel" => channel.clone(), "quantile" => quantile)
+                .set(value);
+            }
         }
     }
     for (state, n) in &report.outbox {
@@ -114,7 +138,7 @@ async fn status_view(State(state): State<StatusState>) -> Response {
     json(
         state
             .store
-            .read(move |conn| status::report(conn, &config))
+            .read(move |conn| status::report(conn, &config, jiff::Timestamp::now()))
             .await,
     )
 }

@@ -26,8 +26,9 @@ pub fn payload_quarantined(channel: &str, order: &str, quarantine_id: i64) -> St
     format!("payload_quarantined:{channel}:{order}:{quarantine_id}")
 }
 
-pub fn stock_low(sku: &str) -> String {
-    format!("stock_low:{sku}")
+/// One digest per cycle that saw SKUs cross their threshold.
+pub fn stock_low(now: &str) -> String {
+    format!("stock_low:{now}")
 }
 
 pub fn channel_auth_failed(channel: &str) -> String {

@@ -19,6 +19,7 @@ pub enum AlertKind {
     ChannelAuthFailed,
     /// After `alerts.channel_unreachable_after` consecutive failed polls.
     ChannelUnreachable,
+    /// The SKUs that fell to their threshold in one cycle, told once (no reminder, no resolve).
     StockLow,
     OrderRefusedNoStock,
     /// A customer message interrupted by a crash: it may or may not have been sent.
@@ -71,7 +72,6 @@ impl AlertKind {
                 | Self::DeadlineAtRisk
                 | Self::ChannelAuthFailed
                 | Self::ChannelUnreachable
-                | Self::StockLow
         )
     }
 

@@ -13,7 +13,7 @@ use crate::domain::alert_keys::{self, DEADLINE_STEPS};
 use crate::domain::alerts::{Alert, AlertKind};
 use crate::domain::deadlines;
 use crate::events::OrderEvent;
-use crate::store::{self, alerts, orders, stock};
+use crate::store::{self, alerts, orders, stock, stock_low};
 
 /// Runs every check for `channel` in one transaction, then wakes the senders.
 pub(super) async fn run(channel: &str, ctx: &Context, now: Timestamp) -> Result<(), Error> {
@@ -93,28 +93,42 @@ pub fn waiting_orders(
     Ok(queued)
 }
 
-/// Raises `stock_low` for every SKU at or below its threshold, resolves it above.
+/// Raises one `stock_low` digest listing the SKUs that fell to their threshold since the last
+/// cycle; a SKU still low is not listed again until it has been above its threshold.
 pub fn stock_levels(conn: &Connection, config: &Config, now: &str) -> store::Result<()> {
+    /// The SKUs a digest names; the rest are counted.
+    const LISTED: usize = 50;
     let alerts = &config.alerts;
     if alerts.stock_low.is_none() && alerts.stock_low_sku.is_empty() {
         return Ok(());
     }
+    let mut crossed = Vec::new();
     for (sku, available) in stock::all_available(conn, config.inventory.safety_buffer)? {
         let Some(threshold) = alerts.stock_low_threshold(&sku) else {
             continue;
         };
-        let key = alert_keys::stock_low(&sku);
-        if available <= i64::from(threshold) {
-            let message = format!(
-                "{sku}: {} unit(s) left to sell (threshold {threshold})",
+        if available > i64::from(threshold) {
+            stock_low::recovered(conn, &sku)?;
+        } else if stock_low::crossed(conn, &sku, now)? {
+            crossed.push(format!(
+                "{sku} ({} left, threshold {threshold})",
                 available.max(0)
-            );
-            alerts::raise(conn, &Alert::new(AlertKind::StockLow, key, message), now)?;
-        } else {
-            alerts::resolve(conn, &key, now)?;
+            ));
         }
     }
-    Ok(())
+    if crossed.is_empty() {
+        return Ok(());
+    }
+    let mut message = format!(
+        "{} SKU(s) at or below their low-stock threshold: {}",
+        crossed.len(),
+        crossed[..crossed.len().min(LISTED)].join(", ")
+    );
+    if crossed.len() > LISTED {
+        message += &format!(" and {} more (vigie stock show)", crossed.len() - LISTED);
+    }
+    let alert = Alert::new(AlertKind::StockLow, alert_keys::stock_low(now), message);
+    alerts::raise(conn, &alert, now)
 }
 
 #[cfg(test)]
@@ -229,6 +243,69 @@ mod tests {
         store
             .with(|c| order_settled(c, "lm", "o1", &store::now_text()))
             .unwrap();
+        assert!(open_alerts(&store).is_empty());
+    }
+
+    /// The messages of every `stock_low` alert raised, oldest first.
+    fn stock_low_told(store: &Store) -> Vec<String> {
+        store
+            .with(|c| {
+                let mut stmt =
+                    c.prepare("SELECT message FROM alerts WHERE kind = 'stock_low' ORDER BY id")?;
+                let told = stmt
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(told)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn low_stock_is_one_digest_of_the_skus_that_crossed_then_silence_while_they_stay_low() {
+        let config = crate::config::parse(
+            &format!("{CONFIG}\n[alerts]\nstock_low = 2\n"),
+            Path::new("/etc/vigie/vigie.toml"),
+            &Environment::default(),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let set = |sku: &str, quantity: u32| {
+            store
+                .with(|c| {
+                    let item = stock::StockItem {
+                        sku: sku.into(),
+                        quantity,
+                        tags: vec![],
+                    };
+                    stock::set(c, &item, &store::now_text())
+                })
+                .unwrap();
+        };
+        let cycle = |at: &str| {
+            store.with(|c| stock_levels(c, &config, at)).unwrap();
+        };
+        for (sku, quantity) in [("A", 1), ("B", 2), ("C", 0), ("D", 9)] {
+            set(sku, quantity);
+        }
+        cycle("2026-11-30T10:00:00.000000000Z");
+        cycle("2026-11-30T10:01:00.000000000Z");
+        set("A", 5);
+        cycle("2026-11-30T10:02:00.000000000Z");
+        set("A", 0);
+        set("D", 1);
+        cycle("2026-11-30T10:03:00.000000000Z");
+
+        assert_eq!(
+            stock_low_told(&store),
+            [
+                "3 SKU(s) at or below their low-stock threshold: A (1 left, threshold 2), \
+                 B (2 left, threshold 2), C (0 left, threshold 2)",
+                "2 SKU(s) at or below their low-stock threshold: A (0 left, threshold 2), \
+                 D (1 left, threshold 2)"
+            ]
+        );
+        // Told once: nothing stays open to be reminded every few hours.
         assert!(open_alerts(&store).is_empty());
     }
 }

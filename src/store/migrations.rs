@@ -5,7 +5,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` takes the schema from version `i` to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
 /// the write lock before reading the version, so two processes starting at once (the daemon
@@ -275,4 +275,28 @@ FROM outbox;
 DROP TABLE outbox;
 ALTER TABLE outbox_v2 RENAME TO outbox;
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+"#;
+
+/// The KPIs read a channel's orders created within a window.
+const V3: &str = r#"
+CREATE INDEX orders_by_channel_created ON orders (channel, created_at);
+"#;
+
+/// Low stock is told as one digest per cycle of the SKUs that crossed their threshold. This
+/// table remembers which SKUs are low and already told, so a SKU that stays low is not told
+/// again; the per-SKU `stock_low` alerts of the release before become that memory, closed
+/// without a notice (their pending notices cancelled).
+const V4: &str = r#"
+CREATE TABLE stock_low (
+    sku   TEXT PRIMARY KEY,
+    since TEXT NOT NULL
+);
+INSERT INTO stock_low (sku, since)
+SELECT substr(dedup_key, length('stock_low:') + 1), opened_at FROM alerts
+WHERE kind = 'stock_low' AND resolved_at IS NULL;
+UPDATE outbox SET state = 'cancelled'
+WHERE state = 'pending'
+  AND alert_id IN (SELECT id FROM alerts WHERE kind = 'stock_low' AND resolved_at IS NULL);
+UPDATE alerts SET resolved_at = strftime('%Y-%m-%dT%H:%M:%S.000000000Z', 'now'), notice = NULL
+WHERE kind = 'stock_low' AND resolved_at IS NULL;
 "#;

@@ -13,6 +13,7 @@ pub mod decisions;
 pub mod figures;
 mod file;
 pub mod flags;
+pub mod kpis;
 mod migrations;
 pub mod order_facts;
 pub mod orders;
@@ -23,6 +24,7 @@ pub mod reservations;
 pub mod state;
 pub mod status;
 pub mod stock;
+pub mod stock_low;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -4,20 +4,23 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use jiff::{SignedDuration, Timestamp};
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use vigie_connector::OrderStatus;
 
 use super::Result;
 use super::channels::{self, ChannelHealth};
-use super::decisions::Outcome;
+use super::kpis::{self, Kpis, Window};
 use super::orders::SHOWN_STATUS;
 use super::quarantine;
-use super::state::{StoredState, read_time};
+use super::time_text;
 use crate::config::Config;
 
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
+    /// The channels' KPIs count the orders created on the marketplace since then.
+    pub kpis_since: String,
     pub channels: Vec<ChannelStatus>,
     /// Orders by shown status (`awaiting_acceptance`, `flagged`, `shipped`...).
     pub orders_by_status: BTreeMap<String, i64>,
@@ -36,26 +39,7 @@ pub struct ChannelStatus {
     pub poll_interval_seconds: u64,
     #[serde(flatten)]
     pub health: Option<ChannelHealth>,
-    pub kpis: ChannelKpis,
-}
-
-/// How well a channel's orders are served.
-#[derive(Debug, Default, Serialize, PartialEq)]
-pub struct ChannelKpis {
-    /// Orders with a decision the marketplace confirmed.
-    pub decided: i64,
-    pub accepted: i64,
-    pub refused: i64,
-    /// accepted / decided (what marketplaces rank sellers by), `None` before any decision.
-    pub acceptance_rate: Option<f64>,
-    /// Orders held for a human right now.
-    pub flagged: i64,
-    /// Orders still undecided right now.
-    pub undecided: i64,
-    /// Orders whose acceptance deadline passed without a decision from vigie.
-    pub deadline_missed: i64,
-    /// Median time from first sight to the marketplace confirming the decision.
-    pub median_seconds_to_decision: Option<f64>,
+    pub kpis: Kpis,
 }
 
 #[derive(Debug, Serialize)]
@@ -65,12 +49,19 @@ pub struct Undecided {
     pub deadline_at: Option<String>,
 }
 
-pub fn report(conn: &Connection, config: &Config) -> Result<StatusReport> {
+/// How far back the KPIs of `status` look; `vigie report` takes any window.
+pub const KPI_WINDOW: SignedDuration = SignedDuration::from_hours(7 * 24);
+
+/// The report as of `now` (the KPIs' window ends there).
+pub fn report(conn: &Connection, config: &Config, now: Timestamp) -> Result<StatusReport> {
     let mut health: BTreeMap<String, ChannelHealth> = channels::health(conn)?
         .into_iter()
         .map(|h| (h.channel.clone(), h))
         .collect();
-    let now = super::now_text();
+    let window = Window {
+        since: now.checked_sub(KPI_WINDOW).unwrap_or(Timestamp::MIN),
+        until: now,
+    };
     let channels = config
         .channels
         .iter()
@@ -80,7 +71,7 @@ pub fn report(conn: &Connection, config: &Config) -> Result<StatusReport> {
                 kind: c.kind,
                 poll_interval_seconds: c.poll_interval.as_secs(),
                 health: health.remove(&c.name),
-                kpis: kpis(conn, &c.name, &now)?,
+                kpis: kpis::of_channel(conn, &c.name, window, now)?,
             })
         })
         .collect::<Result<_>>()?;
@@ -102,6 +93,7 @@ pub fn report(conn: &Connection, config: &Config) -> Result<StatusReport> {
         .optional()?;
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
     Ok(StatusReport {
+        kpis_since: time_text(window.since),
         channels,
         orders_by_status: grouped(
             conn,
@@ -121,57 +113,6 @@ fn grouped(conn: &Connection, sql: &str) -> Result<BTreeMap<String, i64>> {
     let mut stmt = conn.prepare(sql)?;
     let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-fn kpis(conn: &Connection, channel: &str, now: &str) -> Result<ChannelKpis> {
-    // One row per confirmed order: whether any line was accepted, and how long it took.
-    let mut stmt = conn.prepare(
-        "SELECT o.id, MAX(d.accept), MAX(d.outcome_at), o.first_seen_at FROM orders o
-         JOIN decisions d ON d.order_pk = o.id
-         WHERE o.channel = ?1 AND d.outcome = ?2 GROUP BY o.id",
-    )?;
-    let decided: Vec<(i64, bool, String, String)> = stmt
-        .query_map(params![channel, Outcome::Confirmed.as_str()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let accepted = decided.iter().filter(|(_, a, _, _)| *a).count() as i64;
-    let mut seconds: Vec<f64> = decided
-        .iter()
-        .map(|(pk, _, at, seen)| {
-            let row = format!("order {pk}");
-            let waited = read_time(at, &row)?.duration_since(read_time(seen, &row)?);
-            Ok(waited.as_secs_f64().max(0.0))
-        })
-        .collect::<Result<_>>()?;
-    seconds.sort_by(f64::total_cmp);
-    let count = |sql: &str, args: &[&dyn rusqlite::ToSql]| {
-        conn.query_row(sql, args, |r| r.get::<_, i64>(0))
-    };
-    let undecided_where =
-        "o.channel = ?1 AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.order_pk = o.id)";
-    Ok(ChannelKpis {
-        decided: decided.len() as i64,
-        accepted,
-        refused: decided.len() as i64 - accepted,
-        acceptance_rate: (!decided.is_empty()).then(|| accepted as f64 / decided.len() as f64),
-        flagged: count(
-            "SELECT COUNT(*) FROM flags f JOIN orders o ON o.id = f.order_pk
-             WHERE o.channel = ?1 AND f.resolved_at IS NULL",
-            &[&channel],
-        )?,
-        undecided: count(
-            &format!("SELECT COUNT(*) FROM orders o WHERE {undecided_where} AND o.status = ?2"),
-            &[&channel, &OrderStatus::AwaitingAcceptance.as_str()],
-        )?,
-        deadline_missed: count(
-            &format!(
-                "SELECT COUNT(*) FROM orders o WHERE {undecided_where} AND o.deadline_at < ?2"
-            ),
-            &[&channel, &now],
-        )?,
-        median_seconds_to_decision: seconds.get(seconds.len() / 2).copied(),
-    })
 }
 
 impl fmt::Display for StatusReport {
@@ -203,23 +144,18 @@ impl fmt::Display for StatusReport {
                 }
             }
             let k = &c.kpis;
-            write!(
-                f,
-                "  decided {} (accepted {}, refused {})",
-                k.decided, k.accepted, k.refused
-            )?;
-            if let Some(rate) = k.acceptance_rate {
-                write!(f, ", acceptance rate {:.1} %", rate * 100.0)?;
-            }
-            if let Some(median) = k.median_seconds_to_decision {
-                write!(f, ", median {median:.1}s to decide")?;
-            }
+            writeln!(f, "  {}", k.summary())?;
             writeln!(
                 f,
-                "; undecided {}, flagged {}, deadlines missed {}",
-                k.undecided, k.flagged, k.deadline_missed
+                "  now: undecided {}, awaiting review {}, deadlines missed {}",
+                k.undecided, k.awaiting_review, k.deadline_missed
             )?;
         }
+        writeln!(
+            f,
+            "(KPIs over the orders created since {})",
+            self.kpis_since
+        )?;
         let counts = |map: &BTreeMap<String, i64>| {
             let parts: Vec<String> = map.iter().map(|(s, n)| format!("{s} {n}")).collect();
             if parts.is_empty() {

@@ -69,6 +69,51 @@ fn every_older_version_migrates_to_the_current_schema() {
 }
 
 #[test]
+fn open_per_sku_low_stock_alerts_become_the_memory_of_the_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // Version 3 left an open, notified `stock_low` per SKU, one with a reminder queued.
+        let conn = Connection::open(dir.path().join(DATABASE_FILE)).unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO alerts (id, dedup_key, kind, severity, message, opened_at,
+                                 last_notified_at)
+             VALUES (1, 'stock_low:A', 'stock_low', 'warning', 'A is low', 't0', 't0'),
+                    (2, 'stock_low:B', 'stock_low', 'warning', 'B is low', 't0', 't0'),
+                    (3, 'channel_unreachable:lm', 'channel_unreachable', 'critical', 'down',
+                     't0', 't0');
+             INSERT INTO outbox (alert_id, event, destination, next_attempt_at, payload,
+                                 created_at)
+             VALUES (2, 'reminder:1', 'alerts:0', 't1', '{}', 't1');",
+        )
+        .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .with(|c| {
+            let still_low: Vec<String> = c
+                .prepare("SELECT sku FROM stock_low ORDER BY sku")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            assert_eq!(still_low, ["A", "B"]);
+            let open: Vec<String> = alerts::open(c)?.into_iter().map(|a| a.0).collect();
+            assert_eq!(open, ["channel_unreachable:lm"]);
+            let reminder: String =
+                c.query_row("SELECT state FROM outbox WHERE alert_id = 2", [], |r| {
+                    r.get(0)
+                })?;
+            assert_eq!(reminder, "cancelled");
+            // Still low, so not told again.
+            assert!(!stock_low::crossed(c, "A", &now_text())?);
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
 fn a_database_from_a_newer_vigie_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path()).unwrap());
@@ -382,7 +427,12 @@ async fn status_is_read_while_a_snapshot_write_is_open() {
     is_open.recv().unwrap();
 
     let started = std::time::Instant::now();
-    let read = store.read(move |c| Ok((status::report(c, &config)?, stock::has_inventory(c)?)));
+    let read = store.read(move |c| {
+        Ok((
+            status::report(c, &config, jiff::Timestamp::now())?,
+            stock::has_inventory(c)?,
+        ))
+    });
     // Not a timing assertion: without a reader of its own the read would wait for ever.
     let (report, inventory) = tokio::time::timeout(Duration::from_secs(60), read)
         .await

@@ -1,0 +1,328 @@
+//! How well a channel's orders were served over a window of time: what `status`, `report` and
+//! `/metrics` show. Every figure is one SQL aggregate over the orders created in the window;
+//! nothing reads the orders into memory.
+//!
+//! An order counts for acceptance only if vigie saw it awaiting acceptance: one first seen
+//! already shipped was never the seller's to accept. Once it left that state it ended one way:
+//! - accepted: the marketplace showed it accepted (or later), or confirmed vigie's acceptance;
+//! - refused: vigie's refusal confirmed, or refused on the marketplace before its deadline;
+//! - expired: refused or cancelled without an answer from vigie at or after its deadline (what
+//!   marketplaces do to an order nobody answered);
+//! - cancelled before anyone answered and before its deadline: the customer's doing.
+
+use jiff::Timestamp;
+use rusqlite::Connection;
+use serde::Serialize;
+use vigie_connector::OrderStatus;
+
+use super::{Result, time_text};
+
+/// `[since, until)`, compared with the orders' creation on the marketplace.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub since: Timestamp,
+    pub until: Timestamp,
+}
+
+impl Window {
+    /// The window of the same length just before this one.
+    pub fn previous(&self) -> Self {
+        let length = self.until.duration_since(self.since);
+        Self {
+            since: self.since.checked_sub(length).unwrap_or(Timestamp::MIN),
+            until: self.since,
+        }
+    }
+}
+
+/// DESIGN section 3's `kpis` object, plus what is waiting right now.
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct Kpis {
+    /// Orders created on the marketplace within the window.
+    pub received: i64,
+    pub accepted: i64,
+    pub refused: i64,
+    /// Orders of the window vigie held for a human at some point.
+    pub flagged: i64,
+    /// Accepted or refused on the marketplace (its back office) without vigie's decision.
+    pub decided_elsewhere: i64,
+    /// Ended by the marketplace at their deadline for want of an answer.
+    pub expired: i64,
+    /// Cancelled before any answer and before their deadline, or after their acceptance.
+    pub cancelled_by_customer: i64,
+    /// accepted / (accepted + refused + expired); `None` before any order left acceptance.
+    pub acceptance_rate: Option<f64>,
+    /// cancelled_by_customer / received; `None` for an empty window.
+    pub cancellation_rate: Option<f64>,
+    pub time_to_accept_seconds: TimeToAccept,
+    /// Right now, whatever the window: orders awaiting acceptance without a decision.
+    pub undecided: i64,
+    /// Right now: orders held for a human.
+    pub awaiting_review: i64,
+    /// Right now: orders still awaiting acceptance past their deadline without a decision.
+    pub deadline_missed: i64,
+    /// Orders of the window whose decision by vigie the marketplace confirmed (as printed
+    /// before the `kpis` object of DESIGN section 3; scripts may read it).
+    pub decided: i64,
+    /// Median from vigie's first sight of an order to the marketplace confirming its decision.
+    pub median_seconds_to_decision: Option<f64>,
+}
+
+impl Kpis {
+    /// One line: what was received and how it ended.
+    pub fn summary(&self) -> String {
+        let mut line = format!(
+            "received {}: accepted {}, refused {}, expired {}, cancelled by the customer {}; \
+             decided elsewhere {}, flagged {}",
+            self.received,
+            self.accepted,
+            self.refused,
+            self.expired,
+            self.cancelled_by_customer,
+            self.decided_elsewhere,
+            self.flagged
+        );
+        if let Some(rate) = self.acceptance_rate {
+            line += &format!("; acceptance rate {:.1} %", rate * 100.0);
+        }
+        let t = &self.time_to_accept_seconds;
+        if let (Some(p50), Some(p99)) = (t.p50, t.p99) {
+            line += &format!(
+                "; time to accept p50 {} p99 {}",
+                shown_duration(p50),
+                shown_duration(p99)
+            );
+        }
+        line
+    }
+}
+
+/// A duration for a person: `42s`, `7m12s`, `3h05m`, `2d04h`.
+pub fn shown_duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3_600 => format!("{}m{:02}s", s / 60, s % 60),
+        3_600..86_400 => format!("{}h{:02}m", s / 3_600, s % 3_600 / 60),
+        _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3_600),
+    }
+}
+
+/// From the order's creation on the marketplace to its acceptance being known (confirmed to
+/// vigie, or seen accepted on the marketplace); nearest-rank percentiles.
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct TimeToAccept {
+    pub mean: Option<f64>,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+/// One count of the time-to-accept distribution: orders accepted in less than `below_seconds`
+/// (`None`: the rest).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Bucket {
+    pub below_seconds: Option<u64>,
+    pub orders: i64,
+}
+
+/// The upper bounds of the distribution's buckets, in seconds.
+const BUCKETS: [u64; 8] = [
+    60,
+    300,
+    900,
+    3_600,
+    4 * 3_600,
+    12 * 3_600,
+    86_400,
+    2 * 86_400,
+];
+
+/// One row per order of the channel created in the window, with how its acceptance ended
+/// (`?1` channel, `?2` since, `?3` until); `seconds` is its time to accept when it was
+/// accepted. The quoted words are the stored words of `OrderStatus` and `Outcome`.
+const ENDINGS: &str = "
+WITH facts AS (
+    SELECT o.id, o.status, o.created_at, o.deadline_at,
+           EXISTS (SELECT 1 FROM status_history h
+                   WHERE h.order_pk = o.id AND h.status = 'awaiting_acceptance') AS awaited,
+           (SELECT MIN(h.observed_at) FROM status_history h
+            WHERE h.order_pk = o.id
+              AND h.status IN ('accepted', 'shipped', 'received', 'closed')) AS seen_accepted_at,
+           (SELECT MIN(h.observed_at) FROM status_history h
+            WHERE h.order_pk = o.id AND h.status IN ('refused', 'cancelled')) AS ended_at,
+           EXISTS (SELECT 1 FROM status_history h
+                   WHERE h.order_pk = o.id AND h.status = 'refused') AS shown_refused,
+           (SELECT MIN(d.outcome_at) FROM decisions d
+            WHERE d.order_pk = o.id AND d.outcome = 'confirmed' AND d.accept = 1) AS vigie_accepted_at,
+           EXISTS (SELECT 1 FROM decisions d
+                   WHERE d.order_pk = o.id AND d.outcome = 'confirmed' AND d.accept = 0) AS vigie_refused,
+           (SELECT MIN(d.outcome_at) FROM decisions d
+            WHERE d.order_pk = o.id AND d.outcome = 'confirmed') AS vigie_decided_at,
+           o.first_seen_at,
+           EXISTS (SELECT 1 FROM flags f WHERE f.order_pk = o.id) AS flagged
+    FROM orders o
+    WHERE o.channel = ?1 AND o.created_at >= ?2 AND o.created_at < ?3
+),
+endings AS (
+    SELECT *,
+           CASE
+               WHEN NOT awaited THEN NULL
+               WHEN seen_accepted_at IS NOT NULL OR vigie_accepted_at IS NOT NULL THEN 'accepted'
+               WHEN vigie_refused THEN 'refused'
+               WHEN ended_at IS NULL THEN NULL
+               WHEN deadline_at IS NOT NULL AND ended_at >= deadline_at THEN 'expired'
+               WHEN shown_refused THEN 'refused'
+               ELSE 'cancelled'
+           END AS ending
+    FROM facts
+)
+SELECT *,
+       CASE WHEN ending = 'accepted' THEN
+           (julianday(COALESCE(vigie_accepted_at, seen_accepted_at)) - julianday(created_at))
+           * 86400.0
+       END AS seconds,
+       (julianday(vigie_decided_at) - julianday(first_seen_at)) * 86400.0 AS decision_seconds
+FROM endings";
+
+/// The KPIs of `channel` over `window`; the "right now" counts at `now`.
+pub fn of_channel(
+    conn: &Connection,
+    channel: &str,
+    window: Window,
+    now: Timestamp,
+) -> Result<Kpis> {
+    let args = args(channel, window);
+    let (received, accepted, refused, expired, cancelled, elsewhere, flagged, mean, timed, decided) =
+        conn.query_row(
+            &format!(
+                "SELECT COUNT(*),
+                        COUNT(*) FILTER (WHERE ending = 'accepted'),
+                        COUNT(*) FILTER (WHERE ending = 'refused'),
+                        COUNT(*) FILTER (WHERE ending = 'expired'),
+                        COUNT(*) FILTER (WHERE ending = 'cancelled'
+                                            OR (ending = 'accepted' AND status = 'cancelled')),
+                        COUNT(*) FILTER (WHERE ending IN ('accepted', 'refused')
+                                            AND vigie_decided_at IS NULL),
+                        COUNT(*) FILTER (WHERE flagged),
+                        AVG(seconds),
+                        COUNT(seconds),
+                        COUNT(decision_seconds)
+                 FROM ({ENDINGS})"
+            ),
+            rusqlite::params_from_iter(args.iter()),
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, Option<f64>>(7)?,
+                    r.get::<_, i64>(8)?,
+                    r.get::<_, i64>(9)?,
+                ))
+            },
+        )?;
+    let left = accepted + refused + expired;
+    // Nearest rank: the smallest value with at least q of the `count` values at or below it.
+    let percentile = |column: &str, count: i64, q: f64| -> Result<Option<f64>> {
+        if count == 0 {
+            return Ok(None);
+        }
+        let rank = ((q * count as f64).ceil() as i64).clamp(1, count);
+        let mut all = args.clone();
+        all.push((rank - 1).to_string());
+        Ok(Some(conn.query_row(
+            &format!(
+                "SELECT {column} FROM ({ENDINGS}) WHERE {column} IS NOT NULL
+                 ORDER BY {column} LIMIT 1 OFFSET ?4"
+            ),
+            rusqlite::params_from_iter(all.iter()),
+            |r| r.get(0),
+        )?))
+    };
+    let now = time_text(now);
+    let awaiting = OrderStatus::AwaitingAcceptance.as_str();
+    let count = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<i64> {
+        Ok(conn.query_row(sql, args, |r| r.get(0))?)
+    };
+    let undecided = "SELECT COUNT(*) FROM orders o WHERE o.channel = ?1 AND o.status = ?2
+                     AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.order_pk = o.id)";
+    Ok(Kpis {
+        received,
+        accepted,
+        refused,
+        flagged,
+        decided_elsewhere: elsewhere,
+        expired,
+        cancelled_by_customer: cancelled,
+        acceptance_rate: (left > 0).then(|| accepted as f64 / left as f64),
+        cancellation_rate: (received > 0).then(|| cancelled as f64 / received as f64),
+        time_to_accept_seconds: TimeToAccept {
+            mean,
+            p50: percentile("seconds", timed, 0.5)?,
+            p90: percentile("seconds", timed, 0.9)?,
+            p99: percentile("seconds", timed, 0.99)?,
+        },
+        decided,
+        median_seconds_to_decision: percentile("decision_seconds", decided, 0.5)?,
+        undecided: count(undecided, &[&channel, &awaiting])?,
+        awaiting_review: count(
+            "SELECT COUNT(*) FROM flags f JOIN orders o ON o.id = f.order_pk
+             WHERE o.channel = ?1 AND f.resolved_at IS NULL",
+            &[&channel],
+        )?,
+        deadline_missed: count(
+            &format!("{undecided} AND o.deadline_at < ?3"),
+            &[&channel, &awaiting, &now],
+        )?,
+    })
+}
+
+/// How long the accepted orders of `channel` created in `window` took, in [`BUCKETS`].
+pub fn time_to_accept_distribution(
+    conn: &Connection,
+    channel: &str,
+    window: Window,
+) -> Result<Vec<Bucket>> {
+    let bucket_of: String = BUCKETS
+        .iter()
+        .map(|b| format!("WHEN seconds < {b} THEN {b} "))
+        .collect();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT CASE {bucket_of} END AS bucket, COUNT(*) FROM ({ENDINGS})
+         WHERE seconds IS NOT NULL GROUP BY bucket"
+    ))?;
+    let counted: Vec<(Option<i64>, i64)> = stmt
+        .query_map(
+            rusqlite::params_from_iter(args(channel, window).iter()),
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(BUCKETS
+        .iter()
+        .map(|b| Some(*b))
+        .chain([None])
+        .map(|below| Bucket {
+            below_seconds: below,
+            orders: counted
+                .iter()
+                .find(|(b, _)| b.and_then(|b| u64::try_from(b).ok()) == below)
+                .map_or(0, |(_, n)| *n),
+        })
+        .collect())
+}
+
+fn args(channel: &str, window: Window) -> Vec<String> {
+    vec![
+        channel.to_owned(),
+        time_text(window.since),
+        time_text(window.until),
+    ]
+}
+
+#[cfg(test)]
+mod tests;

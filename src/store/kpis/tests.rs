@@ -1,0 +1,246 @@
+use jiff::{Timestamp, ToSpan};
+use rusqlite::{Connection, params};
+
+use super::*;
+use crate::store::Store;
+
+const T0: &str = "2026-11-02T08:00:00Z";
+
+fn at(minutes: i64) -> Timestamp {
+    T0.parse::<Timestamp>().unwrap() + minutes.minutes()
+}
+
+/// One stored order created `created` minutes after T0, with its deadline, the statuses vigie
+/// saw (status, minutes), vigie's confirmed decision (accept, minutes) and whether it was
+/// flagged. Written in SQL to set every time exactly.
+struct Order {
+    created: i64,
+    deadline: Option<i64>,
+    seen: &'static [(&'static str, i64)],
+    vigie: Option<(bool, i64)>,
+    flagged: bool,
+}
+
+impl Order {
+    fn seen(created: i64, seen: &'static [(&'static str, i64)]) -> Self {
+        Self {
+            created,
+            deadline: Some(created + 60),
+            seen,
+            vigie: None,
+            flagged: false,
+        }
+    }
+
+    fn store(&self, conn: &Connection, id: &str) {
+        let status = self.seen.last().map_or("awaiting_acceptance", |s| s.0);
+        conn.execute(
+            "INSERT INTO orders (channel, order_id, reference, marketplace_state, status,
+                                 created_at, updated_at, first_seen_at, deadline_at,
+                                 total_amount, currency, payload)
+             VALUES ('lm', ?1, ?1, 'RAW', ?2, ?3, ?3, ?3, ?4, '10', 'EUR', '{}')",
+            params![
+                id,
+                status,
+                time_text(at(self.created)),
+                self.deadline.map(|d| time_text(at(d)))
+            ],
+        )
+        .unwrap();
+        let pk = conn.last_insert_rowid();
+        conn.execute(
+            "INSERT INTO order_lines (order_pk, line_id, sku, quantity, marketplace_state, status)
+             VALUES (?1, 'l1', 'A', 1, 'RAW', ?2)",
+            params![pk, status],
+        )
+        .unwrap();
+        for (status, minutes) in self.seen {
+            conn.execute(
+                "INSERT INTO status_history (order_pk, marketplace_state, status, observed_at)
+                 VALUES (?1, 'RAW', ?2, ?3)",
+                params![pk, status, time_text(at(*minutes))],
+            )
+            .unwrap();
+        }
+        if let Some((accept, minutes)) = self.vigie {
+            let when = time_text(at(minutes));
+            conn.execute(
+                "INSERT INTO decisions (order_pk, line_id, accept, source, decided_at, outcome,
+                                        outcome_at)
+                 VALUES (?1, 'l1', ?2, 'rules', ?3, 'confirmed', ?3)",
+                params![pk, accept, when],
+            )
+            .unwrap();
+        }
+        if self.flagged {
+            conn.execute(
+                "INSERT INTO flags (order_pk, reasons, flagged_at) VALUES (?1, '[]', ?2)",
+                params![pk, time_text(at(self.created))],
+            )
+            .unwrap();
+        }
+    }
+}
+
+fn kpis_of(orders: &[Order], window: Window) -> Kpis {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .with(|conn| {
+            for (i, order) in orders.iter().enumerate() {
+                order.store(conn, &format!("O{i}"));
+            }
+            of_channel(conn, "lm", window, at(10_000))
+        })
+        .unwrap()
+}
+
+fn day() -> Window {
+    Window {
+        since: at(0),
+        until: at(24 * 60),
+    }
+}
+
+#[test]
+fn each_order_ends_one_way_and_the_rates_follow() {
+    let kpis = kpis_of(
+        &[
+            // Accepted by vigie 2 minutes after creation, seen accepted later.
+            Order {
+                vigie: Some((true, 2)),
+                ..Order::seen(0, &[("awaiting_acceptance", 1), ("accepted", 5)])
+            },
+            // Accepted in the back office: seen accepted 10 minutes after creation.
+            Order::seen(0, &[("awaiting_acceptance", 1), ("accepted", 10)]),
+            // Refused by vigie.
+            Order {
+                vigie: Some((false, 3)),
+                ..Order::seen(0, &[("awaiting_acceptance", 1), ("refused", 4)])
+            },
+            // Nobody answered: refused by the marketplace at its deadline.
+            Order::seen(0, &[("awaiting_acceptance", 1), ("refused", 61)]),
+            // The customer cancelled before anyone answered.
+            Order::seen(0, &[("awaiting_acceptance", 1), ("cancelled", 20)]),
+            // Accepted by vigie, then cancelled by the customer: both.
+            Order {
+                vigie: Some((true, 4)),
+                flagged: true,
+                ..Order::seen(
+                    0,
+                    &[
+                        ("awaiting_acceptance", 1),
+                        ("accepted", 6),
+                        ("cancelled", 90),
+                    ],
+                )
+            },
+            // First seen shipped: never the seller's to accept, and no deadline missed.
+            Order {
+                deadline: Some(1),
+                ..Order::seen(0, &[("shipped", 30)])
+            },
+            // Created before the window: not counted.
+            Order::seen(-10, &[("awaiting_acceptance", -9), ("accepted", -5)]),
+        ],
+        day(),
+    );
+    assert_eq!(
+        (
+            kpis.received,
+            kpis.accepted,
+            kpis.refused,
+            kpis.expired,
+            kpis.cancelled_by_customer,
+            kpis.decided_elsewhere,
+            kpis.flagged
+        ),
+        (7, 3, 1, 1, 2, 1, 1),
+        "{kpis:#?}"
+    );
+    assert_eq!(kpis.acceptance_rate, Some(3.0 / 5.0));
+    assert_eq!(kpis.cancellation_rate, Some(2.0 / 7.0));
+    // Times to accept: 2, 4 (vigie's confirmations) and 10 minutes (seen accepted).
+    let t = &kpis.time_to_accept_seconds;
+    let minutes = |s: Option<f64>| s.map(|s| (s / 60.0 * 1000.0).round() / 1000.0);
+    assert_eq!(minutes(t.mean), Some(5.333));
+    assert_eq!(minutes(t.p50), Some(4.0));
+    assert_eq!(minutes(t.p90), Some(10.0));
+    assert_eq!(minutes(t.p99), Some(10.0));
+    assert_eq!(kpis.deadline_missed, 0);
+}
+
+#[test]
+fn orders_still_waiting_count_right_now_not_in_the_rates() {
+    let kpis = kpis_of(
+        &[
+            // Past its deadline (60 minutes), undecided.
+            Order::seen(0, &[("awaiting_acceptance", 1)]),
+            // Waiting for a human.
+            Order {
+                flagged: true,
+                deadline: None,
+                ..Order::seen(0, &[("awaiting_acceptance", 1)])
+            },
+        ],
+        day(),
+    );
+    assert_eq!((kpis.undecided, kpis.deadline_missed), (2, 1));
+    assert_eq!((kpis.awaiting_review, kpis.flagged), (1, 1));
+    assert_eq!(kpis.acceptance_rate, None);
+    assert_eq!(kpis.time_to_accept_seconds, TimeToAccept::default());
+}
+
+#[test]
+fn the_distribution_counts_each_accepted_order_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let buckets = store
+        .with(|conn| {
+            Order::seen(0, &[("awaiting_acceptance", 0), ("accepted", 0)]).store(conn, "a");
+            Order::seen(0, &[("awaiting_acceptance", 0), ("accepted", 3)]).store(conn, "b");
+            Order::seen(0, &[("awaiting_acceptance", 0), ("accepted", 3 * 24 * 60)])
+                .store(conn, "c");
+            time_to_accept_distribution(conn, "lm", day())
+        })
+        .unwrap();
+    let counts: Vec<(Option<u64>, i64)> = buckets
+        .iter()
+        .map(|b| (b.below_seconds, b.orders))
+        .collect();
+    assert_eq!(counts.len(), 9);
+    assert_eq!(counts[0], (Some(60), 1));
+    assert_eq!(counts[1], (Some(300), 1));
+    assert_eq!(counts[8], (None, 1));
+    assert_eq!(counts.iter().map(|c| c.1).sum::<i64>(), 3);
+}
+
+#[test]
+fn the_previous_window_has_the_same_length_and_ends_where_this_one_starts() {
+    let previous = day().previous();
+    assert_eq!(previous.until, at(0));
+    assert_eq!(previous.since, at(-24 * 60));
+}
+
+#[test]
+fn the_words_in_the_sql_are_the_stored_words() {
+    use vigie_connector::OrderStatus::*;
+    for status in [
+        AwaitingAcceptance,
+        Accepted,
+        Shipped,
+        Received,
+        Closed,
+        Refused,
+        Cancelled,
+    ] {
+        assert!(
+            ENDINGS.contains(&format!("'{}'", status.as_str())),
+            "{status} not in the SQL"
+        );
+    }
+    assert!(ENDINGS.contains(&format!(
+        "'{}'",
+        crate::store::state::StoredState::as_str(crate::store::decisions::Outcome::Confirmed)
+    )));
+}
