@@ -4,7 +4,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::Setup;
+use common::{PATIENCE, Setup, unreachable_channel};
 
 fn vigie(config: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vigie"))
@@ -81,8 +81,9 @@ fn an_unusable_state_directory_is_one_line_and_exit_1() {
     std::fs::write(
         &config,
         format!(
-            "[daemon]\nstate_dir = \"{}\"\n",
-            blocker.join("state").display()
+            "[daemon]\nstate_dir = \"{}\"\n{}",
+            blocker.join("state").display(),
+            unreachable_channel("lm")
         ),
     )
     .unwrap();
@@ -95,7 +96,7 @@ fn an_unusable_state_directory_is_one_line_and_exit_1() {
 
 #[test]
 fn an_emptied_database_is_one_line_and_exit_1_for_the_daemon_and_every_command() {
-    let setup = Setup::new("");
+    let setup = Setup::new(&unreachable_channel("lm"));
     let state = setup.dir.path().join("state");
     std::fs::create_dir_all(&state).unwrap();
     let database = state.join("vigie.db");
@@ -242,4 +243,134 @@ fn stock_show_json_streams_the_array_it_always_printed() {
         serde_json::to_string_pretty(&every_row(Some("C-3"))).unwrap() + "\n"
     );
     assert_eq!(show(&["nope"]), "[]\n");
+}
+
+#[test]
+fn a_config_without_a_channel_exits_78_naming_the_file() {
+    let setup = Setup::new("");
+    let empty = setup.dir.path().join("empty.toml");
+    std::fs::write(&empty, "").unwrap();
+    for config in [&setup.config, &empty] {
+        for command in [&["check-config"][..], &["run"], &["run", "--once"]] {
+            let out = vigie(config, command);
+            assert_eq!(out.status.code(), Some(78), "{command:?}");
+            let stderr = text(&out.stderr);
+            assert!(
+                stderr.contains(&config.display().to_string())
+                    && stderr.contains("no channel configured"),
+                "{command:?}: {stderr}"
+            );
+        }
+    }
+}
+
+/// A directory only its owner can enter, holding `vigie.toml` (mode 0600) with `channel`.
+fn private_setup(channel: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vigie.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[daemon]\nstate_dir = \"{}\"\n{channel}",
+            dir.path().join("state").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    (dir, config)
+}
+
+fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn a_secret_others_can_read_draws_a_warning_with_the_chmod_to_run() {
+    let channel = |secret: &str| {
+        format!(
+            "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"http://127.0.0.1:1\"\n{secret}\n"
+        )
+    };
+    // in a secret file
+    let (dir, config) = private_setup(&channel("api_key_file = \"lm.key\""));
+    let key = dir.path().join("lm.key");
+    std::fs::write(&key, "sk-live-TOPSECRET\n").unwrap();
+    chmod(&key, 0o644);
+    let chmod_to_run = format!("chmod 600 {}", key.display());
+    let out = vigie(&config, &["check-config"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains(&chmod_to_run), "{stderr}");
+    assert!(!stderr.contains("TOPSECRET"), "{stderr}");
+    // and in the daemon's log at start
+    let out = vigie(&config, &["run", "--once"]);
+    assert!(
+        text(&out.stderr).contains(&chmod_to_run),
+        "{}",
+        text(&out.stderr)
+    );
+    chmod(&key, 0o600);
+    let out = vigie(&config, &["check-config"]);
+    assert!(
+        !text(&out.stderr).contains("chmod"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // written inline in a configuration file others can read
+    let (_dir, config) = private_setup(&channel("api_key = \"sk-live-TOPSECRET\""));
+    let out = vigie(&config, &["check-config"]);
+    assert!(
+        !text(&out.stderr).contains("chmod"),
+        "{}",
+        text(&out.stderr)
+    );
+    chmod(&config, 0o640);
+    let out = vigie(&config, &["check-config"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("chmod 600 {}", config.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_fifo_or_a_device_given_as_a_secret_file_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("lm.key");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    for secret_file in [fifo.as_path(), std::path::Path::new("/dev/null")] {
+        let (_dir, config) = private_setup(&format!(
+            "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"http://127.0.0.1:1\"\napi_key_file = \"{}\"\n",
+            secret_file.display()
+        ));
+        // Opening a FIFO waits for a writer: a vigie that tries never ends.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+            .arg("--config")
+            .arg(&config)
+            .arg("check-config")
+            .env_clear()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("vigie still reads {}", secret_file.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(78));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("channel[0].api_key_file") && stderr.contains("not a plain file"),
+            "{stderr}"
+        );
+    }
 }

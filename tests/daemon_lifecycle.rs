@@ -5,14 +5,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Daemon, NotifySocket, Setup, mirakl_channel};
+use common::{Daemon, NotifySocket, Setup, mirakl_channel, unreachable_channel};
 use nix::sys::signal::Signal;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[test]
 fn tells_systemd_ready_status_watchdog_reloading_and_stopping() {
-    let setup = Setup::new("");
+    let setup = Setup::new(&unreachable_channel("lm"));
     let mut notify = NotifySocket::bind(setup.dir.path());
     let socket = notify.path.to_str().unwrap().to_owned();
     let mut daemon = Daemon::start(
@@ -23,7 +23,7 @@ fn tells_systemd_ready_status_watchdog_reloading_and_stopping() {
     );
 
     let ready = notify.wait_for("READY=1");
-    assert!(ready.contains("STATUS=watching no channel"), "{ready}");
+    assert!(ready.contains("STATUS=watching 1 channel: lm"), "{ready}");
     notify.wait_for("WATCHDOG=1");
     notify.wait_for("WATCHDOG=1");
 
@@ -66,7 +66,7 @@ async fn sigterm_during_a_cycle_parks_it_and_exits_zero() {
 
 #[test]
 fn sighup_with_an_invalid_file_keeps_the_old_config() {
-    let setup = Setup::new("");
+    let setup = Setup::new(&unreachable_channel("lm"));
     let mut notify = NotifySocket::bind(setup.dir.path());
     let socket = notify.path.to_str().unwrap().to_owned();
     let mut daemon = Daemon::start(&setup.config, &["run"], &[("NOTIFY_SOCKET", &socket)]);
@@ -76,7 +76,7 @@ fn sighup_with_an_invalid_file_keeps_the_old_config() {
     daemon.signal(Signal::SIGHUP);
     notify.wait_for("RELOADING=1");
     let ready = notify.wait_for("READY=1");
-    assert!(ready.contains("STATUS=watching no channel"), "{ready}");
+    assert!(ready.contains("STATUS=watching 1 channel: lm"), "{ready}");
     daemon.wait_for_log("configuration not reloaded");
     assert!(
         daemon.log().contains("daemon.shutdown_grace"),
@@ -92,7 +92,7 @@ fn sighup_with_an_invalid_file_keeps_the_old_config() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sighup_with_a_valid_change_applies_it() {
     let mirakl = quiet_marketplace().await;
-    let setup = Setup::new("");
+    let setup = Setup::new(&unreachable_channel("lm"));
     let mut notify = NotifySocket::bind(setup.dir.path());
     let socket = notify.path.to_str().unwrap().to_owned();
     let daemon = Daemon::start(&setup.config, &["run"], &[("NOTIFY_SOCKET", &socket)]);
@@ -174,6 +174,14 @@ async fn the_status_server_answers_health_metrics_and_json() {
         metrics.contains("vigie_kpi_orders{channel=\"leroymerlin\",ending=\"received\"} 0"),
         "{metrics}"
     );
+    // every metric says what it counts
+    for typed in metrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let name = typed.split(' ').next().unwrap();
+        assert!(
+            metrics.contains(&format!("# HELP {name} ")),
+            "no # HELP line for {name}:\n{metrics}"
+        );
+    }
     let status: serde_json::Value = reqwest::get(format!("{base}/status"))
         .await
         .unwrap()
@@ -256,7 +264,7 @@ async fn refused_credentials_at_start_up_raise_the_auth_alert() {
 
 #[test]
 fn a_second_run_on_the_same_state_directory_is_refused() {
-    let setup = Setup::new("");
+    let setup = Setup::new(&unreachable_channel("lm"));
     let mut notify = NotifySocket::bind(setup.dir.path());
     let socket = notify.path.to_str().unwrap().to_owned();
     let mut daemon = Daemon::start(&setup.config, &["run"], &[("NOTIFY_SOCKET", &socket)]);

@@ -168,6 +168,9 @@ fn the_views_scripts_read_are_what_the_previous_release_printed() {
             assert!(kpis.get(key).is_some(), "kpis.{key} is gone");
         }
     }
+    // Low stock is one digest per cycle now: the upgrade closes the six per-SKU `stock_low`
+    // alerts the previous release held open (see migration V4 and its store test).
+    before["open_alerts"] = (before["open_alerts"].as_i64().unwrap() - 6).into();
     assert_still_shows(&status, &before, "status");
 }
 

@@ -13,5 +13,8 @@ pub fn run(path: &Path, env: &Environment) -> Result<(), Failure> {
     delivery::check(&config)?;
     out!("{config}")?;
     outln!("templates: every event renders in every configured locale")?;
+    for warning in &config.warnings {
+        eprintln!("vigie: warning: {warning}");
+    }
     Ok(())
 }

@@ -104,6 +104,8 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub smtp: Option<SmtpConfig>,
     pub events: EventsConfig,
+    /// What is valid but unwise (a secret others can read), for `check-config` and the log.
+    pub warnings: Vec<String>,
 }
 
 /// Reads and validates the file at `path`.
@@ -137,8 +139,7 @@ pub fn parse(text: &str, file: &Path, env: &Environment) -> Result<Config, Confi
     let raw: RawConfig =
         serde_path_to_error::deserialize(merged).map_err(|e| error(path_error(&e)))?;
 
-    let base_dir = file.parent().unwrap_or(Path::new("."));
-    let secrets = SecretKeys { env, base_dir };
+    let secrets = SecretKeys::new(env, file);
     let daemon = raw
         .daemon
         .validate(env)
@@ -175,6 +176,13 @@ pub fn parse(text: &str, file: &Path, env: &Environment) -> Result<Config, Confi
         .alerts
         .validate(&secrets)
         .map_err(|e| error(e.under("alerts")))?;
+    // Checked last, so that a mistake in another section is told first.
+    if channels.is_empty() {
+        return Err(error(KeyError::new(
+            "channel",
+            "no channel configured: add a [[channel]] block for each marketplace shop",
+        )));
+    }
     Ok(Config {
         file: file.to_path_buf(),
         daemon,
@@ -185,6 +193,7 @@ pub fn parse(text: &str, file: &Path, env: &Environment) -> Result<Config, Confi
         notify,
         smtp,
         events,
+        warnings: secrets.warnings(),
     })
 }
 

@@ -49,6 +49,9 @@ url = "https://hooks.slack.com/services/T000/B000/SECRETTOKEN"
 format = "slack"
 "#;
 
+/// The least a valid configuration holds.
+const ONE_CHANNEL: &str = "[[channel]]\nname = \"a\"\nkind = \"mirakl\"\nbase_url = \"https://x.example\"\napi_key = \"k\"\n";
+
 /// The connector's settings of `channel`, as its crate's type.
 fn settings<T: 'static>(channel: &ChannelConfig) -> &T {
     let any: &dyn std::any::Any = &*channel.settings;
@@ -203,6 +206,12 @@ const BROKEN: &[(&str, &str, &str, &str)] = &[
         "lowercase",
     ),
     (
+        "no channel",
+        "[daemon]\nshop_name = \"Ma Boutique\"",
+        "channel",
+        "no channel configured",
+    ),
+    (
         "missing secret",
         "[[channel]]\nname = \"a\"\nkind = \"mirakl\"\nbase_url = \"https://x.example\"",
         "channel[0].api_key",
@@ -353,10 +362,10 @@ fn environment_overrides_scalars_and_is_validated_too() {
 #[test]
 fn state_dir_follows_systemd_unless_configured() {
     let env = Environment::from_pairs([("STATE_DIRECTORY", "/var/lib/vigie-unit")]);
-    let config = parse_text("", &env).unwrap();
+    let config = parse_text(ONE_CHANNEL, &env).unwrap();
     assert_eq!(config.daemon.state_dir, Path::new("/var/lib/vigie-unit"));
     assert_eq!(
-        parse_text("", &no_env()).unwrap().daemon.state_dir,
+        parse_text(ONE_CHANNEL, &no_env()).unwrap().daemon.state_dir,
         Path::new("/var/lib/vigie")
     );
     assert_eq!(

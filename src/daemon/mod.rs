@@ -7,6 +7,8 @@ mod health;
 mod heartbeat;
 mod lock;
 mod loops;
+mod metric_help;
+mod serve_http;
 mod services;
 mod signals;
 mod status_server;
@@ -41,6 +43,9 @@ pub async fn run(
     options: RunOptions,
     logs: LogHandle,
 ) -> anyhow::Result<()> {
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     if options.dry_run || config.daemon.dry_run {
         tracing::warn!(
             "dry run: decisions are logged, nothing is sent to marketplaces or customers"
@@ -68,6 +73,7 @@ pub async fn run(
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
+    metric_help::describe();
     let background = CancellationToken::new();
     let listen = config.daemon.status_listen;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -80,7 +86,17 @@ pub async fn run(
         metrics,
         config: supervisor.shared.clone(),
     };
-    tokio::spawn(status_server::serve(listener, state, background.clone()));
+    let limits = serve_http::Limits::for_this_process();
+    tracing::info!(
+        "status server: at most {} connections at once",
+        limits.connections
+    );
+    tokio::spawn(status_server::serve(
+        listener,
+        state,
+        limits,
+        background.clone(),
+    ));
     tokio::spawn(systemd::watchdog(
         supervisor.heartbeats.clone(),
         background.clone(),

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use super::heartbeat::Heartbeats;
+use super::serve_http::{self, Limits};
 use crate::config::SharedConfig;
 use crate::store::{Store, StoreError, orders, status};
 
@@ -25,6 +26,7 @@ pub(super) struct StatusState {
 pub(super) async fn serve(
     listener: tokio::net::TcpListener,
     state: StatusState,
+    limits: Limits,
     stop: CancellationToken,
 ) {
     // Histograms need regular upkeep or their buffers grow between scrapes.
@@ -45,20 +47,25 @@ pub(super) async fn serve(
         .route("/status", get(status_view))
         .route("/orders", get(orders_view))
         .with_state(state);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await;
-    if let Err(e) = served {
-        tracing::error!("status server stopped: {e}");
-    }
+    serve_http::serve(listener, app, limits, stop).await;
 }
 
 async fn healthz(State(state): State<StatusState>) -> Response {
     let stale = state.heartbeats.stale();
-    if stale.is_empty() {
+    let mut problems = Vec::new();
+    if !stale.is_empty() {
+        problems.push(format!("stuck channel loops: {}", stale.join(", ")));
+    }
+    if state.store.is_full() {
+        problems.push(format!(
+            "state directory full: {} cannot grow",
+            state.store.path().display()
+        ));
+    }
+    if problems.is_empty() {
         (StatusCode::OK, "ok\n").into_response()
     } else {
-        let body = format!("stuck channel loops: {}\n", stale.join(", "));
+        let body = problems.join("\n") + "\n";
         (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
     }
 }

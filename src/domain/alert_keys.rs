@@ -35,6 +35,9 @@ pub fn channel_auth_failed(channel: &str) -> String {
     format!("channel_auth_failed:{channel}")
 }
 
+/// One for the whole daemon: every channel shares the state directory.
+pub const STATE_DIR_FULL: &str = "state_dir_full";
+
 pub fn channel_unreachable(channel: &str) -> String {
     format!("channel_unreachable:{channel}")
 }

@@ -28,10 +28,12 @@ pub enum AlertKind {
     /// retries exhausted).
     NotificationFailed,
     PayloadQuarantined,
+    /// The database cannot grow: the state directory's disk (or quota) is full.
+    StateDirFull,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 10] = [
+    pub const ALL: [AlertKind; 11] = [
         Self::OrderFlagged,
         Self::DecisionRejected,
         Self::DeadlineAtRisk,
@@ -42,6 +44,7 @@ impl AlertKind {
         Self::NotificationUncertain,
         Self::NotificationFailed,
         Self::PayloadQuarantined,
+        Self::StateDirFull,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +59,7 @@ impl AlertKind {
             Self::NotificationUncertain => "notification_uncertain",
             Self::NotificationFailed => "notification_failed",
             Self::PayloadQuarantined => "payload_quarantined",
+            Self::StateDirFull => "state_dir_full",
         }
     }
 
@@ -72,6 +76,7 @@ impl AlertKind {
                 | Self::DeadlineAtRisk
                 | Self::ChannelAuthFailed
                 | Self::ChannelUnreachable
+                | Self::StateDirFull
         )
     }
 
@@ -81,7 +86,8 @@ impl AlertKind {
             Self::ChannelAuthFailed
             | Self::ChannelUnreachable
             | Self::DeadlineAtRisk
-            | Self::DecisionRejected => Severity::Critical,
+            | Self::DecisionRejected
+            | Self::StateDirFull => Severity::Critical,
             Self::OrderFlagged
             | Self::StockLow
             | Self::OrderRefusedNoStock

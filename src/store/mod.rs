@@ -27,6 +27,7 @@ pub mod stock;
 pub mod stock_low;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,12 +58,22 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+impl StoreError {
+    /// SQLite could not grow the database: the disk (or the quota) is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, Self::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::DiskFull)
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     /// Never writes (`query_only`), so it never waits for the writer's mutex or lock.
     reader: Arc<Mutex<Connection>>,
     path: Arc<PathBuf>,
+    /// The last write failed for want of space; the next write that succeeds clears it.
+    full: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -110,11 +121,17 @@ impl Store {
             conn: Arc::new(Mutex::new(conn)),
             reader: Arc::new(Mutex::new(reader)),
             path: Arc::new(path),
+            full: Arc::default(),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the state directory is full: the last write failed for want of space.
+    pub fn is_full(&self) -> bool {
+        self.full.load(Ordering::Relaxed)
     }
 
     /// Runs `work` on the connection from synchronous code (the CLI, the blocking pool).
@@ -125,7 +142,16 @@ impl Store {
             .conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        work(&mut conn)
+        let changes_before = conn.total_changes();
+        let result = work(&mut conn);
+        match &result {
+            Err(e) if e.is_disk_full() => self.full.store(true, Ordering::Relaxed),
+            Ok(_) if conn.total_changes() > changes_before => {
+                self.full.store(false, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        result
     }
 
     /// Runs `work` on the blocking pool, off the async worker threads.

@@ -452,3 +452,40 @@ async fn status_is_read_while_a_snapshot_write_is_open() {
     let after = store.read(stock::has_inventory).await.unwrap();
     assert!(after, "the reader sees the snapshot once committed");
 }
+
+#[test]
+fn a_write_that_finds_no_room_marks_the_state_directory_full_until_one_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // A database that may not grow beyond its current pages fails as a full disk does.
+    let page_count: i64 = store
+        .with(|c| {
+            c.execute("CREATE TABLE filler (bytes BLOB)", [])?;
+            let pages = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            c.pragma_update(None, "max_page_count", pages)?;
+            Ok(pages)
+        })
+        .unwrap();
+    assert!(!store.is_full());
+    let error = store
+        .with(|c| {
+            c.execute("INSERT INTO filler VALUES (zeroblob(1000000))", [])?;
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(error.is_disk_full(), "{error}");
+    assert!(store.is_full());
+    // reads succeed on a full disk: they do not say it has room again
+    store
+        .with(|c| Ok(c.query_row("SELECT COUNT(*) FROM filler", [], |r| r.get::<_, i64>(0))?))
+        .unwrap();
+    assert!(store.is_full());
+    store
+        .with(|c| {
+            c.pragma_update(None, "max_page_count", page_count * 1000)?;
+            c.execute("INSERT INTO filler VALUES (zeroblob(10))", [])?;
+            Ok(())
+        })
+        .unwrap();
+    assert!(!store.is_full());
+}

@@ -123,7 +123,7 @@ async fn notices_owed_by_the_previous_release_are_delivered_once() {
             c.execute(
                 "INSERT INTO alerts (dedup_key, kind, severity, channel, order_ref, message,
                                      opened_at, last_notified_at, resolved_at, notice, delivered)
-                 VALUES ('stock_low:A', 'stock_low', 'warning', NULL, NULL, 'A is low',
+                 VALUES ('decision_rejected:A', 'decision_rejected', 'critical', NULL, NULL, 'A was rejected',
                          ?1, NULL, NULL, 'trigger', '[0]'),
                         ('channel_unreachable:shop', 'channel_unreachable', 'critical', 'shop',
                          NULL, 'down', ?1, ?1, ?1, 'resolve', '[]'),
@@ -158,15 +158,18 @@ async fn notices_owed_by_the_previous_release_are_delivered_once() {
     );
     assert_eq!(
         told(bodies(&b, "/b").await),
-        [("stock_low:A".to_owned(), false), (unreachable, resolved)]
+        [
+            ("decision_rejected:A".to_owned(), false),
+            (unreachable, resolved)
+        ]
     );
     // The targets the old release had told are recorded as sent, so nothing is lost or sent
     // twice and a later resolve knows who heard of the alert.
     assert_eq!(
         alert_jobs(&rig.store),
         [
-            job("stock_low:A", "trigger", "alerts:0", "sent"),
-            job("stock_low:A", "trigger", "alerts:1", "sent"),
+            job("decision_rejected:A", "trigger", "alerts:0", "sent"),
+            job("decision_rejected:A", "trigger", "alerts:1", "sent"),
             job("channel_unreachable:shop", "resolve", "alerts:0", "sent"),
             job("channel_unreachable:shop", "resolve", "alerts:1", "sent"),
             job("order_flagged:shop:1", "reminder:1", "alerts:0", "sent"),
@@ -176,12 +179,12 @@ async fn notices_owed_by_the_previous_release_are_delivered_once() {
 
     // Resolved now: the target the old release told hears it too, not only the new one.
     rig.advance(SignedDuration::from_secs(1));
-    assert!(rig.resolve("stock_low:A"));
+    assert!(rig.resolve("decision_rejected:A"));
     rig.drain().await;
     let resolves = |bodies: Vec<Value>| {
         bodies
             .iter()
-            .filter(|b| b["dedup_key"] == "stock_low:A" && b["resolved"] == true)
+            .filter(|b| b["dedup_key"] == "decision_rejected:A" && b["resolved"] == true)
             .count()
     };
     assert_eq!(resolves(bodies(&a, "/a").await), 1);
@@ -197,9 +200,13 @@ async fn a_resolve_cancels_what_was_not_sent_and_tells_who_may_have_heard() {
     rig.drain().await;
     assert!(rig.resolve("channel_unreachable:shop"));
     // Raised and resolved before anyone was told: nothing to say.
-    let flapping = Alert::new(AlertKind::StockLow, "stock_low:B", "B is low");
+    let flapping = Alert::new(
+        AlertKind::DecisionRejected,
+        "decision_rejected:B",
+        "B rejected",
+    );
     rig.raise(&flapping);
-    assert!(rig.resolve("stock_low:B"));
+    assert!(rig.resolve("decision_rejected:B"));
     rig.advance(SignedDuration::from_secs(16));
     rig.drain().await;
 

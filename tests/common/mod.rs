@@ -41,6 +41,19 @@ impl Daemon {
         Self::spawn(config, args, env, stderr, log.to_owned())
     }
 
+    /// Like [`Daemon::start`], under a descriptor limit (`RLIMIT_NOFILE`) of `descriptors`,
+    /// as systemd's `LimitNOFILE=` sets it.
+    pub fn start_with_descriptor_limit(config: &Path, args: &[&str], descriptors: u64) -> Self {
+        let stderr_path = config.with_extension("stderr.log");
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--nofile={descriptors}:{descriptors}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_vigie"));
+        Self::spawn_command(command, config, args, &[], stderr, stderr_path)
+    }
+
     fn spawn(
         config: &Path,
         args: &[&str],
@@ -48,7 +61,20 @@ impl Daemon {
         stderr: std::fs::File,
         stderr_path: PathBuf,
     ) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        let command = Command::new(env!("CARGO_BIN_EXE_vigie"));
+        Self::spawn_command(command, config, args, env, stderr, stderr_path)
+    }
+
+    /// `prlimit` execs vigie in place, so the child's id is vigie's.
+    fn spawn_command(
+        mut command: Command,
+        config: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stderr: std::fs::File,
+        stderr_path: PathBuf,
+    ) -> Self {
+        let child = command
             .arg("--config")
             .arg(config)
             .args(args)
@@ -221,6 +247,12 @@ pub fn mirakl_channel(name: &str, base_url: &str) -> String {
     format!(
         "[[channel]]\nname = \"{name}\"\nkind = \"mirakl\"\nbase_url = \"{base_url}\"\napi_key = \"test-key\"\npoll_interval = \"1s\"\nlimits = {{ orders_per_minute = 600 }}\n"
     )
+}
+
+/// A channel whose marketplace refuses every connection at once: nothing listens on port 1
+/// of 127.0.0.1 (binding it needs root). For tests whose subject is not the marketplace.
+pub fn unreachable_channel(name: &str) -> String {
+    mirakl_channel(name, "http://127.0.0.1:1")
 }
 
 /// Runs a one-shot command of the real binary (`orders --json`, `run --once`, `stock set`...)

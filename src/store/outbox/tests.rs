@@ -43,7 +43,7 @@ fn version_1_database(dir: &std::path::Path) -> Vec<Vec<Option<String>>> {
          INSERT INTO alerts (id, dedup_key, kind, severity, channel, order_ref, message,
                              opened_at, last_notified_at, resolved_at, notice, attempts,
                              next_attempt_at, delivered) VALUES
-            (1, 'stock_low:A', 'stock_low', 'warning', NULL, NULL, 'A is low',
+            (1, 'decision_rejected:A', 'decision_rejected', 'critical', NULL, NULL, 'A was rejected',
              't0', NULL, NULL, 'trigger', 2, 't5', '[0]'),
             (2, 'channel_unreachable:lm', 'channel_unreachable', 'critical', 'lm', NULL, 'down',
              't0', 't1', 't2', 'resolve', 0, 't2', '[]'),
@@ -70,7 +70,11 @@ fn an_upgrade_keeps_every_message_and_every_notice_owed() {
             assert_eq!(
                 owed,
                 [
-                    ("stock_low:A".to_owned(), AlertNotice::Trigger, vec![0]),
+                    (
+                        "decision_rejected:A".to_owned(),
+                        AlertNotice::Trigger,
+                        vec![0]
+                    ),
                     (
                         "channel_unreachable:lm".to_owned(),
                         AlertNotice::Resolve,
@@ -98,7 +102,7 @@ fn a_row_that_makes_no_sense_is_an_error_naming_it() {
             conn.execute_batch(
                 "INSERT INTO alerts (id, dedup_key, kind, severity, message, opened_at, notice,
                                      delivered)
-                 VALUES (9, 'k', 'stock_low', 'warning', 'm', 't', 'trigger', 'not json');",
+                 VALUES (9, 'k', 'decision_rejected', 'critical', 'm', 't', 'trigger', 'not json');",
             )?;
             let error = alerts::owed(conn)?.pop().unwrap().unwrap_err().to_string();
             assert!(
@@ -130,7 +134,7 @@ fn notices_for_a_target_taken_away_by_a_reload_fail_instead_of_waiting_forever()
         .with(|conn| {
             conn.execute_batch(
                 "INSERT INTO alerts (id, dedup_key, kind, severity, message, opened_at)
-                 VALUES (1, 'k', 'stock_low', 'warning', 'm', 't');",
+                 VALUES (1, 'k', 'decision_rejected', 'critical', 'm', 't');",
             )?;
             for target in [0, 1, 10] {
                 let to = Destination::Alerts(target);
