@@ -164,6 +164,87 @@ fn a_reader_that_went_away_ends_the_output_quietly() {
     }
 }
 
+/// `stock show --json` writes its rows as it reads them; the bytes are still the array
+/// `serde_json::to_string_pretty` printed of every row at once (DESIGN section 3).
+#[test]
+fn stock_show_json_streams_the_array_it_always_printed() {
+    use vigie::store::{Store, StoreError, pushes, stock};
+
+    let setup = Setup::new(
+        "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"https://x.example\"\napi_key = \"k\"\n",
+    );
+    let show = |args: &[&str]| {
+        let out = vigie(
+            &setup.config,
+            &[&["stock", "show", "--json"][..], args].concat(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert_eq!(show(&[]), "[]\n");
+
+    let store = Store::open(&setup.dir.path().join("state")).unwrap();
+    let now = vigie::store::now_text();
+    store
+        .with(|c| {
+            for (sku, quantity, tags) in [
+                ("A-1", 3, vec!["fragile".to_owned()]),
+                ("B-2", 0, vec![]),
+                ("C-3", 7, vec![]),
+            ] {
+                let item = stock::StockItem {
+                    sku: sku.to_owned(),
+                    quantity,
+                    tags,
+                };
+                stock::set(c, &item, &now)?;
+            }
+            let tx = c.transaction()?;
+            // Pushes for a listed SKU, for two channels, and for a SKU no longer listed.
+            pushes::record(
+                &tx,
+                "lm",
+                "t1",
+                &[("A-1".to_owned(), 3), ("ZZ".to_owned(), 1)],
+                &now,
+            )?;
+            pushes::record(
+                &tx,
+                "fnac",
+                "t2",
+                &[("A-1".to_owned(), 2), ("C-3".to_owned(), 7)],
+                &now,
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .unwrap();
+    let every_row = |sku: Option<&str>| {
+        let mut rows = Vec::new();
+        store
+            .with(|c| {
+                stock::show(c, sku, 0, |row| {
+                    rows.push(row);
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .unwrap();
+        rows
+    };
+    let rows = every_row(None);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0].pushed.len(), 2, "{rows:?}");
+    assert_eq!(
+        show(&[]),
+        serde_json::to_string_pretty(&rows).unwrap() + "\n"
+    );
+    assert_eq!(
+        show(&["C-3"]),
+        serde_json::to_string_pretty(&every_row(Some("C-3"))).unwrap() + "\n"
+    );
+    assert_eq!(show(&["nope"]), "[]\n");
+}
+
 #[test]
 fn a_config_without_a_channel_exits_78_naming_the_file() {
     let setup = Setup::new("");

@@ -27,12 +27,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use rusqlite::Connection;
 use serde_json::Value;
 use vigie::config::{self, Config, Environment};
 use vigie::store::decisions::{self, Outcome, Source};
 use vigie::store::orders::{self, OrderFilter};
 use vigie::store::reservations::{self, ReservationState};
-use vigie::store::{Store, channels, pushes, quarantine, status, stock};
+use vigie::store::{Store, StoreError, channels, pushes, quarantine, status, stock};
 use vigie_connector::{Money, OrderStatus, Timestamp};
 
 const FIXTURE: &str = concat!(
@@ -111,6 +112,15 @@ fn assert_still_shows(today: &Value, before: &Value, path: &str) {
     }
 }
 
+fn every_sku(c: &Connection, buffer: u32) -> Result<Vec<stock::StockView>, StoreError> {
+    let mut rows = Vec::new();
+    stock::show(c, None, buffer, |row| {
+        rows.push(row);
+        Ok::<_, StoreError>(())
+    })?;
+    Ok(rows)
+}
+
 #[test]
 fn the_views_scripts_read_are_what_the_previous_release_printed() {
     let (_dir, store) = open_fixture();
@@ -119,7 +129,7 @@ fn the_views_scripts_read_are_what_the_previous_release_printed() {
         .with(|c| {
             Ok((
                 orders::list(c, &OrderFilter::default())?,
-                stock::show(c, None, config.inventory.safety_buffer)?,
+                every_sku(c, config.inventory.safety_buffer)?,
                 status::report(c, &config, Timestamp::now())?,
             ))
         })
@@ -219,7 +229,7 @@ fn every_row_reads_back_through_the_typed_store() {
             let flags: i64 = c.query_row("SELECT COUNT(*) FROM flags", [], |r| r.get(0))?;
             assert_eq!((history, flags), (53, 7));
 
-            assert_eq!(stock::show(c, None, 0)?.len(), 13);
+            assert_eq!(every_sku(c, 0)?.len(), 13);
             for channel in ["leroymerlin", "fnac"] {
                 assert_eq!(pushes::told(c, channel)?.len(), 13, "{channel}");
                 for cursor in ["updated_until", "queue_swept_at", "drift_checked_at"] {

@@ -31,46 +31,63 @@ pub fn run(path: &Path, env: &Environment, command: Command) -> Result<(), Failu
     }
 }
 
+/// Rows are written as they are read: a million SKUs neither wait for the last one nor sit
+/// in memory together.
 fn show(path: &Path, env: &Environment, sku: Option<&str>, json: bool) -> Result<(), Failure> {
     let (config, store) = open_store(path, env)?;
-    let rows = store.with(|conn| stock::show(conn, sku, config.inventory.safety_buffer))?;
-    if json {
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&rows).context("encoding stock")?
-        )?;
-        return Ok(());
-    }
-    if rows.is_empty() {
-        outln!(
-            "{}",
-            if sku.is_some() {
-                "unknown SKU"
+    let buffer = config.inventory.safety_buffer;
+    let mut shown = 0;
+    let written = store.with(|conn| {
+        Ok(stock::show(conn, sku, buffer, |row| {
+            if json {
+                json_element(&row, shown)?;
             } else {
-                "no stock loaded"
+                table_row(&row, shown)?;
             }
-        )?;
-        return Ok(());
+            shown += 1;
+            Ok::<_, Failure>(())
+        }))
+    })?;
+    written?;
+    match (json, shown) {
+        (true, 0) => outln!("[]"),
+        (true, _) => outln!("\n]"),
+        (false, 0) if sku.is_some() => outln!("unknown SKU"),
+        (false, 0) => outln!("no stock loaded"),
+        (false, _) => Ok(()),
     }
-    outln!(
-        "{:<24} {:>8} {:>8} {:>9}  PUSHED",
-        "SKU",
-        "ON HAND",
-        "RESERVED",
-        "AVAILABLE"
-    )?;
-    for row in rows {
-        let pushed: Vec<String> = row.pushed.iter().map(|(c, q)| format!("{c}={q}")).collect();
+}
+
+/// One line of the table, after its header.
+fn table_row(row: &stock::StockView, index: usize) -> Result<(), Failure> {
+    if index == 0 {
         outln!(
-            "{:<24} {:>8} {:>8} {:>9}  {}",
-            row.sku,
-            row.on_hand,
-            row.reserved,
-            row.available,
-            pushed.join(" ")
+            "{:<24} {:>8} {:>8} {:>9}  PUSHED",
+            "SKU",
+            "ON HAND",
+            "RESERVED",
+            "AVAILABLE"
         )?;
     }
-    Ok(())
+    let pushed: Vec<String> = row.pushed.iter().map(|(c, q)| format!("{c}={q}")).collect();
+    outln!(
+        "{:<24} {:>8} {:>8} {:>9}  {}",
+        row.sku,
+        row.on_hand,
+        row.reserved,
+        row.available,
+        pushed.join(" ")
+    )
+}
+
+/// One element of the array `serde_json::to_string_pretty` would print for every row: the
+/// same bytes, one row at a time (a JSON string holds no raw newline, so indenting each line
+/// of the element indents the element).
+fn json_element(row: &stock::StockView, index: usize) -> Result<(), Failure> {
+    let element = serde_json::to_string_pretty(row).context("encoding stock")?;
+    let indented: Vec<String> = element.lines().map(|line| format!("  {line}")).collect();
+    let opening = if index == 0 { "[\n" } else { ",\n" };
+    out!("{opening}{}", indented.join("\n"))
 }
 
 fn set(path: &Path, env: &Environment, sku: &str, quantity: u32) -> Result<(), Failure> {

@@ -15,7 +15,8 @@ pub(super) fn channel_span(name: &str) -> tracing::Span {
     tracing::info_span!("channel", channel = %name)
 }
 
-/// Checks the marketplace once, then runs a full cycle every poll interval.
+/// Checks the marketplace once, then runs a full cycle every poll interval; and whenever the
+/// ledger moves (a snapshot landed), judges at once the orders that waited for an inventory.
 pub(super) async fn channel_loop(
     channel: Channel,
     ctx: Context,
@@ -27,16 +28,21 @@ pub(super) async fn channel_loop(
     observe_waits(alive.clone(), health::check(&channel, &ctx)).await;
     let mut ticker = tokio::time::interval(channel.config.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut moved = ctx.stock_moved.subscribe();
     loop {
         heartbeats.beat(channel.name());
-        tokio::select! {
+        // The work a branch starts is not raced against `stop`: an in-flight cycle finishes
+        // (or is parked by the grace period) rather than being cut between a marketplace call
+        // and its commit.
+        let outcome = tokio::select! {
             biased;
             _ = stop.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        // Not raced against `stop`: an in-flight cycle finishes (or is parked by the grace
-        // period) rather than being cut between a marketplace call and its commit.
-        match observe_waits(alive.clone(), pipeline::run(&channel, &ctx)).await {
+            _ = ticker.tick() => observe_waits(alive.clone(), pipeline::run(&channel, &ctx)).await,
+            Ok(()) = moved.changed() => {
+                observe_waits(alive.clone(), pipeline::decide_waiting(&channel, &ctx)).await
+            }
+        };
+        match outcome {
             Ok(report) => tracing::debug!(?report, "cycle done"),
             Err(e) => tracing::warn!("cycle failed: {e}"),
         }

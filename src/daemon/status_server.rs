@@ -80,7 +80,7 @@ async fn metrics(State(state): State<StatusState>) -> Response {
         .clone();
     match state
         .store
-        .call(move |conn| status::report(conn, &config, jiff::Timestamp::now()))
+        .read(move |conn| status::report(conn, &config, jiff::Timestamp::now()))
         .await
     {
         Ok(report) => set_gauges(&report),
@@ -145,7 +145,7 @@ async fn status_view(State(state): State<StatusState>) -> Response {
     json(
         state
             .store
-            .call(move |conn| status::report(conn, &config, jiff::Timestamp::now()))
+            .read(move |conn| status::report(conn, &config, jiff::Timestamp::now()))
             .await,
     )
 }
@@ -167,7 +167,7 @@ async fn orders_view(
     json(
         state
             .store
-            .call(move |conn| orders::list(conn, &filter))
+            .read(move |conn| orders::list(conn, &filter))
             .await,
     )
 }

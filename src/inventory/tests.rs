@@ -17,16 +17,16 @@ use crate::config::HumanDuration;
 fn ledger(store: &Store) -> Vec<(String, i64, Vec<String>)> {
     store
         .with(|conn| {
-            stock::show(conn, None, 0)?
-                .into_iter()
-                .map(|view| {
-                    Ok((
-                        view.sku.clone(),
-                        view.on_hand,
-                        stock::tags(conn, &view.sku)?,
-                    ))
-                })
-                .collect()
+            let mut rows = Vec::new();
+            stock::show(conn, None, 0, |view| {
+                rows.push((
+                    view.sku.clone(),
+                    view.on_hand,
+                    stock::tags(conn, &view.sku)?,
+                ));
+                Ok::<_, crate::store::StoreError>(())
+            })?;
+            Ok(rows)
         })
         .unwrap()
 }

@@ -1,12 +1,13 @@
 //! One poll's batch, committed in one transaction: each order stored (idempotent on channel
 //! and order id), judged if it awaits a decision, its events queued and its alerts raised;
-//! unreadable payloads quarantined; and the polling cursors moved, last.
+//! orders stored before any inventory was loaded judged once one is; unreadable payloads
+//! quarantined; and the polling cursors moved, last.
 
 use jiff::Timestamp;
 use rusqlite::{Connection, Transaction};
 use vigie_connector::{Malformed, Order, OrderBatch, OrderStatus};
 
-use super::decide::{self, Policy};
+use super::decide::{self, Applied, Policy};
 use super::{Channel, Context, Error, watch};
 use crate::config::{Config, Deadline};
 use crate::delivery;
@@ -16,7 +17,7 @@ use crate::domain::deadlines;
 use crate::domain::decision::codes;
 use crate::domain::rules::{Reason, Verdict};
 use crate::events::OrderEvent;
-use crate::store::{self, alerts, channels, orders, quarantine};
+use crate::store::{self, alerts, channels, orders, quarantine, stock};
 
 /// What a channel's batch is judged with.
 pub struct Settings<'a> {
@@ -116,7 +117,9 @@ pub fn commit(
     for order in &batch.orders {
         waiting_for_inventory += usize::from(one_order(&tx, s, order, &now, &mut report)?);
     }
-    if waiting_for_inventory > 0 {
+    if stock::has_inventory(&tx)? {
+        judge_stored(&tx, s, &now, &mut report)?;
+    } else if waiting_for_inventory > 0 {
         report.log.push(format!(
             "{waiting_for_inventory} order(s) wait for a decision: no inventory loaded yet \
              (vigie stock import FILE.csv, or [inventory] source)"
@@ -169,7 +172,6 @@ fn one_order(
     };
 
     let applied = decide::apply(tx, &s.policy, order_pk, order, now)?;
-    report.stock_moved |= applied.stock_moved;
     if !s.dry_run {
         if let Some(event) = event {
             delivery::enqueue(tx, s.config, channel, order_pk, event, order, now)?;
@@ -177,7 +179,38 @@ fn one_order(
         if status != OrderStatus::AwaitingAcceptance {
             watch::order_settled(tx, channel, &order.id, now)?;
         }
-        raise_for_verdict(tx, channel, &order.id, applied.verdict.as_ref(), now)?;
+    }
+    record_applied(tx, s, &order.id, applied, now, report)
+}
+
+/// Judges the orders seen before any inventory was loaded, now that one is: a poll's window
+/// no longer holds them, and they must not wait for the next sweep of the whole queue.
+fn judge_stored(
+    tx: &Transaction<'_>,
+    s: &Settings<'_>,
+    now: &str,
+    report: &mut Report,
+) -> store::Result<()> {
+    for (order_pk, order) in orders::never_judged(tx, s.channel)? {
+        let applied = decide::apply(tx, &s.policy, order_pk, &order, now)?;
+        record_applied(tx, s, &order.id, applied, now, report)?;
+    }
+    Ok(())
+}
+
+/// Counts and logs what applying an order did, and tells on-call about a verdict a human must
+/// see; returns whether the order waits for an inventory to be loaded.
+fn record_applied(
+    tx: &Transaction<'_>,
+    s: &Settings<'_>,
+    order_id: &str,
+    applied: Applied,
+    now: &str,
+    report: &mut Report,
+) -> store::Result<bool> {
+    report.stock_moved |= applied.stock_moved;
+    if !s.dry_run {
+        raise_for_verdict(tx, s.channel, order_id, applied.verdict.as_ref(), now)?;
     }
     if let Some(verdict) = applied.verdict {
         let (word, count) = match &verdict {
@@ -187,9 +220,10 @@ fn one_order(
         };
         *count += 1;
         let prefix = if s.dry_run { "dry run: would " } else { "" };
-        report
-            .log
-            .push(format!("{prefix}{word} {label}: {verdict:?}"));
+        report.log.push(format!(
+            "{prefix}{word} {}:{order_id}: {verdict:?}",
+            s.channel
+        ));
     }
     Ok(applied.waiting_for_inventory)
 }

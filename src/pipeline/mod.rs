@@ -3,7 +3,9 @@
 //! (deadlines, delayed orders, low stock) -> [`act`] (send the committed decisions, re-read
 //! what the marketplace says was already done) -> [`health`] of the poll; and [`push`] of
 //! the quantities, which the daemon runs apart (whenever the ledger moves) and `run --once`
-//! after every cycle. A human's decision ([`review`]) enters the same ledger.
+//! after every cycle. A human's decision ([`review`]) enters the same ledger. Orders seen
+//! before any inventory was loaded are judged from the store once one is
+//! ([`decide_waiting`], woken when the ledger moves).
 //!
 //! Ingestion, reservations and decisions of a poll are committed in one transaction that also
 //! moves the polling cursor, so a crash before the commit simply polls again, and a crash
@@ -16,21 +18,23 @@ pub mod ingest;
 pub mod push;
 pub mod review;
 pub mod watch;
+mod window;
 
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{Notify, watch as signal};
-use vigie_connector::{ConnectorError, Marketplace};
+use vigie_connector::{ConnectorError, Marketplace, OrderBatch};
 
 use crate::config::{ChannelConfig, Config};
-use crate::store::{self, Store, StoreError, channels};
+use crate::store::{self, Store, StoreError, channels, orders};
 use push::Offer;
 
 /// How often the marketplace's own quantities are compared with what vigie pushed.
 const DRIFT_CHECK_EVERY: SignedDuration = SignedDuration::from_hours(1);
 
 const UPDATED_CURSOR: &str = "updated_until";
+const SETTLED_CURSOR: &str = "updated_settled_until";
 const SWEEP_CURSOR: &str = "queue_swept_at";
 const DRIFT_CURSOR: &str = "drift_checked_at";
 
@@ -89,6 +93,24 @@ pub async fn run(channel: &Channel, ctx: &Context) -> Result<CycleReport, Error>
     outcome
 }
 
+/// The ledger moved (a snapshot landed, most often): judges from the store the orders that
+/// waited for an inventory, and sends those decisions, without polling the marketplace.
+pub async fn decide_waiting(channel: &Channel, ctx: &Context) -> Result<CycleReport, Error> {
+    let name = channel.name().to_owned();
+    let waiting = ctx
+        .store
+        .read(move |conn| orders::judgeable_waiting(conn, &name))
+        .await?;
+    if !waiting {
+        return Ok(CycleReport::default());
+    }
+    let mut report = ingest::run(channel, ctx, OrderBatch::default(), Vec::new()).await?;
+    if !ctx.dry_run {
+        (report.confirmed, _) = act::run(channel, ctx).await?;
+    }
+    Ok(report)
+}
+
 /// Only pushes quantities: another channel's order moved the ledger.
 pub async fn push_stock(channel: &Channel, ctx: &Context) -> Result<usize, Error> {
     let pushed = push::push(
@@ -106,18 +128,21 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
     let name = channel.name();
     let market = channel.marketplace.as_ref();
     let now = Timestamp::now();
-    // Overlapping windows and queue sweeps are the marketplace's policy (its connector's).
+    // How far back changes are read, and how often the whole queue, is the marketplace's
+    // policy (its connector's); see `window` for why a poll rarely re-reads the overlap.
     let polling = channel.config.polling;
-    let (since, sweep_due, drift_due) = {
+    let (window, sweep_due, drift_due) = {
         let name = name.to_owned();
         ctx.store
             .call(move |conn| {
                 let at = |cursor| channels::cursor(conn, &name, cursor);
-                let since = at(UPDATED_CURSOR)?
-                    .map_or(now - polling.first_lookback, |t| t - polling.overlap);
+                let cursors = window::Cursors {
+                    fresh: at(UPDATED_CURSOR)?,
+                    settled: at(SETTLED_CURSOR)?,
+                };
                 let due = |last: Option<Timestamp>, every| last.is_none_or(|t| now - every >= t);
                 Ok((
-                    since,
+                    window::choose(cursors, &polling, now),
                     due(at(SWEEP_CURSOR)?, polling.queue_sweep_every),
                     due(at(DRIFT_CURSOR)?, DRIFT_CHECK_EVERY),
                 ))
@@ -125,13 +150,16 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
             .await?
     };
 
-    let mut batch = market.orders_updated(since, now).await?;
+    let mut batch = market.orders_updated(window.since, now).await?;
     if sweep_due {
         let queue = market.orders_awaiting_acceptance().await?;
         batch.orders.extend(queue.orders);
         batch.malformed.extend(queue.malformed);
     }
     let mut cursors = vec![(UPDATED_CURSOR, now)];
+    if let Some(settled) = window.settles {
+        cursors.push((SETTLED_CURSOR, settled));
+    }
     if sweep_due {
         cursors.push((SWEEP_CURSOR, now));
     }

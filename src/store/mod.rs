@@ -3,7 +3,9 @@
 //!
 //! WAL with `synchronous=FULL`: a committed transaction survives a power cut. One connection
 //! behind a mutex serialises writers; async callers reach it through [`Store::call`], which
-//! runs the work on tokio's blocking pool, never on an async worker thread.
+//! runs the work on tokio's blocking pool, never on an async worker thread. Views that only
+//! read while the daemon writes (the status server) use [`Store::read`]: a second connection,
+//! which WAL lets read the last commit while a long write (a big snapshot) is under way.
 
 pub mod alerts;
 pub mod channels;
@@ -67,6 +69,8 @@ impl StoreError {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// Never writes (`query_only`), so it never waits for the writer's mutex or lock.
+    reader: Arc<Mutex<Connection>>,
     path: Arc<PathBuf>,
     /// The last write failed for want of space; the next write that succeeds clears it.
     full: Arc<AtomicBool>,
@@ -112,8 +116,10 @@ impl Store {
                 return Err(StoreError::TooNew { path, found, known });
             }
         }
+        let reader = file::open_reader(&path).map_err(open_error)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            reader: Arc::new(Mutex::new(reader)),
             path: Arc::new(path),
             full: Arc::default(),
         })
@@ -154,10 +160,26 @@ impl Store {
         work: impl FnOnce(&mut Connection) -> Result<R> + Send + 'static,
     ) -> Result<R> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || store.with(work))
-            .await
-            .map_err(|e| StoreError::Data(format!("database task failed: {e}")))?
+        blocking(move || store.with(work)).await
     }
+
+    /// Runs read-only `work` on the reader connection, on the blocking pool: it sees the last
+    /// committed state and is not held up by a write in progress.
+    pub async fn read<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let reader = self.reader.clone();
+        blocking(move || work(&reader.lock().unwrap_or_else(|p| p.into_inner()))).await
+    }
+}
+
+async fn blocking<R: Send + 'static>(
+    work: impl FnOnce() -> Result<R> + Send + 'static,
+) -> Result<R> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Data(format!("database task failed: {e}")))?
 }
 
 /// Switching a new database to WAL needs the file alone for a moment; when another process

@@ -236,6 +236,37 @@ pub fn awaiting_confirmation(
     Ok(waiting)
 }
 
+/// `channel`'s orders awaiting acceptance that were never judged (no decision, not flagged):
+/// seen before any inventory was loaded. `?1` is the channel, `?2` the awaiting status.
+const NEVER_JUDGED: &str = "FROM orders o
+     WHERE o.channel = ?1 AND o.status = ?2
+       AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.order_pk = o.id)
+       AND NOT EXISTS (SELECT 1 FROM flags f WHERE f.order_pk = o.id)";
+
+/// The orders [`NEVER_JUDGED`] selects, oldest first (as they arrived), with their payloads.
+pub fn never_judged(conn: &Connection, channel: &str) -> Result<Vec<(i64, Order)>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT o.id, o.payload {NEVER_JUDGED} ORDER BY o.created_at, o.id"
+    ))?;
+    let mut rows = stmt.query(params![channel, OrderStatus::AwaitingAcceptance.as_str()])?;
+    let mut waiting = Vec::new();
+    while let Some(r) = rows.next()? {
+        let pk = r.get(0)?;
+        waiting.push((pk, read_payload(pk, &r.get::<_, String>(1)?)?));
+    }
+    Ok(waiting)
+}
+
+/// Whether an inventory is loaded and orders [`NEVER_JUDGED`] wait for it: one read, so
+/// that nothing is written when none do.
+pub fn judgeable_waiting(conn: &Connection, channel: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        &format!("SELECT EXISTS (SELECT 1 FROM stock) AND EXISTS (SELECT 1 {NEVER_JUDGED})"),
+        params![channel, OrderStatus::AwaitingAcceptance.as_str()],
+        |r| r.get(0),
+    )?)
+}
+
 /// One order line as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredLine {

@@ -14,13 +14,6 @@ pub fn told(conn: &Connection, channel: &str) -> Result<BTreeMap<String, i64>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The quantities last pushed for `sku`, by channel.
-pub fn of_sku(conn: &Connection, sku: &str) -> Result<BTreeMap<String, i64>> {
-    let mut stmt = conn.prepare("SELECT channel, quantity FROM stock_pushed WHERE sku = ?1")?;
-    let rows = stmt.query_map(params![sku], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 /// Records quantities sent to `channel` with the marketplace's ticket for the batch.
 pub fn record(
     tx: &Connection,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::reservations::{self, LineUnits, ReservationState};
 use super::state::read_list;
-use super::{Result, StoreError, pushes};
+use super::{Result, StoreError};
 
 /// One SKU as an inventory snapshot states it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,12 +37,13 @@ pub fn replace_all(conn: &mut Connection, items: &[StockItem], now: &str) -> Res
 /// Sets one SKU's units on hand and tags.
 pub fn set(conn: &Connection, item: &StockItem, now: &str) -> Result<()> {
     let tags = serde_json::to_string(&item.tags).map_err(|e| StoreError::Data(e.to_string()))?;
-    conn.execute(
+    // Cached: a snapshot sets a million SKUs with this one statement.
+    conn.prepare_cached(
         "INSERT INTO stock (sku, on_hand, tags, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (sku) DO UPDATE SET on_hand = excluded.on_hand, tags = excluded.tags,
             updated_at = excluded.updated_at",
-        params![item.sku, item.quantity, tags, now],
-    )?;
+    )?
+    .execute(params![item.sku, item.quantity, tags, now])?;
     Ok(())
 }
 
@@ -53,9 +54,11 @@ pub fn has_inventory(conn: &Connection) -> Result<bool> {
 
 /// available = on hand − live reservations − the global and per-SKU buffers: the one
 /// formula for deciding orders and for what channels are offered. `?1` is the global
-/// buffer, `?2` and `?3` the live reservation states.
+/// buffer, `?2` and `?3` the live reservation states. Columns: sku, available, on hand,
+/// reserved.
 const AVAILABLE: &str =
-    "SELECT s.sku, s.on_hand - COALESCE(SUM(r.quantity), 0) - ?1 - COALESCE(s.safety_buffer, 0)
+    "SELECT s.sku, s.on_hand - COALESCE(SUM(r.quantity), 0) - ?1 - COALESCE(s.safety_buffer, 0),
+            s.on_hand, COALESCE(SUM(r.quantity), 0)
      FROM stock s
      LEFT JOIN reservations r ON r.sku = s.sku AND r.state IN (?2, ?3)";
 
@@ -100,23 +103,59 @@ pub struct StockView {
     pub pushed: BTreeMap<String, i64>,
 }
 
-pub fn show(conn: &Connection, sku: Option<&str>, global_buffer: u32) -> Result<Vec<StockView>> {
-    let mut stmt =
-        conn.prepare("SELECT sku, on_hand FROM stock WHERE (?1 IS NULL OR sku = ?1) ORDER BY sku")?;
-    let rows: Vec<(String, i64)> = stmt
-        .query_map(params![sku], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    rows.into_iter()
-        .map(|(sku, on_hand)| {
+/// Every SKU (or only `sku`) in SKU order, handed to `each` as it is read: two ordered
+/// scans (the ledger, the pushed quantities) merged, not queries per SKU, and never the
+/// whole inventory in memory.
+pub fn show<E: From<StoreError>>(
+    conn: &Connection,
+    sku: Option<&str>,
+    global_buffer: u32,
+    mut each: impl FnMut(StockView) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let [held, confirmed] = reservations::live_words();
+    let mut ledger = conn
+        .prepare(&format!(
+            "{AVAILABLE} WHERE ?4 IS NULL OR s.sku = ?4 GROUP BY s.sku ORDER BY s.sku"
+        ))
+        .map_err(StoreError::from)?;
+    let views = ledger
+        .query_map(params![global_buffer, held, confirmed, sku], |r| {
             Ok(StockView {
-                reserved: reservations::reserved(conn, &sku)?,
-                available: available(conn, &sku, global_buffer)?.max(0),
-                pushed: pushes::of_sku(conn, &sku)?,
-                on_hand,
-                sku,
+                sku: r.get(0)?,
+                available: r.get::<_, i64>(1)?.max(0),
+                on_hand: r.get(2)?,
+                reserved: r.get(3)?,
+                pushed: BTreeMap::new(),
             })
         })
-        .collect()
+        .map_err(StoreError::from)?;
+    let mut pushed = conn
+        .prepare(
+            "SELECT sku, channel, quantity FROM stock_pushed WHERE ?1 IS NULL OR sku = ?1
+             ORDER BY sku, channel",
+        )
+        .map_err(StoreError::from)?;
+    let mut pushes = pushed
+        .query_map(params![sku], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+        })
+        .map_err(StoreError::from)?
+        .peekable();
+    for view in views {
+        let mut view = view.map_err(StoreError::from)?;
+        // Both scans are in SKU order (SQLite's binary collation is Rust's string order):
+        // take the pushes up to this SKU, keep this SKU's.
+        while let Some(push) =
+            pushes.next_if(|p| p.as_ref().map_or(true, |(sku, _, _)| *sku <= view.sku))
+        {
+            let (sku, channel, quantity) = push.map_err(StoreError::from)?;
+            if sku == view.sku {
+                view.pushed.insert(channel, quantity);
+            }
+        }
+        each(view)?;
+    }
+    Ok(())
 }
 
 /// Whether a line's units could be held.

@@ -391,6 +391,68 @@ fn creating_a_database_leaves_no_file_aside_and_a_non_empty_one_in_place() {
     );
 }
 
+/// `/status` reads through [`Store::read`]: while a snapshot's write transaction is open on
+/// the writer (its mutex and SQLite's write lock both held), the read is answered from the
+/// last commit instead of waiting for the snapshot to finish.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_is_read_while_a_snapshot_write_is_open() {
+    let config = crate::config::parse(
+        "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"https://x.example\"\napi_key = \"k\"\n",
+        Path::new("/etc/vigie/vigie.toml"),
+        &crate::config::Environment::default(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (opened, is_open) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let writer = store.clone();
+    let snapshot = std::thread::spawn(move || {
+        writer.with(|c| {
+            let tx = c.transaction()?;
+            for i in 0..20_000 {
+                let item = stock::StockItem {
+                    sku: format!("SKU-{i}"),
+                    quantity: 1,
+                    tags: Vec::new(),
+                };
+                stock::set(&tx, &item, &now_text())?;
+            }
+            opened.send(()).unwrap();
+            released.recv().unwrap();
+            tx.commit()?;
+            Ok(())
+        })
+    });
+    is_open.recv().unwrap();
+
+    let started = std::time::Instant::now();
+    let read = store.read(move |c| {
+        Ok((
+            status::report(c, &config, jiff::Timestamp::now())?,
+            stock::has_inventory(c)?,
+        ))
+    });
+    // Not a timing assertion: without a reader of its own the read would wait for ever.
+    let (report, inventory) = tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .expect("the status read waited for the snapshot's write transaction")
+        .unwrap();
+    println!(
+        "status read during an open snapshot write: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.channels.len(), 1);
+    assert!(
+        !inventory,
+        "the read sees the last commit, not the snapshot in progress"
+    );
+    release.send(()).unwrap();
+    snapshot.join().unwrap().unwrap();
+    let after = store.read(stock::has_inventory).await.unwrap();
+    assert!(after, "the reader sees the snapshot once committed");
+}
+
 #[test]
 fn a_write_that_finds_no_room_marks_the_state_directory_full_until_one_succeeds() {
     let dir = tempfile::tempdir().unwrap();

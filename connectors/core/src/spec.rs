@@ -102,12 +102,15 @@ pub struct ChannelDefaults {
     pub polling: PollingPolicy,
 }
 
-/// How the pipeline reads a marketplace's orders: windows of changes that overlap, and now
-/// and then the whole queue of orders awaiting acceptance.
+/// How the pipeline reads a marketplace's orders: each poll the changes since the previous
+/// one, now and then the overlap again for changes shown late, and now and then the whole
+/// queue of orders awaiting acceptance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PollingPolicy {
-    /// Changes are re-read this far before the previous window's end: marketplaces stamp
-    /// updates late.
+    /// How long after the time it stamps on a change the marketplace may show it (its own
+    /// latency, its clock against ours). Once every `overlap`, a poll reads the changes again
+    /// from `overlap` before the previous such re-read; the other polls read from where the
+    /// last one ended.
     pub overlap: SignedDuration,
     /// On the very first poll, look back this far for changes.
     pub first_lookback: SignedDuration,

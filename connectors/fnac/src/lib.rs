@@ -17,8 +17,6 @@ mod xml;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use vigie_connector::{
     Capabilities, ConnectorError, CustomerMessage, LineDecision, Marketplace, OrderBatch,
@@ -49,7 +47,6 @@ const MESSAGE_SUBJECTS: &[&str] = &[
 #[derive(Debug)]
 pub struct Fnac {
     transport: Transport,
-    update_overlap: Duration,
     messages: MessageSettings,
 }
 
@@ -79,7 +76,6 @@ impl Fnac {
         }
         Ok(Self {
             transport: Transport::new(channel_name, &settings)?,
-            update_overlap: settings.update_overlap,
             messages: MessageSettings {
                 action: settings.message_action,
                 subject: settings.message_subject,
@@ -111,7 +107,7 @@ impl Marketplace for Fnac {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<OrderBatch, ConnectorError> {
-        orders::updated(&self.transport, since, until, self.update_overlap).await
+        orders::updated(&self.transport, since, until).await
     }
 
     async fn orders_by_id(&self, ids: &[String]) -> Result<OrderBatch, ConnectorError> {

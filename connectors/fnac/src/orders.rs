@@ -27,16 +27,21 @@ pub(crate) async fn awaiting_acceptance(t: &Transport) -> Result<OrderBatch, Con
     .await
 }
 
-/// Orders whose `UpdatedAt` falls in the window, widened by `overlap` on both sides.
+/// Orders whose `UpdatedAt` falls in the window (the engine's polling policy decides how far
+/// back it reaches). Fnac's dates are to the second: the window widens to whole seconds, or a
+/// change stamped in the window's last second would be left out.
 pub(crate) async fn updated(
     t: &Transport,
     since: Timestamp,
     until: Timestamp,
-    overlap: std::time::Duration,
 ) -> Result<OrderBatch, ConnectorError> {
-    let overlap = jiff::SignedDuration::try_from(overlap).unwrap_or(jiff::SignedDuration::ZERO);
-    let min = date_time(since.saturating_sub(overlap).unwrap_or(since));
-    let max = date_time(until.saturating_add(overlap).unwrap_or(until));
+    let whole_second = jiff::TimestampRound::new()
+        .smallest(jiff::Unit::Second)
+        .mode(jiff::RoundMode::Ceil);
+    let (min, max) = (
+        date_time(since),
+        date_time(until.round(whole_second).unwrap_or(until)),
+    );
     query(t, |root| {
         root.child(
             Element::new("date")

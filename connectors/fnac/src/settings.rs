@@ -38,9 +38,6 @@ pub struct FnacSettings {
     /// The session token is renewed this long before its announced `validity`, for clock
     /// skew. Default 60 s.
     pub token_skew: Duration,
-    /// `orders_updated` widens its `UpdatedAt` window by this much on both sides.
-    /// Default 10 min.
-    pub update_overlap: Duration,
     /// `messages_update` action used to write to the customer. Default `create`, with the
     /// order id as the message `id` (not publicly documented; see the crate README note).
     pub message_action: String,
@@ -59,7 +56,6 @@ impl FnacSettings {
             key,
             requests_per_minute: REQUESTS_PER_MINUTE,
             token_skew: Duration::from_secs(60),
-            update_overlap: Duration::from_secs(600),
             message_action: "create".to_owned(),
             message_subject: "order_information".to_owned(),
             http: HttpSettings::default(),
@@ -138,7 +134,10 @@ impl ChannelSettings for FnacSettings {
             // accepts.
             customer_events: &[Delayed, Shipped, Refused, Cancelled],
             polling: PollingPolicy {
-                overlap: SignedDuration::from_mins(5),
+                // Fnac documents no delay between an order's `UpdatedAt` and its showing in
+                // orders_query, nor a rewind of its own: a generous one (what the connector
+                // once added on both sides of every window, and the engine's 5 minutes).
+                overlap: SignedDuration::from_mins(15),
                 first_lookback: SignedDuration::from_hours(24),
                 queue_sweep_every: SignedDuration::from_mins(15),
             },

@@ -169,6 +169,9 @@ impl ChannelSettings for MiraklSettings {
             // The marketplace confirms the order to the customer at checkout.
             customer_events: &[Delayed, Accepted, Shipped, Refused, Cancelled],
             polling: PollingPolicy {
+                // OR11 rewinds `start_update_date` itself for Mirakl's own latency; this
+                // covers the skew between Mirakl's clock, which stamps, and vigie's, which
+                // ends the windows.
                 overlap: SignedDuration::from_mins(5),
                 first_lookback: SignedDuration::from_hours(24),
                 // OR11 serves both the changes and the whole queue, and Mirakl allows it once
