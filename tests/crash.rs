@@ -352,8 +352,11 @@ async fn crash_twenty_sigkills_lose_and_duplicate_nothing() {
         cut.stored_alerts,
         cut.webhook_alerts
     );
+    // Whether a kill lands during a send depends on the machine's speed; the sends the
+    // marketplaces answer 500 after taking them always leave uncertain rows, so the checks
+    // above always have uncertain rows to hold for.
     assert!(
         cut.uncertain > 0,
-        "no kill interrupted a send: the uncertain path was not exercised"
+        "no uncertain row at all: the uncertain path was not exercised"
     );
 }
