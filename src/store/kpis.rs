@@ -227,23 +227,9 @@ pub fn of_channel(
             },
         )?;
     let left = accepted + refused + expired;
-    // Nearest rank: the smallest value with at least q of the `count` values at or below it.
-    let percentile = |column: &str, count: i64, q: f64| -> Result<Option<f64>> {
-        if count == 0 {
-            return Ok(None);
-        }
-        let rank = ((q * count as f64).ceil() as i64).clamp(1, count);
-        let mut all = args.clone();
-        all.push((rank - 1).to_string());
-        Ok(Some(conn.query_row(
-            &format!(
-                "SELECT {column} FROM ({ENDINGS}) WHERE {column} IS NOT NULL
-                 ORDER BY {column} LIMIT 1 OFFSET ?4"
-            ),
-            rusqlite::params_from_iter(all.iter()),
-            |r| r.get(0),
-        )?))
-    };
+    let [p50, p90, p99] = percentiles(conn, &args, "seconds", timed, [0.5, 0.9, 0.99])?;
+    let [median_seconds_to_decision] =
+        percentiles(conn, &args, "decision_seconds", decided, [0.5])?;
     let now = time_text(now);
     let awaiting = OrderStatus::AwaitingAcceptance.as_str();
     let count = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<i64> {
@@ -263,12 +249,12 @@ pub fn of_channel(
         cancellation_rate: (received > 0).then(|| cancelled as f64 / received as f64),
         time_to_accept_seconds: TimeToAccept {
             mean,
-            p50: percentile("seconds", timed, 0.5)?,
-            p90: percentile("seconds", timed, 0.9)?,
-            p99: percentile("seconds", timed, 0.99)?,
+            p50,
+            p90,
+            p99,
         },
         decided,
-        median_seconds_to_decision: percentile("decision_seconds", decided, 0.5)?,
+        median_seconds_to_decision,
         undecided: count(undecided, &[&channel, &awaiting])?,
         awaiting_review: count(
             "SELECT COUNT(*) FROM flags f JOIN orders o ON o.id = f.order_pk
@@ -314,6 +300,34 @@ pub fn time_to_accept_distribution(
                 .map_or(0, |(_, n)| *n),
         })
         .collect())
+}
+
+/// The quantiles `qs` of `column` over the window's `count` values, in one pass; nearest rank:
+/// the smallest value with at least q of the values at or below it.
+fn percentiles<const N: usize>(
+    conn: &Connection,
+    args: &[String],
+    column: &str,
+    count: i64,
+    qs: [f64; N],
+) -> Result<[Option<f64>; N]> {
+    if count == 0 {
+        return Ok([None; N]);
+    }
+    let ranks = qs.map(|q| ((q * count as f64).ceil() as i64).clamp(1, count));
+    let wanted = ranks.map(|r| r.to_string()).join(", ");
+    let mut stmt = conn.prepare(&format!(
+        "SELECT rank, {column} FROM (
+             SELECT {column}, ROW_NUMBER() OVER (ORDER BY {column}) AS rank
+             FROM ({ENDINGS}) WHERE {column} IS NOT NULL)
+         WHERE rank IN ({wanted})"
+    ))?;
+    let found: Vec<(i64, f64)> = stmt
+        .query_map(rusqlite::params_from_iter(args), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ranks.map(|rank| found.iter().find(|(r, _)| *r == rank).map(|(_, v)| *v)))
 }
 
 fn args(channel: &str, window: Window) -> Vec<String> {
