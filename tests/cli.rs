@@ -290,7 +290,7 @@ fn chmod(path: &std::path::Path, mode: u32) {
 fn a_secret_others_can_read_draws_a_warning_with_the_chmod_to_run() {
     let channel = |secret: &str| {
         format!(
-            "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"http://127.0.0.1:1\"\n{secret}\n"
+            "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"http://127.0.0.1:1\"\nlimits = {{ orders_per_minute = 600 }}\n{secret}\n"
         )
     };
     // in a secret file

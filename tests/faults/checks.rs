@@ -11,9 +11,8 @@ use vigie_testkit::{Hit, Marketplaces, WebhookSink};
 use crate::common::count;
 use crate::{Malformed, POLL};
 
-/// The polls that answered, per channel: when each was sent and when its answer arrived, on
-/// the marketplace's clock.
-pub struct Polls(BTreeMap<&'static str, Vec<(Timestamp, Timestamp)>>);
+/// The polls that answered 2xx, per channel: when each was sent, on the marketplace's clock.
+pub struct Polls(BTreeMap<&'static str, Vec<Timestamp>>);
 
 impl Polls {
     /// `hits` per channel, as the recording proxies saw them; `origin` pairs one instant with
@@ -29,7 +28,7 @@ impl Polls {
                     let polls = hits
                         .iter()
                         .filter(|h| h.status.is_some_and(|s| (200..300).contains(&s)))
-                        .filter_map(|h| Some((at(h.at), at(h.done?))))
+                        .map(|h| at(h.at))
                         .collect();
                     (channel, polls)
                 })
@@ -37,15 +36,15 @@ impl Polls {
         )
     }
 
-    /// When the answer to the third poll sent after `created` arrived on `channel`, if there
-    /// was a third.
-    fn third_after(&self, channel: &str, created: Timestamp) -> Option<Timestamp> {
+    /// When the fourth poll sent after `created` on `channel` left, if there was a fourth: a
+    /// channel's cycle is serial, so what the first three polls read was decided by then.
+    fn fourth_after(&self, channel: &str, created: Timestamp) -> Option<Timestamp> {
         self.0
             .get(channel)?
             .iter()
-            .filter(|(sent, _)| *sent > created)
-            .nth(2)
-            .map(|(_, answered)| *answered)
+            .filter(|sent| **sent > created)
+            .nth(3)
+            .copied()
     }
 }
 
@@ -55,7 +54,7 @@ pub struct DecisionTimes {
     pub to_decide: Vec<f64>,
     pub to_confirm: Vec<f64>,
     pub beyond_three_intervals: usize,
-    /// Orders still undecided once the third poll sent after their creation had answered.
+    /// Orders still undecided when the fourth poll sent after their creation left.
     pub late: Vec<String>,
 }
 
@@ -119,12 +118,12 @@ impl DecisionTimes {
                 times.beyond_three_intervals += 1;
             }
             let decided: Timestamp = decided_at.parse().unwrap();
-            if let Some(third) = polls.third_after(&key.0, *at)
-                && decided > third
+            if let Some(fourth) = polls.fourth_after(&key.0, *at)
+                && decided > fourth
             {
                 times.late.push(format!(
-                    "{key:?} decided at {decided}, after the third poll since its creation \
-                     ({at}) had answered ({third})"
+                    "{key:?} decided at {decided}, after the fourth poll since its creation \
+                     ({at}) was sent ({fourth})"
                 ));
             }
             times.to_decide.push(decision);
@@ -155,7 +154,7 @@ impl DecisionTimes {
     pub fn assert_within_three_polls(&self) {
         assert!(
             self.late.is_empty(),
-            "orders left undecided by three polls that answered:\n{}",
+            "orders still undecided when a fourth poll left:\n{}",
             self.late.join("\n")
         );
     }
