@@ -5,7 +5,6 @@
 use vigie_connector::ConnectorError;
 
 use crate::pipeline::{self, Channel, Context};
-use crate::store::{self, alerts};
 
 pub(super) async fn check(channel: &Channel, ctx: &Context) {
     match channel.marketplace.health().await {
@@ -21,13 +20,9 @@ pub(super) async fn check(channel: &Channel, ctx: &Context) {
 }
 
 async fn raise_credentials_refused(channel: &Channel, ctx: &Context, message: String) {
-    let alert = pipeline::health::credentials_refused(channel.name(), &message);
-    let raised = ctx
-        .store
-        .call(move |conn| alerts::raise(conn, &alert, &store::now_text()))
-        .await;
-    match raised {
-        Ok(_) => ctx.delivery.notify_one(),
-        Err(e) => tracing::error!("cannot raise the alert: {e}"),
-    }
+    ctx.raise_alert(pipeline::health::credentials_refused(
+        channel.name(),
+        &message,
+    ))
+    .await;
 }

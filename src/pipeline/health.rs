@@ -86,15 +86,12 @@ async fn raise_state_dir_full(ctx: &Context, cause: String) {
         return;
     }
     let text = format!("{database} cannot grow, the disk is full: free space there");
-    let alert = Alert::new(AlertKind::StateDirFull, alert_keys::STATE_DIR_FULL, text);
-    let raised = ctx
-        .store
-        .call(move |conn| alerts::raise(conn, &alert, &store::now_text()))
-        .await;
-    match raised {
-        Ok(_) => ctx.delivery.notify_one(),
-        Err(e) => tracing::error!("cannot raise the alert: {e}"),
-    }
+    ctx.raise_alert(Alert::new(
+        AlertKind::StateDirFull,
+        alert_keys::STATE_DIR_FULL,
+        text,
+    ))
+    .await;
 }
 
 /// The marketplace asked for a pause longer than vigie waits: it waited `max_wait` and

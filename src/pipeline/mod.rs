@@ -65,6 +65,21 @@ pub struct Context {
     pub stock_moved: signal::Sender<u64>,
 }
 
+impl Context {
+    /// Raises `alert` on its own (outside a cycle's transaction) and wakes the delivery queue;
+    /// a store failure is logged, as nothing else can be done with it.
+    pub async fn raise_alert(&self, alert: crate::domain::alerts::Alert) {
+        let raised = self
+            .store
+            .call(move |conn| store::alerts::raise(conn, &alert, &store::now_text()))
+            .await;
+        match raised {
+            Ok(()) => self.delivery.notify_one(),
+            Err(e) => tracing::error!("cannot raise the alert: {e}"),
+        }
+    }
+}
+
 /// A step of a channel's cycle failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
