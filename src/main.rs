@@ -40,6 +40,8 @@ enum Command {
     /// Customer messages.
     #[command(subcommand)]
     Notify(cli::notify::Command),
+    /// A consistent copy of the database, taken while the daemon runs.
+    Backup(cli::backup::Args),
     /// Both sandbox marketplaces and the daemon for a minute of orders; no credentials needed.
     Demo(cli::demo::DemoArgs),
     /// Orders over both sandboxes at the default cadence and at the fastest allowed; prints
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Review(args) => cli::review::run(&path, &env, args),
         Command::Stock(command) => cli::stock::run(&path, &env, command),
         Command::Notify(command) => cli::notify::run(&path, &env, command),
+        Command::Backup(args) => cli::backup::run(&path, &env, args),
         Command::Demo(args) => cli::demo::demo(args),
         Command::Bench(args) => cli::demo::bench(args),
     };

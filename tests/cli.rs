@@ -374,3 +374,35 @@ fn a_fifo_or_a_device_given_as_a_secret_file_is_refused_naming_the_key() {
         );
     }
 }
+
+#[test]
+fn backup_copies_the_database_while_the_daemon_runs_and_never_overwrites_unasked() {
+    let setup = Setup::new(&unreachable_channel("lm"));
+    let out = vigie(&setup.config, &["stock", "set", "SKU-A", "7"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let daemon = common::Daemon::start(&setup.config, &["run"], &[]);
+    daemon.wait_for_log("status server on");
+    let copy = setup.dir.path().join("copy.db");
+    let copy_arg = copy.to_str().unwrap();
+
+    let out = vigie(&setup.config, &["backup", copy_arg]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("backed up "),
+        "{}",
+        text(&out.stdout)
+    );
+    let restored = rusqlite::Connection::open(&copy).unwrap();
+    let on_hand = common::count(&restored, "SELECT on_hand FROM stock WHERE sku = 'SKU-A'");
+    assert_eq!(on_hand, 7);
+
+    let again = vigie(&setup.config, &["backup", copy_arg]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("already exists; give --force"),
+        "{}",
+        text(&again.stderr)
+    );
+    let forced = vigie(&setup.config, &["backup", "--force", copy_arg]);
+    assert!(forced.status.success(), "{}", text(&forced.stderr));
+}
