@@ -5,7 +5,7 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use cli::Failure;
 use vigie::config::Environment;
 
@@ -42,6 +42,10 @@ enum Command {
     Notify(cli::notify::Command),
     /// A consistent copy of the database, taken while the daemon runs.
     Backup(cli::backup::Args),
+    /// Shell completions, to source or install (bash, zsh, fish...).
+    Completions(cli::docs::CompletionsArgs),
+    /// The manual page (roff), or every page into a directory.
+    Man(cli::docs::ManArgs),
     /// Both sandbox marketplaces and the daemon for a minute of orders; no credentials needed.
     Demo(cli::demo::DemoArgs),
     /// Orders over both sandboxes at the default cadence and at the fastest allowed; prints
@@ -74,6 +78,8 @@ fn main() -> ExitCode {
         Command::Stock(command) => cli::stock::run(&path, &env, command),
         Command::Notify(command) => cli::notify::run(&path, &env, command),
         Command::Backup(args) => cli::backup::run(&path, &env, args),
+        Command::Completions(args) => cli::docs::completions(Cli::command(), args),
+        Command::Man(args) => cli::docs::man(Cli::command(), args),
         Command::Demo(args) => cli::demo::demo(args),
         Command::Bench(args) => cli::demo::bench(args),
     };

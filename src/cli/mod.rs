@@ -17,6 +17,7 @@ macro_rules! outln {
 pub mod backup;
 pub mod check_config;
 pub mod demo;
+pub mod docs;
 pub mod notify;
 pub mod orders;
 pub mod report;
