@@ -506,8 +506,8 @@ impl State {
         let Some(order) = self.order_mut(order_id) else {
             return false;
         };
-        order.created_at = order.created_at - age;
-        order.updated_at = order.updated_at - age;
+        order.created_at -= age;
+        order.updated_at -= age;
         true
     }
 

@@ -387,8 +387,8 @@ impl MiraklSandbox {
         let order = shop
             .order_mut(order_id)
             .ok_or_else(|| SandboxError(format!("no order {order_id}")))?;
-        order.created_at = order.created_at - age;
-        order.updated_at = order.updated_at - age;
+        order.created_at -= age;
+        order.updated_at -= age;
         Ok(())
     }
 
