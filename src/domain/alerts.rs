@@ -16,6 +16,8 @@ pub enum AlertKind {
     DecisionRejected,
     /// 50 % or 80 % of the acceptance window gone (the dedup key says which).
     DeadlineAtRisk,
+    /// The acceptance deadline passed and the marketplace still shows the order waiting.
+    DeadlineMissed,
     ChannelAuthFailed,
     /// After `alerts.channel_unreachable_after` consecutive failed polls.
     ChannelUnreachable,
@@ -35,10 +37,11 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 12] = [
+    pub const ALL: [AlertKind; 13] = [
         Self::OrderFlagged,
         Self::DecisionRejected,
         Self::DeadlineAtRisk,
+        Self::DeadlineMissed,
         Self::ChannelAuthFailed,
         Self::ChannelUnreachable,
         Self::ChannelRateLimited,
@@ -55,6 +58,7 @@ impl AlertKind {
             Self::OrderFlagged => "order_flagged",
             Self::DecisionRejected => "decision_rejected",
             Self::DeadlineAtRisk => "deadline_at_risk",
+            Self::DeadlineMissed => "deadline_missed",
             Self::ChannelAuthFailed => "channel_auth_failed",
             Self::ChannelUnreachable => "channel_unreachable",
             Self::ChannelRateLimited => "channel_rate_limited",
@@ -78,6 +82,7 @@ impl AlertKind {
             Self::OrderFlagged
                 | Self::DecisionRejected
                 | Self::DeadlineAtRisk
+                | Self::DeadlineMissed
                 | Self::ChannelAuthFailed
                 | Self::ChannelUnreachable
                 | Self::StateDirFull
@@ -92,6 +97,7 @@ impl AlertKind {
             | Self::ChannelUnreachable
             | Self::ChannelRateLimited
             | Self::DeadlineAtRisk
+            | Self::DeadlineMissed
             | Self::DecisionRejected
             | Self::StateDirFull => Severity::Critical,
             Self::OrderFlagged
