@@ -9,7 +9,7 @@
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use vigie_connector::{observe_waits, stop_at_waits};
+use vigie_connector::{WaitObserver, observe_waits, stop_at_waits};
 
 use super::health;
 use super::heartbeat::Heartbeats;
@@ -30,11 +30,10 @@ pub(super) async fn channel_loop(
 ) {
     // The connector's waits (budgets, backoffs, Retry-After) count the loop alive.
     let alive = heartbeats.observer(channel.name());
-    let checked = stop_at_waits(
-        stop.clone(),
-        observe_waits(alive.clone(), health::check(&channel, &ctx)),
-    );
-    if checked.await.is_none() {
+    if watched(&stop, &alive, health::check(&channel, &ctx))
+        .await
+        .is_none()
+    {
         return;
     }
     let mut ticker = tokio::time::interval(channel.config.poll_interval);
@@ -47,13 +46,10 @@ pub(super) async fn channel_loop(
         let work = tokio::select! {
             biased;
             _ = stop.cancelled() => return,
-            _ = ticker.tick() => {
-                stop_at_waits(stop.clone(), observe_waits(alive.clone(), pipeline::run(&channel, &ctx))).await
-            }
+            _ = ticker.tick() => watched(&stop, &alive, pipeline::run(&channel, &ctx)).await,
             Ok(()) = moved.changed() => {
-                let decide = pipeline::decide_waiting(&channel, &ctx);
-                stop_at_waits(stop.clone(), observe_waits(alive.clone(), decide)).await
-            }
+                watched(&stop, &alive, pipeline::decide_waiting(&channel, &ctx)).await
+            },
         };
         let Some(outcome) = work else {
             tracing::info!("stopped while waiting; the next start resumes");
@@ -64,6 +60,15 @@ pub(super) async fn channel_loop(
             Err(e) => tracing::warn!("cycle failed: {e}"),
         }
     }
+}
+
+/// Runs `work` with its waits counting the loop alive; `None` if it was stopped at a wait.
+async fn watched<F: Future>(
+    stop: &CancellationToken,
+    alive: &WaitObserver,
+    work: F,
+) -> Option<F::Output> {
+    stop_at_waits(stop.clone(), observe_waits(alive.clone(), work)).await
 }
 
 /// Pushes the channel's quantities whenever the ledger moves (an order on any channel, a new
