@@ -7,8 +7,8 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 use vigie_connector::{
-    Address, Country, Customer, Decimal, Malformed, MarketplaceState, Money, Order, OrderLine,
-    OrderStatus, Shipment, Timestamp,
+    Address, Country, Customer, Decimal, DestinationHints, Malformed, MarketplaceState, Money,
+    Order, OrderLine, OrderStatus, Shipment, Timestamp,
 };
 
 use super::read::{Child, non_empty};
@@ -29,6 +29,7 @@ struct WireOrder {
     client_email: Option<String>,
     client_culture: Option<String>,
     shipping_address: Option<WireAddress>,
+    billing_address: Option<WireAddress>,
     order_detail: Vec<WireLine>,
 }
 
@@ -148,6 +149,10 @@ fn convert(wire: WireOrder) -> Result<Order, String> {
             locale: wire.client_culture.as_deref().and_then(non_empty),
         },
         shipping_address: wire.shipping_address.map(address),
+        destination_hints: DestinationHints {
+            shipping_zone: None,
+            billing_country: wire.billing_address.and_then(|a| address(a).country),
+        },
         lines,
         total: Money::new(total, CURRENCY),
         shipment: shipment.tracking_number.is_some().then_some(shipment),
