@@ -18,6 +18,7 @@ use crate::domain::alerts::{Alert, AlertKind};
 use crate::domain::deadlines;
 use crate::domain::rules::{self, Reason, Verdict};
 use crate::events::OrderEvent;
+use crate::skumap::SkuMap;
 use crate::store::{self, alerts, channels, orders, quarantine, stock};
 
 /// What a channel's batch is judged with.
@@ -27,6 +28,8 @@ pub struct Settings<'a> {
     pub policy: Policy<'a>,
     /// The channel's acceptance deadline, for orders whose marketplace announces none.
     pub deadline: Deadline,
+    /// The channel's SKUs -> the ledger's, applied to each order before it is stored.
+    pub sku_map: &'a SkuMap,
     /// Judge and log, then roll the whole batch back: a later real run sees every order as
     /// new and misses no message, alert or decision.
     pub dry_run: bool,
@@ -62,6 +65,7 @@ pub(super) async fn run(
     let partial =
         channel.config.partial_acceptance && channel.marketplace.capabilities().partial_acceptance;
     let (deadline, dry_run) = (channel.config.acceptance_deadline, ctx.dry_run);
+    let sku_map = channel.config.current_sku_map();
     let mut report = ctx
         .store
         .call(move |conn| {
@@ -74,6 +78,7 @@ pub(super) async fn run(
                     partial_acceptance: partial,
                 },
                 deadline,
+                sku_map: &sku_map,
                 dry_run,
             };
             commit(conn, &settings, &batch, &cursors)
@@ -149,6 +154,8 @@ fn one_order(
     report: &mut Report,
 ) -> store::Result<bool> {
     let channel = s.channel;
+    // Stored, reserved, judged and told with the ledger's SKUs from here on.
+    let order = &*s.sku_map.to_ledger(order);
     let deadline = order.acceptance_deadline.unwrap_or_else(|| {
         deadlines::deadline(order.created_at, s.deadline, &s.config.daemon.timezone)
     });
