@@ -287,6 +287,22 @@ mod tests {
     }
 
     #[test]
+    fn the_billing_country_is_kept_for_the_country_rule() {
+        let xml = r#"<r status="OK"><order><order_id>ABCDEFGHIJKLM</order_id><state>Created</state>
+            <created_at>2026-11-02T10:00:00+01:00</created_at>
+            <billing_address><country>BEL</country><city>Liège</city></billing_address>
+            <order_detail><order_detail_id>1</order_detail_id><state>ToAccept</state>
+              <offer_seller_id>SKU-1</offer_seller_id><quantity>1</quantity><price>5</price>
+            </order_detail></order></r>"#;
+        let order = orders(xml).remove(0).unwrap();
+        assert_eq!(order.shipping_address, None);
+        assert_eq!(
+            order.destination_hints.billing_country,
+            Country::parse("BE")
+        );
+    }
+
+    #[test]
     fn a_broken_order_is_malformed_with_its_id() {
         let xml = r#"<r status="OK"><order><order_id>ABCDEFGHIJKLM</order_id><state>Created</state>
             <created_at>yesterday</created_at></order></r>"#;
