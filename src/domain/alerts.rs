@@ -16,6 +16,8 @@ pub enum AlertKind {
     DecisionRejected,
     /// 50 % or 80 % of the acceptance window gone (the dedup key says which).
     DeadlineAtRisk,
+    /// The acceptance deadline passed and the marketplace still shows the order waiting.
+    DeadlineMissed,
     ChannelAuthFailed,
     /// After `alerts.channel_unreachable_after` consecutive failed polls.
     ChannelUnreachable,
@@ -39,10 +41,11 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 14] = [
+    pub const ALL: [AlertKind; 15] = [
         Self::OrderFlagged,
         Self::DecisionRejected,
         Self::DeadlineAtRisk,
+        Self::DeadlineMissed,
         Self::ChannelAuthFailed,
         Self::ChannelUnreachable,
         Self::ChannelRateLimited,
@@ -61,6 +64,7 @@ impl AlertKind {
             Self::OrderFlagged => "order_flagged",
             Self::DecisionRejected => "decision_rejected",
             Self::DeadlineAtRisk => "deadline_at_risk",
+            Self::DeadlineMissed => "deadline_missed",
             Self::ChannelAuthFailed => "channel_auth_failed",
             Self::ChannelUnreachable => "channel_unreachable",
             Self::ChannelRateLimited => "channel_rate_limited",
@@ -86,6 +90,7 @@ impl AlertKind {
             Self::OrderFlagged
                 | Self::DecisionRejected
                 | Self::DeadlineAtRisk
+                | Self::DeadlineMissed
                 | Self::ChannelAuthFailed
                 | Self::ChannelUnreachable
                 | Self::StateDirFull
@@ -102,6 +107,7 @@ impl AlertKind {
             | Self::ChannelUnreachable
             | Self::ChannelRateLimited
             | Self::DeadlineAtRisk
+            | Self::DeadlineMissed
             | Self::DecisionRejected
             | Self::StateDirFull => Severity::Critical,
             Self::OrderFlagged

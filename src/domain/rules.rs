@@ -21,6 +21,8 @@ pub enum Reason {
     AddressIncomplete,
     /// A line's SKU is not in the ledger (after the channel's `sku_map`).
     UnknownSku,
+    /// Decided by `[rules] on_deadline`, late in the acceptance window.
+    Deadline,
 }
 
 impl Reason {
@@ -34,6 +36,7 @@ impl Reason {
             Self::SkuTag => "sku_tag",
             Self::AddressIncomplete => "address_incomplete",
             Self::UnknownSku => "unknown_sku",
+            Self::Deadline => "deadline",
         }
     }
 }
@@ -192,7 +195,7 @@ mod tests {
                 Country::parse("BE").unwrap(),
             ]),
             flag_sku_tags: vec!["fragile".into()],
-            flag_country_unknown: false,
+            ..RulesConfig::default()
         }
     }
 

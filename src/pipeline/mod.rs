@@ -12,6 +12,7 @@
 //! after it resumes the committed decisions. Marketplace calls happen only after the commit.
 
 pub mod act;
+mod deadline;
 pub mod decide;
 pub mod health;
 pub mod ingest;
@@ -48,6 +49,12 @@ pub struct Channel {
 impl Channel {
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// Some lines may be refused and the others accepted: the seller allows it and so does
+    /// the marketplace.
+    pub fn partial_acceptance(&self) -> bool {
+        self.config.partial_acceptance && self.marketplace.capabilities().partial_acceptance
     }
 }
 
@@ -182,7 +189,7 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
     // Acting may fail; the quantities are pushed all the same, then the failure is reported.
     let mut failure = None;
     if !ctx.dry_run {
-        watch::run(name, ctx, now).await?;
+        report.stock_moved |= watch::run(channel, ctx, now).await?;
         match act::run(channel, ctx).await {
             Ok((confirmed, reread)) => {
                 report.confirmed = confirmed;
