@@ -12,4 +12,5 @@ pub mod inventory;
 pub mod logging;
 pub mod pipeline;
 pub mod registry;
+pub mod skumap;
 pub mod store;

@@ -66,6 +66,8 @@ async fn mirakl_round_trip_accepts_refuses_and_pushes() {
     let setup = Setup::new(&mirakl_channel("lm", &sandbox));
     vigie(&setup.config, &["stock", "set", "SKU-A", "5"]).await;
     vigie(&setup.config, &["stock", "set", "SKU-B", "1"]).await;
+    // Listed with none left: refused for want of stock (a SKU never listed is held instead).
+    vigie(&setup.config, &["stock", "set", "SKU-Z", "0"]).await;
 
     vigie(&setup.config, &["run", "--once"]).await;
 

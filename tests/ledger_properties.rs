@@ -50,6 +50,7 @@ fn order(id: usize, lines: &[(usize, u32)], status: OrderStatus) -> Order {
         updated_at: Timestamp::UNIX_EPOCH,
         acceptance_deadline: None,
         customer: Customer::default(),
+        destination_hints: Default::default(),
         shipping_address: None,
         lines: lines
             .iter()

@@ -2,6 +2,7 @@
 //! the connector crate its `kind` names (see [`crate::registry`]), which reads it into its
 //! own typed settings.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use super::bounds::{self, HOUR};
 use super::secret::SecretKeys;
 use super::{Deadline, HumanDuration, check_name, path_error, unknown_field};
 use crate::registry::{self, Connector, PathError, Unreadable};
+use crate::skumap::{LiveSkuMap, SkuMap};
 
 #[derive(Debug, Clone)]
 pub struct ChannelConfig {
@@ -28,10 +30,23 @@ pub struct ChannelConfig {
     pub stock_buffer: u32,
     /// At most this many units per SKU offered on this channel.
     pub stock_cap: Option<u32>,
+    /// Where the marketplace's SKUs differ from the inventory's: its file, followed while the
+    /// daemon runs.
+    pub sku_map: Option<LiveSkuMap>,
     /// How the pipeline polls it: its marketplace's policy.
     pub polling: PollingPolicy,
     /// The connector's own settings, read and checked by its crate.
     pub settings: Arc<dyn ChannelSettings>,
+}
+
+impl ChannelConfig {
+    /// The channel's SKU map as it is now (empty without `sku_map`: every SKU is the same on
+    /// both sides).
+    pub fn current_sku_map(&self) -> Arc<SkuMap> {
+        self.sku_map
+            .as_ref()
+            .map_or_else(|| Arc::new(SkuMap::default()), LiveSkuMap::current)
+    }
 }
 
 /// The keys every channel has, whatever its marketplace.
@@ -47,6 +62,7 @@ struct CommonKeys {
     #[serde(default)]
     stock_buffer: u32,
     stock_cap: Option<u32>,
+    sku_map: Option<PathBuf>,
 }
 
 /// A `kind` the registry knows.
@@ -82,6 +98,16 @@ pub(super) fn read(
         .acceptance_deadline
         .map(|d| check_deadline(d).map_err(|m| KeyError::new("acceptance_deadline", m).under(&at)))
         .transpose()?;
+    // A relative path is read from the configuration file's directory, as secret files are.
+    let sku_map = common
+        .sku_map
+        .map(|path| {
+            let path = secrets.base_dir.join(path);
+            LiveSkuMap::load(path.clone()).map_err(|message| {
+                KeyError::new("sku_map", format!("{}: {message}", path.display())).under(&at)
+            })
+        })
+        .transpose()?;
     let connector = common.kind.0;
     let settings = connector
         .read(registry::place(index, own), secrets)
@@ -100,6 +126,7 @@ pub(super) fn read(
         partial_acceptance: common.partial_acceptance,
         stock_buffer: common.stock_buffer,
         stock_cap: common.stock_cap,
+        sku_map,
         polling: defaults.polling,
         settings,
     })

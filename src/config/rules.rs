@@ -13,6 +13,9 @@ pub struct RulesConfig {
     pub flag_quantity_above: Option<u32>,
     /// `None`: every destination is allowed.
     pub allowed_countries: Option<Vec<Country>>,
+    /// With `allowed_countries`: hold for a human an order that names no country at all.
+    #[serde(default)]
+    pub flag_country_unknown: bool,
     #[serde(default)]
     pub flag_sku_tags: Vec<String>,
     /// What happens to an order still undecided late in its acceptance window.

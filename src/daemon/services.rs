@@ -17,7 +17,7 @@ use super::loops::{self, channel_span};
 use crate::config::Config;
 use crate::pipeline::{self, Channel, Context};
 use crate::store::Store;
-use crate::{delivery, inventory};
+use crate::{delivery, inventory, skumap};
 
 /// Everything built from one configuration, before anything runs: building it validates
 /// what the configuration file alone cannot (connectors, templates, SMTP).
@@ -135,6 +135,17 @@ impl Services {
         for channel in plan.channels {
             heartbeats.register(channel.name(), channel.config.poll_interval);
             let span = channel_span(channel.name());
+            if let Some(live) = channel.config.sku_map.clone() {
+                let follow = skumap::watch::spawn(
+                    channel.name().to_owned(),
+                    live,
+                    plan.ctx.clone(),
+                    stop_loops.clone(),
+                );
+                loops.spawn(async move {
+                    let _ = follow.await;
+                });
+            }
             loops.spawn(
                 loops::push_loop(
                     channel.clone(),

@@ -25,6 +25,18 @@ pub fn order_refused_no_stock(channel: &str, order_id: &str) -> String {
     format!("order_refused_no_stock:{channel}:{order_id}")
 }
 
+/// One per SKU and channel, however many orders name it: the fix (the inventory, or that
+/// channel's `sku_map`) is the same for all of them.
+pub fn unknown_sku(channel: &str, sku: &str) -> String {
+    format!("unknown_sku:{channel}:{sku}")
+}
+
+/// The channel's map file is named in the message; the key stays the same across versions,
+/// so a second bad version does not alert again before a good one resolves it.
+pub fn sku_map_invalid(channel: &str) -> String {
+    format!("sku_map_invalid:{channel}")
+}
+
 /// `quarantine_id` makes each unreadable payload its own occurrence.
 pub fn payload_quarantined(channel: &str, order: &str, quarantine_id: i64) -> String {
     format!("payload_quarantined:{channel}:{order}:{quarantine_id}")

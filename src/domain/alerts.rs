@@ -34,10 +34,14 @@ pub enum AlertKind {
     PayloadQuarantined,
     /// The database cannot grow: the state directory's disk (or quota) is full.
     StateDirFull,
+    /// Orders name a SKU the ledger does not list: they wait for review.
+    UnknownSku,
+    /// A channel's `sku_map` file changed into something unusable; the previous map stays.
+    SkuMapInvalid,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 13] = [
+    pub const ALL: [AlertKind; 15] = [
         Self::OrderFlagged,
         Self::DecisionRejected,
         Self::DeadlineAtRisk,
@@ -51,6 +55,8 @@ impl AlertKind {
         Self::NotificationFailed,
         Self::PayloadQuarantined,
         Self::StateDirFull,
+        Self::UnknownSku,
+        Self::SkuMapInvalid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +74,8 @@ impl AlertKind {
             Self::NotificationFailed => "notification_failed",
             Self::PayloadQuarantined => "payload_quarantined",
             Self::StateDirFull => "state_dir_full",
+            Self::UnknownSku => "unknown_sku",
+            Self::SkuMapInvalid => "sku_map_invalid",
         }
     }
 
@@ -87,6 +95,8 @@ impl AlertKind {
                 | Self::ChannelUnreachable
                 | Self::StateDirFull
                 | Self::ChannelRateLimited
+                | Self::UnknownSku
+                | Self::SkuMapInvalid
         )
     }
 
@@ -105,7 +115,9 @@ impl AlertKind {
             | Self::OrderRefusedNoStock
             | Self::NotificationUncertain
             | Self::NotificationFailed
-            | Self::PayloadQuarantined => Severity::Warning,
+            | Self::PayloadQuarantined
+            | Self::UnknownSku
+            | Self::SkuMapInvalid => Severity::Warning,
         }
     }
 }

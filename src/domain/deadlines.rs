@@ -323,6 +323,7 @@ mod tests {
                 .map(|(i, r)| LineStock {
                     line_id: format!("l{i}"),
                     reserved: *r,
+                    known: true,
                     tags: vec![],
                 })
                 .collect()

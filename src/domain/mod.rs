@@ -5,6 +5,7 @@ pub mod alert_keys;
 pub mod alerts;
 pub mod deadlines;
 pub mod decision;
+pub mod destination;
 pub mod rules;
 #[cfg(test)]
 pub(crate) mod test_orders;

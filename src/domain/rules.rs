@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use vigie_connector::Order;
 
+use super::destination;
 use crate::config::{InsufficientStock, RulesConfig};
 
 /// Why an order was refused or held, as scripts see it (`orders --json` `reasons`).
@@ -14,8 +15,12 @@ pub enum Reason {
     TotalAbove,
     QuantityAbove,
     CountryNotAllowed,
+    /// The order names no country (address hidden, no hint) and the seller asked to see it.
+    CountryUnknown,
     SkuTag,
     AddressIncomplete,
+    /// A line's SKU is not in the ledger (after the channel's `sku_map`).
+    UnknownSku,
     /// Decided by `[rules] on_deadline`, late in the acceptance window.
     Deadline,
 }
@@ -27,11 +32,28 @@ impl Reason {
             Self::TotalAbove => "total_above",
             Self::QuantityAbove => "quantity_above",
             Self::CountryNotAllowed => "country_not_allowed",
+            Self::CountryUnknown => "country_unknown",
             Self::SkuTag => "sku_tag",
             Self::AddressIncomplete => "address_incomplete",
+            Self::UnknownSku => "unknown_sku",
             Self::Deadline => "deadline",
         }
     }
+}
+
+/// The reason codes for a person, the country rule's with what it read:
+/// "country_not_allowed (DE, from the shipping zone), total_above".
+pub fn explain(reasons: &BTreeSet<Reason>, order: &Order) -> String {
+    let explained: Vec<String> = reasons
+        .iter()
+        .map(|reason| match reason {
+            Reason::CountryNotAllowed | Reason::CountryUnknown => {
+                format!("{} ({})", reason.code(), destination::describe(order))
+            }
+            other => other.code().to_owned(),
+        })
+        .collect();
+    explained.join(", ")
 }
 
 /// What the ledger found for one order line.
@@ -40,6 +62,8 @@ pub struct LineStock {
     pub line_id: String,
     /// Enough units were available and are now reserved for this line.
     pub reserved: bool,
+    /// The ledger lists the line's SKU.
+    pub known: bool,
     /// The SKU's inventory tags (fragile, bulky...).
     pub tags: Vec<String>,
 }
@@ -86,10 +110,16 @@ pub fn judge(
         {
             flags.insert(Reason::AddressIncomplete);
         }
-        if let (Some(allowed), Some(country)) = (&rules.allowed_countries, &address.country)
-            && !allowed.contains(country)
-        {
-            flags.insert(Reason::CountryNotAllowed);
+    }
+    if let Some(allowed) = &rules.allowed_countries {
+        match destination::destination(order) {
+            Some((country, _)) if !allowed.contains(&country) => {
+                flags.insert(Reason::CountryNotAllowed);
+            }
+            None if rules.flag_country_unknown => {
+                flags.insert(Reason::CountryUnknown);
+            }
+            _ => {}
         }
     }
     if stock
@@ -97,6 +127,15 @@ pub fn judge(
         .any(|l| l.tags.iter().any(|t| rules.flag_sku_tags.contains(t)))
     {
         flags.insert(Reason::SkuTag);
+    }
+    // A SKU the ledger has never heard of is a gap in the snapshot or the sku_map, not
+    // missing stock: a human decides, whatever `on_insufficient_stock` says.
+    if stock.iter().any(|l| !l.known) {
+        flags.insert(Reason::UnknownSku);
+        if stock.iter().any(|l| l.known && !l.reserved) {
+            flags.insert(Reason::InsufficientStock);
+        }
+        return Verdict::Flag(flags);
     }
 
     let refused: Vec<String> = stock
@@ -140,6 +179,7 @@ mod tests {
             .map(|(i, r)| LineStock {
                 line_id: format!("l{i}"),
                 reserved: *r,
+                known: true,
                 tags: vec![],
             })
             .collect()
@@ -213,6 +253,85 @@ mod tests {
                 "{code}"
             );
         }
+    }
+
+    #[test]
+    fn an_unknown_sku_is_flagged_never_refused() {
+        let o = order(&[("A", 1), ("GHOST", 1), ("C", 1)], 20, Some("FR"));
+        let mut lines = stocked(&[true, false, true]);
+        lines[1].known = false;
+        assert_eq!(
+            judge(&o, &lines, &rules(), true),
+            flagged(&[Reason::UnknownSku])
+        );
+        lines[2].reserved = false;
+        assert_eq!(
+            judge(&o, &lines, &rules(), true),
+            flagged(&[Reason::InsufficientStock, Reason::UnknownSku])
+        );
+        let abroad = order(&[("GHOST", 1)], 20, Some("DEU"));
+        let mut ghost = stocked(&[false]);
+        ghost[0].known = false;
+        assert_eq!(
+            judge(&abroad, &ghost, &rules(), false),
+            flagged(&[Reason::CountryNotAllowed, Reason::UnknownSku])
+        );
+    }
+
+    #[test]
+    fn a_hidden_address_is_judged_by_what_the_order_gives() {
+        let mut o = order(&[("A", 1)], 20, None);
+        o.destination_hints.shipping_zone = Country::parse("DE");
+        let stock = stocked(&[true]);
+        assert_eq!(
+            judge(&o, &stock, &rules(), false),
+            flagged(&[Reason::CountryNotAllowed])
+        );
+        o.destination_hints.shipping_zone = Country::parse("BE");
+        assert_eq!(judge(&o, &stock, &rules(), false), Verdict::Accept);
+        o.destination_hints.shipping_zone = None;
+        o.customer.locale = Some("de_AT".into());
+        assert_eq!(
+            judge(&o, &stock, &rules(), false),
+            flagged(&[Reason::CountryNotAllowed])
+        );
+    }
+
+    #[test]
+    fn the_country_reasons_say_what_they_read() {
+        let mut o = order(&[("A", 1)], 20, None);
+        o.destination_hints.shipping_zone = Country::parse("DEU");
+        let reasons = BTreeSet::from([Reason::TotalAbove, Reason::CountryNotAllowed]);
+        assert_eq!(
+            explain(&reasons, &o),
+            "total_above, country_not_allowed (DE, from the shipping zone)"
+        );
+        o.destination_hints.shipping_zone = None;
+        let unknown = BTreeSet::from([Reason::CountryUnknown]);
+        assert_eq!(
+            explain(&unknown, &o),
+            "country_unknown (no country in the order)"
+        );
+    }
+
+    #[test]
+    fn no_country_at_all_is_flagged_only_when_asked() {
+        let o = order(&[("A", 1)], 20, None);
+        let stock = stocked(&[true]);
+        assert_eq!(judge(&o, &stock, &rules(), false), Verdict::Accept);
+        let asked = RulesConfig {
+            flag_country_unknown: true,
+            ..rules()
+        };
+        assert_eq!(
+            judge(&o, &stock, &asked, false),
+            flagged(&[Reason::CountryUnknown])
+        );
+        let anywhere = RulesConfig {
+            allowed_countries: None,
+            ..asked
+        };
+        assert_eq!(judge(&o, &stock, &anywhere, false), Verdict::Accept);
     }
 
     #[test]

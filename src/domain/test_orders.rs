@@ -16,6 +16,7 @@ pub(crate) fn order(lines: &[(&str, u32)], total: i64, country: Option<&str>) ->
         updated_at: Timestamp::UNIX_EPOCH,
         acceptance_deadline: None,
         customer: Customer::default(),
+        destination_hints: Default::default(),
         shipping_address: country.map(|c| Address {
             street: vec!["1 rue de la Paix".into()],
             postal_code: Some("75002".into()),

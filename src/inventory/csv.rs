@@ -52,37 +52,15 @@ enum Column {
 
 /// Reads a whole inventory file; `Ok` only if every row is valid.
 pub fn parse(text: &str) -> Result<Vec<StockItem>, CsvError> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(false)
-        // Field counts are checked here, so the error can say which line and what it expected.
-        .flexible(true)
-        .trim(::csv::Trim::All)
-        .from_reader(text.as_bytes());
-
     let mut columns: Option<Vec<Column>> = None;
     let mut items = Vec::new();
     let mut first_seen: HashMap<String, u64> = HashMap::new();
-    let mut record = ::csv::StringRecord::new();
-    let mut lines = LineCounter::new(text);
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
-                return Err(CsvError {
-                    line,
-                    kind: CsvErrorKind::Syntax(e.to_string()),
-                });
-            }
-        }
-        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
+    for row in Rows::new(text) {
+        let (line, record) = row.map_err(|(line, message)| CsvError {
+            line,
+            kind: CsvErrorKind::Syntax(message),
+        })?;
         let error = |kind| CsvError { line, kind };
-        // Lines of spaces (or of empty fields) are layout, not rows.
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
         let Some(columns) = &columns else {
             columns = Some(header(&record).map_err(error)?);
             continue;
@@ -124,6 +102,62 @@ pub fn parse(text: &str) -> Result<Vec<StockItem>, CsvError> {
         });
     }
     Ok(items)
+}
+
+/// The rows of a CSV text that hold something, each with the (1-based) line it starts on.
+/// Tolerant of what spreadsheets and scripts produce: a UTF-8 BOM, CRLF, spaces around
+/// fields, blank lines (and lines of empty fields), quoted fields. A syntax error is the
+/// last item, with its line.
+pub(crate) struct Rows<'a> {
+    reader: ::csv::Reader<&'a [u8]>,
+    lines: LineCounter<'a>,
+    failed: bool,
+}
+
+impl<'a> Rows<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let reader = ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            // Field counts are checked by each file's reader, so the error can say which line
+            // and what it expected.
+            .flexible(true)
+            .trim(::csv::Trim::All)
+            .from_reader(text.as_bytes());
+        Self {
+            reader,
+            lines: LineCounter::new(text),
+            failed: false,
+        }
+    }
+}
+
+impl Iterator for Rows<'_> {
+    type Item = Result<(u64, ::csv::StringRecord), (u64, String)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut record = ::csv::StringRecord::new();
+        while !self.failed {
+            match self.reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => {
+                    self.failed = true;
+                    let line = e.position().map_or(0, |p| self.lines.line_at(p.byte()));
+                    return Some(Err((line, e.to_string())));
+                }
+            }
+            // Lines of spaces (or of empty fields) are layout, not rows.
+            if record.iter().all(str::is_empty) {
+                continue;
+            }
+            let line = record
+                .position()
+                .map_or(0, |p| self.lines.line_at(p.byte()));
+            return Some(Ok((line, record)));
+        }
+        None
+    }
 }
 
 /// Line numbers from byte offsets: the csv crate's own line count ignores blank lines.

@@ -1,4 +1,6 @@
-//! Watches the inventory CSV (`source = "csv"`) and applies each new version as a snapshot.
+//! Watches a file and applies each new version: the inventory CSV (`source = "csv"`, as a
+//! snapshot of the ledger) and each channel's `sku_map` ([`Target`] says what a version is
+//! applied to).
 //!
 //! The file is polled on tokio's clock: its modification time and size every tick, and its
 //! content hash whenever those change or every [`REHASH_EVERY`] ticks (a rewrite within the
@@ -15,6 +17,24 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::Store;
+
+/// What a watched file's versions are applied to.
+pub trait Target: Send {
+    /// What the file is, for the log ("inventory file").
+    fn what(&self) -> &'static str;
+    /// Applies a new version's text; returns how many entries it holds.
+    fn apply(&mut self, text: &str) -> impl Future<Output = Result<usize, Rejected>> + Send;
+    /// Told of each version applied or rejected, once.
+    fn settled(&mut self, outcome: &Outcome) -> impl Future<Output = ()> + Send;
+}
+
+/// Why a version was not applied.
+pub enum Rejected {
+    /// The content is unusable (a bad row): the next version may be better.
+    Content(String),
+    /// Not the file's fault (the database was busy): the same content is tried again.
+    Retry(String),
+}
 
 /// How often the file's metadata is checked.
 pub const POLL: Duration = Duration::from_secs(2);
@@ -35,9 +55,9 @@ pub enum Outcome {
 }
 
 /// The state of one watched file between ticks.
-pub struct Watcher {
+pub struct Watcher<T> {
     path: PathBuf,
-    store: Store,
+    target: T,
     /// (mtime, size) at the last look.
     metadata: Option<(SystemTime, u64)>,
     /// Hash of the content at the last look, and whether that content was dealt with.
@@ -45,11 +65,11 @@ pub struct Watcher {
     ticks: u32,
 }
 
-impl Watcher {
-    pub fn new(path: PathBuf, store: Store) -> Self {
+impl<T: Target> Watcher<T> {
+    pub fn new(path: PathBuf, target: T) -> Self {
         Self {
             path,
-            store,
+            target,
             metadata: None,
             seen: None,
             ticks: 0,
@@ -117,19 +137,15 @@ impl Watcher {
             Ok(text) => text,
             Err(e) => return self.reject(format!("not UTF-8 text ({e})")),
         };
-        let items = match super::csv::parse(text) {
-            Ok(items) => items,
-            Err(e) => return self.reject(e.to_string()),
-        };
-        match super::apply(&self.store, items).await {
+        match self.target.apply(text).await {
             Ok(count) => {
-                tracing::info!(path = %self.path.display(), skus = count, "inventory snapshot applied");
+                tracing::info!(path = %self.path.display(), entries = count, "{} applied", self.target.what());
                 Outcome::Applied(count)
             }
-            Err(e) => {
-                // Not the file's fault: the next tick applies the same content again.
+            Err(Rejected::Content(message)) => self.reject(message),
+            Err(Rejected::Retry(message)) => {
                 self.seen = self.seen.map(|(hash, _)| (hash, false));
-                self.reject(format!("{e:#}"))
+                self.reject(message)
             }
         }
     }
@@ -137,24 +153,20 @@ impl Watcher {
     fn reject(&self, message: String) -> Outcome {
         tracing::error!(
             path = %self.path.display(),
-            "inventory file {}: {message}; the previous snapshot stays in force",
+            "{} {}: {message}; the previous version stays in force",
+            self.target.what(),
             self.path.display()
         );
         Outcome::Rejected(message)
     }
 }
 
-/// Watches `path` until `stop`: applies it at once, then every settled change.
-pub async fn run(
-    path: PathBuf,
-    store: Store,
-    changed: watch::Sender<u64>,
-    stop: CancellationToken,
-) {
-    let mut watcher = Watcher::new(path, store);
-    if let Outcome::Applied(_) = watcher.load_now().await {
-        changed.send_modify(|n| *n += 1);
-    }
+/// Watches `path` until `stop`: applies it at once, then every settled change, telling
+/// `target` of each.
+pub async fn run<T: Target>(path: PathBuf, target: T, stop: CancellationToken) {
+    let mut watcher = Watcher::new(path, target);
+    let outcome = watcher.load_now().await;
+    watcher.target.settled(&outcome).await;
     let mut ticks = tokio::time::interval(POLL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
@@ -163,7 +175,39 @@ pub async fn run(
             () = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        if let Outcome::Applied(_) = watcher.check().await {
+        let outcome = watcher.check().await;
+        if matches!(outcome, Outcome::Applied(_) | Outcome::Rejected(_)) {
+            watcher.target.settled(&outcome).await;
+        }
+    }
+}
+
+/// The inventory: each version is a snapshot of the ledger; `changed` is bumped after each.
+pub struct Snapshot {
+    store: Store,
+    changed: Option<watch::Sender<u64>>,
+}
+
+impl Snapshot {
+    pub fn new(store: Store, changed: Option<watch::Sender<u64>>) -> Self {
+        Self { store, changed }
+    }
+}
+
+impl Target for Snapshot {
+    fn what(&self) -> &'static str {
+        "inventory file"
+    }
+
+    async fn apply(&mut self, text: &str) -> Result<usize, Rejected> {
+        let items = super::csv::parse(text).map_err(|e| Rejected::Content(e.to_string()))?;
+        super::apply(&self.store, items)
+            .await
+            .map_err(|e| Rejected::Retry(format!("{e:#}")))
+    }
+
+    async fn settled(&mut self, outcome: &Outcome) {
+        if let (Outcome::Applied(_), Some(changed)) = (outcome, &self.changed) {
             changed.send_modify(|n| *n += 1);
         }
     }

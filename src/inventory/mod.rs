@@ -58,7 +58,9 @@ pub fn spawn(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         match (config.source, config.path, config.url) {
-            (InventorySource::Csv, Some(path), _) => file::run(path, store, changed, stop).await,
+            (InventorySource::Csv, Some(path), _) => {
+                file::run(path, file::Snapshot::new(store, Some(changed)), stop).await
+            }
             (InventorySource::Http, _, Some(url)) => {
                 let every = config.interval.map_or(http::DEFAULT_INTERVAL, |i| i.0);
                 match http::client(Some(http::TIMEOUT)) {

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::file::{Outcome, POLL, Watcher};
+use super::file::{Outcome, POLL, Snapshot, Watcher};
 use super::*;
 use crate::config::HumanDuration;
 
@@ -72,7 +72,7 @@ const V3: &str = "sku,quantity\nA,1\nB,1\nC,1\nD,1\n";
 async fn watcher_applies_changes_and_keeps_the_snapshot_when_a_row_is_bad() {
     let (_dir, store, file) = setup();
     std::fs::write(&file, V1).unwrap();
-    let mut watcher = Watcher::new(file.clone(), store.clone());
+    let mut watcher = Watcher::new(file.clone(), Snapshot::new(store.clone(), None));
     assert_eq!(watcher.load_now().await, Outcome::Applied(2));
     assert_eq!(
         ledger(&store),
@@ -113,7 +113,7 @@ async fn watcher_applies_changes_and_keeps_the_snapshot_when_a_row_is_bad() {
 async fn a_version_still_changing_is_not_applied() {
     let (_dir, store, file) = setup();
     std::fs::write(&file, V1).unwrap();
-    let mut watcher = Watcher::new(file.clone(), store.clone());
+    let mut watcher = Watcher::new(file.clone(), Snapshot::new(store.clone(), None));
     watcher.load_now().await;
     // Half of V2 on one tick, all of it on the next: only the settled whole is applied.
     std::fs::write(&file, &V2[..30]).unwrap();

@@ -100,6 +100,7 @@ fn reserved_lines(
         lines.push(LineStock {
             line_id: line.id.clone(),
             reserved,
+            known: stock::listed(conn, &line.sku)?.is_some(),
             tags: Vec::new(),
         });
     }

@@ -2,6 +2,8 @@
 //! ingests it: reservations are taken the moment an order awaiting acceptance is seen, the
 //! verdict is committed with them, and only then does anyone call the marketplace.
 
+use std::collections::BTreeMap;
+
 use rusqlite::Connection;
 use vigie_connector::{Order, OrderStatus};
 
@@ -29,6 +31,8 @@ pub struct Applied {
     pub stock_moved: bool,
     /// The order awaits a decision but no inventory was ever loaded.
     pub waiting_for_inventory: bool,
+    /// The SKUs of the lines judged now, and whether the ledger lists each.
+    pub skus_listed: BTreeMap<String, bool>,
 }
 
 pub fn apply(
@@ -48,9 +52,15 @@ pub fn apply(
                 applied.waiting_for_inventory = true;
                 return Ok(applied);
             }
-            let verdict = judge(tx, policy, order_pk, order, now)?;
+            let (verdict, lines) = judge(tx, policy, order_pk, order, now)?;
             applied.stock_moved = true;
             applied.verdict = Some(verdict);
+            applied.skus_listed = order
+                .lines
+                .iter()
+                .zip(lines)
+                .map(|(line, stock)| (line.sku.clone(), stock.known))
+                .collect();
         }
         OrderStatus::Accepted => {
             // Every line the marketplace keeps holds its units, whoever accepted the order
@@ -80,28 +90,31 @@ pub fn apply(
     Ok(applied)
 }
 
-/// Reserves what it can for each line, judges the order, and records the verdict.
+/// Reserves what it can for each line, judges the order, and records the verdict; returns it
+/// with what the ledger found for each line.
 fn judge(
     tx: &Connection,
     policy: &Policy<'_>,
     order_pk: i64,
     order: &Order,
     now: &str,
-) -> Result<Verdict> {
+) -> Result<(Verdict, Vec<LineStock>)> {
     let mut lines = Vec::with_capacity(order.lines.len());
     for line in &order.lines {
         let units = LineUnits::of(order_pk, line);
         let hold = stock::hold_if_available(tx, units, policy.safety_buffer, now)?;
+        let listed = stock::listed(tx, &line.sku)?;
         lines.push(LineStock {
             line_id: line.id.clone(),
             reserved: hold == Hold::Held,
-            tags: stock::tags(tx, &line.sku)?,
+            known: listed.is_some(),
+            tags: listed.unwrap_or_default(),
         });
     }
     let verdict = rules::judge(order, &lines, policy.rules, policy.partial_acceptance);
     if let Verdict::Flag(reasons) = &verdict {
         flags::flag(tx, order_pk, &decision::codes(reasons), now)?;
-        return Ok(verdict);
+        return Ok((verdict, lines));
     }
     for ruling in decision::rulings(order, &verdict) {
         let decision = Decision {
@@ -115,7 +128,7 @@ fn judge(
     if let Verdict::Refuse(_) = verdict {
         reservations::settle(tx, order_pk, None, ReservationState::Released, now)?;
     }
-    Ok(verdict)
+    Ok((verdict, lines))
 }
 
 /// Settles vigie's pending decisions against what the marketplace now shows (`live`: the

@@ -3,6 +3,8 @@
 //! orders stored before any inventory was loaded judged once one is; unreadable payloads
 //! quarantined; and the polling cursors moved, last.
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use rusqlite::{Connection, Transaction};
 use vigie_connector::{Malformed, Order, OrderBatch, OrderStatus};
@@ -14,9 +16,9 @@ use crate::delivery;
 use crate::domain::alert_keys;
 use crate::domain::alerts::{Alert, AlertKind};
 use crate::domain::deadlines;
-use crate::domain::decision::codes;
-use crate::domain::rules::{Reason, Verdict};
+use crate::domain::rules::{self, Reason, Verdict};
 use crate::events::OrderEvent;
+use crate::skumap::SkuMap;
 use crate::store::{self, alerts, channels, orders, quarantine, stock};
 
 /// What a channel's batch is judged with.
@@ -26,6 +28,8 @@ pub struct Settings<'a> {
     pub policy: Policy<'a>,
     /// The channel's acceptance deadline, for orders whose marketplace announces none.
     pub deadline: Deadline,
+    /// The channel's SKUs -> the ledger's, applied to each order before it is stored.
+    pub sku_map: &'a SkuMap,
     /// Judge and log, then roll the whole batch back: a later real run sees every order as
     /// new and misses no message, alert or decision.
     pub dry_run: bool,
@@ -60,6 +64,7 @@ pub(super) async fn run(
     let config = ctx.config.clone();
     let partial = channel.partial_acceptance();
     let (deadline, dry_run) = (channel.config.acceptance_deadline, ctx.dry_run);
+    let sku_map = channel.config.current_sku_map();
     let mut report = ctx
         .store
         .call(move |conn| {
@@ -72,6 +77,7 @@ pub(super) async fn run(
                     partial_acceptance: partial,
                 },
                 deadline,
+                sku_map: &sku_map,
                 dry_run,
             };
             commit(conn, &settings, &batch, &cursors)
@@ -147,6 +153,8 @@ fn one_order(
     report: &mut Report,
 ) -> store::Result<bool> {
     let channel = s.channel;
+    // Stored, reserved, judged and told with the ledger's SKUs from here on.
+    let order = &*s.sku_map.to_ledger(order);
     let deadline = order.acceptance_deadline.unwrap_or_else(|| {
         deadlines::deadline(order.created_at, s.deadline, &s.config.daemon.timezone)
     });
@@ -179,7 +187,7 @@ fn one_order(
             watch::order_settled(tx, channel, &order.id, now)?;
         }
     }
-    record_applied(tx, s, &order.id, applied, now, report)
+    record_applied(tx, s, order, applied, now, report)
 }
 
 /// Judges the orders seen before any inventory was loaded, now that one is: a poll's window
@@ -192,7 +200,7 @@ fn judge_stored(
 ) -> store::Result<()> {
     for (order_pk, order) in orders::never_judged(tx, s.channel)? {
         let applied = decide::apply(tx, &s.policy, order_pk, &order, now)?;
-        record_applied(tx, s, &order.id, applied, now, report)?;
+        record_applied(tx, s, &order, applied, now, report)?;
     }
     Ok(())
 }
@@ -202,14 +210,16 @@ fn judge_stored(
 fn record_applied(
     tx: &Transaction<'_>,
     s: &Settings<'_>,
-    order_id: &str,
+    order: &Order,
     applied: Applied,
     now: &str,
     report: &mut Report,
 ) -> store::Result<bool> {
+    let order_id = &order.id;
     report.stock_moved |= applied.stock_moved;
     if !s.dry_run {
-        raise_for_verdict(tx, s.channel, order_id, applied.verdict.as_ref(), now)?;
+        raise_for_verdict(tx, s.channel, order, applied.verdict.as_ref(), now)?;
+        raise_for_skus(tx, s.channel, &applied.skus_listed, now)?;
     }
     if let Some(verdict) = applied.verdict {
         let (word, count) = match &verdict {
@@ -259,23 +269,27 @@ fn keep_unreadable(
     Ok(())
 }
 
-/// Tells on-call about orders a human must look at.
+/// Tells on-call about orders a human must look at. An order held only for SKUs the ledger
+/// does not list is told by those SKUs' alerts ([`raise_for_skus`]), not one per order.
 fn raise_for_verdict(
     conn: &Connection,
     channel: &str,
-    order_id: &str,
+    order: &Order,
     verdict: Option<&Verdict>,
     now: &str,
 ) -> store::Result<()> {
+    let order_id = &order.id;
     let alert = match verdict {
-        Some(Verdict::Flag(reasons)) => Alert::new(
-            AlertKind::OrderFlagged,
-            alert_keys::order_flagged(channel, order_id),
-            format!(
-                "{channel}:{order_id} waits for review ({}): vigie review accept|refuse {channel}:{order_id}",
-                codes(reasons).join(", ")
-            ),
-        ),
+        Some(Verdict::Flag(reasons)) if reasons.iter().any(|r| *r != Reason::UnknownSku) => {
+            Alert::new(
+                AlertKind::OrderFlagged,
+                alert_keys::order_flagged(channel, order_id),
+                format!(
+                    "{channel}:{order_id} waits for review ({}): vigie review accept|refuse {channel}:{order_id}",
+                    rules::explain(reasons, order)
+                ),
+            )
+        }
         Some(Verdict::Refuse(reasons)) if reasons.contains(&Reason::InsufficientStock) => {
             Alert::new(
                 AlertKind::OrderRefusedNoStock,
@@ -286,4 +300,33 @@ fn raise_for_verdict(
         _ => return Ok(()),
     };
     alerts::raise(conn, &alert.order(channel, order_id), now)
+}
+
+/// One open alert per SKU the ledger does not list, however many orders name it; resolved
+/// by the next order that finds it listed.
+fn raise_for_skus(
+    conn: &Connection,
+    channel: &str,
+    skus_listed: &BTreeMap<String, bool>,
+    now: &str,
+) -> store::Result<()> {
+    for (sku, &listed) in skus_listed {
+        let key = alert_keys::unknown_sku(channel, sku);
+        if listed {
+            alerts::resolve(conn, &key, now)?;
+            continue;
+        }
+        let alert = Alert::new(
+            AlertKind::UnknownSku,
+            key,
+            format!(
+                "{channel}: orders name SKU {sku:?}, which the inventory does not list; they wait \
+                 for review (vigie orders --status flagged --channel {channel}). Add it to the \
+                 inventory, or map it in the channel's sku_map"
+            ),
+        )
+        .channel(channel);
+        alerts::raise(conn, &alert, now)?;
+    }
+    Ok(())
 }

@@ -230,5 +230,6 @@ fn offer(channel: &Channel, ctx: &Context) -> Offer {
         safety_buffer: ctx.config.inventory.safety_buffer,
         channel_buffer: channel.config.stock_buffer,
         cap: channel.config.stock_cap,
+        sku_map: channel.config.current_sku_map(),
     }
 }

@@ -3,15 +3,17 @@
 //! marketplace applies asynchronously, and corrects drift against what it actually offers.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use vigie_connector::{ConnectorError, Marketplace, PushStatus, PushTicket, StockUpdate};
 
 use super::Error;
+use crate::skumap::SkuMap;
 use crate::store::pushes::{self, OpenTicket};
 use crate::store::{self, Store, stock};
 
 /// How one channel's offers are derived from the ledger.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Offer {
     /// The global safety buffer (per-SKU buffers come from the stock table).
     pub safety_buffer: u32,
@@ -19,6 +21,8 @@ pub struct Offer {
     pub channel_buffer: u32,
     /// At most this many units per SKU on this channel.
     pub cap: Option<u32>,
+    /// The ledger's SKUs -> the channel's.
+    pub sku_map: Arc<SkuMap>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -51,7 +55,8 @@ pub async fn push(
             ))
         })
         .await?;
-    let changes = changes(&wanted, &told, offer, caps.max_quantity);
+    let wanted = offer.sku_map.offers(&wanted);
+    let changes = changes(&wanted, &told, &offer, caps.max_quantity);
     if changes.is_empty() {
         return Ok(pushed);
     }
@@ -83,7 +88,7 @@ pub async fn push(
 fn changes(
     wanted: &[(String, i64)],
     told: &BTreeMap<String, i64>,
-    offer: Offer,
+    offer: &Offer,
     max: u32,
 ) -> Vec<StockUpdate> {
     let limit = offer.cap.map_or(max, |cap| cap.min(max));
@@ -200,6 +205,7 @@ mod tests {
             safety_buffer: 0,
             channel_buffer: 0,
             cap: None,
+            sku_map: Arc::default(),
         }
     }
 
@@ -212,7 +218,7 @@ mod tests {
             ("D".to_owned(), -2),
         ];
         let told = BTreeMap::from([("A".to_owned(), 5), ("C".to_owned(), 4)]);
-        let got: Vec<(String, u32)> = changes(&wanted, &told, offer(), 9999)
+        let got: Vec<(String, u32)> = changes(&wanted, &told, &offer(), 9999)
             .into_iter()
             .map(|u| (u.sku, u.quantity))
             .collect();
@@ -227,16 +233,20 @@ mod tests {
             cap: Some(20),
             ..offer()
         };
-        let got: Vec<u32> = changes(&wanted, &BTreeMap::new(), shaped, 9999)
+        let got: Vec<u32> = changes(&wanted, &BTreeMap::new(), &shaped, 9999)
             .iter()
             .map(|u| u.quantity)
             .collect();
         assert_eq!(got, [0, 20]);
-        let fnac_max: Vec<u32> =
-            changes(&[("A".to_owned(), 20_000)], &BTreeMap::new(), offer(), 9999)
-                .iter()
-                .map(|u| u.quantity)
-                .collect();
+        let fnac_max: Vec<u32> = changes(
+            &[("A".to_owned(), 20_000)],
+            &BTreeMap::new(),
+            &offer(),
+            9999,
+        )
+        .iter()
+        .map(|u| u.quantity)
+        .collect();
         assert_eq!(fnac_max, [9999]);
     }
 }

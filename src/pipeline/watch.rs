@@ -201,6 +201,7 @@ mod tests {
             updated_at: created,
             acceptance_deadline: None,
             customer: Customer::default(),
+            destination_hints: Default::default(),
             shipping_address: None,
             lines: vec![],
             total: Money::new(Decimal::TEN, "EUR"),

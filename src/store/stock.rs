@@ -85,12 +85,19 @@ pub fn all_available(conn: &Connection, global_buffer: u32) -> Result<Vec<(Strin
 }
 
 pub fn tags(conn: &Connection, sku: &str) -> Result<Vec<String>> {
+    Ok(listed(conn, sku)?.unwrap_or_default())
+}
+
+/// The SKU's tags if the ledger lists it (any snapshot or `stock set` ever named it), `None`
+/// for a SKU it has never heard of.
+pub fn listed(conn: &Connection, sku: &str) -> Result<Option<Vec<String>>> {
     let text: Option<String> = conn
         .query_row("SELECT tags FROM stock WHERE sku = ?1", params![sku], |r| {
             r.get(0)
         })
         .optional()?;
-    text.map_or(Ok(Vec::new()), |t| read_list(&t, format!("stock {sku}")))
+    text.map(|t| read_list(&t, format!("stock {sku}")))
+        .transpose()
 }
 
 /// One SKU as `vigie stock show` prints it.

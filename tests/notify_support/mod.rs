@@ -57,6 +57,7 @@ pub fn order(id: &str) -> Order {
             email: Some(format!("notify+{}@example.org", id.to_lowercase())),
             locale: Some("fr_FR".to_owned()),
         },
+        destination_hints: Default::default(),
         shipping_address: None,
         lines: vec![OrderLine {
             id: "1".to_owned(),

@@ -29,7 +29,8 @@ pub use marketplace::{
     Capabilities, CustomerMessage, LineDecision, Malformed, Marketplace, OrderBatch,
 };
 pub use order::{
-    Address, Country, Customer, MarketplaceState, Money, Order, OrderLine, OrderStatus, Shipment,
+    Address, Country, Customer, DestinationHints, MarketplaceState, Money, Order, OrderLine,
+    OrderStatus, Shipment,
 };
 pub use stock::{PushStatus, PushTicket, SkuRejection, StockLevel, StockUpdate};
 pub use throttle::{Quota, Throttle};

@@ -20,6 +20,9 @@ pub struct Order {
     pub customer: Customer,
     /// Marketplaces often hide the address until the order is accepted.
     pub shipping_address: Option<Address>,
+    /// What else the payload tells of the destination, for an address still hidden.
+    #[serde(default)]
+    pub destination_hints: DestinationHints,
     pub lines: Vec<OrderLine>,
     /// What the customer pays for the whole order, shipping included.
     pub total: Money,
@@ -108,6 +111,17 @@ pub struct Customer {
     pub email: Option<String>,
     /// Customer locale as the marketplace gives it (`fr_FR`, `fr`), if any.
     pub locale: Option<String>,
+}
+
+/// Where an order probably goes when its shipping address is hidden: what the marketplace
+/// gives before acceptance. The customer's locale is in [`Customer`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DestinationHints {
+    /// The shipping zone, when the marketplace names it by a country (Mirakl
+    /// `shipping_zone_code`; zones such as "EU" are not countries and read as `None`).
+    pub shipping_zone: Option<Country>,
+    /// The billing address's country.
+    pub billing_country: Option<Country>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -6,8 +6,8 @@
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use vigie_connector::{
-    Address, Country, Customer, Malformed, MarketplaceState, Money, Order, OrderLine, OrderStatus,
-    Shipment,
+    Address, Country, Customer, DestinationHints, Malformed, MarketplaceState, Money, Order,
+    OrderLine, OrderStatus, Shipment,
 };
 
 use crate::lenient::{Amount, Date};
@@ -47,6 +47,7 @@ struct WireOrder {
     shipping_carrier_code: Option<String>,
     shipping_company: Option<String>,
     shipping_tracking_url: Option<String>,
+    shipping_zone_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +57,7 @@ struct WireCustomer {
     locale: Option<String>,
     // Null before acceptance (or shipping), depending on the operator.
     shipping_address: Option<WireAddress>,
+    billing_address: Option<WireAddress>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,7 +188,7 @@ impl WireOrder {
         if tax_excluded {
             total += taxes;
         }
-        let (customer, shipping_address) = match self.customer {
+        let (customer, shipping_address, billing_address) = match self.customer {
             Some(c) => (
                 Customer {
                     first_name: non_empty(c.firstname),
@@ -195,6 +197,7 @@ impl WireOrder {
                     locale: non_empty(c.locale),
                 },
                 c.shipping_address.map(WireAddress::into_address),
+                c.billing_address.map(WireAddress::into_address),
             ),
             None => (
                 Customer {
@@ -202,7 +205,12 @@ impl WireOrder {
                     ..Customer::default()
                 },
                 None,
+                None,
             ),
+        };
+        let destination_hints = DestinationHints {
+            shipping_zone: self.shipping_zone_code.as_deref().and_then(Country::parse),
+            billing_country: billing_address.and_then(|a| a.country),
         };
         let shipment = Shipment {
             tracking_number: non_empty(self.shipping_tracking),
@@ -222,6 +230,7 @@ impl WireOrder {
             acceptance_deadline: None,
             customer,
             shipping_address,
+            destination_hints,
             lines,
             total: money(total),
             shipment: has_shipment.then_some(shipment),

@@ -270,6 +270,7 @@ pub fn sample_facts(event: OrderEvent, locale: &str, full: bool) -> Facts {
             email: full.then(|| "amelie@example.org".to_owned()),
             locale: full.then(|| locale.to_owned()),
         },
+        destination_hints: Default::default(),
         shipping_address: full.then(|| Address {
             first_name: Some("Amélie".to_owned()),
             last_name: Some("Poulain-Léger".to_owned()),

@@ -7,8 +7,8 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 use vigie_connector::{
-    Address, Country, Customer, Decimal, Malformed, MarketplaceState, Money, Order, OrderLine,
-    OrderStatus, Shipment, Timestamp,
+    Address, Country, Customer, Decimal, DestinationHints, Malformed, MarketplaceState, Money,
+    Order, OrderLine, OrderStatus, Shipment, Timestamp,
 };
 
 use super::read::{Child, non_empty};
@@ -29,6 +29,7 @@ struct WireOrder {
     client_email: Option<String>,
     client_culture: Option<String>,
     shipping_address: Option<WireAddress>,
+    billing_address: Option<WireAddress>,
     order_detail: Vec<WireLine>,
 }
 
@@ -148,6 +149,10 @@ fn convert(wire: WireOrder) -> Result<Order, String> {
             locale: wire.client_culture.as_deref().and_then(non_empty),
         },
         shipping_address: wire.shipping_address.map(address),
+        destination_hints: DestinationHints {
+            shipping_zone: None,
+            billing_country: wire.billing_address.and_then(|a| address(a).country),
+        },
         lines,
         total: Money::new(total, CURRENCY),
         shipment: shipment.tracking_number.is_some().then_some(shipment),
@@ -278,6 +283,22 @@ mod tests {
         assert_eq!(
             order.created_at,
             "2026-11-02T09:00:00Z".parse::<Timestamp>().unwrap()
+        );
+    }
+
+    #[test]
+    fn the_billing_country_is_kept_for_the_country_rule() {
+        let xml = r#"<r status="OK"><order><order_id>ABCDEFGHIJKLM</order_id><state>Created</state>
+            <created_at>2026-11-02T10:00:00+01:00</created_at>
+            <billing_address><country>BEL</country><city>Liège</city></billing_address>
+            <order_detail><order_detail_id>1</order_detail_id><state>ToAccept</state>
+              <offer_seller_id>SKU-1</offer_seller_id><quantity>1</quantity><price>5</price>
+            </order_detail></order></r>"#;
+        let order = orders(xml).remove(0).unwrap();
+        assert_eq!(order.shipping_address, None);
+        assert_eq!(
+            order.destination_hints.billing_country,
+            Country::parse("BE")
         );
     }
 

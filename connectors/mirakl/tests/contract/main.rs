@@ -8,6 +8,7 @@
 //! One test binary for the crate: each binary is linked on its own, and linking is slow.
 
 mod decide;
+mod destination;
 mod errors;
 mod messages;
 mod orders;
