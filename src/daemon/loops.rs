@@ -6,7 +6,6 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use vigie_connector::observe_waits;
 
-use super::health;
 use super::heartbeat::Heartbeats;
 use crate::pipeline::{self, Channel, Context};
 
@@ -15,7 +14,7 @@ pub(super) fn channel_span(name: &str) -> tracing::Span {
     tracing::info_span!("channel", channel = %name)
 }
 
-/// Checks the marketplace once, then runs a full cycle every poll interval; and whenever the
+/// Runs a full cycle every poll interval; and whenever the
 /// ledger moves (a snapshot landed), judges at once the orders that waited for an inventory.
 pub(super) async fn channel_loop(
     channel: Channel,
@@ -25,7 +24,6 @@ pub(super) async fn channel_loop(
 ) {
     // The connector's waits (budgets, backoffs, Retry-After) count the loop alive.
     let alive = heartbeats.observer(channel.name());
-    observe_waits(alive.clone(), health::check(&channel, &ctx)).await;
     let mut ticker = tokio::time::interval(channel.config.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut moved = ctx.stock_moved.subscribe();

@@ -17,6 +17,8 @@ pub enum AlertKind {
     /// 50 % or 80 % of the acceptance window gone (the dedup key says which).
     DeadlineAtRisk,
     ChannelAuthFailed,
+    /// The marketplace says the shop takes no orders (Mirakl `SUSPENDED`, `CLOSE`).
+    ShopSuspended,
     /// After `alerts.channel_unreachable_after` consecutive failed polls.
     ChannelUnreachable,
     /// The marketplace asked for a pause longer than `daemon.max_retry_wait`.
@@ -35,11 +37,12 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 12] = [
+    pub const ALL: [AlertKind; 13] = [
         Self::OrderFlagged,
         Self::DecisionRejected,
         Self::DeadlineAtRisk,
         Self::ChannelAuthFailed,
+        Self::ShopSuspended,
         Self::ChannelUnreachable,
         Self::ChannelRateLimited,
         Self::StockLow,
@@ -56,6 +59,7 @@ impl AlertKind {
             Self::DecisionRejected => "decision_rejected",
             Self::DeadlineAtRisk => "deadline_at_risk",
             Self::ChannelAuthFailed => "channel_auth_failed",
+            Self::ShopSuspended => "shop_suspended",
             Self::ChannelUnreachable => "channel_unreachable",
             Self::ChannelRateLimited => "channel_rate_limited",
             Self::StockLow => "stock_low",
@@ -79,6 +83,7 @@ impl AlertKind {
                 | Self::DecisionRejected
                 | Self::DeadlineAtRisk
                 | Self::ChannelAuthFailed
+                | Self::ShopSuspended
                 | Self::ChannelUnreachable
                 | Self::StateDirFull
                 | Self::ChannelRateLimited
@@ -89,6 +94,7 @@ impl AlertKind {
     pub fn default_severity(self) -> Severity {
         match self {
             Self::ChannelAuthFailed
+            | Self::ShopSuspended
             | Self::ChannelUnreachable
             | Self::ChannelRateLimited
             | Self::DeadlineAtRisk

@@ -17,8 +17,9 @@ pub trait Marketplace: Send + Sync {
     /// What this marketplace allows.
     fn capabilities(&self) -> Capabilities;
 
-    /// A cheap call proving the marketplace answers and the credentials work.
-    async fn health(&self) -> Result<(), ConnectorError>;
+    /// A cheap call proving the marketplace answers and the credentials work, and what it
+    /// says of the shop.
+    async fn health(&self) -> Result<ShopState, ConnectorError>;
 
     /// Every order currently waiting for the seller's decision.
     async fn orders_awaiting_acceptance(&self) -> Result<OrderBatch, ConnectorError>;
@@ -69,6 +70,18 @@ pub struct Malformed {
     pub order_id: Option<String>,
     pub error: String,
     pub payload: String,
+}
+
+/// The shop's state as a health check reads it, in the marketplace's own words.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ShopState {
+    /// The marketplace does not say; the credentials work.
+    #[default]
+    Unstated,
+    /// Taking orders (Mirakl `OPEN`).
+    Open(String),
+    /// Taking no orders: suspended or closed by the operator (Mirakl `SUSPENDED`, `CLOSE`...).
+    Closed(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
