@@ -71,14 +71,23 @@ async fn every_target_passes_and_nothing_is_sent() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("online: channel lm: ok, credentials accepted, shop OPEN"), "{stdout}");
+    assert!(
+        stdout.contains("online: channel lm: ok, credentials accepted, shop OPEN"),
+        "{stdout}"
+    );
     assert!(stdout.contains("online: smtp: ok"), "{stdout}");
     assert!(stdout.contains("logged in, no mail sent"), "{stdout}");
     assert!(stdout.contains("online: alerts.webhook[0]: ok"), "{stdout}");
     assert_eq!(smtp.count(), 0, "no mail sent");
-    assert!(hooks.received_requests().await.unwrap().is_empty(), "nothing posted");
+    assert!(
+        hooks.received_requests().await.unwrap().is_empty(),
+        "nothing posted"
+    );
     for secret in ["test-key", "SMTP-SECRET", "HOOK-SECRET"] {
-        assert!(!stdout.contains(secret) && !stderr.contains(secret), "{stdout}{stderr}");
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{stdout}{stderr}"
+        );
     }
 }
 
@@ -98,10 +107,20 @@ async fn a_refused_key_a_closed_shop_and_a_refusing_webhook_host_exit_1_naming_e
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
-    assert!(stdout.contains("online: channel badkey: FAILED, authentication refused"), "{stdout}");
-    assert!(stdout.contains("online: channel closed: FAILED, the marketplace says the shop is SUSPENDED"), "{stdout}");
+    assert!(
+        stdout.contains("online: channel badkey: FAILED, authentication refused"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .contains("online: channel closed: FAILED, the marketplace says the shop is SUSPENDED"),
+        "{stdout}"
+    );
     assert!(stdout.contains("online: smtp: ok"), "{stdout}");
-    assert!(stdout.contains("online: alerts.webhook[0]: FAILED, 127.0.0.1:"), "{stdout}");
+    assert!(
+        stdout.contains("online: alerts.webhook[0]: FAILED, 127.0.0.1:"),
+        "{stdout}"
+    );
     assert!(stdout.contains("cannot connect"), "{stdout}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     for target in ["channel badkey", "channel closed", "alerts.webhook[0]"] {
@@ -121,10 +140,17 @@ async fn an_smtp_server_that_cannot_be_reached_fails_the_check() {
     let out = check_online(&setup).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("online: smtp: FAILED, connect:"), "{stdout}");
+    assert!(
+        stdout.contains("online: smtp: FAILED, connect:"),
+        "{stdout}"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("smtp"));
     assert!(
-        open.received_requests().await.unwrap().iter().all(|r| r.method == wiremock::http::Method::GET),
+        open.received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.method == wiremock::http::Method::GET),
         "a check changes nothing"
     );
 }

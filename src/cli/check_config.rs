@@ -9,8 +9,8 @@ use anyhow::anyhow;
 use futures_util::future::{BoxFuture, FutureExt as _, join_all};
 use vigie::config::{self, Config, Environment};
 use vigie::delivery::{self, probe};
-use vigie_connector::{ConnectorError, ShopState};
 use vigie_connector::spec::Bounds;
+use vigie_connector::{ConnectorError, ShopState};
 
 use super::Failure;
 

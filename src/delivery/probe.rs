@@ -95,7 +95,9 @@ pub async fn webhook_host(url: &Url) -> Result<String, String> {
             .connect(server, stream)
             .await
             .map_err(|e| format!("{shown}: TLS handshake failed: {e}"))?;
-        Ok(format!("{shown}: connected, TLS certificate valid, nothing sent"))
+        Ok(format!(
+            "{shown}: connected, TLS certificate valid, nothing sent"
+        ))
     };
     tokio::time::timeout(WEBHOOK_TIMEOUT, reach)
         .await

@@ -47,12 +47,14 @@ pub trait Marketplace: Send + Sync {
     /// The quantities the marketplace currently offers, for drift correction.
     async fn stock_levels(&self) -> Result<Vec<StockLevel>, ConnectorError>;
 
-    /// Posts a message to the customer through the marketplace's own messaging.
+    /// Posts a message to the customer through the marketplace's own messaging, in
+    /// `message.thread` when an earlier message opened one. Returns the conversation it went
+    /// into, when the marketplace has such a thing, for the order's next message.
     async fn message_customer(
         &self,
         order_id: &str,
         message: &CustomerMessage,
-    ) -> Result<(), ConnectorError>;
+    ) -> Result<Option<String>, ConnectorError>;
 }
 
 /// Orders read in one operation, and the ones that could not be read.
@@ -94,6 +96,8 @@ pub struct LineDecision {
 pub struct CustomerMessage {
     pub subject: String,
     pub body: String,
+    /// The marketplace's conversation about this order, as an earlier send returned it.
+    pub thread: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -136,7 +136,9 @@ impl Marketplace for Fnac {
         &self,
         order_id: &str,
         message: &CustomerMessage,
-    ) -> Result<(), ConnectorError> {
-        messages::send(&self.transport, &self.messages, order_id, message).await
+    ) -> Result<Option<String>, ConnectorError> {
+        // Fnac keeps one conversation per order by itself.
+        messages::send(&self.transport, &self.messages, order_id, message).await?;
+        Ok(None)
     }
 }

@@ -14,7 +14,7 @@ use vigie_connector::{
 use crate::client::{self, Api, Call};
 use crate::pages::PAGE_SIZE;
 use crate::poll::{poll, query_date};
-use crate::settings::{MiraklSettings, PartialAcceptanceFallback};
+use crate::settings::{MessageTopic, MiraklSettings, PartialAcceptanceFallback};
 use crate::{decide, messages, stock};
 
 /// One Mirakl shop. Cheap to share behind an `Arc`; every budget is per instance.
@@ -26,6 +26,8 @@ pub struct Mirakl {
     stock_status: Throttle,
     error_reports: Throttle,
     fallback: PartialAcceptanceFallback,
+    /// The topic a new thread to a customer carries.
+    topic: MessageTopic,
     /// Learned from an `ORDER_PARTIAL_ACCEPTANCE_DISABLED` answer.
     partial_disabled: AtomicBool,
     /// When A01 last proved the key, and the shop state it read; Mirakl allows A01 once a day.
@@ -58,6 +60,7 @@ impl Mirakl {
             stock_status: Throttle::every(limits.stock_status_every),
             error_reports: Throttle::per_minute(limits.error_reports_per_minute),
             fallback: settings.partial_acceptance_fallback,
+            topic: settings.message_topic,
             partial_disabled: AtomicBool::new(false),
             account_checked: Mutex::new(None),
         })
@@ -83,7 +86,8 @@ impl Mirakl {
         *self
             .account_checked
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some((tokio::time::Instant::now(), state.clone()));
+            .unwrap_or_else(|e| e.into_inner()) =
+            Some((tokio::time::Instant::now(), state.clone()));
         Ok(state)
     }
 }
@@ -177,7 +181,7 @@ impl Marketplace for Mirakl {
         &self,
         order_id: &str,
         message: &CustomerMessage,
-    ) -> Result<(), ConnectorError> {
-        messages::send(&self.api, order_id, message).await
+    ) -> Result<Option<String>, ConnectorError> {
+        messages::send(&self.api, &self.topic, order_id, message).await
     }
 }

@@ -21,6 +21,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/orders", get(or11))
         .route("/api/orders/{order_id}/accept", put(or21))
         .route("/api/orders/{order_id}/threads", post(or43))
+        .route("/api/inbox/threads/{thread_id}/message", post(m12))
         .route("/api/offers", get(of21))
         .route("/api/offers/stock/imports", post(sto01))
         .route("/api/offers/stock/imports/{import_id}/status", get(sto02))
@@ -280,6 +281,29 @@ async fn or43(
         Err(r) => return r,
     };
     let taken = lock(&state).post_thread(&order_id, &input);
+    match taken {
+        Ok(created) => {
+            after_taken(&state, (StatusCode::CREATED, Json(created)).into_response()).await
+        }
+        Err(r) => refusal(r),
+    }
+}
+
+async fn m12(
+    State(state): State<Shared>,
+    Path(thread_id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    if let Err(r) = gate(&state, "M12", &headers, &query(q), true).await {
+        return r;
+    }
+    let input = match required_field(multipart, "message_input").await {
+        Ok(input) => input,
+        Err(r) => return r,
+    };
+    let taken = lock(&state).reply(&thread_id, &input);
     match taken {
         Ok(created) => {
             after_taken(&state, (StatusCode::CREATED, Json(created)).into_response()).await

@@ -86,7 +86,11 @@ async fn health_is_the_version_endpoint_and_the_account_once_a_day() {
     let mirakl = mirakl(&server);
     let open = ShopState::Open("OPEN".into());
     assert_eq!(mirakl.health().await.unwrap(), open);
-    assert_eq!(mirakl.health().await.unwrap(), open, "read again from the first A01");
+    assert_eq!(
+        mirakl.health().await.unwrap(),
+        open,
+        "read again from the first A01"
+    );
     let sent = requests(&server).await;
     let paths: Vec<_> = sent.iter().map(|r| r.url.path()).collect();
     assert_eq!(paths, ["/api/version", "/api/account", "/api/version"]);
@@ -112,7 +116,12 @@ async fn a_suspended_or_closed_shop_says_so() {
 #[tokio::test(start_paused = true)]
 async fn a_refused_key_is_an_auth_error_from_the_account_call() {
     let server = serving("GET /api/version", ResponseTemplate::new(200)).await;
-    answer(&server, "GET /api/account", json_reply(401, json!({"message": "Unauthorized"}))).await;
+    answer(
+        &server,
+        "GET /api/account",
+        json_reply(401, json!({"message": "Unauthorized"})),
+    )
+    .await;
     let error = mirakl(&server).health().await.unwrap_err();
     assert!(matches!(error, ConnectorError::Auth(_)), "{error:?}");
 }
