@@ -88,56 +88,13 @@ async fn check(channel: &Channel, ctx: &Context) {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-    use std::sync::Arc;
-
-    use secrecy::SecretString;
     use serde_json::json;
     use tokio::time::Instant;
-    use vigie_connector::spec::{Bounds, ChannelSettings as _};
-    use vigie_mirakl::MiraklSettings;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::*;
-    use crate::config::{self, Environment};
-    use crate::store::Store;
-
-    /// A Mirakl channel `lm` on `server`, its state in `dir`.
-    fn channel_and_context(server: &MockServer, dir: &Path) -> (Channel, Context) {
-        let text = format!(
-            "[daemon]\nstate_dir = {:?}\n\n[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\n\
-             base_url = {:?}\napi_key = \"k\"\n",
-            dir.display().to_string(),
-            server.uri()
-        );
-        let config = config::parse(&text, Path::new("vigie.toml"), &Environment::default())
-            .expect("a valid configuration");
-        // No whole-request timeout: it would fire while tokio's paused clock jumps ahead.
-        let mut settings =
-            MiraklSettings::new(server.uri().parse().unwrap(), SecretString::from("k"));
-        settings.http.timeout = None;
-        let bounds = Bounds {
-            max_wait: config.daemon.max_retry_wait,
-        };
-        let channel = Channel {
-            config: config.channels[0].clone(),
-            marketplace: settings.build("lm", bounds).unwrap(),
-        };
-        let ctx = Context {
-            store: Store::open(dir).unwrap(),
-            config: Arc::new(config),
-            dry_run: false,
-            delivery: Default::default(),
-            stock_moved: tokio::sync::watch::channel(0).0,
-        };
-        (channel, ctx)
-    }
-
-    async fn open_alerts(ctx: &Context) -> Vec<String> {
-        let open = ctx.store.call(|conn| alerts::open(conn)).await.unwrap();
-        open.into_iter().map(|(key, _, _)| key).collect()
-    }
+    use crate::pipeline::health::tests::{channel_and_context, open_alerts};
 
     /// Waits (on tokio's paused clock, which jumps to the next daily check whenever nothing
     /// else is due) until the open alerts are `expected`.
