@@ -1,7 +1,8 @@
 //! Messages to the customer, one thread per order: OR43 `POST /api/orders/{id}/threads` opens
 //! it (with the channel's topic) for the order's first message, and M12
-//! `POST /api/inbox/threads/{thread_id}/message` replies in it for the next ones. Both are
-//! multipart with one JSON part. Never repeated once it may have been received: a message
+//! `POST /api/inbox/threads/{thread_id}/message` replies in it for the next ones; a free-text
+//! thread takes each reply's subject as its new topic, a reason-code one keeps its code. Both
+//! are multipart with one JSON part. Never repeated once it may have been received: a message
 //! sent twice cannot be taken back.
 
 use reqwest::Method;
@@ -29,11 +30,13 @@ pub struct Topic<'a> {
     pub value: &'a str,
 }
 
-/// M12's `message_input`: the thread keeps its topic.
+/// M12's `message_input`; without a topic, the thread keeps its own.
 #[derive(Debug, Serialize)]
 pub struct MessageInput<'a> {
     pub body: &'a str,
     pub to: [Recipient; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<Topic<'a>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,13 +53,7 @@ pub fn thread_input(
 ) -> Result<String, ConnectorError> {
     let body = checked_body("OR43", message)?;
     let topic = match topic {
-        MessageTopic::FreeText => Topic {
-            kind: "FREE_TEXT",
-            value: match message.subject.trim() {
-                "" => "Order",
-                subject => subject,
-            },
-        },
+        MessageTopic::FreeText => subject_topic(message),
         MessageTopic::ReasonCode(code) => Topic {
             kind: "REASON_CODE",
             value: code,
@@ -70,13 +67,33 @@ pub fn thread_input(
     Ok(serde_json::to_string(&input).expect("plain strings serialize"))
 }
 
-/// The `message_input` part of a reply to the customer in an existing thread.
-pub fn message_input(message: &CustomerMessage) -> Result<String, ConnectorError> {
+/// The `message_input` part of a reply to the customer in an existing thread: a free-text
+/// thread's topic becomes the reply's subject (what the buyer sees in the list), a
+/// reason-code thread keeps its code.
+pub fn message_input(
+    message: &CustomerMessage,
+    topic: &MessageTopic,
+) -> Result<String, ConnectorError> {
     let input = MessageInput {
         body: checked_body("M12", message)?,
         to: [Recipient { kind: "CUSTOMER" }],
+        topic: match topic {
+            MessageTopic::FreeText => Some(subject_topic(message)),
+            MessageTopic::ReasonCode(_) => None,
+        },
     };
     Ok(serde_json::to_string(&input).expect("plain strings serialize"))
+}
+
+/// A free-text topic: the message's subject.
+fn subject_topic(message: &CustomerMessage) -> Topic<'_> {
+    Topic {
+        kind: "FREE_TEXT",
+        value: match message.subject.trim() {
+            "" => "Order",
+            subject => subject,
+        },
+    }
 }
 
 fn checked_body<'a>(code: &str, message: &'a CustomerMessage) -> Result<&'a str, ConnectorError> {
@@ -106,7 +123,7 @@ pub(crate) async fn send(
             "M12",
             api.url(&["inbox", "threads", thread, "message"]),
             "message_input",
-            message_input(message)?,
+            message_input(message, topic)?,
         ),
         None => (
             "OR43",
@@ -176,6 +193,6 @@ mod tests {
             body: "x".repeat(50_001),
             thread: Some("t".into()),
         };
-        assert!(message_input(&long).is_err());
+        assert!(message_input(&long, &MessageTopic::FreeText).is_err());
     }
 }

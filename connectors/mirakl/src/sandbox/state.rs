@@ -418,8 +418,8 @@ impl State {
         Ok(json!({"thread_id": thread_id, "message_id": message_id}))
     }
 
-    /// M12: validates the `message_input` JSON and records the reply in its thread, which
-    /// keeps its topic.
+    /// M12: validates the `message_input` JSON and records the reply in its thread, under
+    /// the new topic it gives, or the thread's.
     pub fn reply(&mut self, thread_id: &str, input: &str) -> Result<Value, Refusal> {
         let (input, body) = message_input("message_input", input)?;
         let to: Vec<String> = input
@@ -443,10 +443,24 @@ impl State {
             .ok_or_else(|| {
                 Refusal::new(404, None, format!("The thread {thread_id} does not exist"))
             })?;
+        let topic = match input.get("topic") {
+            None => (thread.topic_type.clone(), thread.topic_value.clone()),
+            Some(topic) => match (
+                topic.get("type").and_then(Value::as_str),
+                topic.get("value").and_then(Value::as_str),
+            ) {
+                (Some(kind @ ("FREE_TEXT" | "REASON_CODE")), Some(value)) => {
+                    (kind.to_owned(), value.to_owned())
+                }
+                _ => return Err(Refusal::new(400, None, "message_input.topic is invalid")),
+            },
+        };
         let message_id = self.uuid();
         self.messages.push(SentMessage {
             to,
             body,
+            topic_type: topic.0,
+            topic_value: topic.1,
             at: Timestamp::now(),
             ..thread
         });

@@ -89,13 +89,14 @@ async fn the_next_message_of_an_order_replies_in_its_thread_with_m12() {
         "application/json",
     );
     let input: serde_json::Value = serde_json::from_slice(&part.content).unwrap();
-    // M12 message_input: body (3..50000 chars) and to [{type}] required; no topic keeps the
-    // thread's own.
+    // M12 message_input: body (3..50000 chars) and to [{type}] required; the free-text
+    // thread's topic becomes the reply's subject.
     assert_eq!(
         input,
         json!({
             "body": "Nous n'avons plus cet article.",
-            "to": [{"type": "CUSTOMER"}]
+            "to": [{"type": "CUSTOMER"}],
+            "topic": {"type": "FREE_TEXT", "value": "Commande refusée"}
         })
     );
 }
