@@ -5,7 +5,7 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use cli::Failure;
 use vigie::config::Environment;
 
@@ -40,6 +40,12 @@ enum Command {
     /// Customer messages.
     #[command(subcommand)]
     Notify(cli::notify::Command),
+    /// A consistent copy of the database, taken while the daemon runs.
+    Backup(cli::backup::Args),
+    /// Shell completions, to source or install (bash, zsh, fish...).
+    Completions(cli::docs::CompletionsArgs),
+    /// The manual page (roff), or every page into a directory.
+    Man(cli::docs::ManArgs),
     /// Both sandbox marketplaces and the daemon for a minute of orders; no credentials needed.
     Demo(cli::demo::DemoArgs),
     /// Orders over both sandboxes at the default cadence and at the fastest allowed; prints
@@ -71,6 +77,9 @@ fn main() -> ExitCode {
         Command::Review(args) => cli::review::run(&path, &env, args),
         Command::Stock(command) => cli::stock::run(&path, &env, command),
         Command::Notify(command) => cli::notify::run(&path, &env, command),
+        Command::Backup(args) => cli::backup::run(&path, &env, args),
+        Command::Completions(args) => cli::docs::completions(Cli::command(), args),
+        Command::Man(args) => cli::docs::man(Cli::command(), args),
         Command::Demo(args) => cli::demo::demo(args),
         Command::Bench(args) => cli::demo::bench(args),
     };

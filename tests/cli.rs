@@ -374,3 +374,87 @@ fn a_fifo_or_a_device_given_as_a_secret_file_is_refused_naming_the_key() {
         );
     }
 }
+
+#[test]
+fn backup_copies_the_database_while_the_daemon_runs_and_never_overwrites_unasked() {
+    let setup = Setup::new(&unreachable_channel("lm"));
+    let out = vigie(&setup.config, &["stock", "set", "SKU-A", "7"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let daemon = common::Daemon::start(&setup.config, &["run"], &[]);
+    daemon.wait_for_log("status server on");
+    let copy = setup.dir.path().join("copy.db");
+    let copy_arg = copy.to_str().unwrap();
+
+    let out = vigie(&setup.config, &["backup", copy_arg]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("backed up "),
+        "{}",
+        text(&out.stdout)
+    );
+    let restored = rusqlite::Connection::open(&copy).unwrap();
+    let on_hand = common::count(&restored, "SELECT on_hand FROM stock WHERE sku = 'SKU-A'");
+    assert_eq!(on_hand, 7);
+
+    let again = vigie(&setup.config, &["backup", copy_arg]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("already exists; give --force"),
+        "{}",
+        text(&again.stderr)
+    );
+    let forced = vigie(&setup.config, &["backup", "--force", copy_arg]);
+    assert!(forced.status.success(), "{}", text(&forced.stderr));
+}
+
+#[test]
+fn completions_and_manual_pages_cover_every_command() {
+    let setup = Setup::new(&unreachable_channel("lm"));
+    let commands = [
+        "run",
+        "check-config",
+        "orders",
+        "status",
+        "report",
+        "review",
+        "stock",
+        "backup",
+    ];
+
+    let bash = vigie(&setup.config, &["completions", "bash"]);
+    assert!(bash.status.success(), "{}", text(&bash.stderr));
+    let script = setup.dir.path().join("vigie.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    let syntax = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(syntax.status.success(), "{}", text(&syntax.stderr));
+    for shell in ["zsh", "fish"] {
+        let out = vigie(&setup.config, &["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        for command in commands {
+            assert!(text(&out.stdout).contains(command), "{shell}: no {command}");
+        }
+    }
+
+    let pages = setup.dir.path().join("man");
+    let out = vigie(&setup.config, &["man", pages.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let main_page = std::fs::read_to_string(pages.join("vigie.1")).unwrap();
+    assert!(
+        main_page.starts_with(".ie") && main_page.contains(".TH vigie 1"),
+        "{main_page}"
+    );
+    for command in commands {
+        assert!(
+            main_page.contains(&format!("vigie\\-{}", command.replace('-', "\\-"))),
+            "no {command} in vigie.1"
+        );
+        assert!(
+            pages.join(format!("vigie-{command}.1")).exists(),
+            "no page for {command}"
+        );
+    }
+}

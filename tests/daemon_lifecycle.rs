@@ -182,6 +182,14 @@ async fn the_status_server_answers_health_metrics_and_json() {
             "no # HELP line for {name}:\n{metrics}"
         );
     }
+    // and Prometheus's own linter finds nothing to say
+    let lint = common::promtool(setup.dir.path(), &["check", "metrics"], &metrics);
+    assert!(
+        lint.status.success(),
+        "promtool check metrics:\n{}{}\n{metrics}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
     let status: serde_json::Value = reqwest::get(format!("{base}/status"))
         .await
         .unwrap()

@@ -14,8 +14,10 @@ macro_rules! outln {
     ($($arg:tt)*) => { $crate::cli::write_out(format_args!("{}\n", format_args!($($arg)*))) };
 }
 
+pub mod backup;
 pub mod check_config;
 pub mod demo;
+pub mod docs;
 pub mod notify;
 pub mod orders;
 pub mod report;

@@ -31,7 +31,7 @@ pub use inventory::{InventoryConfig, InventorySource};
 pub use notify::{
     BUILT_IN_LOCALES, ChannelNotify, NotifyConfig, Route, RouteLimits, SignedWebhook,
 };
-pub use rules::{InsufficientStock, RulesConfig};
+pub use rules::{DeadlineAction, InsufficientStock, OnDeadline, RulesConfig};
 use secret::SecretKeys;
 pub use smtp::{SmtpConfig, SmtpTls};
 pub use vigie_connector::{Deadline, HumanDuration};

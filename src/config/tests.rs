@@ -296,6 +296,18 @@ const BROKEN: &[(&str, &str, &str, &str)] = &[
         "ignore",
     ),
     (
+        "deadline share above the window",
+        "[rules]\non_deadline = { at = 1.5, action = \"refuse\" }",
+        "rules.on_deadline.at",
+        "1.5",
+    ),
+    (
+        "bad deadline action",
+        "[rules]\non_deadline = { action = \"escalate\" }",
+        "rules.on_deadline.action",
+        "escalate",
+    ),
+    (
         "bad webhook format",
         "[[alerts.webhook]]\nurl = \"https://h.example\"\nformat = \"teams\"",
         "alerts.webhook[0].format",

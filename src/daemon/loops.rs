@@ -1,10 +1,15 @@
 //! Each channel's two loops: its cycle (poll, decide, act) every poll interval, and its stock
 //! push whenever the ledger moves. Both run inside the channel's span, so everything they
 //! log names the channel.
+//!
+//! A stop ends them at once where they only wait: between two cycles, or inside one while
+//! it waits for a call budget, a backoff or a `Retry-After`, or follows a stock import (its
+//! id is stored, the next start follows it on). A marketplace call already sent finishes
+//! first, within the grace period.
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use vigie_connector::observe_waits;
+use vigie_connector::{WaitObserver, observe_waits, stop_at_waits};
 
 use super::heartbeat::Heartbeats;
 use crate::pipeline::{self, Channel, Context};
@@ -29,22 +34,34 @@ pub(super) async fn channel_loop(
     let mut moved = ctx.stock_moved.subscribe();
     loop {
         heartbeats.beat(channel.name());
-        // The work a branch starts is not raced against `stop`: an in-flight cycle finishes
-        // (or is parked by the grace period) rather than being cut between a marketplace call
-        // and its commit.
-        let outcome = tokio::select! {
+        // The work a branch starts stops only at a wait, never between a marketplace call and
+        // its commit: a call in flight finishes (or is parked by the grace period).
+        let work = tokio::select! {
             biased;
             _ = stop.cancelled() => return,
-            _ = ticker.tick() => observe_waits(alive.clone(), pipeline::run(&channel, &ctx)).await,
+            _ = ticker.tick() => watched(&stop, &alive, pipeline::run(&channel, &ctx)).await,
             Ok(()) = moved.changed() => {
-                observe_waits(alive.clone(), pipeline::decide_waiting(&channel, &ctx)).await
-            }
+                watched(&stop, &alive, pipeline::decide_waiting(&channel, &ctx)).await
+            },
+        };
+        let Some(outcome) = work else {
+            tracing::info!("stopped while waiting; the next start resumes");
+            return;
         };
         match outcome {
             Ok(report) => tracing::debug!(?report, "cycle done"),
             Err(e) => tracing::warn!("cycle failed: {e}"),
         }
     }
+}
+
+/// Runs `work` with its waits counting the loop alive; `None` if it was stopped at a wait.
+async fn watched<F: Future>(
+    stop: &CancellationToken,
+    alive: &WaitObserver,
+    work: F,
+) -> Option<F::Output> {
+    stop_at_waits(stop.clone(), observe_waits(alive.clone(), work)).await
 }
 
 /// Pushes the channel's quantities whenever the ledger moves (an order on any channel, a new
@@ -67,8 +84,13 @@ pub(super) async fn push_loop(
         }
         // Every move up to now is in the quantities computed below.
         moved.borrow_and_update();
-        if let Err(e) = pipeline::push_stock(&channel, &ctx).await {
-            tracing::warn!("stock push failed: {e}");
+        match stop_at_waits(stop.clone(), pipeline::push_stock(&channel, &ctx)).await {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => tracing::warn!("stock push failed: {e}"),
+            None => {
+                tracing::info!("stock push stopped while waiting; the next start resumes");
+                return;
+            }
         }
     }
 }

@@ -17,6 +17,10 @@ pub fn deadline_at_risk(percent: u32, channel: &str, order_id: &str) -> String {
     format!("deadline_at_risk:{percent}:{channel}:{order_id}")
 }
 
+pub fn deadline_missed(channel: &str, order_id: &str) -> String {
+    format!("deadline_missed:{channel}:{order_id}")
+}
+
 pub fn order_refused_no_stock(channel: &str, order_id: &str) -> String {
     format!("order_refused_no_stock:{channel}:{order_id}")
 }
@@ -55,6 +59,7 @@ pub fn of_settled_order(channel: &str, order_id: &str) -> Vec<String> {
     let mut keys = vec![
         order_flagged(channel, order_id),
         decision_rejected(channel, order_id),
+        deadline_missed(channel, order_id),
     ];
     keys.extend(
         DEADLINE_STEPS

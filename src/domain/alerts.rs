@@ -16,6 +16,8 @@ pub enum AlertKind {
     DecisionRejected,
     /// 50 % or 80 % of the acceptance window gone (the dedup key says which).
     DeadlineAtRisk,
+    /// The acceptance deadline passed and the marketplace still shows the order waiting.
+    DeadlineMissed,
     ChannelAuthFailed,
     /// The marketplace says the shop takes no orders (Mirakl `SUSPENDED`, `CLOSE`).
     ShopSuspended,
@@ -37,10 +39,11 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 13] = [
+    pub const ALL: [AlertKind; 14] = [
         Self::OrderFlagged,
         Self::DecisionRejected,
         Self::DeadlineAtRisk,
+        Self::DeadlineMissed,
         Self::ChannelAuthFailed,
         Self::ShopSuspended,
         Self::ChannelUnreachable,
@@ -58,6 +61,7 @@ impl AlertKind {
             Self::OrderFlagged => "order_flagged",
             Self::DecisionRejected => "decision_rejected",
             Self::DeadlineAtRisk => "deadline_at_risk",
+            Self::DeadlineMissed => "deadline_missed",
             Self::ChannelAuthFailed => "channel_auth_failed",
             Self::ShopSuspended => "shop_suspended",
             Self::ChannelUnreachable => "channel_unreachable",
@@ -82,6 +86,7 @@ impl AlertKind {
             Self::OrderFlagged
                 | Self::DecisionRejected
                 | Self::DeadlineAtRisk
+                | Self::DeadlineMissed
                 | Self::ChannelAuthFailed
                 | Self::ShopSuspended
                 | Self::ChannelUnreachable
@@ -98,6 +103,7 @@ impl AlertKind {
             | Self::ChannelUnreachable
             | Self::ChannelRateLimited
             | Self::DeadlineAtRisk
+            | Self::DeadlineMissed
             | Self::DecisionRejected
             | Self::StateDirFull => Severity::Critical,
             Self::OrderFlagged

@@ -16,7 +16,10 @@ use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp};
 
-use crate::config::Deadline;
+use std::collections::BTreeSet;
+
+use crate::config::{Deadline, DeadlineAction};
+use crate::domain::rules::{LineStock, Reason, Verdict};
 
 /// When an order created at `created` must be accepted under `rule`.
 pub fn deadline(created: Timestamp, rule: Deadline, tz: &TimeZone) -> Timestamp {
@@ -121,6 +124,31 @@ pub fn elapsed_fraction(created: Timestamp, deadline: Timestamp, now: Timestamp)
     }
     let elapsed = now.duration_since(created).max(SignedDuration::ZERO);
     elapsed.as_secs_f64() / window.as_secs_f64()
+}
+
+/// What `[rules] on_deadline` makes of an order still undecided late in its window, given what
+/// the ledger could reserve for its lines now; `None` leaves it to a human. Accepting never
+/// oversells: lines without units are refused, or the whole order when partial acceptance is off.
+pub fn verdict_at_deadline(
+    action: DeadlineAction,
+    stock: &[LineStock],
+    partial_allowed: bool,
+) -> Option<Verdict> {
+    let short: Vec<String> = stock
+        .iter()
+        .filter(|l| !l.reserved)
+        .map(|l| l.line_id.clone())
+        .collect();
+    let refuse = |reasons: &[Reason]| Some(Verdict::Refuse(BTreeSet::from_iter(reasons.to_vec())));
+    match action {
+        DeadlineAction::Nothing => None,
+        DeadlineAction::Refuse => refuse(&[Reason::Deadline]),
+        DeadlineAction::Accept if short.is_empty() => Some(Verdict::Accept),
+        DeadlineAction::Accept if partial_allowed && short.len() < stock.len() => {
+            Some(Verdict::Partial { refused: short })
+        }
+        DeadlineAction::Accept => refuse(&[Reason::Deadline, Reason::InsufficientStock]),
+    }
 }
 
 #[cfg(test)]
@@ -284,5 +312,46 @@ mod tests {
         assert_eq!(elapsed_fraction(created, due, after(15)), 1.5);
         assert_eq!(elapsed_fraction(created, due, after(-3)), 0.0);
         assert_eq!(elapsed_fraction(created, created, created), 1.0);
+    }
+
+    #[test]
+    fn at_the_deadline_vigie_accepts_what_it_can_fill_or_refuses() {
+        let lines = |reserved: &[bool]| -> Vec<LineStock> {
+            reserved
+                .iter()
+                .enumerate()
+                .map(|(i, r)| LineStock {
+                    line_id: format!("l{i}"),
+                    reserved: *r,
+                    tags: vec![],
+                })
+                .collect()
+        };
+        let refused = |reasons: &[Reason]| Some(Verdict::Refuse(reasons.iter().copied().collect()));
+        use DeadlineAction::*;
+        assert_eq!(verdict_at_deadline(Nothing, &lines(&[true]), true), None);
+        assert_eq!(
+            verdict_at_deadline(Refuse, &lines(&[true, true]), true),
+            refused(&[Reason::Deadline])
+        );
+        assert_eq!(
+            verdict_at_deadline(Accept, &lines(&[true, true]), false),
+            Some(Verdict::Accept)
+        );
+        assert_eq!(
+            verdict_at_deadline(Accept, &lines(&[true, false]), true),
+            Some(Verdict::Partial {
+                refused: vec!["l1".into()]
+            })
+        );
+        let short = refused(&[Reason::Deadline, Reason::InsufficientStock]);
+        assert_eq!(
+            verdict_at_deadline(Accept, &lines(&[true, false]), false),
+            short
+        );
+        assert_eq!(
+            verdict_at_deadline(Accept, &lines(&[false, false]), true),
+            short
+        );
     }
 }

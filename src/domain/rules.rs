@@ -16,6 +16,8 @@ pub enum Reason {
     CountryNotAllowed,
     SkuTag,
     AddressIncomplete,
+    /// Decided by `[rules] on_deadline`, late in the acceptance window.
+    Deadline,
 }
 
 impl Reason {
@@ -27,6 +29,7 @@ impl Reason {
             Self::CountryNotAllowed => "country_not_allowed",
             Self::SkuTag => "sku_tag",
             Self::AddressIncomplete => "address_incomplete",
+            Self::Deadline => "deadline",
         }
     }
 }
@@ -152,6 +155,7 @@ mod tests {
                 Country::parse("BE").unwrap(),
             ]),
             flag_sku_tags: vec!["fragile".into()],
+            ..RulesConfig::default()
         }
     }
 

@@ -58,8 +58,7 @@ pub(super) async fn run(
 ) -> Result<Report, Error> {
     let name = channel.name().to_owned();
     let config = ctx.config.clone();
-    let partial =
-        channel.config.partial_acceptance && channel.marketplace.capabilities().partial_acceptance;
+    let partial = channel.partial_acceptance();
     let (deadline, dry_run) = (channel.config.acceptance_deadline, ctx.dry_run);
     let mut report = ctx
         .store

@@ -7,12 +7,17 @@
 //! before any inventory was loaded are judged from the store once one is
 //! ([`decide_waiting`], woken when the ledger moves).
 //!
+//! A channel's first cycle begins with the [`first_import`] of every order still holding
+//! stock; nothing is decided on the channel nor pushed to it before.
+//!
 //! Ingestion, reservations and decisions of a poll are committed in one transaction that also
 //! moves the polling cursor, so a crash before the commit simply polls again, and a crash
 //! after it resumes the committed decisions. Marketplace calls happen only after the commit.
 
 pub mod act;
+mod deadline;
 pub mod decide;
+mod first_import;
 pub mod health;
 pub mod ingest;
 pub mod push;
@@ -48,6 +53,12 @@ pub struct Channel {
 impl Channel {
     pub fn name(&self) -> &str {
         &self.config.name
+    }
+
+    /// Some lines may be refused and the others accepted: the seller allows it and so does
+    /// the marketplace.
+    pub fn partial_acceptance(&self) -> bool {
+        self.config.partial_acceptance && self.marketplace.capabilities().partial_acceptance
     }
 }
 
@@ -111,6 +122,9 @@ pub async fn run(channel: &Channel, ctx: &Context) -> Result<CycleReport, Error>
 /// The ledger moved (a snapshot landed, most often): judges from the store the orders that
 /// waited for an inventory, and sends those decisions, without polling the marketplace.
 pub async fn decide_waiting(channel: &Channel, ctx: &Context) -> Result<CycleReport, Error> {
+    if !first_import::is_done(channel, ctx).await? {
+        return Ok(CycleReport::default()); // the channel's next cycle imports, then decides
+    }
     let name = channel.name().to_owned();
     let waiting = ctx
         .store
@@ -126,8 +140,12 @@ pub async fn decide_waiting(channel: &Channel, ctx: &Context) -> Result<CycleRep
     Ok(report)
 }
 
-/// Only pushes quantities: another channel's order moved the ledger.
+/// Only pushes quantities: another channel's order moved the ledger. Nothing before the
+/// channel's first import: quantities would still count the units its old orders hold.
 pub async fn push_stock(channel: &Channel, ctx: &Context) -> Result<usize, Error> {
+    if !first_import::is_done(channel, ctx).await? {
+        return Ok(0);
+    }
     let pushed = push::push(
         channel.name(),
         channel.marketplace.as_ref(),
@@ -140,6 +158,7 @@ pub async fn push_stock(channel: &Channel, ctx: &Context) -> Result<usize, Error
 }
 
 async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Error> {
+    first_import::run_if_due(channel, ctx).await?;
     let name = channel.name();
     let market = channel.marketplace.as_ref();
     let now = Timestamp::now();
@@ -182,7 +201,7 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
     // Acting may fail; the quantities are pushed all the same, then the failure is reported.
     let mut failure = None;
     if !ctx.dry_run {
-        watch::run(name, ctx, now).await?;
+        report.stock_moved |= watch::run(channel, ctx, now).await?;
         match act::run(channel, ctx).await {
             Ok((confirmed, reread)) => {
                 report.confirmed = confirmed;

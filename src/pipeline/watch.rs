@@ -1,12 +1,12 @@
 //! Checks that depend on the clock rather than on a poll: orders nearing their acceptance
-//! deadline (alerts at 50 % and 80 % of the window), orders waiting too long (the customer's
-//! `delayed` message), SKUs running low. Each raises or resolves idempotently, so running
-//! them every cycle is safe.
+//! deadline (alerts at 50 % and 80 % of the window, `[rules] on_deadline`) or past it, orders
+//! waiting too long (the customer's `delayed` message), SKUs running low. Each raises, decides
+//! or resolves idempotently, so running them every cycle is safe.
 
 use jiff::Timestamp;
 use rusqlite::{Connection, Transaction};
 
-use super::{Context, Error};
+use super::{Channel, Context, Error, deadline};
 use crate::config::Config;
 use crate::delivery;
 use crate::domain::alert_keys::{self, DEADLINE_STEPS};
@@ -15,20 +15,23 @@ use crate::domain::deadlines;
 use crate::events::OrderEvent;
 use crate::store::{self, alerts, orders, stock, stock_low};
 
-/// Runs every check for `channel` in one transaction, then wakes the senders.
-pub(super) async fn run(channel: &str, ctx: &Context, now: Timestamp) -> Result<(), Error> {
-    let (name, config) = (channel.to_owned(), ctx.config.clone());
-    ctx.store
+/// Runs every check for `channel` in one transaction, then wakes the senders. Returns whether
+/// an order was decided at its deadline (channels need new quantities).
+pub(super) async fn run(channel: &Channel, ctx: &Context, now: Timestamp) -> Result<bool, Error> {
+    let (name, config) = (channel.name().to_owned(), ctx.config.clone());
+    let partial_allowed = channel.partial_acceptance();
+    let waiting = ctx
+        .store
         .call(move |conn| {
             let tx = conn.transaction()?;
-            waiting_orders(&tx, &config, &name, now)?;
+            let waiting = waiting_orders(&tx, &config, &name, partial_allowed, now)?;
             stock_levels(&tx, &config, &store::time_text(now))?;
             tx.commit()?;
-            Ok(())
+            Ok(waiting)
         })
         .await?;
     ctx.delivery.notify_one();
-    Ok(())
+    Ok(waiting.decided > 0)
 }
 
 /// Closes the alerts an order stops deserving once it is decided or leaves the queue.
@@ -44,21 +47,54 @@ pub fn order_settled(
     Ok(())
 }
 
-/// Deadline alerts and `delayed` messages for `channel`'s orders still waiting for a decision
-/// the marketplace confirmed (undecided, held for review, or a decision not yet accepted by
-/// the marketplace). Returns how many messages were queued.
+/// What [`waiting_orders`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Waiting {
+    /// `delayed` messages queued.
+    pub queued: usize,
+    /// Orders decided by `[rules] on_deadline`.
+    pub decided: usize,
+}
+
+/// Deadline alerts, `on_deadline` decisions and `delayed` messages for `channel`'s orders still
+/// waiting for a decision the marketplace confirmed (undecided, held for review, or a decision
+/// not yet accepted by the marketplace).
 pub fn waiting_orders(
     tx: &Transaction<'_>,
     config: &Config,
     channel: &str,
+    partial_allowed: bool,
     now: Timestamp,
-) -> store::Result<usize> {
+) -> store::Result<Waiting> {
     let now_text = store::time_text(now);
-    let mut queued = 0;
+    let mut waiting = Waiting::default();
     for (stored, order) in orders::awaiting_confirmation(tx, channel)? {
         let order_id = &stored.order_id;
         if let Some(deadline) = stored.deadline_at {
             let elapsed = deadlines::elapsed_fraction(stored.created_at, deadline, now);
+            if deadline::apply(
+                tx,
+                &config.rules,
+                (&stored, &order),
+                elapsed,
+                partial_allowed,
+                config.inventory.safety_buffer,
+                &now_text,
+            )? {
+                waiting.decided += 1;
+            }
+            if now >= deadline {
+                let message = format!(
+                    "{channel}:{order_id} passed its acceptance deadline ({deadline}) and the marketplace still shows it waiting; it may be cancelled any moment"
+                );
+                let alert = Alert::new(
+                    AlertKind::DeadlineMissed,
+                    alert_keys::deadline_missed(channel, order_id),
+                    message,
+                )
+                .order(channel, order_id);
+                alerts::raise(tx, &alert, &now_text)?;
+            }
             for (step, percent) in DEADLINE_STEPS {
                 if elapsed >= step {
                     let message = format!(
@@ -79,7 +115,7 @@ pub fn waiting_orders(
             .checked_add(config.notify.delayed_after)
             .unwrap_or(Timestamp::MAX);
         if now >= delayed_at {
-            queued += delivery::enqueue(
+            waiting.queued += delivery::enqueue(
                 tx,
                 config,
                 channel,
@@ -90,7 +126,7 @@ pub fn waiting_orders(
             )?;
         }
     }
-    Ok(queued)
+    Ok(waiting)
 }
 
 /// Raises one `stock_low` digest listing the SKUs that fell to their threshold since the last
@@ -213,14 +249,15 @@ mod tests {
             store
                 .with(|c| {
                     let tx = c.transaction()?;
-                    let queued = waiting_orders(
+                    let waiting = waiting_orders(
                         &tx,
                         &config,
                         "lm",
+                        false,
                         created + SignedDuration::from_hours(hours),
                     )?;
                     tx.commit()?;
-                    Ok(queued)
+                    Ok(waiting.queued)
                 })
                 .unwrap()
         };
@@ -237,6 +274,7 @@ mod tests {
 
         // the apology goes out once, an hour after first sight (first seen "now", i.e. at 100 h)
         assert_eq!(check(100), 0);
+        assert!(open_alerts(&store).contains(&"deadline_missed:lm:o1".to_string()));
         assert_eq!(check(102), 1);
         assert_eq!(check(103), 0);
 

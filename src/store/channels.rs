@@ -38,6 +38,32 @@ pub fn set_cursor(
     Ok(())
 }
 
+/// Whether the channel's first import (every order still holding stock) is done; until it
+/// is, nothing is decided on the channel and nothing pushed to it.
+pub fn first_import_done(conn: &Connection, channel: &str) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM first_imports WHERE channel = ?1)",
+        params![channel],
+        |r| r.get(0),
+    )?)
+}
+
+/// Records the first import done with `orders` orders; call it in the transaction that
+/// commits them.
+pub fn record_first_import(
+    tx: &Transaction<'_>,
+    channel: &str,
+    orders: usize,
+    now: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO first_imports (channel, orders, done_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (channel) DO NOTHING",
+        params![channel, orders as i64, now],
+    )?;
+    Ok(())
+}
+
 /// Records the end of one poll; returns the channel's consecutive failures so far.
 pub fn record_poll(
     conn: &Connection,

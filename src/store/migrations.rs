@@ -5,7 +5,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` takes the schema from version `i` to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_OUTBOX_THREAD_ID];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_FIRST_IMPORTS, V6_OUTBOX_THREAD_ID];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
 /// the write lock before reading the version, so two processes starting at once (the daemon
@@ -301,8 +301,20 @@ UPDATE alerts SET resolved_at = strftime('%Y-%m-%dT%H:%M:%S.000000000Z', 'now'),
 WHERE kind = 'stock_low' AND resolved_at IS NULL;
 "#;
 
+/// A channel's first cycle imports every order still holding stock, whatever its age, and
+/// decides nothing before that is done; this table remembers, per channel, that it was.
+/// Channels of an older database have none yet: they import once, which only adds the old
+/// accepted orders their 24-hour first poll never saw.
+const V5_FIRST_IMPORTS: &str = r#"
+CREATE TABLE first_imports (
+    channel TEXT PRIMARY KEY,
+    orders  INTEGER NOT NULL,
+    done_at TEXT NOT NULL
+);
+"#;
+
 /// The marketplace thread a customer message went into (Mirakl opens one per OR43): the
 /// order's later messages reply in it (M12) instead of opening another.
-const V5_OUTBOX_THREAD_ID: &str = r#"
+const V6_OUTBOX_THREAD_ID: &str = r#"
 ALTER TABLE outbox ADD COLUMN thread_id TEXT;
 "#;

@@ -8,6 +8,7 @@
 //! which WAL lets read the last commit while a long write (a big snapshot) is under way.
 
 pub mod alerts;
+mod backup;
 pub mod channels;
 pub mod decisions;
 pub mod figures;
@@ -33,6 +34,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use backup::Copied;
 use migrations::{MigrationOutcome, migrate};
 
 pub const DATABASE_FILE: &str = "vigie.db";

@@ -40,6 +40,9 @@ pub struct ChannelStatus {
     #[serde(flatten)]
     pub health: Option<ChannelHealth>,
     pub kpis: Kpis,
+    /// Its first import (every order still holding stock) is not done: nothing is decided
+    /// on it nor pushed to it yet.
+    pub importing: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -72,6 +75,7 @@ pub fn report(conn: &Connection, config: &Config, now: Timestamp) -> Result<Stat
                 poll_interval_seconds: c.poll_interval.as_secs(),
                 health: health.remove(&c.name),
                 kpis: kpis::of_channel(conn, &c.name, window, now)?,
+                importing: !channels::first_import_done(conn, &c.name)?,
             })
         })
         .collect::<Result<_>>()?;
@@ -142,6 +146,12 @@ impl fmt::Display for StatusReport {
                     }
                     writeln!(f)?;
                 }
+            }
+            if c.importing {
+                writeln!(
+                    f,
+                    "  importing the orders that hold stock: nothing decided nor pushed until done"
+                )?;
             }
             let k = &c.kpis;
             writeln!(f, "  {}", k.summary())?;

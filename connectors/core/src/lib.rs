@@ -33,7 +33,7 @@ pub use order::{
 };
 pub use stock::{PushStatus, PushTicket, SkuRejection, StockLevel, StockUpdate};
 pub use throttle::{Quota, Throttle};
-pub use wait::{WaitObserver, observe_waits};
+pub use wait::{WaitObserver, observe_waits, stop_at_waits};
 
 /// Re-exported so connectors and the engine agree on one decimal and one time type.
 pub use jiff::Timestamp;

@@ -24,6 +24,11 @@ pub trait Marketplace: Send + Sync {
     /// Every order currently waiting for the seller's decision.
     async fn orders_awaiting_acceptance(&self) -> Result<OrderBatch, ConnectorError>;
 
+    /// Every order that still holds the seller's stock, whatever its age: accepted (or being
+    /// paid for) and not shipped yet. Read when a channel is first watched, so the units
+    /// promised before vigie watched the shop are reserved before it decides anything.
+    async fn orders_holding_stock(&self) -> Result<OrderBatch, ConnectorError>;
+
     /// Orders changed between `since` and `until` (the connector may widen the window to
     /// cover the marketplace's own clock skew; callers de-duplicate).
     async fn orders_updated(

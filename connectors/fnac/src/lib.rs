@@ -104,6 +104,10 @@ impl Marketplace for Fnac {
         orders::awaiting_acceptance(&self.transport).await
     }
 
+    async fn orders_holding_stock(&self) -> Result<OrderBatch, ConnectorError> {
+        orders::holding_stock(&self.transport).await
+    }
+
     async fn orders_updated(
         &self,
         since: Timestamp,

@@ -27,6 +27,19 @@ pub(crate) async fn awaiting_acceptance(t: &Transport) -> Result<OrderBatch, Con
     .await
 }
 
+/// Orders whose units are promised and not shipped yet: `Accepted` (Fnac has still to debit
+/// the customer) and `ToShip`.
+pub(crate) async fn holding_stock(t: &Transport) -> Result<OrderBatch, ConnectorError> {
+    query(t, |root| {
+        root.child(
+            Element::new("states")
+                .text("state", "Accepted")
+                .text("state", "ToShip"),
+        )
+    })
+    .await
+}
+
 /// Orders whose `UpdatedAt` falls in the window (the engine's polling policy decides how far
 /// back it reaches). Fnac's dates are to the second: the window widens to whole seconds, or a
 /// change stamped in the window's last second would be left out.

@@ -12,6 +12,7 @@ use vigie_connector::{
 };
 
 use crate::client::{self, Api, Call};
+use crate::orders::HOLDING_STOCK;
 use crate::pages::PAGE_SIZE;
 use crate::poll::{poll, query_date};
 use crate::settings::{MessageTopic, MiraklSettings, PartialAcceptanceFallback};
@@ -126,6 +127,11 @@ impl Marketplace for Mirakl {
 
     async fn orders_awaiting_acceptance(&self) -> Result<OrderBatch, ConnectorError> {
         let filters = [("order_state_codes", "WAITING_ACCEPTANCE".to_owned())];
+        poll(&self.api, &self.orders, &filters).await
+    }
+
+    async fn orders_holding_stock(&self) -> Result<OrderBatch, ConnectorError> {
+        let filters = [("order_state_codes", HOLDING_STOCK.join(","))];
         poll(&self.api, &self.orders, &filters).await
     }
 

@@ -108,6 +108,11 @@ pub fn status_of(raw: &str) -> OrderStatus {
     }
 }
 
+/// The order states whose units are promised and still on the seller's shelf: accepted,
+/// waiting for the customer's debit or for shipping. `TO_COLLECT` is not one: the protocol
+/// notes make it the pickup variant of `SHIPPED`, so its units already left the stock.
+pub(crate) const HOLDING_STOCK: [&str; 3] = ["WAITING_DEBIT", "WAITING_DEBIT_PAYMENT", "SHIPPING"];
+
 fn state(raw: String) -> MarketplaceState {
     let status = status_of(&raw);
     MarketplaceState::new(raw, status)
@@ -286,6 +291,13 @@ mod tests {
             ("WAITING_REFUND", Other),
         ] {
             assert_eq!(status_of(raw), status, "{raw}");
+        }
+    }
+
+    #[test]
+    fn the_states_holding_stock_are_the_accepted_ones() {
+        for raw in HOLDING_STOCK {
+            assert_eq!(status_of(raw), OrderStatus::Accepted, "{raw}");
         }
     }
 

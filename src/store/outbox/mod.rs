@@ -102,6 +102,23 @@ pub fn mark_interrupted(tx: &Transaction<'_>) -> Result<Vec<ReadJob>> {
     Ok(jobs)
 }
 
+/// In a backup copy: the customer messages and seller webhooks not yet delivered are set as
+/// being sent, so the start that follows a restore takes them for interrupted sends (uncertain,
+/// alerted, never sent again): the lost database may have sent them after the copy was taken,
+/// and a customer must not get one twice. On-call notices stay due (a receiver drops a repeat
+/// by its `X-Vigie-Delivery` id). Returns how many there are.
+pub fn hold_undelivered_for_restore(copy: &Connection) -> Result<i64> {
+    copy.execute(
+        "UPDATE outbox SET state = ?1 WHERE state = ?2 AND order_pk IS NOT NULL",
+        [DeliveryState::Sending, DeliveryState::Pending],
+    )?;
+    Ok(copy.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE state = ?1 AND order_pk IS NOT NULL",
+        [DeliveryState::Sending],
+        |r| r.get(0),
+    )?)
+}
+
 /// Claims the next due job of `lane`, committing it as 'sending' before returning it. A row
 /// that cannot be read back is set aside ('failed', with why) in the same transaction and
 /// returned as the error naming it, so it never blocks the jobs behind it.

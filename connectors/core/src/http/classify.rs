@@ -14,6 +14,8 @@ use crate::ConnectorError;
 pub(super) struct Failure {
     pub error: ConnectorError,
     pub processed: bool,
+    /// The request reached the marketplace, which counts it against its budgets.
+    pub reached: bool,
 }
 
 impl Failure {
@@ -34,6 +36,7 @@ impl Failure {
     pub fn unsent(e: reqwest::Error) -> Self {
         Self {
             processed: !e.is_connect(),
+            reached: !e.is_connect(),
             error: ConnectorError::Transient(e.without_url().to_string()),
         }
     }
@@ -42,6 +45,7 @@ impl Failure {
     pub fn unread(e: reqwest::Error) -> Self {
         Self {
             processed: true,
+            reached: true,
             error: ConnectorError::Transient(format!("reading the body: {}", e.without_url())),
         }
     }
@@ -77,6 +81,7 @@ pub(super) fn classify(reply: Reply) -> Result<Reply, Failure> {
     let refused = status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT;
     Err(Failure {
         processed: !refused,
+        reached: true,
         error,
     })
 }

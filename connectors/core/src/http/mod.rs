@@ -9,6 +9,7 @@ mod body;
 mod classify;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -149,12 +150,22 @@ impl ChannelClient {
             .with_max_delay(self.settings.max_backoff.min(max_wait))
             .with_max_times(self.settings.max_retries)
             .with_jitter();
+        // A refused connection never reached the marketplace: its retry takes the place in
+        // the endpoint's budget the refused attempt paid for, instead of waiting for another
+        // (an unreachable Mirakl would otherwise take a minute of OR11 budget per retry).
+        let place_unused = AtomicBool::new(false);
         let attempt = || async {
-            if let Some(pace) = endpoint_pace {
+            if let Some(pace) = endpoint_pace
+                && !place_unused.load(Ordering::Relaxed)
+            {
                 pace.ready(max_wait).await;
             }
             self.pace.ready(max_wait).await;
             let outcome = self.attempt(build(&self.http), limit).await;
+            place_unused.store(
+                matches!(&outcome, Err(failure) if !failure.reached),
+                Ordering::Relaxed,
+            );
             let label = match &outcome {
                 Ok(reply) if reply.status.is_success() => "ok",
                 Ok(_) => "client_error",
@@ -214,6 +225,7 @@ impl ChannelClient {
             BodyError::Broken(e) => Failure::unread(e),
             BodyError::TooLarge(limit) => Failure {
                 processed: true,
+                reached: true,
                 error: ConnectorError::permanent(format!(
                     "{} from {} larger than {limit}",
                     limit.what, self.channel
@@ -321,6 +333,28 @@ mod tests {
         // (No upper bound: while real sockets wait, paused time jumps to the next timer.)
         let waited = start.elapsed();
         assert!(waited >= Duration::from_secs(42), "waited only {waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_connection_does_not_spend_the_endpoint_budget() {
+        // A port nothing listens on any more: every connection is refused.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", closed.local_addr().unwrap());
+        drop(closed);
+        let hourly = Throttle::every(Duration::from_secs(3600));
+        let start = tokio::time::Instant::now();
+        let error = client()
+            .send_paced("test", Repeat::Safe, Some(&hourly), PAGE, |http| {
+                http.get(&url)
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ConnectorError::Transient(_)), "{error:?}");
+        // Four retries on the backoff alone: not even one wait for the budget, which the
+        // client caps at `max_wait`.
+        let waited = start.elapsed();
+        let max_wait = HttpSettings::default().max_wait;
+        assert!(waited < max_wait, "waited {waited:?}");
     }
 
     #[tokio::test(start_paused = true)]

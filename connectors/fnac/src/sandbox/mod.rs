@@ -225,6 +225,18 @@ impl FnacSandbox {
         self.shared.state().views()
     }
 
+    /// The seller accepts every waiting line elsewhere (Fnac's back office): `ToAccept`
+    /// lines become `Accepted`.
+    pub fn accept_elsewhere(&self, order_id: &str) -> bool {
+        self.shared.state().accept_elsewhere(order_id)
+    }
+
+    /// Moves an order's creation and last change `age` into the past, as for an order placed
+    /// long before vigie first watched the shop.
+    pub fn backdate(&self, order_id: &str, age: Duration) -> bool {
+        self.shared.state().backdate(order_id, age)
+    }
+
     /// Fnac debits the customer: `Accepted` lines become `ToShip`.
     pub fn debit(&self, order_id: &str) -> bool {
         self.shared.state().debit(order_id)

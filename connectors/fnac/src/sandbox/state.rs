@@ -498,6 +498,19 @@ impl State {
         result
     }
 
+    pub fn accept_elsewhere(&mut self, order_id: &str) -> bool {
+        self.move_lines(order_id, &["ToAccept"], "Accepted", None)
+    }
+
+    pub fn backdate(&mut self, order_id: &str, age: Duration) -> bool {
+        let Some(order) = self.order_mut(order_id) else {
+            return false;
+        };
+        order.created_at -= age;
+        order.updated_at -= age;
+        true
+    }
+
     pub fn debit(&mut self, order_id: &str) -> bool {
         self.move_lines(order_id, &["Accepted"], "ToShip", None)
     }

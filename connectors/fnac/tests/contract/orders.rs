@@ -118,6 +118,20 @@ async fn queries_changes_in_the_updated_at_window_it_is_given() {
 }
 
 #[tokio::test]
+async fn asks_for_every_order_holding_stock_by_state() {
+    let server = serving("orders_query", empty_orders()).await;
+    fnac(&server).orders_holding_stock().await.unwrap();
+    // `order_states` (OrdersQueryService.xsd): any number of `order_state` values.
+    assert_eq!(
+        first_body(&server, "orders_query").await,
+        first_page(
+            "orders_query",
+            "<states><state>Accepted</state><state>ToShip</state></states>"
+        )
+    );
+}
+
+#[tokio::test]
 async fn re_reads_orders_by_id_and_carries_shipping_data() {
     let shipped = lenient_order(ORDER)
         .replace("<state>Created</state>", "<state>Shipped</state>")

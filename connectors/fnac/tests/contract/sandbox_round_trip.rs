@@ -219,3 +219,43 @@ async fn the_same_seed_gives_the_same_ids() {
     assert_eq!(id, b.add_order(spec));
     assert_eq!(id.len(), 13);
 }
+
+#[tokio::test]
+async fn every_order_holding_stock_whatever_its_age_over_several_pages() {
+    let sandbox = FnacSandbox::start(SandboxOptions::default()).await.unwrap();
+    sandbox.set_quantity("SKU-1", 1000);
+    let one = || OrderSpec::new(vec![LineSpec::new("SKU-1", 1, euros(100))]);
+    let month = Duration::from_secs(30 * 24 * 3600);
+    // 150 accepted long ago (two pages), half of them debited since; and orders that hold
+    // nothing: waiting, shipped, cancelled.
+    let mut holding = Vec::new();
+    for i in 0..150 {
+        let id = sandbox.add_order(one());
+        assert!(sandbox.accept_elsewhere(&id));
+        if i % 2 == 0 {
+            assert!(sandbox.debit(&id));
+        }
+        assert!(sandbox.backdate(&id, month));
+        holding.push(id);
+    }
+    sandbox.add_order(one());
+    let shipped = sandbox.add_order(one());
+    sandbox.accept_elsewhere(&shipped);
+    sandbox.ship(&shipped, "TRACK-1", "LAPOSTE");
+    let cancelled = sandbox.add_order(one());
+    sandbox.cancel(&cancelled);
+
+    let fnac = Fnac::new("fnac", settings(&sandbox)).unwrap();
+    let batch = fnac.orders_holding_stock().await.unwrap();
+    let mut ids: Vec<String> = batch.orders.iter().map(|o| o.id.clone()).collect();
+    ids.sort();
+    holding.sort();
+    assert_eq!(ids, holding);
+    assert!(
+        batch
+            .orders
+            .iter()
+            .all(|o| o.state.status == OrderStatus::Accepted)
+    );
+    assert_eq!(sandbox.requests("orders_query"), 2, "two pages of 100");
+}

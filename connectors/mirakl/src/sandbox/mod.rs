@@ -380,6 +380,18 @@ impl MiraklSandbox {
         Ok(())
     }
 
+    /// Moves an order's creation and last change `age` into the past, as for an order placed
+    /// and accepted long before vigie first watched the shop.
+    pub fn backdate(&self, order_id: &str, age: Duration) -> Result<(), SandboxError> {
+        let mut shop = self.state();
+        let order = shop
+            .order_mut(order_id)
+            .ok_or_else(|| SandboxError(format!("no order {order_id}")))?;
+        order.created_at -= age;
+        order.updated_at -= age;
+        Ok(())
+    }
+
     /// Serves this order with an unreadable `created_date` in OR11.
     pub fn set_malformed(&self, order_id: &str, malformed: bool) -> Result<(), SandboxError> {
         let mut shop = self.state();

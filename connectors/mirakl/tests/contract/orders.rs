@@ -61,6 +61,24 @@ async fn or11_asks_for_the_acceptance_queue_with_the_documented_query() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn or11_asks_for_every_order_holding_stock_with_the_documented_states() {
+    let reply = json!({"orders": [order_json("O-1", "SHIPPING")], "total_count": 1});
+    let server = serving("GET /api/orders", json_reply(200, reply)).await;
+    let batch = mirakl(&server).orders_holding_stock().await.unwrap();
+    assert_eq!(batch.orders[0].state.status, OrderStatus::Accepted);
+    let sent = requests(&server).await;
+    // Values of OR11's `order_state_codes` enum, comma-separated as the spec documents.
+    assert_eq!(
+        query(&sent[0]),
+        first_page(&[(
+            "order_state_codes",
+            "WAITING_DEBIT,WAITING_DEBIT_PAYMENT,SHIPPING"
+        )])
+    );
+    assert_mirakl_headers(&sent[0]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn or11_update_window_is_sent_in_utc_seconds() {
     let server = serving("GET", empty_page()).await;
     let since: Timestamp = "2024-05-02T08:00:00.700Z".parse().unwrap();

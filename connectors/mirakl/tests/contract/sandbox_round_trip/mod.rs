@@ -175,3 +175,39 @@ async fn polls_page_through_hundreds_of_orders() {
     assert_eq!(read, ids);
     assert_eq!(sandbox.request_count("OR11"), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_order_holding_stock_whatever_its_age_over_several_pages() {
+    let sandbox = start_sandbox().await;
+    sandbox.set_quantity("A", 1000);
+    let month = Duration::from_secs(30 * 24 * 3600);
+    let one = || OrderSpec::new().line("A", 1, price(100));
+    // 120 accepted orders placed a month ago (two OR11 pages), in each state holding stock;
+    // and orders that hold nothing: waiting, shipped, to collect, cancelled.
+    let states = ["WAITING_DEBIT", "WAITING_DEBIT_PAYMENT", "SHIPPING"];
+    let mut holding = Vec::new();
+    for i in 0..120 {
+        let id = sandbox.add_order(one());
+        sandbox.force_state(&id, states[i % states.len()]).unwrap();
+        sandbox.backdate(&id, month).unwrap();
+        holding.push(id);
+    }
+    sandbox.add_order(one());
+    for state in ["SHIPPED", "TO_COLLECT", "CANCELED"] {
+        let id = sandbox.add_order(one());
+        sandbox.force_state(&id, state).unwrap();
+    }
+
+    let batch = client(&sandbox).orders_holding_stock().await.unwrap();
+    let mut ids: Vec<String> = batch.orders.iter().map(|o| o.id.clone()).collect();
+    ids.sort();
+    holding.sort();
+    assert_eq!(ids, holding);
+    assert!(
+        batch
+            .orders
+            .iter()
+            .all(|o| o.state.status == OrderStatus::Accepted)
+    );
+    assert_eq!(sandbox.request_count("OR11"), 2, "two pages of 100");
+}
