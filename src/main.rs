@@ -25,7 +25,7 @@ enum Command {
     /// Run the daemon.
     Run(cli::run::Args),
     /// Validate the configuration and its secrets; print a summary with secrets redacted.
-    CheckConfig,
+    CheckConfig(cli::check_config::Args),
     /// List orders.
     Orders(cli::orders::Args),
     /// Channels, last poll, errors, backlog, deadlines.
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
     let path = env.config_path(cli.config.as_deref());
     let outcome = match cli.command {
         Command::Run(args) => cli::run::run(&path, &env, args),
-        Command::CheckConfig => cli::check_config::run(&path, &env),
+        Command::CheckConfig(args) => cli::check_config::run(&path, &env, args),
         Command::Orders(args) => cli::orders::run(&path, &env, args),
         Command::Status(args) => cli::status::run(&path, &env, args),
         Command::Report(args) => cli::report::run(&path, &env, args),

@@ -142,6 +142,9 @@ on_insufficient_stock = "refuse"
 [notify]
 retry_min = "2s"
 limits = {{ marketplace_per_minute = {MESSAGES_PER_MINUTE} }}
+
+[notify.channel.lm]
+events = ["delayed", "accepted", "shipped", "refused", "cancelled"]
 "#,
         revoked_url = revoked.base_url(),
         revoked_key = revoked.api_key(),

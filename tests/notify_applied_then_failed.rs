@@ -162,7 +162,7 @@ mod mirakl {
                 sandbox.add_order(OrderSpec::new().line("PERC-18V", 1, Decimal::new(12990, 2)))
             })
             .collect();
-        queue(&store, &config, "shop", &ids, OrderEvent::Accepted);
+        queue(&store, &config, "shop", &ids, OrderEvent::Refused);
         sandbox.set_faults(faults);
         let mut settings = sandbox.client_settings();
         settings.http.timeout = timeout;

@@ -63,12 +63,13 @@ impl Shop {
 async fn each_event_is_sent_once_through_the_marketplace() {
     let dir = tempfile::tempdir().unwrap();
     let shop = shop().await;
-    let config = Arc::new(config(dir.path(), shop.sandbox.base_url().as_str(), ""));
+    let events = "[notify.channel.shop]\nevents = [\"accepted\"]\n";
+    let config = Arc::new(config(dir.path(), shop.sandbox.base_url().as_str(), events));
     let store = open_store(&config);
     let order = shop.order().await;
     let pk = insert_order(&store, "shop", &order);
 
-    // Mirakl's default events: not `received`, but `accepted`.
+    // The events the channel sends: not `received`, but `accepted`.
     assert_eq!(
         enqueue(&store, &config, pk, OrderEvent::Received, &order),
         0
@@ -108,8 +109,8 @@ async fn a_send_interrupted_by_a_crash_becomes_uncertain_and_is_never_resent() {
         let first = orders.pop().unwrap();
         let first_pk = insert_order(&store, "shop", &first);
         let second_pk = insert_order(&store, "shop", &second);
-        enqueue(&store, &config, first_pk, OrderEvent::Shipped, &first);
-        enqueue(&store, &config, second_pk, OrderEvent::Shipped, &second);
+        enqueue(&store, &config, first_pk, OrderEvent::Refused, &first);
+        enqueue(&store, &config, second_pk, OrderEvent::Refused, &second);
         // The worker's first step, then the process dies: the claim is committed, the send
         // never reported back.
         let now = vigie::store::now_text();
@@ -265,8 +266,8 @@ async fn a_row_that_cannot_be_read_is_set_aside_alerted_and_the_rest_still_leave
     let (second, first) = (orders.pop().unwrap(), orders.pop().unwrap());
     let first_pk = insert_order(&store, "shop", &first);
     let second_pk = insert_order(&store, "shop", &second);
-    enqueue(&store, &config, first_pk, OrderEvent::Accepted, &first);
-    enqueue(&store, &config, second_pk, OrderEvent::Accepted, &second);
+    enqueue(&store, &config, first_pk, OrderEvent::Refused, &first);
+    enqueue(&store, &config, second_pk, OrderEvent::Refused, &second);
     // A row no release of vigie writes (a hand edit, a bad restore).
     store
         .with(|conn| {

@@ -11,7 +11,6 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use vigie_connector::{WaitObserver, observe_waits, stop_at_waits};
 
-use super::health;
 use super::heartbeat::Heartbeats;
 use crate::pipeline::{self, Channel, Context};
 
@@ -20,7 +19,7 @@ pub(super) fn channel_span(name: &str) -> tracing::Span {
     tracing::info_span!("channel", channel = %name)
 }
 
-/// Checks the marketplace once, then runs a full cycle every poll interval; and whenever the
+/// Runs a full cycle every poll interval; and whenever the
 /// ledger moves (a snapshot landed), judges at once the orders that waited for an inventory.
 pub(super) async fn channel_loop(
     channel: Channel,
@@ -30,12 +29,6 @@ pub(super) async fn channel_loop(
 ) {
     // The connector's waits (budgets, backoffs, Retry-After) count the loop alive.
     let alive = heartbeats.observer(channel.name());
-    if watched(&stop, &alive, health::check(&channel, &ctx))
-        .await
-        .is_none()
-    {
-        return;
-    }
     let mut ticker = tokio::time::interval(channel.config.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut moved = ctx.stock_moved.subscribe();

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use vigie_connector::spec::Bounds;
 
+use super::health;
 use super::heartbeat::Heartbeats;
 use super::loops::{self, channel_span};
 use crate::config::Config;
@@ -154,6 +155,10 @@ impl Services {
                     stop_loops.clone(),
                 )
                 .instrument(span.clone()),
+            );
+            loops.spawn(
+                health::watch(channel.clone(), plan.ctx.clone(), stop_loops.clone())
+                    .instrument(span.clone()),
             );
             loops.spawn(
                 loops::channel_loop(

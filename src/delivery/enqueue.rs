@@ -11,8 +11,10 @@ use crate::store::{self, StoreError};
 
 /// Writes one job per destination configured for `event` on `channel` (customer routes, then
 /// every `[[events.webhook]]` that wants it), inside the caller's transaction, so the jobs
-/// commit with the status change. A job that already exists for (order, event, destination)
-/// is left alone. Returns how many were written.
+/// commit with the status change. The e-mail route of an order the marketplace gave no
+/// address for goes through the marketplace's messaging instead (once, if that route is
+/// configured too). A job that already exists for (order, event, destination) is left alone.
+/// Returns how many were written.
 pub fn enqueue(
     tx: &Transaction<'_>,
     config: &Config,
@@ -26,18 +28,29 @@ pub fn enqueue(
         Some(c) if c.events.contains(&event) => &c.routes,
         _ => &[],
     };
-    let destinations: Vec<Destination> = routes
-        .iter()
-        .map(|route| route_destination(*route))
-        .chain(
-            config
-                .events
-                .webhook
-                .iter()
-                .filter(|w| w.events.contains(&event))
-                .map(|w| Destination::Events(w.name.clone())),
-        )
-        .collect();
+    let has_email = order
+        .customer
+        .email
+        .as_deref()
+        .is_some_and(|e| !e.trim().is_empty());
+    let mut destinations: Vec<Destination> = Vec::new();
+    for route in routes {
+        let destination = match route {
+            Route::Email if !has_email => Destination::Marketplace,
+            route => route_destination(*route),
+        };
+        if !destinations.contains(&destination) {
+            destinations.push(destination);
+        }
+    }
+    destinations.extend(
+        config
+            .events
+            .webhook
+            .iter()
+            .filter(|w| w.events.contains(&event))
+            .map(|w| Destination::Events(w.name.clone())),
+    );
     if destinations.is_empty() {
         return Ok(0);
     }

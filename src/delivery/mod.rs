@@ -16,6 +16,7 @@
 mod enqueue;
 mod notices;
 pub mod outcome;
+pub mod probe;
 pub mod render;
 mod retry;
 mod send;

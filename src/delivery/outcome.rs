@@ -108,10 +108,15 @@ fn never_connected(e: &lettre::transport::smtp::Error) -> bool {
     false
 }
 
-/// The marketplace's answer to a customer message; "already done" is done.
-pub fn marketplace(outcome: Result<(), ConnectorError>) -> Result<(), SendError> {
+/// The marketplace's answer to a customer message, and the thread it went into. "Already
+/// done" (the order is no longer in a state that takes a message) means it was not posted:
+/// failed, never taken for delivered.
+pub fn marketplace<T>(outcome: Result<T, ConnectorError>) -> Result<T, SendError> {
     match outcome {
-        Ok(()) | Err(ConnectorError::AlreadyDone(_)) => Ok(()),
+        Ok(sent) => Ok(sent),
+        Err(ConnectorError::AlreadyDone(message)) => Err(SendError::Permanent(format!(
+            "the marketplace did not post it: {message}"
+        ))),
         Err(ConnectorError::RateLimited { retry_after }) => Err(SendError::Transient {
             message: "the marketplace asked to slow down".to_owned(),
             retry_after,
@@ -148,8 +153,14 @@ mod tests {
         }
         let taken = ConnectorError::Uncertain("HTTP 500".to_owned());
         assert!(matches!(
-            marketplace(Err(taken)),
+            marketplace::<()>(Err(taken)),
             Err(SendError::Uncertain(_))
+        ));
+        // An order past messaging: the message was not posted.
+        let closed = ConnectorError::AlreadyDone("OR43: ORDER_INVALID_STATE".to_owned());
+        assert!(matches!(
+            marketplace::<()>(Err(closed)),
+            Err(SendError::Permanent(m)) if m.contains("did not post it")
         ));
     }
 }

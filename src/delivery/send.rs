@@ -47,13 +47,14 @@ impl Sender {
         })
     }
 
-    pub(super) async fn send(&self, job: &Job) -> Result<(), SendError> {
+    /// Sends `job`; a customer message through the marketplace returns the thread it went into.
+    pub(super) async fn send(&self, job: &Job) -> Result<Option<String>, SendError> {
         let unreadable =
             |e: serde_json::Error| SendError::Permanent(format!("unreadable outbox payload: {e}"));
         match (&job.work, &job.destination) {
             (Work::Order { .. }, Destination::Events(name)) => {
                 let facts = serde_json::from_str(&job.payload).map_err(unreadable)?;
-                self.seller_event(job.id, name, &facts).await
+                self.seller_event(job.id, name, &facts).await.map(|()| None)
             }
             (
                 Work::Order {
@@ -62,12 +63,14 @@ impl Sender {
                 route,
             ) => {
                 let facts = serde_json::from_str(&job.payload).map_err(unreadable)?;
-                self.customer_message(job.id, channel, order_id, route, &facts)
+                self.customer_message(job, channel, order_id, route, &facts)
                     .await
             }
             (Work::Alert { .. }, Destination::Alerts(target)) => {
                 let notice = serde_json::from_str(&job.payload).map_err(unreadable)?;
-                self.alert_notice(job.id, *target, &notice).await
+                self.alert_notice(job.id, *target, &notice)
+                    .await
+                    .map(|()| None)
             }
             (Work::Alert { .. }, other) => Err(SendError::Permanent(format!(
                 "an alert notice cannot go to {}",
@@ -78,19 +81,20 @@ impl Sender {
 
     async fn customer_message(
         &self,
-        id: i64,
+        job: &Job,
         channel: &str,
         order_id: &str,
         route: &Destination,
         facts: &Facts,
-    ) -> Result<(), SendError> {
+    ) -> Result<Option<String>, SendError> {
+        let id = job.id;
         match route {
             Destination::Marketplace => {
                 let message = self.render(facts)?;
                 let to = self.marketplaces.get(channel).ok_or_else(|| {
                     SendError::Permanent(format!("channel {channel} is not configured"))
                 })?;
-                marketplace::send(to.as_ref(), order_id, message).await
+                marketplace::send(to.as_ref(), order_id, message, job.thread.clone()).await
             }
             Destination::Email => {
                 let mailer = self.mailer.as_ref().ok_or_else(|| {
@@ -108,7 +112,7 @@ impl Sender {
                         )
                     })?;
                 let message = self.render(facts)?;
-                mailer.send(to, &message, id).await
+                mailer.send(to, &message, id).await.map(|()| None)
             }
             Destination::Webhook => {
                 let target = self.config.notify.webhook.as_ref().ok_or_else(|| {
@@ -130,6 +134,7 @@ impl Sender {
                 });
                 self.post_delivery(id, &target.url, target.secret.as_ref(), &body)
                     .await
+                    .map(|()| None)
             }
             Destination::Events(_) | Destination::Alerts(_) => Err(SendError::Permanent(format!(
                 "a customer message cannot go to {}",

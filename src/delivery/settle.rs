@@ -19,7 +19,8 @@ use crate::store::{self, Store, StoreError, alerts};
 
 /// What becomes of a job after one send.
 enum Next {
-    Sent,
+    /// With the marketplace thread a customer message went into.
+    Sent(Option<String>),
     RetryIn {
         delay: Duration,
         error: String,
@@ -41,12 +42,12 @@ enum End {
 /// at once.
 fn next(
     attempts: u32,
-    outcome: Result<(), SendError>,
+    outcome: Result<Option<String>, SendError>,
     policy: RetryPolicy,
     max_wait: Duration,
 ) -> Next {
     match outcome {
-        Ok(()) => Next::Sent,
+        Ok(thread) => Next::Sent(thread),
         Err(SendError::Transient {
             message,
             retry_after,
@@ -67,7 +68,7 @@ pub(super) async fn settle(
     store: &Store,
     config: &Config,
     job: Job,
-    outcome: Result<(), SendError>,
+    outcome: Result<Option<String>, SendError>,
     now: Timestamp,
 ) -> store::Result<()> {
     let policy = match job.work {
@@ -80,14 +81,20 @@ pub(super) async fn settle(
     let is_message = matches!(job.work, Work::Order { .. });
     let route = route(job.destination.lane());
     match next(job.attempts, outcome, policy, config.daemon.max_retry_wait) {
-        Next::Sent => {
+        Next::Sent(thread) => {
             if is_message {
                 metrics::counter!("vigie_notifications_sent_total", "route" => route).increment(1);
             }
             tracing::info!(outbox = job.id, job = %describe(&job), "sent");
             let at = store::time_text(now);
             store
-                .call(move |conn| outbox::settle(conn, job.id, Settled::Sent { at: &at }))
+                .call(move |conn| {
+                    let sent = Settled::Sent {
+                        at: &at,
+                        thread: thread.as_deref(),
+                    };
+                    outbox::settle(conn, job.id, sent)
+                })
                 .await
         }
         Next::RetryIn { delay, error } => {
@@ -377,6 +384,6 @@ mod tests {
         ));
         let refused = Err(SendError::Permanent("404".to_owned()));
         assert!(matches!(next(1, refused, policy, cap), Next::GiveUp(e) if e == "404"));
-        assert!(matches!(next(1, Ok(()), policy, cap), Next::Sent));
+        assert!(matches!(next(1, Ok(None), policy, cap), Next::Sent(None)));
     }
 }

@@ -51,6 +51,10 @@ pub fn channel_auth_failed(channel: &str) -> String {
     format!("channel_auth_failed:{channel}")
 }
 
+pub fn shop_suspended(channel: &str) -> String {
+    format!("shop_suspended:{channel}")
+}
+
 /// One for the whole daemon: every channel shares the state directory.
 pub const STATE_DIR_FULL: &str = "state_dir_full";
 

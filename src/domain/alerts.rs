@@ -19,6 +19,8 @@ pub enum AlertKind {
     /// The acceptance deadline passed and the marketplace still shows the order waiting.
     DeadlineMissed,
     ChannelAuthFailed,
+    /// The marketplace says the shop takes no orders (Mirakl `SUSPENDED`, `CLOSE`).
+    ShopSuspended,
     /// After `alerts.channel_unreachable_after` consecutive failed polls.
     ChannelUnreachable,
     /// The marketplace asked for a pause longer than `daemon.max_retry_wait`.
@@ -41,12 +43,13 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 15] = [
+    pub const ALL: [AlertKind; 16] = [
         Self::OrderFlagged,
         Self::DecisionRejected,
         Self::DeadlineAtRisk,
         Self::DeadlineMissed,
         Self::ChannelAuthFailed,
+        Self::ShopSuspended,
         Self::ChannelUnreachable,
         Self::ChannelRateLimited,
         Self::StockLow,
@@ -66,6 +69,7 @@ impl AlertKind {
             Self::DeadlineAtRisk => "deadline_at_risk",
             Self::DeadlineMissed => "deadline_missed",
             Self::ChannelAuthFailed => "channel_auth_failed",
+            Self::ShopSuspended => "shop_suspended",
             Self::ChannelUnreachable => "channel_unreachable",
             Self::ChannelRateLimited => "channel_rate_limited",
             Self::StockLow => "stock_low",
@@ -92,6 +96,7 @@ impl AlertKind {
                 | Self::DeadlineAtRisk
                 | Self::DeadlineMissed
                 | Self::ChannelAuthFailed
+                | Self::ShopSuspended
                 | Self::ChannelUnreachable
                 | Self::StateDirFull
                 | Self::ChannelRateLimited
@@ -104,6 +109,7 @@ impl AlertKind {
     pub fn default_severity(self) -> Severity {
         match self {
             Self::ChannelAuthFailed
+            | Self::ShopSuspended
             | Self::ChannelUnreachable
             | Self::ChannelRateLimited
             | Self::DeadlineAtRisk

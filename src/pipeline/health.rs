@@ -116,7 +116,7 @@ pub fn credentials_refused(channel: &str, message: &str) -> Alert {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::Path;
     use std::sync::Arc;
 
@@ -132,7 +132,7 @@ mod tests {
     use crate::store::Store;
 
     /// A Mirakl channel `lm` on `server`, its state in `dir`, waiting at most 10 minutes.
-    fn channel_and_context(server: &MockServer, dir: &Path) -> (Channel, Context) {
+    pub(crate) fn channel_and_context(server: &MockServer, dir: &Path) -> (Channel, Context) {
         let text = format!(
             "[daemon]\nstate_dir = {:?}\nmax_retry_wait = \"10m\"\n\n[[channel]]\nname = \"lm\"\n\
              kind = \"mirakl\"\nbase_url = {:?}\napi_key = \"k\"\n",
@@ -162,7 +162,7 @@ mod tests {
         (channel, ctx)
     }
 
-    async fn open_alerts(ctx: &Context) -> Vec<String> {
+    pub(crate) async fn open_alerts(ctx: &Context) -> Vec<String> {
         let open = ctx.store.call(|conn| alerts::open(conn)).await.unwrap();
         open.into_iter().map(|(key, _, _)| key).collect()
     }

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` takes the schema from version `i` to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_FIRST_IMPORTS];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_FIRST_IMPORTS, V6_OUTBOX_THREAD_ID];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
 /// the write lock before reading the version, so two processes starting at once (the daemon
@@ -311,4 +311,10 @@ CREATE TABLE first_imports (
     orders  INTEGER NOT NULL,
     done_at TEXT NOT NULL
 );
+"#;
+
+/// The marketplace thread a customer message went into (Mirakl opens one per OR43): the
+/// order's later messages reply in it (M12) instead of opening another.
+const V6_OUTBOX_THREAD_ID: &str = r#"
+ALTER TABLE outbox ADD COLUMN thread_id TEXT;
 "#;

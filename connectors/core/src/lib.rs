@@ -26,7 +26,7 @@ pub use http::{
     BodyError, BodyLimit, ChannelClient, HttpSettings, Repeat, Reply, read_capped, snippet,
 };
 pub use marketplace::{
-    Capabilities, CustomerMessage, LineDecision, Malformed, Marketplace, OrderBatch,
+    Capabilities, CustomerMessage, LineDecision, Malformed, Marketplace, OrderBatch, ShopState,
 };
 pub use order::{
     Address, Country, Customer, DestinationHints, MarketplaceState, Money, Order, OrderLine,

@@ -17,8 +17,9 @@ pub trait Marketplace: Send + Sync {
     /// What this marketplace allows.
     fn capabilities(&self) -> Capabilities;
 
-    /// A cheap call proving the marketplace answers and the credentials work.
-    async fn health(&self) -> Result<(), ConnectorError>;
+    /// A cheap call proving the marketplace answers and the credentials work, and what it
+    /// says of the shop.
+    async fn health(&self) -> Result<ShopState, ConnectorError>;
 
     /// Every order currently waiting for the seller's decision.
     async fn orders_awaiting_acceptance(&self) -> Result<OrderBatch, ConnectorError>;
@@ -51,12 +52,14 @@ pub trait Marketplace: Send + Sync {
     /// The quantities the marketplace currently offers, for drift correction.
     async fn stock_levels(&self) -> Result<Vec<StockLevel>, ConnectorError>;
 
-    /// Posts a message to the customer through the marketplace's own messaging.
+    /// Posts a message to the customer through the marketplace's own messaging, in
+    /// `message.thread` when an earlier message opened one. Returns the conversation it went
+    /// into, when the marketplace has such a thing, for the order's next message.
     async fn message_customer(
         &self,
         order_id: &str,
         message: &CustomerMessage,
-    ) -> Result<(), ConnectorError>;
+    ) -> Result<Option<String>, ConnectorError>;
 }
 
 /// Orders read in one operation, and the ones that could not be read.
@@ -76,6 +79,18 @@ pub struct Malformed {
     pub payload: String,
 }
 
+/// The shop's state as a health check reads it, in the marketplace's own words.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ShopState {
+    /// The marketplace does not say; the credentials work.
+    #[default]
+    Unstated,
+    /// Taking orders (Mirakl `OPEN`).
+    Open(String),
+    /// Taking no orders: suspended or closed by the operator (Mirakl `SUSPENDED`, `CLOSE`...).
+    Closed(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineDecision {
     pub line_id: String,
@@ -86,6 +101,8 @@ pub struct LineDecision {
 pub struct CustomerMessage {
     pub subject: String,
     pub body: String,
+    /// The marketplace's conversation about this order, as an earlier send returned it.
+    pub thread: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

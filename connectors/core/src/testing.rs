@@ -43,10 +43,12 @@ pub fn decision(line_id: &str, accept: bool) -> LineDecision {
     }
 }
 
+/// The first message of an order: no thread yet.
 pub fn message(subject: &str, body: &str) -> CustomerMessage {
     CustomerMessage {
         subject: subject.into(),
         body: body.into(),
+        thread: None,
     }
 }
 

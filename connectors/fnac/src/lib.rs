@@ -20,7 +20,7 @@ pub mod sandbox;
 use async_trait::async_trait;
 use vigie_connector::{
     Capabilities, ConnectorError, CustomerMessage, LineDecision, Marketplace, OrderBatch,
-    PushStatus, PushTicket, StockLevel, StockUpdate, Timestamp,
+    PushStatus, PushTicket, ShopState, StockLevel, StockUpdate, Timestamp,
 };
 
 use crate::client::Transport;
@@ -94,8 +94,10 @@ impl Marketplace for Fnac {
         }
     }
 
-    async fn health(&self) -> Result<(), ConnectorError> {
-        self.transport.reauthenticate().await
+    /// A fresh `auth`: Fnac says nothing of the shop's state.
+    async fn health(&self) -> Result<ShopState, ConnectorError> {
+        self.transport.reauthenticate().await?;
+        Ok(ShopState::Unstated)
     }
 
     async fn orders_awaiting_acceptance(&self) -> Result<OrderBatch, ConnectorError> {
@@ -138,7 +140,9 @@ impl Marketplace for Fnac {
         &self,
         order_id: &str,
         message: &CustomerMessage,
-    ) -> Result<(), ConnectorError> {
-        messages::send(&self.transport, &self.messages, order_id, message).await
+    ) -> Result<Option<String>, ConnectorError> {
+        // Fnac keeps one conversation per order by itself.
+        messages::send(&self.transport, &self.messages, order_id, message).await?;
+        Ok(None)
     }
 }

@@ -8,14 +8,14 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use vigie_connector::{
     Capabilities, ChannelClient, ConnectorError, CustomerMessage, LineDecision, Marketplace,
-    OrderBatch, PushStatus, PushTicket, StockLevel, StockUpdate, Throttle, Timestamp,
+    OrderBatch, PushStatus, PushTicket, ShopState, StockLevel, StockUpdate, Throttle, Timestamp,
 };
 
 use crate::client::{self, Api, Call};
 use crate::orders::HOLDING_STOCK;
 use crate::pages::PAGE_SIZE;
 use crate::poll::{poll, query_date};
-use crate::settings::{MiraklSettings, PartialAcceptanceFallback};
+use crate::settings::{MessageTopic, MiraklSettings, PartialAcceptanceFallback};
 use crate::{decide, messages, stock};
 
 /// One Mirakl shop. Cheap to share behind an `Arc`; every budget is per instance.
@@ -27,14 +27,17 @@ pub struct Mirakl {
     stock_status: Throttle,
     error_reports: Throttle,
     fallback: PartialAcceptanceFallback,
+    /// The topic a new thread to a customer carries.
+    topic: MessageTopic,
     /// Learned from an `ORDER_PARTIAL_ACCEPTANCE_DISABLED` answer.
     partial_disabled: AtomicBool,
-    /// When A01 last proved the key; Mirakl allows A01 once a day.
-    account_checked: Mutex<Option<tokio::time::Instant>>,
+    /// When A01 last proved the key, and the shop state it read; Mirakl allows A01 once a day.
+    account_checked: Mutex<Option<(tokio::time::Instant, ShopState)>>,
 }
 
-/// A01 at most this often.
-const ACCOUNT_CHECK_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+/// A01 at most this often: Mirakl allows it once a day, and a daily check (vigie's runs every
+/// 24 hours) must find it due even when the previous one took a while.
+const ACCOUNT_CHECK_EVERY: Duration = Duration::from_secs(23 * 60 * 60);
 
 #[derive(Debug, Deserialize)]
 struct Account {
@@ -58,36 +61,48 @@ impl Mirakl {
             stock_status: Throttle::every(limits.stock_status_every),
             error_reports: Throttle::per_minute(limits.error_reports_per_minute),
             fallback: settings.partial_acceptance_fallback,
+            topic: settings.message_topic,
             partial_disabled: AtomicBool::new(false),
             account_checked: Mutex::new(None),
         })
     }
 
-    /// A01: proves the key and reads the shop's state, at most once a day.
-    async fn check_account(&self) -> Result<(), ConnectorError> {
-        let due = self
+    /// A01: proves the key and reads the shop's state, at most once a day (the state read
+    /// last is returned in between).
+    async fn check_account(&self) -> Result<ShopState, ConnectorError> {
+        let checked = self
             .account_checked
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .is_none_or(|at| at.elapsed() >= ACCOUNT_CHECK_EVERY);
-        if !due {
-            return Ok(());
+            .clone();
+        if let Some((at, state)) = checked
+            && at.elapsed() < ACCOUNT_CHECK_EVERY
+        {
+            return Ok(state);
         }
         let url = self.api.url(&["account"]);
         let reply = self.api.get(Call::safe("A01"), &url, &[]).await?;
         let account: Account = client::json("A01", &reply)?;
+        let state = shop_state(account.shop_state);
         *self
             .account_checked
             .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(tokio::time::Instant::now());
-        match account.shop_state.as_deref() {
-            // CLOSE is a seller's holiday: orders stop, the channel is still healthy.
-            Some(state @ ("SUSPENDED" | "TERMINATED")) => Err(ConnectorError::Permanent {
-                code: Some(format!("SHOP_{state}")),
-                message: format!("A01: the Mirakl shop is {state}"),
-            }),
-            _ => Ok(()),
+            .unwrap_or_else(|e| e.into_inner()) =
+            Some((tokio::time::Instant::now(), state.clone()));
+        Ok(state)
+    }
+}
+
+/// A01's `shop_state`: `OPEN` takes orders; `SUSPENDED`, `CLOSE` (the seller's holiday or
+/// the operator's decision) and `TERMINATED` take none. A state Mirakl adds later is not
+/// taken for a closed shop.
+fn shop_state(state: Option<String>) -> ShopState {
+    match state {
+        None => ShopState::Unstated,
+        Some(s) if matches!(s.as_str(), "SUSPENDED" | "CLOSE" | "TERMINATED") => {
+            ShopState::Closed(s)
         }
+        Some(s) => ShopState::Open(s),
     }
 }
 
@@ -104,7 +119,7 @@ impl Marketplace for Mirakl {
     }
 
     /// V01 (the instance answers), then A01 (the key works, the shop is open) once a day.
-    async fn health(&self) -> Result<(), ConnectorError> {
+    async fn health(&self) -> Result<ShopState, ConnectorError> {
         let url = self.api.url(&["version"]);
         self.api.get(Call::safe("V01"), &url, &[]).await?;
         self.check_account().await
@@ -172,7 +187,7 @@ impl Marketplace for Mirakl {
         &self,
         order_id: &str,
         message: &CustomerMessage,
-    ) -> Result<(), ConnectorError> {
-        messages::send(&self.api, order_id, message).await
+    ) -> Result<Option<String>, ConnectorError> {
+        messages::send(&self.api, &self.topic, order_id, message).await
     }
 }

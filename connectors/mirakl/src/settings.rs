@@ -31,6 +31,8 @@ pub struct MiraklSettings {
     pub limits: MiraklLimits,
     /// What `decide` does when the shop refuses partial acceptance.
     pub partial_acceptance_fallback: PartialAcceptanceFallback,
+    /// The topic of the thread opened to a customer.
+    pub message_topic: MessageTopic,
     pub http: HttpSettings,
 }
 
@@ -43,6 +45,7 @@ impl MiraklSettings {
             shop_id: None,
             limits: MiraklLimits::default(),
             partial_acceptance_fallback: PartialAcceptanceFallback::default(),
+            message_topic: MessageTopic::default(),
             http: HttpSettings::default(),
         }
     }
@@ -90,6 +93,25 @@ pub enum PartialAcceptanceFallback {
     Report,
 }
 
+/// The topic of the thread OR43 opens to a customer. Some operators refuse free text and
+/// require one of their reason codes (RE01 `GET /api/reasons`, type `ORDER_MESSAGING`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum MessageTopic {
+    /// `FREE_TEXT`, the message's subject.
+    #[default]
+    FreeText,
+    /// `REASON_CODE` with this code.
+    ReasonCode(String),
+}
+
+/// `message_topic_type` as written.
+#[derive(Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum TopicType {
+    FreeText,
+    ReasonCode,
+}
+
 /// A Mirakl channel's own keys in the configuration.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +123,8 @@ pub struct MiraklChannel {
     shop_id: Option<ShopId>,
     #[serde(default)]
     limits: Limits,
+    message_topic_type: Option<TopicType>,
+    message_topic_code: Option<String>,
 }
 
 /// Mirakl shop ids are numbers; a quoted one is read too, and anything else named.
@@ -143,6 +167,7 @@ impl ChannelSpec for MiraklChannel {
         )?;
         let mut settings = MiraklSettings::new(self.base_url, api_key);
         settings.shop_id = shop_id;
+        settings.message_topic = message_topic(self.message_topic_type, self.message_topic_code)?;
         let limits = &mut settings.limits;
         if let Some(n) = self.limits.orders_per_minute {
             limits.orders_per_minute = n;
@@ -159,6 +184,26 @@ impl ChannelSpec for MiraklChannel {
     }
 }
 
+/// `message_topic_type` and `message_topic_code`, which go together.
+fn message_topic(kind: Option<TopicType>, code: Option<String>) -> Result<MessageTopic, KeyError> {
+    let code = code.map(|c| c.trim().to_owned());
+    match (kind.unwrap_or(TopicType::FreeText), code) {
+        (TopicType::FreeText, None) => Ok(MessageTopic::FreeText),
+        (TopicType::ReasonCode, Some(code)) if !code.is_empty() => {
+            Ok(MessageTopic::ReasonCode(code))
+        }
+        (TopicType::ReasonCode, _) => Err(KeyError::new(
+            "message_topic_code",
+            "is required with message_topic_type = \"REASON_CODE\": one of the operator's \
+             ORDER_MESSAGING reason codes (RE01)",
+        )),
+        (TopicType::FreeText, Some(_)) => Err(KeyError::new(
+            "message_topic_code",
+            "goes only with message_topic_type = \"REASON_CODE\"",
+        )),
+    }
+}
+
 impl ChannelSettings for MiraklSettings {
     fn defaults(&self) -> ChannelDefaults {
         use OrderEvent::*;
@@ -166,8 +211,9 @@ impl ChannelSettings for MiraklSettings {
             poll_interval: Duration::from_secs(300),
             // Operators choose 3 to 7 days; the shortest seen is the safe default.
             acceptance_deadline: Deadline::Calendar(Duration::from_secs(3 * 86_400)),
-            // The marketplace confirms the order to the customer at checkout.
-            customer_events: &[Delayed, Accepted, Shipped, Refused, Cancelled],
+            // Mirakl e-mails the buyer itself at checkout and at every state change
+            // (accepted, shipped, cancelled): only what it cannot know goes by default.
+            customer_events: &[Delayed, Refused],
             polling: PollingPolicy {
                 // OR11 rewinds `start_update_date` itself for Mirakl's own latency; this
                 // covers the skew between Mirakl's clock, which stamps, and vigie's, which
@@ -184,12 +230,17 @@ impl ChannelSettings for MiraklSettings {
 
     fn summary(&self) -> String {
         format!(
-            "{}, shop {}, api_key [redacted], at most {} order polls and {} stock imports a minute",
+            "{}, shop {}, api_key [redacted], at most {} order polls and {} stock imports a minute, \
+             customer threads {}",
             shown_url(&self.base_url),
             self.shop_id
                 .map_or("default".to_owned(), |id| id.to_string()),
             self.limits.orders_per_minute,
             self.limits.stock_imports_per_minute,
+            match &self.message_topic {
+                MessageTopic::FreeText => "FREE_TEXT".to_owned(),
+                MessageTopic::ReasonCode(code) => format!("REASON_CODE {code}"),
+            },
         )
     }
 
@@ -232,8 +283,12 @@ mod tests {
             defaults.acceptance_deadline,
             Deadline::Calendar(Duration::from_secs(3 * 86_400))
         );
-        assert!(!defaults.customer_events.contains(&OrderEvent::Received));
-        assert!(defaults.customer_events.contains(&OrderEvent::Accepted));
+        // Mirakl tells the buyer of every state change itself.
+        assert_eq!(
+            defaults.customer_events,
+            [OrderEvent::Delayed, OrderEvent::Refused]
+        );
+        assert_eq!(settings.message_topic, MessageTopic::FreeText);
         assert!(defaults.polling.queue_sweep_every > defaults.polling.overlap);
 
         assert_summary_and_build(&settings, "shop 2001, api_key [redacted]");
@@ -256,5 +311,31 @@ mod tests {
         );
         let e = read(json!({ "base_url": "https://x.example" })).unwrap_err();
         assert_eq!(e.key, "api_key");
+        let e = with("message_topic_type", json!("REASON_CODE"));
+        assert_eq!(e.key, "message_topic_code");
+        assert!(e.message.contains("RE01"), "{e:?}");
+        assert_eq!(
+            with("message_topic_code", json!("X")).key,
+            "message_topic_code"
+        );
+        assert!(
+            with("message_topic_type", json!("PHONE"))
+                .message
+                .contains("FREE_TEXT")
+        );
+    }
+
+    #[test]
+    fn a_reason_code_topic_is_read_with_its_code() {
+        let settings = read(json!({
+            "base_url": "https://x.example", "api_key": "k",
+            "message_topic_type": "REASON_CODE", "message_topic_code": "ORDER_STATUS",
+        }))
+        .unwrap();
+        assert_eq!(
+            settings.message_topic,
+            MessageTopic::ReasonCode("ORDER_STATUS".into())
+        );
+        assert!(settings.summary().contains("REASON_CODE ORDER_STATUS"));
     }
 }

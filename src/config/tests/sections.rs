@@ -28,8 +28,9 @@ fn defaults_follow_the_marketplace() {
     let shop = config.notify.channel("shop").unwrap();
     assert_eq!(shop.routes, [Route::Marketplace]);
     assert_eq!(shop.locale, "fr");
-    assert!(!shop.events.contains(&crate::events::OrderEvent::Received));
-    assert!(shop.events.contains(&crate::events::OrderEvent::Accepted));
+    // Only what Mirakl does not tell the buyer itself.
+    use crate::events::OrderEvent::{Delayed, Refused};
+    assert_eq!(shop.events, [Delayed, Refused]);
     assert_eq!(
         config.notify.templates_dir,
         Path::new("/etc/vigie/templates")

@@ -155,10 +155,14 @@ pub struct Job {
     /// Including the one just claimed.
     pub attempts: u32,
     pub payload: String,
+    /// The marketplace thread an earlier message about the same order went into.
+    pub thread: Option<String>,
 }
 
 pub(super) const JOB_COLUMNS: &str = "j.id, j.order_pk, o.channel, o.order_id, j.alert_id, a.dedup_key, \
-                           j.event, j.destination, j.attempts, j.payload \
+                           j.event, j.destination, j.attempts, j.payload, \
+                           (SELECT t.thread_id FROM outbox t WHERE t.order_pk = j.order_pk \
+                            AND t.thread_id IS NOT NULL ORDER BY t.id LIMIT 1) \
                            FROM outbox j LEFT JOIN orders o ON o.id = j.order_pk \
                            LEFT JOIN alerts a ON a.id = j.alert_id";
 
@@ -173,6 +177,7 @@ pub(super) type RawJob = (
     String,
     u32,
     String,
+    Option<String>,
 );
 
 /// A row read back must make sense; one that does not is an error naming it, never a guess.
@@ -188,6 +193,7 @@ pub(super) fn job(raw: RawJob) -> Result<Job> {
         destination,
         attempts,
         payload,
+        thread,
     ) = raw;
     let bad = |what: String| StoreError::Data(format!("outbox row {id}: {what}"));
     let work = match (order_pk, channel, order_id, alert_id, dedup_key) {
@@ -214,5 +220,6 @@ pub(super) fn job(raw: RawJob) -> Result<Job> {
         destination,
         attempts,
         payload,
+        thread,
     })
 }

@@ -179,6 +179,9 @@ pub fn due_count(conn: &Connection, now: &str) -> Result<i64> {
 pub enum Settled<'a> {
     Sent {
         at: &'a str,
+        /// The marketplace thread a customer message went into: the order's next messages
+        /// reply in it.
+        thread: Option<&'a str>,
     },
     /// Back to 'pending', due again at `at`.
     RetryAt {
@@ -197,17 +200,27 @@ pub enum Settled<'a> {
 /// Records the outcome of a send. Only a job this process claimed ('sending') moves: one that
 /// another start already marked 'uncertain' stays for a human, never back to 'pending'.
 pub fn settle(conn: &Connection, id: i64, outcome: Settled<'_>) -> Result<()> {
-    let (state, retry_at, error, sent_at) = match outcome {
-        Settled::Sent { at } => (DeliveryState::Sent, None, None, Some(at)),
-        Settled::RetryAt { at, error } => (DeliveryState::Pending, Some(at), Some(error), None),
-        Settled::Failed { error } => (DeliveryState::Failed, None, Some(error), None),
-        Settled::Uncertain { error } => (DeliveryState::Uncertain, None, Some(error), None),
+    let (state, retry_at, error, sent_at, thread) = match outcome {
+        Settled::Sent { at, thread } => (DeliveryState::Sent, None, None, Some(at), thread),
+        Settled::RetryAt { at, error } => {
+            (DeliveryState::Pending, Some(at), Some(error), None, None)
+        }
+        Settled::Failed { error } => (DeliveryState::Failed, None, Some(error), None, None),
+        Settled::Uncertain { error } => (DeliveryState::Uncertain, None, Some(error), None, None),
     };
     conn.execute(
         "UPDATE outbox SET state = ?2, next_attempt_at = COALESCE(?3, next_attempt_at),
-                           last_error = ?4, sent_at = ?5
+                           last_error = ?4, sent_at = ?5, thread_id = ?7
          WHERE id = ?1 AND state = ?6",
-        params![id, state, retry_at, error, sent_at, DeliveryState::Sending],
+        params![
+            id,
+            state,
+            retry_at,
+            error,
+            sent_at,
+            DeliveryState::Sending,
+            thread
+        ],
     )?;
     if retry_at.is_some() {
         // The alert resolved while this notice was being sent (resolving cancels only what

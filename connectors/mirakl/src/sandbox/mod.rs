@@ -216,7 +216,7 @@ pub struct StockImportLine {
     pub error: Option<String>,
 }
 
-/// One OR43 thread.
+/// One message to a customer: the first of its thread (OR43) or a reply in it (M12).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SentMessage {
     pub order_id: String,
@@ -419,7 +419,7 @@ impl MiraklSandbox {
         self.state().imports.clone()
     }
 
-    /// Every OR43 thread, oldest first.
+    /// Every message to a customer (OR43 and M12), oldest first.
     pub fn messages(&self) -> Vec<SentMessage> {
         self.state().messages.clone()
     }

@@ -11,7 +11,7 @@ use axum::routing::{get, post, put};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::state::{Or11Filters, Refusal, matches};
+use super::state::{Or11Filters, Refusal, State as Shop, matches};
 use super::{Shared, lock};
 
 pub fn router(state: Shared) -> Router {
@@ -21,6 +21,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/orders", get(or11))
         .route("/api/orders/{order_id}/accept", put(or21))
         .route("/api/orders/{order_id}/threads", post(or43))
+        .route("/api/inbox/threads/{thread_id}/message", post(m12))
         .route("/api/offers", get(of21))
         .route("/api/offers/stock/imports", post(sto01))
         .route("/api/offers/stock/imports/{import_id}/status", get(sto02))
@@ -272,14 +273,45 @@ async fn or43(
     RawQuery(q): RawQuery,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    if let Err(r) = gate(&state, "OR43", &headers, &query(q), true).await {
+    let call = ("OR43", "thread_input");
+    message(state, call, headers, q, multipart, |shop, input| {
+        shop.post_thread(&order_id, input)
+    })
+    .await
+}
+
+async fn m12(
+    State(state): State<Shared>,
+    Path(thread_id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let call = ("M12", "message_input");
+    message(state, call, headers, q, multipart, |shop, input| {
+        shop.reply(&thread_id, input)
+    })
+    .await
+}
+
+/// A message to a customer: `(endpoint, part)` names the call and its JSON part, which
+/// `post` records.
+async fn message(
+    state: Shared,
+    (endpoint, part): (&'static str, &str),
+    headers: HeaderMap,
+    q: Option<String>,
+    multipart: Result<Multipart, MultipartRejection>,
+    post: impl FnOnce(&mut Shop, &str) -> Result<Value, Refusal>,
+) -> Response {
+    if let Err(r) = gate(&state, endpoint, &headers, &query(q), true).await {
         return r;
     }
-    let input = match required_field(multipart, "thread_input").await {
+    let input = match required_field(multipart, part).await {
         Ok(input) => input,
         Err(r) => return r,
     };
-    let taken = lock(&state).post_thread(&order_id, &input);
+    let taken = post(&mut lock(&state), &input);
     match taken {
         Ok(created) => {
             after_taken(&state, (StatusCode::CREATED, Json(created)).into_response()).await

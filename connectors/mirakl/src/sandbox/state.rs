@@ -373,21 +373,9 @@ impl State {
         Some(csv)
     }
 
-    /// OR43: validates the `thread_input` JSON and records the message.
+    /// OR43: validates the `thread_input` JSON and records the message in a new thread.
     pub fn post_thread(&mut self, order_id: &str, input: &str) -> Result<Value, Refusal> {
-        let input: Value = serde_json::from_str(input)
-            .map_err(|e| Refusal::new(400, None, format!("thread_input is not JSON: {e}")))?;
-        let body = input
-            .get("body")
-            .and_then(Value::as_str)
-            .ok_or_else(|| Refusal::new(400, None, "thread_input.body is required"))?;
-        if !(3..=50_000).contains(&body.chars().count()) {
-            return Err(Refusal::new(
-                400,
-                None,
-                "thread_input.body must have 3 to 50000 characters",
-            ));
-        }
+        let (input, body) = message_input("thread_input", input)?;
         let to: Vec<String> = input
             .get("to")
             .and_then(Value::as_array)
@@ -398,11 +386,7 @@ impl State {
                     .collect()
             })
             .unwrap_or_default();
-        if to.is_empty()
-            || to
-                .iter()
-                .any(|t| !["CUSTOMER", "OPERATOR", "SHOP"].contains(&t.as_str()))
-        {
+        if to.is_empty() || to.iter().any(|t| !is_participant(t)) {
             return Err(Refusal::new(400, None, "thread_input.to is invalid"));
         }
         let topic = input.get("topic");
@@ -428,8 +412,57 @@ impl State {
             to,
             topic_type: topic_type.to_owned(),
             topic_value: topic_value.to_owned(),
-            body: body.to_owned(),
+            body,
             at: Timestamp::now(),
+        });
+        Ok(json!({"thread_id": thread_id, "message_id": message_id}))
+    }
+
+    /// M12: validates the `message_input` JSON and records the reply in its thread, under
+    /// the new topic it gives, or the thread's.
+    pub fn reply(&mut self, thread_id: &str, input: &str) -> Result<Value, Refusal> {
+        let (input, body) = message_input("message_input", input)?;
+        let to: Vec<String> = input
+            .get("to")
+            .and_then(Value::as_array)
+            .map(|to| {
+                to.iter()
+                    .filter_map(|t| t.get("type").and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if to.is_empty() || to.iter().any(|t| !is_participant(t)) {
+            return Err(Refusal::new(400, None, "message_input.to is invalid"));
+        }
+        let thread = self
+            .messages
+            .iter()
+            .find(|m| m.thread_id == thread_id)
+            .cloned()
+            .ok_or_else(|| {
+                Refusal::new(404, None, format!("The thread {thread_id} does not exist"))
+            })?;
+        let topic = match input.get("topic") {
+            None => (thread.topic_type.clone(), thread.topic_value.clone()),
+            Some(topic) => match (
+                topic.get("type").and_then(Value::as_str),
+                topic.get("value").and_then(Value::as_str),
+            ) {
+                (Some(kind @ ("FREE_TEXT" | "REASON_CODE")), Some(value)) => {
+                    (kind.to_owned(), value.to_owned())
+                }
+                _ => return Err(Refusal::new(400, None, "message_input.topic is invalid")),
+            },
+        };
+        let message_id = self.uuid();
+        self.messages.push(SentMessage {
+            to,
+            body,
+            topic_type: topic.0,
+            topic_value: topic.1,
+            at: Timestamp::now(),
+            ..thread
         });
         Ok(json!({"thread_id": thread_id, "message_id": message_id}))
     }
@@ -613,4 +646,27 @@ pub struct Or11Filters {
     pub end_update: Option<Timestamp>,
     pub start_created: Option<Timestamp>,
     pub end_created: Option<Timestamp>,
+}
+
+/// A message part (`thread_input`, `message_input`) as JSON, and its body once checked.
+fn message_input(part: &str, input: &str) -> Result<(Value, String), Refusal> {
+    let input: Value = serde_json::from_str(input)
+        .map_err(|e| Refusal::new(400, None, format!("{part} is not JSON: {e}")))?;
+    let body = input
+        .get("body")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Refusal::new(400, None, format!("{part}.body is required")))?
+        .to_owned();
+    if !(3..=50_000).contains(&body.chars().count()) {
+        return Err(Refusal::new(
+            400,
+            None,
+            format!("{part}.body must have 3 to 50000 characters"),
+        ));
+    }
+    Ok((input, body))
+}
+
+fn is_participant(kind: &str) -> bool {
+    ["CUSTOMER", "OPERATOR", "SHOP"].contains(&kind)
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use vigie_connector::testing::{assert_permanent_code, assert_waited};
-use vigie_connector::{ConnectorError, Marketplace};
+use vigie_connector::{ConnectorError, Marketplace, ShopState};
 use vigie_mirakl::{Mirakl, MiraklLimits};
 use wiremock::{MockServer, ResponseTemplate};
 
@@ -84,8 +84,13 @@ async fn health_is_the_version_endpoint_and_the_account_once_a_day() {
     });
     answer(&server, "GET /api/account", json_reply(200, account)).await;
     let mirakl = mirakl(&server);
-    mirakl.health().await.unwrap();
-    mirakl.health().await.unwrap();
+    let open = ShopState::Open("OPEN".into());
+    assert_eq!(mirakl.health().await.unwrap(), open);
+    assert_eq!(
+        mirakl.health().await.unwrap(),
+        open,
+        "read again from the first A01"
+    );
     let sent = requests(&server).await;
     let paths: Vec<_> = sent.iter().map(|r| r.url.path()).collect();
     assert_eq!(paths, ["/api/version", "/api/account", "/api/version"]);
@@ -98,12 +103,27 @@ async fn health_is_the_version_endpoint_and_the_account_once_a_day() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_suspended_shop_is_unhealthy() {
+async fn a_suspended_or_closed_shop_says_so() {
+    for state in ["SUSPENDED", "CLOSE", "TERMINATED"] {
+        let server = serving("GET /api/version", ResponseTemplate::new(200)).await;
+        let account = json!({"shop_id": SHOP, "shop_state": state});
+        answer(&server, "GET /api/account", json_reply(200, account)).await;
+        let health = mirakl(&server).health().await.unwrap();
+        assert_eq!(health, ShopState::Closed(state.into()));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_key_is_an_auth_error_from_the_account_call() {
     let server = serving("GET /api/version", ResponseTemplate::new(200)).await;
-    let account = json!({"shop_id": SHOP, "shop_state": "SUSPENDED"});
-    answer(&server, "GET /api/account", json_reply(200, account)).await;
+    answer(
+        &server,
+        "GET /api/account",
+        json_reply(401, json!({"message": "Unauthorized"})),
+    )
+    .await;
     let error = mirakl(&server).health().await.unwrap_err();
-    assert_permanent_code(&error, "SHOP_SUSPENDED");
+    assert!(matches!(error, ConnectorError::Auth(_)), "{error:?}");
 }
 
 #[tokio::test(start_paused = true)]
