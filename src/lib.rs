@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod csv_rows;
 pub mod daemon;
 pub mod delivery;
 pub mod demo;

@@ -11,6 +11,7 @@ mod metric_help;
 mod serve_http;
 mod services;
 mod signals;
+mod sku_maps;
 mod status_server;
 mod systemd;
 

@@ -18,7 +18,7 @@ use super::loops::{self, channel_span};
 use crate::config::Config;
 use crate::pipeline::{self, Channel, Context};
 use crate::store::Store;
-use crate::{delivery, inventory, skumap};
+use crate::{delivery, inventory};
 
 /// Everything built from one configuration, before anything runs: building it validates
 /// what the configuration file alone cannot (connectors, templates, SMTP).
@@ -137,7 +137,7 @@ impl Services {
             heartbeats.register(channel.name(), channel.config.poll_interval);
             let span = channel_span(channel.name());
             if let Some(live) = channel.config.sku_map.clone() {
-                let follow = skumap::watch::spawn(
+                let follow = super::sku_maps::spawn(
                     channel.name().to_owned(),
                     live,
                     plan.ctx.clone(),

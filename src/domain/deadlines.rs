@@ -316,18 +316,7 @@ mod tests {
 
     #[test]
     fn at_the_deadline_vigie_accepts_what_it_can_fill_or_refuses() {
-        let lines = |reserved: &[bool]| -> Vec<LineStock> {
-            reserved
-                .iter()
-                .enumerate()
-                .map(|(i, r)| LineStock {
-                    line_id: format!("l{i}"),
-                    reserved: *r,
-                    known: true,
-                    tags: vec![],
-                })
-                .collect()
-        };
+        let lines = crate::domain::test_orders::stocked;
         let refused = |reasons: &[Reason]| Some(Verdict::Refuse(reasons.iter().copied().collect()));
         use DeadlineAction::*;
         assert_eq!(verdict_at_deadline(Nothing, &lines(&[true]), true), None);

@@ -168,22 +168,9 @@ pub fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::test_orders::order;
+    use crate::domain::test_orders::{order, stocked};
     use rust_decimal::Decimal;
     use vigie_connector::Country;
-
-    fn stocked(reserved: &[bool]) -> Vec<LineStock> {
-        reserved
-            .iter()
-            .enumerate()
-            .map(|(i, r)| LineStock {
-                line_id: format!("l{i}"),
-                reserved: *r,
-                known: true,
-                tags: vec![],
-            })
-            .collect()
-    }
 
     fn rules() -> RulesConfig {
         RulesConfig {

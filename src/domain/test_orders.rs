@@ -1,6 +1,7 @@
 //! Orders for unit tests: awaiting acceptance, one line per `(sku, quantity)` with ids `l0`,
-//! `l1`..., shipped to `country` when given.
+//! `l1`..., shipped to `country` when given; and what the ledger found for such lines.
 
+use super::rules::LineStock;
 use rust_decimal::Decimal;
 use vigie_connector::{
     Address, Country, Customer, MarketplaceState, Money, Order, OrderLine, OrderStatus, Timestamp,
@@ -39,4 +40,18 @@ pub(crate) fn order(lines: &[(&str, u32)], total: i64, country: Option<&str>) ->
         total: Money::new(Decimal::new(total, 0), "EUR"),
         shipment: None,
     }
+}
+
+/// Lines `l0`, `l1`... of listed SKUs without tags, reserved or not.
+pub(crate) fn stocked(reserved: &[bool]) -> Vec<LineStock> {
+    reserved
+        .iter()
+        .enumerate()
+        .map(|(i, r)| LineStock {
+            line_id: format!("l{i}"),
+            reserved: *r,
+            known: true,
+            tags: vec![],
+        })
+        .collect()
 }

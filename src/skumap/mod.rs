@@ -4,10 +4,9 @@
 //! name is the same on both sides.
 //!
 //! The map is read (and checked) with the configuration, then followed while the daemon runs
-//! ([`watch`]): a new version replaces it whole, a bad one leaves the previous in force.
+//! (`daemon::sku_maps`): a new version replaces it whole, a bad one leaves the previous in force.
 
 pub mod parse;
-pub mod watch;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -109,7 +108,8 @@ impl LiveSkuMap {
         Arc::clone(&self.current.borrow())
     }
 
-    fn replace(&self, map: SkuMap) {
+    /// A new version of the file, whole (the daemon follows the file).
+    pub fn replace(&self, map: SkuMap) {
         self.current.send_replace(Arc::new(map));
     }
 }

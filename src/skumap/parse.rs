@@ -1,11 +1,11 @@
 //! A `sku_map` file: a header `marketplace_sku,sku` (either order), then one row per SKU the
 //! marketplace spells differently from the inventory. Read as tolerantly as the inventory CSV
-//! (see [`crate::inventory::csv`]), and as strictly: every error names its line, and one bad
+//! (see [`crate::csv_rows`]), and as strictly: every error names its line, and one bad
 //! row rejects the whole file.
 
 use std::collections::HashMap;
 
-use crate::inventory::csv::Rows;
+use crate::csv_rows::Rows;
 
 /// A reason the file cannot be used, with the (1-based) line it was found on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,15 +6,15 @@
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{LiveSkuMap, SkuMap, parse};
 use crate::domain::alert_keys;
 use crate::domain::alerts::{Alert, AlertKind};
 use crate::inventory::file::{self, Outcome, Rejected, Target};
 use crate::pipeline::Context;
+use crate::skumap::{LiveSkuMap, SkuMap, parse};
 use crate::store::{self, alerts};
 
 /// Follows `live`'s file until `stop`.
-pub fn spawn(
+pub(super) fn spawn(
     channel: String,
     live: LiveSkuMap,
     ctx: Context,
