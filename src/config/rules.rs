@@ -60,7 +60,8 @@ pub enum DeadlineAction {
     Refuse,
 }
 
-/// A share of the acceptance window, above 0 and at most 1.
+/// A share of the acceptance window, above 0 and below 1: at the deadline itself the
+/// marketplace may already have cancelled the order.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Deserialize)]
 #[serde(try_from = "f64")]
 pub struct WindowFraction(f64);
@@ -75,11 +76,11 @@ impl TryFrom<f64> for WindowFraction {
     type Error = String;
 
     fn try_from(value: f64) -> Result<Self, Self::Error> {
-        if value > 0.0 && value <= 1.0 {
+        if value > 0.0 && value < 1.0 {
             Ok(Self(value))
         } else {
             Err(format!(
-                "{value} is not a share of the acceptance window: give a number above 0 and at most 1 (0.8 = 80 % of the window)"
+                "{value} is not a share of the acceptance window: give a number above 0 and below 1 (0.8 = 80 % of the window)"
             ))
         }
     }

@@ -302,6 +302,12 @@ const BROKEN: &[(&str, &str, &str, &str)] = &[
         "1.5",
     ),
     (
+        "deadline share at the deadline itself",
+        "[rules]\non_deadline = { at = 1.0, action = \"accept\" }",
+        "rules.on_deadline.at",
+        "below 1",
+    ),
+    (
         "bad deadline action",
         "[rules]\non_deadline = { action = \"escalate\" }",
         "rules.on_deadline.action",

@@ -19,7 +19,7 @@ pub enum AlertKind {
     /// The acceptance deadline passed and the marketplace still shows the order waiting.
     DeadlineMissed,
     ChannelAuthFailed,
-    /// The marketplace says the shop takes no orders (Mirakl `SUSPENDED`, `CLOSE`).
+    /// The marketplace says the shop takes no orders (suspended or closed by the operator).
     ShopSuspended,
     /// After `alerts.channel_unreachable_after` consecutive failed polls.
     ChannelUnreachable,

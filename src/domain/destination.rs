@@ -8,7 +8,7 @@ use vigie_connector::{Country, Order};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CountrySource {
     ShippingAddress,
-    /// The marketplace's shipping zone, when it is a country (Mirakl `shipping_zone_code`).
+    /// The marketplace's shipping zone, when it is a country.
     ShippingZone,
     BillingAddress,
     /// The region of the customer's locale (`fr_BE` -> BE).

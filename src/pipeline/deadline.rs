@@ -100,7 +100,8 @@ fn reserved_lines(
         lines.push(LineStock {
             line_id: line.id.clone(),
             reserved,
-            known: stock::listed(conn, &line.sku)?.is_some(),
+            // Only the rules read these: at the deadline an unlisted SKU is simply short.
+            known: true,
             tags: Vec::new(),
         });
     }

@@ -2,7 +2,7 @@
 //! for the channel, pushes only what changed (drops to zero first), follows the batches the
 //! marketplace applies asynchronously, and corrects drift against what it actually offers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use vigie_connector::{ConnectorError, Marketplace, PushStatus, PushTicket, StockUpdate};
@@ -84,7 +84,9 @@ pub async fn push(
 }
 
 /// The quantities to send: every SKU whose offer differs from what the channel was last told,
-/// drops to zero first so the last unit stops selling as early as possible.
+/// and zero for a SKU it was told a quantity of but is no longer offered (a `sku_map` row
+/// changed or removed, a SKU gone from the inventory); drops to zero first so the last unit
+/// stops selling as early as possible.
 fn changes(
     wanted: &[(String, i64)],
     told: &BTreeMap<String, i64>,
@@ -103,6 +105,15 @@ fn changes(
         })
         .filter(|u| told.get(&u.sku) != Some(&i64::from(u.quantity)))
         .collect();
+    let offered: HashSet<&str> = wanted.iter().map(|(sku, _)| sku.as_str()).collect();
+    changes.extend(
+        told.iter()
+            .filter(|(sku, quantity)| **quantity != 0 && !offered.contains(sku.as_str()))
+            .map(|(sku, _)| StockUpdate {
+                sku: sku.clone(),
+                quantity: 0,
+            }),
+    );
     changes.sort_by_key(|u| (u.quantity != 0, u.sku.clone()));
     changes
 }
@@ -223,6 +234,22 @@ mod tests {
             .map(|u| (u.sku, u.quantity))
             .collect();
         assert_eq!(got, [("B".into(), 0), ("D".into(), 0), ("C".into(), 3)]);
+    }
+
+    #[test]
+    fn a_sku_no_longer_offered_is_set_to_zero_once() {
+        // OLD: a marketplace SKU whose sku_map row was removed; GONE already told zero.
+        let wanted = vec![("A".to_owned(), 5)];
+        let told = BTreeMap::from([
+            ("A".to_owned(), 5),
+            ("OLD".to_owned(), 4),
+            ("GONE".to_owned(), 0),
+        ]);
+        let got: Vec<(String, u32)> = changes(&wanted, &told, &offer(), 9999)
+            .into_iter()
+            .map(|u| (u.sku, u.quantity))
+            .collect();
+        assert_eq!(got, [("OLD".into(), 0)]);
     }
 
     #[test]

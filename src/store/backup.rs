@@ -37,6 +37,11 @@ impl Store {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        if self.is_live_file(&parent, dest) {
+            return Err(failed(
+                "is the live database (or its journal): give another file".to_owned(),
+            ));
+        }
         let partial = tempfile::Builder::new()
             .prefix(".vigie-backup-")
             .tempfile_in(&parent)
@@ -65,10 +70,36 @@ impl Store {
             .metadata()
             .map_err(|e| failed(e.to_string()))?
             .len();
-        partial
-            .persist(dest)
-            .map_err(|e| failed(e.error.to_string()))?;
+        // Without --force, a file that appeared meanwhile is not overwritten either.
+        let persisted = if replace {
+            partial.persist(dest)
+        } else {
+            partial.persist_noclobber(dest)
+        };
+        persisted.map_err(|e| failed(e.error.to_string()))?;
         Ok(Copied { bytes, undelivered })
+    }
+}
+
+impl Store {
+    /// Whether `dest`, in directory `parent`, is the database file, its WAL or its index.
+    fn is_live_file(&self, parent: &Path, dest: &Path) -> bool {
+        let same_dir = match (
+            parent.canonicalize(),
+            self.path.parent().map(Path::canonicalize),
+        ) {
+            (Ok(dir), Some(Ok(live_dir))) => dir == live_dir,
+            _ => false,
+        };
+        let live = self.path.file_name().unwrap_or_default().to_string_lossy();
+        let name = dest.file_name().unwrap_or_default().to_string_lossy();
+        same_dir
+            && [
+                live.to_string(),
+                format!("{live}-wal"),
+                format!("{live}-shm"),
+            ]
+            .contains(&name.to_string())
     }
 }
 
@@ -177,6 +208,13 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), "keep me");
         store.backup_to(&dest, true).unwrap();
         assert!(Connection::open(&dest).is_ok());
+        for live in ["vigie.db", "vigie.db-wal"] {
+            let refused = store.backup_to(&dir.path().join(live), true).unwrap_err();
+            assert!(
+                refused.to_string().contains("is the live database"),
+                "{refused}"
+            );
+        }
     }
 
     #[test]

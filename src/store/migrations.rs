@@ -313,8 +313,8 @@ CREATE TABLE first_imports (
 );
 "#;
 
-/// The marketplace thread a customer message went into (Mirakl opens one per OR43): the
-/// order's later messages reply in it (M12) instead of opening another.
+/// The marketplace thread a customer message went into (where the marketplace has threads):
+/// the order's later messages reply in it instead of opening another.
 const V6_OUTBOX_THREAD_ID: &str = r#"
 ALTER TABLE outbox ADD COLUMN thread_id TEXT;
 "#;
