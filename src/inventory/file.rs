@@ -1,6 +1,6 @@
 //! Watches a file and applies each new version: the inventory CSV (`source = "csv"`, as a
-//! snapshot of the ledger) and each channel's `sku_map` ([`Target`] says what a version is
-//! applied to).
+//! snapshot of the ledger: [`super::snapshot`]) and each channel's `sku_map` ([`Target`] says
+//! what a version is applied to).
 //!
 //! The file is polled on tokio's clock: its modification time and size every tick, and its
 //! content hash whenever those change or every [`REHASH_EVERY`] ticks (a rewrite within the
@@ -13,10 +13,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-
-use crate::store::Store;
 
 /// What a watched file's versions are applied to.
 pub trait Target: Send {
@@ -178,37 +175,6 @@ pub async fn run<T: Target>(path: PathBuf, target: T, stop: CancellationToken) {
         let outcome = watcher.check().await;
         if matches!(outcome, Outcome::Applied(_) | Outcome::Rejected(_)) {
             watcher.target.settled(&outcome).await;
-        }
-    }
-}
-
-/// The inventory: each version is a snapshot of the ledger; `changed` is bumped after each.
-pub struct Snapshot {
-    store: Store,
-    changed: Option<watch::Sender<u64>>,
-}
-
-impl Snapshot {
-    pub fn new(store: Store, changed: Option<watch::Sender<u64>>) -> Self {
-        Self { store, changed }
-    }
-}
-
-impl Target for Snapshot {
-    fn what(&self) -> &'static str {
-        "inventory file"
-    }
-
-    async fn apply(&mut self, text: &str) -> Result<usize, Rejected> {
-        let items = super::csv::parse(text).map_err(|e| Rejected::Content(e.to_string()))?;
-        super::apply(&self.store, items)
-            .await
-            .map_err(|e| Rejected::Retry(format!("{e:#}")))
-    }
-
-    async fn settled(&mut self, outcome: &Outcome) {
-        if let (Outcome::Applied(_), Some(changed)) = (outcome, &self.changed) {
-            changed.send_modify(|n| *n += 1);
         }
     }
 }

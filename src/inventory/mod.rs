@@ -12,6 +12,7 @@
 pub mod csv;
 pub mod file;
 pub mod http;
+mod snapshot;
 
 use std::path::Path;
 
@@ -59,7 +60,7 @@ pub fn spawn(
     tokio::spawn(async move {
         match (config.source, config.path, config.url) {
             (InventorySource::Csv, Some(path), _) => {
-                file::run(path, file::Snapshot::new(store, Some(changed)), stop).await
+                file::run(path, snapshot::Snapshot::new(store, Some(changed)), stop).await
             }
             (InventorySource::Http, _, Some(url)) => {
                 let every = config.interval.map_or(http::DEFAULT_INTERVAL, |i| i.0);

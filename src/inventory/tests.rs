@@ -9,7 +9,8 @@ use tokio_util::sync::CancellationToken;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::file::{Outcome, POLL, Snapshot, Watcher};
+use super::file::{Outcome, POLL, Watcher};
+use super::snapshot::Snapshot;
 use super::*;
 use crate::config::HumanDuration;
 

@@ -1,0 +1,38 @@
+//! The inventory CSV followed by [`super::file`]: each settled version is a snapshot of the
+//! ledger, applied whole or not at all.
+
+use tokio::sync::watch;
+
+use super::file::{Outcome, Rejected, Target};
+use crate::store::Store;
+
+/// The inventory: each version is a snapshot of the ledger; `changed` is bumped after each.
+pub struct Snapshot {
+    store: Store,
+    changed: Option<watch::Sender<u64>>,
+}
+
+impl Snapshot {
+    pub fn new(store: Store, changed: Option<watch::Sender<u64>>) -> Self {
+        Self { store, changed }
+    }
+}
+
+impl Target for Snapshot {
+    fn what(&self) -> &'static str {
+        "inventory file"
+    }
+
+    async fn apply(&mut self, text: &str) -> Result<usize, Rejected> {
+        let items = super::csv::parse(text).map_err(|e| Rejected::Content(e.to_string()))?;
+        super::apply(&self.store, items)
+            .await
+            .map_err(|e| Rejected::Retry(format!("{e:#}")))
+    }
+
+    async fn settled(&mut self, outcome: &Outcome) {
+        if let (Outcome::Applied(_), Some(changed)) = (outcome, &self.changed) {
+            changed.send_modify(|n| *n += 1);
+        }
+    }
+}
