@@ -31,6 +31,13 @@ pub fn unknown_sku(channel: &str, sku: &str) -> String {
     format!("unknown_sku:{channel}:{sku}")
 }
 
+/// The SKU an [`unknown_sku`] key of `channel` names.
+pub fn sku_of_unknown<'a>(key: &'a str, channel: &str) -> Option<&'a str> {
+    key.strip_prefix("unknown_sku:")?
+        .strip_prefix(channel)?
+        .strip_prefix(':')
+}
+
 /// The channel's map file is named in the message; the key stays the same across versions,
 /// so a second bad version does not alert again before a good one resolves it.
 pub fn sku_map_invalid(channel: &str) -> String {

@@ -303,7 +303,7 @@ fn raise_for_verdict(
 }
 
 /// One open alert per SKU the ledger does not list, however many orders name it; resolved
-/// by the next order that finds it listed.
+/// by the next order that finds it listed, or by the cycle's watch once the ledger lists it.
 fn raise_for_skus(
     conn: &Connection,
     channel: &str,

@@ -26,6 +26,7 @@ pub(super) async fn run(channel: &Channel, ctx: &Context, now: Timestamp) -> Res
             let tx = conn.transaction()?;
             let waiting = waiting_orders(&tx, &config, &name, partial_allowed, now)?;
             stock_levels(&tx, &config, &store::time_text(now))?;
+            skus_now_listed(&tx, &name, &store::time_text(now))?;
             tx.commit()?;
             Ok(waiting)
         })
@@ -127,6 +128,19 @@ pub fn waiting_orders(
         }
     }
     Ok(waiting)
+}
+
+/// Resolves the `unknown_sku` alerts of `channel` whose SKU the inventory lists by now (a
+/// snapshot or a `stock set` added it); the orders that named it still wait for review.
+pub fn skus_now_listed(conn: &Connection, channel: &str, now: &str) -> store::Result<()> {
+    for (key, _, _) in alerts::open(conn)? {
+        if let Some(sku) = alert_keys::sku_of_unknown(&key, channel)
+            && stock::listed(conn, sku)?.is_some()
+        {
+            alerts::resolve(conn, &key, now)?;
+        }
+    }
+    Ok(())
 }
 
 /// Raises one `stock_low` digest listing the SKUs that fell to their threshold since the last
@@ -347,5 +361,39 @@ mod tests {
         );
         // Told once: nothing stays open to be reminded every few hours.
         assert!(open_alerts(&store).is_empty());
+    }
+
+    #[test]
+    fn an_unknown_sku_alert_resolves_once_the_inventory_lists_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = store::now_text();
+        store
+            .with(|c| {
+                for (channel, sku) in [("lm", "X"), ("lm2", "X")] {
+                    let key = alert_keys::unknown_sku(channel, sku);
+                    let alert = Alert::new(AlertKind::UnknownSku, key, "unknown");
+                    alerts::raise(c, &alert, &now)?;
+                }
+                skus_now_listed(c, "lm", &now)
+            })
+            .unwrap();
+        assert_eq!(
+            open_alerts(&store),
+            ["unknown_sku:lm:X", "unknown_sku:lm2:X"]
+        );
+
+        store
+            .with(|c| {
+                let item = stock::StockItem {
+                    sku: "X".into(),
+                    quantity: 0,
+                    tags: vec![],
+                };
+                stock::set(c, &item, &now)?;
+                skus_now_listed(c, "lm", &now)
+            })
+            .unwrap();
+        assert_eq!(open_alerts(&store), ["unknown_sku:lm2:X"], "only lm's");
     }
 }
