@@ -79,27 +79,20 @@ impl Store {
         persisted.map_err(|e| failed(e.error.to_string()))?;
         Ok(Copied { bytes, undelivered })
     }
-}
 
-impl Store {
     /// Whether `dest`, in directory `parent`, is the database file, its WAL or its index.
     fn is_live_file(&self, parent: &Path, dest: &Path) -> bool {
-        let same_dir = match (
-            parent.canonicalize(),
-            self.path.parent().map(Path::canonicalize),
-        ) {
-            (Ok(dir), Some(Ok(live_dir))) => dir == live_dir,
-            _ => false,
+        let live_dir = self.path.parent().and_then(|d| d.canonicalize().ok());
+        let live = self.path.file_name().and_then(|n| n.to_str());
+        let name = dest.file_name().and_then(|n| n.to_str());
+        let (Some(live), Some(name)) = (live, name) else {
+            return false;
         };
-        let live = self.path.file_name().unwrap_or_default().to_string_lossy();
-        let name = dest.file_name().unwrap_or_default().to_string_lossy();
-        same_dir
-            && [
-                live.to_string(),
-                format!("{live}-wal"),
-                format!("{live}-shm"),
-            ]
-            .contains(&name.to_string())
+        live_dir.is_some()
+            && parent.canonicalize().ok() == live_dir
+            && name
+                .strip_prefix(live)
+                .is_some_and(|rest| ["", "-wal", "-shm"].contains(&rest))
     }
 }
 
