@@ -25,8 +25,9 @@ pub(super) async fn run(channel: &Channel, ctx: &Context, now: Timestamp) -> Res
         .call(move |conn| {
             let tx = conn.transaction()?;
             let waiting = waiting_orders(&tx, &config, &name, partial_allowed, now)?;
-            stock_levels(&tx, &config, &store::time_text(now))?;
-            skus_now_listed(&tx, &name, &store::time_text(now))?;
+            let now = store::time_text(now);
+            stock_levels(&tx, &config, &now)?;
+            skus_now_listed(&tx, &name, &now)?;
             tx.commit()?;
             Ok(waiting)
         })
