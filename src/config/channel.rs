@@ -2,6 +2,7 @@
 //! the connector crate its `kind` names (see [`crate::registry`]), which reads it into its
 //! own typed settings.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,8 @@ pub struct ChannelConfig {
     /// Where the marketplace's SKUs differ from the inventory's: its file, followed while the
     /// daemon runs.
     pub sku_map: Option<LiveSkuMap>,
+    /// The seller's carrier names and the marketplace's code for each (`carriers`).
+    pub carriers: BTreeMap<String, String>,
     /// How the pipeline polls it: its marketplace's policy.
     pub polling: PollingPolicy,
     /// The connector's own settings, read and checked by its crate.
@@ -46,6 +49,14 @@ impl ChannelConfig {
         self.sku_map
             .as_ref()
             .map_or_else(|| Arc::new(SkuMap::default()), LiveSkuMap::current)
+    }
+
+    /// The marketplace's code for the seller's carrier `name` (`carriers`, any case).
+    pub fn carrier_code(&self, name: &str) -> Option<&str> {
+        self.carriers
+            .iter()
+            .find(|(known, _)| known.trim().eq_ignore_ascii_case(name.trim()))
+            .map(|(_, code)| code.as_str())
     }
 }
 
@@ -63,6 +74,8 @@ struct CommonKeys {
     stock_buffer: u32,
     stock_cap: Option<u32>,
     sku_map: Option<PathBuf>,
+    #[serde(default)]
+    carriers: BTreeMap<String, String>,
 }
 
 /// A `kind` the registry knows.
@@ -127,6 +140,7 @@ pub(super) fn read(
         stock_buffer: common.stock_buffer,
         stock_cap: common.stock_cap,
         sku_map,
+        carriers: common.carriers,
         polling: defaults.polling,
         settings,
     })

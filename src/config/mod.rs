@@ -14,6 +14,7 @@ mod inventory;
 mod notify;
 mod rules;
 mod secret;
+mod shipments;
 mod smtp;
 mod summary;
 
@@ -33,6 +34,7 @@ pub use notify::{
 };
 pub use rules::{DeadlineAction, InsufficientStock, OnDeadline, RulesConfig};
 use secret::SecretKeys;
+pub use shipments::ShipmentsConfig;
 pub use smtp::{SmtpConfig, SmtpTls};
 pub use vigie_connector::{Deadline, HumanDuration};
 
@@ -105,6 +107,7 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub smtp: Option<SmtpConfig>,
     pub events: EventsConfig,
+    pub shipments: ShipmentsConfig,
     /// What is valid but unwise (a secret others can read), for `check-config` and the log.
     pub warnings: Vec<String>,
 }
@@ -194,6 +197,7 @@ pub fn parse(text: &str, file: &Path, env: &Environment) -> Result<Config, Confi
         notify,
         smtp,
         events,
+        shipments: raw.shipments,
         warnings: secrets.warnings(),
     })
 }
@@ -254,6 +258,8 @@ struct RawConfig {
     smtp: Option<smtp::RawSmtp>,
     #[serde(default)]
     events: events::RawEvents,
+    #[serde(default)]
+    shipments: ShipmentsConfig,
 }
 
 #[cfg(test)]

@@ -87,3 +87,18 @@ pub fn of_settled_order(channel: &str, order_id: &str) -> Vec<String> {
     );
     keys
 }
+
+/// One per parcel: the tracking number tells it from the order's other parcels.
+pub fn shipment_rejected(channel: &str, order_id: &str, tracking_number: &str) -> String {
+    format!("shipment_rejected:{channel}:{order_id}:{tracking_number}")
+}
+
+/// Like [`deadline_at_risk`], for the shipping window.
+pub fn shipment_late(percent: u32, channel: &str, order_id: &str) -> String {
+    format!("shipment_late:{percent}:{channel}:{order_id}")
+}
+
+/// One per version of the file (its content digest), so a fixed and re-broken file alerts again.
+pub fn shipments_file_invalid(digest: &str) -> String {
+    format!("shipments_file_invalid:{digest}")
+}

@@ -40,10 +40,16 @@ pub enum AlertKind {
     UnknownSku,
     /// A channel's `sku_map` file changed into something unusable; the previous map stays.
     SkuMapInvalid,
+    /// The marketplace refused a parcel for good, in its own words.
+    ShipmentRejected,
+    /// 50 % or 80 % of an accepted order's shipping window gone with units still to ship.
+    ShipmentLate,
+    /// The shipments file dropped for vigie has a bad row: nothing in it was applied.
+    ShipmentsFileInvalid,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 16] = [
+    pub const ALL: [AlertKind; 19] = [
         Self::OrderFlagged,
         Self::DecisionRejected,
         Self::DeadlineAtRisk,
@@ -60,6 +66,9 @@ impl AlertKind {
         Self::StateDirFull,
         Self::UnknownSku,
         Self::SkuMapInvalid,
+        Self::ShipmentRejected,
+        Self::ShipmentLate,
+        Self::ShipmentsFileInvalid,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +89,9 @@ impl AlertKind {
             Self::StateDirFull => "state_dir_full",
             Self::UnknownSku => "unknown_sku",
             Self::SkuMapInvalid => "sku_map_invalid",
+            Self::ShipmentRejected => "shipment_rejected",
+            Self::ShipmentLate => "shipment_late",
+            Self::ShipmentsFileInvalid => "shipments_file_invalid",
         }
     }
 
@@ -102,6 +114,7 @@ impl AlertKind {
                 | Self::ChannelRateLimited
                 | Self::UnknownSku
                 | Self::SkuMapInvalid
+                | Self::ShipmentLate
         )
     }
 
@@ -115,7 +128,9 @@ impl AlertKind {
             | Self::DeadlineAtRisk
             | Self::DeadlineMissed
             | Self::DecisionRejected
-            | Self::StateDirFull => Severity::Critical,
+            | Self::StateDirFull
+            | Self::ShipmentRejected
+            | Self::ShipmentLate => Severity::Critical,
             Self::OrderFlagged
             | Self::StockLow
             | Self::OrderRefusedNoStock
@@ -123,7 +138,8 @@ impl AlertKind {
             | Self::NotificationFailed
             | Self::PayloadQuarantined
             | Self::UnknownSku
-            | Self::SkuMapInvalid => Severity::Warning,
+            | Self::SkuMapInvalid
+            | Self::ShipmentsFileInvalid => Severity::Warning,
         }
     }
 }

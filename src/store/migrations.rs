@@ -5,7 +5,7 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` takes the schema from version `i` to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_FIRST_IMPORTS, V6_OUTBOX_THREAD_ID];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_FIRST_IMPORTS, V6_OUTBOX_THREAD_ID, V7_SHIPMENTS];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
 /// the write lock before reading the version, so two processes starting at once (the daemon
@@ -317,4 +317,50 @@ CREATE TABLE first_imports (
 /// the order's later messages reply in it instead of opening another.
 const V6_OUTBOX_THREAD_ID: &str = r#"
 ALTER TABLE outbox ADD COLUMN thread_id TEXT;
+"#;
+
+/// Parcels the seller sent and lines the seller cancelled, each committed before the
+/// marketplace is told and settled once it answers; the carriers each marketplace lists, read
+/// once a day. A parcel is known by its order, carrier and tracking number: given twice (CLI,
+/// CSV drop, HTTP), it is stored once. `lines` is a JSON array of `{line_id, quantity}`.
+const V7_SHIPMENTS: &str = r#"
+CREATE TABLE shipments (
+    id              INTEGER PRIMARY KEY,
+    order_pk        INTEGER NOT NULL REFERENCES orders (id),
+    carrier         TEXT NOT NULL,
+    carrier_code    TEXT,
+    tracking_number TEXT NOT NULL,
+    tracking_url    TEXT,
+    lines           TEXT NOT NULL,
+    source          TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'confirmed', 'rejected')),
+    note            TEXT,
+    recorded_at     TEXT NOT NULL,
+    settled_at      TEXT,
+    UNIQUE (order_pk, carrier, tracking_number)
+);
+CREATE INDEX shipments_pending ON shipments (state) WHERE state = 'pending';
+
+CREATE TABLE seller_cancels (
+    id          INTEGER PRIMARY KEY,
+    order_pk    INTEGER NOT NULL REFERENCES orders (id),
+    reason      TEXT NOT NULL,
+    lines       TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'confirmed', 'rejected')),
+    note        TEXT,
+    recorded_at TEXT NOT NULL,
+    settled_at  TEXT,
+    UNIQUE (order_pk, lines)
+);
+CREATE INDEX seller_cancels_pending ON seller_cancels (state) WHERE state = 'pending';
+
+CREATE TABLE carriers (
+    channel TEXT NOT NULL,
+    code    TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    read_at TEXT NOT NULL,
+    PRIMARY KEY (channel, code)
+);
 "#;

@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod pushes;
 pub mod quarantine;
 pub mod reservations;
+pub mod shipments;
 pub mod state;
 pub mod status;
 pub mod stock;

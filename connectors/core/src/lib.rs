@@ -12,6 +12,7 @@ mod event;
 mod http;
 mod marketplace;
 mod order;
+mod parcel;
 pub mod spec;
 mod stock;
 #[cfg(feature = "test-support")]
@@ -32,6 +33,7 @@ pub use order::{
     Address, Country, Customer, DestinationHints, MarketplaceState, Money, Order, OrderLine,
     OrderStatus, Shipment,
 };
+pub use parcel::{CancelLine, Carrier, Parcel, ParcelCarrier, ParcelLine, SellerCancel};
 pub use stock::{PushStatus, PushTicket, SkuRejection, StockLevel, StockUpdate};
 pub use throttle::{Quota, Throttle};
 pub use wait::{WaitObserver, observe_waits, stop_at_waits};

@@ -4,7 +4,10 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::{ConnectorError, Order, PushStatus, PushTicket, StockLevel, StockUpdate};
+use crate::{
+    Carrier, ConnectorError, Order, Parcel, PushStatus, PushTicket, SellerCancel, StockLevel,
+    StockUpdate,
+};
 
 /// A seller's shop on one marketplace.
 ///
@@ -60,6 +63,37 @@ pub trait Marketplace: Send + Sync {
         order_id: &str,
         message: &CustomerMessage,
     ) -> Result<Option<String>, ConnectorError>;
+
+    /// Confirms parcels to the marketplace, batched as it allows; one answer per parcel, in
+    /// order. Confirming a parcel again is safe: the marketplace answers it as done
+    /// ([`ConnectorError::AlreadyDone`]) or takes the same tracking again.
+    async fn confirm_parcels(
+        &self,
+        parcels: &[Parcel],
+    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
+        Ok(parcels.iter().map(|_| Err(not_supported("shipments"))).collect())
+    }
+
+    /// The carriers the marketplace knows, by code.
+    async fn carriers(&self) -> Result<Vec<Carrier>, ConnectorError> {
+        Ok(Vec::new())
+    }
+
+    /// Whether the marketplace takes a carrier it does not list, by name.
+    fn takes_unlisted_carriers(&self) -> bool {
+        false
+    }
+
+    /// The seller cancels accepted units. Cancelling again answers
+    /// [`ConnectorError::AlreadyDone`].
+    async fn cancel(&self, cancel: &SellerCancel) -> Result<(), ConnectorError> {
+        let _ = cancel;
+        Err(not_supported("seller cancellations"))
+    }
+}
+
+fn not_supported(what: &str) -> ConnectorError {
+    ConnectorError::permanent(format!("this marketplace's connector does not support {what}"))
 }
 
 /// Orders read in one operation, and the ones that could not be read.

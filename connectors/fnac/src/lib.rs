@@ -11,6 +11,7 @@ mod messages;
 mod orders;
 mod pages;
 mod settings;
+mod ship;
 mod stock;
 mod xml;
 
@@ -19,8 +20,8 @@ pub mod sandbox;
 
 use async_trait::async_trait;
 use vigie_connector::{
-    Capabilities, ConnectorError, CustomerMessage, LineDecision, Marketplace, OrderBatch,
-    PushStatus, PushTicket, ShopState, StockLevel, StockUpdate, Timestamp,
+    Capabilities, Carrier, ConnectorError, CustomerMessage, LineDecision, Marketplace, OrderBatch,
+    Parcel, PushStatus, PushTicket, ShopState, StockLevel, StockUpdate, Timestamp,
 };
 
 use crate::client::Transport;
@@ -29,6 +30,7 @@ use crate::settings::is_uuid;
 
 pub use crate::settings::{FnacChannel, FnacSettings};
 
+pub use crate::ship::MAX_ORDERS_PER_UPDATE;
 pub use crate::stock::{MAX_BATCH, MAX_QUANTITY};
 
 /// The XSD's `message_action` values that create a message (`create`) or answer one.
@@ -144,5 +146,16 @@ impl Marketplace for Fnac {
         // Fnac keeps one conversation per order by itself.
         messages::send(&self.transport, &self.messages, order_id, message).await?;
         Ok(None)
+    }
+
+    async fn confirm_parcels(
+        &self,
+        parcels: &[Parcel],
+    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
+        ship::confirm(&self.transport, parcels).await
+    }
+
+    async fn carriers(&self) -> Result<Vec<Carrier>, ConnectorError> {
+        ship::carriers(&self.transport).await
     }
 }

@@ -10,7 +10,7 @@ use crate::pages::read_pages;
 use crate::xml::order::read_order;
 use crate::xml::read::failed_status;
 use crate::xml::write::date_time;
-use crate::xml::{Element, WireError};
+use crate::xml::{Element, Envelope, WireError};
 
 /// `orders_fnac_id` holds at most 50 ids.
 const IDS_PER_QUERY: usize = 50;
@@ -117,11 +117,11 @@ where
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct WireOrderResult {
+pub(crate) struct WireOrderResult {
     #[serde(rename = "@status")]
     status_attribute: Option<String>,
     status: Option<String>,
-    order_id: Option<String>,
+    pub order_id: Option<String>,
     error: Vec<WireError>,
     order_detail: Vec<WireLineResult>,
 }
@@ -140,11 +140,7 @@ pub(crate) async fn decide(
     order_id: &str,
     lines: &[LineDecision],
 ) -> Result<(), ConnectorError> {
-    if order_id.chars().count() != ORDER_ID_LEN {
-        return Err(ConnectorError::permanent(format!(
-            "{order_id:?} is not a Fnac order id (13 characters)"
-        )));
-    }
+    check_order_id(order_id)?;
     if lines.is_empty() {
         return Err(ConnectorError::permanent(
             "a decision needs at least one line",
@@ -152,18 +148,7 @@ pub(crate) async fn decide(
     }
     let mut details = Vec::with_capacity(lines.len());
     for line in lines {
-        let id: u64 = line
-            .line_id
-            .trim()
-            .parse()
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or_else(|| {
-                ConnectorError::permanent(format!(
-                    "line id {:?} is not a Fnac order_detail_id",
-                    line.line_id
-                ))
-            })?;
+        let id = detail_id(&line.line_id)?;
         details.push((id, if line.accept { "Accepted" } else { "Refused" }));
     }
     // A refused decision is refused again, an applied one answers ERR_003: safe to repeat.
@@ -184,7 +169,7 @@ pub(crate) async fn decide(
             root.child(order)
         })
         .await?;
-    let results: Vec<WireOrderResult> = doc.all("order").filter_map(|c| c.parse().ok()).collect();
+    let results = order_results(&doc);
     let Some(result) = results
         .iter()
         .find(|r| r.order_id.as_deref().map(str::trim) == Some(order_id))
@@ -198,7 +183,35 @@ pub(crate) async fn decide(
     check_order_result(order_id, result)
 }
 
-fn check_order_result(order_id: &str, result: &WireOrderResult) -> Result<(), ConnectorError> {
+/// A line id as Fnac writes it: a positive `order_detail_id`.
+pub(crate) fn detail_id(line_id: &str) -> Result<u64, ConnectorError> {
+    line_id
+        .trim()
+        .parse()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            ConnectorError::permanent(format!("line id {line_id:?} is not a Fnac order_detail_id"))
+        })
+}
+
+/// Checks a Fnac order id before it is sent (`order_id_restriction`: 13 characters).
+pub(crate) fn check_order_id(order_id: &str) -> Result<(), ConnectorError> {
+    if order_id.chars().count() == ORDER_ID_LEN {
+        Ok(())
+    } else {
+        Err(ConnectorError::permanent(format!(
+            "{order_id:?} is not a Fnac order id (13 characters)"
+        )))
+    }
+}
+
+/// The per-order answers of an `orders_update`.
+pub(crate) fn order_results(doc: &Envelope) -> Vec<WireOrderResult> {
+    doc.all("order").filter_map(|c| c.parse().ok()).collect()
+}
+
+pub(crate) fn check_order_result(order_id: &str, result: &WireOrderResult) -> Result<(), ConnectorError> {
     let mut failures: Vec<(String, &WireError)> = result
         .error
         .iter()

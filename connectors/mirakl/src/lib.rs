@@ -1,5 +1,5 @@
 //! vigie's connector for Mirakl-based marketplaces (Leroy Merlin, Decathlon, Conforama...):
-//! the MMP seller API (A01, OR11, OR21, STO01-03, OF21, OR43, M12) behind the [`Marketplace`] trait,
+//! the MMP seller API (A01, OR11, OR21, OR23, OR24, SH21, STO01-03, OF21, OR43, M12) behind the [`Marketplace`] trait,
 //! and, with the `sandbox` feature, a stateful Mirakl server for tests, the demo and benchmarks.
 //!
 //! [`Marketplace`]: vigie_connector::Marketplace
@@ -15,6 +15,7 @@ mod orders;
 mod pages;
 mod poll;
 mod settings;
+mod ship;
 mod stock;
 
 #[cfg(feature = "sandbox")]
@@ -32,5 +33,6 @@ pub mod wire {
     pub use crate::lenient::{parse_date, parse_decimal};
     pub use crate::messages::{message_input, thread_input};
     pub use crate::orders::{parse_order, status_of};
+    pub use crate::ship::{TrackingBody, tracking_body};
     pub use crate::stock::{parse_error_report, split_record, stock_csv};
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 use vigie_connector::{
-    Capabilities, ChannelClient, ConnectorError, CustomerMessage, LineDecision, Marketplace,
-    OrderBatch, PushStatus, PushTicket, ShopState, StockLevel, StockUpdate, Throttle, Timestamp,
+    Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, LineDecision, Marketplace,
+    OrderBatch, Parcel, PushStatus, PushTicket, ShopState, StockLevel, StockUpdate, Throttle, Timestamp,
 };
 
 use crate::client::{self, Api, Call};
@@ -16,7 +16,7 @@ use crate::orders::HOLDING_STOCK;
 use crate::pages::PAGE_SIZE;
 use crate::poll::{poll, query_date};
 use crate::settings::{MessageTopic, MiraklSettings, PartialAcceptanceFallback};
-use crate::{decide, messages, stock};
+use crate::{decide, messages, ship, stock};
 
 /// One Mirakl shop. Cheap to share behind an `Arc`; every budget is per instance.
 #[derive(Debug)]
@@ -189,5 +189,30 @@ impl Marketplace for Mirakl {
         message: &CustomerMessage,
     ) -> Result<Option<String>, ConnectorError> {
         messages::send(&self.api, &self.topic, order_id, message).await
+    }
+
+    /// One parcel at a time: OR23 and OR24 take one order each.
+    async fn confirm_parcels(
+        &self,
+        parcels: &[Parcel],
+    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
+        let mut answers = Vec::with_capacity(parcels.len());
+        for parcel in parcels {
+            let answer = ship::confirm(&self.api, parcel).await;
+            if let Err(e @ ConnectorError::Auth(_)) = answer {
+                return Err(e);
+            }
+            answers.push(answer);
+        }
+        Ok(answers)
+    }
+
+    async fn carriers(&self) -> Result<Vec<Carrier>, ConnectorError> {
+        ship::carriers(&self.api).await
+    }
+
+    /// OR23 takes `carrier_name` + `carrier_url` for a carrier the operator does not list.
+    fn takes_unlisted_carriers(&self) -> bool {
+        true
     }
 }

@@ -79,6 +79,14 @@ pub struct OrderUpdate {
 pub struct DetailUpdate {
     pub order_detail_id: String,
     pub action: String,
+    pub tracking_number: Option<String>,
+    pub tracking_company: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CarriersQuery {
+    pub query: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

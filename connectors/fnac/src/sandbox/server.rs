@@ -17,7 +17,8 @@ use super::Shared;
 use super::render::{self, error, response, text};
 use super::requests;
 use super::state::{
-    BatchProgress, MAX_OFFERS_PER_UPDATE, MAX_ORDERS_PER_UPDATE, RecordedMessage, RecordedOffer,
+    BatchProgress, CARRIERS, MAX_OFFERS_PER_UPDATE, MAX_ORDERS_PER_UPDATE, RecordedMessage,
+    RecordedOffer, ShippedLine,
 };
 use crate::xml::Envelope;
 use crate::xml::order::time;
@@ -109,6 +110,7 @@ fn answer(shared: &Shared, service: &str, body: &str) -> String {
         "batch_status" => parse(body).map(|r| batch_status(shared, r)),
         "offers_query" => parse(body).map(|r| offers_query(shared, r)),
         "messages_update" => parse(body).map(|r| messages_update(shared, r)),
+        "carriers_query" => parse(body).map(carriers_query),
         _ => Ok(response(
             service,
             "FATAL",
@@ -116,6 +118,27 @@ fn answer(shared: &Shared, service: &str, body: &str) -> String {
         )),
     }
     .unwrap_or_else(|e| invalid(&e))
+}
+
+/// Every carrier, for `<query>all</query>` (the only value the XSD allows).
+fn carriers_query(request: requests::CarriersQuery) -> String {
+    if request.query.trim() != "all" {
+        return response(
+            "carriers_query",
+            "FATAL",
+            &error("FATAL", "ERR_096", "XML Validation failed: query must be all"),
+        );
+    }
+    let content: String = CARRIERS
+        .iter()
+        .map(|(code, name)| {
+            format!(
+                "<carrier code=\"{code}\" global=\"1\">{}</carrier>",
+                text("name", name)
+            )
+        })
+        .collect();
+    response("carriers_query", "OK", &content)
 }
 
 fn parse<T: DeserializeOwned>(body: &str) -> Result<T, String> {
@@ -227,6 +250,18 @@ fn orders_update(shared: &Shared, request: requests::OrdersUpdate) -> String {
                 })
                 .collect();
             state.accept_order(order.order_id.trim(), &details)
+        } else if order.action == "confirm_to_send" {
+            let details: Vec<ShippedLine> = order
+                .order_detail
+                .into_iter()
+                .map(|d| ShippedLine {
+                    id: d.order_detail_id.trim().to_owned(),
+                    action: d.action.trim().to_owned(),
+                    tracking_number: d.tracking_number.unwrap_or_default().trim().to_owned(),
+                    company: d.tracking_company.unwrap_or_default().trim().to_owned(),
+                })
+                .collect();
+            state.confirm_to_send(order.order_id.trim(), &details)
         } else {
             super::state::OrderResult {
                 order_id: order.order_id,

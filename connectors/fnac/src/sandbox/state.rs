@@ -12,7 +12,27 @@ use vigie_connector::{Decimal, Timestamp};
 use super::{Faults, OrderSpec, SandboxOptions};
 
 /// Orders per `orders_update` and offers per `offers_update`, as Fnac documents.
-pub const MAX_ORDERS_PER_UPDATE: usize = 25;
+pub use crate::ship::MAX_ORDERS_PER_UPDATE;
+
+/// `carriers_query`: the carriers the sandbox's shop may name, code and name.
+pub const CARRIERS: &[(&str, &str)] = &[
+    ("CHRONOPOST", "Chronopost"),
+    ("COLISPRIVE", "Colis Privé"),
+    ("DHL", "DHL"),
+    ("GLS", "GLS"),
+    ("LAPOSTE", "La Poste"),
+    ("SOCOLISSIMO", "Colissimo"),
+    ("UPS", "UPS"),
+];
+
+/// One `Shipped` line of a `confirm_to_send`.
+#[derive(Debug, Clone)]
+pub(crate) struct ShippedLine {
+    pub id: String,
+    pub action: String,
+    pub tracking_number: String,
+    pub company: String,
+}
 pub const MAX_OFFERS_PER_UPDATE: usize = 10_000;
 
 /// An order as the sandbox holds it, for inspection.
@@ -495,6 +515,72 @@ impl State {
         }
         self.orders[index].updated_at = Timestamp::now();
         result.state = Some(self.orders[index].state());
+        result
+    }
+
+    /// `confirm_to_send`: each named line must be `ToShip` (Fnac debited the customer) and
+    /// carry a tracking number and a carrier code `carriers_query` lists.
+    pub fn confirm_to_send(&mut self, order_id: &str, details: &[ShippedLine]) -> OrderResult {
+        let mut result = OrderResult {
+            order_id: order_id.to_owned(),
+            status: "OK",
+            state: None,
+            error: None,
+            lines: Vec::new(),
+        };
+        let Some(order) = self.orders.iter_mut().find(|o| o.id == order_id) else {
+            result.status = "FATAL";
+            result.error = Some(("FATAL", "ERR_004", "Order not found".into()));
+            return result;
+        };
+        for detail in details {
+            let line = order
+                .lines
+                .iter_mut()
+                .find(|l| l.id.to_string() == detail.id);
+            let refusal = match &line {
+                None => Some(("ERR_005", "Order detail not found".to_owned())),
+                Some(line) if line.state != "ToShip" => Some((
+                    "ERR_003",
+                    "Order status is not valid for action confirm_to_send".to_owned(),
+                )),
+                Some(_) if detail.action != "Shipped" => Some((
+                    "ERR_006",
+                    format!("Action {} is not valid for confirm_to_send", detail.action),
+                )),
+                Some(_) if !CARRIERS.iter().any(|(code, _)| *code == detail.company) => Some((
+                    "ERR_008",
+                    format!("Unknown tracking company {}", detail.company),
+                )),
+                Some(_) => None,
+            };
+            let outcome = match (line, refusal) {
+                (Some(line), None) => {
+                    line.state = "Shipped";
+                    line.tracking_number = Some(detail.tracking_number.clone());
+                    line.carrier = Some(detail.company.clone());
+                    LineResult {
+                        id: detail.id.clone(),
+                        status: "OK",
+                        state: Some(line.state),
+                        error: None,
+                    }
+                }
+                (line, refusal) => {
+                    let (code, message) = refusal.unwrap_or(("ERR_002", String::new()));
+                    result.status = "ERROR";
+                    LineResult {
+                        id: detail.id.clone(),
+                        status: "ERROR",
+                        state: line.map(|l| l.state),
+                        error: Some(("ERROR", code, message)),
+                    }
+                }
+            };
+            result.lines.push(outcome);
+        }
+        order.updated_at = Timestamp::now();
+        result.state = Some(order.state());
         result
     }
 

@@ -6,7 +6,7 @@ use quick_xml::escape::escape;
 pub const NAMESPACE: &str = "http://www.fnac.com/schemas/mp-dialog.xsd";
 
 /// An element under construction: start tag with attributes, then content.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Element {
     name: &'static str,
     attributes: String,

@@ -11,8 +11,8 @@ use axum::routing::{get, post, put};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::state::{Or11Filters, Refusal, State as Shop, matches};
-use super::{Shared, lock};
+use super::state::{CARRIERS, Or11Filters, Refusal, State as Shop, matches};
+use super::{Shared, Tracking, lock};
 
 pub fn router(state: Shared) -> Router {
     Router::new()
@@ -20,6 +20,9 @@ pub fn router(state: Shared) -> Router {
         .route("/api/account", get(a01))
         .route("/api/orders", get(or11))
         .route("/api/orders/{order_id}/accept", put(or21))
+        .route("/api/orders/{order_id}/tracking", put(or23))
+        .route("/api/orders/{order_id}/ship", put(or24))
+        .route("/api/shipping/carriers", get(sh21))
         .route("/api/orders/{order_id}/threads", post(or43))
         .route("/api/inbox/threads/{thread_id}/message", post(m12))
         .route("/api/offers", get(of21))
@@ -241,6 +244,79 @@ async fn or21(
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(r) => refusal(r),
     }
+}
+
+/// OR23: `carrier_code` for a carrier SH21 lists, else `carrier_name` (+ `carrier_url`).
+async fn or23(
+    State(state): State<Shared>,
+    Path(order_id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = gate(&state, "OR23", &headers, &query(q), true).await {
+        return r;
+    }
+    let tracking = match parse_tracking(&body) {
+        Ok(tracking) => tracking,
+        Err(r) => return refusal(r),
+    };
+    match lock(&state).set_tracking(&order_id, tracking) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(r) => refusal(r),
+    }
+}
+
+/// OR23_Request: every field an optional string; nothing else.
+fn parse_tracking(body: &[u8]) -> Result<Tracking, Refusal> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Or23 {
+        carrier_code: Option<String>,
+        carrier_name: Option<String>,
+        #[serde(rename = "carrier_standard_code")]
+        _carrier_standard_code: Option<String>,
+        carrier_url: Option<String>,
+        tracking_number: Option<String>,
+    }
+    let body: Or23 = serde_json::from_slice(body)
+        .map_err(|e| Refusal::new(400, Some("VALIDATION_ERROR"), e.to_string()))?;
+    Ok(Tracking {
+        tracking_number: body.tracking_number.unwrap_or_default(),
+        carrier_code: body.carrier_code,
+        carrier_name: body.carrier_name,
+        tracking_url: body.carrier_url,
+    })
+}
+
+/// OR24: no body; the order must be SHIPPING.
+async fn or24(
+    State(state): State<Shared>,
+    Path(order_id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    if let Err(r) = gate(&state, "OR24", &headers, &query(q), true).await {
+        return r;
+    }
+    match lock(&state).validate_shipment(&order_id) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(r) => refusal(r),
+    }
+}
+
+/// SH21: the registered carriers, sorted by label.
+async fn sh21(State(state): State<Shared>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    if let Err(r) = gate(&state, "SH21", &headers, &query(q), true).await {
+        return r;
+    }
+    let carriers: Vec<Value> = CARRIERS
+        .iter()
+        .map(|(code, label, url)| {
+            json!({"code": code, "label": label, "standard_code": code, "tracking_url": url})
+        })
+        .collect();
+    Json(json!({ "carriers": carriers })).into_response()
 }
 
 /// The text of the multipart field `name`, which the endpoint requires.

@@ -45,6 +45,14 @@ pub struct State {
     next_order: u64,
 }
 
+/// SH21: the carriers the sandbox's operator registered: code, label, tracking link.
+pub const CARRIERS: &[(&str, &str, &str)] = &[
+    ("CHRONOPOST", "Chronopost", "https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={trackingId}"),
+    ("COLISSIMO", "Colissimo", "https://www.laposte.fr/outils/suivre-vos-envois?code={trackingId}"),
+    ("DHL", "DHL", "https://www.dhl.com/fr-fr/home/tracking.html?tracking-id={trackingId}"),
+    ("UPS", "UPS", "https://www.ups.com/track?tracknum={trackingId}"),
+];
+
 const DATE: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
 
 /// Amounts go out as JSON numbers, as Mirakl writes them.
@@ -225,25 +233,68 @@ impl State {
 
     /// OR23 + OR24 as one step: SHIPPING lines become SHIPPED with tracking.
     pub fn ship(&mut self, order_id: &str, tracking: Tracking) -> Result<(), Refusal> {
-        let order = self.order_mut(order_id).ok_or_else(|| {
-            Refusal::new(404, Some("ORDER_NOT_FOUND"), format!("no order {order_id}"))
-        })?;
-        if order.state != "SHIPPING" {
+        self.set_tracking(order_id, tracking)?;
+        self.validate_shipment(order_id)
+    }
+
+    /// OR23: the order's tracking (one per order), while it is SHIPPING. A registered
+    /// carrier's link is computed from SH21's template.
+    pub fn set_tracking(&mut self, order_id: &str, mut tracking: Tracking) -> Result<(), Refusal> {
+        if let Some(code) = &tracking.carrier_code {
+            let Some((_, label, url)) = CARRIERS.iter().find(|(c, _, _)| c == code) else {
+                return Err(Refusal::new(
+                    400,
+                    Some("CARRIER_NOT_FOUND"),
+                    format!("The carrier {code} does not exist"),
+                ));
+            };
+            tracking.carrier_name = Some((*label).to_owned());
+            tracking.tracking_url = Some(url.replace("{trackingId}", &tracking.tracking_number));
+        } else if tracking.carrier_name.is_none() {
             return Err(Refusal::new(
                 400,
-                Some("ORDER_INVALID_STATE"),
-                format!("Order {order_id} is in state {}, not SHIPPING", order.state),
+                Some("VALIDATION_ERROR"),
+                "carrier_code or carrier_name is required",
             ));
         }
+        let order = self.shipping_order(order_id)?;
+        order.tracking = Some(tracking);
+        order.updated_at = Timestamp::now();
+        Ok(())
+    }
+
+    /// OR24: validates the shipment of a SHIPPING order; its SHIPPING lines become SHIPPED.
+    pub fn validate_shipment(&mut self, order_id: &str) -> Result<(), Refusal> {
+        let order = self.shipping_order(order_id)?;
         for line in &mut order.lines {
             if line.state == "SHIPPING" {
                 line.state = "SHIPPED".into();
             }
         }
         order.state = "SHIPPED".into();
-        order.tracking = Some(tracking);
         order.updated_at = Timestamp::now();
         Ok(())
+    }
+
+    fn shipping_order(&mut self, order_id: &str) -> Result<&mut SandboxOrder, Refusal> {
+        let order = self.order_mut(order_id).ok_or_else(|| {
+            Refusal::new(
+                404,
+                Some("ORDER_NOT_FOUND"),
+                format!("The order {order_id} does not exist"),
+            )
+        })?;
+        if order.state != "SHIPPING" {
+            return Err(Refusal::new(
+                400,
+                Some("ORDER_INVALID_STATE"),
+                format!(
+                    "Order {order_id} is not in the expected state for this operation (state {})",
+                    order.state
+                ),
+            ));
+        }
+        Ok(order)
     }
 
     /// STO01: reads the CSV, records every line, applies the valid ones (now or after polls).
