@@ -34,6 +34,9 @@ enum Command {
     Report(cli::report::Args),
     /// Accept or refuse an order held for review; the running daemon sends it next cycle.
     Review(cli::review::Args),
+    /// Record a parcel (all lines left to ship when no --line); the daemon confirms it to
+    /// the marketplace.
+    Ship(cli::ship::Args),
     /// Look at or change the stock ledger.
     #[command(subcommand)]
     Stock(cli::stock::Command),
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Status(args) => cli::status::run(&path, &env, args),
         Command::Report(args) => cli::report::run(&path, &env, args),
         Command::Review(args) => cli::review::run(&path, &env, args),
+        Command::Ship(args) => cli::ship::run(&path, &env, args),
         Command::Stock(command) => cli::stock::run(&path, &env, command),
         Command::Notify(command) => cli::notify::run(&path, &env, command),
         Command::Backup(args) => cli::backup::run(&path, &env, args),

@@ -20,8 +20,10 @@ pub mod decide;
 mod first_import;
 pub mod health;
 pub mod ingest;
+pub mod parcel;
 pub mod push;
 pub mod review;
+pub mod ship;
 pub mod watch;
 mod window;
 
@@ -208,6 +210,11 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
                 report.stock_moved |= reread;
             }
             Err(e) => failure = Some(e),
+        }
+        // Parcels go out after decisions: an order accepted this cycle may ship in it too.
+        match ship::run(channel, ctx).await {
+            Ok((_, reread)) => report.stock_moved |= reread,
+            Err(e) => failure = failure.or(Some(e)),
         }
     }
     if drift_due && !ctx.dry_run {

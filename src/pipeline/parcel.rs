@@ -32,7 +32,20 @@ pub struct CarrierBook<'a> {
     pub unlisted_ok: bool,
 }
 
-impl CarrierBook<'_> {
+impl<'a> CarrierBook<'a> {
+    /// The book of `channel`, with the marketplace's list as last read.
+    pub fn load(
+        conn: &rusqlite::Connection,
+        channel: &'a ChannelConfig,
+        unlisted_ok: bool,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            listed: shipments::carriers(conn, &channel.name)?,
+            channel,
+            unlisted_ok,
+        })
+    }
+
     /// The marketplace's code for `name` (`None`: sent by name).
     fn resolve(&self, name: &str) -> Result<Option<String>, ParcelError> {
         if let Some(code) = self.channel.carrier_code(name) {

@@ -321,7 +321,7 @@ ALTER TABLE outbox ADD COLUMN thread_id TEXT;
 
 /// Parcels the seller sent and lines the seller cancelled, each committed before the
 /// marketplace is told and settled once it answers; the carriers each marketplace lists, read
-/// once a day. A parcel is known by its order, carrier and tracking number: given twice (CLI,
+/// once a day (the channel's `carriers_read_at` cursor says when). A parcel is known by its order, carrier and tracking number: given twice (CLI,
 /// CSV drop, HTTP), it is stored once. `lines` is a JSON array of `{line_id, quantity}`.
 const V7_SHIPMENTS: &str = r#"
 CREATE TABLE shipments (
@@ -360,7 +360,6 @@ CREATE TABLE carriers (
     channel TEXT NOT NULL,
     code    TEXT NOT NULL,
     name    TEXT NOT NULL,
-    read_at TEXT NOT NULL,
     PRIMARY KEY (channel, code)
 );
 "#;

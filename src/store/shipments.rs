@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 use vigie_connector::{Carrier, Parcel, ParcelCarrier, ParcelLine};
 
-use super::state::{StoredState, read_time};
+use super::channels;
+use super::state::StoredState;
 use super::{Result, StoreError};
 
 /// Where a parcel (or a seller's cancellation) stands with the marketplace.
@@ -246,20 +247,8 @@ pub fn settle(
     Ok(())
 }
 
-/// The carriers `channel`'s marketplace listed, and when they were read; `None` before the
-/// first read.
-pub fn carriers(conn: &Connection, channel: &str) -> Result<Option<(Timestamp, Vec<Carrier>)>> {
-    let read_at: Option<String> = conn
-        .query_row(
-            "SELECT max(read_at) FROM carriers WHERE channel = ?1",
-            params![channel],
-            |r| r.get(0),
-        )
-        .optional()?
-        .flatten();
-    let Some(read_at) = read_at else {
-        return Ok(None);
-    };
+/// The carriers `channel`'s marketplace listed when last read.
+pub fn carriers(conn: &Connection, channel: &str) -> Result<Vec<Carrier>> {
     let mut stmt =
         conn.prepare("SELECT code, name FROM carriers WHERE channel = ?1 ORDER BY code")?;
     let listed = stmt
@@ -270,30 +259,36 @@ pub fn carriers(conn: &Connection, channel: &str) -> Result<Option<(Timestamp, V
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(Some((
-        read_time(&read_at, format!("carriers of {channel}"))?,
-        listed,
-    )))
+    Ok(listed)
 }
 
-/// Replaces the cached list of `channel`'s carriers.
+/// When `channel`'s carriers were last read; `None` before the first read.
+pub fn carriers_read_at(conn: &Connection, channel: &str) -> Result<Option<Timestamp>> {
+    channels::cursor(conn, channel, CARRIERS_CURSOR)
+}
+
+/// Replaces the cached list of `channel`'s carriers, read at `at`.
 pub fn cache_carriers(
     conn: &mut Connection,
     channel: &str,
     listed: &[Carrier],
-    now: &str,
+    at: Timestamp,
 ) -> Result<()> {
+    let now = super::time_text(at);
     let tx = conn.transaction()?;
     tx.execute("DELETE FROM carriers WHERE channel = ?1", params![channel])?;
     for carrier in listed {
         tx.execute(
-            "INSERT OR REPLACE INTO carriers (channel, code, name, read_at) VALUES (?1, ?2, ?3, ?4)",
-            params![channel, carrier.code, carrier.name, now],
+            "INSERT OR REPLACE INTO carriers (channel, code, name) VALUES (?1, ?2, ?3)",
+            params![channel, carrier.code, carrier.name],
         )?;
     }
+    channels::set_cursor(&tx, channel, CARRIERS_CURSOR, at, &now)?;
     tx.commit()?;
     Ok(())
 }
+
+const CARRIERS_CURSOR: &str = "carriers_read_at";
 
 pub(super) fn to_json(units: &[Units]) -> Result<String> {
     serde_json::to_string(units).map_err(|e| StoreError::Data(e.to_string()))
