@@ -312,6 +312,8 @@ pub struct OrderView {
     pub lines: Vec<LineView>,
     pub created_at: String,
     pub decided_at: Option<String>,
+    /// The seller's parcels and where each stands with the marketplace.
+    pub shipments: Vec<super::shipments::StoredParcel>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -361,6 +363,7 @@ pub fn list(conn: &Connection, filter: &OrderFilter) -> Result<Vec<OrderView>> {
                 lines: Vec::new(),
                 created_at: row.get(5)?,
                 decided_at: None,
+                shipments: Vec::new(),
             },
             row.get::<_, Option<String>>(6)?,
             row.get::<_, bool>(7)?,
@@ -406,6 +409,7 @@ pub fn list(conn: &Connection, filter: &OrderFilter) -> Result<Vec<OrderView>> {
         reasons.sort();
         reasons.dedup();
         view.reasons = reasons;
+        view.shipments = super::shipments::of_order(conn, pk)?;
         views.push(view);
     }
     Ok(views)

@@ -41,7 +41,7 @@ impl Hit {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    /// The Mirakl API this request calls (`OR11`, `OR21`, `OR43`, `STO01`...), or the Fnac
+    /// The Mirakl API this request calls (`OR11`, `OR21`, `OR23`, `OR43`, `STO01`...), or the Fnac
     /// service (`orders_query`, `orders_update`, `messages_update`...).
     pub fn endpoint(&self) -> String {
         let segments: Vec<&str> = self.path.trim_matches('/').split('/').collect();
@@ -51,6 +51,9 @@ impl Hit {
             ("GET", ["api", "account"]) => "A01".into(),
             ("GET", ["api", "orders"]) => "OR11".into(),
             ("PUT", ["api", "orders", _, "accept"]) => "OR21".into(),
+            ("PUT", ["api", "orders", _, "tracking"]) => "OR23".into(),
+            ("PUT", ["api", "orders", _, "ship"]) => "OR24".into(),
+            ("GET", ["api", "shipping", "carriers"]) => "SH21".into(),
             ("POST", ["api", "orders", _, "threads"]) => "OR43".into(),
             ("GET", ["api", "offers"]) => "OF21".into(),
             ("POST", ["api", "offers", "stock", "imports"]) => "STO01".into(),

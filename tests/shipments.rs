@@ -1,0 +1,254 @@
+//! Parcels end to end, the real binary against both sandboxes: `vigie ship` records a parcel,
+//! the daemon confirms it to the marketplace once, the customer hears `shipped` once, and the
+//! ledger lets the units go once the marketplace says the order shipped. Bad input changes
+//! nothing and exits 1 naming what is wrong.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{Setup, vigie};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use vigie_fnac::sandbox::{self as fnac, FnacSandbox};
+use vigie_mirakl::sandbox::{MiraklSandbox, OrderSpec, SandboxOptions};
+
+fn mirakl_channel(sandbox: &MiraklSandbox, extra: &str) -> String {
+    format!(
+        "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"{}\"\napi_key = \"{}\"\nshop_id = {}\n\
+         limits = {{ orders_per_minute = 600, stock_imports_per_minute = 600 }}\n{extra}\n\
+         [notify.channel.lm]\nevents = [\"shipped\"]\nroutes = [\"marketplace\"]\n",
+        sandbox.base_url(),
+        sandbox.api_key(),
+        sandbox.shop_id()
+    )
+}
+
+fn fnac_channel(sandbox: &FnacSandbox) -> String {
+    format!(
+        "[[channel]]\nname = \"fnac\"\nkind = \"fnac\"\nbase_url = \"{}\"\npartner_id = \"{}\"\nshop_id = \"{}\"\n\
+         key = \"{}\"\nlimits = {{ requests_per_minute = 6000 }}\n",
+        sandbox.base_url(),
+        sandbox.partner_id(),
+        sandbox.shop_id(),
+        sandbox.key()
+    )
+}
+
+/// Runs `vigie` and returns its output, whatever its exit code.
+async fn try_vigie(config: &Path, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_clear()
+        .output()
+        .await
+        .unwrap()
+}
+
+async fn order_json(config: &Path, id: &str) -> Value {
+    let out = vigie(config, &["orders", "--json"]).await;
+    let orders: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    orders
+        .into_iter()
+        .find(|o| o["order_id"] == id)
+        .unwrap_or_else(|| panic!("no order {id}"))
+}
+
+async fn on_hand(config: &Path, sku: &str) -> i64 {
+    let out = vigie(config, &["stock", "show", sku, "--json"]).await;
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    rows[0]["on_hand"].as_i64().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+async fn mirakl_accepted() -> (MiraklSandbox, String) {
+    let sandbox = MiraklSandbox::start(SandboxOptions::default())
+        .await
+        .unwrap();
+    sandbox.set_quantity("SKU-A", 5);
+    sandbox.set_quantity("SKU-B", 5);
+    let id = sandbox.add_order(
+        OrderSpec::new()
+            .line("SKU-A", 2, Decimal::new(20, 0))
+            .line("SKU-B", 1, Decimal::new(30, 0)),
+    );
+    (sandbox, id)
+}
+
+async fn stocked(setup: &Setup) {
+    vigie(&setup.config, &["stock", "set", "SKU-A", "5"]).await;
+    vigie(&setup.config, &["stock", "set", "SKU-B", "5"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mirakl_order_ships_in_two_parcels_confirmed_once_each() {
+    let (sandbox, id) = mirakl_accepted().await;
+    let setup = Setup::new(&mirakl_channel(&sandbox, ""));
+    stocked(&setup).await;
+    vigie(&setup.config, &["run", "--once"]).await;
+    assert_eq!(sandbox.order(&id).unwrap().state, "SHIPPING");
+    let lines: Vec<String> = sandbox.order(&id).unwrap().lines.iter().map(|l| l.id.clone()).collect();
+    let order = format!("lm:{id}");
+
+    // First parcel: one unit of the first line. Given twice, recorded once.
+    let first = ["ship", &order, "--carrier", "Colissimo", "--tracking", "6A001"];
+    let part = format!("{}=1", lines[0]);
+    let mut args = first.to_vec();
+    args.extend(["--line", &part]);
+    let out = vigie(&setup.config, &args).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("recorded"));
+    let again = vigie(&setup.config, &args).await;
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already recorded"));
+    let pending = order_json(&setup.config, &id).await;
+    assert_eq!(pending["shipments"].as_array().unwrap().len(), 1, "{pending:#}");
+    assert_eq!(pending["shipments"][0]["state"], "pending");
+
+    vigie(&setup.config, &["run", "--once"]).await;
+    assert_eq!(sandbox.request_count("OR23"), 1);
+    assert_eq!(sandbox.request_count("OR24"), 0, "units are left to ship");
+    let shipped = sandbox.order(&id).unwrap();
+    assert_eq!(shipped.state, "SHIPPING");
+    let tracking = shipped.tracking.unwrap();
+    assert_eq!(tracking.tracking_number, "6A001");
+    assert_eq!(tracking.carrier_code.as_deref(), Some("COLISSIMO"), "SH21 lists it");
+    let view = order_json(&setup.config, &id).await;
+    assert_eq!(view["shipments"][0]["state"], "confirmed", "{view:#}");
+    assert_eq!(
+        view["shipments"][0]["lines"],
+        serde_json::json!([{"line_id": lines[0], "quantity": 1}])
+    );
+    let messages = sandbox.messages();
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert!(messages[0].body.contains("6A001"), "{}", messages[0].body);
+
+    // The rest, with a carrier the operator does not list: sent by name, then OR24.
+    vigie(
+        &setup.config,
+        &[
+            "ship", &order, "--carrier", "Coursier Dupont", "--tracking", "CD-9",
+            "--tracking-url", "https://dupont.example/CD-9",
+        ],
+    )
+    .await;
+    vigie(&setup.config, &["run", "--once"]).await;
+    assert_eq!(sandbox.request_count("OR24"), 1);
+    let done = sandbox.order(&id).unwrap();
+    assert_eq!(done.state, "SHIPPED");
+    let tracking = done.tracking.unwrap();
+    assert_eq!(
+        (tracking.carrier_name.as_deref(), tracking.tracking_url.as_deref()),
+        (Some("Coursier Dupont"), Some("https://dupont.example/CD-9"))
+    );
+    // The next poll reads SHIPPED: the units leave the ledger.
+    vigie(&setup.config, &["run", "--once"]).await;
+    assert_eq!(on_hand(&setup.config, "SKU-A").await, 3);
+    assert_eq!(on_hand(&setup.config, "SKU-B").await, 4);
+    let view = order_json(&setup.config, &id).await;
+    let states: Vec<&Value> = view["shipments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["state"])
+        .collect();
+    assert_eq!(states, ["confirmed", "confirmed"], "{view:#}");
+    assert_eq!(sandbox.request_count("OR23"), 2, "each parcel sent once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_parcels_change_nothing_and_exit_1_naming_the_fault() {
+    let (sandbox, id) = mirakl_accepted().await;
+    let setup = Setup::new(&mirakl_channel(&sandbox, ""));
+    stocked(&setup).await;
+    vigie(&setup.config, &["run", "--once"]).await;
+    let line = sandbox.order(&id).unwrap().lines[0].id.clone();
+    let order = format!("lm:{id}");
+    let too_many = format!("{line}=3");
+    let cases: [(Vec<&str>, &str); 4] = [
+        (vec!["ship", "lm:NOPE-1", "--carrier", "UPS", "--tracking", "1"], "no order lm:NOPE-1"),
+        (
+            vec!["ship", &order, "--carrier", "UPS", "--tracking", "1", "--line", "L-404"],
+            "no line L-404",
+        ),
+        (
+            vec!["ship", &order, "--carrier", "UPS", "--tracking", "1", "--line", &too_many],
+            "3 units asked, 2 left",
+        ),
+        (vec!["ship", &order, "--carrier", "UPS", "--tracking", " "], "tracking number is empty"),
+    ];
+    for (args, says) in cases {
+        let out = try_vigie(&setup.config, &args).await;
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
+    let view = order_json(&setup.config, &id).await;
+    assert_eq!(view["shipments"], serde_json::json!([]), "nothing applied");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parcel_the_marketplace_refuses_raises_shipment_rejected_in_its_words() {
+    let (sandbox, id) = mirakl_accepted().await;
+    // The seller's table maps to a code the operator does not have.
+    let setup = Setup::new(&mirakl_channel(&sandbox, "carriers = { \"Colissimo\" = \"NOPE\" }"));
+    stocked(&setup).await;
+    vigie(&setup.config, &["run", "--once"]).await;
+    let order = format!("lm:{id}");
+    vigie(&setup.config, &["ship", &order, "--carrier", "Colissimo", "--tracking", "X1"]).await;
+    vigie(&setup.config, &["run", "--once"]).await;
+    let view = order_json(&setup.config, &id).await;
+    assert_eq!(view["shipments"][0]["state"], "rejected", "{view:#}");
+    let db = setup.database().unwrap();
+    let text: String = db
+        .query_row(
+            "SELECT message FROM alerts WHERE kind = 'shipment_rejected'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(text.contains("The carrier NOPE does not exist"), "{text}");
+    assert!(text.contains("X1"), "{text}");
+    // Not sent again at the next cycle.
+    vigie(&setup.config, &["run", "--once"]).await;
+    assert_eq!(sandbox.request_count("OR23"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fnac_parcel_waits_for_the_debit_then_ships_its_lines() {
+    let sandbox = FnacSandbox::start(fnac::SandboxOptions::default())
+        .await
+        .unwrap();
+    sandbox.set_quantity("SKU-A", 5);
+    let id = sandbox.add_order(fnac::OrderSpec::new(vec![fnac::LineSpec::new(
+        "SKU-A",
+        2,
+        Decimal::new(20, 0),
+    )]));
+    let setup = Setup::new(&fnac_channel(&sandbox));
+    vigie(&setup.config, &["stock", "set", "SKU-A", "5"]).await;
+    vigie(&setup.config, &["run", "--once"]).await;
+    let order = format!("fnac:{id}");
+
+    // Fnac takes only the carriers carriers_query lists.
+    let out = try_vigie(&setup.config, &["ship", &order, "--carrier", "Dupont", "--tracking", "1"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unknown carrier \"Dupont\""), "{}", stderr(&out));
+    assert!(stderr(&out).contains("SOCOLISSIMO"), "{}", stderr(&out));
+
+    vigie(&setup.config, &["ship", &order, "--carrier", "Colissimo", "--tracking", "6A77"]).await;
+    // Accepted but not debited yet: Fnac refuses the shipment (ERR_003); the parcel waits.
+    vigie(&setup.config, &["run", "--once"]).await;
+    assert_eq!(order_json(&setup.config, &id).await["shipments"][0]["state"], "pending");
+    assert!(sandbox.debit(&id));
+    vigie(&setup.config, &["run", "--once"]).await;
+    let view = sandbox.order(&id).unwrap();
+    assert_eq!(view.state, "Shipped", "{view:?}");
+    assert_eq!(order_json(&setup.config, &id).await["shipments"][0]["state"], "confirmed");
+    vigie(&setup.config, &["run", "--once"]).await;
+    assert_eq!(on_hand(&setup.config, "SKU-A").await, 3);
+}
