@@ -136,7 +136,10 @@ pub fn record(
     if already {
         return Ok(Recorded::Already);
     }
-    if !matches!(order.status, OrderStatus::Accepted | OrderStatus::Shipped) {
+    let accepted = matches!(order.status, OrderStatus::Accepted | OrderStatus::Shipped)
+        || (order.status == OrderStatus::AwaitingAcceptance
+            && shipments::accepted_by_vigie(tx, order.pk)?);
+    if !accepted {
         return Err(ParcelError::NotShippable {
             order: label,
             status: order.status,

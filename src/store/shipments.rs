@@ -151,6 +151,17 @@ pub fn units_to_ship(conn: &Connection, order_pk: i64) -> Result<HashMap<String,
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Whether the marketplace confirmed vigie's acceptance of at least one line: the order is
+/// accepted even before the next poll shows it so.
+pub fn accepted_by_vigie(conn: &Connection, order_pk: i64) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM decisions
+                        WHERE order_pk = ?1 AND accept = 1 AND outcome = 'confirmed')",
+        params![order_pk],
+        |r| r.get(0),
+    )?)
+}
+
 /// Units per line already in a parcel the marketplace has not rejected.
 pub fn shipped_units(conn: &Connection, order_pk: i64) -> Result<HashMap<String, u32>> {
     let mut units = HashMap::new();
