@@ -8,11 +8,13 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{Setup, vigie};
+use common::{Daemon, Setup, vigie};
+use nix::sys::signal::Signal;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use vigie_fnac::sandbox::{self as fnac, FnacSandbox};
 use vigie_mirakl::sandbox::{MiraklSandbox, OrderSpec, SandboxOptions};
+use vigie_testkit::Recorder;
 
 fn mirakl_channel(sandbox: &MiraklSandbox, extra: &str) -> String {
     format!(
@@ -251,4 +253,74 @@ async fn a_fnac_parcel_waits_for_the_debit_then_ships_its_lines() {
     assert_eq!(order_json(&setup.config, &id).await["shipments"][0]["state"], "confirmed");
     vigie(&setup.config, &["run", "--once"]).await;
     assert_eq!(on_hand(&setup.config, "SKU-A").await, 3);
+}
+
+/// Polls `condition` until it holds, failing after [`PATIENCE`](common::PATIENCE).
+fn wait_until(what: &str, daemon: &Daemon, condition: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never happened; the daemon's log:\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn parcel_states(setup: &Setup) -> Vec<String> {
+    let Some(db) = setup.database() else {
+        return Vec::new();
+    };
+    let mut stmt = db.prepare("SELECT state FROM shipments ORDER BY id").unwrap();
+    stmt.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// The daemon is killed while the marketplace holds its answer to OR24 (it did validate the
+/// shipment): the parcel stays committed and pending, and the restarted daemon learns from
+/// Mirakl's "invalid state" answer and the order re-read that it shipped. Nothing is
+/// confirmed twice or lost; the customer hears `shipped` once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_between_the_commit_and_the_answer_confirms_the_parcel_once() {
+    let sandbox = MiraklSandbox::start(SandboxOptions::default())
+        .await
+        .unwrap();
+    sandbox.set_quantity("SKU-A", 5);
+    let id = sandbox.add_order(OrderSpec::new().line("SKU-A", 1, Decimal::new(20, 0)));
+    let proxy = Recorder::start(&sandbox.base_url()).await.unwrap();
+    let channel = format!(
+        "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"{}\"\napi_key = \"{}\"\nshop_id = {}\n\
+         poll_interval = \"200ms\"\nlimits = {{ orders_per_minute = 6000, stock_imports_per_minute = 600 }}\n\
+         [notify.channel.lm]\nevents = [\"shipped\"]\nroutes = [\"marketplace\"]\n",
+        proxy.url("/"),
+        sandbox.api_key(),
+        sandbox.shop_id()
+    );
+    let setup = Setup::new(&channel);
+    vigie(&setup.config, &["stock", "set", "SKU-A", "5"]).await;
+    vigie(&setup.config, &["run", "--once"]).await;
+    let order = format!("lm:{id}");
+    vigie(&setup.config, &["ship", &order, "--carrier", "UPS", "--tracking", "1Z9"]).await;
+    proxy.slow_down("OR24", std::time::Duration::from_secs(120));
+
+    let mut daemon = Daemon::start(&setup.config, &["run"], &[]);
+    wait_until("OR24", &daemon, || !proxy.hits_to("OR24").is_empty());
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+    assert_eq!(sandbox.order(&id).unwrap().state, "SHIPPED", "Mirakl took it");
+    assert_eq!(parcel_states(&setup), ["pending"], "committed, unconfirmed");
+
+    let mut daemon = Daemon::start(&setup.config, &["run"], &[]);
+    wait_until("the parcel's confirmation", &daemon, || {
+        parcel_states(&setup) == ["confirmed"]
+    });
+    wait_until("the shipped message", &daemon, || sandbox.messages().len() == 1);
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait();
+    assert_eq!(proxy.hits_to("OR24").len(), 1, "the shipment validated once");
+    assert_eq!(sandbox.messages().len(), 1, "{:#?}", sandbox.messages());
+    assert_eq!(parcel_states(&setup), ["confirmed"]);
 }
