@@ -13,6 +13,7 @@ mod auth;
 mod decide;
 mod messages;
 mod orders;
+mod ship;
 #[cfg(feature = "sandbox")]
 mod sandbox_round_trip;
 mod stock;

@@ -12,6 +12,7 @@ mod destination;
 mod errors;
 mod messages;
 mod orders;
+mod ship;
 #[cfg(feature = "sandbox")]
 mod sandbox_round_trip;
 mod stock;
