@@ -324,3 +324,44 @@ async fn a_crash_between_the_commit_and_the_answer_confirms_the_parcel_once() {
     assert_eq!(sandbox.messages().len(), 1, "{:#?}", sandbox.messages());
     assert_eq!(parcel_states(&setup), ["confirmed"]);
 }
+
+/// The watched drop: a file with a bad row applies nothing, is kept, and an alert names it
+/// and the line; saved again fixed, its parcels (two rows of one parcel here) are recorded
+/// once and confirmed like any other.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_csv_drop_is_applied_whole_or_not_at_all() {
+    let (sandbox, id) = mirakl_accepted().await;
+    let lines: Vec<String> = sandbox.order(&id).unwrap().lines.iter().map(|l| l.id.clone()).collect();
+    let drop = tempfile::tempdir().unwrap();
+    let csv = drop.path().join("shipments.csv");
+    let channel = mirakl_channel(&sandbox, "poll_interval = \"200ms\"");
+    let setup = Setup::new(&format!("{channel}\n[shipments]\npath = \"{}\"\n", csv.display()));
+    stocked(&setup).await;
+    vigie(&setup.config, &["run", "--once"]).await;
+
+    let header = "channel,order_id,carrier,tracking_number,tracking_url,line_id,quantity\n";
+    let bad = format!("{header}lm,{id},UPS,1Z1,,{},2\nlm,{id},UPS,1Z1,,{},5\n", lines[0], lines[1]);
+    std::fs::write(&csv, &bad).unwrap();
+    let mut daemon = Daemon::start(&setup.config, &["run"], &[]);
+    let alert = || -> Option<String> {
+        setup.database()?.query_row(
+            "SELECT message FROM alerts WHERE kind = 'shipments_file_invalid'",
+            [],
+            |r| r.get(0),
+        ).ok()
+    };
+    wait_until("the shipments_file_invalid alert", &daemon, || alert().is_some());
+    let text = alert().unwrap();
+    assert!(text.contains(&csv.display().to_string()), "{text}");
+    assert!(text.contains("line 3") && text.contains("5 units asked, 1 left"), "{text}");
+    assert!(parcel_states(&setup).is_empty(), "nothing applied");
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), bad, "the file is kept");
+
+    let good = format!("{header}lm,{id},UPS,1Z1,,{},2\nlm,{id},UPS,1Z1,,{},1\n", lines[0], lines[1]);
+    std::fs::write(&csv, good).unwrap();
+    wait_until("the parcel's confirmation", &daemon, || parcel_states(&setup) == ["confirmed"]);
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait();
+    assert_eq!(sandbox.order(&id).unwrap().state, "SHIPPED");
+    assert_eq!(sandbox.request_count("OR24"), 1);
+}

@@ -133,6 +133,11 @@ impl Services {
         let stop_loops = CancellationToken::new();
         let mut loops = JoinSet::new();
         let names = plan.channels.iter().map(|c| c.name().to_owned()).collect();
+        let takes_unlisted = plan
+            .channels
+            .iter()
+            .map(|c| (c.config.clone(), c.marketplace.takes_unlisted_carriers()))
+            .collect();
         for channel in plan.channels {
             heartbeats.register(channel.name(), channel.config.poll_interval);
             let span = channel_span(channel.name());
@@ -171,6 +176,14 @@ impl Services {
             );
         }
         let config = &plan.ctx.config;
+        if let Some(path) = config.shipments.path.clone() {
+            let drop = inventory::shipments::ShipmentsDrop::new(
+                path.clone(),
+                plan.ctx.clone(),
+                takes_unlisted,
+            );
+            loops.spawn(inventory::file::run(path, drop, stop_loops.clone()));
+        }
         let watcher = inventory::spawn(
             config.inventory.clone(),
             plan.ctx.store.clone(),

@@ -8,10 +8,13 @@
 //! - `csv`: a file, watched ([`file`]); `vigie stock import FILE.csv` uses the same parser.
 //! - `http`: a JSON endpoint polled every `interval` ([`http`]).
 //! - `manual`: only the CLI (`vigie stock set`, `vigie stock import`) changes stock.
+//!
+//! The same file follower reads the seller's shipments drop ([`shipments`]).
 
 pub mod csv;
 pub mod file;
 pub mod http;
+pub mod shipments;
 mod snapshot;
 
 use std::path::Path;
