@@ -43,6 +43,10 @@ pub(super) fn describe() {
         "On-call alerts raised, by kind"
     );
     describe_counter!(
+        "vigie_parcels_total",
+        "Parcels the marketplace answered, by channel and outcome (confirmed, rejected)"
+    );
+    describe_counter!(
         "vigie_status_connections_refused_total",
         "Connections to the status server refused because it already served its maximum"
     );
