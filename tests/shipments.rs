@@ -75,11 +75,11 @@ async fn mirakl_accepted() -> (MiraklSandbox, String) {
         .unwrap();
     sandbox.set_quantity("SKU-A", 5);
     sandbox.set_quantity("SKU-B", 5);
-    let id = sandbox.add_order(
-        OrderSpec::new()
-            .line("SKU-A", 2, Decimal::new(20, 0))
-            .line("SKU-B", 1, Decimal::new(30, 0)),
-    );
+    let id = sandbox.add_order(OrderSpec::new().line("SKU-A", 2, Decimal::new(20, 0)).line(
+        "SKU-B",
+        1,
+        Decimal::new(30, 0),
+    ));
     (sandbox, id)
 }
 
@@ -95,11 +95,24 @@ async fn a_mirakl_order_ships_in_two_parcels_confirmed_once_each() {
     stocked(&setup).await;
     vigie(&setup.config, &["run", "--once"]).await;
     assert_eq!(sandbox.order(&id).unwrap().state, "SHIPPING");
-    let lines: Vec<String> = sandbox.order(&id).unwrap().lines.iter().map(|l| l.id.clone()).collect();
+    let lines: Vec<String> = sandbox
+        .order(&id)
+        .unwrap()
+        .lines
+        .iter()
+        .map(|l| l.id.clone())
+        .collect();
     let order = format!("lm:{id}");
 
     // First parcel: one unit of the first line. Given twice, recorded once.
-    let first = ["ship", &order, "--carrier", "Colissimo", "--tracking", "6A001"];
+    let first = [
+        "ship",
+        &order,
+        "--carrier",
+        "Colissimo",
+        "--tracking",
+        "6A001",
+    ];
     let part = format!("{}=1", lines[0]);
     let mut args = first.to_vec();
     args.extend(["--line", &part]);
@@ -108,7 +121,11 @@ async fn a_mirakl_order_ships_in_two_parcels_confirmed_once_each() {
     let again = vigie(&setup.config, &args).await;
     assert!(String::from_utf8_lossy(&again.stdout).contains("already recorded"));
     let pending = order_json(&setup.config, &id).await;
-    assert_eq!(pending["shipments"].as_array().unwrap().len(), 1, "{pending:#}");
+    assert_eq!(
+        pending["shipments"].as_array().unwrap().len(),
+        1,
+        "{pending:#}"
+    );
     assert_eq!(pending["shipments"][0]["state"], "pending");
 
     vigie(&setup.config, &["run", "--once"]).await;
@@ -118,7 +135,11 @@ async fn a_mirakl_order_ships_in_two_parcels_confirmed_once_each() {
     assert_eq!(shipped.state, "SHIPPING");
     let tracking = shipped.tracking.unwrap();
     assert_eq!(tracking.tracking_number, "6A001");
-    assert_eq!(tracking.carrier_code.as_deref(), Some("COLISSIMO"), "SH21 lists it");
+    assert_eq!(
+        tracking.carrier_code.as_deref(),
+        Some("COLISSIMO"),
+        "SH21 lists it"
+    );
     let view = order_json(&setup.config, &id).await;
     assert_eq!(view["shipments"][0]["state"], "confirmed", "{view:#}");
     assert_eq!(
@@ -133,8 +154,14 @@ async fn a_mirakl_order_ships_in_two_parcels_confirmed_once_each() {
     vigie(
         &setup.config,
         &[
-            "ship", &order, "--carrier", "Coursier Dupont", "--tracking", "CD-9",
-            "--tracking-url", "https://dupont.example/CD-9",
+            "ship",
+            &order,
+            "--carrier",
+            "Coursier Dupont",
+            "--tracking",
+            "CD-9",
+            "--tracking-url",
+            "https://dupont.example/CD-9",
         ],
     )
     .await;
@@ -144,7 +171,10 @@ async fn a_mirakl_order_ships_in_two_parcels_confirmed_once_each() {
     assert_eq!(done.state, "SHIPPED");
     let tracking = done.tracking.unwrap();
     assert_eq!(
-        (tracking.carrier_name.as_deref(), tracking.tracking_url.as_deref()),
+        (
+            tracking.carrier_name.as_deref(),
+            tracking.tracking_url.as_deref()
+        ),
         (Some("Coursier Dupont"), Some("https://dupont.example/CD-9"))
     );
     // The next poll reads SHIPPED: the units leave the ledger.
@@ -172,16 +202,40 @@ async fn bad_parcels_change_nothing_and_exit_1_naming_the_fault() {
     let order = format!("lm:{id}");
     let too_many = format!("{line}=3");
     let cases: [(Vec<&str>, &str); 4] = [
-        (vec!["ship", "lm:NOPE-1", "--carrier", "UPS", "--tracking", "1"], "no order lm:NOPE-1"),
         (
-            vec!["ship", &order, "--carrier", "UPS", "--tracking", "1", "--line", "L-404"],
+            vec!["ship", "lm:NOPE-1", "--carrier", "UPS", "--tracking", "1"],
+            "no order lm:NOPE-1",
+        ),
+        (
+            vec![
+                "ship",
+                &order,
+                "--carrier",
+                "UPS",
+                "--tracking",
+                "1",
+                "--line",
+                "L-404",
+            ],
             "no line L-404",
         ),
         (
-            vec!["ship", &order, "--carrier", "UPS", "--tracking", "1", "--line", &too_many],
+            vec![
+                "ship",
+                &order,
+                "--carrier",
+                "UPS",
+                "--tracking",
+                "1",
+                "--line",
+                &too_many,
+            ],
             "3 units asked, 2 left",
         ),
-        (vec!["ship", &order, "--carrier", "UPS", "--tracking", " "], "tracking number is empty"),
+        (
+            vec!["ship", &order, "--carrier", "UPS", "--tracking", " "],
+            "tracking number is empty",
+        ),
     ];
     for (args, says) in cases {
         let out = try_vigie(&setup.config, &args).await;
@@ -197,11 +251,18 @@ async fn bad_parcels_change_nothing_and_exit_1_naming_the_fault() {
 async fn a_parcel_the_marketplace_refuses_raises_shipment_rejected_in_its_words() {
     let (sandbox, id) = mirakl_accepted().await;
     // The seller's table maps to a code the operator does not have.
-    let setup = Setup::new(&mirakl_channel(&sandbox, "carriers = { \"Colissimo\" = \"NOPE\" }"));
+    let setup = Setup::new(&mirakl_channel(
+        &sandbox,
+        "carriers = { \"Colissimo\" = \"NOPE\" }",
+    ));
     stocked(&setup).await;
     vigie(&setup.config, &["run", "--once"]).await;
     let order = format!("lm:{id}");
-    vigie(&setup.config, &["ship", &order, "--carrier", "Colissimo", "--tracking", "X1"]).await;
+    vigie(
+        &setup.config,
+        &["ship", &order, "--carrier", "Colissimo", "--tracking", "X1"],
+    )
+    .await;
     vigie(&setup.config, &["run", "--once"]).await;
     let view = order_json(&setup.config, &id).await;
     assert_eq!(view["shipments"][0]["state"], "rejected", "{view:#}");
@@ -237,20 +298,45 @@ async fn a_fnac_parcel_waits_for_the_debit_then_ships_its_lines() {
     let order = format!("fnac:{id}");
 
     // Fnac takes only the carriers carriers_query lists.
-    let out = try_vigie(&setup.config, &["ship", &order, "--carrier", "Dupont", "--tracking", "1"]).await;
+    let out = try_vigie(
+        &setup.config,
+        &["ship", &order, "--carrier", "Dupont", "--tracking", "1"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("unknown carrier \"Dupont\""), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown carrier \"Dupont\""),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("SOCOLISSIMO"), "{}", stderr(&out));
 
-    vigie(&setup.config, &["ship", &order, "--carrier", "Colissimo", "--tracking", "6A77"]).await;
+    vigie(
+        &setup.config,
+        &[
+            "ship",
+            &order,
+            "--carrier",
+            "Colissimo",
+            "--tracking",
+            "6A77",
+        ],
+    )
+    .await;
     // Accepted but not debited yet: Fnac refuses the shipment (ERR_003); the parcel waits.
     vigie(&setup.config, &["run", "--once"]).await;
-    assert_eq!(order_json(&setup.config, &id).await["shipments"][0]["state"], "pending");
+    assert_eq!(
+        order_json(&setup.config, &id).await["shipments"][0]["state"],
+        "pending"
+    );
     assert!(sandbox.debit(&id));
     vigie(&setup.config, &["run", "--once"]).await;
     let view = sandbox.order(&id).unwrap();
     assert_eq!(view.state, "Shipped", "{view:?}");
-    assert_eq!(order_json(&setup.config, &id).await["shipments"][0]["state"], "confirmed");
+    assert_eq!(
+        order_json(&setup.config, &id).await["shipments"][0]["state"],
+        "confirmed"
+    );
     vigie(&setup.config, &["run", "--once"]).await;
     assert_eq!(on_hand(&setup.config, "SKU-A").await, 3);
 }
@@ -272,7 +358,9 @@ fn parcel_states(setup: &Setup) -> Vec<String> {
     let Some(db) = setup.database() else {
         return Vec::new();
     };
-    let mut stmt = db.prepare("SELECT state FROM shipments ORDER BY id").unwrap();
+    let mut stmt = db
+        .prepare("SELECT state FROM shipments ORDER BY id")
+        .unwrap();
     stmt.query_map([], |r| r.get(0))
         .unwrap()
         .collect::<Result<_, _>>()
@@ -303,24 +391,38 @@ async fn a_crash_between_the_commit_and_the_answer_confirms_the_parcel_once() {
     vigie(&setup.config, &["stock", "set", "SKU-A", "5"]).await;
     vigie(&setup.config, &["run", "--once"]).await;
     let order = format!("lm:{id}");
-    vigie(&setup.config, &["ship", &order, "--carrier", "UPS", "--tracking", "1Z9"]).await;
+    vigie(
+        &setup.config,
+        &["ship", &order, "--carrier", "UPS", "--tracking", "1Z9"],
+    )
+    .await;
     proxy.slow_down("OR24", std::time::Duration::from_secs(120));
 
     let mut daemon = Daemon::start(&setup.config, &["run"], &[]);
     wait_until("OR24", &daemon, || !proxy.hits_to("OR24").is_empty());
     daemon.signal(Signal::SIGKILL);
     daemon.wait();
-    assert_eq!(sandbox.order(&id).unwrap().state, "SHIPPED", "Mirakl took it");
+    assert_eq!(
+        sandbox.order(&id).unwrap().state,
+        "SHIPPED",
+        "Mirakl took it"
+    );
     assert_eq!(parcel_states(&setup), ["pending"], "committed, unconfirmed");
 
     let mut daemon = Daemon::start(&setup.config, &["run"], &[]);
     wait_until("the parcel's confirmation", &daemon, || {
         parcel_states(&setup) == ["confirmed"]
     });
-    wait_until("the shipped message", &daemon, || sandbox.messages().len() == 1);
+    wait_until("the shipped message", &daemon, || {
+        sandbox.messages().len() == 1
+    });
     daemon.signal(Signal::SIGTERM);
     daemon.wait();
-    assert_eq!(proxy.hits_to("OR24").len(), 1, "the shipment validated once");
+    assert_eq!(
+        proxy.hits_to("OR24").len(),
+        1,
+        "the shipment validated once"
+    );
     assert_eq!(sandbox.messages().len(), 1, "{:#?}", sandbox.messages());
     assert_eq!(parcel_states(&setup), ["confirmed"]);
 }
@@ -331,35 +433,64 @@ async fn a_crash_between_the_commit_and_the_answer_confirms_the_parcel_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_csv_drop_is_applied_whole_or_not_at_all() {
     let (sandbox, id) = mirakl_accepted().await;
-    let lines: Vec<String> = sandbox.order(&id).unwrap().lines.iter().map(|l| l.id.clone()).collect();
+    let lines: Vec<String> = sandbox
+        .order(&id)
+        .unwrap()
+        .lines
+        .iter()
+        .map(|l| l.id.clone())
+        .collect();
     let drop = tempfile::tempdir().unwrap();
     let csv = drop.path().join("shipments.csv");
     let channel = mirakl_channel(&sandbox, "poll_interval = \"200ms\"");
-    let setup = Setup::new(&format!("{channel}\n[shipments]\npath = \"{}\"\n", csv.display()));
+    let setup = Setup::new(&format!(
+        "{channel}\n[shipments]\npath = \"{}\"\n",
+        csv.display()
+    ));
     stocked(&setup).await;
     vigie(&setup.config, &["run", "--once"]).await;
 
     let header = "channel,order_id,carrier,tracking_number,tracking_url,line_id,quantity\n";
-    let bad = format!("{header}lm,{id},UPS,1Z1,,{},2\nlm,{id},UPS,1Z1,,{},5\n", lines[0], lines[1]);
+    let bad = format!(
+        "{header}lm,{id},UPS,1Z1,,{},2\nlm,{id},UPS,1Z1,,{},5\n",
+        lines[0], lines[1]
+    );
     std::fs::write(&csv, &bad).unwrap();
     let mut daemon = Daemon::start(&setup.config, &["run"], &[]);
     let alert = || -> Option<String> {
-        setup.database()?.query_row(
-            "SELECT message FROM alerts WHERE kind = 'shipments_file_invalid'",
-            [],
-            |r| r.get(0),
-        ).ok()
+        setup
+            .database()?
+            .query_row(
+                "SELECT message FROM alerts WHERE kind = 'shipments_file_invalid'",
+                [],
+                |r| r.get(0),
+            )
+            .ok()
     };
-    wait_until("the shipments_file_invalid alert", &daemon, || alert().is_some());
+    wait_until("the shipments_file_invalid alert", &daemon, || {
+        alert().is_some()
+    });
     let text = alert().unwrap();
     assert!(text.contains(&csv.display().to_string()), "{text}");
-    assert!(text.contains("line 3") && text.contains("5 units asked, 1 left"), "{text}");
+    assert!(
+        text.contains("line 3") && text.contains("5 units asked, 1 left"),
+        "{text}"
+    );
     assert!(parcel_states(&setup).is_empty(), "nothing applied");
-    assert_eq!(std::fs::read_to_string(&csv).unwrap(), bad, "the file is kept");
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap(),
+        bad,
+        "the file is kept"
+    );
 
-    let good = format!("{header}lm,{id},UPS,1Z1,,{},2\nlm,{id},UPS,1Z1,,{},1\n", lines[0], lines[1]);
+    let good = format!(
+        "{header}lm,{id},UPS,1Z1,,{},2\nlm,{id},UPS,1Z1,,{},1\n",
+        lines[0], lines[1]
+    );
     std::fs::write(&csv, good).unwrap();
-    wait_until("the parcel's confirmation", &daemon, || parcel_states(&setup) == ["confirmed"]);
+    wait_until("the parcel's confirmation", &daemon, || {
+        parcel_states(&setup) == ["confirmed"]
+    });
     daemon.signal(Signal::SIGTERM);
     daemon.wait();
     assert_eq!(sandbox.order(&id).unwrap().state, "SHIPPED");

@@ -39,7 +39,9 @@ pub fn line_units(text: &str) -> Result<(String, Option<u32>), String> {
         None => Ok((text.to_owned(), None)),
         Some((line, qty)) => match qty.trim().parse::<u32>() {
             Ok(qty) if qty > 0 && !line.is_empty() => Ok((line.to_owned(), Some(qty))),
-            _ => Err(format!("{text:?} is not LINE_ID[=QTY] with QTY a positive number")),
+            _ => Err(format!(
+                "{text:?} is not LINE_ID[=QTY] with QTY a positive number"
+            )),
         },
     }
 }

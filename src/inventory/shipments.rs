@@ -52,7 +52,11 @@ impl FileParcel {
         };
         named
             .and_then(|id| {
-                let at = self.request.lines.iter().position(|(l, _)| l.trim() == id)?;
+                let at = self
+                    .request
+                    .lines
+                    .iter()
+                    .position(|(l, _)| l.trim() == id)?;
                 self.rows.get(at).copied()
             })
             .unwrap_or(self.line)
@@ -94,12 +98,9 @@ pub fn parse(text: &str) -> Result<Vec<FileParcel>, String> {
         }
         let quantity = match field(6).as_str() {
             "" => None,
-            text => Some(
-                text.parse::<u32>()
-                    .ok()
-                    .filter(|q| *q > 0)
-                    .ok_or_else(|| format!("line {line}: quantity {text:?} is not a positive number"))?,
-            ),
+            text => Some(text.parse::<u32>().ok().filter(|q| *q > 0).ok_or_else(|| {
+                format!("line {line}: quantity {text:?} is not a positive number")
+            })?),
         };
         if quantity.is_some() && field(5).is_empty() {
             return Err(format!("line {line}: a quantity needs its line_id"));
@@ -166,7 +167,10 @@ impl Target for ShipmentsDrop {
                 let tx = conn.transaction()?;
                 for parcel in &parcels {
                     let Some(book) = books.iter().find(|b| b.channel.name == parcel.channel) else {
-                        return Ok(Err(format!("line {}: no channel {:?}", parcel.line, parcel.channel)));
+                        return Ok(Err(format!(
+                            "line {}: no channel {:?}",
+                            parcel.line, parcel.channel
+                        )));
                     };
                     if let Err(e) = parcel::record(&tx, book, &parcel.request, "csv", &now) {
                         return Ok(Err(format!("line {}: {e}", parcel.line_of(&e))));

@@ -52,9 +52,11 @@ impl<'a> CarrierBook<'a> {
             return Ok(Some(code.to_owned()));
         }
         let name = name.trim();
-        if let Some(listed) = self.listed.iter().find(|c| {
-            c.code.eq_ignore_ascii_case(name) || c.name.trim().eq_ignore_ascii_case(name)
-        }) {
+        if let Some(listed) = self
+            .listed
+            .iter()
+            .find(|c| c.code.eq_ignore_ascii_case(name) || c.name.trim().eq_ignore_ascii_case(name))
+        {
             return Ok(Some(listed.code.clone()));
         }
         if self.unlisted_ok {

@@ -5,7 +5,15 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` takes the schema from version `i` to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_FIRST_IMPORTS, V6_OUTBOX_THREAD_ID, V7_SHIPMENTS];
+pub(super) const MIGRATIONS: &[&str] = &[
+    V1,
+    V2,
+    V3,
+    V4,
+    V5_FIRST_IMPORTS,
+    V6_OUTBOX_THREAD_ID,
+    V7_SHIPMENTS,
+];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
 /// the write lock before reading the version, so two processes starting at once (the daemon

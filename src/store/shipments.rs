@@ -195,7 +195,8 @@ pub fn pending(conn: &Connection, channel: &str) -> Result<Vec<PendingParcel>> {
     while let Some(r) = rows.next()? {
         let stored = read_parcel(r)?;
         let (order_pk, order_id): (i64, String) = (r.get(8)?, r.get(9)?);
-        let completes_order = completes(conn, order_pk, stored.id, &units_to_ship(conn, order_pk)?)?;
+        let completes_order =
+            completes(conn, order_pk, stored.id, &units_to_ship(conn, order_pk)?)?;
         pending.push(PendingParcel {
             id: stored.id,
             order_pk,

@@ -71,7 +71,10 @@ pub trait Marketplace: Send + Sync {
         &self,
         parcels: &[Parcel],
     ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
-        Ok(parcels.iter().map(|_| Err(not_supported("shipments"))).collect())
+        Ok(parcels
+            .iter()
+            .map(|_| Err(not_supported("shipments")))
+            .collect())
     }
 
     /// The carriers the marketplace knows, by code.
@@ -93,7 +96,9 @@ pub trait Marketplace: Send + Sync {
 }
 
 fn not_supported(what: &str) -> ConnectorError {
-    ConnectorError::permanent(format!("this marketplace's connector does not support {what}"))
+    ConnectorError::permanent(format!(
+        "this marketplace's connector does not support {what}"
+    ))
 }
 
 /// Orders read in one operation, and the ones that could not be read.

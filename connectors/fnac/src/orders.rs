@@ -211,7 +211,10 @@ pub(crate) fn order_results(doc: &Envelope) -> Vec<WireOrderResult> {
     doc.all("order").filter_map(|c| c.parse().ok()).collect()
 }
 
-pub(crate) fn check_order_result(order_id: &str, result: &WireOrderResult) -> Result<(), ConnectorError> {
+pub(crate) fn check_order_result(
+    order_id: &str,
+    result: &WireOrderResult,
+) -> Result<(), ConnectorError> {
     let mut failures: Vec<(String, &WireError)> = result
         .error
         .iter()

@@ -7,8 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 use vigie_connector::{
-    Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, LineDecision, Marketplace,
-    OrderBatch, Parcel, PushStatus, PushTicket, ShopState, StockLevel, StockUpdate, Throttle, Timestamp,
+    Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, LineDecision,
+    Marketplace, OrderBatch, Parcel, PushStatus, PushTicket, ShopState, StockLevel, StockUpdate,
+    Throttle, Timestamp,
 };
 
 use crate::client::{self, Api, Call};

@@ -46,8 +46,10 @@ pub(crate) async fn confirm(api: &Api, parcel: &Parcel) -> Result<(), ConnectorE
     let url = api.url(&["orders", order, "tracking"]);
     let body = tracking_body(parcel);
     // Setting the same tracking again changes nothing: safe to repeat.
-    api.send(Call::safe("OR23"), Method::PUT, &url, &[], |r| r.json(&body))
-        .await?;
+    api.send(Call::safe("OR23"), Method::PUT, &url, &[], |r| {
+        r.json(&body)
+    })
+    .await?;
     if !parcel.completes_order {
         return Ok(());
     }

@@ -126,7 +126,11 @@ fn carriers_query(request: requests::CarriersQuery) -> String {
         return response(
             "carriers_query",
             "FATAL",
-            &error("FATAL", "ERR_096", "XML Validation failed: query must be all"),
+            &error(
+                "FATAL",
+                "ERR_096",
+                "XML Validation failed: query must be all",
+            ),
         );
     }
     let content: String = CARRIERS

@@ -13,8 +13,8 @@ mod auth;
 mod decide;
 mod messages;
 mod orders;
-mod ship;
 #[cfg(feature = "sandbox")]
 mod sandbox_round_trip;
+mod ship;
 mod stock;
 mod support;

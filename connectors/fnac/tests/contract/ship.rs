@@ -32,7 +32,11 @@ fn shipped(order: &str) -> String {
 
 #[tokio::test]
 async fn confirm_to_send_ships_each_line_with_the_tracking() {
-    let server = serving("orders_update", response("orders_update", "OK", &shipped(ORDER))).await;
+    let server = serving(
+        "orders_update",
+        response("orders_update", "OK", &shipped(ORDER)),
+    )
+    .await;
     let answers = fnac(&server)
         .confirm_parcels(&[parcel(ORDER, Some("SOCOLISSIMO"), &["1", "2"])])
         .await
@@ -72,17 +76,28 @@ async fn a_wrong_state_is_already_done_and_another_refusal_is_permanent() {
     let refused = format!(
         "<order><status>ERROR</status><order_id>{ORDER}</order_id><state>Accepted</state><order_detail><order_detail_id>1</order_detail_id><status>ERROR</status><error severity=\"ERROR\" code=\"ERR_003\">Order status is not valid for action confirm_to_send</error></order_detail></order>"
     );
-    let server = serving("orders_update", response("orders_update", "ERROR", &refused)).await;
+    let server = serving(
+        "orders_update",
+        response("orders_update", "ERROR", &refused),
+    )
+    .await;
     let answers = fnac(&server)
         .confirm_parcels(&[parcel(ORDER, Some("UPS"), &["1"])])
         .await
         .unwrap();
-    assert!(matches!(answers[0], Err(ConnectorError::AlreadyDone(_))), "{answers:?}");
+    assert!(
+        matches!(answers[0], Err(ConnectorError::AlreadyDone(_))),
+        "{answers:?}"
+    );
 
     let unknown = format!(
         "<order><status>ERROR</status><order_id>{ORDER}</order_id><order_detail><order_detail_id>1</order_detail_id><status>ERROR</status><error severity=\"ERROR\" code=\"ERR_008\">Unknown tracking company</error></order_detail></order>"
     );
-    let server = serving("orders_update", response("orders_update", "ERROR", &unknown)).await;
+    let server = serving(
+        "orders_update",
+        response("orders_update", "ERROR", &unknown),
+    )
+    .await;
     let answers = fnac(&server)
         .confirm_parcels(&[parcel(ORDER, Some("NOPE"), &["1"])])
         .await
@@ -100,7 +115,10 @@ async fn a_carrier_without_a_fnac_code_is_refused_without_a_call() {
         .confirm_parcels(&[parcel(ORDER, None, &["1"])])
         .await
         .unwrap();
-    assert!(matches!(answers[0], Err(ConnectorError::Permanent { .. })), "{answers:?}");
+    assert!(
+        matches!(answers[0], Err(ConnectorError::Permanent { .. })),
+        "{answers:?}"
+    );
     assert!(bodies(&server, "orders_update").await.is_empty());
 }
 

@@ -47,10 +47,26 @@ pub struct State {
 
 /// SH21: the carriers the sandbox's operator registered: code, label, tracking link.
 pub const CARRIERS: &[(&str, &str, &str)] = &[
-    ("CHRONOPOST", "Chronopost", "https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={trackingId}"),
-    ("COLISSIMO", "Colissimo", "https://www.laposte.fr/outils/suivre-vos-envois?code={trackingId}"),
-    ("DHL", "DHL", "https://www.dhl.com/fr-fr/home/tracking.html?tracking-id={trackingId}"),
-    ("UPS", "UPS", "https://www.ups.com/track?tracknum={trackingId}"),
+    (
+        "CHRONOPOST",
+        "Chronopost",
+        "https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={trackingId}",
+    ),
+    (
+        "COLISSIMO",
+        "Colissimo",
+        "https://www.laposte.fr/outils/suivre-vos-envois?code={trackingId}",
+    ),
+    (
+        "DHL",
+        "DHL",
+        "https://www.dhl.com/fr-fr/home/tracking.html?tracking-id={trackingId}",
+    ),
+    (
+        "UPS",
+        "UPS",
+        "https://www.ups.com/track?tracknum={trackingId}",
+    ),
 ];
 
 const DATE: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";

@@ -12,8 +12,8 @@ mod destination;
 mod errors;
 mod messages;
 mod orders;
-mod ship;
 #[cfg(feature = "sandbox")]
 mod sandbox_round_trip;
+mod ship;
 mod stock;
 mod support;

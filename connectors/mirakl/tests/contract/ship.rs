@@ -34,7 +34,10 @@ fn assert_or23_schema(body: &Value) {
         "tracking_number",
     ];
     for (key, value) in body.as_object().expect("an object") {
-        assert!(PROPERTIES.contains(&key.as_str()), "{key} is not in OR23_Request");
+        assert!(
+            PROPERTIES.contains(&key.as_str()),
+            "{key} is not in OR23_Request"
+        );
         assert!(value.is_string(), "{key} must be a string");
     }
 }
@@ -60,7 +63,10 @@ async fn a_listed_carrier_goes_by_code_and_the_last_parcel_validates_the_shipmen
     let body = json_body(&sent[0]);
     assert_or23_schema(&body);
     // Mirakl computes a listed carrier's link itself.
-    assert_eq!(body, json!({"carrier_code": "UPS", "tracking_number": "CD-9"}));
+    assert_eq!(
+        body,
+        json!({"carrier_code": "UPS", "tracking_number": "CD-9"})
+    );
     assert_eq!(sent[1].method.as_str(), "PUT");
     assert_eq!(sent[1].url.path(), "/api/orders/O-1/ship");
     assert_shop_call(&sent[1]);
@@ -98,7 +104,10 @@ async fn invalid_state_means_reread_and_another_refusal_is_permanent() {
         .confirm_parcels(&[parcel(Some("UPS"), true)])
         .await
         .unwrap();
-    assert!(matches!(answers[0], Err(ConnectorError::AlreadyDone(_))), "{answers:?}");
+    assert!(
+        matches!(answers[0], Err(ConnectorError::AlreadyDone(_))),
+        "{answers:?}"
+    );
 
     let server = MockServer::start().await;
     let unknown = json!({"status": 400, "message": "The carrier NOPE does not exist"});
@@ -111,7 +120,11 @@ async fn invalid_state_means_reread_and_another_refusal_is_permanent() {
         matches!(&answers[0], Err(ConnectorError::Permanent { message, .. }) if message.contains("NOPE does not exist")),
         "{answers:?}"
     );
-    assert_eq!(requests(&server).await.len(), 1, "no OR24 after a refused OR23");
+    assert_eq!(
+        requests(&server).await.len(),
+        1,
+        "no OR24 after a refused OR23"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -121,7 +134,12 @@ async fn sh21_lists_codes_with_labels() {
         {"code": "FED", "label": "Fed Ex", "standard_code": "FED", "tracking_url": "http://x/{trackingId}"},
         {"code": "UPS", "label": "UPS", "standard_code": "UPS", "tracking_url": "http://y/{trackingId}", "unknown": 1}
     ]});
-    answer(&server, "GET /api/shipping/carriers", json_reply(200, listed)).await;
+    answer(
+        &server,
+        "GET /api/shipping/carriers",
+        json_reply(200, listed),
+    )
+    .await;
     let carriers = mirakl(&server).carriers().await.unwrap();
     let pairs: Vec<(&str, &str)> = carriers
         .iter()
