@@ -37,6 +37,8 @@ enum Command {
     /// Record a parcel (all lines left to ship when no --line); the daemon confirms it to
     /// the marketplace.
     Ship(cli::ship::Args),
+    /// Cancel accepted lines (no stock after all); the daemon tells the marketplace.
+    Cancel(cli::cancel::Args),
     /// Look at or change the stock ledger.
     #[command(subcommand)]
     Stock(cli::stock::Command),
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Command::Status(args) => cli::status::run(&path, &env, args),
         Command::Report(args) => cli::report::run(&path, &env, args),
         Command::Review(args) => cli::review::run(&path, &env, args),
+        Command::Cancel(args) => cli::cancel::run(&path, &env, args),
         Command::Ship(args) => cli::ship::run(&path, &env, args),
         Command::Stock(command) => cli::stock::run(&path, &env, command),
         Command::Notify(command) => cli::notify::run(&path, &env, command),

@@ -15,6 +15,7 @@ macro_rules! outln {
 }
 
 pub mod backup;
+pub mod cancel;
 pub mod check_config;
 pub mod demo;
 pub mod docs;

@@ -102,3 +102,8 @@ pub fn shipment_late(percent: u32, channel: &str, order_id: &str) -> String {
 pub fn shipments_file_invalid(digest: &str) -> String {
     format!("shipments_file_invalid:{digest}")
 }
+
+/// One per cancellation recorded (`cancel_id`).
+pub fn seller_cancel_rejected(channel: &str, order_id: &str, cancel_id: i64) -> String {
+    format!("seller_cancel_rejected:{channel}:{order_id}:{cancel_id}")
+}

@@ -46,10 +46,12 @@ pub enum AlertKind {
     ShipmentLate,
     /// The shipments file dropped for vigie has a bad row: nothing in it was applied.
     ShipmentsFileInvalid,
+    /// The marketplace refused the seller's cancellation, in its own words.
+    SellerCancelRejected,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 19] = [
+    pub const ALL: [AlertKind; 20] = [
         Self::OrderFlagged,
         Self::DecisionRejected,
         Self::DeadlineAtRisk,
@@ -69,6 +71,7 @@ impl AlertKind {
         Self::ShipmentRejected,
         Self::ShipmentLate,
         Self::ShipmentsFileInvalid,
+        Self::SellerCancelRejected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +95,7 @@ impl AlertKind {
             Self::ShipmentRejected => "shipment_rejected",
             Self::ShipmentLate => "shipment_late",
             Self::ShipmentsFileInvalid => "shipments_file_invalid",
+            Self::SellerCancelRejected => "seller_cancel_rejected",
         }
     }
 
@@ -130,7 +134,8 @@ impl AlertKind {
             | Self::DecisionRejected
             | Self::StateDirFull
             | Self::ShipmentRejected
-            | Self::ShipmentLate => Severity::Critical,
+            | Self::ShipmentLate
+            | Self::SellerCancelRejected => Severity::Critical,
             Self::OrderFlagged
             | Self::StockLow
             | Self::OrderRefusedNoStock

@@ -23,6 +23,7 @@ pub mod ingest;
 pub mod parcel;
 pub mod push;
 pub mod review;
+pub mod seller_cancel;
 pub mod ship;
 pub mod watch;
 mod window;
@@ -214,6 +215,10 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
         // Parcels go out after decisions: an order accepted this cycle may ship in it too.
         match ship::run(channel, ctx).await {
             Ok((_, reread)) => report.stock_moved |= reread,
+            Err(e) => failure = failure.or(Some(e)),
+        }
+        match seller_cancel::run(channel, ctx).await {
+            Ok(reread) => report.stock_moved |= reread,
             Err(e) => failure = failure.or(Some(e)),
         }
     }

@@ -9,6 +9,7 @@ use rusqlite::Transaction;
 use vigie_connector::{Carrier, OrderStatus};
 
 use crate::config::ChannelConfig;
+use crate::store::seller_cancels;
 use crate::store::shipments::{self, NewParcel, Recorded, Units};
 use crate::store::{StoreError, orders};
 
@@ -80,7 +81,7 @@ impl<'a> CarrierBook<'a> {
 pub enum ParcelError {
     #[error("no order {0} (see `vigie orders`)")]
     UnknownOrder(String),
-    #[error("order {order} is {status}: only an accepted order ships")]
+    #[error("order {order} is {status}: only an accepted order ships or is cancelled by the seller")]
     NotShippable { order: String, status: OrderStatus },
     #[error("order {order} has no line {line} to ship")]
     UnknownLine { order: String, line: String },
@@ -91,7 +92,7 @@ pub enum ParcelError {
         asked: u32,
         left: u32,
     },
-    #[error("order {0} has nothing left to ship")]
+    #[error("order {0} has nothing left to ship or cancel")]
     NothingToShip(String),
     #[error("unknown carrier {carrier:?} on channel {channel}; known: {known}")]
     UnknownCarrier {
@@ -138,17 +139,9 @@ pub fn record(
     if already {
         return Ok(Recorded::Already);
     }
-    let accepted = matches!(order.status, OrderStatus::Accepted | OrderStatus::Shipped)
-        || (order.status == OrderStatus::AwaitingAcceptance
-            && shipments::accepted_by_vigie(tx, order.pk)?);
-    if !accepted {
-        return Err(ParcelError::NotShippable {
-            order: label,
-            status: order.status,
-        });
-    }
+    check_accepted(tx, &order, &label)?;
     let left = units_left(tx, order.pk)?;
-    let lines = parcel_lines(&label, request, &left)?;
+    let lines = chosen_lines(&label, &request.lines, &left)?;
     let parcel = NewParcel {
         carrier: carrier.to_owned(),
         carrier_code: carriers.resolve(carrier)?,
@@ -165,26 +158,53 @@ pub fn record(
     Ok(shipments::record(tx, order.pk, &parcel, now)?)
 }
 
-/// Units per line the seller owes and no parcel carries yet.
-fn units_left(tx: &Transaction<'_>, order_pk: i64) -> Result<HashMap<String, u32>, ParcelError> {
-    let sent = shipments::shipped_units(tx, order_pk)?;
+/// Only an accepted order ships or is cancelled by the seller; one vigie accepted is, even
+/// before the next poll shows it so.
+pub(crate) fn check_accepted(
+    tx: &Transaction<'_>,
+    order: &orders::StoredOrder,
+    label: &str,
+) -> Result<(), ParcelError> {
+    let accepted = matches!(order.status, OrderStatus::Accepted | OrderStatus::Shipped)
+        || (order.status == OrderStatus::AwaitingAcceptance
+            && shipments::accepted_by_vigie(tx, order.pk)?);
+    if accepted {
+        Ok(())
+    } else {
+        Err(ParcelError::NotShippable {
+            order: label.to_owned(),
+            status: order.status,
+        })
+    }
+}
+
+/// Units per line the seller owes, in no parcel and not cancelled by the seller.
+pub(crate) fn units_left(
+    tx: &Transaction<'_>,
+    order_pk: i64,
+) -> Result<HashMap<String, u32>, ParcelError> {
+    let mut gone = shipments::shipped_units(tx, order_pk)?;
+    for units in seller_cancels::cancelled_units(tx, order_pk)? {
+        *gone.entry(units.line_id).or_insert(0) += units.quantity;
+    }
     Ok(shipments::units_to_ship(tx, order_pk)?
         .into_iter()
         .map(|(line, owed)| {
-            let left = owed.saturating_sub(sent.get(&line).copied().unwrap_or(0));
+            let left = owed.saturating_sub(gone.get(&line).copied().unwrap_or(0));
             (line, left)
         })
         .collect())
 }
 
-/// The parcel's lines: those asked, each within what is left; or everything left.
-fn parcel_lines(
+/// The lines asked (each with its units, all that is left when `None`), each within what is
+/// left; no line asked: everything left.
+pub(crate) fn chosen_lines(
     label: &str,
-    request: &ParcelRequest,
+    asked: &[(String, Option<u32>)],
     left: &HashMap<String, u32>,
 ) -> Result<Vec<Units>, ParcelError> {
     let mut lines: Vec<Units> = Vec::new();
-    if request.lines.is_empty() {
+    if asked.is_empty() {
         let mut all: Vec<Units> = left
             .iter()
             .filter(|(_, units)| **units > 0)
@@ -196,7 +216,7 @@ fn parcel_lines(
         all.sort_by(|a, b| a.line_id.cmp(&b.line_id));
         lines = all;
     }
-    for (line, asked) in &request.lines {
+    for (line, asked) in asked {
         let line = line.trim();
         let Some(&available) = left.get(line) else {
             return Err(ParcelError::UnknownLine {

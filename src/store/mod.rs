@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod pushes;
 pub mod quarantine;
 pub mod reservations;
+pub mod seller_cancels;
 pub mod shipments;
 pub mod state;
 pub mod status;

@@ -6,6 +6,7 @@
 //! any order, unknown elements), one order at a time so a broken one is quarantined alone.
 #![forbid(unsafe_code)]
 
+mod cancel;
 mod client;
 mod messages;
 mod orders;
@@ -21,7 +22,7 @@ pub mod sandbox;
 use async_trait::async_trait;
 use vigie_connector::{
     Capabilities, Carrier, ConnectorError, CustomerMessage, LineDecision, Marketplace, OrderBatch,
-    Parcel, PushStatus, PushTicket, ShopState, StockLevel, StockUpdate, Timestamp,
+    Parcel, PushStatus, SellerCancel, PushTicket, ShopState, StockLevel, StockUpdate, Timestamp,
 };
 
 use crate::client::Transport;
@@ -30,6 +31,7 @@ use crate::settings::is_uuid;
 
 pub use crate::settings::{FnacChannel, FnacSettings};
 
+pub use crate::cancel::REFUND_REASONS;
 pub use crate::ship::MAX_ORDERS_PER_UPDATE;
 pub use crate::stock::{MAX_BATCH, MAX_QUANTITY};
 
@@ -157,5 +159,9 @@ impl Marketplace for Fnac {
 
     async fn carriers(&self) -> Result<Vec<Carrier>, ConnectorError> {
         ship::carriers(&self.transport).await
+    }
+
+    async fn cancel(&self, cancel: &SellerCancel) -> Result<(), ConnectorError> {
+        cancel::cancel(&self.transport, cancel).await
     }
 }

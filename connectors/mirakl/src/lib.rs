@@ -1,10 +1,11 @@
 //! vigie's connector for Mirakl-based marketplaces (Leroy Merlin, Decathlon, Conforama...):
-//! the MMP seller API (A01, OR11, OR21, OR23, OR24, SH21, STO01-03, OF21, OR43, M12) behind the [`Marketplace`] trait,
+//! the MMP seller API (A01, OR11, OR21, OR23, OR24, OR29, OR30, SH21, STO01-03, OF21, OR43, M12) behind the [`Marketplace`] trait,
 //! and, with the `sandbox` feature, a stateful Mirakl server for tests, the demo and benchmarks.
 //!
 //! [`Marketplace`]: vigie_connector::Marketplace
 #![forbid(unsafe_code)]
 
+mod cancel;
 mod client;
 mod decide;
 mod errors;
@@ -28,6 +29,7 @@ pub use settings::{
 
 /// Wire-level helpers, public so the sandbox and the contract tests share one reading of them.
 pub mod wire {
+    pub use crate::cancel::{CancelBody, CancelationBody, cancel_body};
     pub use crate::decide::{AcceptBody, LineBody, accept_body};
     pub use crate::errors::{ErrorBody, ORDER_INVALID_STATE, ORDER_PARTIAL_ACCEPTANCE_DISABLED};
     pub use crate::lenient::{parse_date, parse_decimal};

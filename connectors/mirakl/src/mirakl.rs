@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use vigie_connector::{
     Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, LineDecision,
-    Marketplace, OrderBatch, Parcel, PushStatus, PushTicket, ShopState, StockLevel, StockUpdate,
+    Marketplace, OrderBatch, Parcel, PushStatus, SellerCancel, PushTicket, ShopState, StockLevel, StockUpdate,
     Throttle, Timestamp,
 };
 
@@ -17,7 +17,7 @@ use crate::orders::HOLDING_STOCK;
 use crate::pages::PAGE_SIZE;
 use crate::poll::{poll, query_date};
 use crate::settings::{MessageTopic, MiraklSettings, PartialAcceptanceFallback};
-use crate::{decide, messages, ship, stock};
+use crate::{cancel, decide, messages, ship, stock};
 
 /// One Mirakl shop. Cheap to share behind an `Arc`; every budget is per instance.
 #[derive(Debug)]
@@ -215,5 +215,9 @@ impl Marketplace for Mirakl {
     /// OR23 takes `carrier_name` + `carrier_url` for a carrier the operator does not list.
     fn takes_unlisted_carriers(&self) -> bool {
         true
+    }
+
+    async fn cancel(&self, cancel: &SellerCancel) -> Result<(), ConnectorError> {
+        cancel::cancel(&self.api, cancel).await
     }
 }

@@ -81,6 +81,7 @@ pub struct DetailUpdate {
     pub action: String,
     pub tracking_number: Option<String>,
     pub tracking_company: Option<String>,
+    pub refund_reason: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -266,6 +266,19 @@ fn orders_update(shared: &Shared, request: requests::OrdersUpdate) -> String {
                 })
                 .collect();
             state.confirm_to_send(order.order_id.trim(), &details)
+        } else if order.action == "refund_order" {
+            let details: Vec<(String, String, String)> = order
+                .order_detail
+                .into_iter()
+                .map(|d| {
+                    (
+                        d.order_detail_id.trim().to_owned(),
+                        d.action.trim().to_owned(),
+                        d.refund_reason.unwrap_or_default().trim().to_owned(),
+                    )
+                })
+                .collect();
+            state.refund_order(order.order_id.trim(), &details)
         } else {
             super::state::OrderResult {
                 order_id: order.order_id,

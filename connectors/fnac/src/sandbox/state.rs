@@ -584,6 +584,66 @@ impl State {
         result
     }
 
+    /// `refund_order`: each named line `Refunded` with a reason from the XSD's list, while
+    /// accepted, to ship or shipped.
+    pub fn refund_order(&mut self, order_id: &str, details: &[(String, String, String)]) -> OrderResult {
+        let mut result = OrderResult {
+            order_id: order_id.to_owned(),
+            status: "OK",
+            state: None,
+            error: None,
+            lines: Vec::new(),
+        };
+        let Some(order) = self.orders.iter_mut().find(|o| o.id == order_id) else {
+            result.status = "FATAL";
+            result.error = Some(("FATAL", "ERR_004", "Order not found".into()));
+            return result;
+        };
+        for (id, action, reason) in details {
+            let line = order.lines.iter_mut().find(|l| l.id.to_string() == *id);
+            let refusal = match &line {
+                None => Some(("ERR_005", "Order detail not found".to_owned())),
+                Some(l) if !["Accepted", "ToShip", "Shipped"].contains(&l.state) => Some((
+                    "ERR_003",
+                    "Order status is not valid for action refund_order".to_owned(),
+                )),
+                Some(_) if action != "Refunded" => Some((
+                    "ERR_006",
+                    format!("Action {action} is not valid for refund_order"),
+                )),
+                Some(_) if !crate::REFUND_REASONS.contains(&reason.as_str()) => {
+                    Some(("ERR_096", format!("XML Validation failed: refund_reason {reason}")))
+                }
+                Some(_) => None,
+            };
+            let outcome = match (line, refusal) {
+                (Some(line), None) => {
+                    line.state = "Refunded";
+                    LineResult {
+                        id: id.clone(),
+                        status: "OK",
+                        state: Some(line.state),
+                        error: None,
+                    }
+                }
+                (line, refusal) => {
+                    let (code, message) = refusal.unwrap_or(("ERR_002", String::new()));
+                    result.status = "ERROR";
+                    LineResult {
+                        id: id.clone(),
+                        status: "ERROR",
+                        state: line.map(|l| l.state),
+                        error: Some(("ERROR", code, message)),
+                    }
+                }
+            };
+            result.lines.push(outcome);
+        }
+        order.updated_at = Timestamp::now();
+        result.state = Some(order.state());
+        result
+    }
+
     pub fn accept_elsewhere(&mut self, order_id: &str) -> bool {
         self.move_lines(order_id, &["ToAccept"], "Accepted", None)
     }

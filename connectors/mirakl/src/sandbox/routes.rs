@@ -23,6 +23,8 @@ pub fn router(state: Shared) -> Router {
         .route("/api/orders/{order_id}/tracking", put(or23))
         .route("/api/orders/{order_id}/ship", put(or24))
         .route("/api/shipping/carriers", get(sh21))
+        .route("/api/orders/{order_id}/cancel", put(or29))
+        .route("/api/orders/cancel", put(or30))
         .route("/api/orders/{order_id}/threads", post(or43))
         .route("/api/inbox/threads/{thread_id}/message", post(m12))
         .route("/api/offers", get(of21))
@@ -301,6 +303,62 @@ async fn or24(
     }
     match lock(&state).validate_shipment(&order_id) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(r) => refusal(r),
+    }
+}
+
+/// OR29: no body; the whole order, while SHIPPING.
+async fn or29(
+    State(state): State<Shared>,
+    Path(order_id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    if let Err(r) = gate(&state, "OR29", &headers, &query(q), true).await {
+        return r;
+    }
+    match lock(&state).cancel_order(&order_id) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(r) => refusal(r),
+    }
+}
+
+/// OR30_Request: `cancelations`, each with its required fields.
+async fn or30(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = gate(&state, "OR30", &headers, &query(q), true).await {
+        return r;
+    }
+    #[derive(serde::Deserialize)]
+    struct Or30 {
+        cancelations: Vec<Cancelation>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Cancelation {
+        #[serde(rename = "amount")]
+        _amount: f64,
+        order_line_id: String,
+        quantity: u32,
+        reason_code: String,
+        #[serde(rename = "shipping_amount")]
+        _shipping_amount: f64,
+    }
+    let body: Or30 = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => return bad_request(e.to_string()),
+    };
+    let lines: Vec<(String, u32, String)> = body
+        .cancelations
+        .into_iter()
+        .map(|c| (c.order_line_id, c.quantity, c.reason_code))
+        .collect();
+    let taken = lock(&state).cancel_lines(&lines);
+    match taken {
+        Ok(created) => Json(created).into_response(),
         Err(r) => refusal(r),
     }
 }

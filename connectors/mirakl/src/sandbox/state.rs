@@ -69,6 +69,9 @@ pub const CARRIERS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// RE01 `CANCELATION` reasons the sandbox's operator defines.
+pub const CANCEL_REASONS: &[&str] = &["NO_STOCK", "CUSTOMER_REQUEST", "OTHER"];
+
 const DATE: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
 
 /// Amounts go out as JSON numbers, as Mirakl writes them.
@@ -290,6 +293,67 @@ impl State {
         order.state = "SHIPPED".into();
         order.updated_at = Timestamp::now();
         Ok(())
+    }
+
+    /// OR29: cancels a whole SHIPPING order (`can_cancel`).
+    pub fn cancel_order(&mut self, order_id: &str) -> Result<(), Refusal> {
+        let order = self.shipping_order(order_id)?;
+        for line in &mut order.lines {
+            if line.state == "SHIPPING" {
+                line.state = "CANCELED".into();
+            }
+        }
+        order.state = "CANCELED".into();
+        order.updated_at = Timestamp::now();
+        Ok(())
+    }
+
+    /// OR30: cancels units of SHIPPING lines, each with a reason code; a line whose every
+    /// unit is cancelled becomes CANCELED, and the order too once no line is left.
+    pub fn cancel_lines(&mut self, lines: &[(String, u32, String)]) -> Result<Value, Refusal> {
+        let mut ids = Vec::new();
+        for (line_id, quantity, reason) in lines {
+            if !CANCEL_REASONS.contains(&reason.as_str()) {
+                return Err(Refusal::new(
+                    400,
+                    Some("REASON_NOT_FOUND"),
+                    format!("The reason {reason} does not exist"),
+                ));
+            }
+            let order = self
+                .orders
+                .iter_mut()
+                .find(|o| o.lines.iter().any(|l| &l.id == line_id))
+                .ok_or_else(|| {
+                    Refusal::new(
+                        400,
+                        Some("ORDER_LINE_NOT_FOUND"),
+                        format!("The order line {line_id} does not exist"),
+                    )
+                })?;
+            let line = order
+                .lines
+                .iter_mut()
+                .find(|l| &l.id == line_id)
+                .filter(|l| l.state == "SHIPPING" && *quantity > 0 && *quantity <= l.quantity)
+                .ok_or_else(|| {
+                    Refusal::new(
+                        400,
+                        Some("ORDER_INVALID_STATE"),
+                        format!("The order line {line_id} cannot be cancelled for {quantity} units"),
+                    )
+                })?;
+            line.quantity -= quantity;
+            if line.quantity == 0 {
+                line.state = "CANCELED".into();
+            }
+            if order.lines.iter().all(|l| l.state == "CANCELED" || l.state == "REFUSED") {
+                order.state = "CANCELED".into();
+            }
+            order.updated_at = Timestamp::now();
+            ids.push(json!({"cancelation_id": format!("CX-{line_id}"), "order_line_id": line_id}));
+        }
+        Ok(json!({ "cancelations": ids }))
     }
 
     fn shipping_order(&mut self, order_id: &str) -> Result<&mut SandboxOrder, Refusal> {

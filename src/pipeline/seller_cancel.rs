@@ -1,0 +1,162 @@
+//! The seller cancels accepted units (`vigie cancel`, stock turned out missing): recorded
+//! like a parcel (checked against what is left to ship, committed first), then confirmed to
+//! the marketplace at the next cycle. The ledger is not moved here: the units are released
+//! when the marketplace reports the lines cancelled, like any cancellation.
+
+use rust_decimal::Decimal;
+use rusqlite::Transaction;
+use vigie_connector::{CancelLine, ConnectorError, Money, OrderStatus, SellerCancel};
+
+use super::parcel::{ParcelError, check_accepted, chosen_lines, units_left};
+use super::{Channel, Context, Error, ingest};
+use crate::domain::alert_keys;
+use crate::domain::alerts::{Alert, AlertKind};
+use crate::store::seller_cancels::{self, PendingCancel};
+use crate::store::shipments::{self, Confirmation};
+use crate::store::{self, alerts, orders};
+
+/// Checks and records the cancellation of `lines` (every unit left when none) of
+/// `channel:order_id`. `true` when new; the same lines again change nothing.
+pub fn record(
+    tx: &Transaction<'_>,
+    channel: &str,
+    order_id: &str,
+    reason: &str,
+    lines: &[(String, Option<u32>)],
+    now: &str,
+) -> Result<bool, ParcelError> {
+    let label = format!("{channel}:{order_id}");
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(ParcelError::Empty("the reason"));
+    }
+    let order = orders::find(tx, channel, order_id)?
+        .ok_or_else(|| ParcelError::UnknownOrder(label.clone()))?;
+    check_accepted(tx, &order, &label)?;
+    let left = units_left(tx, order.pk)?;
+    let lines = chosen_lines(&label, lines, &left)?;
+    Ok(seller_cancels::record(tx, order.pk, reason, &lines, now)?)
+}
+
+/// Sends every pending cancellation of the channel.
+pub async fn run(channel: &Channel, ctx: &Context) -> Result<bool, Error> {
+    let name = channel.name().to_owned();
+    let pending = ctx
+        .store
+        .call(move |conn| {
+            let mut ready = Vec::new();
+            for cancel in seller_cancels::pending(conn, &name)? {
+                let request = request(conn, &cancel)?;
+                ready.push((cancel, request));
+            }
+            Ok(ready)
+        })
+        .await?;
+    let mut reread = Vec::new();
+    for (cancel, request) in pending {
+        match channel.marketplace.cancel(&request).await {
+            Ok(()) => settle(channel, ctx, &cancel, Confirmation::Confirmed, None).await?,
+            Err(ConnectorError::AlreadyDone(_)) => reread.push(cancel),
+            Err(ConnectorError::Permanent { code, message }) => {
+                let words = code.map_or(message.clone(), |c| format!("{c}: {message}"));
+                settle(channel, ctx, &cancel, Confirmation::Rejected, Some(words)).await?;
+            }
+            // Never sent again: it may have been applied. A human checks the back office.
+            Err(ConnectorError::Uncertain(why)) => {
+                let words = format!("may have been applied ({why}); check the back office");
+                settle(channel, ctx, &cancel, Confirmation::Rejected, Some(words)).await?;
+            }
+            Err(e @ ConnectorError::Auth(_)) => return Err(Error::Marketplace(e)),
+            Err(e) => tracing::warn!(order = %cancel.order_id, "cancellation not sent yet: {e}"),
+        }
+    }
+    if reread.is_empty() {
+        return Ok(false);
+    }
+    let ids: Vec<String> = reread.iter().map(|c| c.order_id.clone()).collect();
+    let fresh = channel.marketplace.orders_by_id(&ids).await?;
+    let report = ingest::run(channel, ctx, fresh, Vec::new()).await?;
+    for cancel in reread {
+        let order_pk = cancel.order_pk;
+        let status = ctx
+            .store
+            .call(move |conn| Ok(orders::payload(conn, order_pk)?.state.status))
+            .await?;
+        if status == OrderStatus::Cancelled {
+            settle(channel, ctx, &cancel, Confirmation::Confirmed, None).await?;
+        } else {
+            let words = format!("the marketplace refused it: the order is {status}");
+            settle(channel, ctx, &cancel, Confirmation::Rejected, Some(words)).await?;
+        }
+    }
+    Ok(report.stock_moved)
+}
+
+/// The request for the marketplace: each line's amount from its price, and whether every
+/// unit of the order goes (nothing shipped, nothing else left).
+fn request(conn: &rusqlite::Connection, cancel: &PendingCancel) -> store::Result<SellerCancel> {
+    let order = orders::payload(conn, cancel.order_pk)?;
+    let owed = shipments::units_to_ship(conn, cancel.order_pk)?;
+    let shipped = shipments::shipped_units(conn, cancel.order_pk)?;
+    let lines = cancel
+        .lines
+        .iter()
+        .map(|units| {
+            let line = order.lines.iter().find(|l| l.id == units.line_id);
+            let amount = line.map_or(Decimal::ZERO, |l| {
+                l.price.amount / Decimal::from(l.quantity.max(1)) * Decimal::from(units.quantity)
+            });
+            CancelLine {
+                line_id: units.line_id.clone(),
+                quantity: units.quantity,
+                amount: Money::new(amount.round_dp(2), order.total.currency.clone()),
+            }
+        })
+        .collect();
+    let whole_order = shipped.is_empty()
+        && owed.iter().all(|(line, quantity)| {
+            cancel
+                .lines
+                .iter()
+                .any(|u| &u.line_id == line && u.quantity >= *quantity)
+        });
+    Ok(SellerCancel {
+        order_id: cancel.order_id.clone(),
+        reason: cancel.reason.clone(),
+        lines,
+        whole_order,
+    })
+}
+
+async fn settle(
+    channel: &Channel,
+    ctx: &Context,
+    cancel: &PendingCancel,
+    outcome: Confirmation,
+    words: Option<String>,
+) -> Result<(), Error> {
+    let (name, cancel) = (channel.name().to_owned(), cancel.clone());
+    ctx.store
+        .call(move |conn| {
+            let now = store::now_text();
+            let tx = conn.transaction()?;
+            seller_cancels::settle(&tx, cancel.id, outcome, words.as_deref(), &now)?;
+            if outcome == Confirmation::Rejected {
+                let text = format!(
+                    "{name}:{}: the marketplace did not take the seller's cancellation ({}): {}",
+                    cancel.order_id,
+                    cancel.reason,
+                    words.as_deref().unwrap_or_default()
+                );
+                let key = alert_keys::seller_cancel_rejected(&name, &cancel.order_id, cancel.id);
+                let alert = Alert::new(AlertKind::SellerCancelRejected, key, text)
+                    .order(&name, &cancel.order_id);
+                alerts::raise(&tx, &alert, &now)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    ctx.delivery.notify_one();
+    Ok(())
+}
