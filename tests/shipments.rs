@@ -496,3 +496,104 @@ async fn the_csv_drop_is_applied_whole_or_not_at_all() {
     assert_eq!(sandbox.order(&id).unwrap().state, "SHIPPED");
     assert_eq!(sandbox.request_count("OR24"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_seller_cancels_units_on_mirakl_then_the_rest_of_the_order() {
+    let (sandbox, id) = mirakl_accepted().await;
+    let setup = Setup::new(&mirakl_channel(&sandbox, ""));
+    stocked(&setup).await;
+    vigie(&setup.config, &["run", "--once"]).await;
+    let lines: Vec<String> = sandbox
+        .order(&id)
+        .unwrap()
+        .lines
+        .iter()
+        .map(|l| l.id.clone())
+        .collect();
+    let order = format!("lm:{id}");
+    let one = format!("{}=1", lines[0]);
+    let cancel = ["cancel", &order, "--reason", "NO_STOCK", "--line", &one];
+    vigie(&setup.config, &cancel).await;
+    let again = vigie(&setup.config, &cancel).await;
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already recorded"));
+    let out = try_vigie(
+        &setup.config,
+        &[
+            "cancel",
+            &order,
+            "--reason",
+            "NO_STOCK",
+            "--line",
+            &format!("{}=2", lines[0]),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("2 units asked, 1 left"),
+        "{}",
+        stderr(&out)
+    );
+
+    vigie(&setup.config, &["run", "--once"]).await;
+    assert_eq!(sandbox.request_count("OR30"), 1);
+    assert_eq!(sandbox.order(&id).unwrap().lines[0].quantity, 1);
+    // The rest of the order: OR29.
+    vigie(&setup.config, &["cancel", &order, "--reason", "NO_STOCK"]).await;
+    vigie(&setup.config, &["run", "--once"]).await;
+    assert_eq!(sandbox.request_count("OR29"), 1);
+    assert_eq!(sandbox.order(&id).unwrap().state, "CANCELED");
+    vigie(&setup.config, &["run", "--once"]).await;
+    assert_eq!(
+        sandbox.request_count("OR30") + sandbox.request_count("OR29"),
+        2,
+        "each sent once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fnac_cancel_is_a_refund_with_an_xsd_reason_and_a_bad_reason_is_alerted() {
+    let sandbox = FnacSandbox::start(fnac::SandboxOptions::default())
+        .await
+        .unwrap();
+    sandbox.set_quantity("SKU-A", 5);
+    let id = sandbox.add_order(fnac::OrderSpec::new(vec![
+        fnac::LineSpec::new("SKU-A", 1, Decimal::new(20, 0)),
+        fnac::LineSpec::new("SKU-A", 1, Decimal::new(20, 0)),
+    ]));
+    let setup = Setup::new(&fnac_channel(&sandbox));
+    vigie(&setup.config, &["stock", "set", "SKU-A", "5"]).await;
+    vigie(&setup.config, &["run", "--once"]).await;
+    let order = format!("fnac:{id}");
+    vigie(
+        &setup.config,
+        &["cancel", &order, "--reason", "out_of_luck", "--line", "1"],
+    )
+    .await;
+    vigie(
+        &setup.config,
+        &["cancel", &order, "--reason", "no_stock", "--line", "2"],
+    )
+    .await;
+    vigie(&setup.config, &["run", "--once"]).await;
+    let states: Vec<String> = sandbox
+        .order(&id)
+        .unwrap()
+        .lines
+        .iter()
+        .map(|l| l.state.clone())
+        .collect();
+    assert_eq!(states, ["Accepted", "Refunded"]);
+    let db = setup.database().unwrap();
+    let text: String = db
+        .query_row(
+            "SELECT message FROM alerts WHERE kind = 'seller_cancel_rejected'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        text.contains("out_of_luck") && text.contains("no_stock"),
+        "{text}"
+    );
+}

@@ -50,7 +50,10 @@ pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
             args.order
         )?;
     } else {
-        outln!("{}: this cancellation was already recorded; nothing changed", args.order)?;
+        outln!(
+            "{}: this cancellation was already recorded; nothing changed",
+            args.order
+        )?;
     }
     Ok(())
 }

@@ -81,7 +81,9 @@ impl<'a> CarrierBook<'a> {
 pub enum ParcelError {
     #[error("no order {0} (see `vigie orders`)")]
     UnknownOrder(String),
-    #[error("order {order} is {status}: only an accepted order ships or is cancelled by the seller")]
+    #[error(
+        "order {order} is {status}: only an accepted order ships or is cancelled by the seller"
+    )]
     NotShippable { order: String, status: OrderStatus },
     #[error("order {order} has no line {line} to ship")]
     UnknownLine { order: String, line: String },

@@ -3,8 +3,8 @@
 //! the marketplace at the next cycle. The ledger is not moved here: the units are released
 //! when the marketplace reports the lines cancelled, like any cancellation.
 
-use rust_decimal::Decimal;
 use rusqlite::Transaction;
+use rust_decimal::Decimal;
 use vigie_connector::{CancelLine, ConnectorError, Money, OrderStatus, SellerCancel};
 
 use super::parcel::{ParcelError, check_accepted, chosen_lines, units_left};
@@ -93,7 +93,7 @@ pub async fn run(channel: &Channel, ctx: &Context) -> Result<bool, Error> {
 }
 
 /// The request for the marketplace: each line's amount from its price, and whether every
-/// unit of the order goes (nothing shipped, nothing else left).
+/// unit of the order left goes (nothing shipped, the rest cancelled already).
 fn request(conn: &rusqlite::Connection, cancel: &PendingCancel) -> store::Result<SellerCancel> {
     let order = orders::payload(conn, cancel.order_pk)?;
     let owed = shipments::units_to_ship(conn, cancel.order_pk)?;
@@ -113,12 +113,16 @@ fn request(conn: &rusqlite::Connection, cancel: &PendingCancel) -> store::Result
             }
         })
         .collect();
+    // This cancellation and the seller's earlier ones together take every unit owed.
+    let cancelled = seller_cancels::cancelled_units(conn, cancel.order_pk)?;
     let whole_order = shipped.is_empty()
         && owed.iter().all(|(line, quantity)| {
-            cancel
-                .lines
+            let gone: u32 = cancelled
                 .iter()
-                .any(|u| &u.line_id == line && u.quantity >= *quantity)
+                .filter(|u| &u.line_id == line)
+                .map(|u| u.quantity)
+                .sum();
+            gone >= *quantity
         });
     Ok(SellerCancel {
         order_id: cancel.order_id.clone(),

@@ -58,12 +58,14 @@ pub fn pending(conn: &Connection, channel: &str) -> Result<Vec<PendingCancel>> {
 
 /// Units per line the seller asked to cancel and the marketplace has not refused.
 pub fn cancelled_units(conn: &Connection, order_pk: i64) -> Result<Vec<Units>> {
-    let mut stmt = conn.prepare(
-        "SELECT lines FROM seller_cancels WHERE order_pk = ?1 AND state != 'rejected'",
-    )?;
+    let mut stmt = conn
+        .prepare("SELECT lines FROM seller_cancels WHERE order_pk = ?1 AND state != 'rejected'")?;
     let mut units = Vec::new();
     for text in stmt.query_map(params![order_pk], |r| r.get::<_, String>(0))? {
-        units.extend(from_json(&text?, &format!("seller cancels of order {order_pk}"))?);
+        units.extend(from_json(
+            &text?,
+            &format!("seller cancels of order {order_pk}"),
+        )?);
     }
     Ok(units)
 }

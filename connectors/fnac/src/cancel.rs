@@ -43,7 +43,9 @@ pub(crate) async fn cancel(t: &Transport, cancel: &SellerCancel) -> Result<(), C
         );
     }
     let doc = t
-        .call("orders_update", Repeat::Safe, |root| root.child(order.clone()))
+        .call("orders_update", Repeat::Safe, |root| {
+            root.child(order.clone())
+        })
         .await?;
     let results = order_results(&doc);
     match results

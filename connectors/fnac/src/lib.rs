@@ -22,7 +22,7 @@ pub mod sandbox;
 use async_trait::async_trait;
 use vigie_connector::{
     Capabilities, Carrier, ConnectorError, CustomerMessage, LineDecision, Marketplace, OrderBatch,
-    Parcel, PushStatus, SellerCancel, PushTicket, ShopState, StockLevel, StockUpdate, Timestamp,
+    Parcel, PushStatus, PushTicket, SellerCancel, ShopState, StockLevel, StockUpdate, Timestamp,
 };
 
 use crate::client::Transport;

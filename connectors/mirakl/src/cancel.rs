@@ -62,7 +62,9 @@ pub(crate) async fn cancel(api: &Api, cancel: &SellerCancel) -> Result<(), Conne
     let url = api.url(&["orders", "cancel"]);
     let body = cancel_body(cancel);
     // Sent again, OR30 would cancel more units: never repeated once it may have arrived.
-    api.send(Call::once("OR30"), Method::PUT, &url, &[], |r| r.json(&body))
-        .await
-        .map(|_| ())
+    api.send(Call::once("OR30"), Method::PUT, &url, &[], |r| {
+        r.json(&body)
+    })
+    .await
+    .map(|_| ())
 }

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use vigie_connector::{
     Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, LineDecision,
-    Marketplace, OrderBatch, Parcel, PushStatus, SellerCancel, PushTicket, ShopState, StockLevel, StockUpdate,
-    Throttle, Timestamp,
+    Marketplace, OrderBatch, Parcel, PushStatus, PushTicket, SellerCancel, ShopState, StockLevel,
+    StockUpdate, Throttle, Timestamp,
 };
 
 use crate::client::{self, Api, Call};

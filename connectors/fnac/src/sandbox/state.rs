@@ -586,7 +586,11 @@ impl State {
 
     /// `refund_order`: each named line `Refunded` with a reason from the XSD's list, while
     /// accepted, to ship or shipped.
-    pub fn refund_order(&mut self, order_id: &str, details: &[(String, String, String)]) -> OrderResult {
+    pub fn refund_order(
+        &mut self,
+        order_id: &str,
+        details: &[(String, String, String)],
+    ) -> OrderResult {
         let mut result = OrderResult {
             order_id: order_id.to_owned(),
             status: "OK",
@@ -611,9 +615,10 @@ impl State {
                     "ERR_006",
                     format!("Action {action} is not valid for refund_order"),
                 )),
-                Some(_) if !crate::REFUND_REASONS.contains(&reason.as_str()) => {
-                    Some(("ERR_096", format!("XML Validation failed: refund_reason {reason}")))
-                }
+                Some(_) if !crate::REFUND_REASONS.contains(&reason.as_str()) => Some((
+                    "ERR_096",
+                    format!("XML Validation failed: refund_reason {reason}"),
+                )),
                 Some(_) => None,
             };
             let outcome = match (line, refusal) {

@@ -340,14 +340,20 @@ impl State {
                     Refusal::new(
                         400,
                         Some("ORDER_INVALID_STATE"),
-                        format!("The order line {line_id} cannot be cancelled for {quantity} units"),
+                        format!(
+                            "The order line {line_id} cannot be cancelled for {quantity} units"
+                        ),
                     )
                 })?;
             line.quantity -= quantity;
             if line.quantity == 0 {
                 line.state = "CANCELED".into();
             }
-            if order.lines.iter().all(|l| l.state == "CANCELED" || l.state == "REFUSED") {
+            if order
+                .lines
+                .iter()
+                .all(|l| l.state == "CANCELED" || l.state == "REFUSED")
+            {
                 order.state = "CANCELED".into();
             }
             order.updated_at = Timestamp::now();
