@@ -55,7 +55,7 @@ pub async fn review(
 ) -> Response {
     let parsed: ReviewBody = match read_json(&body) {
         Ok(parsed) => parsed,
-        Err(response) => return response,
+        Err(refused) => return refused.into_response(),
     };
     let buffer = state.config().inventory.safety_buffer;
     let request = format!(
@@ -64,7 +64,7 @@ pub async fn review(
     );
     let key = match idempotency_key(&headers) {
         Ok(key) => key,
-        Err(response) => return response,
+        Err(refused) => return refused.into_response(),
     };
     let done = state
         .store
@@ -139,21 +139,30 @@ fn once(
     Ok((status, body))
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
+/// A request refused before anything was done: its status and what to say of it.
+struct Refused(StatusCode, String);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        answer(self.0, json!({ "error": self.1 }))
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Refused> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
     match value.to_str() {
         Ok(key) if !key.is_empty() && key.len() <= 200 => Ok(Some(key.to_owned())),
-        _ => Err(answer(
+        _ => Err(Refused(
             StatusCode::BAD_REQUEST,
-            json!({"error": "Idempotency-Key: 1 to 200 visible ASCII characters"}),
+            "Idempotency-Key: 1 to 200 visible ASCII characters".into(),
         )),
     }
 }
 
 /// The body as `T`, or a 400/422 naming the field that is wrong.
-fn read_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+fn read_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refused> {
     let mut reader = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut reader).map_err(|e| {
         let field = e.path().to_string();
@@ -167,7 +176,7 @@ fn read_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response>
         } else {
             format!("{field}: {}", e.inner())
         };
-        answer(status, json!({ "error": error }))
+        Refused(status, error)
     })
 }
 
