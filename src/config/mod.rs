@@ -17,6 +17,7 @@ mod secret;
 mod shipments;
 mod smtp;
 mod summary;
+mod web;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ use secret::SecretKeys;
 pub use shipments::ShipmentsConfig;
 pub use smtp::{SmtpConfig, SmtpTls};
 pub use vigie_connector::{Deadline, HumanDuration};
+pub use web::WebConfig;
 
 /// Where the configuration is read when neither `--config` nor `$VIGIE_CONFIG` says.
 pub const DEFAULT_PATH: &str = "/etc/vigie/vigie.toml";
@@ -108,6 +110,7 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     pub events: EventsConfig,
     pub shipments: ShipmentsConfig,
+    pub web: WebConfig,
     /// What is valid but unwise (a secret others can read), for `check-config` and the log.
     pub warnings: Vec<String>,
 }
@@ -180,6 +183,10 @@ pub fn parse(text: &str, file: &Path, env: &Environment) -> Result<Config, Confi
         .alerts
         .validate(&secrets)
         .map_err(|e| error(e.under("alerts")))?;
+    let web = raw
+        .web
+        .validate(&secrets, daemon.status_listen)
+        .map_err(|e| error(e.under("web")))?;
     // Checked last, so that a mistake in another section is told first.
     if channels.is_empty() {
         return Err(error(KeyError::new(
@@ -198,6 +205,7 @@ pub fn parse(text: &str, file: &Path, env: &Environment) -> Result<Config, Confi
         smtp,
         events,
         shipments: raw.shipments,
+        web,
         warnings: secrets.warnings(),
     })
 }
@@ -260,6 +268,8 @@ struct RawConfig {
     events: events::RawEvents,
     #[serde(default)]
     shipments: ShipmentsConfig,
+    #[serde(default)]
+    web: web::RawWeb,
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V4,
     V5_FIRST_IMPORTS,
     V6_OUTBOX_THREAD_ID,
-    V7_SHIPMENTS,
+    V7_WEB,
+    V8_SHIPMENTS,
 ];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
@@ -327,11 +328,35 @@ const V6_OUTBOX_THREAD_ID: &str = r#"
 ALTER TABLE outbox ADD COLUMN thread_id TEXT;
 "#;
 
+/// What people did from the review pages and the seller API: each action in the order's
+/// history with who did it; the answer to each `Idempotency-Key`, so a retried request changes
+/// nothing; and who acknowledged an alert (no more reminders, still open until resolved).
+const V7_WEB: &str = r#"
+CREATE TABLE order_actions (
+    id       INTEGER PRIMARY KEY,
+    order_pk INTEGER NOT NULL REFERENCES orders (id),
+    at       TEXT NOT NULL,
+    actor    TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    detail   TEXT
+);
+CREATE INDEX order_actions_by_order ON order_actions (order_pk);
+CREATE TABLE api_requests (
+    idempotency_key TEXT PRIMARY KEY,
+    request         TEXT NOT NULL,
+    status          INTEGER NOT NULL,
+    response        TEXT NOT NULL,
+    at              TEXT NOT NULL
+);
+ALTER TABLE alerts ADD COLUMN acknowledged_at TEXT;
+ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT;
+"#;
+
 /// Parcels the seller sent and lines the seller cancelled, each committed before the
 /// marketplace is told and settled once it answers; the carriers each marketplace lists, read
-/// once a day (the channel's `carriers_read_at` cursor says when). A parcel is known by its order, carrier and tracking number: given twice (CLI,
-/// CSV drop, HTTP), it is stored once. `lines` is a JSON array of `{line_id, quantity}`.
-const V7_SHIPMENTS: &str = r#"
+/// once a day (the channel's `carriers_read_at` cursor says when). A parcel is known by its
+/// order, carrier and tracking number: given twice (CLI, CSV drop, HTTP), it is stored once. `lines` is a JSON array of `{line_id, quantity}`.
+const V8_SHIPMENTS: &str = r#"
 CREATE TABLE shipments (
     id              INTEGER PRIMARY KEY,
     order_pk        INTEGER NOT NULL REFERENCES orders (id),
