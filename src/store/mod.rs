@@ -9,6 +9,7 @@
 
 pub mod alerts;
 mod backup;
+pub mod cancellations;
 pub mod channels;
 pub mod decisions;
 pub mod figures;

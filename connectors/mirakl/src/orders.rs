@@ -6,8 +6,8 @@
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use vigie_connector::{
-    Address, Country, Customer, DestinationHints, Malformed, MarketplaceState, Money, Order,
-    OrderLine, OrderStatus, Shipment,
+    Address, Cancellation, CancellationKind, Country, Customer, DestinationHints, Incident,
+    Malformed, MarketplaceState, Money, Order, OrderLine, OrderStatus, Shipment,
 };
 
 use crate::lenient::{Amount, Date};
@@ -32,6 +32,10 @@ struct WireOrder {
     order_id: String,
     commercial_id: Option<String>,
     order_state: String,
+    order_state_reason_code: Option<String>,
+    order_state_reason_label: Option<String>,
+    #[serde(default)]
+    has_incident: bool,
     created_date: Date,
     last_updated_date: Option<Date>,
     currency_iso_code: String,
@@ -78,6 +82,8 @@ struct WireAddress {
 struct WireLine {
     order_line_id: String,
     order_line_state: String,
+    order_line_state_reason_code: Option<String>,
+    order_line_state_reason_label: Option<String>,
     offer_sku: String,
     product_title: Option<String>,
     quantity: u32,
@@ -87,6 +93,20 @@ struct WireLine {
     taxes: Option<Vec<WireTax>>,
     #[serde(default)]
     shipping_taxes: Option<Vec<WireTax>>,
+    #[serde(default)]
+    cancelations: Option<Vec<WireTakenBack>>,
+    #[serde(default)]
+    refunds: Option<Vec<WireTakenBack>>,
+    shipped_date: Option<Date>,
+}
+
+/// One of a line's `cancelations[]` or `refunds[]`: the same fields vigie reads in both.
+#[derive(Debug, Deserialize)]
+struct WireTakenBack {
+    id: String,
+    /// "Informative only", says the spec; absent means the whole line.
+    quantity: Option<u32>,
+    reason_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,8 +114,9 @@ struct WireTax {
     amount: Option<Amount>,
 }
 
-/// Mirakl's order and line states, normalized. Line-only and deprecated values
-/// (`INCIDENT_OPEN`, `REFUNDED`, `WAITING_REFUND`...) and anything new are `Other`.
+/// Mirakl's order and line states, normalized. The line-only `REFUNDED` and `INCIDENT_OPEN`
+/// have their own; deprecated values (`WAITING_REFUND`...), `INCIDENT_CLOSED` (the line goes
+/// on) and anything new are `Other`.
 pub fn status_of(raw: &str) -> OrderStatus {
     match raw {
         "STAGING" => OrderStatus::Pending,
@@ -106,6 +127,8 @@ pub fn status_of(raw: &str) -> OrderStatus {
         "CLOSED" => OrderStatus::Closed,
         "REFUSED" => OrderStatus::Refused,
         "CANCELED" => OrderStatus::Cancelled,
+        "REFUNDED" => OrderStatus::Refunded,
+        "INCIDENT_OPEN" => OrderStatus::Incident,
         _ => OrderStatus::Other,
     }
 }
@@ -148,6 +171,8 @@ impl WireOrder {
         let money = |amount: Decimal| Money::new(amount, currency.clone());
         let tax_excluded = self.order_tax_mode.as_deref() == Some("TAX_EXCLUDED");
         let mut taxes = Decimal::ZERO;
+        let order_reason = reason(self.order_state_reason_label, self.order_state_reason_code);
+        let mut incident_reason = None;
         let lines: Vec<OrderLine> = self
             .order_lines
             .into_iter()
@@ -165,13 +190,50 @@ impl WireOrder {
                     .map(|p| p.0)
                     .or_else(|| line.price_unit.map(|u| u.0 * Decimal::from(line.quantity)))
                     .unwrap_or_default();
+                let state = state(line.order_line_state);
+                let line_reason = reason(
+                    line.order_line_state_reason_label,
+                    line.order_line_state_reason_code,
+                )
+                .or_else(|| order_reason.clone());
+                if state.status == OrderStatus::Incident && incident_reason.is_none() {
+                    incident_reason = line_reason.clone();
+                }
+                let after_shipping = line.shipped_date.is_some();
+                let mut cancellations = Vec::new();
+                for (kind, listed) in [
+                    (CancellationKind::Cancelled, line.cancelations),
+                    (CancellationKind::Refunded, line.refunds),
+                ] {
+                    cancellations.extend(listed.into_iter().flatten().map(|c| Cancellation {
+                        id: Some(c.id),
+                        kind,
+                        quantity: c.quantity.unwrap_or(line.quantity),
+                        reason: non_empty(c.reason_code).or_else(|| line_reason.clone()),
+                        after_shipping: after_shipping && kind == CancellationKind::Refunded,
+                    }));
+                }
+                // A line cancelled or refunded whole, with no list to tell it (refused,
+                // expired, or an operator without the list).
+                if let Some(kind) = CancellationKind::of_status(state.status)
+                    && !cancellations.iter().any(|c| c.kind == kind)
+                {
+                    cancellations.push(Cancellation {
+                        id: None,
+                        kind,
+                        quantity: line.quantity,
+                        reason: line_reason,
+                        after_shipping,
+                    });
+                }
                 OrderLine {
                     id: line.order_line_id,
                     sku: line.offer_sku,
                     title: non_empty(line.product_title),
                     quantity: line.quantity,
                     price: money(price),
-                    state: state(line.order_line_state),
+                    state,
+                    cancellations,
                 }
             })
             .collect();
@@ -234,8 +296,16 @@ impl WireOrder {
             lines,
             total: money(total),
             shipment: has_shipment.then_some(shipment),
+            incident: self.has_incident.then(|| Incident {
+                reason: incident_reason,
+            }),
         }
     }
+}
+
+/// A reason as a person reads it: the label, else the code.
+fn reason(label: Option<String>, code: Option<String>) -> Option<String> {
+    non_empty(label).or_else(|| non_empty(code))
 }
 
 impl WireAddress {
