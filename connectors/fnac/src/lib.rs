@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod incidents;
 mod messages;
 mod orders;
 mod pages;
