@@ -366,7 +366,9 @@ mod tests {
             ("CLOSED", Closed),
             ("REFUSED", Refused),
             ("CANCELED", Cancelled),
-            ("INCIDENT_OPEN", Other),
+            ("INCIDENT_OPEN", Incident),
+            ("REFUNDED", Refunded),
+            ("INCIDENT_CLOSED", Other),
             ("WAITING_REFUND", Other),
         ] {
             assert_eq!(status_of(raw), status, "{raw}");
@@ -378,6 +380,55 @@ mod tests {
         for raw in HOLDING_STOCK {
             assert_eq!(status_of(raw), OrderStatus::Accepted, "{raw}");
         }
+    }
+
+    #[test]
+    fn cancellations_refunds_and_incidents_are_read_line_by_line() {
+        let mut value = minimal();
+        value["has_incident"] = json!(true);
+        value["order_state"] = json!("SHIPPED");
+        value["order_lines"] = json!([
+            {"order_line_id": "A-1-1", "order_line_state": "SHIPPING", "offer_sku": "SKU-1",
+             "quantity": 3, "price_unit": 5,
+             "cancelations": [{"id": "C1", "quantity": 1, "reason_code": "CUSTOMER_REQUEST",
+                               "created_date": "2024-05-03T08:00:00Z"}]},
+            {"order_line_id": "A-1-2", "order_line_state": "REFUNDED", "offer_sku": "SKU-2",
+             "quantity": 1, "price_unit": 5, "shipped_date": "2024-05-04T08:00:00Z",
+             "refunds": [{"id": "R1", "quantity": 1, "reason_code": "RETURN"}]},
+            {"order_line_id": "A-1-3", "order_line_state": "CANCELED", "offer_sku": "SKU-3",
+             "quantity": 2, "price_unit": 5, "order_line_state_reason_label": "Client absent"},
+            {"order_line_id": "A-1-4", "order_line_state": "INCIDENT_OPEN", "offer_sku": "SKU-4",
+             "quantity": 1, "price_unit": 5, "order_line_state_reason_code": "NOT_RECEIVED"}
+        ]);
+        let order = parse_order(&value).unwrap();
+        let taken: Vec<_> = order
+            .lines
+            .iter()
+            .map(|l| {
+                l.cancellations
+                    .iter()
+                    .map(|c| (c.key(), c.quantity, c.reason.clone(), c.after_shipping))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let text = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            taken,
+            [
+                vec![("cancelled:C1".to_owned(), 1, text("CUSTOMER_REQUEST"), false)],
+                vec![("refunded:R1".to_owned(), 1, text("RETURN"), true)],
+                vec![("cancelled".to_owned(), 2, text("Client absent"), false)],
+                vec![],
+            ]
+        );
+        assert_eq!(order.lines[1].state.status, OrderStatus::Refunded);
+        assert_eq!(order.lines[3].state.status, OrderStatus::Incident);
+        assert_eq!(
+            order.incident,
+            Some(Incident {
+                reason: text("NOT_RECEIVED")
+            })
+        );
     }
 
     #[test]
