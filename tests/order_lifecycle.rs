@@ -42,27 +42,46 @@ impl Rig {
     fn new(on_hand: u32) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let config = config::parse(CONFIG, Path::new("/etc/vigie/vigie.toml"), &Environment::default())
-            .unwrap();
+        let config = config::parse(
+            CONFIG,
+            Path::new("/etc/vigie/vigie.toml"),
+            &Environment::default(),
+        )
+        .unwrap();
         store
             .with(|c| {
-                let item = stock::StockItem { sku: "A".into(), quantity: on_hand, tags: vec![] };
+                let item = stock::StockItem {
+                    sku: "A".into(),
+                    quantity: on_hand,
+                    tags: vec![],
+                };
                 stock::set(c, &item, &store::now_text())
             })
             .unwrap();
-        Self { _dir: dir, store, config }
+        Self {
+            _dir: dir,
+            store,
+            config,
+        }
     }
 
     fn poll(&self, order: &Order) {
         let config = &self.config;
-        let batch = OrderBatch { orders: vec![order.clone()], malformed: vec![] };
+        let batch = OrderBatch {
+            orders: vec![order.clone()],
+            malformed: vec![],
+        };
         self.store
             .with(move |conn| {
                 let map = SkuMap::new(vec![]);
                 let settings = Settings {
                     channel: "lm",
                     config,
-                    policy: Policy { rules: &config.rules, safety_buffer: 0, partial_acceptance: true },
+                    policy: Policy {
+                        rules: &config.rules,
+                        safety_buffer: 0,
+                        partial_acceptance: true,
+                    },
                     deadline: Deadline::Calendar(std::time::Duration::from_secs(5 * 86_400)),
                     sku_map: &map,
                     dry_run: false,
@@ -76,7 +95,10 @@ impl Rig {
     fn ledger(&self) -> (i64, i64) {
         self.store
             .with(|c| {
-                let on_hand = c.query_row("SELECT on_hand FROM stock WHERE sku = 'A'", [], |r| r.get(0))?;
+                let on_hand =
+                    c.query_row("SELECT on_hand FROM stock WHERE sku = 'A'", [], |r| {
+                        r.get(0)
+                    })?;
                 Ok((on_hand, reservations::reserved(c, "A")?))
             })
             .unwrap()
@@ -94,13 +116,21 @@ impl Rig {
     }
 
     fn view(&self) -> serde_json::Value {
-        let list = self.store.with(|c| orders::list(c, &Default::default())).unwrap();
+        let list = self
+            .store
+            .with(|c| orders::list(c, &Default::default()))
+            .unwrap();
         serde_json::to_value(&list[0]).unwrap()
     }
 
     fn open_alerts(&self) -> Vec<String> {
         self.store
-            .with(|c| Ok(alerts::open(c)?.into_iter().map(|(key, _, _)| key).collect()))
+            .with(|c| {
+                Ok(alerts::open(c)?
+                    .into_iter()
+                    .map(|(key, _, _)| key)
+                    .collect())
+            })
             .unwrap()
     }
 }
@@ -141,7 +171,10 @@ fn taken_back(
     after_shipping: bool,
 ) -> Order {
     let state = MarketplaceState::new(status.as_str().to_uppercase(), status);
-    o.updated_at = o.updated_at.checked_add(jiff::SignedDuration::from_secs(60)).unwrap();
+    o.updated_at = o
+        .updated_at
+        .checked_add(jiff::SignedDuration::from_secs(60))
+        .unwrap();
     o.state = state.clone();
     o.lines[0].state = state;
     o.lines[0].cancellations.push(Cancellation {
@@ -156,7 +189,10 @@ fn taken_back(
 
 fn moved(mut o: Order, status: OrderStatus) -> Order {
     let state = MarketplaceState::new(status.as_str().to_uppercase(), status);
-    o.updated_at = o.updated_at.checked_add(jiff::SignedDuration::from_secs(60)).unwrap();
+    o.updated_at = o
+        .updated_at
+        .checked_add(jiff::SignedDuration::from_secs(60))
+        .unwrap();
     o.state = state.clone();
     o.lines[0].state = state;
     o
@@ -168,7 +204,13 @@ fn a_customer_cancellation_releases_the_units_and_says_why_once() {
     let seen = order(OrderStatus::AwaitingAcceptance, 2, Timestamp::now());
     rig.poll(&seen);
     assert_eq!(rig.ledger(), (5, 2));
-    let cancelled = taken_back(seen, OrderStatus::Cancelled, CancellationKind::Cancelled, 2, false);
+    let cancelled = taken_back(
+        seen,
+        OrderStatus::Cancelled,
+        CancellationKind::Cancelled,
+        2,
+        false,
+    );
     rig.poll(&cancelled);
     rig.poll(&cancelled); // the same picture again changes nothing
     assert_eq!(rig.ledger(), (5, 0));
@@ -179,19 +221,31 @@ fn a_customer_cancellation_releases_the_units_and_says_why_once() {
         serde_json::json!([{"line_id": "O-1-1", "quantity": 2, "by": "customer",
                             "reason": "CUSTOMER_REQUEST", "kind": "cancelled"}])
     );
-    let cancelled_jobs: Vec<_> = rig.jobs().into_iter().filter(|(e, _)| e == "cancelled").collect();
+    let cancelled_jobs: Vec<_> = rig
+        .jobs()
+        .into_iter()
+        .filter(|(e, _)| e == "cancelled")
+        .collect();
     assert_eq!(cancelled_jobs.len(), 2, "{cancelled_jobs:?}"); // the customer and the ERP, once each
 }
 
 #[test]
 fn an_unanswered_order_past_its_deadline_is_cancelled_by_the_marketplace() {
     let rig = Rig::new(5);
-    let old = Timestamp::now().checked_sub(jiff::SignedDuration::from_hours(24 * 6)).unwrap();
+    let old = Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(24 * 6))
+        .unwrap();
     let seen = order(OrderStatus::AwaitingAcceptance, 1, old);
     // Seen while an inventory was loaded: it is reserved and judged; keep it undecided by
     // showing it cancelled straight after, as a marketplace does at its deadline.
     rig.poll(&seen);
-    let mut expired = taken_back(seen, OrderStatus::Cancelled, CancellationKind::Cancelled, 1, false);
+    let mut expired = taken_back(
+        seen,
+        OrderStatus::Cancelled,
+        CancellationKind::Cancelled,
+        1,
+        false,
+    );
     expired.updated_at = Timestamp::now();
     rig.poll(&expired);
     assert_eq!(rig.view()["cancellations"][0]["by"], "marketplace");
@@ -204,18 +258,41 @@ fn a_refund_before_shipping_releases_and_a_partial_cancellation_shrinks_the_rese
     rig.poll(&accepted);
     assert_eq!(rig.ledger(), (5, 3));
     // One unit of three cancelled by the operator; the line goes on.
-    let partial = taken_back(accepted, OrderStatus::Accepted, CancellationKind::Cancelled, 1, false);
+    let partial = taken_back(
+        accepted,
+        OrderStatus::Accepted,
+        CancellationKind::Cancelled,
+        1,
+        false,
+    );
     rig.poll(&partial);
     assert_eq!(rig.ledger(), (5, 2));
     assert_eq!(rig.view()["cancellations"][0]["by"], "operator");
-    let refunded = taken_back(partial, OrderStatus::Refunded, CancellationKind::Refunded, 2, false);
+    let refunded = taken_back(
+        partial,
+        OrderStatus::Refunded,
+        CancellationKind::Refunded,
+        2,
+        false,
+    );
     rig.poll(&refunded);
     assert_eq!(rig.ledger(), (5, 0));
     assert_eq!(rig.view()["status"], "refunded");
-    let events: Vec<_> = rig.jobs().into_iter().map(|(e, d)| format!("{e}->{d}")).collect();
+    let events: Vec<_> = rig
+        .jobs()
+        .into_iter()
+        .map(|(e, d)| format!("{e}->{d}"))
+        .collect();
     // `refunded` reaches the seller's webhook only: customers hear of it when configured.
-    assert!(events.iter().any(|e| e.starts_with("refunded->events:erp")), "{events:?}");
-    assert_eq!(events.iter().filter(|e| e.starts_with("refunded")).count(), 1, "{events:?}");
+    assert!(
+        events.iter().any(|e| e.starts_with("refunded->events:erp")),
+        "{events:?}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| e.starts_with("refunded")).count(),
+        1,
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -226,7 +303,13 @@ fn a_refund_after_shipping_keeps_the_units_out_of_stock() {
     let shipped = moved(accepted, OrderStatus::Shipped);
     rig.poll(&shipped);
     assert_eq!(rig.ledger(), (3, 0));
-    rig.poll(&taken_back(shipped, OrderStatus::Refunded, CancellationKind::Refunded, 2, true));
+    rig.poll(&taken_back(
+        shipped,
+        OrderStatus::Refunded,
+        CancellationKind::Refunded,
+        2,
+        true,
+    ));
     assert_eq!(rig.ledger(), (3, 0), "a return waits for the next snapshot");
 }
 
@@ -235,7 +318,13 @@ fn a_refund_of_units_never_seen_shipping_takes_them_out_once() {
     let rig = Rig::new(5);
     let accepted = order(OrderStatus::Accepted, 2, Timestamp::now());
     rig.poll(&accepted);
-    let refunded = taken_back(accepted, OrderStatus::Refunded, CancellationKind::Refunded, 2, true);
+    let refunded = taken_back(
+        accepted,
+        OrderStatus::Refunded,
+        CancellationKind::Refunded,
+        2,
+        true,
+    );
     rig.poll(&refunded);
     rig.poll(&refunded);
     assert_eq!(rig.ledger(), (3, 0));
@@ -247,16 +336,30 @@ fn a_claim_raises_incident_opened_until_the_marketplace_closes_it() {
     let shipped = order(OrderStatus::Shipped, 1, Timestamp::now());
     rig.poll(&shipped);
     let mut claimed = moved(shipped, OrderStatus::Shipped);
-    claimed.incident = Some(Incident { reason: Some("item not received".into()) });
+    claimed.incident = Some(Incident {
+        reason: Some("item not received".into()),
+    });
     rig.poll(&claimed);
     rig.poll(&claimed);
     assert_eq!(rig.open_alerts(), ["incident_opened:lm:O-1"]);
     assert_eq!(rig.view()["status"], "incident");
-    let filter = orders::OrderFilter { status: Some("incident".into()), channel: None };
-    assert_eq!(rig.store.with(|c| orders::list(c, &filter)).unwrap().len(), 1);
-    let incident_jobs: Vec<_> =
-        rig.jobs().into_iter().filter(|(e, _)| e == "incident_opened").collect();
-    assert_eq!(incident_jobs, [("incident_opened".to_owned(), "events:erp".to_owned())]);
+    let filter = orders::OrderFilter {
+        status: Some("incident".into()),
+        channel: None,
+    };
+    assert_eq!(
+        rig.store.with(|c| orders::list(c, &filter)).unwrap().len(),
+        1
+    );
+    let incident_jobs: Vec<_> = rig
+        .jobs()
+        .into_iter()
+        .filter(|(e, _)| e == "incident_opened")
+        .collect();
+    assert_eq!(
+        incident_jobs,
+        [("incident_opened".to_owned(), "events:erp".to_owned())]
+    );
     let mut closed = moved(claimed, OrderStatus::Shipped);
     closed.incident = None;
     rig.poll(&closed);

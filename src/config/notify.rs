@@ -272,7 +272,10 @@ fn resolve_channels(
         {
             return Err(KeyError::new(
                 format!("{at}.events"),
-                format!("{:?} is for the seller's [[events.webhook]], not customers", own.as_str()),
+                format!(
+                    "{:?} is for the seller's [[events.webhook]], not customers",
+                    own.as_str()
+                ),
             ));
         }
         events.sort_by_key(|e| OrderEvent::ALL.iter().position(|a| a == e));

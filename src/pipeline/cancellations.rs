@@ -48,8 +48,7 @@ pub(super) fn follow(
     let by = cancellation::cancelled_by(circumstances);
     for line in &order.lines {
         for taken in &line.cancellations {
-            if !cancellations::record(tx, order_pk, &line.id, taken, by, now)? || before.is_none()
-            {
+            if !cancellations::record(tx, order_pk, &line.id, taken, by, now)? || before.is_none() {
                 continue;
             }
             let units = if taken.after_shipping {
@@ -70,7 +69,11 @@ pub(super) fn follow(
                 taken.quantity,
                 by.as_str(),
                 taken.reason.as_deref().unwrap_or("no reason given"),
-                if taken.after_shipping { "left stock" } else { "released" },
+                if taken.after_shipping {
+                    "left stock"
+                } else {
+                    "released"
+                },
             ));
             let event = match taken.kind {
                 CancellationKind::Cancelled => OrderEvent::Cancelled,

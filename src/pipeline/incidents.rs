@@ -48,7 +48,9 @@ pub(super) fn follow(
                     now,
                 )?;
             }
-            Ok(Some(format!("{channel}:{order_id} incident opened ({why})")))
+            Ok(Some(format!(
+                "{channel}:{order_id} incident opened ({why})"
+            )))
         }
         (true, None) => {
             if !s.dry_run {

@@ -187,7 +187,9 @@ fn one_order(
     let taken_back = cancellations::follow(tx, s, order_pk, order, before, deadline, now)?;
     report.stock_moved |= taken_back.stock_moved;
     report.log.extend(taken_back.log);
-    report.log.extend(incidents::follow(tx, s, order_pk, order, now)?);
+    report
+        .log
+        .extend(incidents::follow(tx, s, order_pk, order, now)?);
 
     let applied = decide::apply(tx, &s.policy, order_pk, order, now)?;
     if !s.dry_run {

@@ -57,15 +57,22 @@ pub(crate) async fn attach(t: &Transport, orders: &mut [Order]) -> Result<(), Co
                 .fold(Element::new("orders"), |list, id| list.text("order", id));
             root.text("status", "OPENED").child(orders)
         };
-        read_pages(t, "incidents_query", "incident", MAX_PAGES, filter, |child| {
-            // An unreadable claim is no claim: the order itself still goes through.
-            let Ok(wire) = child.parse::<WireIncident>() else {
-                return;
-            };
-            if let Some((order_id, incident)) = opened(wire) {
-                open.entry(order_id).or_insert(incident);
-            }
-        })
+        read_pages(
+            t,
+            "incidents_query",
+            "incident",
+            MAX_PAGES,
+            filter,
+            |child| {
+                // An unreadable claim is no claim: the order itself still goes through.
+                let Ok(wire) = child.parse::<WireIncident>() else {
+                    return;
+                };
+                if let Some((order_id, incident)) = opened(wire) {
+                    open.entry(order_id).or_insert(incident);
+                }
+            },
+        )
         .await?;
     }
     for order in orders {
@@ -90,17 +97,24 @@ pub(crate) async fn changed(
                 .text("max", &max),
         )
     };
-    read_pages(t, "incidents_query", "incident", MAX_PAGES, filter, |child| {
-        let id = child
-            .parse::<WireIncident>()
-            .ok()
-            .and_then(|w| w.header.order_id.as_deref().and_then(non_empty));
-        if let Some(id) = id
-            && !ids.contains(&id)
-        {
-            ids.push(id);
-        }
-    })
+    read_pages(
+        t,
+        "incidents_query",
+        "incident",
+        MAX_PAGES,
+        filter,
+        |child| {
+            let id = child
+                .parse::<WireIncident>()
+                .ok()
+                .and_then(|w| w.header.order_id.as_deref().and_then(non_empty));
+            if let Some(id) = id
+                && !ids.contains(&id)
+            {
+                ids.push(id);
+            }
+        },
+    )
     .await?;
     Ok(ids)
 }

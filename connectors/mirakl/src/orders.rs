@@ -296,7 +296,7 @@ impl WireOrder {
             lines,
             total: money(total),
             shipment: has_shipment.then_some(shipment),
-            incident: self.has_incident.then(|| Incident {
+            incident: self.has_incident.then_some(Incident {
                 reason: incident_reason,
             }),
         }
@@ -415,7 +415,12 @@ mod tests {
         assert_eq!(
             taken,
             [
-                vec![("cancelled:C1".to_owned(), 1, text("CUSTOMER_REQUEST"), false)],
+                vec![(
+                    "cancelled:C1".to_owned(),
+                    1,
+                    text("CUSTOMER_REQUEST"),
+                    false
+                )],
                 vec![("refunded:R1".to_owned(), 1, text("RETURN"), true)],
                 vec![("cancelled".to_owned(), 2, text("Client absent"), false)],
                 vec![],

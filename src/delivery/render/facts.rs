@@ -168,9 +168,7 @@ pub fn context(config: &Config, facts: &Facts, locale: &str) -> MessageContext {
                 quantity: line.quantity,
                 price: money(locale, &line.price),
                 refused: facts.refused_lines.contains(&line.id),
-                taken_back: taken_back(facts.event, line)
-                    .map(|c| c.quantity)
-                    .sum(),
+                taken_back: taken_back(facts.event, line).map(|c| c.quantity).sum(),
                 taken_back_reason: taken_back(facts.event, line).find_map(|c| clean(&c.reason)),
             })
             .collect(),

@@ -135,7 +135,11 @@ fn convert(wire: WireOrder) -> Result<Order, String> {
                 kind,
                 quantity,
                 reason: None,
-                after_shipping: line.tracking_number.as_deref().and_then(non_empty).is_some(),
+                after_shipping: line
+                    .tracking_number
+                    .as_deref()
+                    .and_then(non_empty)
+                    .is_some(),
             })
             .into_iter()
             .collect();
