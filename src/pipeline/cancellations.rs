@@ -36,17 +36,17 @@ pub(super) fn follow(
 ) -> store::Result<TakenBack> {
     let mut done = TakenBack::default();
     let mut events = Vec::new();
-    let circumstances = Circumstances {
-        // The hook for `vigie cancel`: true once the seller's request covers these lines.
-        seller_asked: false,
-        awaiting_acceptance: matches!(
-            before,
-            None | Some(OrderStatus::AwaitingAcceptance | OrderStatus::Pending)
-        ),
-        past_deadline: order.updated_at >= deadline,
-    };
-    let by = cancellation::cancelled_by(circumstances);
+    let awaiting_acceptance = matches!(
+        before,
+        None | Some(OrderStatus::AwaitingAcceptance | OrderStatus::Pending)
+    );
     for line in &order.lines {
+        let by = cancellation::cancelled_by(Circumstances {
+            // The hook for `vigie cancel`: true once the seller asked to cancel this line.
+            seller_asked: false,
+            awaiting_acceptance,
+            past_deadline: order.updated_at >= deadline,
+        });
         for taken in &line.cancellations {
             if !cancellations::record(tx, order_pk, &line.id, taken, by, now)? || before.is_none() {
                 continue;
