@@ -70,7 +70,11 @@ async fn a_customer_cancellation_releases_the_units_and_tells_the_customer_why_o
         .filter(|m| m.order_id == id)
         .collect();
     assert_eq!(told.len(), 1, "{told:#?}");
-    assert!(told[0].body.contains("CUSTOMER_CHANGED_MIND"), "{}", told[0].body);
+    assert!(
+        told[0].body.contains("CUSTOMER_CHANGED_MIND"),
+        "{}",
+        told[0].body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -83,20 +87,33 @@ async fn refunds_release_before_shipping_and_keep_units_out_after() {
     assert_eq!(ledger(&setup, "SKU-A").await, (10, 5));
 
     sandbox
-        .ship(&after, Tracking { tracking_number: "T1".into(), ..Tracking::default() })
+        .ship(
+            &after,
+            Tracking {
+                tracking_number: "T1".into(),
+                ..Tracking::default()
+            },
+        )
         .unwrap();
     vigie(&setup.config, &["run", "--once"]).await;
     assert_eq!(ledger(&setup, "SKU-A").await, (7, 2));
 
-    sandbox.refund(&before, &format!("{before}-1"), "CUSTOMER_REQUEST").unwrap();
-    sandbox.refund(&after, &format!("{after}-1"), "RETURN").unwrap();
+    sandbox
+        .refund(&before, &format!("{before}-1"), "CUSTOMER_REQUEST")
+        .unwrap();
+    sandbox
+        .refund(&after, &format!("{after}-1"), "RETURN")
+        .unwrap();
     vigie(&setup.config, &["run", "--once"]).await;
     assert_eq!(
         ledger(&setup, "SKU-A").await,
         (7, 0),
         "the refund before shipping gives 2 back; the return stays out until a snapshot"
     );
-    assert_eq!(order_json(&setup, &before).await["cancellations"][0]["by"], "operator");
+    assert_eq!(
+        order_json(&setup, &before).await["cancellations"][0]["by"],
+        "operator"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -106,7 +123,9 @@ async fn a_claim_raises_incident_opened_then_resolves_it() {
     let id = sandbox.add_order(OrderSpec::new().line("SKU-A", 1, Decimal::new(20, 0)));
     vigie(&setup.config, &["run", "--once"]).await;
     let line = format!("{id}-1");
-    sandbox.set_incident(&id, &line, Some("NOT_RECEIVED")).unwrap();
+    sandbox
+        .set_incident(&id, &line, Some("NOT_RECEIVED"))
+        .unwrap();
     vigie(&setup.config, &["run", "--once"]).await;
     let open = "SELECT COUNT(*) FROM alerts WHERE kind = 'incident_opened' AND resolved_at IS NULL";
     assert_eq!(count(&setup.database().unwrap(), open), 1);
