@@ -345,7 +345,7 @@ fn a_claim_raises_incident_opened_until_the_marketplace_closes_it() {
     assert_eq!(rig.view()["status"], "incident");
     let filter = orders::OrderFilter {
         status: Some("incident".into()),
-        channel: None,
+        ..Default::default()
     };
     assert_eq!(
         rig.store.with(|c| orders::list(c, &filter)).unwrap().len(),

@@ -12,7 +12,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V4,
     V5_FIRST_IMPORTS,
     V6_OUTBOX_THREAD_ID,
-    V7_CANCELLATIONS_AND_INCIDENTS,
+    V7_WEB,
+    V8_CANCELLATIONS_AND_INCIDENTS,
 ];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
@@ -327,7 +328,31 @@ const V6_OUTBOX_THREAD_ID: &str = r#"
 ALTER TABLE outbox ADD COLUMN thread_id TEXT;
 "#;
 
-const V7_CANCELLATIONS_AND_INCIDENTS: &str = r#"
+/// What people did from the review pages and the seller API: each action in the order's
+/// history with who did it; the answer to each `Idempotency-Key`, so a retried request changes
+/// nothing; and who acknowledged an alert (no more reminders, still open until resolved).
+const V7_WEB: &str = r#"
+CREATE TABLE order_actions (
+    id       INTEGER PRIMARY KEY,
+    order_pk INTEGER NOT NULL REFERENCES orders (id),
+    at       TEXT NOT NULL,
+    actor    TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    detail   TEXT
+);
+CREATE INDEX order_actions_by_order ON order_actions (order_pk);
+CREATE TABLE api_requests (
+    idempotency_key TEXT PRIMARY KEY,
+    request         TEXT NOT NULL,
+    status          INTEGER NOT NULL,
+    response        TEXT NOT NULL,
+    at              TEXT NOT NULL
+);
+ALTER TABLE alerts ADD COLUMN acknowledged_at TEXT;
+ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT;
+"#;
+
+const V8_CANCELLATIONS_AND_INCIDENTS: &str = r#"
 -- Units of a line the marketplace cancelled or refunded, once each: `key` is the
 -- marketplace's id for it, or its kind when it only reports the line's state.
 CREATE TABLE cancellations (
