@@ -62,10 +62,12 @@ fn order(id: usize, lines: &[(usize, u32)], status: OrderStatus) -> Order {
                 quantity: *quantity,
                 price: Money::new(Decimal::TEN, "EUR"),
                 state: state.clone(),
+                cancellations: Vec::new(),
             })
             .collect(),
         total: Money::new(Decimal::TEN, "EUR"),
         shipment: None,
+        incident: None,
     }
 }
 

@@ -29,7 +29,7 @@ fn every_default_template_renders_as_recorded() {
     let mut anonymous = config.clone();
     anonymous.daemon.shop_name = String::new();
     for locale in ["fr", "en"] {
-        for event in OrderEvent::ALL {
+        for event in OrderEvent::FOR_CUSTOMERS {
             for (full, config) in [(true, &config), (false, &anonymous)] {
                 let facts = sample_facts(event, locale, full);
                 let rendered = templates

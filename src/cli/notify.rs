@@ -14,7 +14,7 @@ use super::{Failure, order_name};
 pub enum Command {
     /// Print the message an event sends, rendered from the templates.
     Preview {
-        /// received, delayed, accepted, shipped, refused or cancelled.
+        /// received, delayed, accepted, shipped, refused, cancelled or refunded.
         event: String,
         #[arg(long)]
         locale: Option<String>,
@@ -31,10 +31,10 @@ pub fn run(path: &Path, env: &Environment, command: Command) -> Result<(), Failu
         order,
     } = command;
     let config = config::load(path, env)?;
-    let event = OrderEvent::ALL
+    let event = OrderEvent::FOR_CUSTOMERS
         .into_iter()
         .find(|e| e.as_str() == event)
-        .with_context(|| format!("unknown event {event:?}: received, delayed, accepted, shipped, refused or cancelled"))?;
+        .with_context(|| format!("unknown event {event:?}: received, delayed, accepted, shipped, refused, cancelled or refunded"))?;
     let order = order.as_deref().map(order_name).transpose()?;
     let store = order
         .map(|_| Store::open(&config.daemon.state_dir))

@@ -266,6 +266,18 @@ fn resolve_channels(
         validate_locale(&format!("{at}.locale"), &channel_locale)?;
         let mut events =
             events.unwrap_or_else(|| channel.settings.defaults().customer_events.to_vec());
+        if let Some(own) = events
+            .iter()
+            .find(|e| !OrderEvent::FOR_CUSTOMERS.contains(e))
+        {
+            return Err(KeyError::new(
+                format!("{at}.events"),
+                format!(
+                    "{:?} is for the seller's [[events.webhook]], not customers",
+                    own.as_str()
+                ),
+            ));
+        }
         events.sort_by_key(|e| OrderEvent::ALL.iter().position(|a| a == e));
         events.dedup();
         resolved.insert(

@@ -21,6 +21,10 @@ pub fn deadline_missed(channel: &str, order_id: &str) -> String {
     format!("deadline_missed:{channel}:{order_id}")
 }
 
+pub fn incident_opened(channel: &str, order_id: &str) -> String {
+    format!("incident_opened:{channel}:{order_id}")
+}
+
 pub fn order_refused_no_stock(channel: &str, order_id: &str) -> String {
     format!("order_refused_no_stock:{channel}:{order_id}")
 }

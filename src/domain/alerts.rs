@@ -48,10 +48,12 @@ pub enum AlertKind {
     ShipmentsFileInvalid,
     /// The marketplace refused the seller's cancellation, in its own words.
     SellerCancelRejected,
+    /// The customer opened a claim on an order; resolved when the marketplace closes it.
+    IncidentOpened,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 20] = [
+    pub const ALL: [AlertKind; 21] = [
         Self::OrderFlagged,
         Self::DecisionRejected,
         Self::DeadlineAtRisk,
@@ -72,6 +74,7 @@ impl AlertKind {
         Self::ShipmentLate,
         Self::ShipmentsFileInvalid,
         Self::SellerCancelRejected,
+        Self::IncidentOpened,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -96,6 +99,7 @@ impl AlertKind {
             Self::ShipmentLate => "shipment_late",
             Self::ShipmentsFileInvalid => "shipments_file_invalid",
             Self::SellerCancelRejected => "seller_cancel_rejected",
+            Self::IncidentOpened => "incident_opened",
         }
     }
 
@@ -119,6 +123,7 @@ impl AlertKind {
                 | Self::UnknownSku
                 | Self::SkuMapInvalid
                 | Self::ShipmentLate
+                | Self::IncidentOpened
         )
     }
 
@@ -144,7 +149,8 @@ impl AlertKind {
             | Self::PayloadQuarantined
             | Self::UnknownSku
             | Self::SkuMapInvalid
-            | Self::ShipmentsFileInvalid => Severity::Warning,
+            | Self::ShipmentsFileInvalid
+            | Self::IncidentOpened => Severity::Warning,
         }
     }
 }

@@ -48,20 +48,21 @@ pub fn codes(reasons: &BTreeSet<Reason>) -> Vec<&'static str> {
     reasons.iter().map(|r| r.code()).collect()
 }
 
-/// Whether the marketplace still counts the line (it has not refused or cancelled it).
+/// Whether the marketplace still counts the line (it has not refused, cancelled or refunded
+/// it).
 pub fn is_live(line: &OrderLine) -> bool {
     !matches!(
         line.state.status,
-        OrderStatus::Refused | OrderStatus::Cancelled
+        OrderStatus::Refused | OrderStatus::Cancelled | OrderStatus::Refunded
     )
 }
 
-/// Lines the marketplace has not refused or cancelled.
+/// Lines the marketplace has not refused, cancelled or refunded.
 pub fn live_lines(order: &Order) -> impl Iterator<Item = &OrderLine> {
     order.lines.iter().filter(|l| is_live(l))
 }
 
-/// Ids of the lines the marketplace refused or cancelled.
+/// Ids of the lines the marketplace refused, cancelled or refunded.
 pub fn dead_line_ids(order: &Order) -> Vec<String> {
     order
         .lines

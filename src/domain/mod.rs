@@ -3,6 +3,7 @@
 
 pub mod alert_keys;
 pub mod alerts;
+pub mod cancellation;
 pub mod deadlines;
 pub mod decision;
 pub mod destination;

@@ -35,10 +35,12 @@ pub(crate) fn order(lines: &[(&str, u32)], total: i64, country: Option<&str>) ->
                 quantity: *quantity,
                 price: Money::new(Decimal::ONE, "EUR"),
                 state: state.clone(),
+                cancellations: Vec::new(),
             })
             .collect(),
         total: Money::new(Decimal::new(total, 0), "EUR"),
         shipment: None,
+        incident: None,
     }
 }
 

@@ -85,7 +85,13 @@ pub fn apply(
             applied.stock_moved = released > 0;
             settle_decisions(tx, order_pk, order, false, now)?;
         }
-        OrderStatus::Pending | OrderStatus::Other => {}
+        // Paid back whole: its cancellations moved the units (released before shipping,
+        // out of stock after); the order was the marketplace's to accept.
+        OrderStatus::Refunded => {
+            applied.stock_moved |= release_dead_lines(tx, order_pk, order, now)?;
+            settle_decisions(tx, order_pk, order, true, now)?;
+        }
+        OrderStatus::Pending | OrderStatus::Incident | OrderStatus::Other => {}
     }
     Ok(applied)
 }
@@ -170,7 +176,8 @@ fn settle_decisions(
     flags::resolve(tx, order_pk, now)
 }
 
-/// Releases units of lines the marketplace refused or cancelled inside a live order.
+/// Releases units of lines the marketplace refused, cancelled or refunded inside a live
+/// order; units that shipped stay out of stock.
 fn release_dead_lines(tx: &Connection, order_pk: i64, order: &Order, now: &str) -> Result<bool> {
     let dead = decision::dead_line_ids(order);
     if dead.is_empty() {

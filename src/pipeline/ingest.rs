@@ -10,7 +10,7 @@ use rusqlite::{Connection, Transaction};
 use vigie_connector::{Malformed, Order, OrderBatch, OrderStatus};
 
 use super::decide::{self, Applied, Policy};
-use super::{Channel, Context, Error, watch};
+use super::{Channel, Context, Error, cancellations, incidents, watch};
 use crate::config::{Config, Deadline};
 use crate::delivery;
 use crate::domain::alert_keys;
@@ -161,6 +161,13 @@ fn one_order(
     let (order_pk, ingested) = orders::ingest(tx, channel, order, Some(deadline), now)?;
     let label = format!("{channel}:{}", order.id);
     let status = order.state.status;
+    let before = match ingested {
+        orders::Ingested::New => None,
+        orders::Ingested::StatusChanged { from } => Some(from),
+        orders::Ingested::Unchanged => Some(status),
+        // An older picture than the one stored: nothing in it is news.
+        orders::Ingested::Stale => return Ok(false),
+    };
     let event = match ingested {
         orders::Ingested::New => {
             report.new_orders += 1;
@@ -173,10 +180,16 @@ fn one_order(
             report.log.push(format!("order {label} {from} -> {status}"));
             OrderEvent::on_reaching(status)
         }
-        orders::Ingested::Unchanged => None,
-        // An older picture than the one stored: nothing in it is news.
-        orders::Ingested::Stale => return Ok(false),
+        orders::Ingested::Unchanged | orders::Ingested::Stale => None,
     };
+    // Before the order's status moves the ledger: units cancelled before shipping are
+    // released, not consumed with the rest of a shipped order.
+    let taken_back = cancellations::follow(tx, s, order_pk, order, before, deadline, now)?;
+    report.stock_moved |= taken_back.stock_moved;
+    report.log.extend(taken_back.log);
+    report
+        .log
+        .extend(incidents::follow(tx, s, order_pk, order, now)?);
 
     let applied = decide::apply(tx, &s.policy, order_pk, order, now)?;
     if !s.dry_run {

@@ -15,10 +15,12 @@
 //! after it resumes the committed decisions. Marketplace calls happen only after the commit.
 
 pub mod act;
+mod cancellations;
 mod deadline;
 pub mod decide;
 mod first_import;
 pub mod health;
+mod incidents;
 pub mod ingest;
 pub mod parcel;
 pub mod push;

@@ -221,6 +221,7 @@ mod tests {
             lines: vec![],
             total: Money::new(Decimal::TEN, "EUR"),
             shipment: None,
+            incident: None,
         }
     }
 

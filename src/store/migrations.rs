@@ -14,6 +14,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V6_OUTBOX_THREAD_ID,
     V7_WEB,
     V8_SHIPMENTS,
+    V9_CANCELLATIONS_AND_INCIDENTS,
 ];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
@@ -395,4 +396,25 @@ CREATE TABLE carriers (
     name    TEXT NOT NULL,
     PRIMARY KEY (channel, code)
 );
+"#;
+
+const V9_CANCELLATIONS_AND_INCIDENTS: &str = r#"
+-- Units of a line the marketplace cancelled or refunded, once each: `key` is the
+-- marketplace's id for it, or its kind when it only reports the line's state.
+CREATE TABLE cancellations (
+    order_pk     INTEGER NOT NULL,
+    line_id      TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('cancelled', 'refunded')),
+    quantity     INTEGER NOT NULL CHECK (quantity >= 0),
+    by           TEXT NOT NULL CHECK (by IN ('customer', 'operator', 'marketplace', 'seller')),
+    reason       TEXT,
+    recorded_at  TEXT NOT NULL,
+    PRIMARY KEY (order_pk, line_id, key),
+    FOREIGN KEY (order_pk, line_id) REFERENCES order_lines (order_pk, line_id)
+);
+
+-- A claim open on the order (1), with the marketplace's reason.
+ALTER TABLE orders ADD COLUMN incident_open INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN incident_reason TEXT;
 "#;

@@ -10,6 +10,7 @@
 pub mod alerts;
 pub mod api_requests;
 mod backup;
+pub mod cancellations;
 pub mod channels;
 pub mod decisions;
 pub mod figures;

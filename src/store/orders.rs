@@ -5,6 +5,7 @@ use rusqlite::{Connection, Transaction, params};
 use serde::Serialize;
 use vigie_connector::{Money, Order, OrderStatus};
 
+use super::cancellations::{self, CancellationView};
 use super::decisions::Outcome;
 use super::state::{StoredState, read_list, read_time};
 use super::{Result, StoreError};
@@ -124,7 +125,7 @@ fn is_stale(order: &Order, stored: &StoredOrder) -> bool {
     let older = order.updated_at < stored.updated_at;
     let was_final = matches!(
         stored.status,
-        OrderStatus::Refused | OrderStatus::Cancelled | OrderStatus::Closed
+        OrderStatus::Refused | OrderStatus::Cancelled | OrderStatus::Closed | OrderStatus::Refunded
     );
     older || (was_final && stored.status != order.state.status)
 }
@@ -314,6 +315,8 @@ pub struct OrderView {
     pub decided_at: Option<String>,
     /// The seller's parcels and where each stands with the marketplace.
     pub shipments: Vec<super::shipments::StoredParcel>,
+    /// Units the marketplace cancelled or refunded, line by line.
+    pub cancellations: Vec<CancellationView>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -333,9 +336,25 @@ pub struct OrderFilter {
 }
 
 /// An order's status as `vigie orders` and `vigie status` show it: `flagged` while a human
-/// must decide, else the marketplace's normalized status. Reads `orders o LEFT JOIN flags f`.
+/// must decide, `incident` while a claim is open, else the marketplace's normalized status.
+/// Reads `orders o LEFT JOIN flags f`.
 pub(super) const SHOWN_STATUS: &str =
-    "CASE WHEN f.order_pk IS NOT NULL AND f.resolved_at IS NULL THEN 'flagged' ELSE o.status END";
+    "CASE WHEN f.order_pk IS NOT NULL AND f.resolved_at IS NULL THEN 'flagged'
+          WHEN o.incident_open THEN 'incident' ELSE o.status END";
+
+/// Stores whether a claim is open on the order, and why; returns whether one was open before.
+pub fn set_incident(conn: &Connection, order_pk: i64, open: Option<Option<&str>>) -> Result<bool> {
+    let was_open: bool = conn.query_row(
+        "SELECT incident_open FROM orders WHERE id = ?1",
+        params![order_pk],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "UPDATE orders SET incident_open = ?2, incident_reason = ?3 WHERE id = ?1",
+        params![order_pk, open.is_some(), open.flatten()],
+    )?;
+    Ok(was_open)
+}
 
 /// Orders, newest first, with their decisions.
 pub fn list(conn: &Connection, filter: &OrderFilter) -> Result<Vec<OrderView>> {
@@ -369,6 +388,7 @@ pub fn list(conn: &Connection, filter: &OrderFilter) -> Result<Vec<OrderView>> {
                     created_at: row.get(5)?,
                     decided_at: None,
                     shipments: Vec::new(),
+                    cancellations: Vec::new(),
                 },
                 row.get::<_, Option<String>>(6)?,
                 row.get::<_, bool>(7)?,
@@ -416,6 +436,7 @@ pub fn list(conn: &Connection, filter: &OrderFilter) -> Result<Vec<OrderView>> {
         reasons.dedup();
         view.reasons = reasons;
         view.shipments = super::shipments::of_order(conn, pk)?;
+        view.cancellations = cancellations::of_order(conn, pk)?;
         views.push(view);
     }
     Ok(views)

@@ -1,7 +1,7 @@
 //! Units held for order lines. A reservation is `held` from the moment an order awaiting
 //! acceptance is seen, `confirmed` once the marketplace has the acceptance, `released` when
 //! the line is refused or cancelled, and `consumed` when the order ships: the units then
-//! leave `on_hand` too.
+//! leave `on_hand` too. Some units of a line cancelled before shipping leave its reservation.
 
 use rusqlite::{Connection, params};
 use vigie_connector::OrderLine;
@@ -180,6 +180,34 @@ pub fn settle(
         moved += i64::from(r.quantity);
     }
     Ok(moved)
+}
+
+/// Gives back up to `quantity` units of the line's live reservation (cancelled or refunded
+/// before shipping): the reservation shrinks, or is released once none is left. Returns the
+/// units given back; none for a line whose units shipped or were already released.
+pub fn release_units(
+    conn: &Connection,
+    order_pk: i64,
+    line_id: &str,
+    quantity: u32,
+    now: &str,
+) -> Result<u32> {
+    let Some(live) = of_order(conn, order_pk)?
+        .into_iter()
+        .find(|r| r.line_id == line_id && ReservationState::LIVE.contains(&r.state))
+    else {
+        return Ok(0);
+    };
+    if quantity >= live.quantity {
+        set_state(conn, order_pk, line_id, ReservationState::Released, now)?;
+        return Ok(live.quantity);
+    }
+    conn.execute(
+        "UPDATE reservations SET quantity = quantity - ?3, updated_at = ?4
+         WHERE order_pk = ?1 AND line_id = ?2",
+        params![order_pk, line_id, quantity, now],
+    )?;
+    Ok(quantity)
 }
 
 fn set_state(

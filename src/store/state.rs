@@ -4,7 +4,9 @@
 
 use std::fmt::Display;
 
-use vigie_connector::OrderStatus;
+use vigie_connector::{CancellationKind, OrderStatus};
+
+use crate::domain::cancellation::CancelledBy;
 
 use super::{Result, StoreError};
 
@@ -39,12 +41,32 @@ impl StoredState for OrderStatus {
         Self::Closed,
         Self::Refused,
         Self::Cancelled,
+        Self::Refunded,
+        Self::Incident,
         Self::Other,
     ];
     const WHAT: &'static str = "order status";
 
     fn as_str(self) -> &'static str {
         OrderStatus::as_str(self)
+    }
+}
+
+impl StoredState for CancellationKind {
+    const ALL: &'static [Self] = &[Self::Cancelled, Self::Refunded];
+    const WHAT: &'static str = "cancellation kind";
+
+    fn as_str(self) -> &'static str {
+        CancellationKind::as_str(self)
+    }
+}
+
+impl StoredState for CancelledBy {
+    const ALL: &'static [Self] = &CancelledBy::ALL;
+    const WHAT: &'static str = "cancellation author";
+
+    fn as_str(self) -> &'static str {
+        CancelledBy::as_str(self)
     }
 }
 

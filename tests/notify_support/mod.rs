@@ -66,9 +66,11 @@ pub fn order(id: &str) -> Order {
             quantity: 1,
             price: Money::new(Decimal::new(12990, 2), "EUR"),
             state,
+            cancellations: Vec::new(),
         }],
         total: Money::new(Decimal::new(12990, 2), "EUR"),
         shipment: None,
+        incident: None,
     }
 }
 

@@ -30,8 +30,8 @@ pub use marketplace::{
     Capabilities, CustomerMessage, LineDecision, Malformed, Marketplace, OrderBatch, ShopState,
 };
 pub use order::{
-    Address, Country, Customer, DestinationHints, MarketplaceState, Money, Order, OrderLine,
-    OrderStatus, Shipment,
+    Address, Cancellation, CancellationKind, Country, Customer, DestinationHints, Incident,
+    MarketplaceState, Money, Order, OrderLine, OrderStatus, Shipment,
 };
 pub use parcel::{CancelLine, Carrier, Parcel, ParcelCarrier, ParcelLine, SellerCancel};
 pub use stock::{PushStatus, PushTicket, SkuRejection, StockLevel, StockUpdate};

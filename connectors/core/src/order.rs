@@ -28,6 +28,9 @@ pub struct Order {
     pub total: Money,
     /// Tracking data once the order ships.
     pub shipment: Option<Shipment>,
+    /// The claim open on the order (a parcel not received, a damaged item...), if any.
+    #[serde(default)]
+    pub incident: Option<Incident>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +44,65 @@ pub struct OrderLine {
     /// Price of the line (all units), in the order's currency.
     pub price: Money,
     pub state: MarketplaceState,
+    /// Units of the line the marketplace took back, each as it reported it.
+    #[serde(default)]
+    pub cancellations: Vec<Cancellation>,
+}
+
+/// Units of a line the marketplace cancelled (nothing paid, or paid back before shipping) or
+/// refunded, whoever asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    /// The marketplace's id for it; `None` when it only reports the line's state, so one
+    /// per line and kind.
+    pub id: Option<String>,
+    pub kind: CancellationKind,
+    pub quantity: u32,
+    /// The marketplace's reason, its label where it gives one, else its code.
+    pub reason: Option<String>,
+    /// The units had left the warehouse (a refund after shipping: a return).
+    pub after_shipping: bool,
+}
+
+impl Cancellation {
+    /// The key that makes it one row, however often the marketplace reports it.
+    pub fn key(&self) -> String {
+        match &self.id {
+            Some(id) => format!("{}:{id}", self.kind.as_str()),
+            None => self.kind.as_str().to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancellationKind {
+    Cancelled,
+    Refunded,
+}
+
+impl CancellationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cancelled => "cancelled",
+            Self::Refunded => "refunded",
+        }
+    }
+
+    /// The line status a marketplace shows once the whole line is taken back this way.
+    pub fn of_status(status: OrderStatus) -> Option<Self> {
+        match status {
+            OrderStatus::Cancelled => Some(Self::Cancelled),
+            OrderStatus::Refunded => Some(Self::Refunded),
+            _ => None,
+        }
+    }
+}
+
+/// A claim open on an order, in the marketplace's words.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub reason: Option<String>,
 }
 
 /// A state as the marketplace wrote it, and what it means for vigie.
@@ -77,6 +139,10 @@ pub enum OrderStatus {
     /// Refused by the seller or auto-refused by the marketplace.
     Refused,
     Cancelled,
+    /// Paid back by the marketplace (before or after shipping).
+    Refunded,
+    /// A line under a claim (Mirakl `INCIDENT_OPEN`).
+    Incident,
     /// A state vigie does not know; the raw string says which.
     Other,
 }
@@ -92,6 +158,8 @@ impl OrderStatus {
             Self::Closed => "closed",
             Self::Refused => "refused",
             Self::Cancelled => "cancelled",
+            Self::Refunded => "refunded",
+            Self::Incident => "incident",
             Self::Other => "other",
         }
     }

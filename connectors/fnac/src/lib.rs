@@ -8,6 +8,7 @@
 
 mod cancel;
 mod client;
+mod incidents;
 mod messages;
 mod orders;
 mod pages;

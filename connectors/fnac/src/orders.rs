@@ -6,6 +6,7 @@ use serde::Deserialize;
 use vigie_connector::{ConnectorError, LineDecision, OrderBatch, Repeat, Timestamp};
 
 use crate::client::{Transport, root_failure, to_error};
+use crate::incidents;
 use crate::pages::read_pages;
 use crate::xml::order::read_order;
 use crate::xml::read::failed_status;
@@ -55,7 +56,7 @@ pub(crate) async fn updated(
         date_time(since),
         date_time(until.round(whole_second).unwrap_or(until)),
     );
-    query(t, |root| {
+    let mut batch = query(t, |root| {
         root.child(
             Element::new("date")
                 .attr("type", "UpdatedAt")
@@ -63,7 +64,19 @@ pub(crate) async fn updated(
                 .text("max", &max),
         )
     })
-    .await
+    .await?;
+    // A claim opened or closed on an order that did not change otherwise.
+    let claimed: Vec<String> = incidents::changed(t, since, until)
+        .await?
+        .into_iter()
+        .filter(|id| !batch.orders.iter().any(|o| &o.id == id))
+        .collect();
+    if !claimed.is_empty() {
+        let more = by_id(t, &claimed).await?;
+        batch.orders.extend(more.orders);
+        batch.malformed.extend(more.malformed);
+    }
+    Ok(batch)
 }
 
 pub(crate) async fn by_id(t: &Transport, ids: &[String]) -> Result<OrderBatch, ConnectorError> {
@@ -89,7 +102,8 @@ pub(crate) async fn by_id(t: &Transport, ids: &[String]) -> Result<OrderBatch, C
     Ok(batch)
 }
 
-/// Every page of `orders_query` with the filter `add` adds after `<paging>`.
+/// Every page of `orders_query` with the filter `add` adds after `<paging>`, each order with
+/// its open claim.
 async fn query<F>(t: &Transport, add: F) -> Result<OrderBatch, ConnectorError>
 where
     F: Fn(Element) -> Element,
@@ -112,6 +126,7 @@ where
         }
     })
     .await?;
+    incidents::attach(t, &mut batch.orders).await?;
     Ok(batch)
 }
 

@@ -6,8 +6,8 @@
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use vigie_connector::{
-    Address, Country, Customer, DestinationHints, Malformed, MarketplaceState, Money, Order,
-    OrderLine, OrderStatus, Shipment,
+    Address, Cancellation, CancellationKind, Country, Customer, DestinationHints, Incident,
+    Malformed, MarketplaceState, Money, Order, OrderLine, OrderStatus, Shipment,
 };
 
 use crate::lenient::{Amount, Date};
@@ -32,6 +32,10 @@ struct WireOrder {
     order_id: String,
     commercial_id: Option<String>,
     order_state: String,
+    order_state_reason_code: Option<String>,
+    order_state_reason_label: Option<String>,
+    #[serde(default)]
+    has_incident: bool,
     created_date: Date,
     last_updated_date: Option<Date>,
     currency_iso_code: String,
@@ -78,6 +82,8 @@ struct WireAddress {
 struct WireLine {
     order_line_id: String,
     order_line_state: String,
+    order_line_state_reason_code: Option<String>,
+    order_line_state_reason_label: Option<String>,
     offer_sku: String,
     product_title: Option<String>,
     quantity: u32,
@@ -87,6 +93,20 @@ struct WireLine {
     taxes: Option<Vec<WireTax>>,
     #[serde(default)]
     shipping_taxes: Option<Vec<WireTax>>,
+    #[serde(default)]
+    cancelations: Option<Vec<WireTakenBack>>,
+    #[serde(default)]
+    refunds: Option<Vec<WireTakenBack>>,
+    shipped_date: Option<Date>,
+}
+
+/// One of a line's `cancelations[]` or `refunds[]`: the same fields vigie reads in both.
+#[derive(Debug, Deserialize)]
+struct WireTakenBack {
+    id: String,
+    /// "Informative only", says the spec; absent means the whole line.
+    quantity: Option<u32>,
+    reason_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,8 +114,9 @@ struct WireTax {
     amount: Option<Amount>,
 }
 
-/// Mirakl's order and line states, normalized. Line-only and deprecated values
-/// (`INCIDENT_OPEN`, `REFUNDED`, `WAITING_REFUND`...) and anything new are `Other`.
+/// Mirakl's order and line states, normalized. The line-only `REFUNDED` and `INCIDENT_OPEN`
+/// have their own; deprecated values (`WAITING_REFUND`...), `INCIDENT_CLOSED` (the line goes
+/// on) and anything new are `Other`.
 pub fn status_of(raw: &str) -> OrderStatus {
     match raw {
         "STAGING" => OrderStatus::Pending,
@@ -106,6 +127,8 @@ pub fn status_of(raw: &str) -> OrderStatus {
         "CLOSED" => OrderStatus::Closed,
         "REFUSED" => OrderStatus::Refused,
         "CANCELED" => OrderStatus::Cancelled,
+        "REFUNDED" => OrderStatus::Refunded,
+        "INCIDENT_OPEN" => OrderStatus::Incident,
         _ => OrderStatus::Other,
     }
 }
@@ -148,6 +171,8 @@ impl WireOrder {
         let money = |amount: Decimal| Money::new(amount, currency.clone());
         let tax_excluded = self.order_tax_mode.as_deref() == Some("TAX_EXCLUDED");
         let mut taxes = Decimal::ZERO;
+        let order_reason = reason(self.order_state_reason_label, self.order_state_reason_code);
+        let mut incident_reason = None;
         let lines: Vec<OrderLine> = self
             .order_lines
             .into_iter()
@@ -165,13 +190,50 @@ impl WireOrder {
                     .map(|p| p.0)
                     .or_else(|| line.price_unit.map(|u| u.0 * Decimal::from(line.quantity)))
                     .unwrap_or_default();
+                let state = state(line.order_line_state);
+                let line_reason = reason(
+                    line.order_line_state_reason_label,
+                    line.order_line_state_reason_code,
+                )
+                .or_else(|| order_reason.clone());
+                if state.status == OrderStatus::Incident && incident_reason.is_none() {
+                    incident_reason = line_reason.clone();
+                }
+                let after_shipping = line.shipped_date.is_some();
+                let mut cancellations = Vec::new();
+                for (kind, listed) in [
+                    (CancellationKind::Cancelled, line.cancelations),
+                    (CancellationKind::Refunded, line.refunds),
+                ] {
+                    cancellations.extend(listed.into_iter().flatten().map(|c| Cancellation {
+                        id: Some(c.id),
+                        kind,
+                        quantity: c.quantity.unwrap_or(line.quantity),
+                        reason: non_empty(c.reason_code).or_else(|| line_reason.clone()),
+                        after_shipping: after_shipping && kind == CancellationKind::Refunded,
+                    }));
+                }
+                // A line cancelled or refunded whole, with no list to tell it (refused,
+                // expired, or an operator without the list).
+                if let Some(kind) = CancellationKind::of_status(state.status)
+                    && !cancellations.iter().any(|c| c.kind == kind)
+                {
+                    cancellations.push(Cancellation {
+                        id: None,
+                        kind,
+                        quantity: line.quantity,
+                        reason: line_reason,
+                        after_shipping,
+                    });
+                }
                 OrderLine {
                     id: line.order_line_id,
                     sku: line.offer_sku,
                     title: non_empty(line.product_title),
                     quantity: line.quantity,
                     price: money(price),
-                    state: state(line.order_line_state),
+                    state,
+                    cancellations,
                 }
             })
             .collect();
@@ -234,8 +296,16 @@ impl WireOrder {
             lines,
             total: money(total),
             shipment: has_shipment.then_some(shipment),
+            incident: self.has_incident.then_some(Incident {
+                reason: incident_reason,
+            }),
         }
     }
+}
+
+/// A reason as a person reads it: the label, else the code.
+fn reason(label: Option<String>, code: Option<String>) -> Option<String> {
+    non_empty(label).or_else(|| non_empty(code))
 }
 
 impl WireAddress {
@@ -296,7 +366,9 @@ mod tests {
             ("CLOSED", Closed),
             ("REFUSED", Refused),
             ("CANCELED", Cancelled),
-            ("INCIDENT_OPEN", Other),
+            ("INCIDENT_OPEN", Incident),
+            ("REFUNDED", Refunded),
+            ("INCIDENT_CLOSED", Other),
             ("WAITING_REFUND", Other),
         ] {
             assert_eq!(status_of(raw), status, "{raw}");
@@ -308,6 +380,60 @@ mod tests {
         for raw in HOLDING_STOCK {
             assert_eq!(status_of(raw), OrderStatus::Accepted, "{raw}");
         }
+    }
+
+    #[test]
+    fn cancellations_refunds_and_incidents_are_read_line_by_line() {
+        let mut value = minimal();
+        value["has_incident"] = json!(true);
+        value["order_state"] = json!("SHIPPED");
+        value["order_lines"] = json!([
+            {"order_line_id": "A-1-1", "order_line_state": "SHIPPING", "offer_sku": "SKU-1",
+             "quantity": 3, "price_unit": 5,
+             "cancelations": [{"id": "C1", "quantity": 1, "reason_code": "CUSTOMER_REQUEST",
+                               "created_date": "2024-05-03T08:00:00Z"}]},
+            {"order_line_id": "A-1-2", "order_line_state": "REFUNDED", "offer_sku": "SKU-2",
+             "quantity": 1, "price_unit": 5, "shipped_date": "2024-05-04T08:00:00Z",
+             "refunds": [{"id": "R1", "quantity": 1, "reason_code": "RETURN"}]},
+            {"order_line_id": "A-1-3", "order_line_state": "CANCELED", "offer_sku": "SKU-3",
+             "quantity": 2, "price_unit": 5, "order_line_state_reason_label": "Client absent"},
+            {"order_line_id": "A-1-4", "order_line_state": "INCIDENT_OPEN", "offer_sku": "SKU-4",
+             "quantity": 1, "price_unit": 5, "order_line_state_reason_code": "NOT_RECEIVED"}
+        ]);
+        let order = parse_order(&value).unwrap();
+        let taken: Vec<_> = order
+            .lines
+            .iter()
+            .map(|l| {
+                l.cancellations
+                    .iter()
+                    .map(|c| (c.key(), c.quantity, c.reason.clone(), c.after_shipping))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let text = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            taken,
+            [
+                vec![(
+                    "cancelled:C1".to_owned(),
+                    1,
+                    text("CUSTOMER_REQUEST"),
+                    false
+                )],
+                vec![("refunded:R1".to_owned(), 1, text("RETURN"), true)],
+                vec![("cancelled".to_owned(), 2, text("Client absent"), false)],
+                vec![],
+            ]
+        );
+        assert_eq!(order.lines[1].state.status, OrderStatus::Refunded);
+        assert_eq!(order.lines[3].state.status, OrderStatus::Incident);
+        assert_eq!(
+            order.incident,
+            Some(Incident {
+                reason: text("NOT_RECEIVED")
+            })
+        );
     }
 
     #[test]

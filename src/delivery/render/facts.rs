@@ -8,8 +8,8 @@ use jiff::tz::TimeZone;
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use vigie_connector::{
-    Address, Country, Customer, Decimal, MarketplaceState, Money, Order, OrderLine, OrderStatus,
-    Shipment,
+    Address, Cancellation, CancellationKind, Country, Customer, Decimal, MarketplaceState, Money,
+    Order, OrderLine, OrderStatus, Shipment,
 };
 
 use super::templates::{LineContext, MessageContext, is_built_in};
@@ -168,6 +168,8 @@ pub fn context(config: &Config, facts: &Facts, locale: &str) -> MessageContext {
                 quantity: line.quantity,
                 price: money(locale, &line.price),
                 refused: facts.refused_lines.contains(&line.id),
+                taken_back: taken_back(facts.event, line).map(|c| c.quantity).sum(),
+                taken_back_reason: taken_back(facts.event, line).find_map(|c| clean(&c.reason)),
             })
             .collect(),
         total: money(locale, &order.total),
@@ -183,6 +185,18 @@ pub fn context(config: &Config, facts: &Facts, locale: &str) -> MessageContext {
         alternative: config.notify.refused_alternative.clone(),
         first_order: facts.first_order,
     }
+}
+
+/// The line's cancellations an event tells of: the cancelled ones, or the refunded ones.
+fn taken_back(event: OrderEvent, line: &OrderLine) -> impl Iterator<Item = &Cancellation> {
+    let kind = match event {
+        OrderEvent::Cancelled => Some(CancellationKind::Cancelled),
+        OrderEvent::Refunded => Some(CancellationKind::Refunded),
+        _ => None,
+    };
+    line.cancellations
+        .iter()
+        .filter(move |c| Some(c.kind) == kind)
 }
 
 const MONTHS_EN: [&str; 12] = [
@@ -256,8 +270,9 @@ pub fn sample_facts(event: OrderEvent, locale: &str, full: bool) -> Facts {
         quantity,
         price: eur(cents),
         state: state.clone(),
+        cancellations: Vec::new(),
     };
-    let order = Order {
+    let mut order = Order {
         id: "SAMPLE-1042-A".to_owned(),
         reference: "SAMPLE-1042".to_owned(),
         state: state.clone(),
@@ -295,7 +310,20 @@ pub fn sample_facts(event: OrderEvent, locale: &str, full: bool) -> Facts {
                     .to_owned(),
             ),
         }),
+        incident: None,
     };
+    // The second line taken back, with a reason in the full sample.
+    let kind = match event {
+        OrderEvent::Refunded => CancellationKind::Refunded,
+        _ => CancellationKind::Cancelled,
+    };
+    order.lines[1].cancellations.push(Cancellation {
+        id: None,
+        kind,
+        quantity: 2,
+        reason: full.then(|| "Rupture chez le transporteur".to_owned()),
+        after_shipping: false,
+    });
     Facts {
         channel: "sample".to_owned(),
         event,

@@ -39,7 +39,7 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
     let mut anonymous = config.clone();
     anonymous.daemon.shop_name = String::new();
     for locale in templates.locales() {
-        for event in OrderEvent::ALL {
+        for event in OrderEvent::FOR_CUSTOMERS {
             for (full, config) in [(true, &named), (false, &anonymous)] {
                 let facts = sample_facts(event, locale, full);
                 let context = facts::context(config, &facts, locale);

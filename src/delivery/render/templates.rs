@@ -68,6 +68,10 @@ pub struct LineContext {
     pub price: String,
     /// This line was refused (the others of the order may have been accepted).
     pub refused: bool,
+    /// Units the marketplace cancelled (for `cancelled`) or refunded (for `refunded`).
+    pub taken_back: u32,
+    /// Why, in the marketplace's words.
+    pub taken_back_reason: Option<String>,
 }
 
 /// Embeds one locale's default templates: `(name, text)` per event and part, so a fresh
@@ -91,10 +95,10 @@ macro_rules! built_in_locale {
     };
 }
 
-const BUILT_IN_FR: [(&str, &str); 18] = built_in_locale!("fr":
-    "received", "delayed", "accepted", "shipped", "refused", "cancelled");
-const BUILT_IN_EN: [(&str, &str); 18] = built_in_locale!("en":
-    "received", "delayed", "accepted", "shipped", "refused", "cancelled");
+const BUILT_IN_FR: [(&str, &str); 21] = built_in_locale!("fr":
+    "received", "delayed", "accepted", "shipped", "refused", "cancelled", "refunded");
+const BUILT_IN_EN: [(&str, &str); 21] = built_in_locale!("en":
+    "received", "delayed", "accepted", "shipped", "refused", "cancelled", "refunded");
 
 /// The compiled templates: built-ins plus the directory's overrides.
 pub struct Templates {
@@ -279,7 +283,7 @@ fn read_dir_sets(dir: &Path) -> Result<Vec<DirSet>, String> {
             if name.starts_with('.') || name.ends_with('~') {
                 continue; // editor leftovers
             }
-            let known = OrderEvent::ALL.iter().find_map(|event| {
+            let known = OrderEvent::FOR_CUSTOMERS.iter().find_map(|event| {
                 let rest = name.strip_prefix(event.as_str())?.strip_prefix('.')?;
                 PARTS
                     .iter()
@@ -288,7 +292,7 @@ fn read_dir_sets(dir: &Path) -> Result<Vec<DirSet>, String> {
             });
             let Some((event, part)) = known else {
                 return Err(format!(
-                    "{locale}/{name}: not a template name (expected <event>.subject.txt, .body.txt or .body.html, with event one of received, delayed, accepted, shipped, refused, cancelled)"
+                    "{locale}/{name}: not a template name (expected <event>.subject.txt, .body.txt or .body.html, with event one of received, delayed, accepted, shipped, refused, cancelled, refunded)"
                 ));
             };
             by_event.entry(event).or_default().push((part, path));

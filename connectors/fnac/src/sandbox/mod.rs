@@ -252,6 +252,21 @@ impl FnacSandbox {
         self.shared.state().cancel(order_id)
     }
 
+    /// Fnac refunds the order's live lines, before or after shipping: they become `Refunded`.
+    pub fn refund(&self, order_id: &str) -> bool {
+        self.shared.state().refund(order_id)
+    }
+
+    /// The customer opens a claim (`incident_open_state` `kind`, e.g. "1": not received).
+    pub fn open_incident(&self, order_id: &str, kind: &'static str, message: &str) -> bool {
+        self.shared.state().open_incident(order_id, kind, message)
+    }
+
+    /// Customer service closes the order's open claims.
+    pub fn close_incidents(&self, order_id: &str) -> bool {
+        self.shared.state().close_incidents(order_id)
+    }
+
     pub fn offers_updates(&self) -> Vec<RecordedOffersUpdate> {
         self.shared.state().offers_updates.clone()
     }

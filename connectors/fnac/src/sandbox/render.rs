@@ -5,7 +5,7 @@ use quick_xml::escape::escape;
 
 use crate::xml::write::{NAMESPACE, date_time};
 
-use super::state::{Fault, Offer, OfferResult, Order, OrderResult};
+use super::state::{Fault, Incident, Offer, OfferResult, Order, OrderResult};
 
 /// A whole response document.
 pub fn response(service: &str, status: &str, content: &str) -> String {
@@ -147,4 +147,39 @@ pub fn offer(sku: &str, offer: &Offer) -> String {
     xml += &text("quantity", &offer.quantity.to_string());
     xml += "<description></description><internal_comment></internal_comment>";
     xml + "</offer>"
+}
+
+/// `_incident_query_response`: a header and the line's claim, as `IncidentsQueryService.xsd`
+/// lists them.
+pub fn incident(incident: &Incident) -> String {
+    let status = if incident.opened { "OPENED" } else { "CLOSED" };
+    let (created, updated) = (
+        date_time(incident.created_at),
+        date_time(incident.updated_at),
+    );
+    let mut xml = format!("<incident id=\"{}\"><header>", incident.id);
+    xml += &text("status", status);
+    xml += &text(
+        "waiting_for_seller_answer",
+        if incident.opened { "TRUE" } else { "FALSE" },
+    );
+    xml += &string("message", &incident.message);
+    xml += &text("opened_by", "client");
+    if !incident.opened {
+        xml += &text("closed_by", "call-center");
+        xml += &text("closed_status", "3");
+    }
+    xml += &text("created_at", &created);
+    xml += &text("updated_at", &updated);
+    if !incident.opened {
+        xml += &text("closed_at", &updated);
+    }
+    xml += &text("order_id", &incident.order_id);
+    xml += "</header><order_details_incident><order_detail_incident>";
+    xml += &text("order_detail_id", &incident.line_id.to_string());
+    xml += &text("type", incident.kind);
+    xml += &text("status", status);
+    xml += &text("created_at", &created);
+    xml += &text("updated_at", &updated);
+    xml + "</order_detail_incident></order_details_incident></incident>"
 }

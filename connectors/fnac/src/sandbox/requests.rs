@@ -145,3 +145,21 @@ pub struct MessageUpdate {
     pub message_description: String,
     pub message_type: String,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct IncidentsQuery {
+    #[serde(rename = "@results_count")]
+    pub results_count: Option<usize>,
+    pub paging: Option<usize>,
+    pub date: Vec<DateFilter>,
+    pub status: Option<String>,
+    pub order: Vec<String>,
+    pub orders: Option<IncidentOrders>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct IncidentOrders {
+    pub order: Vec<String>,
+}

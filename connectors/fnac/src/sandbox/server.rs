@@ -12,6 +12,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::de::DeserializeOwned;
+use vigie_connector::Timestamp;
 
 use super::Shared;
 use super::render::{self, error, response, text};
@@ -111,6 +112,7 @@ fn answer(shared: &Shared, service: &str, body: &str) -> String {
         "offers_query" => parse(body).map(|r| offers_query(shared, r)),
         "messages_update" => parse(body).map(|r| messages_update(shared, r)),
         "carriers_query" => parse(body).map(carriers_query),
+        "incidents_query" => parse(body).map(|r| incidents_query(shared, r)),
         _ => Ok(response(
             service,
             "FATAL",
@@ -190,6 +192,20 @@ fn page_of(
     (per_page, page, total_paging)
 }
 
+/// Whether every date filter's window holds the date it names: the creation, else the last
+/// change.
+fn within(filters: &[requests::DateFilter], created: Timestamp, updated: Timestamp) -> bool {
+    filters.iter().all(|filter| {
+        let at = match filter.kind.as_str() {
+            "CreatedAt" => created,
+            _ => updated,
+        };
+        let min = filter.min.as_deref().and_then(time);
+        let max = filter.max.as_deref().and_then(time);
+        min.is_none_or(|min| at >= min) && max.is_none_or(|max| at <= max)
+    })
+}
+
 fn orders_query(shared: &Shared, request: requests::OrdersQuery) -> String {
     let state = shared.state();
     let mut states: HashSet<&str> = request.state.iter().map(|s| s.trim()).collect();
@@ -205,17 +221,7 @@ fn orders_query(shared: &Shared, request: requests::OrdersQuery) -> String {
         .iter()
         .filter(|o| states.is_empty() || states.contains(o.state()))
         .filter(|o| ids.is_empty() || ids.contains(o.id.as_str()))
-        .filter(|o| {
-            request.date.iter().all(|filter| {
-                let at = match filter.kind.as_str() {
-                    "CreatedAt" => o.created_at,
-                    _ => o.updated_at,
-                };
-                let min = filter.min.as_deref().and_then(time);
-                let max = filter.max.as_deref().and_then(time);
-                min.is_none_or(|min| at >= min) && max.is_none_or(|max| at <= max)
-            })
-        })
+        .filter(|o| within(&request.date, o.created_at, o.updated_at))
         .collect();
     let (per_page, page, total_paging) =
         page_of(request.results_count, request.paging, matching.len());
@@ -224,6 +230,29 @@ fn orders_query(shared: &Shared, request: requests::OrdersQuery) -> String {
         content += &render::order(order, state.shop_id());
     }
     response("orders_query", "OK", &content)
+}
+
+fn incidents_query(shared: &Shared, request: requests::IncidentsQuery) -> String {
+    let state = shared.state();
+    let mut orders: HashSet<&str> = request.order.iter().map(|s| s.trim()).collect();
+    if let Some(more) = &request.orders {
+        orders.extend(more.order.iter().map(|s| s.trim()));
+    }
+    let status = request.status.as_deref().map(str::trim);
+    let matching: Vec<_> = state
+        .incidents
+        .iter()
+        .filter(|i| orders.is_empty() || orders.contains(i.order_id.as_str()))
+        .filter(|i| status.is_none_or(|s| (s == "OPENED") == i.opened))
+        .filter(|i| within(&request.date, i.created_at, i.updated_at))
+        .collect();
+    let (per_page, page, total_paging) =
+        page_of(request.results_count, request.paging, matching.len());
+    let mut content = render::paging(page, total_paging, per_page, matching.len());
+    for incident in matching.iter().skip((page - 1) * per_page).take(per_page) {
+        content += &render::incident(incident);
+    }
+    response("incidents_query", "OK", &content)
 }
 
 fn orders_update(shared: &Shared, request: requests::OrdersUpdate) -> String {

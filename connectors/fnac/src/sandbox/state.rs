@@ -161,8 +161,23 @@ pub(crate) struct OrderResult {
     pub lines: Vec<LineResult>,
 }
 
+/// A claim on one line of an order (`incidents_query`).
+#[derive(Debug, Clone)]
+pub(crate) struct Incident {
+    pub id: String,
+    pub order_id: String,
+    pub line_id: u32,
+    /// `incident_open_state`: 1 article not received, 3 defective item...
+    pub kind: &'static str,
+    pub message: String,
+    pub opened: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
 pub(crate) struct State {
     rng: StdRng,
+    pub incidents: Vec<Incident>,
     partner_id: String,
     shop_id: String,
     key: String,
@@ -186,6 +201,7 @@ impl State {
         let key = uuid(&mut rng);
         Self {
             rng,
+            incidents: Vec::new(),
             partner_id,
             shop_id,
             key,
@@ -682,6 +698,56 @@ impl State {
             "Cancelled",
             None,
         )
+    }
+
+    /// Fnac refunds the lines not refused nor cancelled, shipped or not (a shipped line
+    /// keeps its tracking number).
+    pub fn refund(&mut self, order_id: &str) -> bool {
+        self.move_lines(
+            order_id,
+            &["Accepted", "ToShip", "Shipped", "NotReceived", "Received"],
+            "Refunded",
+            None,
+        )
+    }
+
+    /// The customer opens a claim of `kind` on the order's first line.
+    pub fn open_incident(&mut self, order_id: &str, kind: &'static str, message: &str) -> bool {
+        let Some(line_id) = self
+            .order(order_id)
+            .and_then(|o| o.lines.first())
+            .map(|l| l.id)
+        else {
+            return false;
+        };
+        let id = uuid(&mut self.rng);
+        let now = Timestamp::now();
+        self.incidents.push(Incident {
+            id,
+            order_id: order_id.to_owned(),
+            line_id,
+            kind,
+            message: message.to_owned(),
+            opened: true,
+            created_at: now,
+            updated_at: now,
+        });
+        true
+    }
+
+    /// Customer service closes the order's open claims.
+    pub fn close_incidents(&mut self, order_id: &str) -> bool {
+        let mut closed = false;
+        for incident in self
+            .incidents
+            .iter_mut()
+            .filter(|i| i.order_id == order_id && i.opened)
+        {
+            incident.opened = false;
+            incident.updated_at = Timestamp::now();
+            closed = true;
+        }
+        closed
     }
 
     fn move_lines(

@@ -7,8 +7,8 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 use vigie_connector::{
-    Address, Country, Customer, Decimal, DestinationHints, Malformed, MarketplaceState, Money,
-    Order, OrderLine, OrderStatus, Shipment, Timestamp,
+    Address, Cancellation, CancellationKind, Country, Customer, Decimal, DestinationHints,
+    Malformed, MarketplaceState, Money, Order, OrderLine, OrderStatus, Shipment, Timestamp,
 };
 
 use super::read::{Child, non_empty};
@@ -126,12 +126,30 @@ fn convert(wire: WireOrder) -> Result<Order, String> {
             shipment.tracking_url = line.tracking_url.as_deref().and_then(non_empty);
         }
         let raw_line_state = required(line.state.as_deref(), "order_detail state")?;
+        let state = line_state(&raw_line_state);
+        // Fnac reports a line cancelled or refunded whole, with no reason in the order; a
+        // line with a tracking number had left the warehouse.
+        let cancellations = CancellationKind::of_status(state.status)
+            .map(|kind| Cancellation {
+                id: None,
+                kind,
+                quantity,
+                reason: None,
+                after_shipping: line
+                    .tracking_number
+                    .as_deref()
+                    .and_then(non_empty)
+                    .is_some(),
+            })
+            .into_iter()
+            .collect();
         lines.push(OrderLine {
             sku: required(line.offer_seller_id.as_deref(), "offer_seller_id")?,
             title: line.product_name.as_deref().and_then(non_empty),
             quantity,
             price: Money::new(price, CURRENCY),
-            state: line_state(&raw_line_state),
+            state,
+            cancellations,
             id: line_id,
         });
     }
@@ -156,6 +174,8 @@ fn convert(wire: WireOrder) -> Result<Order, String> {
         lines,
         total: Money::new(total, CURRENCY),
         shipment: shipment.tracking_number.is_some().then_some(shipment),
+        // Fnac tells incidents through `incidents_query`; the client adds them.
+        incident: None,
     })
 }
 
@@ -188,8 +208,8 @@ pub fn order_state(raw: &str) -> MarketplaceState {
         "Received" => OrderStatus::Received,
         "Refused" => OrderStatus::Refused,
         "Cancelled" => OrderStatus::Cancelled,
-        // Refunded is terminal and needs nothing more from the seller.
-        "Refunded" => OrderStatus::Closed,
+        // Paid back, before or after shipping: the ledger tells which from the line.
+        "Refunded" => OrderStatus::Refunded,
         _ => OrderStatus::Other,
     };
     MarketplaceState::new(raw, status)
@@ -315,6 +335,9 @@ mod tests {
     #[test]
     fn maps_states() {
         assert_eq!(order_state("ToShip").status, OrderStatus::Accepted);
+        // Not Closed: a refund before shipping must release units, not consume them.
+        assert_eq!(order_state("Refunded").status, OrderStatus::Refunded);
+        assert_eq!(line_state("Refunded").status, OrderStatus::Refunded);
         assert_eq!(
             line_state("ToAccept").status,
             OrderStatus::AwaitingAcceptance

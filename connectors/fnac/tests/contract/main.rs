@@ -11,6 +11,7 @@
 
 mod auth;
 mod decide;
+mod incidents;
 mod messages;
 mod orders;
 #[cfg(feature = "sandbox")]

@@ -10,7 +10,7 @@ use crate::support::{
 
 /// A realistic order: CDATA strings, empty dates, shuffled elements, an unknown element,
 /// irregular whitespace, an alpha-3 country.
-fn lenient_order(id: &str) -> String {
+pub(crate) fn lenient_order(id: &str) -> String {
     format!(
         r#"
   <order>
@@ -45,7 +45,7 @@ fn lenient_order(id: &str) -> String {
     )
 }
 
-fn orders_page(page: u32, total_paging: u32, orders: &str) -> ResponseTemplate {
+pub(crate) fn orders_page(page: u32, total_paging: u32, orders: &str) -> ResponseTemplate {
     xml(format!(
         r#"<?xml version="1.0" encoding="utf-8"?>
 <orders_query_response status="OK" xmlns="{NS}">

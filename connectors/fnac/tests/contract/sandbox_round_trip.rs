@@ -259,3 +259,49 @@ async fn every_order_holding_stock_whatever_its_age_over_several_pages() {
     );
     assert_eq!(sandbox.requests("orders_query"), 2, "two pages of 100");
 }
+
+#[tokio::test]
+async fn refunds_tell_whether_the_units_shipped_and_claims_open_and_close() {
+    let sandbox = FnacSandbox::start(SandboxOptions::default()).await.unwrap();
+    sandbox.set_quantity("SKU-1", 10);
+    let before = sandbox.add_order(OrderSpec::new(vec![LineSpec::new("SKU-1", 1, euros(500))]));
+    let after = sandbox.add_order(OrderSpec::new(vec![LineSpec::new("SKU-1", 2, euros(500))]));
+    let fnac = Fnac::new("fnac", settings(&sandbox)).unwrap();
+    for id in [&before, &after] {
+        fnac.decide(id, &[decision("1", true)]).await.unwrap();
+        assert!(sandbox.debit(id));
+    }
+    assert!(sandbox.ship(&after, "6A123", "LAPOSTE"));
+    assert!(sandbox.refund(&before));
+    assert!(sandbox.refund(&after));
+    assert!(sandbox.open_incident(&after, "1", "Colis jamais reçu"));
+
+    let read = fnac
+        .orders_by_id(&[before.clone(), after.clone()])
+        .await
+        .unwrap()
+        .orders;
+    let (before_read, after_read) = (&read[0], &read[1]);
+    assert_eq!(before_read.state.status, OrderStatus::Refunded);
+    assert!(!before_read.lines[0].cancellations[0].after_shipping);
+    assert_eq!(before_read.incident, None);
+    assert!(after_read.lines[0].cancellations[0].after_shipping);
+    assert_eq!(
+        after_read
+            .incident
+            .as_ref()
+            .and_then(|i| i.reason.as_deref()),
+        Some("item not received")
+    );
+
+    // A claim closing changes no order: the poll's window still brings it back.
+    let since = Timestamp::now();
+    assert!(sandbox.close_incidents(&after));
+    let polled = fnac
+        .orders_updated(since, Timestamp::now())
+        .await
+        .unwrap()
+        .orders;
+    let claimed = polled.iter().find(|o| o.id == after).unwrap();
+    assert_eq!(claimed.incident, None);
+}

@@ -61,8 +61,13 @@ pub fn auth_ok(token: &str, valid_for: Duration) -> ResponseTemplate {
 }
 
 pub fn empty_orders() -> ResponseTemplate {
+    empty_page("orders_query")
+}
+
+/// A `*_query` answer listing nothing.
+fn empty_page(service: &str) -> ResponseTemplate {
     response(
-        "orders_query",
+        service,
         "OK",
         "<page>1</page><total_paging>0</total_paging><nb_total_per_page>100</nb_total_per_page><nb_total_result>0</nb_total_result>",
     )
@@ -100,6 +105,13 @@ pub async fn answer_once(server: &MockServer, name: &str, reply: ResponseTemplat
 /// Sessions answered with `token`, valid for an hour.
 pub async fn mount_auth(server: &MockServer, token: &str) {
     answer(server, "auth", auth_ok(token, Duration::from_secs(3600))).await;
+    // Every order read asks for its claims: none, unless a test says otherwise first.
+    answer(server, "incidents_query", no_incidents()).await;
+}
+
+/// An `incidents_query` answer listing no claim.
+pub fn no_incidents() -> ResponseTemplate {
+    empty_page("incidents_query")
 }
 
 /// A server opening sessions with [`TOKEN`] and answering every call to `name` with `reply`.

@@ -23,6 +23,7 @@
 //! # let _ = id; Ok(()) }
 //! ```
 
+mod lifecycle;
 mod routes;
 mod state;
 
@@ -191,6 +192,23 @@ pub struct SandboxLine {
     /// Units taken off the offer when the order was placed (less than `quantity` when the
     /// offer was short); given back if the line is refused.
     pub reserved: u32,
+    /// `order_line_state_reason_code`: why the line was cancelled or is under a claim.
+    pub reason_code: Option<String>,
+    /// `cancelations[]` and `refunds[]`, in the order they happened.
+    pub taken_back: Vec<TakenBack>,
+    pub shipped_at: Option<Timestamp>,
+    /// The state the line returns to when its claim closes (`INCIDENT_OPEN` meanwhile).
+    pub before_incident: Option<String>,
+}
+
+/// One entry of a line's `cancelations[]` (`refund: false`) or `refunds[]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TakenBack {
+    pub id: String,
+    pub refund: bool,
+    pub quantity: u32,
+    pub reason_code: String,
+    pub at: Timestamp,
 }
 
 /// One STO01 upload.
@@ -363,6 +381,46 @@ impl MiraklSandbox {
     pub fn ship(&self, order_id: &str, tracking: Tracking) -> Result<(), SandboxError> {
         self.state()
             .ship(order_id, tracking)
+            .map_err(|r| SandboxError(r.message))
+    }
+
+    /// The customer cancels an order still awaiting acceptance, or the operator cancels
+    /// `quantity` units of an accepted line (all of them: the line becomes `CANCELED`).
+    pub fn cancel(
+        &self,
+        order_id: &str,
+        line_id: &str,
+        quantity: u32,
+        reason_code: &str,
+    ) -> Result<(), SandboxError> {
+        self.state()
+            .cancel(order_id, line_id, quantity, reason_code)
+            .map_err(|r| SandboxError(r.message))
+    }
+
+    /// The operator refunds a whole line (OR28's effect), shipped or not: it becomes
+    /// `REFUNDED`.
+    pub fn refund(
+        &self,
+        order_id: &str,
+        line_id: &str,
+        reason_code: &str,
+    ) -> Result<(), SandboxError> {
+        self.state()
+            .refund(order_id, line_id, reason_code)
+            .map_err(|r| SandboxError(r.message))
+    }
+
+    /// The customer opens a claim on a line (`INCIDENT_OPEN`, `has_incident`); `None` closes
+    /// it and the line goes back to its state.
+    pub fn set_incident(
+        &self,
+        order_id: &str,
+        line_id: &str,
+        reason_code: Option<&str>,
+    ) -> Result<(), SandboxError> {
+        self.state()
+            .set_incident(order_id, line_id, reason_code)
             .map_err(|r| SandboxError(r.message))
     }
 

@@ -129,6 +129,10 @@ impl State {
                     quantity: l.quantity,
                     unit_price: l.unit_price,
                     state: "WAITING_ACCEPTANCE".into(),
+                    reason_code: None,
+                    taken_back: Vec::new(),
+                    shipped_at: None,
+                    before_incident: None,
                 }
             })
             .collect();
@@ -288,6 +292,7 @@ impl State {
         for line in &mut order.lines {
             if line.state == "SHIPPING" {
                 line.state = "SHIPPED".into();
+                line.shipped_at = Some(Timestamp::now());
             }
         }
         order.state = "SHIPPED".into();
@@ -641,7 +646,7 @@ impl State {
                     "order_line_id": l.id,
                     "order_line_index": i + 1,
                     "order_line_state": l.state,
-                    "order_line_state_reason_code": null,
+                    "order_line_state_reason_code": l.reason_code,
                     "offer_id": 1000 + i,
                     "offer_sku": l.sku,
                     "offer_state_code": "11",
@@ -654,8 +659,23 @@ impl State {
                     "total_price": num(l.price()),
                     "taxes": [],
                     "shipping_taxes": [],
-                    "cancelations": [],
-                    "refunds": [],
+                    "cancelations": l.taken_back.iter().filter(|t| !t.refund).map(|t| json!({
+                        "id": t.id, "quantity": t.quantity, "reason_code": t.reason_code,
+                        "amount": num(l.unit_price * Decimal::from(t.quantity)),
+                        "shipping_amount": 0, "created_date": date(t.at),
+                        "commission_amount": 0, "commission_taxes": [],
+                        "commission_total_amount": 0,
+                    })).collect::<Vec<_>>(),
+                    "refunds": l.taken_back.iter().filter(|t| t.refund).map(|t| json!({
+                        "id": t.id, "order_refund_id": t.id, "quantity": t.quantity,
+                        "reason_code": t.reason_code,
+                        "amount": num(l.unit_price * Decimal::from(t.quantity)),
+                        "shipping_amount": 0, "created_date": date(t.at),
+                        "refund_state": "REFUNDED", "state": "REFUNDED",
+                        "commission_amount": 0, "commission_tax_amount": 0,
+                        "commission_taxes": [], "commission_total_amount": 0,
+                    })).collect::<Vec<_>>(),
+                    "shipped_date": l.shipped_at.map(date),
                     "can_refund": false,
                     "commission_fee": 0,
                     "total_commission": 0,
@@ -688,7 +708,7 @@ impl State {
             "can_cancel": order.state == "SHIPPING",
             "can_shop_ship": order.state == "SHIPPING",
             "has_customer_message": false,
-            "has_incident": false,
+            "has_incident": order.lines.iter().any(|l| l.state == "INCIDENT_OPEN"),
             "has_invoice": false,
             "fully_refunded": false,
             "leadtime_to_ship": 2,

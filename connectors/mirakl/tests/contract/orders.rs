@@ -200,7 +200,7 @@ async fn or11_payload_from_the_openapi_shapes_with_taxes_null_addresses_and_unkn
     assert_eq!(shipped.lines[0].quantity, 2);
     assert_eq!(shipped.lines[0].sku, "DRILL-18V");
     assert_eq!(shipped.lines[1].state.raw, "INCIDENT_OPEN");
-    assert_eq!(shipped.lines[1].state.status, OrderStatus::Other);
+    assert_eq!(shipped.lines[1].state.status, OrderStatus::Incident);
     let address = shipped.shipping_address.as_ref().unwrap();
     assert_eq!(address.country.as_ref().unwrap().alpha2(), "FR");
     assert_eq!(address.street, ["4 rue des Arts", "Bâtiment B"]);

@@ -2,6 +2,7 @@
 //! on 127.0.0.1 (here), the sandbox's own rules (`rules`) and faults (`faults`).
 
 mod faults;
+mod lifecycle;
 mod rules;
 
 use std::time::Duration;
