@@ -40,10 +40,12 @@ pub enum AlertKind {
     UnknownSku,
     /// A channel's `sku_map` file changed into something unusable; the previous map stays.
     SkuMapInvalid,
+    /// One of the seller's `[[rules.custom]]` failed on an order (told once per rule).
+    RuleError,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 16] = [
+    pub const ALL: [AlertKind; 17] = [
         Self::OrderFlagged,
         Self::DecisionRejected,
         Self::DeadlineAtRisk,
@@ -60,6 +62,7 @@ impl AlertKind {
         Self::StateDirFull,
         Self::UnknownSku,
         Self::SkuMapInvalid,
+        Self::RuleError,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +83,7 @@ impl AlertKind {
             Self::StateDirFull => "state_dir_full",
             Self::UnknownSku => "unknown_sku",
             Self::SkuMapInvalid => "sku_map_invalid",
+            Self::RuleError => "rule_error",
         }
     }
 
@@ -123,7 +127,8 @@ impl AlertKind {
             | Self::NotificationFailed
             | Self::PayloadQuarantined
             | Self::UnknownSku
-            | Self::SkuMapInvalid => Severity::Warning,
+            | Self::SkuMapInvalid
+            | Self::RuleError => Severity::Warning,
         }
     }
 }

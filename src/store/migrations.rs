@@ -5,7 +5,8 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` takes the schema from version `i` to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_FIRST_IMPORTS, V6_OUTBOX_THREAD_ID];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_FIRST_IMPORTS, V6_OUTBOX_THREAD_ID,
+    V7_CUSTOMERS_AND_JUDGMENTS];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
 /// the write lock before reading the version, so two processes starting at once (the daemon
@@ -317,4 +318,35 @@ CREATE TABLE first_imports (
 /// the order's later messages reply in it instead of opening another.
 const V6_OUTBOX_THREAD_ID: &str = r#"
 ALTER TABLE outbox ADD COLUMN thread_id TEXT;
+"#;
+
+/// The seller's own rules read the customer's history across channels, and `rules replay`
+/// judges stored orders again. `customer_key` recognises a customer: the e-mail address in
+/// lower case when the order gives one, else the first and last names with the shipping
+/// postal code (spaces removed); NULL when neither. Computed from the payload, so older
+/// orders have it too. `judgments` keeps what the rules judged, from what: the order as it
+/// was then (marketplaces reveal the address only later), what the ledger found for each
+/// line, and the verdict.
+const V7_CUSTOMERS_AND_JUDGMENTS: &str = r#"
+ALTER TABLE orders ADD COLUMN customer_key TEXT GENERATED ALWAYS AS (
+    CASE
+        WHEN trim(coalesce(json_extract(payload, '$.customer.email'), '')) <> ''
+            THEN 'email:' || lower(trim(json_extract(payload, '$.customer.email')))
+        WHEN trim(coalesce(json_extract(payload, '$.customer.last_name'), '')) <> ''
+         AND trim(coalesce(json_extract(payload, '$.shipping_address.postal_code'), '')) <> ''
+            THEN 'name:'
+                 || lower(trim(coalesce(json_extract(payload, '$.customer.first_name'), '')))
+                 || ' ' || lower(trim(json_extract(payload, '$.customer.last_name')))
+                 || ' ' || upper(replace(json_extract(payload, '$.shipping_address.postal_code'), ' ', ''))
+    END
+) VIRTUAL;
+CREATE INDEX orders_by_customer ON orders (customer_key) WHERE customer_key IS NOT NULL;
+
+CREATE TABLE judgments (
+    order_pk     INTEGER PRIMARY KEY REFERENCES orders (id),
+    judged_at    TEXT NOT NULL,
+    customer_key TEXT,
+    inputs       TEXT NOT NULL
+);
+CREATE INDEX judgments_by_time ON judgments (judged_at);
 "#;

@@ -10,10 +10,12 @@
 pub mod alerts;
 mod backup;
 pub mod channels;
+pub mod customers;
 pub mod decisions;
 pub mod figures;
 mod file;
 pub mod flags;
+pub mod judgments;
 pub mod kpis;
 mod migrations;
 pub mod order_facts;
