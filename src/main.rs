@@ -34,6 +34,9 @@ enum Command {
     Report(cli::report::Args),
     /// Accept or refuse an order held for review; the running daemon sends it next cycle.
     Review(cli::review::Args),
+    /// Try today's rules on stored orders: one (`test`), or a window (`replay`).
+    #[command(subcommand)]
+    Rules(cli::rules::Command),
     /// Look at or change the stock ledger.
     #[command(subcommand)]
     Stock(cli::stock::Command),
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Report(args) => cli::report::run(&path, &env, args),
         Command::Review(args) => cli::review::run(&path, &env, args),
         Command::Stock(command) => cli::stock::run(&path, &env, command),
+        Command::Rules(command) => cli::rules::run(&path, &env, command),
         Command::Notify(command) => cli::notify::run(&path, &env, command),
         Command::Backup(args) => cli::backup::run(&path, &env, args),
         Command::Completions(args) => cli::docs::completions(Cli::command(), args),

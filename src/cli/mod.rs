@@ -22,6 +22,7 @@ pub mod notify;
 pub mod orders;
 pub mod report;
 pub mod review;
+pub mod rules;
 pub mod run;
 pub mod status;
 pub mod stock;

@@ -2,10 +2,13 @@
 //! pipeline does when an order arrives, `vigie rules test` shows, and `rules replay` does
 //! again from what was kept.
 
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use vigie_connector::Order;
 
 use super::custom_rules::{self, RuleOutcome};
+use super::customer::CustomerFacts;
 use super::facts::Facts;
 use super::rules::{self, LineStock, Reason, Verdict};
 use crate::config::RulesConfig;
@@ -65,9 +68,22 @@ impl From<&Verdict> for Ruled {
     }
 }
 
+/// One order to judge, with all it is judged from.
+#[derive(Debug, Clone, Copy)]
+pub struct Case<'a> {
+    pub channel: &'a str,
+    pub order: &'a Order,
+    pub lines: &'a [LineStock],
+    pub partial_allowed: bool,
+    pub customer: &'a CustomerFacts,
+    pub judged_at: Timestamp,
+}
+
 /// Every rule's say on one order.
 #[derive(Debug, Clone)]
 pub struct Judged {
+    /// What the seller's rules read.
+    pub facts: Facts,
     /// What the built-in rules alone decide.
     pub built_in: Verdict,
     /// Each of the seller's rules, in the configuration's order.
@@ -76,19 +92,22 @@ pub struct Judged {
     pub verdict: Verdict,
 }
 
-/// Judges `order` with `rules`: the built-in rules on what the ledger found for its lines,
-/// then the seller's rules on `facts`.
-pub fn judge(
-    rules: &RulesConfig,
-    order: &Order,
-    lines: &[LineStock],
-    partial_allowed: bool,
-    facts: &Facts,
-) -> Judged {
-    let built_in = rules::judge(order, lines, rules, partial_allowed);
-    let custom = custom_rules::evaluate(&rules.custom, facts);
+/// Judges the order of `case` with `rules`: the built-in rules on what the ledger found for
+/// its lines, then the seller's rules on its facts (`now.hour` in `timezone`).
+pub fn judge(rules: &RulesConfig, case: Case<'_>, timezone: &TimeZone) -> Judged {
+    let facts = Facts::of(
+        case.channel,
+        case.order,
+        case.lines,
+        case.customer.clone(),
+        case.judged_at,
+        timezone,
+    );
+    let built_in = rules::judge(case.order, case.lines, rules, case.partial_allowed);
+    let custom = custom_rules::evaluate(&rules.custom, &facts);
     let verdict = custom_rules::apply(&rules.custom, built_in.clone(), &custom);
     Judged {
+        facts,
         built_in,
         custom,
         verdict,

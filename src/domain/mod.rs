@@ -11,6 +11,7 @@ pub mod decision;
 pub mod destination;
 pub mod facts;
 pub mod judgment;
+pub mod replay;
 pub mod rules;
 #[cfg(test)]
 pub(crate) mod test_orders;

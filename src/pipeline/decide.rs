@@ -12,8 +12,7 @@ use crate::config::RulesConfig;
 use crate::domain::alerts::{Alert, AlertKind};
 use crate::domain::custom_rules::RuleOutcome;
 use crate::domain::customer::Judging;
-use crate::domain::facts::Facts;
-use crate::domain::judgment::{self, Inputs, Ruled};
+use crate::domain::judgment::{self, Case, Inputs, Ruled};
 use crate::domain::rules::{LineStock, Verdict};
 use crate::domain::{alert_keys, decision};
 use crate::store::decisions::{self, Decision, Outcome, Source};
@@ -129,21 +128,15 @@ fn judge(
         judged_at,
     };
     let (customer_key, customer) = customers::facts(tx, this)?;
-    let facts = Facts::of(
-        policy.channel,
+    let case = Case {
+        channel: policy.channel,
         order,
-        &lines,
-        customer,
+        lines: &lines,
+        partial_allowed: policy.partial_acceptance,
+        customer: &customer,
         judged_at,
-        policy.timezone,
-    );
-    let judged = judgment::judge(
-        policy.rules,
-        order,
-        &lines,
-        policy.partial_acceptance,
-        &facts,
-    );
+    };
+    let judged = judgment::judge(policy.rules, case, policy.timezone);
     raise_for_rule_errors(tx, policy.channel, order, &judged.custom, now)?;
     let verdict = judged.verdict;
     let inputs = Inputs {
