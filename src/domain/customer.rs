@@ -1,16 +1,16 @@
 //! What vigie knows of an order's customer, across every channel, as it stood when the order
 //! was judged: the same answer live, in `rules test` and in `rules replay`.
 //!
-//! The customer is recognised by a key the store derives from the order (the e-mail address
-//! in lower case when the marketplace gives one, else the first and last names with the
-//! shipping postal code); an order without one has an unknown customer.
+//! The customer is recognised by a key the store derives from the order: the first and last
+//! names when the marketplace gives a last name, else the e-mail address (the store's
+//! migration V7 says why); an order without either has an unknown customer.
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustomerFacts {
-    /// vigie could recognise the customer (an e-mail, or a name and a postal code).
+    /// vigie could recognise the customer (by name, else by e-mail address).
     pub known: bool,
     /// A known customer with no earlier order in vigie.
     pub first_order: bool,

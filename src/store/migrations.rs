@@ -320,27 +320,32 @@ const V6_OUTBOX_THREAD_ID: &str = r#"
 ALTER TABLE outbox ADD COLUMN thread_id TEXT;
 "#;
 
-/// The seller's own rules read the customer's history across channels, and `rules replay`
-/// judges stored orders again. `customer_key` recognises a customer: the e-mail address in
-/// lower case when the order gives one, else the first and last names with the shipping
-/// postal code (spaces removed); NULL when neither. Computed from the payload, so older
-/// orders have it too. `judgments` keeps what the rules judged, from what: the order as it
-/// was then (marketplaces reveal the address only later), what the ledger found for each
-/// line, and the verdict.
+/// The seller's own rules and customer messages read the customer's history across channels,
+/// and `rules replay` judges stored orders again.
+///
+/// `customer_key` recognises a customer: the first and last names (trimmed, in lower case)
+/// when the order gives a last name, else the e-mail address in lower case; NULL when
+/// neither. Names come first because marketplaces often give a relay e-mail address per
+/// order, and hide the postal address until the order is accepted, which is when the rules
+/// judge it. Computed from the payload, so older orders have it too; it replaces the
+/// per-channel e-mail and name indexes of V1.
+///
+/// `judgments` keeps what the rules judged, from what: the order as it was then, what the
+/// ledger found for each line, and the verdict.
 const V7_CUSTOMERS_AND_JUDGMENTS: &str = r#"
 ALTER TABLE orders ADD COLUMN customer_key TEXT GENERATED ALWAYS AS (
     CASE
-        WHEN trim(coalesce(json_extract(payload, '$.customer.email'), '')) <> ''
-            THEN 'email:' || lower(trim(json_extract(payload, '$.customer.email')))
         WHEN trim(coalesce(json_extract(payload, '$.customer.last_name'), '')) <> ''
-         AND trim(coalesce(json_extract(payload, '$.shipping_address.postal_code'), '')) <> ''
             THEN 'name:'
                  || lower(trim(coalesce(json_extract(payload, '$.customer.first_name'), '')))
                  || ' ' || lower(trim(json_extract(payload, '$.customer.last_name')))
-                 || ' ' || upper(replace(json_extract(payload, '$.shipping_address.postal_code'), ' ', ''))
+        WHEN trim(coalesce(json_extract(payload, '$.customer.email'), '')) <> ''
+            THEN 'email:' || lower(trim(json_extract(payload, '$.customer.email')))
     END
 ) VIRTUAL;
 CREATE INDEX orders_by_customer ON orders (customer_key) WHERE customer_key IS NOT NULL;
+DROP INDEX orders_by_email;
+DROP INDEX orders_by_name;
 
 CREATE TABLE judgments (
     order_pk     INTEGER PRIMARY KEY REFERENCES orders (id),
