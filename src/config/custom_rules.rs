@@ -161,7 +161,7 @@ impl fmt::Debug for Condition {
 }
 
 /// "at column 25 (`and`): unexpected end of input", without minijinja's template framing.
-pub fn describe_error(text: &str, e: &minijinja::Error) -> String {
+fn describe_error(text: &str, e: &minijinja::Error) -> String {
     let what = e.detail().map_or_else(|| e.kind().to_string(), str::to_owned);
     match e.range().filter(|r| r.start < text.len()) {
         Some(range) => {

@@ -26,7 +26,7 @@ use vigie_connector::spec::KeyError;
 
 pub use alerts::{AlertFormat, AlertWebhook, AlertsConfig};
 pub use channel::ChannelConfig;
-pub use custom_rules::{Condition, CustomRule, RuleAction, RuleCode, describe_error};
+pub use custom_rules::{Condition, CustomRule, RuleAction, RuleCode};
 pub use daemon::DaemonConfig;
 pub use events::{EventWebhook, EventsConfig};
 pub use inventory::{InventoryConfig, InventorySource};
