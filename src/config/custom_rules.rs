@@ -105,6 +105,8 @@ static RULES_ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
 pub struct Condition {
     text: Arc<str>,
     compiled: Arc<Expression<'static, 'static>>,
+    /// Read once: finding them parses the expression again.
+    facts_read: Arc<[String]>,
 }
 
 impl Condition {
@@ -128,15 +130,9 @@ impl Condition {
         }
     }
 
-    /// The facts the expression reads (`order.total`, `customer.first_order`...).
-    pub fn facts_read(&self) -> Vec<String> {
-        let mut read: Vec<String> = self
-            .compiled
-            .undeclared_variables(true)
-            .into_iter()
-            .collect();
-        read.sort();
-        read
+    /// The facts the expression reads (`order.total`, `customer.first_order`...), sorted.
+    pub fn facts_read(&self) -> &[String] {
+        &self.facts_read
     }
 }
 
@@ -147,9 +143,12 @@ impl TryFrom<String> for Condition {
         let compiled = RULES_ENV
             .compile_expression_owned(text.clone())
             .map_err(|e| describe_error(&text, &e))?;
+        let mut facts_read: Vec<String> = compiled.undeclared_variables(true).into_iter().collect();
+        facts_read.sort();
         Ok(Self {
             text: text.into(),
             compiled: Arc::new(compiled),
+            facts_read: facts_read.into(),
         })
     }
 }

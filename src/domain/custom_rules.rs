@@ -35,7 +35,7 @@ pub fn evaluate(rules: &[CustomRule], facts: &Facts) -> Vec<RuleOutcome> {
                 when: rule.when.text().to_owned(),
                 matched: holds.as_ref().is_ok_and(|h| *h),
                 error: holds.err(),
-                facts_read: rule.when.facts_read(),
+                facts_read: rule.when.facts_read().to_vec(),
             }
         })
         .collect()
@@ -98,9 +98,9 @@ pub fn check(rules: &RulesConfig, file: &std::path::Path) -> Result<(), ConfigEr
             return Err(error("code", "is a built-in reason code".to_owned()));
         }
         for fact in rule.when.facts_read() {
-            if !has_path(&known, &fact) {
+            if !has_path(&known, fact) {
                 let text = rule.when.text();
-                let column = text.find(&fact).map_or(0, |at| text[..at].chars().count()) + 1;
+                let column = text.find(fact.as_str()).map_or(0, |at| text[..at].chars().count()) + 1;
                 return Err(error(
                     "when",
                     format!("at column {column}: no fact {fact:?} (README \"Your own rules\" lists them)"),
