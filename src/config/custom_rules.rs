@@ -121,12 +121,10 @@ impl Condition {
             .compiled
             .eval(facts)
             .map_err(|e| describe_error(&self.text, &e))?;
-        match bool::try_from(value.clone()) {
-            Ok(holds) if value.kind() == minijinja::value::ValueKind::Bool => Ok(holds),
-            _ => Err(format!(
-                "gives {value} ({}), not true or false",
-                value.kind()
-            )),
+        if value.kind() == minijinja::value::ValueKind::Bool {
+            Ok(value.is_true())
+        } else {
+            Err(format!("gives {value} ({}), not true or false", value.kind()))
         }
     }
 
