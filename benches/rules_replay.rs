@@ -102,7 +102,11 @@ fn main() {
             let tx = conn.transaction()?;
             for (sku, tags) in SKUS {
                 let tags = tags.iter().map(|t| (*t).to_owned()).collect();
-                let item = stock::StockItem { sku: sku.into(), quantity: 1_000_000, tags };
+                let item = stock::StockItem {
+                    sku: sku.into(),
+                    quantity: 1_000_000,
+                    tags,
+                };
                 stock::set(&tx, &item, &store::now_text())?;
             }
             for n in 0..ORDERS {

@@ -16,3 +16,4 @@ pub mod registry;
 pub mod skumap;
 pub mod store;
 pub mod trial;
+pub mod web;

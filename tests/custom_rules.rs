@@ -72,7 +72,10 @@ async fn own_rules_judge_sandbox_orders_and_rules_test_and_replay_explain_them()
     let orders = json(&setup, &["orders", "--json"]).await;
     let first = find(&orders, &ana_first);
     assert_eq!(first["decision"], "flag", "{first:#}");
-    assert_eq!(first["reasons"], serde_json::json!(["first_order_above_300"]));
+    assert_eq!(
+        first["reasons"],
+        serde_json::json!(["first_order_above_300"])
+    );
     assert_eq!(find(&orders, &ana_second)["decision"], "accept");
     let bursts: Vec<&serde_json::Value> = bo
         .iter()
@@ -80,9 +83,16 @@ async fn own_rules_judge_sandbox_orders_and_rules_test_and_replay_explain_them()
         .filter(|o| o["decision"] == "flag")
         .collect();
     assert_eq!(bursts.len(), 1, "the third of Bo's orders only: {orders:#}");
-    assert_eq!(bursts[0]["reasons"], serde_json::json!(["three_within_an_hour"]));
+    assert_eq!(
+        bursts[0]["reasons"],
+        serde_json::json!(["three_within_an_hour"])
+    );
 
-    let tested = json(&setup, &["rules", "test", &format!("lm:{ana_first}"), "--json"]).await;
+    let tested = json(
+        &setup,
+        &["rules", "test", &format!("lm:{ana_first}"), "--json"],
+    )
+    .await;
     assert_eq!(tested["from_judgement"], true);
     assert_eq!(tested["then"]["action"], "flag");
     assert_eq!(tested["now"], tested["then"]);
@@ -92,14 +102,24 @@ async fn own_rules_judge_sandbox_orders_and_rules_test_and_replay_explain_them()
     assert_eq!(rule["read"]["customer.first_order"], true);
     assert_eq!(rule["read"]["order.total"], 400.0);
     assert_eq!(tested["facts"]["order"]["channel"], "lm");
-    let text = vigie(&setup.config, &["rules", "test", &format!("fnac:{ana_second}")]).await;
+    let text = vigie(
+        &setup.config,
+        &["rules", "test", &format!("fnac:{ana_second}")],
+    )
+    .await;
     let text = String::from_utf8(text.stdout).unwrap();
-    assert!(text.contains("rule first_order_above_300 (flag): no match"), "{text}");
+    assert!(
+        text.contains("rule first_order_above_300 (flag): no match"),
+        "{text}"
+    );
     assert!(text.contains("customer.first_order = false"), "{text}");
 
     let replay = json(&setup, &["rules", "replay", "--json"]).await;
     assert_eq!(replay["orders"], 5, "{replay:#}");
-    assert_eq!(replay["changed"], 0, "the rules in force decide as they did: {replay:#}");
+    assert_eq!(
+        replay["changed"], 0,
+        "the rules in force decide as they did: {replay:#}"
+    );
 
     // A rule tried before it goes live: what it would change, and nothing written.
     setup.write(&format!(
@@ -134,8 +154,15 @@ async fn own_rules_judge_sandbox_orders_and_rules_test_and_replay_explain_them()
     );
     let text = vigie(&setup.config, &["rules", "replay"]).await;
     let text = String::from_utf8(text.stdout).unwrap();
-    assert!(text.contains("5 orders judged again, 3 unchanged, 2 would change"), "{text}");
-    assert_eq!(json(&setup, &["orders", "--json"]).await, orders, "replay writes nothing");
+    assert!(
+        text.contains("5 orders judged again, 3 unchanged, 2 would change"),
+        "{text}"
+    );
+    assert_eq!(
+        json(&setup, &["orders", "--json"]).await,
+        orders,
+        "replay writes nothing"
+    );
 }
 
 fn check_config(setup: &Setup) -> std::process::Output {
@@ -149,7 +176,8 @@ fn check_config(setup: &Setup) -> std::process::Output {
 }
 
 /// One valid rule before the one under test, so the key must name the second.
-const VALID: &str = "\n[[rules.custom]]\ncode = \"big\"\nwhen = \"order.total > 300\"\naction = \"flag\"\n";
+const VALID: &str =
+    "\n[[rules.custom]]\ncode = \"big\"\nwhen = \"order.total > 300\"\naction = \"flag\"\n";
 
 #[test]
 fn a_bad_rule_is_refused_at_load_naming_the_rule_and_the_column() {
@@ -199,8 +227,11 @@ async fn a_rule_that_fails_on_an_order_holds_it_and_alerts_once() {
         "{ orders_per_minute = 6000, stock_imports_per_minute = 6000 }",
         "{ requests_per_minute = 6000 }",
     );
-    let setup =
-        Setup::with_stock(&format!("{channels}{failing}{}", rig.alerts_webhook()), &STOCK).await;
+    let setup = Setup::with_stock(
+        &format!("{channels}{failing}{}", rig.alerts_webhook()),
+        &STOCK,
+    )
+    .await;
     let ids: Vec<String> = [Marketplace::Mirakl, Marketplace::Fnac]
         .into_iter()
         .map(|on| rig.markets.place(on, &order("Cy", "Vale", "FORET-6", 20)))
@@ -230,7 +261,11 @@ async fn a_rule_that_fails_on_an_order_holds_it_and_alerts_once() {
         .place(Marketplace::Fnac, &order("Ed", "Hart", "FORET-6", 20));
     vigie(&setup.config, &["run", "--once"]).await;
     let rule_errors = rig.alerts.of_kind("rule_error");
-    assert_eq!(rule_errors.len(), 1, "one alert for the rule: {rule_errors:#?}");
+    assert_eq!(
+        rule_errors.len(),
+        1,
+        "one alert for the rule: {rule_errors:#?}"
+    );
     let message = rule_errors[0]["message"].as_str().unwrap_or_default();
     assert!(message.contains("second_line_drill"), "{message}");
     assert!(message.contains("vigie rules test"), "{message}");

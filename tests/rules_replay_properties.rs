@@ -27,13 +27,29 @@ const NAMES: [Option<(&str, &str)>; 4] = [
 
 /// The seller's own rules a run may have in force.
 const RULES: [(&str, &str, &str); 8] = [
-    ("first_big", "customer.first_order and order.total > 300", "flag"),
+    (
+        "first_big",
+        "customer.first_order and order.total > 300",
+        "flag",
+    ),
     ("burst", "customer.orders_last_hour >= 3", "flag"),
-    ("cancelled_before", "customer.orders_last_day >= 2 and customer.past_cancellations > 0", "refuse"),
-    ("fragile_abroad", "'fragile' in order.tags and shipping.country != 'FR'", "refuse"),
+    (
+        "cancelled_before",
+        "customer.orders_last_day >= 2 and customer.past_cancellations > 0",
+        "refuse",
+    ),
+    (
+        "fragile_abroad",
+        "'fragile' in order.tags and shipping.country != 'FR'",
+        "refuse",
+    ),
     ("night", "now.hour < 8 or now.weekday == 7", "flag"),
     ("anonymous", "not customer.known", "flag"),
-    ("refused_before", "customer.past_refusals > 0 and order.quantity > 2", "flag"),
+    (
+        "refused_before",
+        "customer.past_refusals > 0 and order.quantity > 2",
+        "flag",
+    ),
     ("second_line", "order.lines[1].sku == 'A'", "flag"),
 ];
 
@@ -65,15 +81,17 @@ fn step() -> impl Strategy<Value = Step> {
         any::<bool>(),
         0..30i64,
     )
-        .prop_map(|(channel, customer, lines, total, abroad, hidden, age)| Step::Order {
-            channel,
-            customer,
-            lines,
-            total,
-            abroad,
-            hidden,
-            age,
-        });
+        .prop_map(
+            |(channel, customer, lines, total, abroad, hidden, age)| Step::Order {
+                channel,
+                customer,
+                lines,
+                total,
+                abroad,
+                hidden,
+                age,
+            },
+        );
     prop_oneof![
         6 => order,
         1 => any::<usize>().prop_map(Step::Cancel),

@@ -43,7 +43,10 @@ pub fn run(path: &Path, env: &Environment, command: Command) -> Result<(), Failu
                 .ok_or_else(|| anyhow!("no order {order} in the store"))?;
             let shown = Shown::of(&order, &tried);
             if json {
-                outln!("{}", serde_json::to_string_pretty(&shown).context("encoding")?)?;
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&shown).context("encoding")?
+                )?;
             } else {
                 print_test(&shown)?;
             }
@@ -54,7 +57,10 @@ pub fn run(path: &Path, env: &Environment, command: Command) -> Result<(), Failu
                 .context("--since reaches too far back")?;
             let replay = store.with(|conn| trial::replay(conn, &config, since))?;
             if json {
-                outln!("{}", serde_json::to_string_pretty(&replay).context("encoding")?)?;
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&replay).context("encoding")?
+                )?;
             } else {
                 print_replay(&replay)?;
             }
@@ -192,12 +198,7 @@ fn print_replay(replay: &Replay) -> Result<(), Failure> {
     if !r.by_reason.is_empty() {
         outln!("by reason:")?;
         for reason in &r.by_reason {
-            outln!(
-                "  {:<32} +{} -{}",
-                reason.code,
-                reason.gained,
-                reason.lost
-            )?;
+            outln!("  {:<32} +{} -{}", reason.code, reason.gained, reason.lost)?;
         }
     }
     Ok(())

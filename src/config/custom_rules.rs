@@ -124,7 +124,10 @@ impl Condition {
         if value.kind() == minijinja::value::ValueKind::Bool {
             Ok(value.is_true())
         } else {
-            Err(format!("gives {value} ({}), not true or false", value.kind()))
+            Err(format!(
+                "gives {value} ({}), not true or false",
+                value.kind()
+            ))
         }
     }
 
@@ -159,7 +162,9 @@ impl fmt::Debug for Condition {
 
 /// "at column 25 (`and`): unexpected end of input", without minijinja's template framing.
 fn describe_error(text: &str, e: &minijinja::Error) -> String {
-    let what = e.detail().map_or_else(|| e.kind().to_string(), str::to_owned);
+    let what = e
+        .detail()
+        .map_or_else(|| e.kind().to_string(), str::to_owned);
     match e.range().filter(|r| r.start < text.len()) {
         Some(range) => {
             let column = text[..range.start].chars().count() + 1;

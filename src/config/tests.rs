@@ -121,6 +121,24 @@ const BROKEN: &[(&str, &str, &str, &str)] = &[
         "address",
     ),
     (
+        "pages off loopback without a login",
+        "[daemon]\nstatus_listen = \"0.0.0.0:9184\"",
+        "web",
+        "not loopback",
+    ),
+    (
+        "a password that is not an argon2 hash",
+        "[web]\npassword_hash = \"hunter2\"",
+        "web.password_hash",
+        "argon2",
+    ),
+    (
+        "a short API token",
+        "[web]\napi_token = \"abc\"",
+        "web.api_token",
+        "16 characters",
+    ),
+    (
         "unknown time zone",
         "[daemon]\ntimezone = \"Europe/Pariss\"",
         "daemon.timezone",

@@ -100,10 +100,15 @@ pub fn check(rules: &RulesConfig, file: &std::path::Path) -> Result<(), ConfigEr
         for fact in rule.when.facts_read() {
             if !has_path(&known, fact) {
                 let text = rule.when.text();
-                let column = text.find(fact.as_str()).map_or(0, |at| text[..at].chars().count()) + 1;
+                let column = text
+                    .find(fact.as_str())
+                    .map_or(0, |at| text[..at].chars().count())
+                    + 1;
                 return Err(error(
                     "when",
-                    format!("at column {column}: no fact {fact:?} (README \"Your own rules\" lists them)"),
+                    format!(
+                        "at column {column}: no fact {fact:?} (README \"Your own rules\" lists them)"
+                    ),
                 ));
             }
         }

@@ -58,8 +58,7 @@ pub fn history(this: Judging, orders: Option<&[PastOrder]>) -> CustomerFacts {
     let judged_at = this.judged_at;
     // Orders stored before this one, or seen in an earlier cycle than its judgement.
     let seen_then = |o: &&PastOrder| {
-        o.order_pk != this.order_pk
-            && (o.order_pk < this.order_pk || o.first_seen_at < judged_at)
+        o.order_pk != this.order_pk && (o.order_pk < this.order_pk || o.first_seen_at < judged_at)
     };
     let earlier: Vec<&PastOrder> = orders
         .iter()
@@ -67,7 +66,10 @@ pub fn history(this: Judging, orders: Option<&[PastOrder]>) -> CustomerFacts {
         .filter(|o| (o.created_at, o.order_pk) < (this.created_at, this.order_pk))
         .collect();
     let within = |span: SignedDuration| {
-        let since = this.created_at.saturating_sub(span).unwrap_or(Timestamp::MIN);
+        let since = this
+            .created_at
+            .saturating_sub(span)
+            .unwrap_or(Timestamp::MIN);
         1 + earlier.iter().filter(|o| o.created_at >= since).count() as u32
     };
     let before_judgement = |at: Option<Timestamp>| at.is_some_and(|at| at < judged_at);
@@ -134,12 +136,20 @@ mod tests {
         let third = history(judging(&orders[2], 51), Some(&orders));
         assert!(third.returning && !third.first_order);
         assert_eq!(
-            (third.orders_last_hour, third.orders_last_day, third.past_refusals),
+            (
+                third.orders_last_hour,
+                third.orders_last_day,
+                third.past_refusals
+            ),
             (3, 3, 1)
         );
         let later = history(judging(&orders[3], 60 * 30 + 1), Some(&orders));
         assert_eq!(
-            (later.orders_last_hour, later.orders_last_day, later.orders_last_year),
+            (
+                later.orders_last_hour,
+                later.orders_last_day,
+                later.orders_last_year
+            ),
             (1, 1, 4)
         );
     }

@@ -5,8 +5,16 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` takes the schema from version `i` to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_FIRST_IMPORTS, V6_OUTBOX_THREAD_ID,
-    V7_CUSTOMERS_AND_JUDGMENTS];
+pub(super) const MIGRATIONS: &[&str] = &[
+    V1,
+    V2,
+    V3,
+    V4,
+    V5_FIRST_IMPORTS,
+    V6_OUTBOX_THREAD_ID,
+    V7_WEB,
+    V8_CUSTOMERS_AND_JUDGMENTS,
+];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
 /// the write lock before reading the version, so two processes starting at once (the daemon
@@ -320,6 +328,30 @@ const V6_OUTBOX_THREAD_ID: &str = r#"
 ALTER TABLE outbox ADD COLUMN thread_id TEXT;
 "#;
 
+/// What people did from the review pages and the seller API: each action in the order's
+/// history with who did it; the answer to each `Idempotency-Key`, so a retried request changes
+/// nothing; and who acknowledged an alert (no more reminders, still open until resolved).
+const V7_WEB: &str = r#"
+CREATE TABLE order_actions (
+    id       INTEGER PRIMARY KEY,
+    order_pk INTEGER NOT NULL REFERENCES orders (id),
+    at       TEXT NOT NULL,
+    actor    TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    detail   TEXT
+);
+CREATE INDEX order_actions_by_order ON order_actions (order_pk);
+CREATE TABLE api_requests (
+    idempotency_key TEXT PRIMARY KEY,
+    request         TEXT NOT NULL,
+    status          INTEGER NOT NULL,
+    response        TEXT NOT NULL,
+    at              TEXT NOT NULL
+);
+ALTER TABLE alerts ADD COLUMN acknowledged_at TEXT;
+ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT;
+"#;
+
 /// The seller's own rules and customer messages read the customer's history across channels,
 /// and `rules replay` judges stored orders again.
 ///
@@ -332,7 +364,7 @@ ALTER TABLE outbox ADD COLUMN thread_id TEXT;
 ///
 /// `judgments` keeps what the rules judged, from what: the order as it was then, what the
 /// ledger found for each line, and the verdict.
-const V7_CUSTOMERS_AND_JUDGMENTS: &str = r#"
+const V8_CUSTOMERS_AND_JUDGMENTS: &str = r#"
 ALTER TABLE orders ADD COLUMN customer_key TEXT GENERATED ALWAYS AS (
     CASE
         WHEN trim(coalesce(json_extract(payload, '$.customer.last_name'), '')) <> ''

@@ -8,6 +8,7 @@
 //! which WAL lets read the last commit while a long write (a big snapshot) is under way.
 
 pub mod alerts;
+pub mod api_requests;
 mod backup;
 pub mod channels;
 pub mod customers;
@@ -15,6 +16,7 @@ pub mod decisions;
 pub mod figures;
 mod file;
 pub mod flags;
+pub mod history;
 pub mod judgments;
 pub mod kpis;
 mod migrations;

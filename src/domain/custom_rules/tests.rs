@@ -13,7 +13,9 @@ fn rule(code: &str, when: &str, action: RuleAction) -> CustomRule {
 }
 
 fn holds(when: &str, facts: &Facts) -> Result<bool, String> {
-    Condition::try_from(when.to_owned()).unwrap().holds(&facts.value())
+    Condition::try_from(when.to_owned())
+        .unwrap()
+        .holds(&facts.value())
 }
 
 #[test]
@@ -55,7 +57,10 @@ fn a_run_time_error_is_an_error_not_a_match() {
     // A fact that is none is no error: it is simply not what the rule looks for.
     let mut hidden = Facts::sample();
     hidden.shipping = Default::default();
-    assert_eq!(holds("shipping.postal_code is startingwith('20')", &hidden), Ok(false));
+    assert_eq!(
+        holds("shipping.postal_code is startingwith('20')", &hidden),
+        Ok(false)
+    );
     let err = holds("order.total", &facts).unwrap_err();
     assert!(err.contains("not true or false"), "{err}");
     let err = holds("order.totl > 3", &facts).unwrap_err();
@@ -66,7 +71,11 @@ fn a_run_time_error_is_an_error_not_a_match() {
 fn custom_rules_refuse_flag_or_leave_the_verdict() {
     let rules = [
         rule("big", "order.total > 150", RuleAction::Flag),
-        rule("corsica", "shipping.postal_code is startingwith('20')", RuleAction::Refuse),
+        rule(
+            "corsica",
+            "shipping.postal_code is startingwith('20')",
+            RuleAction::Refuse,
+        ),
         rule("night", "now.hour < 6", RuleAction::Flag),
     ];
     let facts = Facts::sample();
@@ -108,7 +117,11 @@ fn custom_rules_refuse_flag_or_leave_the_verdict() {
 
 #[test]
 fn a_rule_that_fails_holds_the_order_with_rule_error() {
-    let rules = [rule("third_line", "order.lines[2].sku == 'X'", RuleAction::Refuse)];
+    let rules = [rule(
+        "third_line",
+        "order.lines[2].sku == 'X'",
+        RuleAction::Refuse,
+    )];
     let facts = Facts::sample();
     let outcomes = evaluate(&rules, &facts);
     assert!(!outcomes[0].matched);
@@ -131,15 +144,27 @@ fn the_check_names_the_rule_and_the_position() {
 
     let typo = config(vec![
         rule("big", "order.total > 300", RuleAction::Flag),
-        rule("first", "order.total > 3 and customer.firstorder", RuleAction::Flag),
+        rule(
+            "first",
+            "order.total > 3 and customer.firstorder",
+            RuleAction::Flag,
+        ),
     ]);
     let err = check(&typo, file).unwrap_err();
     assert_eq!(err.key, "rules.custom[1].when");
     assert!(err.message.contains("\"first\""), "{}", err.message);
     assert!(err.message.contains("column 21"), "{}", err.message);
-    assert!(err.message.contains("customer.firstorder"), "{}", err.message);
+    assert!(
+        err.message.contains("customer.firstorder"),
+        "{}",
+        err.message
+    );
 
-    let taken = config(vec![rule("total_above", "order.total > 1", RuleAction::Flag)]);
+    let taken = config(vec![rule(
+        "total_above",
+        "order.total > 1",
+        RuleAction::Flag,
+    )]);
     let err = check(&taken, file).unwrap_err();
     assert_eq!(err.key, "rules.custom[0].code", "a built-in code");
 
