@@ -73,7 +73,14 @@ fn order(n: usize, created_at: Timestamp) -> Order {
         destination_hints: Default::default(),
         shipping_address: Some(Address {
             street: vec!["1 rue de la Paix".into()],
-            postal_code: Some(if n % 10 == 0 { "20000" } else { "75002" }.into()),
+            postal_code: Some(
+                if n.is_multiple_of(10) {
+                    "20000"
+                } else {
+                    "75002"
+                }
+                .into(),
+            ),
             city: Some("Paris".into()),
             country: Country::parse("FR"),
             ..Address::default()

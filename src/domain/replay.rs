@@ -104,7 +104,7 @@ pub fn compare(orders: impl IntoIterator<Item = Rejudged>) -> Report {
         }
     }
     report.changes = changes.into_values().collect();
-    report.changes.sort_by(|a, b| b.orders.cmp(&a.orders));
+    report.changes.sort_by_key(|c| std::cmp::Reverse(c.orders));
     report.by_reason = reasons.into_values().collect();
     report
 }
