@@ -76,7 +76,8 @@ async fn own_rules_judge_sandbox_orders_and_rules_test_and_replay_explain_them()
         first["reasons"],
         serde_json::json!(["first_order_above_300"])
     );
-    assert_eq!(find(&orders, &ana_second)["decision"], "accept");
+    let second = find(&orders, &ana_second);
+    assert_eq!(second["decision"], "accept", "{second:#}");
     let bursts: Vec<&serde_json::Value> = bo
         .iter()
         .map(|id| find(&orders, id))
