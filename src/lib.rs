@@ -15,4 +15,5 @@ pub mod pipeline;
 pub mod registry;
 pub mod skumap;
 pub mod store;
+pub mod trial;
 pub mod web;

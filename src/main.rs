@@ -39,6 +39,9 @@ enum Command {
     Ship(cli::ship::Args),
     /// Cancel accepted lines (no stock after all); the daemon tells the marketplace.
     Cancel(cli::cancel::Args),
+    /// Try today's rules on stored orders: one (`test`), or a window (`replay`).
+    #[command(subcommand)]
+    Rules(cli::rules::Command),
     /// Look at or change the stock ledger.
     #[command(subcommand)]
     Stock(cli::stock::Command),
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Cancel(args) => cli::cancel::run(&path, &env, args),
         Command::Ship(args) => cli::ship::run(&path, &env, args),
         Command::Stock(command) => cli::stock::run(&path, &env, command),
+        Command::Rules(command) => cli::rules::run(&path, &env, command),
         Command::Notify(command) => cli::notify::run(&path, &env, command),
         Command::Backup(args) => cli::backup::run(&path, &env, args),
         Command::Completions(args) => cli::docs::completions(Cli::command(), args),

@@ -93,6 +93,8 @@ fn apply(store: &Store, channel: &str, order: &Order, partial: bool) {
         ..RulesConfig::default()
     };
     let policy = Policy {
+        channel,
+        timezone: &jiff::tz::TimeZone::UTC,
         rules: &rules,
         safety_buffer: BUFFER,
         partial_acceptance: partial,

@@ -78,6 +78,8 @@ impl Rig {
                     channel: "lm",
                     config,
                     policy: Policy {
+                        channel: "lm",
+                        timezone: &jiff::tz::TimeZone::UTC,
                         rules: &config.rules,
                         safety_buffer: 0,
                         partial_acceptance: true,

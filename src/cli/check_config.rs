@@ -9,6 +9,7 @@ use anyhow::anyhow;
 use futures_util::future::{BoxFuture, FutureExt as _, join_all};
 use vigie::config::{self, Config, Environment};
 use vigie::delivery::{self, probe};
+use vigie::domain::custom_rules;
 use vigie_connector::spec::Bounds;
 use vigie_connector::{ConnectorError, ShopState};
 
@@ -29,6 +30,7 @@ const ONLINE_MAX_WAIT: Duration = Duration::from_secs(30);
 pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
     let config = config::load(path, env)?;
     delivery::check(&config)?;
+    custom_rules::check(&config.rules, &config.file)?;
     out!("{config}")?;
     outln!("templates: every event renders in every configured locale")?;
     for warning in &config.warnings {

@@ -23,6 +23,7 @@ pub mod notify;
 pub mod orders;
 pub mod report;
 pub mod review;
+pub mod rules;
 pub mod run;
 pub mod ship;
 pub mod status;

@@ -22,6 +22,7 @@ pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
     let config = config::load(path, env)?;
     // Broken templates are a configuration error (78: systemd does not restart in a loop).
     delivery::check(&config)?;
+    vigie::domain::custom_rules::check(&config.rules, &config.file)?;
     let logs = logging::init(&config.daemon.log, env)?;
     let options = RunOptions {
         once: args.once,

@@ -8,6 +8,7 @@
 mod alerts;
 mod bounds;
 mod channel;
+mod custom_rules;
 mod daemon;
 mod events;
 mod inventory;
@@ -27,6 +28,7 @@ use vigie_connector::spec::KeyError;
 
 pub use alerts::{AlertFormat, AlertWebhook, AlertsConfig};
 pub use channel::ChannelConfig;
+pub use custom_rules::{Condition, CustomRule, RuleAction, RuleCode};
 pub use daemon::DaemonConfig;
 pub use events::{EventWebhook, EventsConfig};
 pub use inventory::{InventoryConfig, InventorySource};
@@ -163,6 +165,7 @@ pub fn parse(text: &str, file: &Path, env: &Environment) -> Result<Config, Confi
         }
         channels.push(channel);
     }
+    raw.rules.validate().map_err(|e| error(e.under("rules")))?;
     raw.inventory
         .validate()
         .map_err(|e| error(e.under("inventory")))?;

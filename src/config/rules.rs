@@ -3,6 +3,9 @@
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use vigie_connector::Country;
+use vigie_connector::spec::KeyError;
+
+use super::custom_rules::{self, CustomRule};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +24,15 @@ pub struct RulesConfig {
     /// What happens to an order still undecided late in its acceptance window.
     #[serde(default)]
     pub on_deadline: OnDeadline,
+    /// The seller's own rules, judged after the built-in ones.
+    #[serde(default)]
+    pub custom: Vec<CustomRule>,
+}
+
+impl RulesConfig {
+    pub(super) fn validate(&self) -> Result<(), KeyError> {
+        custom_rules::validate(&self.custom).map_err(|(key, message)| KeyError::new(key, message))
+    }
 }
 
 /// `on_deadline = { at = 0.8, action = "refuse" }`: once `at` of an order's acceptance window

@@ -76,6 +76,15 @@ impl Display for Config {
             write!(f, ", flag SKU tags {}", r.flag_sku_tags.join(" "))?;
         }
         writeln!(f)?;
+        for rule in &r.custom {
+            writeln!(
+                f,
+                "rule {}: {} when {}",
+                rule.code,
+                rule.action.as_str(),
+                rule.when.text()
+            )?;
+        }
         let hooks: Vec<String> = self
             .alerts
             .webhook

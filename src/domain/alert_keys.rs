@@ -29,6 +29,11 @@ pub fn order_refused_no_stock(channel: &str, order_id: &str) -> String {
     format!("order_refused_no_stock:{channel}:{order_id}")
 }
 
+/// One per seller's rule as written: fixing the rule lets it alert again.
+pub fn rule_error(code: &str, when: &str) -> String {
+    format!("rule_error:{code}:{when}")
+}
+
 /// One per SKU and channel, however many orders name it: the fix (the inventory, or that
 /// channel's `sku_map`) is the same for all of them.
 pub fn unknown_sku(channel: &str, sku: &str) -> String {

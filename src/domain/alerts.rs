@@ -50,10 +50,12 @@ pub enum AlertKind {
     SellerCancelRejected,
     /// The customer opened a claim on an order; resolved when the marketplace closes it.
     IncidentOpened,
+    /// One of the seller's `[[rules.custom]]` failed on an order (told once per rule).
+    RuleError,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 21] = [
+    pub const ALL: [AlertKind; 22] = [
         Self::OrderFlagged,
         Self::DecisionRejected,
         Self::DeadlineAtRisk,
@@ -75,6 +77,7 @@ impl AlertKind {
         Self::ShipmentsFileInvalid,
         Self::SellerCancelRejected,
         Self::IncidentOpened,
+        Self::RuleError,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +103,7 @@ impl AlertKind {
             Self::ShipmentsFileInvalid => "shipments_file_invalid",
             Self::SellerCancelRejected => "seller_cancel_rejected",
             Self::IncidentOpened => "incident_opened",
+            Self::RuleError => "rule_error",
         }
     }
 
@@ -150,7 +154,8 @@ impl AlertKind {
             | Self::UnknownSku
             | Self::SkuMapInvalid
             | Self::ShipmentsFileInvalid
-            | Self::IncidentOpened => Severity::Warning,
+            | Self::IncidentOpened
+            | Self::RuleError => Severity::Warning,
         }
     }
 }

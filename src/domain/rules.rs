@@ -5,8 +5,10 @@ use std::collections::BTreeSet;
 
 use vigie_connector::Order;
 
+use serde::{Deserialize, Serialize};
+
 use super::destination;
-use crate::config::{InsufficientStock, RulesConfig};
+use crate::config::{InsufficientStock, RuleCode, RulesConfig};
 
 /// Why an order was refused or held, as scripts see it (`orders --json` `reasons`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -23,9 +25,27 @@ pub enum Reason {
     UnknownSku,
     /// Decided by `[rules] on_deadline`, late in the acceptance window.
     Deadline,
+    /// One of the seller's `[[rules.custom]]` could not be evaluated on the order.
+    RuleError,
+    /// One of the seller's `[[rules.custom]]`, by its code.
+    Custom(RuleCode),
 }
 
 impl Reason {
+    /// vigie's own reasons, whose codes a seller's rule may not take.
+    pub const BUILT_IN: [Reason; 10] = [
+        Self::InsufficientStock,
+        Self::TotalAbove,
+        Self::QuantityAbove,
+        Self::CountryNotAllowed,
+        Self::CountryUnknown,
+        Self::SkuTag,
+        Self::AddressIncomplete,
+        Self::UnknownSku,
+        Self::Deadline,
+        Self::RuleError,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             Self::InsufficientStock => "insufficient_stock",
@@ -37,6 +57,8 @@ impl Reason {
             Self::AddressIncomplete => "address_incomplete",
             Self::UnknownSku => "unknown_sku",
             Self::Deadline => "deadline",
+            Self::RuleError => "rule_error",
+            Self::Custom(code) => code.as_str(),
         }
     }
 }
@@ -57,7 +79,7 @@ pub fn explain(reasons: &BTreeSet<Reason>, order: &Order) -> String {
 }
 
 /// What the ledger found for one order line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineStock {
     pub line_id: String,
     /// Enough units were available and are now reserved for this line.

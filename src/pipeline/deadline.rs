@@ -175,6 +175,8 @@ mod tests {
                 }
                 let (pk, _) = orders::ingest(&tx, "lm", &order, None, &now)?;
                 let policy = Policy {
+                    channel: "lm",
+                    timezone: &jiff::tz::TimeZone::UTC,
                     rules: &config.rules,
                     safety_buffer: 0,
                     partial_acceptance: partial,

@@ -4,22 +4,31 @@
 
 use std::collections::BTreeMap;
 
+use jiff::tz::TimeZone;
 use rusqlite::Connection;
 use vigie_connector::{Order, OrderStatus};
 
 use crate::config::RulesConfig;
-use crate::domain::decision;
-use crate::domain::rules::{self, LineStock, Verdict};
+use crate::domain::alerts::{Alert, AlertKind};
+use crate::domain::custom_rules::RuleOutcome;
+use crate::domain::customer::Judging;
+use crate::domain::judgment::{self, Case, Inputs, Ruled};
+use crate::domain::rules::{LineStock, Verdict};
+use crate::domain::{alert_keys, decision};
 use crate::store::decisions::{self, Decision, Outcome, Source};
 use crate::store::reservations::{self, LineUnits, ReservationState};
+use crate::store::state::read_time;
 use crate::store::stock::{self, Hold};
-use crate::store::{Result, flags};
+use crate::store::{Result, alerts, customers, flags, judgments};
 
 /// The settings one channel's decisions depend on.
 pub struct Policy<'a> {
+    pub channel: &'a str,
     pub rules: &'a RulesConfig,
     pub safety_buffer: u32,
     pub partial_acceptance: bool,
+    /// The seller's, for the facts' `now.hour`.
+    pub timezone: &'a TimeZone,
 }
 
 /// What applying one order did.
@@ -96,8 +105,9 @@ pub fn apply(
     Ok(applied)
 }
 
-/// Reserves what it can for each line, judges the order, and records the verdict; returns it
-/// with what the ledger found for each line.
+/// Reserves what it can for each line, judges the order (built-in rules, then the seller's
+/// over its facts), and records the verdict with what it was judged from; returns it with
+/// what the ledger found for each line.
 fn judge(
     tx: &Connection,
     policy: &Policy<'_>,
@@ -117,7 +127,31 @@ fn judge(
             tags: listed.unwrap_or_default(),
         });
     }
-    let verdict = rules::judge(order, &lines, policy.rules, policy.partial_acceptance);
+    let judged_at = read_time(now, "the time of judgement")?;
+    let this = Judging {
+        order_pk,
+        created_at: order.created_at,
+        judged_at,
+    };
+    let (customer_key, customer) = customers::facts(tx, this)?;
+    let case = Case {
+        channel: policy.channel,
+        order,
+        lines: &lines,
+        partial_allowed: policy.partial_acceptance,
+        customer: &customer,
+        judged_at,
+    };
+    let judged = judgment::judge(policy.rules, case, policy.timezone);
+    raise_for_rule_errors(tx, policy.channel, order, &judged.custom, now)?;
+    let verdict = judged.verdict;
+    let inputs = Inputs {
+        order: order.clone(),
+        lines: lines.clone(),
+        partial_allowed: policy.partial_acceptance,
+        decided: Ruled::from(&verdict),
+    };
+    judgments::record(tx, order_pk, customer_key.as_deref(), &inputs, now)?;
     if let Verdict::Flag(reasons) = &verdict {
         flags::flag(tx, order_pk, &decision::codes(reasons), now)?;
         return Ok((verdict, lines));
@@ -135,6 +169,34 @@ fn judge(
         reservations::settle(tx, order_pk, None, ReservationState::Released, now)?;
     }
     Ok((verdict, lines))
+}
+
+/// A seller's rule that cannot be evaluated holds the order (`rule_error`) and tells on-call
+/// once per rule as written: the next orders it fails on are held without a new alert.
+fn raise_for_rule_errors(
+    tx: &Connection,
+    channel: &str,
+    order: &Order,
+    outcomes: &[RuleOutcome],
+    now: &str,
+) -> Result<()> {
+    for outcome in outcomes {
+        let Some(error) = &outcome.error else {
+            continue;
+        };
+        let alert = Alert::new(
+            AlertKind::RuleError,
+            alert_keys::rule_error(outcome.code, &outcome.when),
+            format!(
+                "rule {} failed on {channel}:{}: {error}; orders it fails on wait for review \
+                 (vigie rules test {channel}:{} shows the facts it read)",
+                outcome.code, order.id, order.id
+            ),
+        )
+        .order(channel, &order.id);
+        alerts::raise(tx, &alert, now)?;
+    }
+    Ok(())
 }
 
 /// Settles vigie's pending decisions against what the marketplace now shows (`live`: the

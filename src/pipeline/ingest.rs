@@ -72,6 +72,8 @@ pub(super) async fn run(
                 channel: &name,
                 config: &config,
                 policy: Policy {
+                    channel: &name,
+                    timezone: &config.daemon.timezone,
                     rules: &config.rules,
                     safety_buffer: config.inventory.safety_buffer,
                     partial_acceptance: partial,

@@ -15,6 +15,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V7_WEB,
     V8_SHIPMENTS,
     V9_CANCELLATIONS_AND_INCIDENTS,
+    V10_CUSTOMERS_AND_JUDGMENTS,
 ];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
@@ -417,4 +418,40 @@ CREATE TABLE cancellations (
 -- A claim open on the order (1), with the marketplace's reason.
 ALTER TABLE orders ADD COLUMN incident_open INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE orders ADD COLUMN incident_reason TEXT;
+"#;
+
+/// The seller's own rules and customer messages read the customer's history across channels,
+/// and `rules replay` judges stored orders again.
+///
+/// `customer_key` recognises a customer: the first and last names (trimmed, in lower case)
+/// when the order gives a last name, else the e-mail address in lower case; NULL when
+/// neither. Names come first because marketplaces often give a relay e-mail address per
+/// order, and hide the postal address until the order is accepted, which is when the rules
+/// judge it. Computed from the payload, so older orders have it too; it replaces the
+/// per-channel e-mail and name indexes of V1.
+///
+/// `judgments` keeps what the rules judged, from what: the order as it was then, what the
+/// ledger found for each line, and the verdict.
+const V10_CUSTOMERS_AND_JUDGMENTS: &str = r#"
+ALTER TABLE orders ADD COLUMN customer_key TEXT GENERATED ALWAYS AS (
+    CASE
+        WHEN trim(coalesce(json_extract(payload, '$.customer.last_name'), '')) <> ''
+            THEN 'name:'
+                 || lower(trim(coalesce(json_extract(payload, '$.customer.first_name'), '')))
+                 || ' ' || lower(trim(json_extract(payload, '$.customer.last_name')))
+        WHEN trim(coalesce(json_extract(payload, '$.customer.email'), '')) <> ''
+            THEN 'email:' || lower(trim(json_extract(payload, '$.customer.email')))
+    END
+) VIRTUAL;
+CREATE INDEX orders_by_customer ON orders (customer_key) WHERE customer_key IS NOT NULL;
+DROP INDEX orders_by_email;
+DROP INDEX orders_by_name;
+
+CREATE TABLE judgments (
+    order_pk     INTEGER PRIMARY KEY REFERENCES orders (id),
+    judged_at    TEXT NOT NULL,
+    customer_key TEXT,
+    inputs       TEXT NOT NULL
+);
+CREATE INDEX judgments_by_time ON judgments (judged_at);
 "#;

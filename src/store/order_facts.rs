@@ -1,7 +1,7 @@
 //! What a customer message states about an order beyond its payload: the lines refused and
-//! why, the stored deadline, whether the customer ordered before.
+//! why, the stored deadline.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 use vigie_connector::Order;
 
 use super::{Result, StoreError};
@@ -43,29 +43,6 @@ pub fn deadline(conn: &Connection, order_pk: i64) -> Result<Option<jiff::Timesta
         })
     })
     .transpose()
-}
-
-/// Whether an order before `order_pk` on `channel` has this e-mail address, or this first and
-/// last name (compared without case or surrounding spaces).
-pub fn has_earlier_order(
-    conn: &Connection,
-    channel: &str,
-    order_pk: i64,
-    email: Option<&str>,
-    name: Option<(&str, &str)>,
-) -> Result<bool> {
-    let (first, last) = name.unzip();
-    let earlier: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM orders
-         WHERE channel = ?1 AND id < ?2 AND (
-            (?3 IS NOT NULL AND lower(json_extract(payload, '$.customer.email')) = lower(?3))
-            OR (?4 IS NOT NULL
-                AND lower(trim(json_extract(payload, '$.customer.first_name'))) = lower(?4)
-                AND lower(trim(json_extract(payload, '$.customer.last_name'))) = lower(?5)))",
-        params![channel, order_pk, email, first, last],
-        |row| row.get(0),
-    )?;
-    Ok(earlier > 0)
 }
 
 /// A stored order by its marketplace id: its row id and its payload.

@@ -1,5 +1,6 @@
 //! The facts a message is written from, captured when the event happens, and how they become
 //! template variables (dates in the seller's time zone, amounts as the locale writes them).
+//! What vigie knows of the customer is the same [`CustomerFacts`] the seller's rules read.
 
 use std::str::FromStr;
 
@@ -14,8 +15,9 @@ use vigie_connector::{
 
 use super::templates::{LineContext, MessageContext, is_built_in};
 use crate::config::Config;
+use crate::domain::customer::{CustomerFacts, Judging};
 use crate::events::OrderEvent;
-use crate::store::{self, order_facts};
+use crate::store::{self, customers, order_facts};
 
 /// What the outbox job carries: everything a message or a seller webhook needs, as it was.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,7 +28,12 @@ pub struct Facts {
     pub locale: String,
     pub occurred_at: String,
     pub order: Order,
+    /// `customer.first_order`, where seller webhooks have always read it.
     pub first_order: bool,
+    /// What vigie knew of the customer when the event happened (none in jobs queued by an
+    /// older vigie).
+    #[serde(default)]
+    pub customer: CustomerFacts,
     /// Rule codes of the refused lines (`insufficient_stock`...).
     pub reasons: Vec<String>,
     /// Ids of the lines refused by the seller's decision or the marketplace.
@@ -45,7 +52,13 @@ pub(in crate::delivery) fn gather(
     order: &Order,
     now: &str,
 ) -> store::Result<Facts> {
-    let first_order = is_first_order(conn, channel, order_pk, &order.customer)?;
+    let occurred = Timestamp::from_str(now).ok();
+    let this = Judging {
+        order_pk,
+        created_at: order.created_at,
+        judged_at: occurred.unwrap_or(order.updated_at),
+    };
+    let (_, customer) = customers::facts(conn, this)?;
     let mut reasons: Vec<String> = Vec::new();
     let mut refused_lines: Vec<String> = Vec::new();
     for (line_id, codes) in order_facts::refused_lines(conn, order_pk)? {
@@ -69,7 +82,6 @@ pub(in crate::delivery) fn gather(
         Some(deadline) => Some(deadline),
         None => order_facts::deadline(conn, order_pk)?,
     };
-    let occurred = Timestamp::from_str(now).ok();
     let expected_dispatch = match (event, config.notify.dispatch_within, occurred) {
         (OrderEvent::Accepted, Some(within), Some(at)) => jiff::SignedDuration::try_from(within)
             .ok()
@@ -82,36 +94,13 @@ pub(in crate::delivery) fn gather(
         locale: choose_locale(config, channel, order.customer.locale.as_deref()),
         occurred_at: now.to_owned(),
         order: order.clone(),
-        first_order,
+        first_order: customer.first_order,
+        customer,
         reasons,
         refused_lines,
         deadline,
         expected_dispatch,
     })
-}
-
-/// No earlier order on this channel with the same e-mail, or the same first and last name.
-/// Marketplaces often give a relay address per order, hence the name as well.
-fn is_first_order(
-    conn: &Connection,
-    channel: &str,
-    order_pk: i64,
-    customer: &Customer,
-) -> store::Result<bool> {
-    fn given(field: &Option<String>) -> Option<&str> {
-        field
-            .as_deref()
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
-    }
-    let email = given(&customer.email);
-    let name = given(&customer.first_name).zip(given(&customer.last_name));
-    if email.is_none() && name.is_none() {
-        return Ok(false); // nothing to recognise the customer by: do not claim a first order
-    }
-    Ok(!order_facts::has_earlier_order(
-        conn, channel, order_pk, email, name,
-    )?)
 }
 
 /// The customer's language when templates exist for it, else the channel's.
@@ -184,6 +173,7 @@ pub fn context(config: &Config, facts: &Facts, locale: &str) -> MessageContext {
         compensation_code: config.notify.compensation_code.clone(),
         alternative: config.notify.refused_alternative.clone(),
         first_order: facts.first_order,
+        customer: facts.customer.clone(),
     }
 }
 
@@ -331,6 +321,17 @@ pub fn sample_facts(event: OrderEvent, locale: &str, full: bool) -> Facts {
         occurred_at: "2026-11-20T10:00:00Z".to_owned(),
         order,
         first_order: full,
+        // A new customer in the full sample, a loyal one in the other: both segments render.
+        customer: CustomerFacts {
+            known: true,
+            first_order: full,
+            returning: !full,
+            orders_last_hour: 1,
+            orders_last_day: 1,
+            orders_last_year: if full { 1 } else { 6 },
+            past_refusals: 0,
+            past_cancellations: 0,
+        },
         reasons: if full {
             vec!["insufficient_stock".to_owned()]
         } else {

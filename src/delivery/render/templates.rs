@@ -13,6 +13,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::config::{BUILT_IN_LOCALES, NotifyConfig};
+use crate::domain::customer::CustomerFacts;
 use crate::events::OrderEvent;
 
 /// The three parts of one template set.
@@ -58,6 +59,9 @@ pub struct MessageContext {
     pub compensation_code: Option<String>,
     pub alternative: Option<String>,
     pub first_order: bool,
+    /// What vigie knows of the customer across channels (`customer.returning`,
+    /// `customer.orders_last_year`...): README "Your own rules" lists the fields.
+    pub customer: CustomerFacts,
 }
 
 #[derive(Debug, Clone, Serialize)]
