@@ -57,9 +57,9 @@ impl Amazon {
         })
     }
 
+    /// The latest time `searchOrders` may be asked about, for a read meant to end at `until`.
     fn lagged(until: Timestamp) -> Timestamp {
-        let latest = Timestamp::now() - VISIBILITY_LAG;
-        until.min(latest)
+        until.min(Timestamp::now()) - VISIBILITY_LAG
     }
 }
 
@@ -102,7 +102,9 @@ impl Marketplace for Amazon {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<OrderBatch, ConnectorError> {
-        let until = Self::lagged(until);
+        // The whole window moves back by the lag, so that consecutive windows still tile:
+        // what changed in the lag before `since` was hidden from the previous read.
+        let (since, until) = (since - VISIBILITY_LAG, Self::lagged(until));
         if since >= until {
             return Ok(OrderBatch::default());
         }

@@ -25,7 +25,7 @@ mod stock;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
-pub use amazon::Amazon;
+pub use amazon::{Amazon, VISIBILITY_LAG};
 pub use limits::Limits;
 pub use settings::{AmazonChannel, AmazonSettings, FRANCE};
 

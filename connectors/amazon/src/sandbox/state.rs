@@ -134,7 +134,7 @@ impl State {
     // ------------------------------------------------------------------ auth and plans
 
     pub fn issue_token(&mut self, form: &HashMap<String, String>) -> Answer {
-        let o = &self.options;
+        let o = self.options.clone();
         let field = |name: &str| form.get(name).map(String::as_str);
         if field("grant_type") != Some("refresh_token") {
             return Err(Refusal(400, "unsupported_grant_type", "grant_type".into()));
@@ -229,9 +229,10 @@ impl State {
     /// Moves orders along their lifecycle: `PENDING` -> `UNSHIPPED` once paid.
     pub fn advance(&mut self) {
         let pending_for = self.options.pending_for;
+        let now = self.stamp();
         for order in &mut self.orders {
             let paid_at = order.created + pending_for;
-            if order.status == "PENDING" && self.stamp() >= paid_at {
+            if order.status == "PENDING" && now >= paid_at {
                 order.status = "UNSHIPPED".into();
                 order.updated = paid_at;
             }
