@@ -10,7 +10,7 @@ use vigie_connector::{
 use crate::auth::Login;
 use crate::client::Api;
 use crate::limits::Throttles;
-use crate::orders::{self, HOLDING_STOCK, query_time};
+use crate::orders::{self, HOLDING_STOCK, query_end, query_time};
 use crate::settings::AmazonSettings;
 use crate::{decide, messages, stock};
 
@@ -110,7 +110,7 @@ impl Marketplace for Amazon {
         }
         let filters = [
             ("lastUpdatedAfter", query_time(since)),
-            ("lastUpdatedBefore", query_time(until)),
+            ("lastUpdatedBefore", query_end(until)),
         ];
         orders::search(&self.api, &self.throttles.search_orders, &filters).await
     }

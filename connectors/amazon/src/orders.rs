@@ -313,7 +313,13 @@ pub async fn by_id(
     Ok(batch)
 }
 
-/// Amazon's time format for query parameters.
+/// Amazon's time format for query parameters: ISO 8601 to the millisecond, cut down.
 pub fn query_time(at: Timestamp) -> String {
-    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// The end of a window, to the millisecond, rounded up: a change stamped in the last
+/// fraction of a millisecond is in this window, not lost between two.
+pub fn query_end(at: Timestamp) -> String {
+    query_time(at + jiff::SignedDuration::from_nanos(999_999))
 }

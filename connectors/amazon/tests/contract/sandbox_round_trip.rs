@@ -105,3 +105,4 @@ async fn expired_tokens_429_storms_and_fatal_feeds() {
     assert!(matches!(e, ConnectorError::Transient(_)), "{e:?}");
     assert_eq!(sandbox.order(&id).unwrap().status, "PENDING");
 }
+
