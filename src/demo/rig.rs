@@ -32,7 +32,7 @@ impl Rig {
 
     /// `template` (config/demo.toml or a variant) with the run-time addresses filled in.
     pub fn config(&self, template: &str, state: &Path, stock: &Path) -> String {
-        let Marketplaces { mirakl, fnac } = &self.markets;
+        let Marketplaces { mirakl, fnac, .. } = &self.markets;
         template
             .replace("@STATE_DIR@", &state.display().to_string())
             .replace("@MIRAKL_URL@", mirakl.base_url().as_str())

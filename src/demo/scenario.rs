@@ -163,7 +163,7 @@ impl Stream {
 
 /// Ships the accepted orders, as the warehouse would, with a tracking number.
 pub fn ship_accepted(markets: &Marketplaces) {
-    let Marketplaces { mirakl, fnac } = markets;
+    let Marketplaces { mirakl, fnac, .. } = markets;
     for order in mirakl.orders() {
         if order.state == "SHIPPING" {
             let number = format!("6A{}", order.id.replace('-', ""));
