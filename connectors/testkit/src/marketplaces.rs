@@ -64,6 +64,8 @@ fn amazon_options(seed: u64) -> amazon::SandboxOptions {
         stamp_behind: Duration::try_from(vigie_amazon::VISIBILITY_LAG).unwrap_or_default(),
         pending_for: Duration::from_secs(5),
         rate_scale: 100.0,
+        // Feeds are processed by the first look at them.
+        feed_polls_before_done: 0,
         ..Default::default()
     }
 }
