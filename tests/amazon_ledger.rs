@@ -48,8 +48,7 @@ fn last_pushed_to_fnac(rig: &Rig, sku: &str) -> Option<u32> {
         .offers_updates()
         .iter()
         .flat_map(|update| &update.offers)
-        .filter(|offer| offer.sku == sku)
-        .next_back()
+        .rfind(|offer| offer.sku == sku)
         .and_then(|offer| offer.quantity)
 }
 
@@ -74,18 +73,35 @@ async fn the_last_unit_sold_on_amazon_is_refused_on_mirakl_and_pushed_as_zero_to
 
     let order = NewOrder::new().line("LAST", 1, Decimal::TEN);
     let on_amazon = rig.markets.place(Marketplace::Amazon, &order);
-    assert_eq!(rig.markets.amazon.quantity("LAST"), Some(0), "Amazon took it off itself");
+    assert_eq!(
+        rig.markets.amazon.quantity("LAST"),
+        Some(0),
+        "Amazon took it off itself"
+    );
     cycles(&setup).await;
     assert_eq!(last_pushed_to_fnac(&rig, "LAST"), Some(0));
     assert_eq!(rig.markets.mirakl.quantity("LAST"), Some(0));
 
     let on_mirakl = rig.markets.place(Marketplace::Mirakl, &order);
     cycles(&setup).await;
-    assert_eq!(rig.markets.mirakl.order(&on_mirakl).unwrap().state, "REFUSED");
+    assert_eq!(
+        rig.markets.mirakl.order(&on_mirakl).unwrap().state,
+        "REFUSED"
+    );
     let amazon_order = rig.markets.amazon.order(&on_amazon).unwrap();
-    assert_ne!(amazon_order.status, "CANCELLED", "Amazon's order keeps its unit");
-    assert!(rig.markets.amazon.feeds().is_empty(), "accepting on Amazon sends nothing");
-    assert_eq!(rig.markets.amazon.quantity("LAST"), Some(0), "and never re-inflated");
+    assert_ne!(
+        amazon_order.status, "CANCELLED",
+        "Amazon's order keeps its unit"
+    );
+    assert!(
+        rig.markets.amazon.feeds().is_empty(),
+        "accepting on Amazon sends nothing"
+    );
+    assert_eq!(
+        rig.markets.amazon.quantity("LAST"),
+        Some(0),
+        "and never re-inflated"
+    );
 
     let orders = orders(&setup).await;
     assert_eq!(decision_of(&orders, "amazon-fr", &on_amazon), "accept");
@@ -101,8 +117,15 @@ async fn the_last_unit_sold_on_mirakl_cancels_the_amazon_order_and_zeroes_amazon
     let order = NewOrder::new().line("LAST", 1, Decimal::TEN);
     let on_mirakl = rig.markets.place(Marketplace::Mirakl, &order);
     cycles(&setup).await;
-    assert_eq!(rig.markets.mirakl.order(&on_mirakl).unwrap().state, "SHIPPING");
-    assert_eq!(rig.markets.amazon.quantity("LAST"), Some(0), "pushed as 0 to Amazon");
+    assert_eq!(
+        rig.markets.mirakl.order(&on_mirakl).unwrap().state,
+        "SHIPPING"
+    );
+    assert_eq!(
+        rig.markets.amazon.quantity("LAST"),
+        Some(0),
+        "pushed as 0 to Amazon"
+    );
     assert_eq!(last_pushed_to_fnac(&rig, "LAST"), Some(0));
 
     // Amazon sold it all the same (its listing was not updated yet): vigie cancels.
@@ -111,7 +134,10 @@ async fn the_last_unit_sold_on_mirakl_cancels_the_amazon_order_and_zeroes_amazon
     cycles(&setup).await;
     let cancelled = rig.markets.amazon.order(&on_amazon).unwrap();
     assert_eq!(cancelled.status, "CANCELLED");
-    assert_eq!(cancelled.cancelled, Some(("MERCHANT".into(), "NoInventory".into())));
+    assert_eq!(
+        cancelled.cancelled,
+        Some(("MERCHANT".into(), "NoInventory".into()))
+    );
     let feeds = rig.markets.amazon.feeds();
     assert_eq!(feeds.len(), 1);
     assert_eq!(feeds[0].feed_type, "POST_ORDER_ACKNOWLEDGEMENT_DATA");

@@ -40,7 +40,9 @@ impl Amazon {
             settings.refresh_token,
         );
         if settings.feed_check_every.is_zero() {
-            return Err(ConnectorError::permanent("feed_check_every must be positive"));
+            return Err(ConnectorError::permanent(
+                "feed_check_every must be positive",
+            ));
         }
         Ok(Self {
             api: Api::new(
@@ -120,7 +122,14 @@ impl Marketplace for Amazon {
     }
 
     async fn decide(&self, order_id: &str, lines: &[LineDecision]) -> Result<(), ConnectorError> {
-        decide::decide(&self.api, &self.throttles, &self.feed_checks, order_id, lines).await
+        decide::decide(
+            &self.api,
+            &self.throttles,
+            &self.feed_checks,
+            order_id,
+            lines,
+        )
+        .await
     }
 
     async fn push_stock(&self, updates: &[StockUpdate]) -> Result<PushTicket, ConnectorError> {

@@ -143,7 +143,10 @@ impl Api {
                 .await;
             match sent {
                 Err(ConnectorError::Auth(m)) if !relogged && m.contains("xpired") => {
-                    tracing::info!(operation = call.operation, "access token expired: logging in again");
+                    tracing::info!(
+                        operation = call.operation,
+                        "access token expired: logging in again"
+                    );
                     self.login.forget().await;
                     relogged = true;
                 }

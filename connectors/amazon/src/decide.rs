@@ -85,8 +85,7 @@ pub async fn decide(
         return Ok(());
     }
     let xml = acknowledgement_xml(&api.seller_id, order_id, &refused);
-    let feed_id =
-        feeds::submit(api, throttles, CANCEL_FEED, XML_CONTENT, xml.into_bytes()).await?;
+    let feed_id = feeds::submit(api, throttles, CANCEL_FEED, XML_CONTENT, xml.into_bytes()).await?;
     tracing::info!(order = order_id, feed = %feed_id, "cancellation sent to Amazon");
     match feeds::finished(api, throttles, feed_checks, &feed_id).await? {
         // Nothing was applied: the cancellation may be sent again.
@@ -132,7 +131,9 @@ mod tests {
     #[test]
     fn items_are_cancelled_with_a_reason() {
         let xml = acknowledgement_xml("M1", "407-1-2", &["111", "a<b"]);
-        assert!(xml.contains("<AmazonOrderID>407-1-2</AmazonOrderID><StatusCode>Failure</StatusCode>"));
+        assert!(
+            xml.contains("<AmazonOrderID>407-1-2</AmazonOrderID><StatusCode>Failure</StatusCode>")
+        );
         assert!(xml.contains("<AmazonOrderItemCode>a&lt;b</AmazonOrderItemCode><CancelReason>NoInventory</CancelReason>"));
     }
 }

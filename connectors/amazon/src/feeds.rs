@@ -119,7 +119,9 @@ pub async fn progress(
     feed_id: &str,
 ) -> Result<Progress, ConnectorError> {
     let url = api.url(&["feeds", "2021-06-30", "feeds", feed_id]);
-    let reply = api.get(Call::safe("getFeed", &throttles.get_feed), &url, &[]).await?;
+    let reply = api
+        .get(Call::safe("getFeed", &throttles.get_feed), &url, &[])
+        .await?;
     let feed: Feed = client::json("getFeed", &reply)?;
     match feed.processing_status.as_str() {
         "IN_QUEUE" | "IN_PROGRESS" => Ok(Progress::Running),
@@ -158,16 +160,19 @@ async fn result_document(
     document_id: &str,
 ) -> Result<String, ConnectorError> {
     let url = api.url(&["feeds", "2021-06-30", "documents", document_id]);
-    let reply = api.get(Call::safe("getFeedDocument", budget), &url, &[]).await?;
+    let reply = api
+        .get(Call::safe("getFeedDocument", budget), &url, &[])
+        .await?;
     let document: ResultDocument = client::json("getFeedDocument", &reply)?;
     if document.compression_algorithm.is_some() {
         return Err(ConnectorError::permanent(
             "getFeedDocument: compressed processing reports are not read yet",
         ));
     }
-    let download: url::Url = document.url.parse().map_err(|e| {
-        ConnectorError::permanent(format!("getFeedDocument: unusable URL: {e}"))
-    })?;
+    let download: url::Url = document
+        .url
+        .parse()
+        .map_err(|e| ConnectorError::permanent(format!("getFeedDocument: unusable URL: {e}")))?;
     let reply = api
         .http
         .send(

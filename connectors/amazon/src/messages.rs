@@ -35,7 +35,9 @@ struct Link {
 pub fn unfit(text: &str) -> Option<String> {
     let chars = text.chars().count();
     if chars == 0 || chars > MAX_CHARS {
-        return Some(format!("Amazon takes 1 to {MAX_CHARS} characters, this has {chars}"));
+        return Some(format!(
+            "Amazon takes 1 to {MAX_CHARS} characters, this has {chars}"
+        ));
     }
     if text.contains('<') && text.contains('>') {
         return Some("Amazon refuses HTML in buyer messages".into());
@@ -62,7 +64,11 @@ pub async fn send(
     let query = [api.marketplace()];
     let url = api.url(&["messaging", "v1", "orders", order_id]);
     let reply = api
-        .get(Call::safe("getMessagingActionsForOrder", &throttles.messaging), &url, &query)
+        .get(
+            Call::safe("getMessagingActionsForOrder", &throttles.messaging),
+            &url,
+            &query,
+        )
         .await?;
     let actions: Actions = client::json("getMessagingActionsForOrder", &reply)?;
     let allowed = actions.links.actions.iter().any(|link| {

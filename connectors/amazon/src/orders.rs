@@ -170,11 +170,21 @@ pub fn parse_order(payload: serde_json::Value) -> Result<Option<Order>, Malforme
     let mut lines = Vec::with_capacity(wire.order_items.len());
     for item in &wire.order_items {
         let sku = item.product.seller_sku.clone().ok_or_else(|| {
-            unreadable(&payload, format!("item {} has no sellerSku", item.order_item_id))
+            unreadable(
+                &payload,
+                format!("item {} has no sellerSku", item.order_item_id),
+            )
         })?;
-        let unit = item.product.price.as_ref().and_then(|p| p.unit_price.as_ref());
+        let unit = item
+            .product
+            .price
+            .as_ref()
+            .and_then(|p| p.unit_price.as_ref());
         let price = match unit {
-            Some(m) => Money::new(m.amount * Decimal::from(item.quantity_ordered), &m.currency_code),
+            Some(m) => Money::new(
+                m.amount * Decimal::from(item.quantity_ordered),
+                &m.currency_code,
+            ),
             // Amazon may hide prices while an order is PENDING.
             None => Money::new(Decimal::ZERO, currency_of(&wire)),
         };
@@ -195,7 +205,10 @@ pub fn parse_order(payload: serde_json::Value) -> Result<Option<Order>, Malforme
     }
     let total = match wire.proceeds.as_ref().and_then(|p| p.grand_total.as_ref()) {
         Some(m) => Money::new(m.amount, &m.currency_code),
-        None => Money::new(lines.iter().map(|l| l.price.amount).sum(), currency_of(&wire)),
+        None => Money::new(
+            lines.iter().map(|l| l.price.amount).sum(),
+            currency_of(&wire),
+        ),
     };
     let address = wire
         .recipient
@@ -304,7 +317,9 @@ pub async fn by_id(
                 let one: OneOrder = client::json("getOrder", &reply)?;
                 read_into(&mut batch, one.order);
             }
-            Err(ConnectorError::Permanent { code: Some(code), .. }) if code == "NotFound" => {
+            Err(ConnectorError::Permanent {
+                code: Some(code), ..
+            }) if code == "NotFound" => {
                 tracing::warn!(order = %id, "Amazon knows no such order");
             }
             Err(e) => return Err(e),

@@ -86,14 +86,25 @@ pub async fn push(
 ) -> Result<PushTicket, ConnectorError> {
     if updates.len() > patch_at_most {
         let document = listings_feed(&api.seller_id, updates, handling_days).to_string();
-        let feed_id =
-            feeds::submit(api, throttles, LISTINGS_FEED, JSON_CONTENT, document.into_bytes())
-                .await?;
+        let feed_id = feeds::submit(
+            api,
+            throttles,
+            LISTINGS_FEED,
+            JSON_CONTENT,
+            document.into_bytes(),
+        )
+        .await?;
         return Ok(PushTicket(format!("{FEED}{feed_id}")));
     }
     let mut rejected = Vec::new();
     for update in updates {
-        let url = api.url(&["listings", "2021-08-01", "items", &api.seller_id, &update.sku]);
+        let url = api.url(&[
+            "listings",
+            "2021-08-01",
+            "items",
+            &api.seller_id,
+            &update.sku,
+        ]);
         let query = [api.marketplace(), ("issueLocale", "fr_FR".to_owned())];
         let body = json!({
             "productType": "PRODUCT",
@@ -116,7 +127,8 @@ pub async fn push(
             });
         }
     }
-    let rejected: Vec<(String, String)> = rejected.into_iter().map(|r| (r.sku, r.message)).collect();
+    let rejected: Vec<(String, String)> =
+        rejected.into_iter().map(|r| (r.sku, r.message)).collect();
     Ok(PushTicket(format!("{PATCHED}{}", json!(rejected))))
 }
 
@@ -154,7 +166,9 @@ pub async fn status(
         Progress::Failed(message) => Ok(PushStatus::Failed { message }),
         Progress::Done(report) => {
             let report: FeedReport = serde_json::from_str(&report).map_err(|e| {
-                ConnectorError::permanent(format!("listings feed {feed_id}: unreadable report: {e}"))
+                ConnectorError::permanent(format!(
+                    "listings feed {feed_id}: unreadable report: {e}"
+                ))
             })?;
             let rejected = report
                 .issues

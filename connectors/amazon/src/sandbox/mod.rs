@@ -21,8 +21,8 @@ use rust_decimal::Decimal;
 use secrecy::SecretString;
 use tokio::task::JoinHandle;
 
-pub use state::{SandboxFeed, SandboxItem, SandboxOrder};
 use state::State;
+pub use state::{SandboxFeed, SandboxItem, SandboxOrder};
 
 /// How the sandbox account is set up.
 #[derive(Debug, Clone)]

@@ -50,9 +50,11 @@ async fn handle(
             let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
             return match state.upload(id, content_type, text) {
                 Ok(()) => StatusCode::OK.into_response(),
-                Err(Refusal(status, code, message)) => {
-                    (status_code(status), format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>")).into_response()
-                }
+                Err(Refusal(status, code, message)) => (
+                    status_code(status),
+                    format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>"),
+                )
+                    .into_response(),
             };
         }
         (&Method::GET, ["downloads", id]) => {
@@ -64,28 +66,39 @@ async fn handle(
         _ => {}
     }
     let Some(operation) = operation(&method, &path) else {
-        return error(Refusal(404, "NotFound", format!("no operation at {} {}", method, uri.path())));
+        return error(Refusal(
+            404,
+            "NotFound",
+            format!("no operation at {} {}", method, uri.path()),
+        ));
     };
     count(&mut state, operation);
-    let token = headers.get("x-amz-access-token").and_then(|v| v.to_str().ok());
+    let token = headers
+        .get("x-amz-access-token")
+        .and_then(|v| v.to_str().ok());
     if let Err(refusal) = state.authorize(token) {
         return error(refusal);
     }
     let rate = match state.spend(operation) {
         Ok(rate) => rate,
         Err(rate) => {
-            let mut response = error(Refusal(429, "QuotaExceeded", "You exceeded your quota for the requested resource.".into()));
+            let mut response = error(Refusal(
+                429,
+                "QuotaExceeded",
+                "You exceeded your quota for the requested resource.".into(),
+            ));
             plan_headers(&mut response, rate.per_second);
             return response;
         }
     };
-    let json_body = || serde_json::from_str::<Value>(&text).map_err(|e| invalid(format!("body: {e}")));
+    let json_body =
+        || serde_json::from_str::<Value>(&text).map_err(|e| invalid(format!("body: {e}")));
     let answer: Answer = match (operation, path.as_slice()) {
         ("searchOrders", _) => state.search_orders(&query),
         ("getOrder", [.., id]) => state.get_order(id, &query),
-        ("patchListingsItem", [_, _, _, seller, sku]) => {
-            require_marketplace(&query).and_then(|()| json_body()).and_then(|b| state.patch_listing(seller, sku, &b))
-        }
+        ("patchListingsItem", [_, _, _, seller, sku]) => require_marketplace(&query)
+            .and_then(|()| json_body())
+            .and_then(|b| state.patch_listing(seller, sku, &b)),
         ("searchListingsItems", [_, _, _, seller]) => {
             require_marketplace(&query).and_then(|()| state.search_listings(seller))
         }
@@ -128,15 +141,26 @@ fn operation(method: &Method, path: &[&str]) -> Option<&'static str> {
         (&Method::GET, ["feeds", "2021-06-30", "feeds", _]) => "getFeed",
         (&Method::GET, ["feeds", "2021-06-30", "documents", _]) => "getFeedDocument",
         (&Method::GET, ["messaging", "v1", "orders", _]) => "getMessagingActionsForOrder",
-        (&Method::POST, ["messaging", "v1", "orders", _, "messages", "unexpectedProblem"]) => {
-            "createUnexpectedProblem"
-        }
+        (
+            &Method::POST,
+            [
+                "messaging",
+                "v1",
+                "orders",
+                _,
+                "messages",
+                "unexpectedProblem",
+            ],
+        ) => "createUnexpectedProblem",
         _ => return None,
     })
 }
 
 fn require_marketplace(query: &[(String, String)]) -> Result<(), Refusal> {
-    if query.iter().any(|(k, v)| k == "marketplaceIds" && !v.is_empty()) {
+    if query
+        .iter()
+        .any(|(k, v)| k == "marketplaceIds" && !v.is_empty())
+    {
         Ok(())
     } else {
         Err(invalid("marketplaceIds is required"))

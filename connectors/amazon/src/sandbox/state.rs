@@ -127,7 +127,8 @@ impl State {
         let sku = skus[self.draw(skus.len() as u64) as usize];
         let quantity = 1 + self.draw(2) as u32;
         let cents = 990 + 100 * self.draw(50) as i64;
-        spec.items.push((sku.to_owned(), quantity, Decimal::new(cents, 2)));
+        spec.items
+            .push((sku.to_owned(), quantity, Decimal::new(cents, 2)));
         spec
     }
 
@@ -139,14 +140,25 @@ impl State {
         if field("grant_type") != Some("refresh_token") {
             return Err(Refusal(400, "unsupported_grant_type", "grant_type".into()));
         }
-        if field("client_id") != Some(&o.client_id) || field("client_secret") != Some(&o.client_secret) {
-            return Err(Refusal(401, "invalid_client", "Client authentication failed".into()));
+        if field("client_id") != Some(&o.client_id)
+            || field("client_secret") != Some(&o.client_secret)
+        {
+            return Err(Refusal(
+                401,
+                "invalid_client",
+                "Client authentication failed".into(),
+            ));
         }
         if field("refresh_token") != Some(&o.refresh_token) {
-            return Err(Refusal(400, "invalid_grant", "The refresh token is invalid".into()));
+            return Err(Refusal(
+                400,
+                "invalid_grant",
+                "The refresh token is invalid".into(),
+            ));
         }
         let token = format!("Atza|sandbox-{}", self.id());
-        self.tokens.insert(token.clone(), Instant::now() + o.token_ttl);
+        self.tokens
+            .insert(token.clone(), Instant::now() + o.token_ttl);
         self.faults.expire_tokens = false;
         Ok(json!({
             "access_token": token, "token_type": "bearer",
@@ -156,9 +168,19 @@ impl State {
 
     /// The access token is known and alive.
     pub fn authorize(&self, token: Option<&str>) -> Result<(), Refusal> {
-        let expired = || Refusal(403, "Unauthorized", "The access token you provided has expired.".into());
+        let expired = || {
+            Refusal(
+                403,
+                "Unauthorized",
+                "The access token you provided has expired.".into(),
+            )
+        };
         match token.and_then(|t| self.tokens.get(t)) {
-            None => Err(Refusal(403, "Unauthorized", "Access to requested resource is denied.".into())),
+            None => Err(Refusal(
+                403,
+                "Unauthorized",
+                "Access to requested resource is denied.".into(),
+            )),
             Some(_) if self.faults.expire_tokens => Err(expired()),
             Some(until) if Instant::now() >= *until => Err(expired()),
             Some(_) => Ok(()),
@@ -169,7 +191,10 @@ impl State {
     pub fn spend(&mut self, operation: &'static str) -> Result<Rate, Rate> {
         let scale = self.options.rate_scale;
         let rate = plan(operation);
-        let rate = Rate { per_second: rate.per_second * scale, burst: rate.burst };
+        let rate = Rate {
+            per_second: rate.per_second * scale,
+            burst: rate.burst,
+        };
         let now = Instant::now();
         let bucket = self.buckets.entry(operation).or_insert(Bucket {
             rate,
@@ -271,30 +296,55 @@ impl State {
     /// `searchOrders`, as Amazon checks its parameters.
     pub fn search_orders(&mut self, query: &[(String, String)]) -> Answer {
         self.advance();
-        let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
         let known = [
-            "createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore",
-            "fulfillmentStatuses", "marketplaceIds", "fulfilledBy", "maxResultsPerPage",
-            "paginationToken", "includedData",
+            "createdAfter",
+            "createdBefore",
+            "lastUpdatedAfter",
+            "lastUpdatedBefore",
+            "fulfillmentStatuses",
+            "marketplaceIds",
+            "fulfilledBy",
+            "maxResultsPerPage",
+            "paginationToken",
+            "includedData",
         ];
         if let Some((k, _)) = query.iter().find(|(k, _)| !known.contains(&k.as_str())) {
             return Err(invalid(format!("unknown parameter {k}")));
         }
         let time = |name: &str| -> Result<Option<Timestamp>, Refusal> {
             get(name)
-                .map(|v| v.parse::<Timestamp>().map_err(|_| invalid(format!("{name} is not ISO 8601"))))
+                .map(|v| {
+                    v.parse::<Timestamp>()
+                        .map_err(|_| invalid(format!("{name} is not ISO 8601")))
+                })
                 .transpose()
         };
         let (created_after, updated_after) = (time("createdAfter")?, time("lastUpdatedAfter")?);
         let by_creation = match (created_after, updated_after) {
             (Some(_), None) => true,
             (None, Some(_)) => false,
-            _ => return Err(invalid("You must provide exactly one of createdAfter and lastUpdatedAfter")),
+            _ => {
+                return Err(invalid(
+                    "You must provide exactly one of createdAfter and lastUpdatedAfter",
+                ));
+            }
         };
         let latest = Timestamp::now() - Duration::from_secs(120);
-        let before = if by_creation { time("createdBefore")? } else { time("lastUpdatedBefore")? };
+        let before = if by_creation {
+            time("createdBefore")?
+        } else {
+            time("lastUpdatedBefore")?
+        };
         if before.is_some_and(|b| b > latest) {
-            return Err(invalid("the ...Before date must be at least two minutes before the request"));
+            return Err(invalid(
+                "the ...Before date must be at least two minutes before the request",
+            ));
         }
         let before = before.unwrap_or(latest);
         let page_size: usize = match get("maxResultsPerPage") {
@@ -304,29 +354,42 @@ impl State {
                 _ => return Err(invalid("maxResultsPerPage must be between 1 and 100")),
             },
         };
-        if get("marketplaceIds").is_some_and(|m| !m.split(',').any(|m| m == self.options.marketplace_id)) {
+        if get("marketplaceIds")
+            .is_some_and(|m| !m.split(',').any(|m| m == self.options.marketplace_id))
+        {
             return Ok(json!({ "orders": [] }));
         }
         // A token is bound to every filter but the page size and the datasets.
         let binding: Vec<String> = query
             .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "maxResultsPerPage" | "includedData" | "paginationToken"))
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "maxResultsPerPage" | "includedData" | "paginationToken"
+                )
+            })
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         let binding = binding.join("&");
         let offset = match get("paginationToken") {
             None => 0,
             Some(token) => match token.split_once('|') {
-                Some((offset, bound)) if bound == fingerprint(&binding) => {
-                    offset.parse().map_err(|_| invalid("invalid paginationToken"))?
+                Some((offset, bound)) if bound == fingerprint(&binding) => offset
+                    .parse()
+                    .map_err(|_| invalid("invalid paginationToken"))?,
+                _ => {
+                    return Err(invalid(
+                        "the paginationToken does not match the other parameters",
+                    ));
                 }
-                _ => return Err(invalid("the paginationToken does not match the other parameters")),
             },
         };
-        let statuses: Option<Vec<&str>> = get("fulfillmentStatuses").map(|s| s.split(',').collect());
+        let statuses: Option<Vec<&str>> =
+            get("fulfillmentStatuses").map(|s| s.split(',').collect());
         let by: Option<Vec<&str>> = get("fulfilledBy").map(|s| s.split(',').collect());
         let after = created_after.or(updated_after).unwrap_or_default();
-        let included: Vec<&str> = get("includedData").map_or_else(Vec::new, |s| s.split(',').collect());
+        let included: Vec<&str> =
+            get("includedData").map_or_else(Vec::new, |s| s.split(',').collect());
         let matching: Vec<&SandboxOrder> = self
             .orders
             .iter()
@@ -334,7 +397,11 @@ impl State {
                 let at = if by_creation { o.created } else { o.updated };
                 at >= after && at < before
             })
-            .filter(|o| statuses.as_ref().is_none_or(|s| s.contains(&o.status.as_str())))
+            .filter(|o| {
+                statuses
+                    .as_ref()
+                    .is_none_or(|s| s.contains(&o.status.as_str()))
+            })
             .filter(|o| by.as_ref().is_none_or(|b| b.contains(&fulfiller(o))))
             .collect();
         let page: Vec<Value> = matching
@@ -344,7 +411,11 @@ impl State {
             .map(|o| order_json(o, &included))
             .collect();
         let mut answer = json!({ "orders": page });
-        let key = if by_creation { "createdBefore" } else { "lastUpdatedBefore" };
+        let key = if by_creation {
+            "createdBefore"
+        } else {
+            "lastUpdatedBefore"
+        };
         answer[key] = json!(before.to_string());
         if offset + page_size < matching.len() {
             let token = format!("{}|{}", offset + page_size, fingerprint(&binding));
@@ -369,7 +440,11 @@ impl State {
 
     pub fn patch_listing(&mut self, seller: &str, sku: &str, body: &Value) -> Answer {
         if seller != self.options.seller_id {
-            return Err(Refusal(403, "Unauthorized", "not this seller's listings".into()));
+            return Err(Refusal(
+                403,
+                "Unauthorized",
+                "not this seller's listings".into(),
+            ));
         }
         let quantity = match availability_quantity(body) {
             Ok(q) => q,
@@ -387,12 +462,18 @@ impl State {
             }));
         };
         *listed = quantity;
-        Ok(json!({ "sku": sku, "status": "ACCEPTED", "submissionId": format!("sub-{}", self.id()), "issues": [] }))
+        Ok(
+            json!({ "sku": sku, "status": "ACCEPTED", "submissionId": format!("sub-{}", self.id()), "issues": [] }),
+        )
     }
 
     pub fn search_listings(&self, seller: &str) -> Answer {
         if seller != self.options.seller_id {
-            return Err(Refusal(403, "Unauthorized", "not this seller's listings".into()));
+            return Err(Refusal(
+                403,
+                "Unauthorized",
+                "not this seller's listings".into(),
+            ));
         }
         let items: Vec<Value> = self
             .listings
@@ -412,16 +493,26 @@ impl State {
             return Err(invalid("contentType is required"));
         };
         let id = format!("amzn1.tortuga.doc.{}", self.id());
-        self.documents.insert(id.clone(), (content_type.to_owned(), None));
+        self.documents
+            .insert(id.clone(), (content_type.to_owned(), None));
         Ok(json!({ "feedDocumentId": id, "url": format!("{}/uploads/{id}", self.base) }))
     }
 
-    pub fn upload(&mut self, id: &str, content_type: Option<&str>, body: String) -> Result<(), Refusal> {
+    pub fn upload(
+        &mut self,
+        id: &str,
+        content_type: Option<&str>,
+        body: String,
+    ) -> Result<(), Refusal> {
         let Some((expected, content)) = self.documents.get_mut(id) else {
             return Err(Refusal(403, "AccessDenied", "Request has expired".into()));
         };
         if content_type != Some(expected.as_str()) {
-            return Err(Refusal(403, "SignatureDoesNotMatch", "content type differs from the document's".into()));
+            return Err(Refusal(
+                403,
+                "SignatureDoesNotMatch",
+                "content type differs from the document's".into(),
+            ));
         }
         *content = Some(body);
         Ok(())
@@ -429,7 +520,9 @@ impl State {
 
     pub fn create_feed(&mut self, body: &Value) -> Answer {
         let field = |name: &str| body.get(name).and_then(Value::as_str);
-        let (Some(feed_type), Some(document_id)) = (field("feedType"), field("inputFeedDocumentId")) else {
+        let (Some(feed_type), Some(document_id)) =
+            (field("feedType"), field("inputFeedDocumentId"))
+        else {
             return Err(invalid("feedType and inputFeedDocumentId are required"));
         };
         let marketplaces = body.get("marketplaceIds").and_then(Value::as_array);
@@ -473,7 +566,8 @@ impl State {
                 let feed = feed.clone();
                 let report = self.process(&feed);
                 let doc = format!("amzn1.tortuga.report.{}", self.id());
-                self.documents.insert(doc.clone(), ("text/plain".into(), Some(report)));
+                self.documents
+                    .insert(doc.clone(), ("text/plain".into(), Some(report)));
                 self.feeds[index].result_document_id = Some(doc);
             }
         }
@@ -490,7 +584,9 @@ impl State {
 
     pub fn get_document(&self, id: &str) -> Answer {
         match self.documents.get(id) {
-            Some((_, Some(_))) => Ok(json!({ "feedDocumentId": id, "url": format!("{}/downloads/{id}", self.base) })),
+            Some((_, Some(_))) => {
+                Ok(json!({ "feedDocumentId": id, "url": format!("{}/downloads/{id}", self.base) }))
+            }
             _ => Err(Refusal(404, "NotFound", format!("no document {id}"))),
         }
     }
@@ -511,10 +607,17 @@ impl State {
     fn apply_listings(&mut self, content: &str) -> String {
         let mut issues = Vec::new();
         let feed: Value = serde_json::from_str(content).unwrap_or(Value::Null);
-        let messages = feed.get("messages").and_then(Value::as_array).cloned().unwrap_or_default();
+        let messages = feed
+            .get("messages")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for message in &messages {
             let id = message.get("messageId").cloned().unwrap_or(Value::Null);
-            let sku = message.get("sku").and_then(Value::as_str).unwrap_or_default();
+            let sku = message
+                .get("sku")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let outcome = match availability_quantity(message) {
                 Err(e) => Err(e),
                 Ok(q) => match self.listings.get_mut(sku) {
@@ -550,7 +653,10 @@ impl State {
         let codes: Vec<String> = content
             .split("<AmazonOrderItemCode>")
             .skip(1)
-            .filter_map(|rest| rest.split_once("</AmazonOrderItemCode>").map(|(c, _)| c.to_owned()))
+            .filter_map(|rest| {
+                rest.split_once("</AmazonOrderItemCode>")
+                    .map(|(c, _)| c.to_owned())
+            })
             .collect();
         let reason = text("CancelReason").unwrap_or_default();
         let stamp = self.stamp();
@@ -561,7 +667,11 @@ impl State {
             return xml_report(&[format!("order {order_id} is {}", order.status)]);
         }
         let mut given_back = Vec::new();
-        for item in order.items.iter_mut().filter(|i| codes.is_empty() || codes.contains(&i.id)) {
+        for item in order
+            .items
+            .iter_mut()
+            .filter(|i| codes.is_empty() || codes.contains(&i.id))
+        {
             if !item.cancelled {
                 item.cancelled = true;
                 given_back.push((item.sku.clone(), item.quantity));
@@ -593,7 +703,9 @@ impl State {
                 actions.push(json!({"href": format!("{base}/messages/{name}"), "name": name}));
             }
         }
-        Ok(json!({ "_links": { "self": {"href": base}, "actions": actions }, "_embedded": {"actions": []} }))
+        Ok(
+            json!({ "_links": { "self": {"href": base}, "actions": actions }, "_embedded": {"actions": []} }),
+        )
     }
 
     pub fn unexpected_problem(&mut self, order_id: &str, body: &Value) -> Answer {
@@ -616,7 +728,11 @@ impl State {
 }
 
 fn fulfiller(order: &SandboxOrder) -> &'static str {
-    if order.fulfilled_by_amazon { "AMAZON" } else { "MERCHANT" }
+    if order.fulfilled_by_amazon {
+        "AMAZON"
+    } else {
+        "MERCHANT"
+    }
 }
 
 /// The v2026-01-01 shape, each dataset only when asked for; no address while `PENDING`.
@@ -663,8 +779,13 @@ fn order_json(order: &SandboxOrder, included: &[&str]) -> Value {
         });
     }
     if included.contains(&"PROCEEDS") {
-        let total: Decimal = order.items.iter().map(|i| i.unit_price * Decimal::from(i.quantity)).sum();
-        value["proceeds"] = json!({"grandTotal": {"amount": total.to_string(), "currencyCode": currency}});
+        let total: Decimal = order
+            .items
+            .iter()
+            .map(|i| i.unit_price * Decimal::from(i.quantity))
+            .sum();
+        value["proceeds"] =
+            json!({"grandTotal": {"amount": total.to_string(), "currencyCode": currency}});
     }
     if included.contains(&"RECIPIENT") && order.status != "PENDING" {
         value["recipient"] = json!({
@@ -678,10 +799,18 @@ fn order_json(order: &SandboxOrder, included: &[&str]) -> Value {
 
 /// The quantity a listings patch sets, if its shape is Amazon's.
 fn availability_quantity(body: &Value) -> Result<u32, String> {
-    if body.get("productType").and_then(Value::as_str).is_none_or(str::is_empty) {
+    if body
+        .get("productType")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
         return Err("productType is required".into());
     }
-    let Some([patch]) = body.get("patches").and_then(Value::as_array).map(Vec::as_slice) else {
+    let Some([patch]) = body
+        .get("patches")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    else {
         return Err("one patch is expected".into());
     };
     if patch["op"] != "replace" || patch["path"] != "/attributes/fulfillment_availability" {

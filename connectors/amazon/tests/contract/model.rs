@@ -47,7 +47,9 @@ pub const LISTINGS_FEED_SCHEMA: &str = "schemas/feeds/listings-feed-schema-v2.js
 
 impl Model {
     pub fn open(relative: &str) -> Self {
-        Self { doc: load(relative) }
+        Self {
+            doc: load(relative),
+        }
     }
 
     /// The operation id `request` calls, once its shape is checked against the model.
@@ -59,11 +61,17 @@ impl Model {
             .as_object()
             .unwrap()
             .iter()
-            .find(|(template, item)| matches_template(template, path) && item.get(&method).is_some())
+            .find(|(template, item)| {
+                matches_template(template, path) && item.get(&method).is_some()
+            })
             .unwrap_or_else(|| panic!("{method} {path} is no operation of the model"));
         let operation = &item[&method];
         let id = operation["operationId"].as_str().unwrap().to_owned();
-        assert_ne!(operation["deprecated"], Value::Bool(true), "{id} is deprecated");
+        assert_ne!(
+            operation["deprecated"],
+            Value::Bool(true),
+            "{id} is deprecated"
+        );
         let params: Vec<Value> = item
             .get("parameters")
             .and_then(Value::as_array)
@@ -83,13 +91,20 @@ impl Model {
             } else {
                 vec![value.as_str()]
             };
-            let allowed = declared["items"]["enum"].as_array().or(declared["enum"].as_array());
+            let allowed = declared["items"]["enum"]
+                .as_array()
+                .or(declared["enum"].as_array());
             for v in values {
                 if let Some(allowed) = allowed {
-                    assert!(allowed.iter().any(|a| a == v), "{id}: {name}={v} not in {allowed:?}");
+                    assert!(
+                        allowed.iter().any(|a| a == v),
+                        "{id}: {name}={v} not in {allowed:?}"
+                    );
                 }
                 if declared["type"] == "integer" {
-                    let n: i64 = v.parse().unwrap_or_else(|_| panic!("{id}: {name} is an integer"));
+                    let n: i64 = v
+                        .parse()
+                        .unwrap_or_else(|_| panic!("{id}: {name} is an integer"));
                     if let Some(min) = declared["minimum"].as_i64() {
                         assert!(n >= min, "{id}: {name} below {min}");
                     }
@@ -102,7 +117,10 @@ impl Model {
         for p in &params {
             let name = p["name"].as_str().unwrap();
             if p["required"] == true && p["in"] == "query" {
-                assert!(query.iter().any(|(k, _)| k == name), "{id}: {name} is required");
+                assert!(
+                    query.iter().any(|(k, _)| k == name),
+                    "{id}: {name} is required"
+                );
             }
         }
         match params.iter().find(|p| p["in"] == "body") {
@@ -121,7 +139,11 @@ impl Model {
         match value.get("$ref").and_then(Value::as_str) {
             Some(reference) if reference.starts_with("#/") => {
                 let pointer = &reference[1..];
-                self.resolve(self.doc.pointer(pointer).unwrap_or_else(|| panic!("{reference}")))
+                self.resolve(
+                    self.doc
+                        .pointer(pointer)
+                        .unwrap_or_else(|| panic!("{reference}")),
+                )
             }
             _ => value,
         }
@@ -143,7 +165,10 @@ impl Model {
             Some("object") => assert!(value.is_object(), "{at}: {value} is not an object"),
             Some("array") => assert!(value.is_array(), "{at}: {value} is not an array"),
             Some("string") => assert!(value.is_string(), "{at}: {value} is not a string"),
-            Some("integer") => assert!(value.is_i64() || value.is_u64(), "{at}: {value} is not an integer"),
+            Some("integer") => assert!(
+                value.is_i64() || value.is_u64(),
+                "{at}: {value} is not an integer"
+            ),
             Some("number") => assert!(value.is_number(), "{at}: {value} is not a number"),
             Some("boolean") => assert!(value.is_boolean(), "{at}: {value} is not a boolean"),
             _ => {}

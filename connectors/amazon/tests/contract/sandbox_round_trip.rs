@@ -35,12 +35,26 @@ async fn an_order_is_seen_pending_refused_through_a_feed_and_its_units_given_bac
     let since = Timestamp::now();
     let id = sandbox.add_order(OrderSpec::new().item("SKU-1", 2, price()));
     sandbox.add_order(OrderSpec::new().item("SKU-1", 1, price()).by_amazon());
-    assert_eq!(sandbox.quantity("SKU-1"), Some(1), "Amazon took the units at once");
+    assert_eq!(
+        sandbox.quantity("SKU-1"),
+        Some(1),
+        "Amazon took the units at once"
+    );
 
-    let batch = amazon.orders_updated(since, Timestamp::now()).await.unwrap();
-    assert_eq!(batch.orders.len(), 1, "the FBA order is not ours: {batch:?}");
+    let batch = amazon
+        .orders_updated(since, Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        batch.orders.len(),
+        1,
+        "the FBA order is not ours: {batch:?}"
+    );
     let order = &batch.orders[0];
-    assert_eq!((order.id.as_str(), order.state.raw.as_str()), (id.as_str(), "PENDING"));
+    assert_eq!(
+        (order.id.as_str(), order.state.raw.as_str()),
+        (id.as_str(), "PENDING")
+    );
     assert_eq!(order.state.status, OrderStatus::AwaitingAcceptance);
     assert!(order.shipping_address.is_none(), "no address while PENDING");
 
@@ -48,11 +62,20 @@ async fn an_order_is_seen_pending_refused_through_a_feed_and_its_units_given_bac
     amazon.decide(&id, &[decision(&line, false)]).await.unwrap();
     assert_eq!(sandbox.order(&id).unwrap().status, "CANCELLED");
     assert_eq!(sandbox.quantity("SKU-1"), Some(3));
-    let reread = amazon.orders_by_id(std::slice::from_ref(&id)).await.unwrap();
+    let reread = amazon
+        .orders_by_id(std::slice::from_ref(&id))
+        .await
+        .unwrap();
     assert_eq!(reread.orders[0].state.status, OrderStatus::Cancelled);
     // Cancelling again: the processing report says why not, for a human.
-    let again = amazon.decide(&id, &[decision(&line, false)]).await.unwrap_err();
-    assert!(matches!(again, ConnectorError::Permanent { .. }), "{again:?}");
+    let again = amazon
+        .decide(&id, &[decision(&line, false)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, ConnectorError::Permanent { .. }),
+        "{again:?}"
+    );
 }
 
 #[tokio::test]
@@ -61,8 +84,13 @@ async fn stock_is_patched_or_fed_and_read_back() {
     for i in 0..25 {
         sandbox.set_quantity(&format!("SKU-{i}"), 1);
     }
-    let ticket = amazon.push_stock(&[stock("SKU-0", 7), stock("NOPE", 1)]).await.unwrap();
-    let PushStatus::Completed { rejected } = amazon.push_status(&ticket).await.unwrap() else { panic!() };
+    let ticket = amazon
+        .push_stock(&[stock("SKU-0", 7), stock("NOPE", 1)])
+        .await
+        .unwrap();
+    let PushStatus::Completed { rejected } = amazon.push_status(&ticket).await.unwrap() else {
+        panic!()
+    };
     assert_eq!(rejected.len(), 1);
     assert_eq!(sandbox.quantity("SKU-0"), Some(7));
 
@@ -82,27 +110,44 @@ async fn stock_is_patched_or_fed_and_read_back() {
 async fn a_delay_reaches_the_buyer_as_unexpected_problem() {
     let (sandbox, amazon) = sandbox().await;
     let id = sandbox.add_order(OrderSpec::new().item("SKU-1", 1, price()));
-    amazon.message_customer(&id, &message("Retard", "Votre colis partira lundi.")).await.unwrap();
-    assert_eq!(sandbox.messages(), [(id, "Votre colis partira lundi.".to_owned())]);
+    amazon
+        .message_customer(&id, &message("Retard", "Votre colis partira lundi."))
+        .await
+        .unwrap();
+    assert_eq!(
+        sandbox.messages(),
+        [(id, "Votre colis partira lundi.".to_owned())]
+    );
 }
 
 #[tokio::test]
 async fn expired_tokens_429_storms_and_fatal_feeds() {
     let (sandbox, amazon) = sandbox().await;
     amazon.orders_holding_stock().await.unwrap();
-    sandbox.set_faults(Faults { expire_tokens: true, ..Faults::default() });
+    sandbox.set_faults(Faults {
+        expire_tokens: true,
+        ..Faults::default()
+    });
     amazon.orders_holding_stock().await.unwrap();
     assert_eq!(sandbox.request_count("token"), 2, "logged in again once");
 
-    sandbox.set_faults(Faults { throttle_all: true, ..Faults::default() });
+    sandbox.set_faults(Faults {
+        throttle_all: true,
+        ..Faults::default()
+    });
     let e = amazon.orders_holding_stock().await.unwrap_err();
     assert!(matches!(e, ConnectorError::RateLimited { .. }), "{e:?}");
 
-    sandbox.set_faults(Faults { fatal_feeds: true, ..Faults::default() });
+    sandbox.set_faults(Faults {
+        fatal_feeds: true,
+        ..Faults::default()
+    });
     let id = sandbox.add_order(OrderSpec::new().item("SKU-1", 1, price()));
     let line = sandbox.order(&id).unwrap().items[0].id.clone();
-    let e = amazon.decide(&id, &[decision(&line, false)]).await.unwrap_err();
+    let e = amazon
+        .decide(&id, &[decision(&line, false)])
+        .await
+        .unwrap_err();
     assert!(matches!(e, ConnectorError::Transient(_)), "{e:?}");
     assert_eq!(sandbox.order(&id).unwrap().status, "PENDING");
 }
-

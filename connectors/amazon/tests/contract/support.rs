@@ -35,9 +35,12 @@ pub async fn server() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/auth/o2/token"))
-        .respond_with(json_reply(200, json!({
-            "access_token": TOKEN, "token_type": "bearer", "expires_in": 3600,
-        })))
+        .respond_with(json_reply(
+            200,
+            json!({
+                "access_token": TOKEN, "token_type": "bearer", "expires_in": 3600,
+            }),
+        ))
         .mount(&server)
         .await;
     server
@@ -122,7 +125,10 @@ pub fn param(request: &Request, name: &str) -> Option<String> {
 /// Every SP-API call carries the access token.
 #[track_caller]
 pub fn assert_token(request: &Request) {
-    let token = request.headers.get("x-amz-access-token").and_then(|v| v.to_str().ok());
+    let token = request
+        .headers
+        .get("x-amz-access-token")
+        .and_then(|v| v.to_str().ok());
     assert_eq!(token, Some(TOKEN), "{}", request.url);
 }
 
