@@ -93,7 +93,7 @@ fn the_shipped_reference_config_is_valid() {
     // would be a bad example, so give it the credentials directory it points at).
     let text = include_str!("../../config/vigie.toml");
     let dir = tempfile::tempdir().unwrap();
-    for id in ["leroymerlin.key", "fnac.key"] {
+    for id in ["leroymerlin.key", "fnac.key", "amazon.secret", "amazon.refresh"] {
         std::fs::write(dir.path().join(id), "k\n").unwrap();
     }
     let env = Environment::from_pairs([("CREDENTIALS_DIRECTORY", dir.path().to_str().unwrap())]);
@@ -153,9 +153,9 @@ const BROKEN: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "unknown kind",
-        "[[channel]]\nname = \"a\"\nkind = \"amazon\"\nbase_url = \"https://x.example\"",
+        "[[channel]]\nname = \"a\"\nkind = \"cdiscount\"\nbase_url = \"https://x.example\"",
         "channel[0].kind",
-        "amazon",
+        "cdiscount",
     ),
     (
         "bad poll interval",
