@@ -15,3 +15,4 @@ pub mod pipeline;
 pub mod registry;
 pub mod skumap;
 pub mod store;
+pub mod web;

@@ -25,6 +25,7 @@ pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
     let filter = orders::OrderFilter {
         status: args.status,
         channel: args.channel,
+        order_id: None,
     };
     let list = store.with(|conn| orders::list(conn, &filter))?;
     if args.json {

@@ -31,11 +31,18 @@ pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
     let (config, store) = open_store(path, env)?;
     let buffer = config.inventory.safety_buffer;
     let reason = args.reason.as_deref();
+    let verdict = review::Verdict {
+        accept,
+        note: reason,
+        actor: "command line",
+    };
     store
         .with(|conn| {
-            Ok(review::decide(
-                conn, channel, order_id, accept, reason, buffer,
-            ))
+            let tx = conn.transaction()?;
+            match review::decide(&tx, channel, order_id, verdict, buffer) {
+                Ok(()) => tx.commit().map(|()| Ok(())).map_err(Into::into),
+                Err(e) => Ok(Err(e)),
+            }
         })?
         .map_err(anyhow::Error::from)?;
     let verb = if accept { "accepted" } else { "refused" };

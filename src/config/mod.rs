@@ -16,6 +16,7 @@ mod rules;
 mod secret;
 mod smtp;
 mod summary;
+mod web;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ pub use rules::{DeadlineAction, InsufficientStock, OnDeadline, RulesConfig};
 use secret::SecretKeys;
 pub use smtp::{SmtpConfig, SmtpTls};
 pub use vigie_connector::{Deadline, HumanDuration};
+pub use web::WebConfig;
 
 /// Where the configuration is read when neither `--config` nor `$VIGIE_CONFIG` says.
 pub const DEFAULT_PATH: &str = "/etc/vigie/vigie.toml";
@@ -105,6 +107,7 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub smtp: Option<SmtpConfig>,
     pub events: EventsConfig,
+    pub web: WebConfig,
     /// What is valid but unwise (a secret others can read), for `check-config` and the log.
     pub warnings: Vec<String>,
 }
@@ -177,6 +180,10 @@ pub fn parse(text: &str, file: &Path, env: &Environment) -> Result<Config, Confi
         .alerts
         .validate(&secrets)
         .map_err(|e| error(e.under("alerts")))?;
+    let web = raw
+        .web
+        .validate(&secrets, daemon.status_listen)
+        .map_err(|e| error(e.under("web")))?;
     // Checked last, so that a mistake in another section is told first.
     if channels.is_empty() {
         return Err(error(KeyError::new(
@@ -194,6 +201,7 @@ pub fn parse(text: &str, file: &Path, env: &Environment) -> Result<Config, Confi
         notify,
         smtp,
         events,
+        web,
         warnings: secrets.warnings(),
     })
 }
@@ -254,6 +262,8 @@ struct RawConfig {
     smtp: Option<smtp::RawSmtp>,
     #[serde(default)]
     events: events::RawEvents,
+    #[serde(default)]
+    web: web::RawWeb,
 }
 
 #[cfg(test)]

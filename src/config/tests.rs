@@ -93,8 +93,18 @@ fn the_shipped_reference_config_is_valid() {
     // would be a bad example, so give it the credentials directory it points at).
     let text = include_str!("../../config/vigie.toml");
     let dir = tempfile::tempdir().unwrap();
-    for id in ["leroymerlin.key", "fnac.key", "amazon.secret", "amazon.refresh"] {
-        std::fs::write(dir.path().join(id), "k\n").unwrap();
+    for (id, secret) in [
+        ("leroymerlin.key", "k"),
+        ("fnac.key", "k"),
+        ("amazon.secret", "k"),
+        ("amazon.refresh", "k"),
+        (
+            "vigie.web",
+            "$argon2id$v=19$m=19456,t=2,p=1$Ft4xlSRNXNU7WE5NGKcFiA$QGwSYNI9uErGJH/bRaTgzBYKLUtZUv4GswmppVzGbL0",
+        ),
+        ("vigie.api", "0123456789abcdef0123456789abcdef"),
+    ] {
+        std::fs::write(dir.path().join(id), format!("{secret}\n")).unwrap();
     }
     let env = Environment::from_pairs([("CREDENTIALS_DIRECTORY", dir.path().to_str().unwrap())]);
     parse_text(text, &env).unwrap();
@@ -119,6 +129,24 @@ const BROKEN: &[(&str, &str, &str, &str)] = &[
         "[daemon]\nstatus_listen = \"localhost\"",
         "daemon.status_listen",
         "address",
+    ),
+    (
+        "pages off loopback without a login",
+        "[daemon]\nstatus_listen = \"0.0.0.0:9184\"",
+        "web",
+        "not loopback",
+    ),
+    (
+        "a password that is not an argon2 hash",
+        "[web]\npassword_hash = \"hunter2\"",
+        "web.password_hash",
+        "argon2",
+    ),
+    (
+        "a short API token",
+        "[web]\napi_token = \"abc\"",
+        "web.api_token",
+        "16 characters",
     ),
     (
         "unknown time zone",

@@ -1,11 +1,12 @@
 //! The status server, on loopback by default: `/healthz` for probes, `/metrics` for
-//! Prometheus, and read-only JSON views (`/status`, `/orders`).
+//! Prometheus, read-only JSON views (`/status`, `/orders`), and the review pages and seller
+//! API of [`crate::web`], which also guards the JSON views when bound off loopback.
 
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
+use axum::{Router, middleware};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +15,7 @@ use super::heartbeat::Heartbeats;
 use super::serve_http::{self, Limits};
 use crate::config::SharedConfig;
 use crate::store::{Store, StoreError, orders, status};
+use crate::web;
 
 #[derive(Clone)]
 pub(super) struct StatusState {
@@ -41,12 +43,28 @@ pub(super) async fn serve(
             }
         }
     });
+    let listen = match listener.local_addr() {
+        Ok(listen) => listen,
+        Err(e) => {
+            tracing::error!("status server: {e}");
+            return;
+        }
+    };
+    let web = web::WebState::new(state.store.clone(), state.config.clone(), listen);
+    let views = Router::new()
+        .route("/status", get(status_view))
+        .route("/orders", get(orders_view))
+        .with_state(state.clone())
+        .layer(middleware::from_fn_with_state(
+            web.clone(),
+            web::readers_only,
+        ));
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/status", get(status_view))
-        .route("/orders", get(orders_view))
-        .with_state(state);
+        .with_state(state)
+        .merge(views)
+        .merge(web::routes(web));
     serve_http::serve(listener, app, limits, stop).await;
 }
 
@@ -163,6 +181,7 @@ async fn orders_view(
     let filter = orders::OrderFilter {
         status: query.status,
         channel: query.channel,
+        order_id: None,
     };
     json(
         state

@@ -179,16 +179,24 @@ impl Sender {
         let target = self.config.alerts.webhook.get(target).ok_or_else(|| {
             SendError::Permanent(format!("alerts.webhook[{target}] is no longer configured"))
         })?;
+        // The order's page, when the pages have a public address.
+        let link = notice
+            .alert
+            .order
+            .as_deref()
+            .and_then(|order| order.split_once(':'))
+            .and_then(|(channel, order_id)| self.config.web.order_url(channel, order_id));
+        let link = link.as_ref();
         let body: Value = match target.format {
-            AlertFormat::Generic => alert_formats::generic(notice),
-            AlertFormat::Slack => alert_formats::slack(notice),
+            AlertFormat::Generic => alert_formats::generic(notice, link),
+            AlertFormat::Slack => alert_formats::slack(notice, link),
             AlertFormat::Pagerduty => {
                 let key = target
                     .routing_key
                     .as_ref()
                     .map(|k| k.expose_secret().to_owned())
                     .unwrap_or_default();
-                alert_formats::pagerduty(notice, &key)
+                alert_formats::pagerduty(notice, &key, link)
             }
         };
         let signed = match target.format {

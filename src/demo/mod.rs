@@ -25,7 +25,7 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(45);
 
 pub async fn run(keep: bool) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new().prefix("vigie-demo-").tempdir()?;
-    let outcome = run_in(dir.path()).await;
+    let outcome = run_in(dir.path(), keep).await;
     if keep {
         let kept = dir.keep();
         println!(
@@ -37,7 +37,9 @@ pub async fn run(keep: bool) -> anyhow::Result<()> {
     outcome
 }
 
-async fn run_in(dir: &Path) -> anyhow::Result<()> {
+/// With `keep`, the daemon and the sandboxes stay up after the summary, for the pages, until
+/// Ctrl-C.
+async fn run_in(dir: &Path, keep: bool) -> anyhow::Result<()> {
     let rig = Rig::start().await?;
     scenario::stock_marketplaces(&rig.markets);
     let stock = dir.join("stock.csv");
@@ -57,8 +59,9 @@ async fn run_in(dir: &Path) -> anyhow::Result<()> {
     );
     let mut daemon = Daemon::start(&config, &dir.join("state"), &dir.join("vigie.log")).await?;
     let started = Instant::now();
+    let dashboard = daemon.dashboard_url().await?;
+    println!("            dashboard at {dashboard}");
     place_orders_until_settled(&rig, &mut daemon, started).await?;
-    daemon.stop().await?;
 
     let mut outside = report::Outside::gather(&rig.markets);
     outside.alerts = rig.alerts.tally();
@@ -69,7 +72,11 @@ async fn run_in(dir: &Path) -> anyhow::Result<()> {
         .call(move |conn| report::summary(conn, &outside))
         .await?;
     println!("{summary}");
-    Ok(())
+    if keep {
+        println!("the daemon keeps running: dashboard at {dashboard} (Ctrl-C to stop)");
+        tokio::signal::ctrl_c().await?;
+    }
+    daemon.stop().await
 }
 
 /// Writes `template` with the rig's addresses to `dir/vigie.toml`, its state in `dir/state`,

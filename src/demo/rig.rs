@@ -106,6 +106,23 @@ impl Daemon {
         self.child.id()
     }
 
+    /// The dashboard's address, as the daemon's log tells where its status server listens.
+    pub async fn dashboard_url(&mut self) -> anyhow::Result<String> {
+        const TOLD: &str = "status server on ";
+        loop {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if let Some(at) = log.find(TOLD) {
+                let url: String = log[at + TOLD.len()..]
+                    .chars()
+                    .take_while(|c| *c != ';')
+                    .collect();
+                return Ok(format!("{url}/"));
+            }
+            self.check_running()?;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Fails if the daemon stopped on its own.
     pub fn check_running(&mut self) -> anyhow::Result<()> {
         match self.child.try_wait()? {

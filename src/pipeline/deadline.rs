@@ -187,6 +187,7 @@ mod tests {
         let flagged = orders::OrderFilter {
             status: Some("flagged".into()),
             channel: None,
+            order_id: None,
         };
         store
             .with(|c| {

@@ -99,6 +99,54 @@ pub fn open(conn: &Connection) -> Result<Vec<(String, String, String)>> {
     Ok(rows)
 }
 
+/// An open alert as the alerts page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OpenAlert {
+    pub id: i64,
+    pub kind: String,
+    pub severity: String,
+    pub order: Option<String>,
+    pub message: String,
+    pub opened_at: String,
+    /// Who acknowledged it and when; reminders stop, the alert stays open until resolved.
+    pub acknowledged: Option<(String, String)>,
+}
+
+/// Open alerts, critical first, then oldest first.
+pub fn open_for_people(conn: &Connection) -> Result<Vec<OpenAlert>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, kind, severity, order_ref, message, opened_at, acknowledged_by, acknowledged_at
+         FROM alerts WHERE resolved_at IS NULL
+         ORDER BY severity = 'critical' DESC, id",
+    )?;
+    let rows = stmt
+        .query_map([], |row| {
+            let by: Option<String> = row.get(6)?;
+            let at: Option<String> = row.get(7)?;
+            Ok(OpenAlert {
+                id: row.get(0)?,
+                kind: row.get(1)?,
+                severity: row.get(2)?,
+                order: row.get(3)?,
+                message: row.get(4)?,
+                opened_at: row.get(5)?,
+                acknowledged: by.zip(at),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// `who` has seen open alert `id`: its reminders stop. False when no such open alert.
+pub fn acknowledge(conn: &Connection, id: i64, who: &str, now: &str) -> Result<bool> {
+    let changed = conn.execute(
+        "UPDATE alerts SET acknowledged_at = ?3, acknowledged_by = ?2
+         WHERE id = ?1 AND resolved_at IS NULL AND acknowledged_at IS NULL",
+        params![id, who, now],
+    )?;
+    Ok(changed == 1)
+}
+
 /// An alert as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAlert {
@@ -192,12 +240,12 @@ pub fn owed(conn: &Connection) -> Result<Vec<Result<Owed>>> {
         .collect())
 }
 
-/// Open conditions last told at or before `cutoff`, with nothing owed or on its way; each
-/// read on its own, like [`owed`].
+/// Open conditions nobody acknowledged, last told at or before `cutoff`, with nothing owed or
+/// on its way; each read on its own, like [`owed`].
 pub fn due_reminders(conn: &Connection, cutoff: &str) -> Result<Vec<Result<StoredAlert>>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {ALERT_COLUMNS} FROM alerts a
-         WHERE resolved_at IS NULL AND notice IS NULL
+         WHERE resolved_at IS NULL AND notice IS NULL AND acknowledged_at IS NULL
            AND last_notified_at IS NOT NULL AND last_notified_at <= ?1
            AND NOT EXISTS (SELECT 1 FROM outbox j
                            WHERE j.alert_id = a.id AND j.state IN (?2, ?3))

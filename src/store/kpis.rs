@@ -340,3 +340,54 @@ fn args(channel: &str, window: Window) -> Vec<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// One day (24 hours ending at `until`) of a channel, for the dashboard's charts.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Day {
+    pub until: String,
+    pub median_seconds_to_accept: Option<f64>,
+}
+
+/// The last `days` days of `channel`, oldest first, each 24 hours long, the last ending `now`.
+pub fn daily(conn: &Connection, channel: &str, now: Timestamp, days: i64) -> Result<Vec<Day>> {
+    (0..days)
+        .rev()
+        .map(|ago| {
+            let until = now - jiff::SignedDuration::from_hours(24 * ago);
+            let window = Window {
+                since: until - jiff::SignedDuration::from_hours(24),
+                until,
+            };
+            let args = args(channel, window);
+            let timed: i64 = conn.query_row(
+                &format!("SELECT COUNT(seconds) FROM ({ENDINGS})"),
+                rusqlite::params_from_iter(args.iter()),
+                |r| r.get(0),
+            )?;
+            let [median] = percentiles(conn, &args, "seconds", timed, [0.5])?;
+            Ok(Day {
+                until: time_text(until),
+                median_seconds_to_accept: median,
+            })
+        })
+        .collect()
+}
+
+/// Orders waiting for a decision at `at`, every channel: seen awaiting acceptance by then,
+/// neither decided by vigie nor moved on by the marketplace before it.
+pub fn backlog_at(conn: &Connection, at: Timestamp) -> Result<i64> {
+    let at = time_text(at);
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM orders o
+         WHERE o.first_seen_at < ?1
+           AND EXISTS (SELECT 1 FROM status_history h WHERE h.order_pk = o.id
+                       AND h.status = 'awaiting_acceptance' AND h.observed_at < ?1)
+           AND NOT EXISTS (SELECT 1 FROM status_history h WHERE h.order_pk = o.id
+                           AND h.status NOT IN ('pending', 'awaiting_acceptance')
+                           AND h.observed_at < ?1)
+           AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.order_pk = o.id
+                           AND d.decided_at < ?1)",
+        [&at],
+        |r| r.get(0),
+    )?)
+}

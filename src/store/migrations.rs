@@ -5,7 +5,15 @@
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `i` takes the schema from version `i` to version `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5_FIRST_IMPORTS, V6_OUTBOX_THREAD_ID];
+pub(super) const MIGRATIONS: &[&str] = &[
+    V1,
+    V2,
+    V3,
+    V4,
+    V5_FIRST_IMPORTS,
+    V6_OUTBOX_THREAD_ID,
+    V7_WEB,
+];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
 /// the write lock before reading the version, so two processes starting at once (the daemon
@@ -317,4 +325,28 @@ CREATE TABLE first_imports (
 /// the order's later messages reply in it instead of opening another.
 const V6_OUTBOX_THREAD_ID: &str = r#"
 ALTER TABLE outbox ADD COLUMN thread_id TEXT;
+"#;
+
+/// What people did from the review pages and the seller API: each action in the order's
+/// history with who did it; the answer to each `Idempotency-Key`, so a retried request changes
+/// nothing; and who acknowledged an alert (no more reminders, still open until resolved).
+const V7_WEB: &str = r#"
+CREATE TABLE order_actions (
+    id       INTEGER PRIMARY KEY,
+    order_pk INTEGER NOT NULL REFERENCES orders (id),
+    at       TEXT NOT NULL,
+    actor    TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    detail   TEXT
+);
+CREATE INDEX order_actions_by_order ON order_actions (order_pk);
+CREATE TABLE api_requests (
+    idempotency_key TEXT PRIMARY KEY,
+    request         TEXT NOT NULL,
+    status          INTEGER NOT NULL,
+    response        TEXT NOT NULL,
+    at              TEXT NOT NULL
+);
+ALTER TABLE alerts ADD COLUMN acknowledged_at TEXT;
+ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT;
 "#;

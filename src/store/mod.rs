@@ -8,12 +8,14 @@
 //! which WAL lets read the last commit while a long write (a big snapshot) is under way.
 
 pub mod alerts;
+pub mod api_requests;
 mod backup;
 pub mod channels;
 pub mod decisions;
 pub mod figures;
 mod file;
 pub mod flags;
+pub mod history;
 pub mod kpis;
 mod migrations;
 pub mod order_facts;

@@ -326,6 +326,8 @@ pub struct LineView {
 pub struct OrderFilter {
     pub status: Option<String>,
     pub channel: Option<String>,
+    /// One order, with `channel`.
+    pub order_id: Option<String>,
 }
 
 /// An order's status as `vigie orders` and `vigie status` show it: `flagged` while a human
@@ -340,6 +342,7 @@ pub fn list(conn: &Connection, filter: &OrderFilter) -> Result<Vec<OrderView>> {
                 o.created_at, f.reasons, f.resolved_at IS NULL AND f.order_pk IS NOT NULL
          FROM orders o LEFT JOIN flags f ON f.order_pk = o.id
          WHERE (?1 IS NULL OR shown_status = ?1) AND (?2 IS NULL OR o.channel = ?2)
+           AND (?3 IS NULL OR o.order_id = ?3)
          ORDER BY o.created_at DESC, o.id DESC"
     ))?;
     let mut lines = conn.prepare(
@@ -348,24 +351,27 @@ pub fn list(conn: &Connection, filter: &OrderFilter) -> Result<Vec<OrderView>> {
          LEFT JOIN decisions d ON d.order_pk = l.order_pk AND d.line_id = l.line_id
          WHERE l.order_pk = ?1 ORDER BY l.rowid",
     )?;
-    let rows = orders.query_map(params![filter.status, filter.channel], |row| {
-        Ok((
-            row.get::<_, i64>(0)?,
-            OrderView {
-                channel: row.get(1)?,
-                order_id: row.get(2)?,
-                marketplace_state: row.get(3)?,
-                status: row.get(4)?,
-                decision: None,
-                reasons: Vec::new(),
-                lines: Vec::new(),
-                created_at: row.get(5)?,
-                decided_at: None,
-            },
-            row.get::<_, Option<String>>(6)?,
-            row.get::<_, bool>(7)?,
-        ))
-    })?;
+    let rows = orders.query_map(
+        params![filter.status, filter.channel, filter.order_id],
+        |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                OrderView {
+                    channel: row.get(1)?,
+                    order_id: row.get(2)?,
+                    marketplace_state: row.get(3)?,
+                    status: row.get(4)?,
+                    decision: None,
+                    reasons: Vec::new(),
+                    lines: Vec::new(),
+                    created_at: row.get(5)?,
+                    decided_at: None,
+                },
+                row.get::<_, Option<String>>(6)?,
+                row.get::<_, bool>(7)?,
+            ))
+        },
+    )?;
     let mut views = Vec::new();
     for row in rows {
         let (pk, mut view, flag_reasons, flagged) = row?;

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses part of it
 
 pub mod rig;
+pub mod shop;
 
 use std::io::Read;
 use std::os::unix::net::UnixDatagram;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use url::Url;
 
 use crate::domain::alerts::{Alert, Severity};
 
@@ -18,9 +19,10 @@ pub struct Notice {
     pub reminder: bool,
 }
 
-/// `{kind, severity, channel, order, message, occurred_at, resolved, dedup_key}`.
-pub fn generic(n: &Notice) -> Value {
-    json!({
+/// `{kind, severity, channel, order, message, occurred_at, resolved, dedup_key}`, and `url`
+/// (the order's page) when `[web] public_url` is set.
+pub fn generic(n: &Notice, link: Option<&Url>) -> Value {
+    let mut body = json!({
         "kind": n.alert.kind.as_str(),
         "severity": n.alert.severity.as_str(),
         "channel": n.alert.channel,
@@ -29,11 +31,15 @@ pub fn generic(n: &Notice) -> Value {
         "occurred_at": n.occurred_at,
         "resolved": n.resolved,
         "dedup_key": n.alert.dedup_key,
-    })
+    });
+    if let Some(link) = link {
+        body["url"] = json!(link.as_str());
+    }
+    body
 }
 
 /// A Slack incoming-webhook message: one line of text, with the fields as mrkdwn.
-pub fn slack(n: &Notice) -> Value {
+pub fn slack(n: &Notice, link: Option<&Url>) -> Value {
     let icon = match (n.resolved, n.alert.severity) {
         (true, _) => ":white_check_mark:",
         (false, Severity::Critical) => ":rotating_light:",
@@ -54,6 +60,12 @@ pub fn slack(n: &Notice) -> Value {
         text.push_str(&format!(" `{channel}`"));
     }
     text.push_str(&format!(": {}", escape_slack(&n.alert.message)));
+    if let Some(link) = link {
+        text.push_str(&format!(
+            " <{}|open the order>",
+            escape_slack(link.as_str())
+        ));
+    }
     json!({ "text": text })
 }
 
@@ -66,7 +78,7 @@ fn escape_slack(text: &str) -> String {
 
 /// PagerDuty Events API v2: `trigger` (again on reminders; PagerDuty folds it into the same
 /// incident by `dedup_key`) or `resolve`.
-pub fn pagerduty(n: &Notice, routing_key: &str) -> Value {
+pub fn pagerduty(n: &Notice, routing_key: &str, link: Option<&Url>) -> Value {
     let dedup_key: String = format!("vigie:{}", n.alert.dedup_key)
         .chars()
         .take(255)
@@ -90,9 +102,14 @@ pub fn pagerduty(n: &Notice, routing_key: &str) -> Value {
     .chars()
     .take(1024)
     .collect();
+    let links: Vec<Value> = link
+        .map(|l| json!({"href": l.as_str(), "text": "The order in vigie"}))
+        .into_iter()
+        .collect();
     json!({
         "routing_key": routing_key,
         "event_action": "trigger",
+        "links": links,
         "dedup_key": dedup_key,
         "payload": {
             "summary": summary,
