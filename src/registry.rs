@@ -14,6 +14,7 @@ use vigie_connector::spec::{ChannelSettings, ChannelSpec, KeyError, Secrets};
 static CONNECTORS: &[Connector] = &[
     Connector::of::<vigie_mirakl::MiraklChannel>(),
     Connector::of::<vigie_fnac::FnacChannel>(),
+    Connector::of::<vigie_amazon::AmazonChannel>(),
 ];
 
 /// The connector whose `kind` this is.

@@ -96,6 +96,8 @@ fn the_shipped_reference_config_is_valid() {
     for (id, secret) in [
         ("leroymerlin.key", "k"),
         ("fnac.key", "k"),
+        ("amazon.secret", "k"),
+        ("amazon.refresh", "k"),
         (
             "vigie.web",
             "$argon2id$v=19$m=19456,t=2,p=1$Ft4xlSRNXNU7WE5NGKcFiA$QGwSYNI9uErGJH/bRaTgzBYKLUtZUv4GswmppVzGbL0",
@@ -179,9 +181,9 @@ const BROKEN: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "unknown kind",
-        "[[channel]]\nname = \"a\"\nkind = \"amazon\"\nbase_url = \"https://x.example\"",
+        "[[channel]]\nname = \"a\"\nkind = \"cdiscount\"\nbase_url = \"https://x.example\"",
         "channel[0].kind",
-        "amazon",
+        "cdiscount",
     ),
     (
         "bad poll interval",

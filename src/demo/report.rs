@@ -67,7 +67,7 @@ pub struct Outside {
 
 impl Outside {
     pub fn gather(markets: &Marketplaces) -> Self {
-        let Marketplaces { mirakl, fnac } = markets;
+        let Marketplaces { mirakl, fnac, .. } = markets;
         Self {
             mirakl_pushes: mirakl.stock_imports().iter().map(|i| i.lines.len()).sum(),
             mirakl_imports: mirakl.stock_imports().len(),

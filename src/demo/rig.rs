@@ -1,4 +1,4 @@
-//! What the daemon talks to in a demo or a benchmark (both sandbox marketplaces, an SMTP
+//! What the daemon talks to in a demo or a benchmark (the three sandbox marketplaces, an SMTP
 //! server and an on-call endpoint, all on 127.0.0.1), and the daemon itself: this very
 //! binary, as a child process.
 
@@ -32,7 +32,12 @@ impl Rig {
 
     /// `template` (config/demo.toml or a variant) with the run-time addresses filled in.
     pub fn config(&self, template: &str, state: &Path, stock: &Path) -> String {
-        let Marketplaces { mirakl, fnac } = &self.markets;
+        let Marketplaces {
+            mirakl,
+            fnac,
+            amazon,
+        } = &self.markets;
+        let login = amazon.options();
         template
             .replace("@STATE_DIR@", &state.display().to_string())
             .replace("@MIRAKL_URL@", mirakl.base_url().as_str())
@@ -42,6 +47,12 @@ impl Rig {
             .replace("@FNAC_PARTNER@", fnac.partner_id())
             .replace("@FNAC_SHOP@", fnac.shop_id())
             .replace("@FNAC_KEY@", fnac.key())
+            .replace("@AMAZON_URL@", amazon.base_url().as_str())
+            .replace("@AMAZON_TOKEN_URL@", amazon.token_url().as_str())
+            .replace("@AMAZON_SELLER@", &login.seller_id)
+            .replace("@AMAZON_CLIENT@", &login.client_id)
+            .replace("@AMAZON_SECRET@", &login.client_secret)
+            .replace("@AMAZON_REFRESH@", &login.refresh_token)
             .replace("@STOCK_CSV@", &stock.display().to_string())
             .replace("@SMTP_PORT@", &self.smtp.port.to_string())
             .replace("@ALERTS_URL@", &self.alerts.url())

@@ -78,12 +78,12 @@ pub fn order(rng: &mut Rng, sku: &str, quantity: u32, country: &str) -> NewOrder
         .address_visible()
 }
 
-/// Either marketplace, as likely.
+/// Any marketplace, each as likely.
 pub fn marketplace(rng: &mut Rng) -> Marketplace {
-    if rng.below(2) == 0 {
-        Marketplace::Mirakl
-    } else {
-        Marketplace::Fnac
+    match rng.below(3) {
+        0 => Marketplace::Mirakl,
+        1 => Marketplace::Fnac,
+        _ => Marketplace::Amazon,
     }
 }
 
@@ -163,7 +163,7 @@ impl Stream {
 
 /// Ships the accepted orders, as the warehouse would, with a tracking number.
 pub fn ship_accepted(markets: &Marketplaces) {
-    let Marketplaces { mirakl, fnac } = markets;
+    let Marketplaces { mirakl, fnac, .. } = markets;
     for order in mirakl.orders() {
         if order.state == "SHIPPING" {
             let number = format!("6A{}", order.id.replace('-', ""));

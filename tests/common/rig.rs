@@ -30,7 +30,7 @@ impl Rig {
     /// Channel `lm` (the Mirakl sandbox) and channel `fnac`, both through their proxy, polled
     /// every `poll` (e.g. "2s"), with these `limits` tables.
     pub fn channels(&self, poll: &str, mirakl_limits: &str, fnac_limits: &str) -> String {
-        let Marketplaces { mirakl, fnac } = &*self.markets;
+        let Marketplaces { mirakl, fnac, .. } = &*self.markets;
         format!(
             r#"
 [[channel]]

@@ -2,6 +2,7 @@
 //! file that goes with them.
 
 use rust_decimal::Decimal;
+use vigie_amazon::sandbox as amazon;
 use vigie_fnac::sandbox as fnac;
 use vigie_mirakl::sandbox as mirakl;
 
@@ -10,6 +11,7 @@ use vigie_mirakl::sandbox as mirakl;
 pub enum Marketplace {
     Mirakl,
     Fnac,
+    Amazon,
 }
 
 /// One order line: SKU, units, unit price in euros.
@@ -100,6 +102,22 @@ impl NewOrder {
             last.clone_into(&mut spec.last_name);
         }
         self.country.clone_into(&mut spec.shipping_country);
+        spec
+    }
+
+    /// Amazon writes countries in alpha-2; Amazon names no customer before shipping.
+    pub fn amazon_spec(&self) -> amazon::OrderSpec {
+        let alpha2 = match self.country.as_str() {
+            "DEU" => "DE",
+            "BEL" => "BE",
+            "ESP" => "ES",
+            "ITA" => "IT",
+            _ => "FR",
+        };
+        let mut spec = amazon::OrderSpec::new().country(alpha2);
+        for line in &self.lines {
+            spec = spec.item(line.sku.as_str(), line.quantity, line.unit_price);
+        }
         spec
     }
 }

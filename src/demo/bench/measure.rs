@@ -68,7 +68,7 @@ impl Samples {
 type Pushes = HashMap<String, Vec<Timestamp>>;
 
 pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow::Result<Figures> {
-    let Marketplaces { mirakl, fnac } = &rig.markets;
+    let Marketplaces { mirakl, fnac, .. } = &rig.markets;
     let outside = report::Outside::gather(&rig.markets);
     let mut created: HashMap<String, Timestamp> = HashMap::new();
     // When Mirakl received the OR21 that accepted the order; vigie records the confirmation

@@ -167,7 +167,11 @@ mod tests {
         )
         .unwrap();
         assert!(text.contains("poll_interval = \"5m\""));
-        assert_eq!(text.matches("poll_interval = \"2s\"").count(), 1);
+        assert_eq!(
+            text.matches("poll_interval = \"2s\"").count(),
+            2,
+            "the other channels keep theirs"
+        );
         let text = set_key(&text, "[notify]", None, "limits", None).unwrap();
         assert!(!text.contains("marketplace_per_minute"));
         assert!(set_key(&text, "[notify]", None, "limits", None).is_err());

@@ -1,0 +1,139 @@
+//! Amazon has no acceptance step: accepting needs no call. Refusing cancels the refused
+//! items through a `POST_ORDER_ACKNOWLEDGEMENT_DATA` feed (`StatusCode` `Failure`, a
+//! `CancelReason` per item), followed to its processing report.
+
+use serde::Deserialize;
+use vigie_connector::{ConnectorError, LineDecision, Throttle};
+
+use crate::client::Api;
+use crate::feeds::{self, XML_CONTENT};
+use crate::limits::Throttles;
+
+pub const CANCEL_FEED: &str = "POST_ORDER_ACKNOWLEDGEMENT_DATA";
+/// vigie refuses for want of stock, or because the seller refused a flagged order; Amazon
+/// counts either against the cancellation rate, and `NoInventory` says it plainly.
+const CANCEL_REASON: &str = "NoInventory";
+
+/// The acknowledgement feed cancelling `items` of `order_id`.
+pub fn acknowledgement_xml(seller_id: &str, order_id: &str, items: &[&str]) -> String {
+    let items: String = items
+        .iter()
+        .map(|item| {
+            format!(
+                "<Item><AmazonOrderItemCode>{}</AmazonOrderItemCode><CancelReason>{CANCEL_REASON}</CancelReason></Item>",
+                escape(item)
+            )
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><AmazonEnvelope xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="amzn-envelope.xsd"><Header><DocumentVersion>1.01</DocumentVersion><MerchantIdentifier>{}</MerchantIdentifier></Header><MessageType>OrderAcknowledgement</MessageType><Message><MessageID>1</MessageID><OrderAcknowledgement><AmazonOrderID>{}</AmazonOrderID><StatusCode>Failure</StatusCode>{items}</OrderAcknowledgement></Message></AmazonEnvelope>"#,
+        escape(seller_id),
+        escape(order_id),
+    )
+}
+
+fn escape(text: &str) -> String {
+    quick_xml::escape::escape(text).into_owned()
+}
+
+/// The parts of an XML `ProcessingReport` that say whether it worked.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Envelope {
+    message: ReportMessage,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReportMessage {
+    processing_report: ProcessingReport,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ProcessingReport {
+    processing_summary: Summary,
+    #[serde(default)]
+    result: Vec<ReportResult>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Summary {
+    messages_with_error: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ReportResult {
+    result_description: Option<String>,
+}
+
+pub async fn decide(
+    api: &Api,
+    throttles: &Throttles,
+    feed_checks: &Throttle,
+    order_id: &str,
+    lines: &[LineDecision],
+) -> Result<(), ConnectorError> {
+    let refused: Vec<&str> = lines
+        .iter()
+        .filter(|l| !l.accept)
+        .map(|l| l.line_id.as_str())
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let xml = acknowledgement_xml(&api.seller_id, order_id, &refused);
+    let feed_id = feeds::submit(api, throttles, CANCEL_FEED, XML_CONTENT, xml.into_bytes()).await?;
+    tracing::info!(order = order_id, feed = %feed_id, "cancellation sent to Amazon");
+    match feeds::finished(api, throttles, feed_checks, &feed_id).await? {
+        // Nothing was applied: the cancellation may be sent again.
+        Err(why) => Err(ConnectorError::Transient(why)),
+        Ok(report) => read_report(&feed_id, &report),
+    }
+}
+
+fn read_report(feed_id: &str, report: &str) -> Result<(), ConnectorError> {
+    let envelope: Envelope = quick_xml::de::from_str(report).map_err(|e| {
+        ConnectorError::permanent(format!(
+            "cancellation feed {feed_id}: unreadable processing report: {e}"
+        ))
+    })?;
+    let report = envelope.message.processing_report;
+    if report.processing_summary.messages_with_error == 0 {
+        return Ok(());
+    }
+    let why: Vec<String> = report
+        .result
+        .into_iter()
+        .filter_map(|r| r.result_description)
+        .collect();
+    Err(ConnectorError::Permanent {
+        code: Some("ProcessingReport".into()),
+        message: format!("cancellation feed {feed_id} rejected: {}", why.join("; ")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_with_errors_is_a_permanent_refusal() {
+        let report = "<?xml version=\"1.0\"?><AmazonEnvelope><Header><DocumentVersion>1.02</DocumentVersion></Header><MessageType>ProcessingReport</MessageType><Message><MessageID>1</MessageID><ProcessingReport><DocumentTransactionID>1</DocumentTransactionID><StatusCode>Complete</StatusCode><ProcessingSummary><MessagesProcessed>1</MessagesProcessed><MessagesSuccessful>0</MessagesSuccessful><MessagesWithError>1</MessagesWithError><MessagesWithWarning>0</MessagesWithWarning></ProcessingSummary><Result><MessageID>1</MessageID><ResultCode>Error</ResultCode><ResultDescription>order already shipped</ResultDescription></Result></ProcessingReport></Message></AmazonEnvelope>";
+        let e = read_report("F1", report).unwrap_err();
+        assert!(e.to_string().contains("order already shipped"), "{e}");
+        let ok = report.replace("<MessagesWithError>1<", "<MessagesWithError>0<");
+        assert!(read_report("F1", &ok).is_ok());
+    }
+
+    #[test]
+    fn items_are_cancelled_with_a_reason() {
+        let xml = acknowledgement_xml("M1", "407-1-2", &["111", "a<b"]);
+        assert!(
+            xml.contains("<AmazonOrderID>407-1-2</AmazonOrderID><StatusCode>Failure</StatusCode>")
+        );
+        assert!(xml.contains("<AmazonOrderItemCode>a&lt;b</AmazonOrderItemCode><CancelReason>NoInventory</CancelReason>"));
+    }
+}

@@ -1,0 +1,340 @@
+//! Orders API v2026-01-01: `searchOrders` (paged by `paginationToken`, merchant-fulfilled
+//! orders of one marketplace) and `getOrder`, read into vigie's [`Order`].
+//!
+//! Amazon has no acceptance step: an order holds the seller's units from `PENDING` until it
+//! ships or is cancelled. Until then it reads as awaiting acceptance, so the engine reserves
+//! and judges it the moment it appears. Orders Amazon fulfils are never vigie's: dropped.
+
+use jiff::Timestamp;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use vigie_connector::{
+    Address, ConnectorError, Country, Customer, DestinationHints, Malformed, MarketplaceState,
+    Money, Order, OrderBatch, OrderLine, OrderStatus, Throttle,
+};
+
+use crate::client::{self, Api, Call};
+use vigie_connector::BodyLimit;
+
+/// The datasets vigie reads. `RECIPIENT` comes back empty without the restricted
+/// Direct-to-Consumer Delivery role: the destination rules then work on what is given.
+pub const INCLUDED_DATA: &str = "RECIPIENT,FULFILLMENT,PROCEEDS,CANCELLATION";
+const PAGE_SIZE: &str = "100";
+/// More pages than this in one read means something loops (a token that never ends).
+const MAX_PAGES: usize = 1000;
+
+/// The statuses in which an order still holds the seller's units.
+pub const HOLDING_STOCK: &str = "PENDING_AVAILABILITY,PENDING,UNSHIPPED,PARTIALLY_SHIPPED";
+
+/// What each `fulfillmentStatus` means for vigie.
+pub fn status_of(raw: &str) -> OrderStatus {
+    match raw {
+        "PENDING_AVAILABILITY" | "PENDING" | "UNSHIPPED" | "PARTIALLY_SHIPPED" => {
+            OrderStatus::AwaitingAcceptance
+        }
+        "SHIPPED" => OrderStatus::Shipped,
+        "CANCELLED" => OrderStatus::Cancelled,
+        _ => OrderStatus::Other,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchPage {
+    orders: Vec<serde_json::Value>,
+    pagination: Option<Pagination>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Pagination {
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct OneOrder {
+    order: serde_json::Value,
+}
+
+/// An order as v2026-01-01 writes it; only what vigie reads.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireOrder {
+    pub order_id: String,
+    pub created_time: Timestamp,
+    pub last_updated_time: Timestamp,
+    pub fulfillment: Option<Fulfillment>,
+    pub recipient: Option<Recipient>,
+    pub proceeds: Option<Proceeds>,
+    pub order_items: Vec<WireItem>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fulfillment {
+    pub fulfillment_status: String,
+    pub fulfilled_by: Option<String>,
+    pub ship_by_window: Option<Window>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Window {
+    pub latest_date_time: Option<Timestamp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recipient {
+    pub delivery_address: Option<WireAddress>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireAddress {
+    pub name: Option<String>,
+    pub company_name: Option<String>,
+    pub address_line1: Option<String>,
+    pub address_line2: Option<String>,
+    pub address_line3: Option<String>,
+    pub city: Option<String>,
+    pub postal_code: Option<String>,
+    pub country_code: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Proceeds {
+    pub grand_total: Option<WireMoney>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireMoney {
+    pub amount: Decimal,
+    pub currency_code: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireItem {
+    pub order_item_id: String,
+    pub quantity_ordered: u32,
+    pub product: Product,
+    pub cancellation: Option<ItemCancellation>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    pub seller_sku: Option<String>,
+    pub title: Option<String>,
+    pub price: Option<ItemPrice>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemPrice {
+    pub unit_price: Option<WireMoney>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemCancellation {
+    pub cancellation_execution: Option<serde_json::Value>,
+}
+
+/// One order payload: vigie's order, `None` for an order Amazon fulfils, or why it is unreadable.
+pub fn parse_order(payload: serde_json::Value) -> Result<Option<Order>, Malformed> {
+    let unreadable = |payload: &serde_json::Value, error: String| Malformed {
+        order_id: payload
+            .get("orderId")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        error,
+        payload: payload.to_string(),
+    };
+    let wire: WireOrder = serde_path_to_error::deserialize(&payload)
+        .map_err(|e| unreadable(&payload, format!("at {}: {}", e.path(), e.inner())))?;
+    let Some(fulfillment) = &wire.fulfillment else {
+        return Err(unreadable(&payload, "no fulfillment status".into()));
+    };
+    if fulfillment.fulfilled_by.as_deref() == Some("AMAZON") {
+        return Ok(None);
+    }
+    let order_state = MarketplaceState::new(
+        fulfillment.fulfillment_status.clone(),
+        status_of(&fulfillment.fulfillment_status),
+    );
+    let mut lines = Vec::with_capacity(wire.order_items.len());
+    for item in &wire.order_items {
+        let sku = item.product.seller_sku.clone().ok_or_else(|| {
+            unreadable(
+                &payload,
+                format!("item {} has no sellerSku", item.order_item_id),
+            )
+        })?;
+        let unit = item
+            .product
+            .price
+            .as_ref()
+            .and_then(|p| p.unit_price.as_ref());
+        let price = match unit {
+            Some(m) => Money::new(
+                m.amount * Decimal::from(item.quantity_ordered),
+                &m.currency_code,
+            ),
+            // Amazon may hide prices while an order is PENDING.
+            None => Money::new(Decimal::ZERO, currency_of(&wire)),
+        };
+        let state = match &item.cancellation {
+            Some(c) if c.cancellation_execution.is_some() => {
+                MarketplaceState::new("CANCELLED", OrderStatus::Cancelled)
+            }
+            _ => order_state.clone(),
+        };
+        lines.push(OrderLine {
+            id: item.order_item_id.clone(),
+            sku,
+            title: item.product.title.clone(),
+            quantity: item.quantity_ordered,
+            price,
+            state,
+        });
+    }
+    let total = match wire.proceeds.as_ref().and_then(|p| p.grand_total.as_ref()) {
+        Some(m) => Money::new(m.amount, &m.currency_code),
+        None => Money::new(
+            lines.iter().map(|l| l.price.amount).sum(),
+            currency_of(&wire),
+        ),
+    };
+    let address = wire
+        .recipient
+        .as_ref()
+        .and_then(|r| r.delivery_address.as_ref())
+        .map(address);
+    Ok(Some(Order {
+        reference: wire.order_id.clone(),
+        id: wire.order_id,
+        state: order_state,
+        created_at: wire.created_time,
+        updated_at: wire.last_updated_time,
+        // No acceptance: a flagged order must be decided before it has to ship.
+        acceptance_deadline: fulfillment
+            .ship_by_window
+            .as_ref()
+            .and_then(|w| w.latest_date_time),
+        customer: Customer::default(),
+        shipping_address: address,
+        destination_hints: DestinationHints::default(),
+        lines,
+        total,
+        shipment: None,
+    }))
+}
+
+fn currency_of(wire: &WireOrder) -> String {
+    wire.order_items
+        .iter()
+        .find_map(|i| i.product.price.as_ref()?.unit_price.as_ref())
+        .map_or_else(|| "EUR".to_owned(), |m| m.currency_code.clone())
+}
+
+fn address(a: &WireAddress) -> Address {
+    Address {
+        first_name: None,
+        last_name: a.name.clone(),
+        company: a.company_name.clone(),
+        street: [&a.address_line1, &a.address_line2, &a.address_line3]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+        postal_code: a.postal_code.clone(),
+        city: a.city.clone(),
+        country: a.country_code.as_deref().and_then(Country::parse),
+        phone: a.phone.clone(),
+    }
+}
+
+fn read_into(batch: &mut OrderBatch, payload: serde_json::Value) {
+    match parse_order(payload) {
+        Ok(Some(order)) => batch.orders.push(order),
+        Ok(None) => {}
+        Err(malformed) => batch.malformed.push(malformed),
+    }
+}
+
+/// `searchOrders` with `filters`, every page (each page repeats the filters, as Amazon requires).
+pub async fn search(
+    api: &Api,
+    budget: &Throttle,
+    filters: &[(&'static str, String)],
+) -> Result<OrderBatch, ConnectorError> {
+    let url = api.url(&["orders", "2026-01-01", "orders"]);
+    let mut query: Vec<(&str, String)> = filters.to_vec();
+    query.extend([
+        api.marketplace(),
+        ("fulfilledBy", "MERCHANT".to_owned()),
+        ("maxResultsPerPage", PAGE_SIZE.to_owned()),
+        ("includedData", INCLUDED_DATA.to_owned()),
+    ]);
+    let mut batch = OrderBatch::default();
+    let call = Call::safe("searchOrders", budget).reading(BodyLimit::page("order page"));
+    for _ in 0..MAX_PAGES {
+        let reply = api.get(call, &url, &query).await?;
+        let page: SearchPage = client::json("searchOrders", &reply)?;
+        for payload in page.orders {
+            read_into(&mut batch, payload);
+        }
+        match page.pagination.and_then(|p| p.next_token) {
+            Some(token) => {
+                query.retain(|(k, _)| *k != "paginationToken");
+                query.push(("paginationToken", token));
+            }
+            None => return Ok(batch),
+        }
+    }
+    Err(ConnectorError::permanent(format!(
+        "searchOrders: more than {MAX_PAGES} pages"
+    )))
+}
+
+/// `getOrder` for each id; an id Amazon does not know is skipped with a warning.
+pub async fn by_id(
+    api: &Api,
+    budget: &Throttle,
+    ids: &[String],
+) -> Result<OrderBatch, ConnectorError> {
+    let mut batch = OrderBatch::default();
+    for id in ids {
+        let url = api.url(&["orders", "2026-01-01", "orders", id]);
+        let query = [("includedData", INCLUDED_DATA.to_owned())];
+        match api.get(Call::safe("getOrder", budget), &url, &query).await {
+            Ok(reply) => {
+                let one: OneOrder = client::json("getOrder", &reply)?;
+                read_into(&mut batch, one.order);
+            }
+            Err(ConnectorError::Permanent {
+                code: Some(code), ..
+            }) if code == "NotFound" => {
+                tracing::warn!(order = %id, "Amazon knows no such order");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(batch)
+}
+
+/// Amazon's time format for query parameters: ISO 8601 to the millisecond, cut down.
+pub fn query_time(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// The end of a window, to the millisecond, rounded up: a change stamped in the last
+/// fraction of a millisecond is in this window, not lost between two.
+pub fn query_end(at: Timestamp) -> String {
+    query_time(at + jiff::SignedDuration::from_nanos(999_999))
+}
