@@ -9,8 +9,8 @@ use jiff::Timestamp;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use vigie_connector::{
-    Address, ConnectorError, Country, Customer, DestinationHints, Malformed, MarketplaceState,
-    Money, Order, OrderBatch, OrderLine, OrderStatus, Throttle,
+    Address, Cancellation, CancellationKind, ConnectorError, Country, Customer, DestinationHints,
+    Malformed, MarketplaceState, Money, Order, OrderBatch, OrderLine, OrderStatus, Throttle,
 };
 
 use crate::client::{self, Api, Call};
@@ -188,12 +188,26 @@ pub fn parse_order(payload: serde_json::Value) -> Result<Option<Order>, Malforme
             // Amazon may hide prices while an order is PENDING.
             None => Money::new(Decimal::ZERO, currency_of(&wire)),
         };
-        let state = match &item.cancellation {
-            Some(c) if c.cancellation_execution.is_some() => {
-                MarketplaceState::new("CANCELLED", OrderStatus::Cancelled)
-            }
-            _ => order_state.clone(),
+        let cancelled = item
+            .cancellation
+            .as_ref()
+            .is_some_and(|c| c.cancellation_execution.is_some());
+        let state = if cancelled {
+            MarketplaceState::new("CANCELLED", OrderStatus::Cancelled)
+        } else {
+            order_state.clone()
         };
+        // Amazon cancels an item whole, before it ships; it gives no reason vigie reads yet.
+        let cancellations = cancelled
+            .then(|| Cancellation {
+                id: None,
+                kind: CancellationKind::Cancelled,
+                quantity: item.quantity_ordered,
+                reason: None,
+                after_shipping: false,
+            })
+            .into_iter()
+            .collect();
         lines.push(OrderLine {
             id: item.order_item_id.clone(),
             sku,
@@ -201,6 +215,7 @@ pub fn parse_order(payload: serde_json::Value) -> Result<Option<Order>, Malforme
             quantity: item.quantity_ordered,
             price,
             state,
+            cancellations,
         });
     }
     let total = match wire.proceeds.as_ref().and_then(|p| p.grand_total.as_ref()) {
@@ -232,6 +247,8 @@ pub fn parse_order(payload: serde_json::Value) -> Result<Option<Order>, Malforme
         lines,
         total,
         shipment: None,
+        // Amazon's A-to-z claims are not read yet.
+        incident: None,
     }))
 }
 
