@@ -199,7 +199,7 @@ pub fn parse_order(payload: serde_json::Value) -> Result<Option<Order>, Malforme
         };
         // Amazon cancels an item whole, before it ships; it gives no reason vigie reads yet.
         let cancellations = cancelled
-            .then(|| Cancellation {
+            .then_some(Cancellation {
                 id: None,
                 kind: CancellationKind::Cancelled,
                 quantity: item.quantity_ordered,
