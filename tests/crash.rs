@@ -126,7 +126,7 @@ async fn feed(
                 if order.state == "SHIPPING" && rng.chance(0.2) {
                     let tracking = Tracking {
                         tracking_number: format!("TRK{}", order.id),
-                        carrier_code: Some("COL".into()),
+                        carrier_code: Some("COLISSIMO".into()),
                         carrier_name: Some("Colissimo".into()),
                         tracking_url: None,
                     };

@@ -91,6 +91,7 @@ async fn refunds_release_before_shipping_and_keep_units_out_after() {
             &after,
             Tracking {
                 tracking_number: "T1".into(),
+                carrier_name: Some("Colissimo".into()),
                 ..Tracking::default()
             },
         )

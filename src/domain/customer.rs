@@ -3,7 +3,7 @@
 //!
 //! The customer is recognised by a key the store derives from the order: the first and last
 //! names when the marketplace gives a last name, else the e-mail address (the store's
-//! migration V7 says why); an order without either has an unknown customer.
+//! migration V10 says why); an order without either has an unknown customer.
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -60,10 +60,12 @@ pub fn history(this: Judging, orders: Option<&[PastOrder]>) -> CustomerFacts {
     let seen_then = |o: &&PastOrder| {
         o.order_pk != this.order_pk && (o.order_pk < this.order_pk || o.first_seen_at < judged_at)
     };
+    // Earlier: created before it, or stored before it (marketplaces' clocks differ, and some
+    // give creation times to the second only).
     let earlier: Vec<&PastOrder> = orders
         .iter()
         .filter(seen_then)
-        .filter(|o| (o.created_at, o.order_pk) < (this.created_at, this.order_pk))
+        .filter(|o| o.order_pk < this.order_pk || o.created_at < this.created_at)
         .collect();
     let within = |span: SignedDuration| {
         let since = this

@@ -1,5 +1,5 @@
 //! A customer's orders across channels, recognised by the `customer_key` the schema derives
-//! from each order (migration V7 says how), for the facts the seller's rules read.
+//! from each order (migration V10 says how), for the facts the seller's rules read.
 
 use std::collections::HashMap;
 

@@ -50,6 +50,7 @@ async fn refunds_before_and_after_shipping_and_a_partial_cancellation() {
             &id,
             Tracking {
                 tracking_number: "T1".into(),
+                carrier_name: Some("Colissimo".into()),
                 ..Tracking::default()
             },
         )
