@@ -1,6 +1,7 @@
 //! The review pages in a real headless Chromium, driven over WebDriver (Debian's `chromium` and
 //! `chromium-driver`, which `.ci/run` installs): a person logs in, opens a flagged order,
-//! clicks Accept, refuses another with a reason, and the marketplace sandbox receives both.
+//! clicks Accept, enters the parcel, refuses another with a reason, and the marketplace
+//! sandbox receives all three.
 //! A screenshot of each page is kept in `target/tmp/web-screenshots/` for a reviewer.
 
 mod common;
@@ -187,6 +188,32 @@ async fn a_person_on_call_decides_flagged_orders_from_a_phone() {
         || shop.sandbox.order(&first).unwrap().state == "SHIPPING",
         "the acceptance received by the marketplace",
     );
+
+    // Accepted: the order's page now takes the parcel.
+    browser.refresh().await.unwrap();
+    wait_for_text(&browser, "Record the parcel").await;
+    for (field, text) in [("carrier", "Colissimo"), ("tracking_number", "6A0042")] {
+        browser.find(Locator::Id(field)).await.unwrap().send_keys(text).await.unwrap();
+    }
+    browser
+        .find(Locator::Css("form[action$='/ship'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "ship by Camille: Colissimo 6A0042").await;
+    shop.wait_until(
+        || {
+            shop.sandbox
+                .order(&first)
+                .unwrap()
+                .tracking
+                .is_some_and(|t| t.tracking_number == "6A0042")
+        },
+        "the tracking number received by the marketplace",
+    );
+    snap(&browser, "order-shipped").await;
 
     browser
         .goto(&shop.url(&format!("/orders/lm/{second}")))

@@ -201,3 +201,76 @@ async fn off_loopback_everything_but_the_probes_needs_a_login_or_the_token() {
     assert!(limited, "login attempts were never limited");
     assert!(!shop.daemon.log().contains(PASSWORD));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_records_a_parcel_once_and_names_the_bad_field() {
+    let web = format!("[web]\napi_token = \"{TOKEN}\"\n");
+    let shop = Shop::start("127.0.0.1:0", &web).await;
+    let [first, second] = &shop.flagged;
+    let (status, _) = shop
+        .api_review(first, r#"{"decision": "accept"}"#, None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    shop.wait_until(
+        || shop.sandbox.order(first).unwrap().state == "SHIPPING",
+        "accepted on the marketplace",
+    );
+
+    let ship = |body: String, key: Option<&'static str>| {
+        let mut request = shop
+            .http
+            .post(shop.url("/api/shipments"))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let parcel = |order: &str, carrier: &str, line: &str| {
+        format!(
+            r#"{{"channel": "lm", "order_id": "{order}", "carrier": "{carrier}",
+                "tracking_number": "6A77", "lines": [{{"line_id": "{line}"}}]}}"#
+        )
+    };
+    let line = format!("{first}-1");
+    for (body, status, field) in [
+        (parcel("nope", "Colissimo", &line), StatusCode::NOT_FOUND, "order_id"),
+        (parcel(second, "Colissimo", &line), StatusCode::CONFLICT, "order_id"),
+        (parcel(first, "Colissimo", "no-such-line"), StatusCode::UNPROCESSABLE_ENTITY, "lines"),
+        (parcel(first, " ", &line), StatusCode::UNPROCESSABLE_ENTITY, "carrier"),
+        (r#"{"channel": "lm"}"#.to_owned(), StatusCode::UNPROCESSABLE_ENTITY, "order_id"),
+    ] {
+        let (got, answer) = ship(body.clone(), None).await;
+        assert_eq!(got, status, "{body}: {answer}");
+        assert!(answer["error"].as_str().unwrap().contains(field), "{body}: {answer}");
+    }
+
+    let (status, answer) = ship(parcel(first, "Colissimo", &line), Some("wh-1")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["recorded"], true);
+    let (status, again) = ship(parcel(first, "Colissimo", &line), Some("wh-1")).await;
+    assert_eq!((status, &again), (StatusCode::ACCEPTED, &answer));
+    // The same parcel without a key: recorded once, answered as known.
+    let (status, known) = ship(parcel(first, "Colissimo", &line), None).await;
+    assert_eq!((status, &known["recorded"]), (StatusCode::ACCEPTED, &json!(false)));
+    shop.wait_until(
+        || {
+            shop.sandbox
+                .order(first)
+                .unwrap()
+                .tracking
+                .is_some_and(|t| t.tracking_number == "6A77")
+        },
+        "the parcel confirmed to the marketplace",
+    );
+    let parcels = shop.setup.database().map_or(0, |db| {
+        common::count(&db, "SELECT COUNT(*) FROM shipments")
+    });
+    assert_eq!(parcels, 1);
+}

@@ -86,6 +86,11 @@ pub async fn run(
         heartbeats: supervisor.heartbeats.clone(),
         metrics,
         config: supervisor.shared.clone(),
+        unlisted_carriers: plan
+            .channels
+            .iter()
+            .map(|c| (c.name().to_owned(), c.marketplace.takes_unlisted_carriers()))
+            .collect(),
     };
     let limits = serve_http::Limits::for_this_process();
     tracing::info!(

@@ -23,6 +23,8 @@ pub(super) struct StatusState {
     pub heartbeats: Heartbeats,
     pub metrics: PrometheusHandle,
     pub config: SharedConfig,
+    /// Per channel at start, whether its marketplace takes a carrier it does not list.
+    pub unlisted_carriers: std::collections::HashMap<String, bool>,
 }
 
 pub(super) async fn serve(
@@ -50,7 +52,12 @@ pub(super) async fn serve(
             return;
         }
     };
-    let web = web::WebState::new(state.store.clone(), state.config.clone(), listen);
+    let web = web::WebState::new(
+        state.store.clone(),
+        state.config.clone(),
+        listen,
+        state.unlisted_carriers.clone(),
+    );
     let views = Router::new()
         .route("/status", get(status_view))
         .route("/orders", get(orders_view))

@@ -10,7 +10,8 @@ use super::Result;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     pub at: String,
-    /// `seen`, `state`, `decided`, `settled`, `message`, `alert`, `action`.
+    /// `seen`, `state`, `decided`, `settled`, `parcel`, `cancelled`, `message`, `alert`,
+    /// `action`.
     pub kind: &'static str,
     pub text: String,
 }
@@ -49,6 +50,17 @@ pub fn of_order(
                 || CASE WHEN resolved_at IS NULL THEN '' ELSE ' (resolved ' || resolved_at || ')' END
            FROM alerts WHERE order_ref = ?2
          UNION ALL
+         SELECT recorded_at, 'parcel', carrier || ' ' || tracking_number || ' recorded (' || source || ')'
+           FROM shipments WHERE order_pk = ?1
+         UNION ALL
+         SELECT settled_at, 'parcel', carrier || ' ' || tracking_number || ' ' || state
+                || COALESCE(': ' || note, '')
+           FROM shipments WHERE order_pk = ?1 AND settled_at IS NOT NULL
+         UNION ALL
+         SELECT recorded_at, 'cancelled', 'line ' || line_id || ' ' || quantity || ' unit(s) '
+                || kind || ' by ' || by || COALESCE(': ' || reason, '')
+           FROM cancellations WHERE order_pk = ?1
+         UNION ALL
          SELECT at, 'action', action || ' by ' || actor || COALESCE(': ' || detail, '')
            FROM order_actions WHERE order_pk = ?1
          ORDER BY 1, 2",
@@ -67,8 +79,16 @@ pub fn of_order(
 }
 
 fn kind_word(kind: &str) -> &'static str {
-    const KINDS: [&str; 7] = [
-        "seen", "state", "decided", "settled", "message", "alert", "action",
+    const KINDS: [&str; 9] = [
+        "seen",
+        "state",
+        "decided",
+        "settled",
+        "parcel",
+        "cancelled",
+        "message",
+        "alert",
+        "action",
     ];
     KINDS.into_iter().find(|k| *k == kind).unwrap_or("other")
 }

@@ -12,7 +12,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::WebState;
+use super::ship::{self, ShipError};
+use crate::pipeline::parcel::{ParcelError, ParcelRequest};
 use crate::pipeline::review::{self, ReviewError};
+use crate::store::shipments::Recorded;
 use crate::store::{self, StoreError, api_requests};
 
 /// With a token configured, every call must carry it; without one, only loopback is served.
@@ -101,6 +104,103 @@ pub async fn review(
             )
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShipmentBody {
+    channel: String,
+    order_id: String,
+    carrier: String,
+    tracking_number: String,
+    tracking_url: Option<String>,
+    /// None: every unit still to ship.
+    #[serde(default)]
+    lines: Vec<ShippedLine>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShippedLine {
+    line_id: String,
+    /// None: every unit of the line still to ship.
+    quantity: Option<u32>,
+}
+
+/// `POST /api/shipments` with `{channel, order_id, carrier, tracking_number, tracking_url?,
+/// lines?}`: a parcel, recorded like `vigie ship`; the daemon confirms it at its next cycle.
+pub async fn shipments(State(state): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
+    let parsed: ShipmentBody = match read_json(&body) {
+        Ok(parsed) => parsed,
+        Err(refused) => return refused.into_response(),
+    };
+    let key = match idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(refused) => return refused.into_response(),
+    };
+    let request = format!("shipment {}", String::from_utf8_lossy(&body));
+    let store = state.store.clone();
+    let done = store
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            once(&tx, key.as_deref(), &request, |tx| {
+                let parcel = ParcelRequest {
+                    order_id: parsed.order_id.clone(),
+                    carrier: parsed.carrier.clone(),
+                    tracking_number: parsed.tracking_number.clone(),
+                    tracking_url: parsed.tracking_url.clone(),
+                    lines: parsed
+                        .lines
+                        .iter()
+                        .map(|l| (l.line_id.clone(), l.quantity))
+                        .collect(),
+                };
+                match ship::record(&state, tx, &parsed.channel, &parcel, "api", "api") {
+                    Ok(recorded) => Ok((
+                        StatusCode::ACCEPTED,
+                        json!({
+                            "channel": parsed.channel,
+                            "order_id": parsed.order_id,
+                            "carrier": parsed.carrier.trim(),
+                            "tracking_number": parsed.tracking_number.trim(),
+                            "recorded": recorded == Recorded::New,
+                        }),
+                    )),
+                    Err(ShipError::Parcel(ParcelError::Store(e))) => Err(e),
+                    Err(e) => Ok(refusal(&e)),
+                }
+            })
+            .and_then(|answer| tx.commit().map(|()| answer).map_err(Into::into))
+        })
+        .await;
+    match done {
+        Ok((status, body)) => answer(status, body),
+        Err(e) => {
+            tracing::error!("api: {e}");
+            answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"error": "database error"}),
+            )
+        }
+    }
+}
+
+/// A parcel refused: which status, and the error prefixed with the field it is about.
+fn refusal(e: &ShipError) -> (StatusCode, serde_json::Value) {
+    let status = match e {
+        ShipError::UnknownChannel(_) | ShipError::Parcel(ParcelError::UnknownOrder(_)) => {
+            StatusCode::NOT_FOUND
+        }
+        ShipError::Parcel(ParcelError::NotShippable { .. } | ParcelError::NothingToShip(_)) => {
+            StatusCode::CONFLICT
+        }
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let error = match e.field() {
+        Some(field) => format!("{field}: {e}"),
+        None => e.to_string(),
+    };
+    (status, json!({ "error": error }))
 }
 
 /// Runs `apply` unless `key` was answered before: then the same answer, or 422 when the key

@@ -9,7 +9,9 @@ mod auth;
 mod chart;
 mod pages;
 mod render;
+mod ship;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -35,10 +37,18 @@ pub struct WebState {
     sessions: Arc<auth::Sessions>,
     logins: Arc<auth::LoginLimiter>,
     pages: Arc<render::Pages>,
+    /// Per channel, whether its marketplace takes a carrier it does not list (read from the
+    /// connectors at start; a channel added by a reload takes listed carriers only).
+    unlisted_carriers: Arc<HashMap<String, bool>>,
 }
 
 impl WebState {
-    pub fn new(store: Store, config: SharedConfig, listen: SocketAddr) -> Self {
+    pub fn new(
+        store: Store,
+        config: SharedConfig,
+        listen: SocketAddr,
+        unlisted_carriers: HashMap<String, bool>,
+    ) -> Self {
         let timezone = current(&config).daemon.timezone.clone();
         Self {
             store,
@@ -47,6 +57,7 @@ impl WebState {
             sessions: Arc::default(),
             logins: Arc::default(),
             pages: Arc::new(render::Pages::new(timezone)),
+            unlisted_carriers: Arc::new(unlisted_carriers),
         }
     }
 
@@ -79,6 +90,7 @@ pub fn routes(state: WebState) -> Router {
         .route("/review", get(pages::review_queue))
         .route("/orders/{channel}/{order_id}", get(pages::order))
         .route("/orders/{channel}/{order_id}/review", post(pages::review))
+        .route("/orders/{channel}/{order_id}/ship", post(pages::ship))
         .route("/stock", get(pages::stock))
         .route("/alerts", get(pages::alerts))
         .route("/alerts/{id}/acknowledge", post(pages::acknowledge))

@@ -27,6 +27,9 @@ fn done_message(done: &Done) -> Option<&'static str> {
         "accepted" => Some("Accepted: the daemon tells the marketplace at its next cycle."),
         "refused" => Some("Refused: the daemon tells the marketplace at its next cycle."),
         "acknowledged" => Some("Acknowledged: no more reminders for this alert."),
+        "shipped" => {
+            Some("Parcel recorded: the daemon confirms it to the marketplace at its next cycle.")
+        }
         _ => None,
     }
 }
@@ -236,11 +239,31 @@ pub async fn order(
     match read {
         Ok(Some((held, story))) => state.pages.render(
             "order.html",
-            context! { session => v(&session), held => v(&held), story => v(&story), awaiting_review => held.order.status == "flagged", done => v(&done_message(&done)), page => "order" },
+            context! { session => v(&session), held => v(&held), story => v(&story), awaiting_review => held.order.status == "flagged", can_ship => can_ship(&held.order), done => v(&done_message(&done)), page => "order" },
         ),
         Ok(None) => (StatusCode::NOT_FOUND, "no such order\n").into_response(),
         Err(e) => render::failure(&e.to_string()),
     }
+}
+
+/// Accepted (or accepted by vigie, before the marketplace shows it) and not all shipped.
+fn can_ship(order: &orders::OrderView) -> bool {
+    let accepted = order.status == "accepted"
+        || (order.status == "awaiting_acceptance" && order.decision == Some("accept"));
+    let parcels: u32 = order
+        .shipments
+        .iter()
+        .filter(|p| p.state != crate::store::shipments::Confirmation::Rejected)
+        .flat_map(|p| &p.lines)
+        .map(|l| l.quantity)
+        .sum();
+    let owed: u32 = order
+        .lines
+        .iter()
+        .filter(|l| l.accepted != Some(false))
+        .map(|l| l.quantity)
+        .sum();
+    accepted && parcels < owed
 }
 
 #[derive(Deserialize)]
@@ -294,6 +317,56 @@ pub async fn review(
             .into_response()
         }
         Ok(Err(refused)) => (StatusCode::CONFLICT, format!("{refused}\n")).into_response(),
+        Err(e) => render::failure(&e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ShipForm {
+    csrf: String,
+    carrier: String,
+    tracking_number: String,
+    #[serde(default)]
+    tracking_url: String,
+}
+
+/// A parcel for every unit still to ship, from the order's page.
+pub async fn ship(
+    State(state): State<WebState>,
+    Extension(session): Extension<auth::Session>,
+    Path((channel, order_id)): Path<(String, String)>,
+    Form(form): Form<ShipForm>,
+) -> Response {
+    if !auth::same_secret(&form.csrf, &session.csrf) {
+        return forbidden();
+    }
+    let request = crate::pipeline::parcel::ParcelRequest {
+        order_id: order_id.clone(),
+        carrier: form.carrier,
+        tracking_number: form.tracking_number,
+        tracking_url: Some(form.tracking_url).filter(|u| !u.trim().is_empty()),
+        lines: Vec::new(),
+    };
+    let back = format!("/orders/{}/{}", path_part(&channel), path_part(&order_id));
+    let web = state.clone();
+    let result = state
+        .store
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            match super::ship::record(&web, &tx, &channel, &request, &session.who, "web") {
+                Ok(_) => tx.commit().map(|()| Ok(())).map_err(Into::into),
+                Err(super::ship::ShipError::Parcel(
+                    crate::pipeline::parcel::ParcelError::Store(e),
+                )) => Err(e),
+                Err(e) => Ok(Err(e)),
+            }
+        })
+        .await;
+    match result {
+        Ok(Ok(())) => Redirect::to(&format!("{back}?done=shipped")).into_response(),
+        Ok(Err(refused)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, format!("{refused}\n")).into_response()
+        }
         Err(e) => render::failure(&e.to_string()),
     }
 }
