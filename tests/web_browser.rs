@@ -193,7 +193,13 @@ async fn a_person_on_call_decides_flagged_orders_from_a_phone() {
     browser.refresh().await.unwrap();
     wait_for_text(&browser, "Record the parcel").await;
     for (field, text) in [("carrier", "Colissimo"), ("tracking_number", "6A0042")] {
-        browser.find(Locator::Id(field)).await.unwrap().send_keys(text).await.unwrap();
+        browser
+            .find(Locator::Id(field))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
     }
     browser
         .find(Locator::Css("form[action$='/ship'] button"))

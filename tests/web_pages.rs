@@ -240,15 +240,38 @@ async fn the_api_records_a_parcel_once_and_names_the_bad_field() {
     };
     let line = format!("{first}-1");
     for (body, status, field) in [
-        (parcel("nope", "Colissimo", &line), StatusCode::NOT_FOUND, "order_id"),
-        (parcel(second, "Colissimo", &line), StatusCode::CONFLICT, "order_id"),
-        (parcel(first, "Colissimo", "no-such-line"), StatusCode::UNPROCESSABLE_ENTITY, "lines"),
-        (parcel(first, " ", &line), StatusCode::UNPROCESSABLE_ENTITY, "carrier"),
-        (r#"{"channel": "lm"}"#.to_owned(), StatusCode::UNPROCESSABLE_ENTITY, "order_id"),
+        (
+            parcel("nope", "Colissimo", &line),
+            StatusCode::NOT_FOUND,
+            "order_id",
+        ),
+        (
+            parcel(second, "Colissimo", &line),
+            StatusCode::CONFLICT,
+            "order_id",
+        ),
+        (
+            parcel(first, "Colissimo", "no-such-line"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "lines",
+        ),
+        (
+            parcel(first, " ", &line),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "carrier",
+        ),
+        (
+            r#"{"channel": "lm"}"#.to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "order_id",
+        ),
     ] {
         let (got, answer) = ship(body.clone(), None).await;
         assert_eq!(got, status, "{body}: {answer}");
-        assert!(answer["error"].as_str().unwrap().contains(field), "{body}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(field),
+            "{body}: {answer}"
+        );
     }
 
     let (status, answer) = ship(parcel(first, "Colissimo", &line), Some("wh-1")).await;
@@ -258,7 +281,10 @@ async fn the_api_records_a_parcel_once_and_names_the_bad_field() {
     assert_eq!((status, &again), (StatusCode::ACCEPTED, &answer));
     // The same parcel without a key: recorded once, answered as known.
     let (status, known) = ship(parcel(first, "Colissimo", &line), None).await;
-    assert_eq!((status, &known["recorded"]), (StatusCode::ACCEPTED, &json!(false)));
+    assert_eq!(
+        (status, &known["recorded"]),
+        (StatusCode::ACCEPTED, &json!(false))
+    );
     shop.wait_until(
         || {
             shop.sandbox
@@ -269,8 +295,9 @@ async fn the_api_records_a_parcel_once_and_names_the_bad_field() {
         },
         "the parcel confirmed to the marketplace",
     );
-    let parcels = shop.setup.database().map_or(0, |db| {
-        common::count(&db, "SELECT COUNT(*) FROM shipments")
-    });
+    let parcels = shop
+        .setup
+        .database()
+        .map_or(0, |db| common::count(&db, "SELECT COUNT(*) FROM shipments"));
     assert_eq!(parcels, 1);
 }

@@ -86,11 +86,7 @@ pub async fn run(
         heartbeats: supervisor.heartbeats.clone(),
         metrics,
         config: supervisor.shared.clone(),
-        unlisted_carriers: plan
-            .channels
-            .iter()
-            .map(|c| (c.name().to_owned(), c.marketplace.takes_unlisted_carriers()))
-            .collect(),
+        unlisted_carriers: plan.unlisted_carriers(),
     };
     let limits = serve_http::Limits::for_this_process();
     tracing::info!(

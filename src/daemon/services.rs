@@ -29,6 +29,14 @@ pub(super) struct Plan {
 }
 
 impl Plan {
+    /// Per channel, whether its marketplace takes a carrier it does not list.
+    pub fn unlisted_carriers(&self) -> std::collections::HashMap<String, bool> {
+        self.channels
+            .iter()
+            .map(|c| (c.name().to_owned(), c.marketplace.takes_unlisted_carriers()))
+            .collect()
+    }
+
     pub fn new(
         config: Arc<Config>,
         store: &Store,

@@ -98,6 +98,7 @@ pub fn routes(state: WebState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), with_session));
     let api = Router::new()
         .route("/api/orders/{channel}/{order_id}/review", post(api::review))
+        .route("/api/shipments", post(api::shipments))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             api::authorized,
