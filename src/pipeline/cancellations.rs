@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use rusqlite::Transaction;
 use vigie_connector::{CancellationKind, Order, OrderStatus};
 
-use super::ingest::Settings;
+use super::settings::Settings;
 use crate::delivery;
 use crate::domain::cancellation::{self, Circumstances};
 use crate::events::OrderEvent;

@@ -5,7 +5,7 @@
 use rusqlite::Transaction;
 use vigie_connector::Order;
 
-use super::ingest::Settings;
+use super::settings::Settings;
 use crate::delivery;
 use crate::domain::alert_keys;
 use crate::domain::alerts::{Alert, AlertKind};

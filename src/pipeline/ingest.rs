@@ -10,30 +10,15 @@ use rusqlite::{Connection, Transaction};
 use vigie_connector::{Malformed, Order, OrderBatch, OrderStatus};
 
 use super::decide::{self, Applied, Policy};
+pub use super::settings::Settings;
 use super::{Channel, Context, Error, cancellations, incidents, watch};
-use crate::config::{Config, Deadline};
 use crate::delivery;
 use crate::domain::alert_keys;
 use crate::domain::alerts::{Alert, AlertKind};
 use crate::domain::deadlines;
 use crate::domain::rules::{self, Reason, Verdict};
 use crate::events::OrderEvent;
-use crate::skumap::SkuMap;
 use crate::store::{self, alerts, channels, orders, quarantine, stock};
-
-/// What a channel's batch is judged with.
-pub struct Settings<'a> {
-    pub channel: &'a str,
-    pub config: &'a Config,
-    pub policy: Policy<'a>,
-    /// The channel's acceptance deadline, for orders whose marketplace announces none.
-    pub deadline: Deadline,
-    /// The channel's SKUs -> the ledger's, applied to each order before it is stored.
-    pub sku_map: &'a SkuMap,
-    /// Judge and log, then roll the whole batch back: a later real run sees every order as
-    /// new and misses no message, alert or decision.
-    pub dry_run: bool,
-}
 
 /// What a cycle did, for logs, metrics and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -26,6 +26,7 @@ pub mod parcel;
 pub mod push;
 pub mod review;
 pub mod seller_cancel;
+mod settings;
 pub mod ship;
 pub mod watch;
 mod window;
