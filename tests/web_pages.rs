@@ -13,6 +13,16 @@ async fn on_loopback_the_pages_need_no_login_but_every_form_its_token() {
     let shop = Shop::start("127.0.0.1:0", "").await;
     let [first, second] = &shop.flagged;
 
+    // A hostile page whose name resolves to vigie's address (DNS rebinding) gets nothing.
+    let rebound = shop
+        .http
+        .get(shop.url("/review"))
+        .header("host", "evil.example:9184")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), StatusCode::MISDIRECTED_REQUEST);
+
     let queue = shop.get("/review", None).await;
     assert_eq!(queue.status(), StatusCode::OK);
     let cookie = session_cookie(&queue);
@@ -125,6 +135,17 @@ async fn the_api_applies_a_request_once_and_names_what_is_wrong() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    // Another site's page can post text/plain without asking the browser first: refused.
+    let plain = shop
+        .http
+        .post(shop.url(&format!("/api/orders/lm/{first}/review")))
+        .bearer_auth(TOKEN)
+        .header("content-type", "text/plain")
+        .body(r#"{"decision": "accept"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     let body = r#"{"decision": "accept", "reason": "ERP says yes"}"#;
     let (status, first_answer) = shop.api_review(first, body, Some("erp-42")).await;

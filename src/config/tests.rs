@@ -532,3 +532,22 @@ fn secrets_never_show_in_summary_or_debug() {
 }
 
 mod sections;
+
+#[test]
+fn the_pages_answer_only_under_their_own_names() {
+    let env = Environment::default();
+    let text = "[web]\npublic_url = \"https://vigie.example.com\"\n[[channel]]\nname = \"a\"\nkind = \"mirakl\"\nbase_url = \"http://127.0.0.1:1\"\napi_key = \"k\"\n";
+    let web = parse_text(text, &env).unwrap().web;
+    for own in [
+        "127.0.0.1:9184",
+        "[::1]:9184",
+        "localhost:9184",
+        "vigie.example.com",
+        "10.0.0.5",
+    ] {
+        assert!(web.is_own_host(own), "{own}");
+    }
+    for other in ["evil.example:9184", "", "vigie.example.com.evil.example"] {
+        assert!(!web.is_own_host(other), "{other}");
+    }
+}

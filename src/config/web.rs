@@ -25,9 +25,27 @@ pub struct WebConfig {
 }
 
 impl WebConfig {
-    /// Whether anything at all is asked of a visitor.
+    /// Whether visitors must log in (or send the API token): always off loopback, and on
+    /// loopback too once a password is set (a reverse proxy in front brings everyone there).
     pub fn requires_login(&self, listen: SocketAddr) -> bool {
-        !listen.ip().is_loopback()
+        !listen.ip().is_loopback() || self.password_hash.is_some()
+    }
+
+    /// Whether a request's `Host` names this server: an address, `localhost`, or the host of
+    /// `public_url`. Any other name is a page of another site that made its name resolve to
+    /// vigie's address (DNS rebinding), to read the pages with the visitor's browser.
+    pub fn is_own_host(&self, host: &str) -> bool {
+        let name = match host.strip_prefix('[') {
+            Some(bracketed) => bracketed.split(']').next().unwrap_or(""),
+            None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+        };
+        name.parse::<std::net::IpAddr>().is_ok()
+            || name.eq_ignore_ascii_case("localhost")
+            || self
+                .public_url
+                .as_ref()
+                .and_then(|u| u.host_str())
+                .is_some_and(|own| own.eq_ignore_ascii_case(name))
     }
 
     /// The page of one order, for alerts, when `public_url` is set.

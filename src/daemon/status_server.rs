@@ -65,6 +65,10 @@ pub(super) async fn serve(
         .layer(middleware::from_fn_with_state(
             web.clone(),
             web::readers_only,
+        ))
+        .layer(middleware::from_fn_with_state(
+            web.clone(),
+            web::own_host_only,
         ));
     let app = Router::new()
         .route("/healthz", get(healthz))

@@ -215,13 +215,14 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
             }
             Err(e) => failure = Some(e),
         }
-        // Parcels go out after decisions: an order accepted this cycle may ship in it too.
-        match ship::run(channel, ctx).await {
-            Ok((_, reread)) => report.stock_moved |= reread,
-            Err(e) => failure = failure.or(Some(e)),
-        }
+        // The seller's cancellations, then parcels, after decisions: an order accepted this
+        // cycle may ship in it too, and a parcel knows which units are no longer owed.
         match seller_cancel::run(channel, ctx).await {
             Ok(reread) => report.stock_moved |= reread,
+            Err(e) => failure = failure.or(Some(e)),
+        }
+        match ship::run(channel, ctx).await {
+            Ok((_, reread)) => report.stock_moved |= reread,
             Err(e) => failure = failure.or(Some(e)),
         }
     }

@@ -9,7 +9,6 @@ use rusqlite::Transaction;
 use vigie_connector::{Carrier, OrderStatus};
 
 use crate::config::ChannelConfig;
-use crate::store::seller_cancels;
 use crate::store::shipments::{self, NewParcel, Recorded, Units};
 use crate::store::{StoreError, orders};
 
@@ -180,19 +179,16 @@ pub(crate) fn check_accepted(
     }
 }
 
-/// Units per line the seller owes, in no parcel and not cancelled by the seller.
+/// Units per line the seller owes and has put in no parcel yet.
 pub(crate) fn units_left(
     tx: &Transaction<'_>,
     order_pk: i64,
 ) -> Result<HashMap<String, u32>, ParcelError> {
-    let mut gone = shipments::shipped_units(tx, order_pk)?;
-    for units in seller_cancels::cancelled_units(tx, order_pk)? {
-        *gone.entry(units.line_id).or_insert(0) += units.quantity;
-    }
+    let shipped = shipments::shipped_units(tx, order_pk)?;
     Ok(shipments::units_to_ship(tx, order_pk)?
         .into_iter()
         .map(|(line, owed)| {
-            let left = owed.saturating_sub(gone.get(&line).copied().unwrap_or(0));
+            let left = owed.saturating_sub(shipped.get(&line).copied().unwrap_or(0));
             (line, left)
         })
         .collect())

@@ -139,16 +139,37 @@ pub fn of_order(conn: &Connection, order_pk: i64) -> Result<Vec<StoredParcel>> {
 }
 
 /// Units per line the seller owes the customer: lines neither refused (by vigie or the
-/// marketplace) nor cancelled.
+/// marketplace) nor cancelled whole, less the units cancelled or refunded since (by the
+/// marketplace, or asked by the seller and not refused: the larger of the two, since the
+/// marketplace reports the seller's own cancellation back).
 pub fn units_to_ship(conn: &Connection, order_pk: i64) -> Result<HashMap<String, u32>> {
     let mut stmt = conn.prepare(
-        "SELECT l.line_id, l.quantity FROM order_lines l
+        "SELECT l.line_id, l.quantity,
+                (SELECT COALESCE(SUM(c.quantity), 0) FROM cancellations c
+                 WHERE c.order_pk = l.order_pk AND c.line_id = l.line_id)
+         FROM order_lines l
          LEFT JOIN decisions d ON d.order_pk = l.order_pk AND d.line_id = l.line_id
          WHERE l.order_pk = ?1 AND l.status NOT IN ('refused', 'cancelled')
            AND (d.accept IS NULL OR d.accept = 1)",
     )?;
-    let rows = stmt.query_map(params![order_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = stmt.query_map(params![order_pk], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, u32>(1)?,
+            r.get::<_, u32>(2)?,
+        ))
+    })?;
+    let mut asked: HashMap<String, u32> = HashMap::new();
+    for units in super::seller_cancels::cancelled_units(conn, order_pk)? {
+        *asked.entry(units.line_id).or_insert(0) += units.quantity;
+    }
+    let mut owed = HashMap::new();
+    for row in rows {
+        let (line, quantity, reported) = row?;
+        let gone = reported.max(asked.get(&line).copied().unwrap_or(0));
+        owed.insert(line, quantity.saturating_sub(gone));
+    }
+    Ok(owed)
 }
 
 /// Whether the marketplace confirmed vigie's acceptance of at least one line: the order is

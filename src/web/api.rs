@@ -19,7 +19,20 @@ use crate::store::shipments::Recorded;
 use crate::store::{self, StoreError, api_requests};
 
 /// With a token configured, every call must carry it; without one, only loopback is served.
+/// A body must say it is JSON: a page of another site can post `text/plain` to a local vigie
+/// without asking the browser first, never `application/json`.
 pub async fn authorized(State(state): State<WebState>, request: Request, next: Next) -> Response {
+    let json = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !json {
+        return answer(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            json!({"error": "Content-Type: application/json is required"}),
+        );
+    }
     let config = state.config();
     let allowed = match &config.web.api_token {
         Some(_) => state.has_api_token(request.headers()),
@@ -91,7 +104,7 @@ pub async fn review(
                     Err(e) => Ok((StatusCode::CONFLICT, json!({"error": e.to_string()}))),
                 }
             })
-            .and_then(|answer| tx.commit().map(|()| answer).map_err(Into::into))
+            .and_then(|answer| commit_if_done(tx, answer))
         })
         .await;
     match done {
@@ -170,7 +183,7 @@ pub async fn shipments(State(state): State<WebState>, headers: HeaderMap, body: 
                     Err(e) => Ok(refusal(&e)),
                 }
             })
-            .and_then(|answer| tx.commit().map(|()| answer).map_err(Into::into))
+            .and_then(|answer| commit_if_done(tx, answer))
         })
         .await;
     match done {
@@ -201,6 +214,18 @@ fn refusal(e: &ShipError) -> (StatusCode, serde_json::Value) {
         None => e.to_string(),
     };
     (status, json!({ "error": error }))
+}
+
+/// Commits what a 2xx answer did (and the answer, under its key); a refusal may have written
+/// part of its work before it found the problem, so it is rolled back whole.
+fn commit_if_done(
+    tx: Transaction<'_>,
+    answer: (StatusCode, serde_json::Value),
+) -> Result<(StatusCode, serde_json::Value), StoreError> {
+    if answer.0.is_success() {
+        tx.commit()?;
+    }
+    Ok(answer)
 }
 
 /// Runs `apply` unless `key` was answered before: then the same answer, or 422 when the key

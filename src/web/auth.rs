@@ -19,6 +19,9 @@ const COOKIE: &str = "vigie_session";
 /// A session ends this long after its login, however busy the night was.
 pub const SESSION_LIFETIME: SignedDuration = SignedDuration::from_hours(12);
 
+/// Sessions kept at most; past it, the oldest goes.
+const MAX_SESSIONS: usize = 10_000;
+
 /// A person who may use the pages.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Session {
@@ -45,6 +48,15 @@ impl Sessions {
         };
         let mut sessions = self.lock();
         sessions.retain(|_, s| s.expires_at > now);
+        // Loopback hands a session to every first visit: keep the map bounded.
+        if sessions.len() >= MAX_SESSIONS
+            && let Some(oldest) = sessions
+                .iter()
+                .min_by_key(|(_, s)| s.expires_at)
+                .map(|(token, _)| token.clone())
+        {
+            sessions.remove(&oldest);
+        }
         sessions.insert(token.clone(), session.clone());
         Ok((token, session))
     }

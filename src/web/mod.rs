@@ -108,7 +108,31 @@ pub fn routes(state: WebState) -> Router {
         .merge(api)
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/assets/style.css", get(render::stylesheet))
+        .layer(middleware::from_fn_with_state(state.clone(), own_host_only))
         .with_state(state)
+}
+
+/// Every page, view and API call: only under a name of this server (see
+/// [`crate::config::WebConfig::is_own_host`]).
+pub async fn own_host_only(
+    State(state): State<WebState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if state.config().web.is_own_host(host) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::MISDIRECTED_REQUEST,
+            "unknown host: use the server's address or [web] public_url\n",
+        )
+            .into_response()
+    }
 }
 
 /// The read-only JSON views (`/status`, `/orders`): open on loopback as before; elsewhere

@@ -310,9 +310,8 @@ pub async fn review(
         Ok(Ok(())) => {
             let done = if accept { "accepted" } else { "refused" };
             Redirect::to(&format!(
-                "/orders/{}/{}?done={done}",
-                path_part(&page_channel),
-                path_part(&page_order)
+                "{}?done={done}",
+                render::order_path(&format!("{page_channel}:{page_order}"))
             ))
             .into_response()
         }
@@ -347,7 +346,7 @@ pub async fn ship(
         tracking_url: Some(form.tracking_url).filter(|u| !u.trim().is_empty()),
         lines: Vec::new(),
     };
-    let back = format!("/orders/{}/{}", path_part(&channel), path_part(&order_id));
+    let back = render::order_path(&format!("{channel}:{order_id}"));
     let web = state.clone();
     let result = state
         .store
@@ -369,13 +368,6 @@ pub async fn ship(
         }
         Err(e) => render::failure(&e.to_string()),
     }
-}
-
-/// A path segment as a URL carries it.
-fn path_part(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
 }
 
 #[derive(Deserialize, Default)]

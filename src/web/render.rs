@@ -37,6 +37,7 @@ impl Pages {
             }
         }
         env.add_filter("local", move |text: String| local_time(&text, &timezone));
+        env.add_filter("order_path", |order: String| order_path(&order));
         Self { env }
     }
 
@@ -62,6 +63,20 @@ fn local_time(text: &str, timezone: &TimeZone) -> String {
             .to_string(),
         Err(_) => text.to_owned(),
     }
+}
+
+/// `CHANNEL:ORDER_ID` -> `/orders/CHANNEL/ORDER_ID`, each part encoded: a marketplace's
+/// order id may hold any character.
+pub fn order_path(order: &str) -> String {
+    let (channel, id) = order.split_once(':').unwrap_or((order, ""));
+    format!("/orders/{}/{}", path_part(channel), path_part(id))
+}
+
+/// A path segment as a URL carries it.
+fn path_part(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 /// How long until `deadline` (or how long past it), to the minute: `3 h 05 min`.
@@ -119,6 +134,11 @@ mod tests {
         for (name, _) in TEMPLATES {
             assert!(pages.env.get_template(name).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn order_ids_are_encoded_in_paths() {
+        assert_eq!(order_path("lm:12/3 A?#"), "/orders/lm/12%2F3%20A%3F%23");
     }
 
     #[test]
