@@ -64,6 +64,7 @@ fn order(n: usize, created_at: Timestamp) -> Order {
         created_at,
         updated_at: created_at,
         acceptance_deadline: None,
+        shipping_deadline: None,
         customer: Customer {
             first_name: Some(format!("First{customer}")),
             last_name: Some(format!("Last{customer}")),

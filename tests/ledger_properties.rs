@@ -49,6 +49,7 @@ fn order(id: usize, lines: &[(usize, u32)], status: OrderStatus) -> Order {
         created_at: Timestamp::UNIX_EPOCH,
         updated_at: Timestamp::UNIX_EPOCH,
         acceptance_deadline: None,
+        shipping_deadline: None,
         customer: Customer::default(),
         destination_hints: Default::default(),
         shipping_address: None,

@@ -146,6 +146,7 @@ fn order(status: OrderStatus, quantity: u32, created: Timestamp) -> Order {
         created_at: created,
         updated_at: created,
         acceptance_deadline: None,
+        shipping_deadline: None,
         customer: Customer::default(),
         destination_hints: Default::default(),
         shipping_address: None,

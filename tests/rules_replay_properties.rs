@@ -137,6 +137,7 @@ fn order(
         created_at,
         updated_at: created_at,
         acceptance_deadline: None,
+        shipping_deadline: None,
         customer: Customer {
             first_name: name.map(|(first, _)| first.to_owned()),
             last_name: name.map(|(_, last)| last.to_owned()),

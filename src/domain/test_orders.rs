@@ -16,6 +16,7 @@ pub(crate) fn order(lines: &[(&str, u32)], total: i64, country: Option<&str>) ->
         created_at: Timestamp::UNIX_EPOCH,
         updated_at: Timestamp::UNIX_EPOCH,
         acceptance_deadline: None,
+        shipping_deadline: None,
         customer: Customer::default(),
         destination_hints: Default::default(),
         shipping_address: country.map(|c| Address {

@@ -215,6 +215,7 @@ mod tests {
             created_at: created,
             updated_at: created,
             acceptance_deadline: None,
+            shipping_deadline: None,
             customer: Customer::default(),
             destination_hints: Default::default(),
             shipping_address: None,

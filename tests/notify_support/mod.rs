@@ -51,6 +51,7 @@ pub fn order(id: &str) -> Order {
         created_at: at,
         updated_at: at,
         acceptance_deadline: Some("2026-11-24T17:00:00Z".parse().unwrap()),
+        shipping_deadline: None,
         customer: Customer {
             first_name: Some("Hélène".to_owned()),
             last_name: Some("Lefèvre".to_owned()),

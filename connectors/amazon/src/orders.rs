@@ -241,6 +241,7 @@ pub fn parse_order(payload: serde_json::Value) -> Result<Option<Order>, Malforme
             .ship_by_window
             .as_ref()
             .and_then(|w| w.latest_date_time),
+        shipping_deadline: None,
         customer: Customer::default(),
         shipping_address: address,
         destination_hints: DestinationHints::default(),

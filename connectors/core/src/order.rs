@@ -17,6 +17,9 @@ pub struct Order {
     pub updated_at: Timestamp,
     /// The acceptance deadline when the marketplace announces one.
     pub acceptance_deadline: Option<Timestamp>,
+    /// When the parcel must be handed to the carrier, once the marketplace announces it.
+    #[serde(default)]
+    pub shipping_deadline: Option<Timestamp>,
     pub customer: Customer,
     /// Marketplaces often hide the address until the order is accepted.
     pub shipping_address: Option<Address>,

@@ -290,6 +290,7 @@ impl WireOrder {
             updated_at: self.last_updated_date.map_or(created_at, |d| d.0),
             // Mirakl publishes no acceptance deadline; it is operator configuration.
             acceptance_deadline: None,
+            shipping_deadline: None,
             customer,
             shipping_address,
             destination_hints,

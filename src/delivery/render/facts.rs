@@ -269,6 +269,7 @@ pub fn sample_facts(event: OrderEvent, locale: &str, full: bool) -> Facts {
         created_at: at("2026-11-20T09:30:00Z"),
         updated_at: at("2026-11-20T09:30:00Z"),
         acceptance_deadline: full.then(|| at("2026-11-24T17:00:00Z")),
+        shipping_deadline: None,
         customer: Customer {
             first_name: full.then(|| "Amélie".to_owned()),
             last_name: full.then(|| "Poulain-Léger".to_owned()),

@@ -160,6 +160,7 @@ fn convert(wire: WireOrder) -> Result<Order, String> {
         created_at,
         updated_at,
         acceptance_deadline: None,
+        shipping_deadline: None,
         customer: Customer {
             first_name: wire.client_firstname.as_deref().and_then(non_empty),
             last_name: wire.client_lastname.as_deref().and_then(non_empty),
