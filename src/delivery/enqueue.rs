@@ -6,7 +6,7 @@ use vigie_connector::Order;
 use super::render::facts;
 use crate::config::{Config, Route};
 use crate::events::OrderEvent;
-use crate::store::outbox::{self, Destination};
+use crate::store::outbox::{self, Destination, Subject};
 use crate::store::{self, StoreError};
 
 /// Writes one job per destination configured for `event` on `channel` (customer routes, then
@@ -21,6 +21,22 @@ pub fn enqueue(
     channel: &str,
     order_pk: i64,
     event: OrderEvent,
+    order: &Order,
+    now: &str,
+) -> store::Result<usize> {
+    let about = (event, Subject::Order);
+    enqueue_about(tx, config, channel, order_pk, about, order, now)
+}
+
+/// [`enqueue`] for one `subject` of the order (a parcel, a cancellation, a late shipment):
+/// each subject is told once per event and destination, so a second parcel is a second
+/// `shipped` and the same parcel confirmed again is not.
+pub fn enqueue_about(
+    tx: &Transaction<'_>,
+    config: &Config,
+    channel: &str,
+    order_pk: i64,
+    (event, subject): (OrderEvent, Subject),
     order: &Order,
     now: &str,
 ) -> store::Result<usize> {
@@ -54,7 +70,8 @@ pub fn enqueue(
     if destinations.is_empty() {
         return Ok(0);
     }
-    let facts = facts::gather(tx, config, channel, order_pk, event, order, now)?;
+    let mut facts = facts::gather(tx, config, channel, order_pk, event, order, now)?;
+    facts.shipping_late = subject == Subject::ShippingLate;
     let payload = serde_json::to_string(&facts).map_err(|e| {
         StoreError::Data(format!(
             "order {order_pk}: cannot encode the {} facts: {e}",
@@ -63,7 +80,7 @@ pub fn enqueue(
     })?;
     let mut written = 0;
     for destination in &destinations {
-        if outbox::insert_order_job(tx, order_pk, event, destination, &payload, now)? {
+        if outbox::insert_order_job(tx, order_pk, (event, &subject), destination, &payload, now)? {
             written += 1;
         }
     }

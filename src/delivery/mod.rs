@@ -24,7 +24,7 @@ mod settle;
 pub mod transport;
 mod worker;
 
-pub use enqueue::enqueue;
+pub use enqueue::{enqueue, enqueue_about};
 pub use outcome::SendError;
 pub use render::{
     Facts, Rendered, TemplateError, Templates, check, context, preview, sample_facts,

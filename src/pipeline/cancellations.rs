@@ -1,7 +1,8 @@
 //! Lines the marketplace cancelled or refunded, whoever asked: each cancellation recorded
 //! once, with who and why; its units released when they had not shipped (a return stays out
 //! of stock until the seller's next snapshot counts it back); the customer and the seller's
-//! systems told, once per order and event.
+//! systems told once per cancellation: a poll's new cancellations of one kind in one
+//! message, a later one in another.
 
 use jiff::Timestamp;
 use rusqlite::Transaction;
@@ -11,7 +12,8 @@ use super::settings::Settings;
 use crate::delivery;
 use crate::domain::cancellation::{self, Circumstances};
 use crate::events::OrderEvent;
-use crate::store::reservations::{self, ReservationState};
+use crate::store::outbox::Subject;
+use crate::store::reservations;
 use crate::store::{self, cancellations, seller_cancels};
 
 /// What the order's cancellations did this time.
@@ -35,7 +37,9 @@ pub(super) fn follow(
     now: &str,
 ) -> store::Result<TakenBack> {
     let mut done = TakenBack::default();
-    let mut events = Vec::new();
+    // Per event, the subject of its message (the first new cancellation) and the order as
+    // the customer is told: each line with only the cancellations new in this poll.
+    let mut told: Vec<(OrderEvent, Subject, Order)> = Vec::new();
     let awaiting_acceptance = matches!(
         before,
         None | Some(OrderStatus::AwaitingAcceptance | OrderStatus::Pending)
@@ -53,10 +57,9 @@ pub(super) fn follow(
                 continue;
             }
             let units = if taken.after_shipping {
-                // Units vigie never saw ship: they left the warehouse all the same.
-                let only = [line.id.clone()];
-                reservations::settle(tx, order_pk, Some(&only), ReservationState::Consumed, now)?
-                    as u32
+                // Units vigie never saw ship: they left the warehouse all the same. Only
+                // these: the line's other units may still be on the shelf.
+                reservations::consume_units(tx, order_pk, &line.id, taken.quantity, now)?
             } else {
                 reservations::release_units(tx, order_pk, &line.id, taken.quantity, now)?
             };
@@ -80,14 +83,30 @@ pub(super) fn follow(
                 CancellationKind::Cancelled => OrderEvent::Cancelled,
                 CancellationKind::Refunded => OrderEvent::Refunded,
             };
-            if !events.contains(&event) {
-                events.push(event);
+            let index = match told.iter().position(|(e, _, _)| *e == event) {
+                Some(index) => index,
+                None => {
+                    let subject = Subject::Cancellation {
+                        line_id: line.id.clone(),
+                        key: taken.key(),
+                    };
+                    let mut only_new = order.clone();
+                    for l in &mut only_new.lines {
+                        l.cancellations.clear();
+                    }
+                    told.push((event, subject, only_new));
+                    told.len() - 1
+                }
+            };
+            if let Some(l) = told[index].2.lines.iter_mut().find(|l| l.id == line.id) {
+                l.cancellations.push(taken.clone());
             }
         }
     }
     if !s.dry_run {
-        for event in events {
-            delivery::enqueue(tx, s.config, s.channel, order_pk, event, order, now)?;
+        for (event, subject, order) in told {
+            let about = (event, subject);
+            delivery::enqueue_about(tx, s.config, s.channel, order_pk, about, &order, now)?;
         }
     }
     Ok(done)

@@ -18,7 +18,7 @@ use crate::domain::alerts::{Alert, AlertKind};
 use crate::domain::deadlines;
 use crate::domain::rules::{self, Reason, Verdict};
 use crate::events::OrderEvent;
-use crate::store::{self, alerts, channels, orders, quarantine, stock};
+use crate::store::{self, alerts, channels, orders, quarantine, shipments, stock};
 
 /// What a cycle did, for logs, metrics and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -165,7 +165,11 @@ fn one_order(
         orders::Ingested::StatusChanged { from } => {
             report.status_changes += 1;
             report.log.push(format!("order {label} {from} -> {status}"));
-            OrderEvent::on_reaching(status)
+            match OrderEvent::on_reaching(status) {
+                // Parcels recorded in vigie each tell their own `shipped`, with their tracking.
+                Some(OrderEvent::Shipped) if shipments::any_parcel(tx, order_pk)? => None,
+                event => event,
+            }
         }
         orders::Ingested::Unchanged | orders::Ingested::Stale => None,
     };

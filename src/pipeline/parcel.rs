@@ -9,7 +9,7 @@ use rusqlite::Transaction;
 use vigie_connector::{Carrier, OrderStatus};
 
 use crate::config::ChannelConfig;
-use crate::store::shipments::{self, NewParcel, Recorded, Units};
+use crate::store::shipments::{self, Confirmation, NewParcel, Recorded, Units};
 use crate::store::{StoreError, orders};
 
 /// A parcel as the seller describes it.
@@ -136,7 +136,11 @@ pub fn record(
         .ok_or_else(|| ParcelError::UnknownOrder(label.clone()))?;
     let already = shipments::of_order(tx, order.pk)?
         .into_iter()
-        .any(|p| p.carrier == carrier && p.tracking_number == tracking_number);
+        .any(|p| {
+            p.state != Confirmation::Rejected
+                && p.carrier == carrier
+                && p.tracking_number == tracking_number
+        });
     if already {
         return Ok(Recorded::Already);
     }

@@ -13,6 +13,7 @@ use crate::domain::alert_keys;
 use crate::domain::alerts::{Alert, AlertKind};
 use crate::events::OrderEvent;
 use crate::store::shipments::{self, Confirmation, PendingParcel};
+use crate::store::outbox::Subject;
 use crate::store::{self, alerts, orders};
 
 /// Mirakl asks for SH21 at most once a day; Fnac's list changes as rarely.
@@ -122,15 +123,9 @@ async fn settle(
                         carrier_name: Some(parcel.carrier.name.clone()),
                         tracking_url: parcel.tracking_url.clone(),
                     });
-                    delivery::enqueue(
-                        &tx,
-                        &config,
-                        &name,
-                        pending.order_pk,
-                        OrderEvent::Shipped,
-                        &order,
-                        &now,
-                    )?;
+                    // One `shipped` per parcel, with its own carrier and tracking.
+                    let about = (OrderEvent::Shipped, Subject::Parcel(pending.id));
+                    delivery::enqueue_about(&tx, &config, &name, pending.order_pk, about, &order, &now)?;
                 }
                 Confirmation::Rejected => {
                     let text = format!(

@@ -16,6 +16,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V8_SHIPMENTS,
     V9_CANCELLATIONS_AND_INCIDENTS,
     V10_CUSTOMERS_AND_JUDGMENTS,
+    V11_PER_PARCEL_MESSAGES_AND_SHIPPING_DEADLINES,
 ];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
@@ -454,4 +455,72 @@ CREATE TABLE judgments (
     inputs       TEXT NOT NULL
 );
 CREATE INDEX judgments_by_time ON judgments (judged_at);
+"#;
+
+/// Issue 13's rest.
+///
+/// - The customer hears of each parcel and each cancellation: an outbox job is now known by
+///   (order, event, destination, `subject`), `subject` naming what the message is about
+///   (`parcel:ID`, `cancellation:LINE:KEY`, `shipping`), and `''` for the order itself, as
+///   every older row is. SQLite cannot change a table's unique key in place, so the table is
+///   copied, ids kept (the V2 way); `subject` comes last so `SELECT *` reads as before.
+/// - A parcel the marketplace rejected can be given again under the same tracking number:
+///   only the parcels not rejected are unique by (order, carrier, tracking number).
+/// - The shipping deadline a marketplace announces, watched like the acceptance one, and when
+///   vigie first saw it passed with units still owed (counted once, told once).
+const V11_PER_PARCEL_MESSAGES_AND_SHIPPING_DEADLINES: &str = r#"
+CREATE TABLE outbox_v11 (
+    id              INTEGER PRIMARY KEY,
+    order_pk        INTEGER REFERENCES orders (id),
+    event           TEXT NOT NULL,
+    destination     TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'sending', 'sent', 'uncertain', 'failed',
+                                     'cancelled')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT,
+    alert_id        INTEGER REFERENCES alerts (id),
+    thread_id       TEXT,
+    subject         TEXT NOT NULL DEFAULT '',
+    CHECK ((order_pk IS NULL) <> (alert_id IS NULL)),
+    UNIQUE (order_pk, event, destination, subject),
+    UNIQUE (alert_id, event, destination)
+);
+INSERT INTO outbox_v11 (id, order_pk, event, destination, state, attempts, next_attempt_at,
+                        payload, last_error, created_at, sent_at, alert_id, thread_id)
+SELECT id, order_pk, event, destination, state, attempts, next_attempt_at,
+       payload, last_error, created_at, sent_at, alert_id, thread_id
+FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v11 RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+
+CREATE TABLE shipments_v11 (
+    id              INTEGER PRIMARY KEY,
+    order_pk        INTEGER NOT NULL REFERENCES orders (id),
+    carrier         TEXT NOT NULL,
+    carrier_code    TEXT,
+    tracking_number TEXT NOT NULL,
+    tracking_url    TEXT,
+    lines           TEXT NOT NULL,
+    source          TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'confirmed', 'rejected')),
+    note            TEXT,
+    recorded_at     TEXT NOT NULL,
+    settled_at      TEXT
+);
+INSERT INTO shipments_v11 SELECT * FROM shipments;
+DROP TABLE shipments;
+ALTER TABLE shipments_v11 RENAME TO shipments;
+CREATE INDEX shipments_pending ON shipments (state) WHERE state = 'pending';
+CREATE UNIQUE INDEX shipments_live ON shipments (order_pk, carrier, tracking_number)
+    WHERE state <> 'rejected';
+
+ALTER TABLE orders ADD COLUMN shipping_deadline_at TEXT;
+ALTER TABLE orders ADD COLUMN shipping_late_at TEXT;
 "#;

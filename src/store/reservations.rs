@@ -192,22 +192,50 @@ pub fn release_units(
     quantity: u32,
     now: &str,
 ) -> Result<u32> {
+    take_units(conn, (order_pk, line_id), quantity, ReservationState::Released, now)
+}
+
+/// Takes up to `quantity` units of the line's live reservation out of stock (refunded after
+/// they left the warehouse, while vigie had not seen the line ship): they leave `on_hand`,
+/// and the reservation shrinks, or is consumed once none is left. Returns the units taken.
+pub fn consume_units(
+    conn: &Connection,
+    order_pk: i64,
+    line_id: &str,
+    quantity: u32,
+    now: &str,
+) -> Result<u32> {
+    take_units(conn, (order_pk, line_id), quantity, ReservationState::Consumed, now)
+}
+
+/// Moves up to `quantity` units of the line's live reservation `to` released or consumed.
+fn take_units(
+    conn: &Connection,
+    (order_pk, line_id): (i64, &str),
+    quantity: u32,
+    to: ReservationState,
+    now: &str,
+) -> Result<u32> {
     let Some(live) = of_order(conn, order_pk)?
         .into_iter()
         .find(|r| r.line_id == line_id && ReservationState::LIVE.contains(&r.state))
     else {
         return Ok(0);
     };
-    if quantity >= live.quantity {
-        set_state(conn, order_pk, line_id, ReservationState::Released, now)?;
-        return Ok(live.quantity);
+    let taken = quantity.min(live.quantity);
+    if to == ReservationState::Consumed {
+        take_out_of_stock(conn, &live.sku, taken, now)?;
     }
-    conn.execute(
-        "UPDATE reservations SET quantity = quantity - ?3, updated_at = ?4
-         WHERE order_pk = ?1 AND line_id = ?2",
-        params![order_pk, line_id, quantity, now],
-    )?;
-    Ok(quantity)
+    if taken == live.quantity {
+        set_state(conn, order_pk, line_id, to, now)?;
+    } else {
+        conn.execute(
+            "UPDATE reservations SET quantity = quantity - ?3, updated_at = ?4
+             WHERE order_pk = ?1 AND line_id = ?2",
+            params![order_pk, line_id, taken, now],
+        )?;
+    }
+    Ok(taken)
 }
 
 fn set_state(

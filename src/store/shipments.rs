@@ -1,6 +1,7 @@
 //! Parcels the seller sent: committed before the marketplace hears of them, then settled
 //! with its answer. A parcel is known by (order, carrier, tracking number), so the same
-//! parcel given twice is stored once; and the carriers each marketplace lists, cached.
+//! parcel given twice is stored once (one the marketplace rejected can be given again, fixed);
+//! and the carriers each marketplace lists, cached.
 
 use std::collections::HashMap;
 
@@ -62,7 +63,8 @@ pub struct NewParcel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
     New,
-    /// The same order, carrier and tracking number were already recorded: nothing changed.
+    /// The same order, carrier and tracking number were already recorded (and not rejected):
+    /// nothing changed.
     Already,
 }
 
@@ -71,7 +73,7 @@ pub fn record(conn: &Connection, order_pk: i64, parcel: &NewParcel, now: &str) -
         "INSERT INTO shipments (order_pk, carrier, carrier_code, tracking_number, tracking_url,
                                 lines, source, recorded_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-         ON CONFLICT (order_pk, carrier, tracking_number) DO NOTHING",
+         ON CONFLICT (order_pk, carrier, tracking_number) WHERE state <> 'rejected' DO NOTHING",
         params![
             order_pk,
             parcel.carrier,
@@ -178,6 +180,15 @@ pub fn accepted_by_vigie(conn: &Connection, order_pk: i64) -> Result<bool> {
     Ok(conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM decisions
                         WHERE order_pk = ?1 AND accept = 1 AND outcome = 'confirmed')",
+        params![order_pk],
+        |r| r.get(0),
+    )?)
+}
+
+/// Whether the seller gave vigie a parcel of the order that the marketplace did not reject.
+pub fn any_parcel(conn: &Connection, order_pk: i64) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM shipments WHERE order_pk = ?1 AND state <> 'rejected')",
         params![order_pk],
         |r| r.get(0),
     )?)

@@ -40,6 +40,9 @@ pub struct Facts {
     pub refused_lines: Vec<String>,
     pub deadline: Option<Timestamp>,
     pub expected_dispatch: Option<Timestamp>,
+    /// A `delayed` about a parcel past its shipping deadline, not about a late decision.
+    #[serde(default)]
+    pub shipping_late: bool,
 }
 
 /// Reads what the store knows about the order at the moment of `event`.
@@ -100,6 +103,7 @@ pub(in crate::delivery) fn gather(
         refused_lines,
         deadline,
         expected_dispatch,
+        shipping_late: false,
     })
 }
 
@@ -174,6 +178,7 @@ pub fn context(config: &Config, facts: &Facts, locale: &str) -> MessageContext {
         alternative: config.notify.refused_alternative.clone(),
         first_order: facts.first_order,
         customer: facts.customer.clone(),
+        shipping_late: facts.shipping_late,
     }
 }
 
@@ -346,5 +351,6 @@ pub fn sample_facts(event: OrderEvent, locale: &str, full: bool) -> Facts {
         },
         deadline: full.then(|| at("2026-11-24T17:00:00Z")),
         expected_dispatch: full.then(|| at("2026-11-25T17:00:00Z")),
+        shipping_late: false,
     }
 }

@@ -62,6 +62,8 @@ pub struct MessageContext {
     /// What vigie knows of the customer across channels (`customer.returning`,
     /// `customer.orders_last_year`...): README "Your own rules" lists the fields.
     pub customer: CustomerFacts,
+    /// `delayed` only: the parcel is late (its shipping deadline passed), not the decision.
+    pub shipping_late: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -103,6 +103,32 @@ impl Destination {
     }
 }
 
+/// What within an order a message is about: the customer hears of each parcel and each
+/// cancellation, and of a late parcel apart from a late decision. Stored as text, `''` for
+/// the order itself (every row older than subjects).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Order,
+    /// A parcel, by its `shipments` id.
+    Parcel(i64),
+    /// The first cancellation (or refund) of a line a poll brought, by line and the
+    /// marketplace's key for it; the same poll's other cancellations go in the same message.
+    Cancellation { line_id: String, key: String },
+    /// The shipping deadline passed with units still owed.
+    ShippingLate,
+}
+
+impl Subject {
+    pub fn to_text(&self) -> String {
+        match self {
+            Self::Order => String::new(),
+            Self::Parcel(id) => format!("parcel:{id}"),
+            Self::Cancellation { line_id, key } => format!("cancellation:{line_id}:{key}"),
+            Self::ShippingLate => "shipping".to_owned(),
+        }
+    }
+}
+
 /// The destinations one claim looks at. The worker drains each lane at its own rate, so a
 /// slow or throttled destination never holds up another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

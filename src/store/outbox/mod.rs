@@ -16,7 +16,7 @@ use crate::events::OrderEvent;
 
 mod job;
 
-pub use job::{DeliveryState, Destination, Job, Lane, Work};
+pub use job::{DeliveryState, Destination, Job, Lane, Subject, Work};
 use job::{JOB_COLUMNS, RawJob, job};
 
 /// A job's id, and the job read back or why its row makes no sense (an error naming it).
@@ -32,25 +32,29 @@ fn jobs(conn: &Connection, filter: &str, params: impl rusqlite::Params) -> Resul
     Ok(raw.into_iter().map(|raw| (raw.0, job(raw))).collect())
 }
 
-/// Queues a message about an order; `false` when the same (order, event, destination) exists.
+/// Queues a message about an order, or about one `subject` of it (a parcel, a
+/// cancellation: see [`Subject`]); `false` when the same (order, event, destination, subject)
+/// exists.
 pub fn insert_order_job(
     tx: &Transaction<'_>,
     order_pk: i64,
-    event: OrderEvent,
+    (event, subject): (OrderEvent, &Subject),
     destination: &Destination,
     payload: &str,
     now: &str,
 ) -> Result<bool> {
     let inserted = tx.execute(
-        "INSERT INTO outbox (order_pk, event, destination, next_attempt_at, payload, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?4)
-         ON CONFLICT (order_pk, event, destination) DO NOTHING",
+        "INSERT INTO outbox (order_pk, event, destination, next_attempt_at, payload, created_at,
+                             subject)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6)
+         ON CONFLICT (order_pk, event, destination, subject) DO NOTHING",
         params![
             order_pk,
             event.as_str(),
             destination.to_text(),
             now,
-            payload
+            payload,
+            subject.to_text()
         ],
     )?;
     Ok(inserted == 1)
