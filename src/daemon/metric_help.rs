@@ -44,7 +44,7 @@ pub(super) fn describe() {
     );
     describe_counter!(
         "vigie_parcels_total",
-        "Parcels the marketplace answered, by channel and outcome (confirmed, rejected)"
+        "Parcels the marketplace answered, by channel and outcome (confirmed, rejected), and orders that passed their shipping deadline with units not shipped (late)"
     );
     describe_counter!(
         "vigie_status_connections_refused_total",

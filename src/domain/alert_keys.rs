@@ -102,6 +102,10 @@ pub fn shipment_rejected(channel: &str, order_id: &str, tracking_number: &str) -
     format!("shipment_rejected:{channel}:{order_id}:{tracking_number}")
 }
 
+/// Fractions of the shipping window at which on-call hears of units still to ship: those of
+/// the acceptance window, then the deadline itself.
+pub const SHIPPING_STEPS: [(f64, u32); 3] = [DEADLINE_STEPS[0], DEADLINE_STEPS[1], (1.0, 100)];
+
 /// Like [`deadline_at_risk`], for the shipping window.
 pub fn shipment_late(percent: u32, channel: &str, order_id: &str) -> String {
     format!("shipment_late:{percent}:{channel}:{order_id}")

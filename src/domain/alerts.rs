@@ -42,7 +42,7 @@ pub enum AlertKind {
     SkuMapInvalid,
     /// The marketplace refused a parcel for good, in its own words.
     ShipmentRejected,
-    /// 50 % or 80 % of an accepted order's shipping window gone with units still to ship.
+    /// 50 %, 80 % or all of an accepted order's shipping window gone with units still to ship.
     ShipmentLate,
     /// The shipments file dropped for vigie has a bad row: nothing in it was applied.
     ShipmentsFileInvalid,

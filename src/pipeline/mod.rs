@@ -28,6 +28,7 @@ pub mod review;
 pub mod seller_cancel;
 mod settings;
 pub mod ship;
+pub mod shipping_late;
 pub mod watch;
 mod window;
 

@@ -134,13 +134,11 @@ pub fn record(
     }
     let order = orders::find(tx, channel, &request.order_id)?
         .ok_or_else(|| ParcelError::UnknownOrder(label.clone()))?;
-    let already = shipments::of_order(tx, order.pk)?
-        .into_iter()
-        .any(|p| {
-            p.state != Confirmation::Rejected
-                && p.carrier == carrier
-                && p.tracking_number == tracking_number
-        });
+    let already = shipments::of_order(tx, order.pk)?.into_iter().any(|p| {
+        p.state != Confirmation::Rejected
+            && p.carrier == carrier
+            && p.tracking_number == tracking_number
+    });
     if already {
         return Ok(Recorded::Already);
     }
@@ -188,14 +186,7 @@ pub(crate) fn units_left(
     tx: &Transaction<'_>,
     order_pk: i64,
 ) -> Result<HashMap<String, u32>, ParcelError> {
-    let shipped = shipments::shipped_units(tx, order_pk)?;
-    Ok(shipments::units_to_ship(tx, order_pk)?
-        .into_iter()
-        .map(|(line, owed)| {
-            let left = owed.saturating_sub(shipped.get(&line).copied().unwrap_or(0));
-            (line, left)
-        })
-        .collect())
+    Ok(shipments::units_left(tx, order_pk)?)
 }
 
 /// The lines asked (each with its units, all that is left when `None`), each within what is

@@ -12,8 +12,8 @@ use crate::delivery;
 use crate::domain::alert_keys;
 use crate::domain::alerts::{Alert, AlertKind};
 use crate::events::OrderEvent;
-use crate::store::shipments::{self, Confirmation, PendingParcel};
 use crate::store::outbox::Subject;
+use crate::store::shipments::{self, Confirmation, PendingParcel};
 use crate::store::{self, alerts, orders};
 
 /// Mirakl asks for SH21 at most once a day; Fnac's list changes as rarely.
@@ -125,7 +125,15 @@ async fn settle(
                     });
                     // One `shipped` per parcel, with its own carrier and tracking.
                     let about = (OrderEvent::Shipped, Subject::Parcel(pending.id));
-                    delivery::enqueue_about(&tx, &config, &name, pending.order_pk, about, &order, &now)?;
+                    delivery::enqueue_about(
+                        &tx,
+                        &config,
+                        &name,
+                        pending.order_pk,
+                        about,
+                        &order,
+                        &now,
+                    )?;
                 }
                 Confirmation::Rejected => {
                     let text = format!(

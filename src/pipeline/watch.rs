@@ -1,12 +1,13 @@
 //! Checks that depend on the clock rather than on a poll: orders nearing their acceptance
 //! deadline (alerts at 50 % and 80 % of the window, `[rules] on_deadline`) or past it, orders
-//! waiting too long (the customer's `delayed` message), SKUs running low. Each raises, decides
+//! waiting too long (the customer's `delayed` message), accepted orders nearing their shipping
+//! deadline ([`shipping_late`]), SKUs running low. Each raises, decides
 //! or resolves idempotently, so running them every cycle is safe.
 
 use jiff::Timestamp;
 use rusqlite::{Connection, Transaction};
 
-use super::{Channel, Context, Error, deadline};
+use super::{Channel, Context, Error, deadline, shipping_late};
 use crate::config::Config;
 use crate::delivery;
 use crate::domain::alert_keys::{self, DEADLINE_STEPS};
@@ -20,18 +21,22 @@ use crate::store::{self, alerts, orders, stock, stock_low};
 pub(super) async fn run(channel: &Channel, ctx: &Context, now: Timestamp) -> Result<bool, Error> {
     let (name, config) = (channel.name().to_owned(), ctx.config.clone());
     let partial_allowed = channel.partial_acceptance();
-    let waiting = ctx
+    let (waiting, late) = ctx
         .store
         .call(move |conn| {
             let tx = conn.transaction()?;
             let waiting = waiting_orders(&tx, &config, &name, partial_allowed, now)?;
+            let late = shipping_late::watch(&tx, &config, &name, now)?;
             let now = store::time_text(now);
             stock_levels(&tx, &config, &now)?;
             skus_now_listed(&tx, &name, &now)?;
             tx.commit()?;
-            Ok(waiting)
+            Ok((waiting, late))
         })
         .await?;
+    metrics::counter!("vigie_parcels_total", "channel" => channel.name().to_owned(),
+        "outcome" => "late")
+    .increment(late as u64);
     ctx.delivery.notify_one();
     Ok(waiting.decided > 0)
 }

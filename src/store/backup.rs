@@ -221,7 +221,14 @@ mod tests {
                 let order = test_orders::order(&[("A", 1)], 10, None);
                 let (pk, _) = orders::ingest(&tx, "lm", &order, None, &now)?;
                 for event in [OrderEvent::Received, OrderEvent::Accepted] {
-                    outbox::insert_order_job(&tx, pk, (event, &outbox::Subject::Order), &Destination::Email, "{}", &now)?;
+                    outbox::insert_order_job(
+                        &tx,
+                        pk,
+                        (event, &outbox::Subject::Order),
+                        &Destination::Email,
+                        "{}",
+                        &now,
+                    )?;
                 }
                 tx.commit()?;
                 Ok(())

@@ -35,14 +35,16 @@ pub fn ingest(
 ) -> Result<(i64, Ingested)> {
     let payload = serde_json::to_string(order).map_err(|e| StoreError::Data(e.to_string()))?;
     let deadline = deadline.map(super::time_text);
+    let shipping_deadline = order.shipping_deadline.map(super::time_text);
     let previous = find(tx, channel, &order.id)?;
     let status = order.state.status.as_str();
     let (order_pk, outcome) = match previous {
         None => {
             tx.execute(
                 "INSERT INTO orders (channel, order_id, reference, marketplace_state, status,
-                    created_at, updated_at, first_seen_at, deadline_at, total_amount, currency, payload)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    created_at, updated_at, first_seen_at, deadline_at, total_amount, currency, payload,
+                    shipping_deadline_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     channel,
                     order.id,
@@ -56,6 +58,7 @@ pub fn ingest(
                     order.total.amount.to_string(),
                     order.total.currency,
                     payload,
+                    shipping_deadline,
                 ],
             )?;
             (tx.last_insert_rowid(), Ingested::New)
@@ -71,7 +74,8 @@ pub fn ingest(
             tx.execute(
                 "UPDATE orders SET reference = ?2, marketplace_state = ?3, status = ?4,
                     updated_at = ?5, deadline_at = COALESCE(?6, deadline_at),
-                    total_amount = ?7, currency = ?8, payload = ?9
+                    total_amount = ?7, currency = ?8, payload = ?9,
+                    shipping_deadline_at = COALESCE(?10, shipping_deadline_at)
                  WHERE id = ?1",
                 params![
                     pk,
@@ -83,6 +87,7 @@ pub fn ingest(
                     order.total.amount.to_string(),
                     order.total.currency,
                     payload,
+                    shipping_deadline,
                 ],
             )?;
             let outcome = if old_status == order.state.status {
@@ -170,11 +175,13 @@ pub struct StoredOrder {
     pub first_seen_at: Timestamp,
     pub deadline_at: Option<Timestamp>,
     pub total: Money,
+    /// When the marketplace wants the parcel handed to the carrier, once it says.
+    pub shipping_deadline_at: Option<Timestamp>,
 }
 
 const ORDER_COLUMNS: &str = "o.id, o.channel, o.order_id, o.reference, o.marketplace_state, \
      o.status, o.created_at, o.updated_at, o.first_seen_at, o.deadline_at, o.total_amount, \
-     o.currency";
+     o.currency, o.shipping_deadline_at";
 
 fn read_order(r: &rusqlite::Row<'_>) -> Result<StoredOrder> {
     let pk: i64 = r.get(0)?;
@@ -200,6 +207,9 @@ fn read_order(r: &rusqlite::Row<'_>) -> Result<StoredOrder> {
                 .map_err(|e| StoreError::Data(format!("{row}: total {amount:?}: {e}")))?,
             r.get::<_, String>(11)?,
         ),
+        shipping_deadline_at: (r.get::<_, Option<String>>(12)?)
+            .map(|t| read_time(&t, &row))
+            .transpose()?,
     })
 }
 
@@ -231,10 +241,42 @@ pub fn awaiting_confirmation(
     let mut waiting = Vec::new();
     while let Some(r) = rows.next()? {
         let stored = read_order(r)?;
-        let order = read_payload(stored.pk, &r.get::<_, String>(12)?)?;
+        let order = read_payload(stored.pk, &r.get::<_, String>(13)?)?;
         waiting.push((stored, order));
     }
     Ok(waiting)
+}
+
+/// `channel`'s orders whose shipping deadline is watched: accepted (or being paid for) with a
+/// deadline the marketplace announced, and those still under a `shipment_late` alert (to
+/// resolve it once the parcel left or the order was cancelled).
+pub fn awaiting_shipment(conn: &Connection, channel: &str) -> Result<Vec<StoredOrder>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ORDER_COLUMNS} FROM orders o
+         WHERE o.channel = ?1 AND o.shipping_deadline_at IS NOT NULL
+           AND (o.status IN (?2, ?3)
+                OR EXISTS (SELECT 1 FROM alerts a WHERE a.kind = 'shipment_late'
+                           AND a.resolved_at IS NULL AND a.order_ref = o.channel || ':' || o.order_id))"
+    ))?;
+    let mut rows = stmt.query(params![
+        channel,
+        OrderStatus::Accepted.as_str(),
+        OrderStatus::Pending.as_str()
+    ])?;
+    let mut watched = Vec::new();
+    while let Some(r) = rows.next()? {
+        watched.push(read_order(r)?);
+    }
+    Ok(watched)
+}
+
+/// Notes that the order passed its shipping deadline with units still owed; `true` the first
+/// time only (the late parcel is counted and the customer told once).
+pub fn mark_shipping_late(conn: &Connection, order_pk: i64, now: &str) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE orders SET shipping_late_at = ?2 WHERE id = ?1 AND shipping_late_at IS NULL",
+        params![order_pk, now],
+    )? == 1)
 }
 
 /// `channel`'s orders awaiting acceptance that were never judged (no decision, not flagged):

@@ -192,7 +192,13 @@ pub fn release_units(
     quantity: u32,
     now: &str,
 ) -> Result<u32> {
-    take_units(conn, (order_pk, line_id), quantity, ReservationState::Released, now)
+    take_units(
+        conn,
+        (order_pk, line_id),
+        quantity,
+        ReservationState::Released,
+        now,
+    )
 }
 
 /// Takes up to `quantity` units of the line's live reservation out of stock (refunded after
@@ -205,7 +211,13 @@ pub fn consume_units(
     quantity: u32,
     now: &str,
 ) -> Result<u32> {
-    take_units(conn, (order_pk, line_id), quantity, ReservationState::Consumed, now)
+    take_units(
+        conn,
+        (order_pk, line_id),
+        quantity,
+        ReservationState::Consumed,
+        now,
+    )
 }
 
 /// Moves up to `quantity` units of the line's live reservation `to` released or consumed.

@@ -174,6 +174,18 @@ pub fn units_to_ship(conn: &Connection, order_pk: i64) -> Result<HashMap<String,
     Ok(owed)
 }
 
+/// Units per line the seller owes and has put in no parcel (not rejected) yet.
+pub fn units_left(conn: &Connection, order_pk: i64) -> Result<HashMap<String, u32>> {
+    let shipped = shipped_units(conn, order_pk)?;
+    Ok(units_to_ship(conn, order_pk)?
+        .into_iter()
+        .map(|(line, owed)| {
+            let left = owed.saturating_sub(shipped.get(&line).copied().unwrap_or(0));
+            (line, left)
+        })
+        .collect())
+}
+
 /// Whether the marketplace confirmed vigie's acceptance of at least one line: the order is
 /// accepted even before the next poll shows it so.
 pub fn accepted_by_vigie(conn: &Connection, order_pk: i64) -> Result<bool> {

@@ -38,6 +38,8 @@ struct WireOrder {
     has_incident: bool,
     created_date: Date,
     last_updated_date: Option<Date>,
+    /// When the parcel must be handed to the carrier (set once the order is accepted).
+    shipping_deadline: Option<Date>,
     currency_iso_code: String,
     order_tax_mode: Option<String>,
     total_price: Option<Amount>,
@@ -290,7 +292,7 @@ impl WireOrder {
             updated_at: self.last_updated_date.map_or(created_at, |d| d.0),
             // Mirakl publishes no acceptance deadline; it is operator configuration.
             acceptance_deadline: None,
-            shipping_deadline: None,
+            shipping_deadline: self.shipping_deadline.map(|d| d.0),
             customer,
             shipping_address,
             destination_hints,

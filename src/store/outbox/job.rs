@@ -113,7 +113,10 @@ pub enum Subject {
     Parcel(i64),
     /// The first cancellation (or refund) of a line a poll brought, by line and the
     /// marketplace's key for it; the same poll's other cancellations go in the same message.
-    Cancellation { line_id: String, key: String },
+    Cancellation {
+        line_id: String,
+        key: String,
+    },
     /// The shipping deadline passed with units still owed.
     ShippingLate,
 }

@@ -160,6 +160,9 @@ fn convert(wire: WireOrder) -> Result<Order, String> {
         created_at,
         updated_at,
         acceptance_deadline: None,
+        // The protocol notes name no dispatch window: `orders_query` carries no shipping
+        // deadline (only `time_to_ship`, days per offer, in `offers_query`), and the terms they
+        // quote bound only acceptance (2 working days) and reception (21 days after debit).
         shipping_deadline: None,
         customer: Customer {
             first_name: wire.client_firstname.as_deref().and_then(non_empty),

@@ -150,6 +150,9 @@ impl OrderSpec {
     }
 }
 
+/// The shop's `leadtime_to_ship`, in days.
+pub const LEADTIME_TO_SHIP_DAYS: i64 = 2;
+
 /// Carrier data set when an order ships.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tracking {
@@ -172,6 +175,8 @@ pub struct SandboxOrder {
     pub decided_at: Option<Timestamp>,
     /// When OR21 accepted at least one of its lines.
     pub accepted_at: Option<Timestamp>,
+    /// `shipping_deadline`: set at acceptance, [`LEADTIME_TO_SHIP_DAYS`] later (tests move it).
+    pub shipping_deadline: Option<Timestamp>,
     pub first_name: String,
     pub last_name: String,
     pub shipping_country: String,

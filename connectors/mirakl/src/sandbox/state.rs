@@ -4,13 +4,13 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::{
-    Faults, OrderSpec, SandboxLine, SandboxOptions, SandboxOrder, SentMessage, StockImport,
-    StockImportLine, Tracking,
+    Faults, LEADTIME_TO_SHIP_DAYS, OrderSpec, SandboxLine, SandboxOptions, SandboxOrder,
+    SentMessage, StockImport, StockImportLine, Tracking,
 };
 
 /// A refusal in Mirakl's terms: HTTP status, symbolic code, message.
@@ -144,6 +144,7 @@ impl State {
             updated_at: now,
             decided_at: None,
             accepted_at: None,
+            shipping_deadline: None,
             first_name: spec.first_name,
             last_name: spec.last_name,
             shipping_country: spec.shipping_country,
@@ -244,6 +245,10 @@ impl State {
         order.updated_at = now;
         if accepted > 0 {
             order.accepted_at = Some(now);
+            // Mirakl sets it at acceptance: the lead time after it.
+            order.shipping_deadline = now
+                .checked_add(SignedDuration::from_hours(24 * LEADTIME_TO_SHIP_DAYS))
+                .ok();
         }
         // Refused units go back on the offer.
         for (sku, quantity) in restored {
@@ -711,7 +716,8 @@ impl State {
             "has_incident": order.lines.iter().any(|l| l.state == "INCIDENT_OPEN"),
             "has_invoice": false,
             "fully_refunded": false,
-            "leadtime_to_ship": 2,
+            "leadtime_to_ship": LEADTIME_TO_SHIP_DAYS,
+            "shipping_deadline": order.shipping_deadline.map(date),
             "paymentType": "CB",
             "fulfillment": {"center": {"code": "DEFAULT"}},
             "shipping_type_code": "STD",
