@@ -58,11 +58,11 @@ pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
         max_wait: config.daemon.max_retry_wait,
     };
     // Built to learn what the marketplace takes; nothing is called.
-    let unlisted_ok = channel
+    let terms = channel
         .settings
         .build(&channel.name, bounds)
         .with_context(|| format!("channel {channel_name}"))?
-        .takes_unlisted_carriers();
+        .parcel_terms();
     let request = ParcelRequest {
         order_id: order_id.to_owned(),
         carrier: args.carrier,
@@ -72,7 +72,7 @@ pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
     };
     let recorded = store
         .with(|conn| {
-            let book = CarrierBook::load(conn, channel, unlisted_ok)?;
+            let book = CarrierBook::load(conn, channel, terms)?;
             let tx = conn.transaction()?;
             let recorded = parcel::record(&tx, &book, &request, "cli", &store::now_text());
             if recorded.is_ok() {

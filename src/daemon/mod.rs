@@ -86,7 +86,7 @@ pub async fn run(
         heartbeats: supervisor.heartbeats.clone(),
         metrics,
         config: supervisor.shared.clone(),
-        unlisted_carriers: plan.unlisted_carriers(),
+        parcel_terms: plan.parcel_terms(),
     };
     let limits = serve_http::Limits::for_this_process();
     tracing::info!(

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
+use vigie_connector::ParcelTerms;
 use vigie_connector::spec::Bounds;
 
 use super::health;
@@ -29,11 +30,11 @@ pub(super) struct Plan {
 }
 
 impl Plan {
-    /// Per channel, whether its marketplace takes a carrier it does not list.
-    pub fn unlisted_carriers(&self) -> std::collections::HashMap<String, bool> {
+    /// Per channel, what its marketplace takes in a parcel.
+    pub fn parcel_terms(&self) -> std::collections::HashMap<String, ParcelTerms> {
         self.channels
             .iter()
-            .map(|c| (c.name().to_owned(), c.marketplace.takes_unlisted_carriers()))
+            .map(|c| (c.name().to_owned(), c.marketplace.parcel_terms()))
             .collect()
     }
 
@@ -141,10 +142,10 @@ impl Services {
         let stop_loops = CancellationToken::new();
         let mut loops = JoinSet::new();
         let names = plan.channels.iter().map(|c| c.name().to_owned()).collect();
-        let takes_unlisted = plan
+        let parcel_terms = plan
             .channels
             .iter()
-            .map(|c| (c.config.clone(), c.marketplace.takes_unlisted_carriers()))
+            .map(|c| (c.config.clone(), c.marketplace.parcel_terms()))
             .collect();
         for channel in plan.channels {
             heartbeats.register(channel.name(), channel.config.poll_interval);
@@ -188,7 +189,7 @@ impl Services {
             let drop = inventory::shipments::ShipmentsDrop::new(
                 path.clone(),
                 plan.ctx.clone(),
-                takes_unlisted,
+                parcel_terms,
             );
             loops.spawn(inventory::file::run(path, drop, stop_loops.clone()));
         }

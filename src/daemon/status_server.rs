@@ -24,7 +24,7 @@ pub(super) struct StatusState {
     pub metrics: PrometheusHandle,
     pub config: SharedConfig,
     /// Per channel at start, whether its marketplace takes a carrier it does not list.
-    pub unlisted_carriers: std::collections::HashMap<String, bool>,
+    pub parcel_terms: std::collections::HashMap<String, vigie_connector::ParcelTerms>,
 }
 
 pub(super) async fn serve(
@@ -56,7 +56,7 @@ pub(super) async fn serve(
         state.store.clone(),
         state.config.clone(),
         listen,
-        state.unlisted_carriers.clone(),
+        state.parcel_terms.clone(),
     );
     let views = Router::new()
         .route("/status", get(status_view))

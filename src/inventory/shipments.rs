@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
+use vigie_connector::ParcelTerms;
 
 use super::file::{Outcome, Rejected, Target};
 use crate::config::ChannelConfig;
@@ -45,9 +46,9 @@ impl FileParcel {
     /// The file line an error is about: the row of the order line it names, else the first.
     fn line_of(&self, error: &ParcelError) -> u64 {
         let named = match error {
-            ParcelError::UnknownLine { line, .. } | ParcelError::TooMany { line, .. } => {
-                Some(line.as_str())
-            }
+            ParcelError::UnknownLine { line, .. }
+            | ParcelError::TooMany { line, .. }
+            | ParcelError::WholeLinesOnly { line, .. } => Some(line.as_str()),
             _ => None,
         };
         named
@@ -134,11 +135,11 @@ pub struct ShipmentsDrop {
     path: PathBuf,
     ctx: Context,
     /// Each channel, and whether its marketplace takes a carrier it does not list.
-    channels: Arc<Vec<(ChannelConfig, bool)>>,
+    channels: Arc<Vec<(ChannelConfig, ParcelTerms)>>,
 }
 
 impl ShipmentsDrop {
-    pub fn new(path: PathBuf, ctx: Context, channels: Vec<(ChannelConfig, bool)>) -> Self {
+    pub fn new(path: PathBuf, ctx: Context, channels: Vec<(ChannelConfig, ParcelTerms)>) -> Self {
         Self {
             path,
             ctx,
@@ -161,8 +162,8 @@ impl Target for ShipmentsDrop {
             .call(move |conn| {
                 let now = store::now_text();
                 let mut books = Vec::new();
-                for (channel, unlisted_ok) in channels.iter() {
-                    books.push(CarrierBook::load(conn, channel, *unlisted_ok)?);
+                for (channel, terms) in channels.iter() {
+                    books.push(CarrierBook::load(conn, channel, *terms)?);
                 }
                 let tx = conn.transaction()?;
                 for parcel in &parcels {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use rusqlite::Transaction;
-use vigie_connector::{Carrier, OrderStatus};
+use vigie_connector::{Carrier, OrderStatus, ParcelTerms};
 
 use crate::config::ChannelConfig;
 use crate::store::shipments::{self, Confirmation, NewParcel, Recorded, Units};
@@ -25,11 +25,12 @@ pub struct ParcelRequest {
 }
 
 /// The carriers a channel knows: the seller's `carriers` table, then the marketplace's own
-/// list (read once a day), then, where the marketplace takes any carrier by name, any.
+/// list (read once a day), then, where the marketplace takes any carrier by name, any; and
+/// what else its parcels must respect.
 pub struct CarrierBook<'a> {
     pub channel: &'a ChannelConfig,
     pub listed: Vec<Carrier>,
-    pub unlisted_ok: bool,
+    pub terms: ParcelTerms,
 }
 
 impl<'a> CarrierBook<'a> {
@@ -37,12 +38,12 @@ impl<'a> CarrierBook<'a> {
     pub fn load(
         conn: &rusqlite::Connection,
         channel: &'a ChannelConfig,
-        unlisted_ok: bool,
+        terms: ParcelTerms,
     ) -> Result<Self, StoreError> {
         Ok(Self {
             listed: shipments::carriers(conn, &channel.name)?,
             channel,
-            unlisted_ok,
+            terms,
         })
     }
 
@@ -59,7 +60,7 @@ impl<'a> CarrierBook<'a> {
         {
             return Ok(Some(listed.code.clone()));
         }
-        if self.unlisted_ok {
+        if self.terms.unlisted_carriers {
             return Ok(None);
         }
         let mut known: Vec<&str> = self.channel.carriers.keys().map(String::as_str).collect();
@@ -90,6 +91,16 @@ pub enum ParcelError {
     TooMany {
         order: String,
         line: String,
+        asked: u32,
+        left: u32,
+    },
+    #[error(
+        "order {order} line {line}: channel {channel} ships whole lines only: {asked} of its {left} unit(s) asked"
+    )]
+    WholeLinesOnly {
+        order: String,
+        line: String,
+        channel: String,
         asked: u32,
         left: u32,
     },
@@ -145,6 +156,9 @@ pub fn record(
     check_accepted(tx, &order, &label)?;
     let left = units_left(tx, order.pk)?;
     let lines = chosen_lines(&label, &request.lines, &left)?;
+    if carriers.terms.whole_lines_only {
+        whole_lines(tx, order.pk, &label, channel, &lines)?;
+    }
     let parcel = NewParcel {
         carrier: carrier.to_owned(),
         carrier_code: carriers.resolve(carrier)?,
@@ -159,6 +173,30 @@ pub fn record(
         source,
     };
     Ok(shipments::record(tx, order.pk, &parcel, now)?)
+}
+
+/// Each line of the parcel whole: all its units owed, none in an earlier parcel.
+fn whole_lines(
+    tx: &Transaction<'_>,
+    order_pk: i64,
+    label: &str,
+    channel: &str,
+    lines: &[Units],
+) -> Result<(), ParcelError> {
+    let owed = shipments::units_to_ship(tx, order_pk)?;
+    for units in lines {
+        let whole = owed.get(&units.line_id).copied().unwrap_or(0);
+        if units.quantity != whole {
+            return Err(ParcelError::WholeLinesOnly {
+                order: label.to_owned(),
+                line: units.line_id.clone(),
+                channel: channel.to_owned(),
+                asked: units.quantity,
+                left: whole,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Only an accepted order ships or is cancelled by the seller; one vigie accepted is, even

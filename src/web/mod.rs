@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use jiff::Timestamp;
 use secrecy::ExposeSecret;
+use vigie_connector::ParcelTerms;
 
 use crate::config::{Config, SharedConfig};
 use crate::store::Store;
@@ -39,7 +40,7 @@ pub struct WebState {
     pages: Arc<render::Pages>,
     /// Per channel, whether its marketplace takes a carrier it does not list (read from the
     /// connectors at start; a channel added by a reload takes listed carriers only).
-    unlisted_carriers: Arc<HashMap<String, bool>>,
+    parcel_terms: Arc<HashMap<String, ParcelTerms>>,
 }
 
 impl WebState {
@@ -47,7 +48,7 @@ impl WebState {
         store: Store,
         config: SharedConfig,
         listen: SocketAddr,
-        unlisted_carriers: HashMap<String, bool>,
+        parcel_terms: HashMap<String, ParcelTerms>,
     ) -> Self {
         let timezone = current(&config).daemon.timezone.clone();
         Self {
@@ -57,7 +58,7 @@ impl WebState {
             sessions: Arc::default(),
             logins: Arc::default(),
             pages: Arc::new(render::Pages::new(timezone)),
-            unlisted_carriers: Arc::new(unlisted_carriers),
+            parcel_terms: Arc::new(parcel_terms),
         }
     }
 

@@ -21,12 +21,12 @@ pub(super) fn record(
     let Some(channel) = config.channels.iter().find(|c| c.name == channel) else {
         return Err(ShipError::UnknownChannel(channel.to_owned()));
     };
-    let unlisted_ok = state
-        .unlisted_carriers
+    let terms = state
+        .parcel_terms
         .get(&channel.name)
         .copied()
-        .unwrap_or(false);
-    let book = CarrierBook::load(tx, channel, unlisted_ok).map_err(ParcelError::from)?;
+        .unwrap_or_default();
+    let book = CarrierBook::load(tx, channel, terms).map_err(ParcelError::from)?;
     let now = store::now_text();
     let recorded = parcel::record(tx, &book, request, source, &now)?;
     if recorded == Recorded::New
@@ -61,7 +61,9 @@ impl ShipError {
                 ParcelError::UnknownOrder(_)
                 | ParcelError::NotShippable { .. }
                 | ParcelError::NothingToShip(_) => Some("order_id"),
-                ParcelError::UnknownLine { .. } | ParcelError::TooMany { .. } => Some("lines"),
+                ParcelError::UnknownLine { .. }
+                | ParcelError::TooMany { .. }
+                | ParcelError::WholeLinesOnly { .. } => Some("lines"),
                 ParcelError::UnknownCarrier { .. } => Some("carrier"),
                 ParcelError::Empty(what) if what.contains("carrier") => Some("carrier"),
                 ParcelError::Empty(_) => Some("tracking_number"),

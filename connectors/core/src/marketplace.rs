@@ -82,9 +82,9 @@ pub trait Marketplace: Send + Sync {
         Ok(Vec::new())
     }
 
-    /// Whether the marketplace takes a carrier it does not list, by name.
-    fn takes_unlisted_carriers(&self) -> bool {
-        false
+    /// What the marketplace takes in a parcel.
+    fn parcel_terms(&self) -> ParcelTerms {
+        ParcelTerms::default()
     }
 
     /// The seller cancels accepted units. Cancelling again answers
@@ -142,6 +142,15 @@ pub struct CustomerMessage {
     pub body: String,
     /// The marketplace's conversation about this order, as an earlier send returned it.
     pub thread: Option<String>,
+}
+
+/// What a marketplace takes in a parcel, checked when the seller records one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParcelTerms {
+    /// A carrier it does not list, by name (and tracking link).
+    pub unlisted_carriers: bool,
+    /// Only whole lines: all of a line's units in one parcel.
+    pub whole_lines_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,7 +23,8 @@ pub mod sandbox;
 use async_trait::async_trait;
 use vigie_connector::{
     Capabilities, Carrier, ConnectorError, CustomerMessage, LineDecision, Marketplace, OrderBatch,
-    Parcel, PushStatus, PushTicket, SellerCancel, ShopState, StockLevel, StockUpdate, Timestamp,
+    Parcel, ParcelTerms, PushStatus, PushTicket, SellerCancel, ShopState, StockLevel, StockUpdate,
+    Timestamp,
 };
 
 use crate::client::Transport;
@@ -156,6 +157,15 @@ impl Marketplace for Fnac {
         parcels: &[Parcel],
     ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
         ship::confirm(&self.transport, parcels).await
+    }
+
+    /// `confirm_to_send` marks whole lines `Shipped` (a line has no quantity to send), and
+    /// takes only the carriers `carriers_query` lists.
+    fn parcel_terms(&self) -> ParcelTerms {
+        ParcelTerms {
+            unlisted_carriers: false,
+            whole_lines_only: true,
+        }
     }
 
     async fn carriers(&self) -> Result<Vec<Carrier>, ConnectorError> {

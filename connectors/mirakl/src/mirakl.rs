@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use vigie_connector::{
     Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, LineDecision,
-    Marketplace, OrderBatch, Parcel, PushStatus, PushTicket, SellerCancel, ShopState, StockLevel,
-    StockUpdate, Throttle, Timestamp,
+    Marketplace, OrderBatch, Parcel, ParcelTerms, PushStatus, PushTicket, SellerCancel, ShopState,
+    StockLevel, StockUpdate, Throttle, Timestamp,
 };
 
 use crate::client::{self, Api, Call};
@@ -212,9 +212,13 @@ impl Marketplace for Mirakl {
         ship::carriers(&self.api).await
     }
 
-    /// OR23 takes `carrier_name` + `carrier_url` for a carrier the operator does not list.
-    fn takes_unlisted_carriers(&self) -> bool {
-        true
+    /// OR23 takes `carrier_name` + `carrier_url` for a carrier the operator does not list,
+    /// and a line's units across several parcels.
+    fn parcel_terms(&self) -> ParcelTerms {
+        ParcelTerms {
+            unlisted_carriers: true,
+            whole_lines_only: false,
+        }
     }
 
     async fn cancel(&self, cancel: &SellerCancel) -> Result<(), ConnectorError> {
