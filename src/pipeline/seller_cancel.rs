@@ -13,7 +13,7 @@ use crate::domain::alert_keys;
 use crate::domain::alerts::{Alert, AlertKind};
 use crate::store::seller_cancels::{self, PendingCancel};
 use crate::store::shipments::{self, Confirmation};
-use crate::store::{self, alerts, orders};
+use crate::store::{self, alerts, cancellations, orders};
 
 /// Checks and records the cancellation of `lines` (every unit left when none) of
 /// `channel:order_id`. `true` when new; the same lines again change nothing.
@@ -38,7 +38,9 @@ pub fn record(
     Ok(seller_cancels::record(tx, order.pk, reason, &lines, now)?)
 }
 
-/// Sends every pending cancellation of the channel.
+/// Sends every pending cancellation of the channel. One sent before without an answer (a
+/// cut connection, a crash) is first checked against the order re-read: Mirakl's OR30 sent
+/// twice would cancel twice, so it goes again only when the marketplace shows none of it.
 pub async fn run(channel: &Channel, ctx: &Context) -> Result<bool, Error> {
     let name = channel.name().to_owned();
     let pending = ctx
@@ -52,44 +54,106 @@ pub async fn run(channel: &Channel, ctx: &Context) -> Result<bool, Error> {
             Ok(ready)
         })
         .await?;
-    let mut reread = Vec::new();
-    for (cancel, request) in pending {
+    let (unsure, mut to_send): (Vec<_>, Vec<_>) =
+        pending.into_iter().partition(|(c, _)| c.sent_before);
+    let mut stock_moved = false;
+    if !unsure.is_empty() {
+        let cancels: Vec<_> = unsure.iter().map(|(c, _)| c.clone()).collect();
+        stock_moved |= reread(channel, ctx, &cancels).await?;
+        for (cancel, request) in unsure {
+            match applied(ctx, &cancel).await? {
+                true => settle(channel, ctx, &cancel, Confirmation::Confirmed, None).await?,
+                false => to_send.push((cancel, request)),
+            }
+        }
+    }
+    let mut already = Vec::new();
+    for (cancel, request) in to_send {
+        let id = cancel.id;
+        ctx.store
+            .call(move |conn| seller_cancels::mark_sent(conn, id, &store::now_text()))
+            .await?;
         match channel.marketplace.cancel(&request).await {
             Ok(()) => settle(channel, ctx, &cancel, Confirmation::Confirmed, None).await?,
-            Err(ConnectorError::AlreadyDone(_)) => reread.push(cancel),
+            Err(ConnectorError::AlreadyDone(_)) => already.push(cancel),
             Err(ConnectorError::Permanent { code, message }) => {
                 let words = code.map_or(message.clone(), |c| format!("{c}: {message}"));
                 settle(channel, ctx, &cancel, Confirmation::Rejected, Some(words)).await?;
             }
-            // Never sent again: it may have been applied. A human checks the back office.
-            Err(ConnectorError::Uncertain(why)) => {
-                let words = format!("may have been applied ({why}); check the back office");
-                settle(channel, ctx, &cancel, Confirmation::Rejected, Some(words)).await?;
-            }
             Err(e @ ConnectorError::Auth(_)) => return Err(Error::Marketplace(e)),
-            Err(e) => tracing::warn!(order = %cancel.order_id, "cancellation not sent yet: {e}"),
+            // Uncertain (it may have been applied) or not sent: the next cycle re-reads the
+            // order before sending it again.
+            Err(e) => {
+                tracing::warn!(order = %cancel.order_id, "cancellation not confirmed yet: {e}")
+            }
         }
     }
-    if reread.is_empty() {
-        return Ok(false);
+    if already.is_empty() {
+        return Ok(stock_moved);
     }
-    let ids: Vec<String> = reread.iter().map(|c| c.order_id.clone()).collect();
-    let fresh = channel.marketplace.orders_by_id(&ids).await?;
-    let report = ingest::run(channel, ctx, fresh, Vec::new()).await?;
-    for cancel in reread {
-        let order_pk = cancel.order_pk;
-        let status = ctx
-            .store
-            .call(move |conn| Ok(orders::payload(conn, order_pk)?.state.status))
-            .await?;
-        if status == OrderStatus::Cancelled {
+    stock_moved |= reread(channel, ctx, &already).await?;
+    for cancel in already {
+        if applied(ctx, &cancel).await? {
             settle(channel, ctx, &cancel, Confirmation::Confirmed, None).await?;
         } else {
-            let words = format!("the marketplace refused it: the order is {status}");
-            settle(channel, ctx, &cancel, Confirmation::Rejected, Some(words)).await?;
+            let words = "the marketplace refused it: the order shows the lines not cancelled";
+            settle(
+                channel,
+                ctx,
+                &cancel,
+                Confirmation::Rejected,
+                Some(words.to_owned()),
+            )
+            .await?;
         }
     }
-    Ok(report.stock_moved)
+    Ok(stock_moved)
+}
+
+/// Re-reads the orders of `cancels` and takes in what the marketplace shows; returns whether
+/// that moved stock.
+async fn reread(
+    channel: &Channel,
+    ctx: &Context,
+    cancels: &[PendingCancel],
+) -> Result<bool, Error> {
+    let ids: Vec<String> = cancels.iter().map(|c| c.order_id.clone()).collect();
+    let fresh = channel.marketplace.orders_by_id(&ids).await?;
+    Ok(ingest::run(channel, ctx, fresh, Vec::new())
+        .await?
+        .stock_moved)
+}
+
+/// Whether the order as last read shows the cancellation applied, judged on its own lines (a
+/// Fnac `refund_order` of some lines leaves the order itself as it was): each line cancelled
+/// or refunded, or the units the marketplace reports for it covering every unit the seller
+/// asked.
+async fn applied(ctx: &Context, cancel: &PendingCancel) -> Result<bool, Error> {
+    let cancel = cancel.clone();
+    let applied = ctx
+        .store
+        .call(move |conn| {
+            let order = orders::payload(conn, cancel.order_pk)?;
+            let reported = cancellations::units_by_line(conn, cancel.order_pk)?;
+            let asked = seller_cancels::cancelled_units(conn, cancel.order_pk)?;
+            Ok(cancel.lines.iter().all(|units| {
+                let status = order
+                    .lines
+                    .iter()
+                    .find(|l| l.id == units.line_id)
+                    .map_or(order.state.status, |l| l.state.status);
+                let asked: u32 = asked
+                    .iter()
+                    .filter(|u| u.line_id == units.line_id)
+                    .map(|u| u.quantity)
+                    .sum();
+                let reported = reported.get(&units.line_id).copied().unwrap_or(0);
+                matches!(status, OrderStatus::Cancelled | OrderStatus::Refunded)
+                    || reported >= asked
+            }))
+        })
+        .await?;
+    Ok(applied)
 }
 
 /// The request for the marketplace: each line's amount from its price, and whether every

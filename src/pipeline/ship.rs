@@ -5,7 +5,7 @@
 //! list, read once a day.
 
 use jiff::{SignedDuration, Timestamp};
-use vigie_connector::{ConnectorError, OrderStatus, Shipment};
+use vigie_connector::{ConnectorError, Order, OrderStatus, Parcel, Shipment};
 
 use super::{Channel, Context, Error, ingest};
 use crate::delivery;
@@ -72,25 +72,56 @@ pub async fn run(channel: &Channel, ctx: &Context) -> Result<(usize, bool), Erro
     let report = ingest::run(channel, ctx, fresh, Vec::new()).await?;
     for parcel in reread {
         let order_pk = parcel.order_pk;
-        let status = ctx
+        let order = ctx
             .store
-            .call(move |conn| Ok(orders::payload(conn, order_pk)?.state.status))
+            .call(move |conn| orders::payload(conn, order_pk))
             .await?;
-        match status {
+        match judged_on_its_lines(&order, &parcel.parcel) {
             // The marketplace had it already (the call before a crash got through).
-            OrderStatus::Shipped | OrderStatus::Received | OrderStatus::Closed => {
+            Some(Confirmation::Confirmed) => {
                 settle(channel, ctx, &parcel, Confirmation::Confirmed, None).await?;
                 confirmed += 1;
             }
-            OrderStatus::Cancelled | OrderStatus::Refused => {
-                let words = format!("the order is {status} on the marketplace");
+            Some(Confirmation::Rejected) => {
+                let words = format!("the order is {} on the marketplace", order.state.status);
                 settle(channel, ctx, &parcel, Confirmation::Rejected, Some(words)).await?;
             }
             // Not ready to ship yet (payment pending): tried again next cycle.
-            _ => {}
+            Some(Confirmation::Pending) | None => {}
         }
     }
     Ok((confirmed, report.stock_moved))
+}
+
+/// What the re-read order says of a parcel the marketplace called done, judged on the
+/// parcel's own lines (a partial parcel leaves the order itself unshipped on Fnac): shipped
+/// when every one of them is, rejected when one was cancelled or refused, else undecided.
+fn judged_on_its_lines(order: &Order, parcel: &Parcel) -> Option<Confirmation> {
+    let statuses: Vec<OrderStatus> = parcel
+        .lines
+        .iter()
+        .map(|units| {
+            order
+                .lines
+                .iter()
+                .find(|l| l.id == units.line_id)
+                .map_or(order.state.status, |l| l.state.status)
+        })
+        .collect();
+    let shipped = |s: &OrderStatus| {
+        matches!(
+            s,
+            OrderStatus::Shipped | OrderStatus::Received | OrderStatus::Closed
+        )
+    };
+    let gone = |s: &OrderStatus| matches!(s, OrderStatus::Cancelled | OrderStatus::Refused);
+    if statuses.iter().all(shipped) || shipped(&order.state.status) {
+        Some(Confirmation::Confirmed)
+    } else if statuses.iter().any(gone) || gone(&order.state.status) {
+        Some(Confirmation::Rejected)
+    } else {
+        None
+    }
 }
 
 /// Records the marketplace's answer. A confirmed parcel queues the customer's `shipped`

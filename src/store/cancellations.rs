@@ -1,6 +1,8 @@
 //! Units of order lines the marketplace cancelled or refunded: one row per cancellation the
 //! marketplace reports, however often it reports it, with who asked and why.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, params};
 use serde::Serialize;
 use vigie_connector::{Cancellation, CancellationKind};
@@ -35,6 +37,17 @@ pub fn record(
         ],
     )?;
     Ok(written == 1)
+}
+
+/// Units per line the marketplace reported cancelled or refunded.
+pub fn units_by_line(conn: &Connection, order_pk: i64) -> Result<HashMap<String, u32>> {
+    let mut stmt = conn.prepare(
+        "SELECT line_id, SUM(quantity) FROM cancellations WHERE order_pk = ?1 GROUP BY line_id",
+    )?;
+    let units = stmt
+        .query_map(params![order_pk], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(units)
 }
 
 /// One cancellation as `vigie orders --json` prints it (DESIGN section 3).

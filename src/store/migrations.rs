@@ -466,6 +466,7 @@ CREATE INDEX judgments_by_time ON judgments (judged_at);
 ///   copied, ids kept (the V2 way); `subject` comes last so `SELECT *` reads as before.
 /// - A parcel the marketplace rejected can be given again under the same tracking number:
 ///   only the parcels not rejected are unique by (order, carrier, tracking number).
+/// - A seller's cancellation remembers it was sent: Mirakl's OR30 cannot be sent twice safely.
 /// - The shipping deadline a marketplace announces, watched like the acceptance one, and when
 ///   vigie first saw it passed with units still owed (counted once, told once).
 const V11_PER_PARCEL_MESSAGES_AND_SHIPPING_DEADLINES: &str = r#"
@@ -520,6 +521,10 @@ ALTER TABLE shipments_v11 RENAME TO shipments;
 CREATE INDEX shipments_pending ON shipments (state) WHERE state = 'pending';
 CREATE UNIQUE INDEX shipments_live ON shipments (order_pk, carrier, tracking_number)
     WHERE state <> 'rejected';
+
+-- When a seller's cancellation was last sent: one still pending after that (a cut
+-- connection, a crash) is checked against the order re-read before it is sent again.
+ALTER TABLE seller_cancels ADD COLUMN sent_at TEXT;
 
 ALTER TABLE orders ADD COLUMN shipping_deadline_at TEXT;
 ALTER TABLE orders ADD COLUMN shipping_late_at TEXT;

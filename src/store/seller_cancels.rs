@@ -32,12 +32,15 @@ pub struct PendingCancel {
     pub order_id: String,
     pub reason: String,
     pub lines: Vec<Units>,
+    /// Sent before without an answer (a cut connection, a crash): it may have been applied.
+    pub sent_before: bool,
 }
 
 /// Cancellations of `channel` the marketplace has not confirmed, oldest first.
 pub fn pending(conn: &Connection, channel: &str) -> Result<Vec<PendingCancel>> {
     let mut stmt = conn.prepare(
-        "SELECT c.id, c.order_pk, o.order_id, c.reason, c.lines FROM seller_cancels c
+        "SELECT c.id, c.order_pk, o.order_id, c.reason, c.lines, c.sent_at IS NOT NULL
+         FROM seller_cancels c
          JOIN orders o ON o.id = c.order_pk
          WHERE o.channel = ?1 AND c.state = 'pending' ORDER BY c.id",
     )?;
@@ -51,6 +54,7 @@ pub fn pending(conn: &Connection, channel: &str) -> Result<Vec<PendingCancel>> {
             order_id: r.get(2)?,
             reason: r.get(3)?,
             lines: from_json(&r.get::<_, String>(4)?, &format!("seller cancel {id}"))?,
+            sent_before: r.get(5)?,
         });
     }
     Ok(pending)
@@ -68,6 +72,15 @@ pub fn cancelled_units(conn: &Connection, order_pk: i64) -> Result<Vec<Units>> {
         )?);
     }
     Ok(units)
+}
+
+/// Notes, before the call, that cancellation `id` is being sent.
+pub fn mark_sent(conn: &Connection, id: i64, now: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE seller_cancels SET sent_at = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
+    Ok(())
 }
 
 pub fn settle(
