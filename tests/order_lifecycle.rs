@@ -1,6 +1,7 @@
 //! After acceptance, through the real ingest on a real SQLite file: cancellations and refunds
 //! move the ledger once and say who and why, a refund after shipping keeps the units out,
-//! and a claim raises `incident_opened` until the marketplace closes it.
+//! and a claim raises `incident_opened` until the marketplace closes it. Each cancellation is
+//! told once; the shipping deadline is watched like the acceptance one.
 
 use std::path::Path;
 
@@ -8,6 +9,7 @@ use rust_decimal::Decimal;
 use vigie::config::{self, Config, Deadline, Environment};
 use vigie::pipeline::decide::Policy;
 use vigie::pipeline::ingest::{self, Settings};
+use vigie::pipeline::shipping_late;
 use vigie::skumap::SkuMap;
 use vigie::store::{self, Store, alerts, orders, reservations, stock};
 use vigie_connector::{
@@ -24,7 +26,7 @@ const CONFIG: &str = r#"
     poll_interval = "2s"
 
     [notify.channel.lm]
-    events = ["cancelled"]
+    events = ["cancelled", "delayed"]
     routes = ["marketplace"]
 
     [[events.webhook]]
@@ -368,4 +370,129 @@ fn a_claim_raises_incident_opened_until_the_marketplace_closes_it() {
     rig.poll(&closed);
     assert!(rig.open_alerts().is_empty());
     assert_eq!(rig.view()["status"], "shipped");
+}
+
+#[test]
+fn a_refund_after_shipping_of_part_of_a_line_takes_only_its_units() {
+    let rig = Rig::new(5);
+    let accepted = order(OrderStatus::Accepted, 3, Timestamp::now());
+    rig.poll(&accepted);
+    assert_eq!(rig.ledger(), (5, 3));
+    // One unit left and came back refunded; the order has not shipped its other two yet.
+    rig.poll(&taken_back(
+        accepted,
+        OrderStatus::Accepted,
+        CancellationKind::Refunded,
+        1,
+        true,
+    ));
+    assert_eq!(rig.ledger(), (4, 2), "the two units still owed stay held");
+}
+
+/// The order, later, with one more cancellation of its line (the marketplace's id `id`).
+fn cancelled_again(mut o: Order, id: &str, quantity: u32) -> Order {
+    o.updated_at = o
+        .updated_at
+        .checked_add(jiff::SignedDuration::from_secs(60))
+        .unwrap();
+    o.lines[0].cancellations.push(Cancellation {
+        id: Some(id.into()),
+        kind: CancellationKind::Cancelled,
+        quantity,
+        reason: Some(format!("REASON_{id}")),
+        after_shipping: false,
+    });
+    o
+}
+
+#[test]
+fn each_cancellation_is_told_once_with_its_own_units() {
+    let rig = Rig::new(5);
+    let accepted = order(OrderStatus::Accepted, 3, Timestamp::now());
+    rig.poll(&accepted);
+    let first = cancelled_again(accepted, "c1", 1);
+    rig.poll(&first);
+    let second = cancelled_again(first, "c2", 1);
+    rig.poll(&second);
+    rig.poll(&second); // the same picture again: nothing more
+    let told: Vec<String> = rig
+        .store
+        .with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT payload FROM outbox WHERE event = 'cancelled' AND destination = 'marketplace'
+                 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .unwrap();
+    assert_eq!(told.len(), 2, "one message per cancellation: {told:?}");
+    for (payload, id) in told.iter().zip(["c1", "c2"]) {
+        let facts: serde_json::Value = serde_json::from_str(payload).unwrap();
+        let cancellations = &facts["order"]["lines"][0]["cancellations"];
+        assert_eq!(cancellations.as_array().unwrap().len(), 1, "{facts:#}");
+        assert_eq!(cancellations[0]["id"], id, "its own units: {facts:#}");
+    }
+    let cancelled = rig.jobs().into_iter().filter(|(e, _)| e == "cancelled");
+    assert_eq!(cancelled.count(), 4, "the customer and the ERP, twice");
+    assert_eq!(rig.ledger(), (5, 1));
+}
+
+#[test]
+fn the_shipping_deadline_alerts_like_the_acceptance_one_and_resolves_once_shipped() {
+    let rig = Rig::new(5);
+    let created = Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(100))
+        .unwrap();
+    let mut accepted = order(OrderStatus::Accepted, 2, created);
+    let deadline = created
+        .checked_add(jiff::SignedDuration::from_hours(100))
+        .unwrap();
+    accepted.shipping_deadline = Some(deadline);
+    rig.poll(&accepted);
+    let at = |hours: i64| {
+        created
+            .checked_add(jiff::SignedDuration::from_hours(hours))
+            .unwrap()
+    };
+    let watch = |hours: i64| {
+        rig.store
+            .with(|c| {
+                let tx = c.transaction()?;
+                let late = shipping_late::watch(&tx, &rig.config, "lm", at(hours))?;
+                tx.commit()?;
+                Ok(late)
+            })
+            .unwrap()
+    };
+    assert_eq!(watch(49), 0);
+    assert!(rig.open_alerts().is_empty());
+    watch(50);
+    assert_eq!(rig.open_alerts(), ["shipment_late:50:lm:O-1"]);
+    watch(80);
+    assert_eq!(watch(100), 1, "late: counted once");
+    assert_eq!(watch(101), 0);
+    assert_eq!(
+        rig.open_alerts(),
+        [
+            "shipment_late:50:lm:O-1",
+            "shipment_late:80:lm:O-1",
+            "shipment_late:100:lm:O-1"
+        ]
+    );
+    let delayed: Vec<_> = rig
+        .jobs()
+        .into_iter()
+        .filter(|(e, _)| e == "delayed")
+        .collect();
+    assert_eq!(
+        delayed.len(),
+        2,
+        "the customer and the ERP, once: {delayed:?}"
+    );
+
+    // The marketplace reads the order shipped: every alert resolves.
+    rig.poll(&moved(accepted, OrderStatus::Shipped));
+    watch(102);
+    assert!(rig.open_alerts().is_empty(), "{:?}", rig.open_alerts());
 }
