@@ -177,8 +177,13 @@ async fn a_mirakl_order_ships_in_two_parcels_confirmed_once_each() {
         ),
         (Some("Coursier Dupont"), Some("https://dupont.example/CD-9"))
     );
-    // The next poll reads SHIPPED: the units leave the ledger.
+    // The second parcel is a second `shipped`, with its own carrier and tracking.
+    let messages = sandbox.messages();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert!(messages[1].body.contains("CD-9"), "{}", messages[1].body);
+    // The next poll reads SHIPPED: the units leave the ledger, and nobody hears it again.
     vigie(&setup.config, &["run", "--once"]).await;
+    assert_eq!(sandbox.messages().len(), 2, "{:#?}", sandbox.messages());
     assert_eq!(on_hand(&setup.config, "SKU-A").await, 3);
     assert_eq!(on_hand(&setup.config, "SKU-B").await, 4);
     let view = order_json(&setup.config, &id).await;
@@ -279,6 +284,73 @@ async fn a_parcel_the_marketplace_refuses_raises_shipment_rejected_in_its_words(
     // Not sent again at the next cycle.
     vigie(&setup.config, &["run", "--once"]).await;
     assert_eq!(sandbox.request_count("OR23"), 1);
+
+    // The seller fixes the table and gives the same parcel again: a new parcel, confirmed.
+    setup.write(&mirakl_channel(
+        &sandbox,
+        "carriers = { \"Colissimo\" = \"COLISSIMO\" }",
+    ));
+    let out = vigie(
+        &setup.config,
+        &["ship", &order, "--carrier", "Colissimo", "--tracking", "X1"],
+    )
+    .await;
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("parcel X1 recorded"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    vigie(&setup.config, &["run", "--once"]).await;
+    let view = order_json(&setup.config, &id).await;
+    let states: Vec<&Value> = view["shipments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["state"])
+        .collect();
+    assert_eq!(states, ["rejected", "confirmed"], "{view:#}");
+    assert_eq!(sandbox.order(&id).unwrap().state, "SHIPPED");
+}
+
+/// Fnac's `confirm_to_send` ships whole lines: a part of a line is refused at `vigie ship`,
+/// naming it, and nothing is recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_part_of_a_line_is_refused_on_a_channel_that_ships_whole_lines() {
+    let sandbox = FnacSandbox::start(fnac::SandboxOptions::default())
+        .await
+        .unwrap();
+    sandbox.set_quantity("SKU-A", 5);
+    let id = sandbox.add_order(fnac::OrderSpec::new(vec![fnac::LineSpec::new(
+        "SKU-A",
+        2,
+        Decimal::new(20, 0),
+    )]));
+    let setup = Setup::new(&fnac_channel(&sandbox));
+    vigie(&setup.config, &["stock", "set", "SKU-A", "5"]).await;
+    vigie(&setup.config, &["run", "--once"]).await;
+    let order = format!("fnac:{id}");
+    let out = try_vigie(
+        &setup.config,
+        &[
+            "ship",
+            &order,
+            "--carrier",
+            "Colissimo",
+            "--tracking",
+            "6A78",
+            "--line",
+            "1=1",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 1: channel fnac ships whole lines only: 1 of its 2 unit(s)"),
+        "{}",
+        stderr(&out)
+    );
+    let view = order_json(&setup.config, &id).await;
+    assert_eq!(view["shipments"], serde_json::json!([]), "nothing applied");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -537,7 +609,12 @@ async fn the_seller_cancels_units_on_mirakl_then_the_rest_of_the_order() {
 
     vigie(&setup.config, &["run", "--once"]).await;
     assert_eq!(sandbox.request_count("OR30"), 1);
-    assert_eq!(sandbox.order(&id).unwrap().lines[0].quantity, 1);
+    let taken: u32 = sandbox.order(&id).unwrap().lines[0]
+        .taken_back
+        .iter()
+        .map(|t| t.quantity)
+        .sum();
+    assert_eq!(taken, 1);
     // The rest of the order: OR29.
     vigie(&setup.config, &["cancel", &order, "--reason", "NO_STOCK"]).await;
     vigie(&setup.config, &["run", "--once"]).await;
@@ -596,4 +673,60 @@ async fn a_fnac_cancel_is_a_refund_with_an_xsd_reason_and_a_bad_reason_is_alerte
         text.contains("out_of_luck") && text.contains("no_stock"),
         "{text}"
     );
+}
+
+/// The daemon is killed while Mirakl holds its answer to OR30 (it did cancel the unit): the
+/// restarted daemon re-reads the order, sees the unit cancelled, and does not send OR30 again
+/// (a second OR30 would cancel a second unit).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancellation_cut_by_a_crash_is_checked_on_the_order_not_sent_again() {
+    let (sandbox, id) = mirakl_accepted().await;
+    let proxy = Recorder::start(&sandbox.base_url()).await.unwrap();
+    let channel = format!(
+        "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"{}\"\napi_key = \"{}\"\nshop_id = {}\n\
+         poll_interval = \"200ms\"\nlimits = {{ orders_per_minute = 6000, stock_imports_per_minute = 600 }}\n",
+        proxy.url("/"),
+        sandbox.api_key(),
+        sandbox.shop_id()
+    );
+    let setup = Setup::new(&channel);
+    stocked(&setup).await;
+    vigie(&setup.config, &["run", "--once"]).await;
+    let line = sandbox.order(&id).unwrap().lines[0].id.clone();
+    let one = format!("{line}=1");
+    let order = format!("lm:{id}");
+    vigie(
+        &setup.config,
+        &["cancel", &order, "--reason", "NO_STOCK", "--line", &one],
+    )
+    .await;
+    proxy.slow_down("OR30", std::time::Duration::from_secs(120));
+
+    let mut daemon = Daemon::start(&setup.config, &["run"], &[]);
+    wait_until("OR30", &daemon, || !proxy.hits_to("OR30").is_empty());
+    daemon.signal(Signal::SIGKILL);
+    daemon.wait();
+    let cancelled = || -> u32 {
+        sandbox.order(&id).unwrap().lines[0]
+            .taken_back
+            .iter()
+            .map(|t| t.quantity)
+            .sum()
+    };
+    assert_eq!(cancelled(), 1, "Mirakl took it");
+
+    let cancel_state = || -> Option<String> {
+        setup
+            .database()?
+            .query_row("SELECT state FROM seller_cancels", [], |r| r.get(0))
+            .ok()
+    };
+    let mut daemon = Daemon::start(&setup.config, &["run"], &[]);
+    wait_until("the cancellation's confirmation", &daemon, || {
+        cancel_state().as_deref() == Some("confirmed")
+    });
+    daemon.signal(Signal::SIGTERM);
+    daemon.wait();
+    assert_eq!(proxy.hits_to("OR30").len(), 1, "sent once");
+    assert_eq!(cancelled(), 1, "one unit cancelled");
 }

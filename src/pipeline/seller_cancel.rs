@@ -5,14 +5,16 @@
 
 use rusqlite::Transaction;
 use rust_decimal::Decimal;
-use vigie_connector::{CancelLine, ConnectorError, Money, OrderStatus, SellerCancel};
+use std::collections::HashMap;
+
+use vigie_connector::{CancelLine, ConnectorError, Money, Order, OrderStatus, SellerCancel};
 
 use super::parcel::{ParcelError, check_accepted, chosen_lines, units_left};
 use super::{Channel, Context, Error, ingest};
 use crate::domain::alert_keys;
 use crate::domain::alerts::{Alert, AlertKind};
 use crate::store::seller_cancels::{self, PendingCancel};
-use crate::store::shipments::{self, Confirmation};
+use crate::store::shipments::{self, Confirmation, Units};
 use crate::store::{self, alerts, cancellations, orders};
 
 /// Checks and records the cancellation of `lines` (every unit left when none) of
@@ -124,10 +126,7 @@ async fn reread(
         .stock_moved)
 }
 
-/// Whether the order as last read shows the cancellation applied, judged on its own lines (a
-/// Fnac `refund_order` of some lines leaves the order itself as it was): each line cancelled
-/// or refunded, or the units the marketplace reports for it covering every unit the seller
-/// asked.
+/// Whether the order as last read shows `cancel` applied.
 async fn applied(ctx: &Context, cancel: &PendingCancel) -> Result<bool, Error> {
     let cancel = cancel.clone();
     let applied = ctx
@@ -136,24 +135,35 @@ async fn applied(ctx: &Context, cancel: &PendingCancel) -> Result<bool, Error> {
             let order = orders::payload(conn, cancel.order_pk)?;
             let reported = cancellations::units_by_line(conn, cancel.order_pk)?;
             let asked = seller_cancels::cancelled_units(conn, cancel.order_pk)?;
-            Ok(cancel.lines.iter().all(|units| {
-                let status = order
-                    .lines
-                    .iter()
-                    .find(|l| l.id == units.line_id)
-                    .map_or(order.state.status, |l| l.state.status);
-                let asked: u32 = asked
-                    .iter()
-                    .filter(|u| u.line_id == units.line_id)
-                    .map(|u| u.quantity)
-                    .sum();
-                let reported = reported.get(&units.line_id).copied().unwrap_or(0);
-                matches!(status, OrderStatus::Cancelled | OrderStatus::Refunded)
-                    || reported >= asked
-            }))
+            Ok(shows_applied(&order, &reported, &asked, &cancel.lines))
         })
         .await?;
     Ok(applied)
+}
+
+/// Judged on the cancellation's own lines (a Fnac `refund_order` of some lines leaves the
+/// order itself as it was): each line cancelled or refunded, or the units the marketplace
+/// `reported` taken back covering every unit the seller `asked` on it.
+fn shows_applied(
+    order: &Order,
+    reported: &HashMap<String, u32>,
+    asked: &[Units],
+    lines: &[Units],
+) -> bool {
+    lines.iter().all(|units| {
+        let status = order
+            .lines
+            .iter()
+            .find(|l| l.id == units.line_id)
+            .map_or(order.state.status, |l| l.state.status);
+        let asked: u32 = asked
+            .iter()
+            .filter(|u| u.line_id == units.line_id)
+            .map(|u| u.quantity)
+            .sum();
+        let reported = reported.get(&units.line_id).copied().unwrap_or(0);
+        matches!(status, OrderStatus::Cancelled | OrderStatus::Refunded) || reported >= asked
+    })
 }
 
 /// The request for the marketplace: each line's amount from its price, and whether every
@@ -227,4 +237,45 @@ async fn settle(
         .await?;
     ctx.delivery.notify_one();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::test_orders;
+
+    fn units(line: &str, quantity: u32) -> Units {
+        Units {
+            line_id: line.into(),
+            quantity,
+        }
+    }
+
+    #[test]
+    fn a_cancellation_is_judged_on_its_own_lines() {
+        // Two lines, the order itself still accepted (Fnac after a `refund_order` of one).
+        let mut order = test_orders::order(&[("A", 1), ("B", 2)], 50, None);
+        let refunded = vigie_connector::MarketplaceState::new("Refunded", OrderStatus::Refunded);
+        order.lines[1].state = refunded;
+        let none = HashMap::new();
+        assert!(shows_applied(
+            &order,
+            &none,
+            &[units("l1", 2)],
+            &[units("l1", 2)]
+        ));
+        assert!(!shows_applied(
+            &order,
+            &none,
+            &[units("l0", 1)],
+            &[units("l0", 1)]
+        ));
+        // Part of a line (Mirakl OR30): the units reported cover every unit asked, this
+        // cancellation's and the seller's earlier ones.
+        let reported = HashMap::from([("l0".to_owned(), 1)]);
+        let asked = [units("l0", 1)];
+        assert!(shows_applied(&order, &reported, &asked, &asked));
+        let asked_twice = [units("l0", 1), units("l0", 1)];
+        assert!(!shows_applied(&order, &reported, &asked_twice, &asked));
+    }
 }

@@ -232,3 +232,51 @@ async fn refresh_carriers(channel: &Channel, ctx: &Context) {
         Err(e) => tracing::warn!(channel = channel.name(), "carriers not read: {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use vigie_connector::{MarketplaceState, ParcelCarrier, ParcelLine};
+
+    use super::*;
+    use crate::domain::test_orders;
+
+    fn parcel(lines: &[&str]) -> Parcel {
+        Parcel {
+            order_id: "o1".into(),
+            carrier: ParcelCarrier {
+                name: "Colissimo".into(),
+                code: None,
+            },
+            tracking_number: "6A1".into(),
+            tracking_url: None,
+            lines: lines
+                .iter()
+                .map(|l| ParcelLine {
+                    line_id: (*l).into(),
+                    quantity: 1,
+                })
+                .collect(),
+            completes_order: false,
+        }
+    }
+
+    #[test]
+    fn a_parcel_the_marketplace_had_is_judged_on_its_own_lines() {
+        // Fnac: one line shipped, the order itself still waiting for its other line.
+        let mut order = test_orders::order(&[("A", 1), ("B", 1)], 50, None);
+        let state = |raw: &str, status| MarketplaceState::new(raw, status);
+        order.state = state("ToShip", OrderStatus::Accepted);
+        order.lines[0].state = state("Shipped", OrderStatus::Shipped);
+        order.lines[1].state = state("ToShip", OrderStatus::Accepted);
+        assert_eq!(
+            judged_on_its_lines(&order, &parcel(&["l0"])),
+            Some(Confirmation::Confirmed)
+        );
+        assert_eq!(judged_on_its_lines(&order, &parcel(&["l0", "l1"])), None);
+        order.lines[1].state = state("Cancelled", OrderStatus::Cancelled);
+        assert_eq!(
+            judged_on_its_lines(&order, &parcel(&["l1"])),
+            Some(Confirmation::Rejected)
+        );
+    }
+}

@@ -53,6 +53,8 @@ impl Hit {
             ("PUT", ["api", "orders", _, "accept"]) => "OR21".into(),
             ("PUT", ["api", "orders", _, "tracking"]) => "OR23".into(),
             ("PUT", ["api", "orders", _, "ship"]) => "OR24".into(),
+            ("PUT", ["api", "orders", _, "cancel"]) => "OR29".into(),
+            ("PUT", ["api", "orders", "cancel"]) => "OR30".into(),
             ("GET", ["api", "shipping", "carriers"]) => "SH21".into(),
             ("POST", ["api", "orders", _, "threads"]) => "OR43".into(),
             ("GET", ["api", "offers"]) => "OF21".into(),

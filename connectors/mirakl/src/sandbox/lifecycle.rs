@@ -112,11 +112,11 @@ impl State {
 }
 
 /// Units of the line already cancelled or refunded.
-fn taken(line: &SandboxLine) -> u32 {
+pub(super) fn taken(line: &SandboxLine) -> u32 {
     line.taken_back.iter().map(|t| t.quantity).sum()
 }
 
-fn take_back(line: &mut SandboxLine, refund: bool, quantity: u32, reason_code: &str) {
+pub(super) fn take_back(line: &mut SandboxLine, refund: bool, quantity: u32, reason_code: &str) {
     let kind = if refund { "R" } else { "C" };
     line.taken_back.push(TakenBack {
         id: format!("{kind}-{}-{}", line.id, line.taken_back.len() + 1),

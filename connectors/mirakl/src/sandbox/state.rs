@@ -8,6 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+use super::lifecycle::{take_back, taken};
 use super::{
     Faults, LEADTIME_TO_SHIP_DAYS, OrderSpec, SandboxLine, SandboxOptions, SandboxOrder,
     SentMessage, StockImport, StockImportLine, Tracking,
@@ -318,8 +319,9 @@ impl State {
         Ok(())
     }
 
-    /// OR30: cancels units of SHIPPING lines, each with a reason code; a line whose every
-    /// unit is cancelled becomes CANCELED, and the order too once no line is left.
+    /// OR30: cancels units of SHIPPING lines, each with a reason code, listed in the line's
+    /// `cancelations[]`; a line whose every unit is cancelled becomes CANCELED, and the order
+    /// too once no line is left.
     pub fn cancel_lines(&mut self, lines: &[(String, u32, String)]) -> Result<Value, Refusal> {
         let mut ids = Vec::new();
         for (line_id, quantity, reason) in lines {
@@ -345,7 +347,9 @@ impl State {
                 .lines
                 .iter_mut()
                 .find(|l| &l.id == line_id)
-                .filter(|l| l.state == "SHIPPING" && *quantity > 0 && *quantity <= l.quantity)
+                .filter(|l| {
+                    l.state == "SHIPPING" && *quantity > 0 && *quantity <= l.quantity - taken(l)
+                })
                 .ok_or_else(|| {
                     Refusal::new(
                         400,
@@ -355,8 +359,9 @@ impl State {
                         ),
                     )
                 })?;
-            line.quantity -= quantity;
-            if line.quantity == 0 {
+            // Listed in the line's `cancelations[]`; `quantity` stays what was ordered.
+            take_back(line, false, *quantity, reason);
+            if taken(line) == line.quantity {
                 line.state = "CANCELED".into();
             }
             if order
