@@ -386,6 +386,15 @@ mod tests {
     }
 
     #[test]
+    fn the_shipping_deadline_is_read_when_mirakl_gives_it() {
+        let mut value = minimal();
+        assert_eq!(parse_order(&value).unwrap().shipping_deadline, None);
+        value["shipping_deadline"] = json!("2019-09-01T23:59:59.999Z");
+        let deadline = parse_order(&value).unwrap().shipping_deadline.unwrap();
+        assert_eq!(deadline.to_string(), "2019-09-01T23:59:59.999Z");
+    }
+
+    #[test]
     fn cancellations_refunds_and_incidents_are_read_line_by_line() {
         let mut value = minimal();
         value["has_incident"] = json!(true);
