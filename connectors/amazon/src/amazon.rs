@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 use jiff::SignedDuration;
 use vigie_connector::{
-    Capabilities, ChannelClient, ConnectorError, CustomerMessage, LineDecision, Marketplace,
-    OrderBatch, PushStatus, PushTicket, ShopState, StockLevel, StockUpdate, Throttle, Timestamp,
+    Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, LineDecision,
+    Marketplace, OrderBatch, Parcel, PushStatus, PushTicket, SellerCancel, ShopState, StockLevel,
+    StockUpdate, Throttle, Timestamp,
 };
 
 use crate::auth::Login;
@@ -12,7 +13,7 @@ use crate::client::Api;
 use crate::limits::Throttles;
 use crate::orders::{self, HOLDING_STOCK, query_end, query_time};
 use crate::settings::AmazonSettings;
-use crate::{decide, messages, stock};
+use crate::{decide, messages, ship, stock};
 
 /// `searchOrders` shows nothing changed in the last two minutes: its `...Before` must be at
 /// least that far in the past (a little more, for the clocks' skew).
@@ -157,5 +158,34 @@ impl Marketplace for Amazon {
         message: &CustomerMessage,
     ) -> Result<Option<String>, ConnectorError> {
         messages::send(&self.api, &self.throttles, order_id, message).await
+    }
+
+    /// One `confirmShipment` per parcel: Amazon takes one package per call.
+    async fn confirm_parcels(
+        &self,
+        parcels: &[Parcel],
+    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
+        let mut answers = Vec::with_capacity(parcels.len());
+        for parcel in parcels {
+            let answer = ship::confirm(&self.api, &self.throttles, parcel).await;
+            if let Err(e @ ConnectorError::Auth(_)) = answer {
+                return Err(e);
+            }
+            answers.push(answer);
+        }
+        Ok(answers)
+    }
+
+    async fn carriers(&self) -> Result<Vec<Carrier>, ConnectorError> {
+        Ok(ship::carriers())
+    }
+
+    /// `Other` + `carrierName` names a carrier Amazon does not list.
+    fn takes_unlisted_carriers(&self) -> bool {
+        true
+    }
+
+    async fn cancel(&self, cancel: &SellerCancel) -> Result<(), ConnectorError> {
+        decide::seller_cancel(&self.api, &self.throttles, &self.feed_checks, cancel).await
     }
 }

@@ -47,6 +47,8 @@ impl Default for Limits {
 /// listingsItems_2021-08-01.json, feeds_2021-06-30.json, messaging.json].
 pub const SEARCH_ORDERS: Rate = Rate::new(0.0056, 20);
 pub const GET_ORDER: Rate = Rate::new(0.5, 30);
+/// [ordersV0.json]
+pub const CONFIRM_SHIPMENT: Rate = Rate::new(2.0, 10);
 pub const PATCH_LISTINGS_ITEM: Rate = Rate::new(5.0, 5);
 pub const SEARCH_LISTINGS_ITEMS: Rate = Rate::new(5.0, 5);
 pub const CREATE_FEED_DOCUMENT: Rate = Rate::new(0.5, 15);
@@ -60,6 +62,7 @@ pub const MESSAGING: Rate = Rate::new(1.0, 5);
 pub struct Throttles {
     pub search_orders: Throttle,
     pub get_order: Throttle,
+    pub confirm_shipment: Throttle,
     pub patch_listings_item: Throttle,
     pub search_listings_items: Throttle,
     pub create_feed_document: Throttle,
@@ -75,6 +78,7 @@ impl Throttles {
         Self {
             search_orders: SEARCH_ORDERS.throttle(s),
             get_order: GET_ORDER.throttle(s),
+            confirm_shipment: CONFIRM_SHIPMENT.throttle(s),
             patch_listings_item: PATCH_LISTINGS_ITEM.throttle(s),
             search_listings_items: SEARCH_LISTINGS_ITEMS.throttle(s),
             create_feed_document: CREATE_FEED_DOCUMENT.throttle(s),

@@ -70,35 +70,17 @@ pub trait Marketplace: Send + Sync {
     async fn confirm_parcels(
         &self,
         parcels: &[Parcel],
-    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
-        Ok(parcels
-            .iter()
-            .map(|_| Err(not_supported("shipments")))
-            .collect())
-    }
+    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError>;
 
     /// The carriers the marketplace knows, by code.
-    async fn carriers(&self) -> Result<Vec<Carrier>, ConnectorError> {
-        Ok(Vec::new())
-    }
+    async fn carriers(&self) -> Result<Vec<Carrier>, ConnectorError>;
 
     /// Whether the marketplace takes a carrier it does not list, by name.
-    fn takes_unlisted_carriers(&self) -> bool {
-        false
-    }
+    fn takes_unlisted_carriers(&self) -> bool;
 
     /// The seller cancels accepted units. Cancelling again answers
     /// [`ConnectorError::AlreadyDone`].
-    async fn cancel(&self, cancel: &SellerCancel) -> Result<(), ConnectorError> {
-        let _ = cancel;
-        Err(not_supported("seller cancellations"))
-    }
-}
-
-fn not_supported(what: &str) -> ConnectorError {
-    ConnectorError::permanent(format!(
-        "this marketplace's connector does not support {what}"
-    ))
+    async fn cancel(&self, cancel: &SellerCancel) -> Result<(), ConnectorError>;
 }
 
 /// Orders read in one operation, and the ones that could not be read.

@@ -162,6 +162,11 @@ impl Marketplace for Fnac {
         ship::carriers(&self.transport).await
     }
 
+    /// `tracking_company` takes only Fnac's carrier codes.
+    fn takes_unlisted_carriers(&self) -> bool {
+        false
+    }
+
     async fn cancel(&self, cancel: &SellerCancel) -> Result<(), ConnectorError> {
         cancel::cancel(&self.transport, cancel).await
     }

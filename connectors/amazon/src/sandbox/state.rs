@@ -858,6 +858,7 @@ fn plan(operation: &str) -> Rate {
     match operation {
         "searchOrders" => limits::SEARCH_ORDERS,
         "getOrder" => limits::GET_ORDER,
+        "confirmShipment" => limits::CONFIRM_SHIPMENT,
         "patchListingsItem" => limits::PATCH_LISTINGS_ITEM,
         "searchListingsItems" => limits::SEARCH_LISTINGS_ITEMS,
         "createFeedDocument" => limits::CREATE_FEED_DOCUMENT,
