@@ -7,7 +7,7 @@ use serde_json::json;
 use vigie_connector::{BodyLimit, ConnectorError, Repeat, Throttle, snippet};
 
 use crate::client::{self, Api, Call};
-use crate::limits::Throttles;
+use crate::limits::{Budget, Throttles};
 
 pub const LISTINGS_FEED: &str = "JSON_LISTINGS_FEED";
 pub const JSON_CONTENT: &str = "application/json; charset=UTF-8";
@@ -156,7 +156,7 @@ pub async fn finished(
 
 async fn result_document(
     api: &Api,
-    budget: &Throttle,
+    budget: &Budget,
     document_id: &str,
 ) -> Result<String, ConnectorError> {
     let url = api.url(&["feeds", "2021-06-30", "documents", document_id]);

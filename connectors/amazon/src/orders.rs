@@ -10,10 +10,11 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use vigie_connector::{
     Address, Cancellation, CancellationKind, ConnectorError, Country, Customer, DestinationHints,
-    Incident, Malformed, MarketplaceState, Money, Order, OrderBatch, OrderLine, OrderStatus, Throttle,
+    Incident, Malformed, MarketplaceState, Money, Order, OrderBatch, OrderLine, OrderStatus,
 };
 
 use crate::client::{self, Api, Call};
+use crate::limits::Budget;
 use vigie_connector::BodyLimit;
 
 /// The datasets vigie reads. `RECIPIENT` comes back empty without the restricted
@@ -325,7 +326,7 @@ fn read_into(batch: &mut OrderBatch, payload: serde_json::Value) {
 /// `searchOrders` with `filters`, every page (each page repeats the filters, as Amazon requires).
 pub async fn search(
     api: &Api,
-    budget: &Throttle,
+    budget: &Budget,
     filters: &[(&'static str, String)],
 ) -> Result<OrderBatch, ConnectorError> {
     let url = api.url(&["orders", "2026-01-01", "orders"]);
@@ -360,7 +361,7 @@ pub async fn search(
 /// `getOrder` for each id; an id Amazon does not know is skipped with a warning.
 pub async fn by_id(
     api: &Api,
-    budget: &Throttle,
+    budget: &Budget,
     ids: &[String],
 ) -> Result<OrderBatch, ConnectorError> {
     let mut batch = OrderBatch::default();
@@ -386,7 +387,7 @@ pub async fn by_id(
 /// The items of `order_id` whose buyer asked to cancel them, as `getOrder` reads them now.
 pub async fn buyer_cancel_requests(
     api: &Api,
-    budget: &Throttle,
+    budget: &Budget,
     order_id: &str,
 ) -> Result<Vec<String>, ConnectorError> {
     let url = api.url(&["orders", "2026-01-01", "orders", order_id]);
