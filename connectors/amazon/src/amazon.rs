@@ -75,6 +75,7 @@ impl Marketplace for Amazon {
             max_quantity: i32::MAX as u32,
             // JSON_LISTINGS_FEED takes up to 25 000 messages.
             max_stock_batch: 25_000,
+            visibility_lag: VISIBILITY_LAG.unsigned_abs(),
         }
     }
 

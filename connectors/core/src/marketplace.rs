@@ -134,4 +134,8 @@ pub struct Capabilities {
     pub max_quantity: u32,
     /// Most SKUs one stock push may carry.
     pub max_stock_batch: usize,
+    /// How late the marketplace's order reads show an order (Amazon: two minutes); zero
+    /// when at once. Such a channel is pushed a quantity other than zero only right after
+    /// its orders were read (see the engine's push step).
+    pub visibility_lag: std::time::Duration,
 }

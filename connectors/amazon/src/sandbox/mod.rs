@@ -78,6 +78,8 @@ pub struct Faults {
     pub expire_tokens: bool,
     /// Every feed ends `FATAL`.
     pub fatal_feeds: bool,
+    /// `searchOrders` shows no order, as when Amazon shows them late.
+    pub hide_orders: bool,
 }
 
 /// An order to place.

@@ -409,6 +409,7 @@ impl State {
                     .is_none_or(|s| s.contains(&o.status.as_str()))
             })
             .filter(|o| by.as_ref().is_none_or(|b| b.contains(&fulfiller(o))))
+            .filter(|_| !self.faults.hide_orders)
             .collect();
         let page: Vec<Value> = matching
             .iter()
