@@ -133,6 +133,18 @@ pub async fn seller_cancel(
             CANCEL_REASONS.join(", ")
         )));
     }
+    // Amazon cancels an item whole: fewer units than the item holds would cancel them all.
+    let ordered = orders::item_quantities(api, &throttles.get_order, &cancel.order_id).await?;
+    if let Some(line) = cancel.lines.iter().find(|l| {
+        ordered
+            .iter()
+            .any(|(id, quantity)| *id == l.line_id && l.quantity < *quantity)
+    }) {
+        return Err(ConnectorError::permanent(format!(
+            "Amazon cancels an item whole: item {} of order {} cannot lose only {} unit(s)",
+            line.line_id, cancel.order_id, line.quantity
+        )));
+    }
     let items: Vec<(&str, &str)> = cancel
         .lines
         .iter()

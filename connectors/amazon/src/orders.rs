@@ -384,12 +384,12 @@ pub async fn by_id(
     Ok(batch)
 }
 
-/// The items of `order_id` whose buyer asked to cancel them, as `getOrder` reads them now.
-pub async fn buyer_cancel_requests(
+/// `getOrder` with only its items and their cancellations, as Amazon has them now.
+async fn items_now(
     api: &Api,
     budget: &Budget,
     order_id: &str,
-) -> Result<Vec<String>, ConnectorError> {
+) -> Result<Vec<WireItem>, ConnectorError> {
     let url = api.url(&["orders", "2026-01-01", "orders", order_id]);
     let query = [("includedData", "CANCELLATION".to_owned())];
     let reply = api.get(Call::safe("getOrder", budget), &url, &query).await?;
@@ -397,11 +397,33 @@ pub async fn buyer_cancel_requests(
     let wire: WireOrder = serde_json::from_value(one.order).map_err(|e| {
         ConnectorError::permanent(format!("getOrder: unexpected order {order_id}: {e}"))
     })?;
-    Ok(wire
-        .order_items
-        .iter()
+    Ok(wire.order_items)
+}
+
+/// The items of `order_id` whose buyer asked to cancel them.
+pub async fn buyer_cancel_requests(
+    api: &Api,
+    budget: &Budget,
+    order_id: &str,
+) -> Result<Vec<String>, ConnectorError> {
+    Ok(items_now(api, budget, order_id)
+        .await?
+        .into_iter()
         .filter(|i| i.buyer_asked_to_cancel().is_some())
-        .map(|i| i.order_item_id.clone())
+        .map(|i| i.order_item_id)
+        .collect())
+}
+
+/// Each item of `order_id` with the units ordered.
+pub async fn item_quantities(
+    api: &Api,
+    budget: &Budget,
+    order_id: &str,
+) -> Result<Vec<(String, u32)>, ConnectorError> {
+    Ok(items_now(api, budget, order_id)
+        .await?
+        .into_iter()
+        .map(|i| (i.order_item_id, i.quantity_ordered))
         .collect())
 }
 

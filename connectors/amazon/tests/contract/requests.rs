@@ -618,23 +618,32 @@ async fn the_seller_cancels_with_one_of_amazons_reasons_only() {
     let server = server().await;
     feeds_answering(&server, processing_report(0)).await;
     let amazon = amazon(&server);
-    let cancel = |reason: &str| vigie_connector::SellerCancel {
+    let cancel = |reason: &str, quantity| vigie_connector::SellerCancel {
         order_id: "407-1-1".into(),
         reason: reason.into(),
         lines: vec![vigie_connector::CancelLine {
             line_id: "222".into(),
-            quantity: 1,
+            quantity,
             amount: vigie_connector::Money::new(vigie_connector::Decimal::ONE, "EUR"),
         }],
         whole_order: false,
     };
-    let e = amazon.cancel(&cancel("no_stock")).await.unwrap_err();
+    let e = amazon.cancel(&cancel("no_stock", 2)).await.unwrap_err();
     assert!(
         matches!(&e, ConnectorError::Permanent { message, .. } if message.contains("BuyerCanceled")),
         "{e:?}"
     );
     assert!(server.received_requests().await.unwrap().is_empty());
-    amazon.cancel(&cancel("BuyerCanceled")).await.unwrap();
+    let e = amazon
+        .cancel(&cancel("BuyerCanceled", 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ConnectorError::Permanent { message, .. } if message.contains("whole")),
+        "one of the item's two units: {e:?}"
+    );
+    assert!(requests_to(&server, "/feeds").await.is_empty());
+    amazon.cancel(&cancel("BuyerCanceled", 2)).await.unwrap();
     let upload = &requests_to(&server, "/upload").await[0];
     let xml = String::from_utf8(upload.body.clone()).unwrap();
     assert!(xml.contains("<AmazonOrderItemCode>222</AmazonOrderItemCode><CancelReason>BuyerCanceled</CancelReason>"), "{xml}");
