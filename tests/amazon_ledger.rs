@@ -22,23 +22,14 @@ fn config(rig: &Rig) -> String {
 
 /// [`config`], the Amazon channel polled every `amazon_poll`.
 fn config_polling_amazon(rig: &Rig, amazon_poll: &str) -> String {
-    let amazon = &rig.markets.amazon;
-    let o = amazon.options();
     format!(
-        "{}\n[[channel]]\nname = \"amazon-fr\"\nkind = \"amazon\"\nseller_id = \"{}\"\n\
-         client_id = \"{}\"\nclient_secret = \"{}\"\nrefresh_token = \"{}\"\nbase_url = \"{}\"\n\
-         token_url = \"{}\"\npoll_interval = \"{amazon_poll}\"\nlimits = {{ scale = 100 }}\n",
+        "{}{}",
         rig.channels(
             "1s",
             "{ orders_per_minute = 600, stock_imports_per_minute = 600 }",
             "{ requests_per_minute = 600 }",
         ),
-        o.seller_id,
-        o.client_id,
-        o.client_secret,
-        o.refresh_token,
-        amazon.base_url(),
-        amazon.token_url(),
+        rig.amazon_channel(amazon_poll)
     )
 }
 
@@ -179,9 +170,10 @@ async fn an_amazon_order_not_read_yet_is_not_overwritten_by_a_push_another_chann
         hide_orders: true,
         ..Default::default()
     });
-    let unread = rig
-        .markets
-        .place(Marketplace::Amazon, &NewOrder::new().line("R", 1, Decimal::TEN));
+    let unread = rig.markets.place(
+        Marketplace::Amazon,
+        &NewOrder::new().line("R", 1, Decimal::TEN),
+    );
     assert_eq!(amazon.quantity("R"), Some(2));
     let pushes_to_amazon =
         || amazon.request_count("patchListingsItem") + amazon.request_count("createFeed");
@@ -197,9 +189,13 @@ async fn an_amazon_order_not_read_yet_is_not_overwritten_by_a_push_another_chann
     wait_until("Amazon's first cycle is done", amazon_read);
 
     // Another channel's order moves the ledger: 3 - 2 = 1 is what vigie would compute.
-    rig.markets
-        .place(Marketplace::Mirakl, &NewOrder::new().line("R", 2, Decimal::TEN));
-    wait_until("Fnac is pushed 1", || last_pushed_to_fnac(&rig, "R") == Some(1));
+    rig.markets.place(
+        Marketplace::Mirakl,
+        &NewOrder::new().line("R", 2, Decimal::TEN),
+    );
+    wait_until("Fnac is pushed 1", || {
+        last_pushed_to_fnac(&rig, "R") == Some(1)
+    });
     wait_until("Amazon's push is held or made", || {
         pushes_to_amazon() != pushed_before
             || daemon

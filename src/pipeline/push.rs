@@ -289,7 +289,11 @@ mod tests {
     #[test]
     fn only_drops_to_zero_go_at_any_time_to_a_channel_that_shows_orders_late() {
         let told = BTreeMap::from([("A".to_owned(), 5), ("B".to_owned(), 5)]);
-        let wanted = vec![("A".to_owned(), 0), ("B".to_owned(), 3), ("C".to_owned(), 2)];
+        let wanted = vec![
+            ("A".to_owned(), 0),
+            ("B".to_owned(), 3),
+            ("C".to_owned(), 2),
+        ];
         let mut got = changes(&wanted, &told, &offer(), 9999);
         assert_eq!(hold_all_but_drops(&mut got), 2);
         let got: Vec<(String, u32)> = got.into_iter().map(|u| (u.sku, u.quantity)).collect();

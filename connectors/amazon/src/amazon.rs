@@ -1,6 +1,8 @@
 //! The [`Amazon`] channel: the Selling Partner API behind vigie's [`Marketplace`] trait.
 
 use async_trait::async_trait;
+use std::time::Duration;
+
 use jiff::SignedDuration;
 use vigie_connector::{
     Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, LineDecision,
@@ -24,7 +26,8 @@ pub const VISIBILITY_LAG: SignedDuration = SignedDuration::from_secs(150);
 pub struct Amazon {
     api: Api,
     throttles: Throttles,
-    feed_checks: Throttle,
+    /// How often one feed is asked about while vigie waits for it.
+    feed_check_every: Duration,
     handling_days: u32,
     patch_at_most: usize,
 }
@@ -54,7 +57,7 @@ impl Amazon {
                 settings.seller_id,
             )?,
             throttles: Throttles::new(&settings.limits),
-            feed_checks: Throttle::every(settings.feed_check_every),
+            feed_check_every: settings.feed_check_every,
             handling_days: settings.handling_days,
             patch_at_most: settings.patch_at_most,
         })
@@ -127,7 +130,7 @@ impl Marketplace for Amazon {
         decide::decide(
             &self.api,
             &self.throttles,
-            &self.feed_checks,
+            self.feed_check_every,
             order_id,
             lines,
         )
@@ -187,6 +190,6 @@ impl Marketplace for Amazon {
     }
 
     async fn cancel(&self, cancel: &SellerCancel) -> Result<(), ConnectorError> {
-        decide::seller_cancel(&self.api, &self.throttles, &self.feed_checks, cancel).await
+        decide::seller_cancel(&self.api, &self.throttles, self.feed_check_every, cancel).await
     }
 }

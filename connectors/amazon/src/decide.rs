@@ -3,7 +3,9 @@
 //! `Failure`, a `CancelReason` per item), followed to its processing report.
 
 use serde::Deserialize;
-use vigie_connector::{ConnectorError, LineDecision, SellerCancel, Throttle};
+use std::time::Duration;
+
+use vigie_connector::{ConnectorError, LineDecision, SellerCancel};
 
 use crate::client::Api;
 use crate::feeds::{self, XML_CONTENT};
@@ -91,7 +93,7 @@ struct ReportResult {
 pub async fn decide(
     api: &Api,
     throttles: &Throttles,
-    feed_checks: &Throttle,
+    feed_check_every: Duration,
     order_id: &str,
     lines: &[LineDecision],
 ) -> Result<(), ConnectorError> {
@@ -115,7 +117,7 @@ pub async fn decide(
             (item, reason)
         })
         .collect();
-    cancel_items(api, throttles, feed_checks, order_id, &items).await
+    cancel_items(api, throttles, feed_check_every, order_id, &items).await
 }
 
 /// The seller cancels lines with one of Amazon's `CancelReason`s. Amazon cancels an item
@@ -123,7 +125,7 @@ pub async fn decide(
 pub async fn seller_cancel(
     api: &Api,
     throttles: &Throttles,
-    feed_checks: &Throttle,
+    feed_check_every: Duration,
     cancel: &SellerCancel,
 ) -> Result<(), ConnectorError> {
     let reason = cancel.reason.as_str();
@@ -150,20 +152,20 @@ pub async fn seller_cancel(
         .iter()
         .map(|l| (l.line_id.as_str(), reason))
         .collect();
-    cancel_items(api, throttles, feed_checks, &cancel.order_id, &items).await
+    cancel_items(api, throttles, feed_check_every, &cancel.order_id, &items).await
 }
 
 async fn cancel_items(
     api: &Api,
     throttles: &Throttles,
-    feed_checks: &Throttle,
+    feed_check_every: Duration,
     order_id: &str,
     items: &[(&str, &str)],
 ) -> Result<(), ConnectorError> {
     let xml = acknowledgement_xml(&api.seller_id, order_id, items);
     let feed_id = feeds::submit(api, throttles, CANCEL_FEED, XML_CONTENT, xml.into_bytes()).await?;
     tracing::info!(order = order_id, feed = %feed_id, "cancellation sent to Amazon");
-    match feeds::finished(api, throttles, feed_checks, &feed_id).await? {
+    match feeds::finished(api, throttles, feed_check_every, &feed_id).await? {
         // Nothing was applied: the cancellation may be sent again.
         Err(why) => Err(ConnectorError::Transient(why)),
         Ok(report) => read_report(&feed_id, &report),

@@ -137,15 +137,17 @@ pub async fn progress(
     }
 }
 
-/// Waits for the feed to be processed, asking every `every`.
+/// Waits for the feed to be processed: asks at once, then every `every`. Each feed has its
+/// own pace, so one feed slow to process delays no other.
 pub async fn finished(
     api: &Api,
     throttles: &Throttles,
-    every: &Throttle,
+    every: std::time::Duration,
     feed_id: &str,
 ) -> Result<Result<String, String>, ConnectorError> {
+    let checks = Throttle::every(every);
     loop {
-        every.ready(std::time::Duration::MAX).await;
+        checks.ready(std::time::Duration::MAX).await;
         match progress(api, throttles, feed_id).await? {
             Progress::Running => continue,
             Progress::Done(report) => return Ok(Ok(report)),

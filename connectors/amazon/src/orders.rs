@@ -282,7 +282,10 @@ fn buyer_request(wire: &WireOrder) -> Option<Incident> {
         .order_items
         .iter()
         .find_map(|i| Some((i, i.buyer_asked_to_cancel()?)))?;
-    let why = request.cancel_reason.as_deref().unwrap_or("no reason given");
+    let why = request
+        .cancel_reason
+        .as_deref()
+        .unwrap_or("no reason given");
     Some(Incident {
         reason: Some(format!(
             "the buyer asked to cancel item {} ({why}): cancel it with reason BuyerCanceled, or ship",
@@ -392,7 +395,9 @@ async fn items_now(
 ) -> Result<Vec<WireItem>, ConnectorError> {
     let url = api.url(&["orders", "2026-01-01", "orders", order_id]);
     let query = [("includedData", "CANCELLATION".to_owned())];
-    let reply = api.get(Call::safe("getOrder", budget), &url, &query).await?;
+    let reply = api
+        .get(Call::safe("getOrder", budget), &url, &query)
+        .await?;
     let one: OneOrder = client::json("getOrder", &reply)?;
     let wire: WireOrder = serde_json::from_value(one.order).map_err(|e| {
         ConnectorError::permanent(format!("getOrder: unexpected order {order_id}: {e}"))

@@ -61,9 +61,18 @@ impl Default for SandboxOptions {
             pending_for: Duration::from_secs(30 * 60),
             feed_polls_before_done: 1,
             stamp_behind: Duration::ZERO,
-            carriers: ["Chronopost", "La Poste", "DPD", "GLS", "UPS", "DHL", "TNT", "FedEx"]
-                .map(String::from)
-                .to_vec(),
+            carriers: [
+                "Chronopost",
+                "La Poste",
+                "DPD",
+                "GLS",
+                "UPS",
+                "DHL",
+                "TNT",
+                "FedEx",
+            ]
+            .map(String::from)
+            .to_vec(),
             seed: 7,
         }
     }
@@ -234,7 +243,11 @@ impl AmazonSandbox {
     pub fn mark_paid(&self, order_id: &str) {
         let mut state = self.state();
         let stamp = state.stamp();
-        if let Some(order) = state.orders.iter_mut().find(|o| o.id == order_id && o.status == "PENDING") {
+        if let Some(order) = state
+            .orders
+            .iter_mut()
+            .find(|o| o.id == order_id && o.status == "PENDING")
+        {
             order.status = "UNSHIPPED".into();
             order.updated = stamp;
         }

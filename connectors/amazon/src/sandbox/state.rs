@@ -476,7 +476,9 @@ impl State {
                 return Err(invalid("carrierName is required when carrierCode is Other"));
             }
         } else if !carriers.contains(&carrier) {
-            return Err(invalid(format!("carrierCode {carrier} is not a known carrier")));
+            return Err(invalid(format!(
+                "carrierCode {carrier} is not a known carrier"
+            )));
         }
         let tracking = text(detail, "trackingNumber")?;
         text(detail, "shipDate")?
@@ -522,7 +524,9 @@ impl State {
         for (at, quantity) in shipping {
             order.items[at].shipped += quantity;
         }
-        order.packages.push((reference, carrier, carrier_name, tracking));
+        order
+            .packages
+            .push((reference, carrier, carrier_name, tracking));
         let all = order
             .items
             .iter()

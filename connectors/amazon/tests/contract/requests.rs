@@ -609,7 +609,12 @@ async fn a_refused_item_the_buyer_asked_to_cancel_goes_as_buyer_canceled() {
         .unwrap();
     let upload = &requests_to(&server, "/upload").await[0];
     let xml = String::from_utf8(upload.body.clone()).unwrap();
-    assert!(xml.contains("<AmazonOrderItemCode>111</AmazonOrderItemCode><CancelReason>NoInventory</CancelReason>"), "{xml}");
+    assert!(
+        xml.contains(
+            "<AmazonOrderItemCode>111</AmazonOrderItemCode><CancelReason>NoInventory</CancelReason>"
+        ),
+        "{xml}"
+    );
     assert!(xml.contains("<AmazonOrderItemCode>222</AmazonOrderItemCode><CancelReason>BuyerCanceled</CancelReason>"), "{xml}");
 }
 
@@ -703,7 +708,10 @@ async fn a_parcel_is_confirmed_as_the_model_says_and_a_repeat_is_already_done() 
         (&detail["carrierCode"], &detail["carrierName"]),
         (&json!("Other"), &json!("Colissimo"))
     );
-    assert!(detail["packageReferenceId"].is_string(), "Amazon wants a string");
+    assert!(
+        detail["packageReferenceId"].is_string(),
+        "Amazon wants a string"
+    );
     assert_eq!(detail["trackingNumber"], "6A12345678901");
     assert_eq!(
         detail["orderItems"],
@@ -713,7 +721,14 @@ async fn a_parcel_is_confirmed_as_the_model_says_and_a_repeat_is_already_done() 
     assert_eq!(listed["packageDetail"]["carrierCode"], "La Poste");
     assert!(listed["packageDetail"].get("carrierName").is_none());
     assert!(amazon.takes_unlisted_carriers());
-    assert!(amazon.carriers().await.unwrap().iter().any(|c| c.code == "Chronopost"));
+    assert!(
+        amazon
+            .carriers()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.code == "Chronopost")
+    );
 }
 
 #[test]
@@ -723,7 +738,10 @@ fn a_buyer_cancellation_request_opens_an_incident_and_the_ship_by_window_is_the_
         json!({"cancellationRequest": {"requester": "BUYER", "cancelReason": "NO_LONGER_NEEDED"}});
     let order = vigie_amazon::wire::parse_order(payload).unwrap().unwrap();
     let why = order.incident.unwrap().reason.unwrap();
-    assert!(why.contains("BuyerCanceled") && why.contains("NO_LONGER_NEEDED"), "{why}");
+    assert!(
+        why.contains("BuyerCanceled") && why.contains("NO_LONGER_NEEDED"),
+        "{why}"
+    );
     let deadline: Timestamp = "2026-12-02T23:59:59Z".parse().unwrap();
     assert_eq!(order.shipping_deadline, Some(deadline));
 }

@@ -175,8 +175,14 @@ async fn parcels_ship_an_order_in_two_packages_as_the_sandbox_validates_them() {
         completes_order: false,
     };
     // Still PENDING: Amazon says not to ship it.
-    let answers = amazon.confirm_parcels(&[parcel("T1", None, 1)]).await.unwrap();
-    assert!(matches!(answers[0], Err(ConnectorError::Permanent { .. })), "{answers:?}");
+    let answers = amazon
+        .confirm_parcels(&[parcel("T1", None, 1)])
+        .await
+        .unwrap();
+    assert!(
+        matches!(answers[0], Err(ConnectorError::Permanent { .. })),
+        "{answers:?}"
+    );
 
     sandbox.mark_paid(&id);
     let answers = amazon
@@ -211,7 +217,10 @@ async fn a_buyer_cancel_request_is_flagged_and_cancelled_as_buyer_canceled() {
     let id = sandbox.add_order(OrderSpec::new().item("SKU-1", 1, price()));
     let line = sandbox.order(&id).unwrap().items[0].id.clone();
     sandbox.request_cancellation(&id, &line).unwrap();
-    let batch = amazon.orders_updated(since, Timestamp::now()).await.unwrap();
+    let batch = amazon
+        .orders_updated(since, Timestamp::now())
+        .await
+        .unwrap();
     assert!(batch.orders[0].incident.is_some(), "{batch:?}");
     amazon.decide(&id, &[decision(&line, false)]).await.unwrap();
     let order = sandbox.order(&id).unwrap();
