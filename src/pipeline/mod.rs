@@ -40,7 +40,7 @@ use vigie_connector::{ConnectorError, Marketplace, OrderBatch};
 
 use crate::config::{ChannelConfig, Config};
 use crate::store::{self, Store, StoreError, channels, orders};
-use push::Offer;
+use push::{Offer, When};
 
 /// How often the marketplace's own quantities are compared with what vigie pushed.
 const DRIFT_CHECK_EVERY: SignedDuration = SignedDuration::from_hours(1);
@@ -159,9 +159,29 @@ pub async fn push_stock(channel: &Channel, ctx: &Context) -> Result<usize, Error
         &ctx.store,
         offer(channel, ctx),
         ctx.dry_run,
+        When::Anytime,
     )
     .await?;
     Ok(pushed.submitted)
+}
+
+/// A channel that shows its orders late is pushed its quantities right after its orders are
+/// read (see [`push`]); the others are pushed by [`push_stock`] whenever the ledger moves.
+async fn push_after_poll(channel: &Channel, ctx: &Context) -> Result<(), Error> {
+    let market = channel.marketplace.as_ref();
+    if market.capabilities().visibility_lag.is_zero() {
+        return Ok(());
+    }
+    push::push(
+        channel.name(),
+        market,
+        &ctx.store,
+        offer(channel, ctx),
+        ctx.dry_run,
+        When::AfterPoll,
+    )
+    .await?;
+    Ok(())
 }
 
 async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Error> {
@@ -206,7 +226,7 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
     }
     let mut report = ingest::run(channel, ctx, batch, cursors).await?;
     // Acting may fail; the quantities are pushed all the same, then the failure is reported.
-    let mut failure = None;
+    let mut failure = push_after_poll(channel, ctx).await.err();
     if !ctx.dry_run {
         report.stock_moved |= watch::run(channel, ctx, now).await?;
         match act::run(channel, ctx).await {

@@ -1,6 +1,14 @@
 //! Keeps every channel offering what the ledger can still sell: computes each SKU's quantity
 //! for the channel, pushes only what changed (drops to zero first), follows the batches the
 //! marketplace applies asynchronously, and corrects drift against what it actually offers.
+//!
+//! A marketplace that shows its orders late (its `visibility_lag`, Amazon's two minutes) has
+//! already taken an order's units off its own listing when vigie reads the order. A quantity
+//! pushed there replaces its count: computed without an order vigie could have read, it puts
+//! the sold units back on sale. So such a channel gets a quantity other than zero only
+//! [`When::AfterPoll`], right after its own orders were read, from a ledger holding every order
+//! it shows; at any other time (another channel's order, a snapshot, the timer) only drops to
+//! zero go, which cannot put anything back on sale. What is held goes after its next poll.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -25,6 +33,15 @@ pub struct Offer {
     pub sku_map: Arc<SkuMap>,
 }
 
+/// When a push runs, which says what it may send to a channel that shows its orders late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Right after the channel's orders were read and ingested: every change.
+    AfterPoll,
+    /// Any other time: to a channel that shows its orders late, only drops to zero.
+    Anytime,
+}
+
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Pushed {
     /// Quantities submitted this time.
@@ -40,6 +57,7 @@ pub async fn push(
     store: &Store,
     offer: Offer,
     dry_run: bool,
+    when: When,
 ) -> Result<Pushed, Error> {
     let mut pushed = Pushed {
         completed: follow_batches(channel, marketplace, store).await?,
@@ -56,7 +74,16 @@ pub async fn push(
         })
         .await?;
     let wanted = offer.sku_map.offers(&wanted);
-    let changes = changes(&wanted, &told, &offer, caps.max_quantity);
+    let mut changes = changes(&wanted, &told, &offer, caps.max_quantity);
+    if !caps.visibility_lag.is_zero() && when == When::Anytime {
+        let held = hold_all_but_drops(&mut changes);
+        if held > 0 {
+            tracing::info!(
+                held,
+                "quantities held until the channel's orders are read: it shows orders late"
+            );
+        }
+    }
     if changes.is_empty() {
         return Ok(pushed);
     }
@@ -116,6 +143,13 @@ fn changes(
     );
     changes.sort_by_key(|u| (u.quantity != 0, u.sku.clone()));
     changes
+}
+
+/// Keeps only the drops to zero; returns how many changes it held back.
+fn hold_all_but_drops(changes: &mut Vec<StockUpdate>) -> usize {
+    let before = changes.len();
+    changes.retain(|u| u.quantity == 0);
+    before - changes.len()
 }
 
 /// Asks the marketplace about batches still being applied. A failed batch is forgotten so
@@ -250,6 +284,20 @@ mod tests {
             .map(|u| (u.sku, u.quantity))
             .collect();
         assert_eq!(got, [("OLD".into(), 0)]);
+    }
+
+    #[test]
+    fn only_drops_to_zero_go_at_any_time_to_a_channel_that_shows_orders_late() {
+        let told = BTreeMap::from([("A".to_owned(), 5), ("B".to_owned(), 5)]);
+        let wanted = vec![
+            ("A".to_owned(), 0),
+            ("B".to_owned(), 3),
+            ("C".to_owned(), 2),
+        ];
+        let mut got = changes(&wanted, &told, &offer(), 9999);
+        assert_eq!(hold_all_but_drops(&mut got), 2);
+        let got: Vec<(String, u32)> = got.into_iter().map(|u| (u.sku, u.quantity)).collect();
+        assert_eq!(got, [("A".into(), 0)]);
     }
 
     #[test]

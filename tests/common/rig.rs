@@ -62,6 +62,25 @@ limits = {fnac_limits}
         )
     }
 
+    /// Channel `amazon-fr` on the Amazon sandbox (no proxy), polled every `poll`, its usage
+    /// plans a hundred times Amazon's.
+    pub fn amazon_channel(&self, poll: &str) -> String {
+        let amazon = &self.markets.amazon;
+        let o = amazon.options();
+        format!(
+            "\n[[channel]]\nname = \"amazon-fr\"\nkind = \"amazon\"\nseller_id = \"{}\"\n\
+             client_id = \"{}\"\nclient_secret = \"{}\"\nrefresh_token = \"{}\"\n\
+             base_url = \"{}\"\ntoken_url = \"{}\"\npoll_interval = \"{poll}\"\n\
+             limits = {{ scale = 100 }}\n",
+            o.seller_id,
+            o.client_id,
+            o.client_secret,
+            o.refresh_token,
+            amazon.base_url(),
+            amazon.token_url(),
+        )
+    }
+
     /// The `[[alerts.webhook]]` block for the on-call sink.
     pub fn alerts_webhook(&self) -> String {
         format!(

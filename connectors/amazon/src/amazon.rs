@@ -1,10 +1,13 @@
 //! The [`Amazon`] channel: the Selling Partner API behind vigie's [`Marketplace`] trait.
 
 use async_trait::async_trait;
+use std::time::Duration;
+
 use jiff::SignedDuration;
 use vigie_connector::{
-    Capabilities, ChannelClient, ConnectorError, CustomerMessage, LineDecision, Marketplace,
-    OrderBatch, PushStatus, PushTicket, ShopState, StockLevel, StockUpdate, Throttle, Timestamp,
+    Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, LineDecision,
+    Marketplace, OrderBatch, Parcel, ParcelTerms, PushStatus, PushTicket, SellerCancel, ShopState,
+    StockLevel, StockUpdate, Throttle, Timestamp,
 };
 
 use crate::auth::Login;
@@ -12,7 +15,7 @@ use crate::client::Api;
 use crate::limits::Throttles;
 use crate::orders::{self, HOLDING_STOCK, query_end, query_time};
 use crate::settings::AmazonSettings;
-use crate::{decide, messages, stock};
+use crate::{decide, messages, ship, stock};
 
 /// `searchOrders` shows nothing changed in the last two minutes: its `...Before` must be at
 /// least that far in the past (a little more, for the clocks' skew).
@@ -23,7 +26,8 @@ pub const VISIBILITY_LAG: SignedDuration = SignedDuration::from_secs(150);
 pub struct Amazon {
     api: Api,
     throttles: Throttles,
-    feed_checks: Throttle,
+    /// How often one feed is asked about while vigie waits for it.
+    feed_check_every: Duration,
     handling_days: u32,
     patch_at_most: usize,
 }
@@ -53,7 +57,7 @@ impl Amazon {
                 settings.seller_id,
             )?,
             throttles: Throttles::new(&settings.limits),
-            feed_checks: Throttle::every(settings.feed_check_every),
+            feed_check_every: settings.feed_check_every,
             handling_days: settings.handling_days,
             patch_at_most: settings.patch_at_most,
         })
@@ -74,6 +78,7 @@ impl Marketplace for Amazon {
             max_quantity: i32::MAX as u32,
             // JSON_LISTINGS_FEED takes up to 25 000 messages.
             max_stock_batch: 25_000,
+            visibility_lag: VISIBILITY_LAG.unsigned_abs(),
         }
     }
 
@@ -125,7 +130,7 @@ impl Marketplace for Amazon {
         decide::decide(
             &self.api,
             &self.throttles,
-            &self.feed_checks,
+            self.feed_check_every,
             order_id,
             lines,
         )
@@ -157,5 +162,38 @@ impl Marketplace for Amazon {
         message: &CustomerMessage,
     ) -> Result<Option<String>, ConnectorError> {
         messages::send(&self.api, &self.throttles, order_id, message).await
+    }
+
+    /// One `confirmShipment` per parcel: Amazon takes one package per call.
+    async fn confirm_parcels(
+        &self,
+        parcels: &[Parcel],
+    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
+        let mut answers = Vec::with_capacity(parcels.len());
+        for parcel in parcels {
+            let answer = ship::confirm(&self.api, &self.throttles, parcel).await;
+            if let Err(e @ ConnectorError::Auth(_)) = answer {
+                return Err(e);
+            }
+            answers.push(answer);
+        }
+        Ok(answers)
+    }
+
+    async fn carriers(&self) -> Result<Vec<Carrier>, ConnectorError> {
+        Ok(ship::carriers())
+    }
+
+    /// `Other` + `carrierName` names a carrier Amazon does not list; an item's units may go
+    /// in several packages.
+    fn parcel_terms(&self) -> ParcelTerms {
+        ParcelTerms {
+            unlisted_carriers: true,
+            whole_lines_only: false,
+        }
+    }
+
+    async fn cancel(&self, cancel: &SellerCancel) -> Result<(), ConnectorError> {
+        decide::seller_cancel(&self.api, &self.throttles, self.feed_check_every, cancel).await
     }
 }

@@ -6,9 +6,13 @@ use reqwest::header::{ACCEPT, HeaderValue};
 use reqwest::{Method, RequestBuilder};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
-use vigie_connector::{BodyLimit, ChannelClient, ConnectorError, Repeat, Reply, Throttle, snippet};
+use vigie_connector::{BodyLimit, ChannelClient, ConnectorError, Repeat, Reply, snippet};
 
 use crate::auth::Login;
+use crate::limits::Budget;
+
+/// Where Amazon says the rate it grants for the operation just called.
+const RATE_LIMIT_HEADER: &str = "x-amzn-ratelimit-limit";
 
 /// One seller account's view of the SP-API.
 #[derive(Debug)]
@@ -26,12 +30,12 @@ pub(crate) struct Api {
 pub struct Call<'a> {
     pub operation: &'static str,
     pub repeat: Repeat,
-    pub budget: &'a Throttle,
+    pub budget: &'a Budget,
     pub limit: BodyLimit,
 }
 
 impl<'a> Call<'a> {
-    pub fn safe(operation: &'static str, budget: &'a Throttle) -> Self {
+    pub fn safe(operation: &'static str, budget: &'a Budget) -> Self {
         Self {
             operation,
             repeat: Repeat::Safe,
@@ -41,7 +45,7 @@ impl<'a> Call<'a> {
     }
 
     /// A write that would be applied twice (a message, a feed).
-    pub fn once(operation: &'static str, budget: &'a Throttle) -> Self {
+    pub fn once(operation: &'static str, budget: &'a Budget) -> Self {
         Self {
             repeat: Repeat::OnlyIfUnsent,
             ..Self::safe(operation, budget)
@@ -120,6 +124,7 @@ impl Api {
         let mut relogged = false;
         loop {
             let token = self.login.token().await?;
+            let throttle = call.budget.throttle();
             let mut header = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
                 ConnectorError::Auth("Login with Amazon gave a token unfit for a header".into())
             })?;
@@ -130,7 +135,7 @@ impl Api {
                 .send_paced(
                     call.operation,
                     call.repeat,
-                    Some(call.budget),
+                    Some(&throttle),
                     call.limit,
                     |http| {
                         body(
@@ -141,6 +146,9 @@ impl Api {
                     },
                 )
                 .await;
+            if let Ok(reply) = &sent {
+                heard_rate(call.budget, reply);
+            }
             match sent {
                 Err(ConnectorError::Auth(m)) if !relogged && m.contains("xpired") => {
                     tracing::info!(
@@ -181,6 +189,18 @@ impl Api {
     /// `marketplaceIds` as every call about the seller's marketplace carries it.
     pub fn marketplace(&self) -> (&'static str, String) {
         ("marketplaceIds", self.marketplace_id.clone())
+    }
+}
+
+/// Paces the operation at the rate its answer names, when it names one.
+fn heard_rate(budget: &Budget, reply: &Reply) {
+    let rate = reply
+        .headers
+        .get(RATE_LIMIT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    if let Some(per_second) = rate {
+        budget.heard(per_second);
     }
 }
 

@@ -1,27 +1,46 @@
-//! Amazon has no acceptance step: accepting needs no call. Refusing cancels the refused
-//! items through a `POST_ORDER_ACKNOWLEDGEMENT_DATA` feed (`StatusCode` `Failure`, a
-//! `CancelReason` per item), followed to its processing report.
+//! Amazon has no acceptance step: accepting needs no call. Refusing, and the seller's own
+//! cancellations, cancel items through a `POST_ORDER_ACKNOWLEDGEMENT_DATA` feed (`StatusCode`
+//! `Failure`, a `CancelReason` per item), followed to its processing report.
 
 use serde::Deserialize;
-use vigie_connector::{ConnectorError, LineDecision, Throttle};
+use std::time::Duration;
+
+use vigie_connector::{ConnectorError, LineDecision, SellerCancel};
 
 use crate::client::Api;
 use crate::feeds::{self, XML_CONTENT};
 use crate::limits::Throttles;
+use crate::orders;
 
 pub const CANCEL_FEED: &str = "POST_ORDER_ACKNOWLEDGEMENT_DATA";
-/// vigie refuses for want of stock, or because the seller refused a flagged order; Amazon
-/// counts either against the cancellation rate, and `NoInventory` says it plainly.
-const CANCEL_REASON: &str = "NoInventory";
+/// `CancelReason` of OrderAcknowledgement.xsd.
+pub const CANCEL_REASONS: [&str; 10] = [
+    "NoInventory",
+    "ShippingAddressUndeliverable",
+    "CustomerExchange",
+    "BuyerCanceled",
+    "GeneralAdjustment",
+    "CarrierCreditDecision",
+    "RiskAssessmentInformationNotValid",
+    "CarrierCoverageFailure",
+    "CustomerReturn",
+    "MerchandiseNotReceived",
+];
+/// A refusal for want of stock, or of a flagged order: Amazon counts it against the seller's
+/// cancellation rate, and `NoInventory` says it plainly.
+const REFUSED: &str = "NoInventory";
+/// An item the buyer asked to cancel: not a defect on the seller's cancellation rate.
+const BUYER_ASKED: &str = "BuyerCanceled";
 
-/// The acknowledgement feed cancelling `items` of `order_id`.
-pub fn acknowledgement_xml(seller_id: &str, order_id: &str, items: &[&str]) -> String {
+/// The acknowledgement feed cancelling `items` (item id, `CancelReason`) of `order_id`.
+pub fn acknowledgement_xml(seller_id: &str, order_id: &str, items: &[(&str, &str)]) -> String {
     let items: String = items
         .iter()
-        .map(|item| {
+        .map(|(item, reason)| {
             format!(
-                "<Item><AmazonOrderItemCode>{}</AmazonOrderItemCode><CancelReason>{CANCEL_REASON}</CancelReason></Item>",
-                escape(item)
+                "<Item><AmazonOrderItemCode>{}</AmazonOrderItemCode><CancelReason>{}</CancelReason></Item>",
+                escape(item),
+                escape(reason),
             )
         })
         .collect();
@@ -69,10 +88,12 @@ struct ReportResult {
     result_description: Option<String>,
 }
 
+/// Refuses the refused lines: `BuyerCanceled` for the items the buyer asked to cancel (read
+/// again now, as the request may be newer than the order vigie judged), else `NoInventory`.
 pub async fn decide(
     api: &Api,
     throttles: &Throttles,
-    feed_checks: &Throttle,
+    feed_check_every: Duration,
     order_id: &str,
     lines: &[LineDecision],
 ) -> Result<(), ConnectorError> {
@@ -84,10 +105,67 @@ pub async fn decide(
     if refused.is_empty() {
         return Ok(());
     }
-    let xml = acknowledgement_xml(&api.seller_id, order_id, &refused);
+    let asked = orders::buyer_cancel_requests(api, &throttles.get_order, order_id).await?;
+    let items: Vec<(&str, &str)> = refused
+        .into_iter()
+        .map(|item| {
+            let reason = if asked.iter().any(|a| a == item) {
+                BUYER_ASKED
+            } else {
+                REFUSED
+            };
+            (item, reason)
+        })
+        .collect();
+    cancel_items(api, throttles, feed_check_every, order_id, &items).await
+}
+
+/// The seller cancels lines with one of Amazon's `CancelReason`s. Amazon cancels an item
+/// whole: every unit of each line named.
+pub async fn seller_cancel(
+    api: &Api,
+    throttles: &Throttles,
+    feed_check_every: Duration,
+    cancel: &SellerCancel,
+) -> Result<(), ConnectorError> {
+    let reason = cancel.reason.as_str();
+    if !CANCEL_REASONS.contains(&reason) {
+        return Err(ConnectorError::permanent(format!(
+            "Amazon cancels with a CancelReason, one of {}; not {reason:?}",
+            CANCEL_REASONS.join(", ")
+        )));
+    }
+    // Amazon cancels an item whole: fewer units than the item holds would cancel them all.
+    let ordered = orders::item_quantities(api, &throttles.get_order, &cancel.order_id).await?;
+    if let Some(line) = cancel.lines.iter().find(|l| {
+        ordered
+            .iter()
+            .any(|(id, quantity)| *id == l.line_id && l.quantity < *quantity)
+    }) {
+        return Err(ConnectorError::permanent(format!(
+            "Amazon cancels an item whole: item {} of order {} cannot lose only {} unit(s)",
+            line.line_id, cancel.order_id, line.quantity
+        )));
+    }
+    let items: Vec<(&str, &str)> = cancel
+        .lines
+        .iter()
+        .map(|l| (l.line_id.as_str(), reason))
+        .collect();
+    cancel_items(api, throttles, feed_check_every, &cancel.order_id, &items).await
+}
+
+async fn cancel_items(
+    api: &Api,
+    throttles: &Throttles,
+    feed_check_every: Duration,
+    order_id: &str,
+    items: &[(&str, &str)],
+) -> Result<(), ConnectorError> {
+    let xml = acknowledgement_xml(&api.seller_id, order_id, items);
     let feed_id = feeds::submit(api, throttles, CANCEL_FEED, XML_CONTENT, xml.into_bytes()).await?;
     tracing::info!(order = order_id, feed = %feed_id, "cancellation sent to Amazon");
-    match feeds::finished(api, throttles, feed_checks, &feed_id).await? {
+    match feeds::finished(api, throttles, feed_check_every, &feed_id).await? {
         // Nothing was applied: the cancellation may be sent again.
         Err(why) => Err(ConnectorError::Transient(why)),
         Ok(report) => read_report(&feed_id, &report),
@@ -130,10 +208,14 @@ mod tests {
 
     #[test]
     fn items_are_cancelled_with_a_reason() {
-        let xml = acknowledgement_xml("M1", "407-1-2", &["111", "a<b"]);
+        let xml = acknowledgement_xml(
+            "M1",
+            "407-1-2",
+            &[("111", "NoInventory"), ("a<b", "BuyerCanceled")],
+        );
         assert!(
             xml.contains("<AmazonOrderID>407-1-2</AmazonOrderID><StatusCode>Failure</StatusCode>")
         );
-        assert!(xml.contains("<AmazonOrderItemCode>a&lt;b</AmazonOrderItemCode><CancelReason>NoInventory</CancelReason>"));
+        assert!(xml.contains("<AmazonOrderItemCode>a&lt;b</AmazonOrderItemCode><CancelReason>BuyerCanceled</CancelReason>"));
     }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use vigie_connector::{BodyLimit, ConnectorError, Repeat, Throttle, snippet};
 
 use crate::client::{self, Api, Call};
-use crate::limits::Throttles;
+use crate::limits::{Budget, Throttles};
 
 pub const LISTINGS_FEED: &str = "JSON_LISTINGS_FEED";
 pub const JSON_CONTENT: &str = "application/json; charset=UTF-8";
@@ -137,15 +137,17 @@ pub async fn progress(
     }
 }
 
-/// Waits for the feed to be processed, asking every `every`.
+/// Waits for the feed to be processed: asks at once, then every `every`. Each feed has its
+/// own pace, so one feed slow to process delays no other.
 pub async fn finished(
     api: &Api,
     throttles: &Throttles,
-    every: &Throttle,
+    every: std::time::Duration,
     feed_id: &str,
 ) -> Result<Result<String, String>, ConnectorError> {
+    let checks = Throttle::every(every);
     loop {
-        every.ready(std::time::Duration::MAX).await;
+        checks.ready(std::time::Duration::MAX).await;
         match progress(api, throttles, feed_id).await? {
             Progress::Running => continue,
             Progress::Done(report) => return Ok(Ok(report)),
@@ -156,7 +158,7 @@ pub async fn finished(
 
 async fn result_document(
     api: &Api,
-    budget: &Throttle,
+    budget: &Budget,
     document_id: &str,
 ) -> Result<String, ConnectorError> {
     let url = api.url(&["feeds", "2021-06-30", "documents", document_id]);

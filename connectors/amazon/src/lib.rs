@@ -20,6 +20,7 @@ mod limits;
 mod messages;
 mod orders;
 mod settings;
+mod ship;
 mod stock;
 
 #[cfg(feature = "sandbox")]
@@ -34,5 +35,6 @@ pub mod wire {
     pub use crate::decide::{CANCEL_FEED, acknowledgement_xml};
     pub use crate::feeds::LISTINGS_FEED;
     pub use crate::orders::{INCLUDED_DATA, WireOrder, parse_order, status_of};
+    pub use crate::ship::{OTHER_CARRIER, confirmation};
     pub use crate::stock::{availability_patch, listings_feed};
 }

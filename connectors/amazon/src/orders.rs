@@ -10,10 +10,11 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use vigie_connector::{
     Address, Cancellation, CancellationKind, ConnectorError, Country, Customer, DestinationHints,
-    Malformed, MarketplaceState, Money, Order, OrderBatch, OrderLine, OrderStatus, Throttle,
+    Incident, Malformed, MarketplaceState, Money, Order, OrderBatch, OrderLine, OrderStatus,
 };
 
 use crate::client::{self, Api, Call};
+use crate::limits::Budget;
 use vigie_connector::BodyLimit;
 
 /// The datasets vigie reads. `RECIPIENT` comes back empty without the restricted
@@ -142,7 +143,25 @@ pub struct ItemPrice {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemCancellation {
+    pub cancellation_request: Option<CancellationRequest>,
     pub cancellation_execution: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancellationRequest {
+    pub cancel_reason: Option<String>,
+}
+
+impl WireItem {
+    /// The buyer asked to cancel this item and nobody has cancelled it yet.
+    fn buyer_asked_to_cancel(&self) -> Option<&CancellationRequest> {
+        let c = self.cancellation.as_ref()?;
+        c.cancellation_execution
+            .is_none()
+            .then_some(c.cancellation_request.as_ref())
+            .flatten()
+    }
 }
 
 /// One order payload: vigie's order, `None` for an order Amazon fulfils, or why it is unreadable.
@@ -163,6 +182,10 @@ pub fn parse_order(payload: serde_json::Value) -> Result<Option<Order>, Malforme
     if fulfillment.fulfilled_by.as_deref() == Some("AMAZON") {
         return Ok(None);
     }
+    let ship_by = fulfillment
+        .ship_by_window
+        .as_ref()
+        .and_then(|w| w.latest_date_time);
     let order_state = MarketplaceState::new(
         fulfillment.fulfillment_status.clone(),
         status_of(&fulfillment.fulfillment_status),
@@ -225,6 +248,7 @@ pub fn parse_order(payload: serde_json::Value) -> Result<Option<Order>, Malforme
             currency_of(&wire),
         ),
     };
+    let incident = buyer_request(&wire);
     let address = wire
         .recipient
         .as_ref()
@@ -236,12 +260,10 @@ pub fn parse_order(payload: serde_json::Value) -> Result<Option<Order>, Malforme
         state: order_state,
         created_at: wire.created_time,
         updated_at: wire.last_updated_time,
-        // No acceptance: a flagged order must be decided before it has to ship.
-        acceptance_deadline: fulfillment
-            .ship_by_window
-            .as_ref()
-            .and_then(|w| w.latest_date_time),
-        shipping_deadline: None,
+        // No acceptance, but an order vigie flagged must be decided before it has to ship:
+        // the same end of the ship-by window bounds both.
+        acceptance_deadline: ship_by,
+        shipping_deadline: ship_by,
         customer: Customer::default(),
         shipping_address: address,
         destination_hints: DestinationHints::default(),
@@ -249,8 +271,27 @@ pub fn parse_order(payload: serde_json::Value) -> Result<Option<Order>, Malforme
         total,
         shipment: None,
         // Amazon's A-to-z claims are not read yet.
-        incident: None,
+        incident,
     }))
+}
+
+/// A buyer's cancellation request, open on some item, for the seller: the order is theirs
+/// to cancel (reason `BuyerCanceled`, no defect on their rate) or to ship.
+fn buyer_request(wire: &WireOrder) -> Option<Incident> {
+    let (item, request) = wire
+        .order_items
+        .iter()
+        .find_map(|i| Some((i, i.buyer_asked_to_cancel()?)))?;
+    let why = request
+        .cancel_reason
+        .as_deref()
+        .unwrap_or("no reason given");
+    Some(Incident {
+        reason: Some(format!(
+            "the buyer asked to cancel item {} ({why}): cancel it with reason BuyerCanceled, or ship",
+            item.order_item_id
+        )),
+    })
 }
 
 fn currency_of(wire: &WireOrder) -> String {
@@ -288,7 +329,7 @@ fn read_into(batch: &mut OrderBatch, payload: serde_json::Value) {
 /// `searchOrders` with `filters`, every page (each page repeats the filters, as Amazon requires).
 pub async fn search(
     api: &Api,
-    budget: &Throttle,
+    budget: &Budget,
     filters: &[(&'static str, String)],
 ) -> Result<OrderBatch, ConnectorError> {
     let url = api.url(&["orders", "2026-01-01", "orders"]);
@@ -323,7 +364,7 @@ pub async fn search(
 /// `getOrder` for each id; an id Amazon does not know is skipped with a warning.
 pub async fn by_id(
     api: &Api,
-    budget: &Throttle,
+    budget: &Budget,
     ids: &[String],
 ) -> Result<OrderBatch, ConnectorError> {
     let mut batch = OrderBatch::default();
@@ -344,6 +385,51 @@ pub async fn by_id(
         }
     }
     Ok(batch)
+}
+
+/// `getOrder` with only its items and their cancellations, as Amazon has them now.
+async fn items_now(
+    api: &Api,
+    budget: &Budget,
+    order_id: &str,
+) -> Result<Vec<WireItem>, ConnectorError> {
+    let url = api.url(&["orders", "2026-01-01", "orders", order_id]);
+    let query = [("includedData", "CANCELLATION".to_owned())];
+    let reply = api
+        .get(Call::safe("getOrder", budget), &url, &query)
+        .await?;
+    let one: OneOrder = client::json("getOrder", &reply)?;
+    let wire: WireOrder = serde_json::from_value(one.order).map_err(|e| {
+        ConnectorError::permanent(format!("getOrder: unexpected order {order_id}: {e}"))
+    })?;
+    Ok(wire.order_items)
+}
+
+/// The items of `order_id` whose buyer asked to cancel them.
+pub async fn buyer_cancel_requests(
+    api: &Api,
+    budget: &Budget,
+    order_id: &str,
+) -> Result<Vec<String>, ConnectorError> {
+    Ok(items_now(api, budget, order_id)
+        .await?
+        .into_iter()
+        .filter(|i| i.buyer_asked_to_cancel().is_some())
+        .map(|i| i.order_item_id)
+        .collect())
+}
+
+/// Each item of `order_id` with the units ordered.
+pub async fn item_quantities(
+    api: &Api,
+    budget: &Budget,
+    order_id: &str,
+) -> Result<Vec<(String, u32)>, ConnectorError> {
+    Ok(items_now(api, budget, order_id)
+        .await?
+        .into_iter()
+        .map(|i| (i.order_item_id, i.quantity_ordered))
+        .collect())
 }
 
 /// Amazon's time format for query parameters: ISO 8601 to the millisecond, cut down.

@@ -70,35 +70,17 @@ pub trait Marketplace: Send + Sync {
     async fn confirm_parcels(
         &self,
         parcels: &[Parcel],
-    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
-        Ok(parcels
-            .iter()
-            .map(|_| Err(not_supported("shipments")))
-            .collect())
-    }
+    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError>;
 
     /// The carriers the marketplace knows, by code.
-    async fn carriers(&self) -> Result<Vec<Carrier>, ConnectorError> {
-        Ok(Vec::new())
-    }
+    async fn carriers(&self) -> Result<Vec<Carrier>, ConnectorError>;
 
     /// What the marketplace takes in a parcel.
-    fn parcel_terms(&self) -> ParcelTerms {
-        ParcelTerms::default()
-    }
+    fn parcel_terms(&self) -> ParcelTerms;
 
     /// The seller cancels accepted units. Cancelling again answers
     /// [`ConnectorError::AlreadyDone`].
-    async fn cancel(&self, cancel: &SellerCancel) -> Result<(), ConnectorError> {
-        let _ = cancel;
-        Err(not_supported("seller cancellations"))
-    }
-}
-
-fn not_supported(what: &str) -> ConnectorError {
-    ConnectorError::permanent(format!(
-        "this marketplace's connector does not support {what}"
-    ))
+    async fn cancel(&self, cancel: &SellerCancel) -> Result<(), ConnectorError>;
 }
 
 /// Orders read in one operation, and the ones that could not be read.
@@ -161,4 +143,8 @@ pub struct Capabilities {
     pub max_quantity: u32,
     /// Most SKUs one stock push may carry.
     pub max_stock_batch: usize,
+    /// How late the marketplace's order reads show an order (Amazon: two minutes); zero
+    /// when at once. Such a channel is pushed a quantity other than zero only right after
+    /// its orders were read (see the engine's push step).
+    pub visibility_lag: std::time::Duration,
 }

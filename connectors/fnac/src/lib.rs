@@ -97,6 +97,7 @@ impl Marketplace for Fnac {
             partial_acceptance: true,
             max_quantity: MAX_QUANTITY,
             max_stock_batch: MAX_BATCH,
+            visibility_lag: std::time::Duration::ZERO,
         }
     }
 

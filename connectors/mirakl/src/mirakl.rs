@@ -116,6 +116,7 @@ impl Marketplace for Mirakl {
             max_quantity: i32::MAX as u32,
             // No published cap on a STO01 file; this keeps one import small enough to retry.
             max_stock_batch: 10_000,
+            visibility_lag: Duration::ZERO,
         }
     }
 

@@ -43,6 +43,8 @@ pub struct SandboxOptions {
     /// Every change is stamped this far in the past: an Amazon whose changes show in
     /// `searchOrders` at once, so tests need not wait out its two-minute lag. Zero is Amazon.
     pub stamp_behind: Duration,
+    /// The `CarrierCode`s `confirmShipment` takes besides `Other`.
+    pub carriers: Vec<String>,
     pub seed: u64,
 }
 
@@ -59,6 +61,18 @@ impl Default for SandboxOptions {
             pending_for: Duration::from_secs(30 * 60),
             feed_polls_before_done: 1,
             stamp_behind: Duration::ZERO,
+            carriers: [
+                "Chronopost",
+                "La Poste",
+                "DPD",
+                "GLS",
+                "UPS",
+                "DHL",
+                "TNT",
+                "FedEx",
+            ]
+            .map(String::from)
+            .to_vec(),
             seed: 7,
         }
     }
@@ -73,6 +87,8 @@ pub struct Faults {
     pub expire_tokens: bool,
     /// Every feed ends `FATAL`.
     pub fatal_feeds: bool,
+    /// `searchOrders` shows no order, as when Amazon shows them late.
+    pub hide_orders: bool,
 }
 
 /// An order to place.
@@ -223,6 +239,20 @@ impl AmazonSandbox {
     }
 
     /// The buyer asks to cancel one item.
+    /// The payment went through: the order is `UNSHIPPED`, ready to ship.
+    pub fn mark_paid(&self, order_id: &str) {
+        let mut state = self.state();
+        let stamp = state.stamp();
+        if let Some(order) = state
+            .orders
+            .iter_mut()
+            .find(|o| o.id == order_id && o.status == "PENDING")
+        {
+            order.status = "UNSHIPPED".into();
+            order.updated = stamp;
+        }
+    }
+
     pub fn request_cancellation(&self, order_id: &str, item_id: &str) -> Result<(), String> {
         self.state().request_cancellation(order_id, item_id)
     }

@@ -96,6 +96,9 @@ async fn handle(
     let answer: Answer = match (operation, path.as_slice()) {
         ("searchOrders", _) => state.search_orders(&query),
         ("getOrder", [.., id]) => state.get_order(id, &query),
+        ("confirmShipment", [_, _, _, id, _]) => json_body()
+            .and_then(|b| state.confirm_shipment(id, &b))
+            .map(|()| Value::Null),
         ("patchListingsItem", [_, _, _, seller, sku]) => require_marketplace(&query)
             .and_then(|()| json_body())
             .and_then(|b| state.patch_listing(seller, sku, &b)),
@@ -115,6 +118,7 @@ async fn handle(
         _ => Err(Refusal(404, "NotFound", uri.path().to_owned())),
     };
     let mut response = match answer {
+        Ok(Value::Null) if operation == "confirmShipment" => StatusCode::NO_CONTENT.into_response(),
         Ok(value) => {
             let status = match operation {
                 "createFeed" => StatusCode::ACCEPTED,
@@ -134,6 +138,7 @@ fn operation(method: &Method, path: &[&str]) -> Option<&'static str> {
     Some(match (method, path) {
         (&Method::GET, ["orders", "2026-01-01", "orders"]) => "searchOrders",
         (&Method::GET, ["orders", "2026-01-01", "orders", _]) => "getOrder",
+        (&Method::POST, ["orders", "v0", "orders", _, "shipmentConfirmation"]) => "confirmShipment",
         (&Method::PATCH, ["listings", "2021-08-01", "items", _, _]) => "patchListingsItem",
         (&Method::GET, ["listings", "2021-08-01", "items", _]) => "searchListingsItems",
         (&Method::POST, ["feeds", "2021-06-30", "documents"]) => "createFeedDocument",

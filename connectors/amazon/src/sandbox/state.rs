@@ -23,6 +23,8 @@ pub struct SandboxOrder {
     pub items: Vec<SandboxItem>,
     /// Who cancelled it (`MERCHANT`, `AMAZON`), with the reason.
     pub cancelled: Option<(String, String)>,
+    /// Packages confirmed: (package reference, carrier code, carrier name, tracking number).
+    pub packages: Vec<(String, String, Option<String>, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +35,8 @@ pub struct SandboxItem {
     pub unit_price: Decimal,
     pub buyer_cancel_requested: bool,
     pub cancelled: bool,
+    /// Units confirmed shipped.
+    pub shipped: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -235,6 +239,7 @@ impl State {
                     unit_price,
                     buyer_cancel_requested: false,
                     cancelled: false,
+                    shipped: 0,
                 }
             })
             .collect();
@@ -247,6 +252,7 @@ impl State {
             fulfilled_by_amazon: spec.fulfilled_by_amazon,
             items,
             cancelled: None,
+            packages: Vec::new(),
         });
         id
     }
@@ -403,6 +409,7 @@ impl State {
                     .is_none_or(|s| s.contains(&o.status.as_str()))
             })
             .filter(|o| by.as_ref().is_none_or(|b| b.contains(&fulfiller(o))))
+            .filter(|_| !self.faults.hide_orders)
             .collect();
         let page: Vec<Value> = matching
             .iter()
@@ -434,6 +441,100 @@ impl State {
             Some(order) => Ok(json!({ "order": order_json(order, &included) })),
             None => Err(Refusal(404, "NotFound", format!("no order {id}"))),
         }
+    }
+
+    /// `confirmShipment`, validated as Amazon does (protocol notes, section 10.5).
+    pub fn confirm_shipment(&mut self, order_id: &str, body: &Value) -> Result<(), Refusal> {
+        self.advance();
+        let marketplace = self.options.marketplace_id.clone();
+        let carriers = self.options.carriers.clone();
+        let stamp = self.stamp();
+        let text = |v: &Value, field: &str| -> Result<String, Refusal> {
+            v.get(field)
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| invalid(format!("{field} is required and must be a string")))
+        };
+        if text(body, "marketplaceId")? != marketplace {
+            return Err(invalid("marketplaceId is not the order's"));
+        }
+        let detail = body
+            .get("packageDetail")
+            .ok_or_else(|| invalid("packageDetail is required"))?;
+        let reference = text(detail, "packageReferenceId")?;
+        if !reference.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid("packageReferenceId: only positive numeric values"));
+        }
+        let carrier = text(detail, "carrierCode")?;
+        let carrier_name = detail
+            .get("carrierName")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if carrier == crate::wire::OTHER_CARRIER {
+            if carrier_name.as_deref().is_none_or(str::is_empty) {
+                return Err(invalid("carrierName is required when carrierCode is Other"));
+            }
+        } else if !carriers.contains(&carrier) {
+            return Err(invalid(format!(
+                "carrierCode {carrier} is not a known carrier"
+            )));
+        }
+        let tracking = text(detail, "trackingNumber")?;
+        text(detail, "shipDate")?
+            .parse::<Timestamp>()
+            .map_err(|_| invalid("shipDate must be ISO 8601"))?;
+        let items = detail
+            .get("orderItems")
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| invalid("orderItems must be a non-empty array"))?;
+        let order = self
+            .orders
+            .iter_mut()
+            .find(|o| o.id == order_id)
+            .ok_or_else(|| Refusal(404, "NotFound", format!("no order {order_id}")))?;
+        if order.packages.iter().any(|p| p.0 == reference) || order.status == "SHIPPED" {
+            return Err(invalid(
+                "Failed to create package due to not finding a matching package or order already fulfilled",
+            ));
+        }
+        if !matches!(order.status.as_str(), "UNSHIPPED" | "PARTIALLY_SHIPPED") {
+            return Err(invalid(format!("order {order_id} is {}", order.status)));
+        }
+        let mut shipping = Vec::new();
+        for item in items {
+            let id = text(item, "orderItemId")?;
+            let quantity = item
+                .get("quantity")
+                .and_then(Value::as_u64)
+                .filter(|q| *q > 0)
+                .ok_or_else(|| invalid("quantity must be a positive integer"))?;
+            let Some(at) = order.items.iter().position(|i| i.id == id && !i.cancelled) else {
+                return Err(invalid(
+                    "OrderItemId is invalid, please obtain the value through the getOrderItems API",
+                ));
+            };
+            let left = order.items[at].quantity - order.items[at].shipped;
+            if quantity > u64::from(left) {
+                return Err(invalid(format!("item {id}: only {left} left to ship")));
+            }
+            shipping.push((at, quantity as u32));
+        }
+        for (at, quantity) in shipping {
+            order.items[at].shipped += quantity;
+        }
+        order
+            .packages
+            .push((reference, carrier, carrier_name, tracking));
+        let all = order
+            .items
+            .iter()
+            .filter(|i| !i.cancelled)
+            .all(|i| i.shipped == i.quantity);
+        order.status = if all { "SHIPPED" } else { "PARTIALLY_SHIPPED" }.into();
+        order.updated = stamp;
+        Ok(())
     }
 
     // ----------------------------------------------------------------------- listings
@@ -858,6 +959,7 @@ fn plan(operation: &str) -> Rate {
     match operation {
         "searchOrders" => limits::SEARCH_ORDERS,
         "getOrder" => limits::GET_ORDER,
+        "confirmShipment" => limits::CONFIRM_SHIPMENT,
         "patchListingsItem" => limits::PATCH_LISTINGS_ITEM,
         "searchListingsItems" => limits::SEARCH_LISTINGS_ITEMS,
         "createFeedDocument" => limits::CREATE_FEED_DOCUMENT,

@@ -43,6 +43,11 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ("get", "/orders/2026-01-01/orders", "searchOrders"),
     ("get", "/orders/2026-01-01/orders/{orderId}", "getOrder"),
     (
+        "post",
+        "/orders/v0/orders/{orderId}/shipmentConfirmation",
+        "confirmShipment",
+    ),
+    (
         "patch",
         "/listings/2021-08-01/items/{sellerId}/{sku}",
         "patchListingsItem",
@@ -77,6 +82,7 @@ pub struct Model {
 }
 
 pub const ORDERS: &str = "models/orders-api-model/orders_2026-01-01.json";
+pub const ORDERS_V0: &str = "models/orders-api-model/ordersV0.json";
 pub const LISTINGS: &str = "models/listings-items-api-model/listingsItems_2021-08-01.json";
 pub const FEEDS: &str = "models/feeds-api-model/feeds_2021-06-30.json";
 pub const MESSAGING: &str = "models/messaging-api-model/messaging.json";

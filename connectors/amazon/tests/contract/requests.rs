@@ -155,8 +155,38 @@ async fn orders_holding_stock_and_get_order_follow_the_model() {
     assert_eq!(model.check(&requests[1]), "getOrder");
 }
 
-/// A feed flow answered: document, upload, feed, one IN_PROGRESS then DONE, its report.
+/// `getOrder` answering order 407-1-1, its items `asked` with a buyer's cancellation request.
+async fn order_answering(server: &wiremock::MockServer, asked: &[&str]) {
+    let mut order = order("407-1-1", "UNSHIPPED", "SKU-1");
+    let item = order["orderItems"][0].clone();
+    order["orderItems"] = ["111", "222"]
+        .iter()
+        .map(|id| {
+            let mut item = item.clone();
+            item["orderItemId"] = json!(id);
+            if asked.contains(id) {
+                item["cancellation"] = json!({"cancellationRequest": {"requester": "BUYER", "cancelReason": "NO_LONGER_NEEDED"}});
+            }
+            item
+        })
+        .collect();
+    answer(
+        server,
+        "GET",
+        "^/orders/2026-01-01/orders/407-1-1$",
+        json_reply(200, json!({ "order": order })),
+    )
+    .await;
+}
+
+/// The order, none of its items asked to cancel, and a feed flow answered.
 async fn feeds_answering(server: &wiremock::MockServer, report: ResponseTemplate) {
+    order_answering(server, &[]).await;
+    feed_flow(server, report).await;
+}
+
+/// A feed flow answered: document, upload, feed, one IN_PROGRESS then DONE, its report.
+async fn feed_flow(server: &wiremock::MockServer, report: ResponseTemplate) {
     let uri = server.uri();
     answer(
         server,
@@ -229,8 +259,10 @@ async fn accepting_needs_no_call_and_refusing_cancels_through_the_acknowledgemen
         .decide("407-1-1", &[decision("111", true), decision("222", false)])
         .await
         .unwrap();
+    let read = &requests_to(&server, "/orders").await[0];
+    assert_eq!(Model::open(model::ORDERS).check(read), "getOrder");
     let model = Model::open(model::FEEDS);
-    let ids: Vec<String> = api_requests(&server)
+    let ids: Vec<String> = requests_to(&server, "/feeds")
         .await
         .iter()
         .map(|r| {
@@ -248,7 +280,7 @@ async fn accepting_needs_no_call_and_refusing_cancels_through_the_acknowledgemen
             "getFeedDocument"
         ]
     );
-    let feed = &api_requests(&server).await[1];
+    let feed = &requests_to(&server, "/feeds").await[1];
     let body: Value = serde_json::from_slice(&feed.body).unwrap();
     assert_eq!(body["feedType"], "POST_ORDER_ACKNOWLEDGEMENT_DATA");
     assert_eq!(body["inputFeedDocumentId"], "doc-1");
@@ -276,6 +308,7 @@ async fn a_cancellation_the_report_rejects_is_permanent_and_a_fatal_feed_transie
     );
 
     let server = crate::support::server().await;
+    order_answering(&server, &[]).await;
     answer(
         &server,
         "POST",
@@ -563,4 +596,152 @@ async fn a_429_storm_ends_rate_limited() {
         3,
         "the first try and two retries"
     );
+}
+
+#[tokio::test]
+async fn a_refused_item_the_buyer_asked_to_cancel_goes_as_buyer_canceled() {
+    let server = server().await;
+    order_answering(&server, &["222"]).await;
+    feed_flow(&server, processing_report(0)).await;
+    amazon(&server)
+        .decide("407-1-1", &[decision("111", false), decision("222", false)])
+        .await
+        .unwrap();
+    let upload = &requests_to(&server, "/upload").await[0];
+    let xml = String::from_utf8(upload.body.clone()).unwrap();
+    assert!(
+        xml.contains(
+            "<AmazonOrderItemCode>111</AmazonOrderItemCode><CancelReason>NoInventory</CancelReason>"
+        ),
+        "{xml}"
+    );
+    assert!(xml.contains("<AmazonOrderItemCode>222</AmazonOrderItemCode><CancelReason>BuyerCanceled</CancelReason>"), "{xml}");
+}
+
+#[tokio::test]
+async fn the_seller_cancels_with_one_of_amazons_reasons_only() {
+    let server = server().await;
+    feeds_answering(&server, processing_report(0)).await;
+    let amazon = amazon(&server);
+    let cancel = |reason: &str, quantity| vigie_connector::SellerCancel {
+        order_id: "407-1-1".into(),
+        reason: reason.into(),
+        lines: vec![vigie_connector::CancelLine {
+            line_id: "222".into(),
+            quantity,
+            amount: vigie_connector::Money::new(vigie_connector::Decimal::ONE, "EUR"),
+        }],
+        whole_order: false,
+    };
+    let e = amazon.cancel(&cancel("no_stock", 2)).await.unwrap_err();
+    assert!(
+        matches!(&e, ConnectorError::Permanent { message, .. } if message.contains("BuyerCanceled")),
+        "{e:?}"
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
+    let e = amazon
+        .cancel(&cancel("BuyerCanceled", 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ConnectorError::Permanent { message, .. } if message.contains("whole")),
+        "one of the item's two units: {e:?}"
+    );
+    assert!(requests_to(&server, "/feeds").await.is_empty());
+    amazon.cancel(&cancel("BuyerCanceled", 2)).await.unwrap();
+    let upload = &requests_to(&server, "/upload").await[0];
+    let xml = String::from_utf8(upload.body.clone()).unwrap();
+    assert!(xml.contains("<AmazonOrderItemCode>222</AmazonOrderItemCode><CancelReason>BuyerCanceled</CancelReason>"), "{xml}");
+}
+
+#[tokio::test]
+async fn a_parcel_is_confirmed_as_the_model_says_and_a_repeat_is_already_done() {
+    let server = server().await;
+    answer_once(
+        &server,
+        "POST",
+        "^/orders/v0/orders/407-1-1/shipmentConfirmation$",
+        ResponseTemplate::new(204),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "^/orders/v0/orders/407-1-1/shipmentConfirmation$",
+        json_reply(400, json!({"errors": [{"code": "InvalidInput", "message": "Failed to create package due to not finding a matching package or order already fulfilled"}]})),
+    )
+    .await;
+    let amazon = amazon(&server);
+    let parcel = |code: Option<&str>| vigie_connector::Parcel {
+        order_id: "407-1-1".into(),
+        carrier: vigie_connector::ParcelCarrier {
+            name: "Colissimo".into(),
+            code: code.map(str::to_owned),
+        },
+        tracking_number: "6A12345678901".into(),
+        tracking_url: None,
+        lines: vec![vigie_connector::ParcelLine {
+            line_id: "11111111111111".into(),
+            quantity: 2,
+        }],
+        completes_order: true,
+    };
+    let answers = amazon
+        .confirm_parcels(&[parcel(None), parcel(Some("La Poste"))])
+        .await
+        .unwrap();
+    assert!(answers[0].is_ok(), "{answers:?}");
+    assert!(
+        matches!(answers[1], Err(ConnectorError::AlreadyDone(_))),
+        "{answers:?}"
+    );
+    let model = Model::open(model::ORDERS_V0);
+    let sent = api_requests(&server).await;
+    for request in &sent {
+        assert_token(request);
+        assert_eq!(model.check(request), "confirmShipment");
+    }
+    let body: Value = serde_json::from_slice(&sent[0].body).unwrap();
+    let detail = &body["packageDetail"];
+    assert_eq!(body["marketplaceId"], "A13V1IB3VIYZZH");
+    assert_eq!(
+        (&detail["carrierCode"], &detail["carrierName"]),
+        (&json!("Other"), &json!("Colissimo"))
+    );
+    assert!(
+        detail["packageReferenceId"].is_string(),
+        "Amazon wants a string"
+    );
+    assert_eq!(detail["trackingNumber"], "6A12345678901");
+    assert_eq!(
+        detail["orderItems"],
+        json!([{"orderItemId": "11111111111111", "quantity": 2}])
+    );
+    let listed: Value = serde_json::from_slice(&sent[1].body).unwrap();
+    assert_eq!(listed["packageDetail"]["carrierCode"], "La Poste");
+    assert!(listed["packageDetail"].get("carrierName").is_none());
+    assert!(amazon.parcel_terms().unlisted_carriers);
+    assert!(
+        amazon
+            .carriers()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.code == "Chronopost")
+    );
+}
+
+#[test]
+fn a_buyer_cancellation_request_opens_an_incident_and_the_ship_by_window_is_the_deadline() {
+    let mut payload = order("407-1-1", "UNSHIPPED", "SKU-1");
+    payload["orderItems"][0]["cancellation"] =
+        json!({"cancellationRequest": {"requester": "BUYER", "cancelReason": "NO_LONGER_NEEDED"}});
+    let order = vigie_amazon::wire::parse_order(payload).unwrap().unwrap();
+    let why = order.incident.unwrap().reason.unwrap();
+    assert!(
+        why.contains("BuyerCanceled") && why.contains("NO_LONGER_NEEDED"),
+        "{why}"
+    );
+    let deadline: Timestamp = "2026-12-02T23:59:59Z".parse().unwrap();
+    assert_eq!(order.shipping_deadline, Some(deadline));
 }

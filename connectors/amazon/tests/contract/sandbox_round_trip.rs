@@ -8,7 +8,10 @@ use rust_decimal::Decimal;
 use vigie_amazon::sandbox::{AmazonSandbox, Faults, OrderSpec, SandboxOptions};
 use vigie_amazon::{Amazon, VISIBILITY_LAG};
 use vigie_connector::testing::{decision, level, message, retrying, stock};
-use vigie_connector::{ConnectorError, Marketplace, OrderStatus, PushStatus, Timestamp};
+use vigie_connector::{
+    ConnectorError, Marketplace, OrderStatus, Parcel, ParcelCarrier, ParcelLine, PushStatus,
+    Timestamp,
+};
 
 async fn sandbox() -> (AmazonSandbox, Amazon) {
     let sandbox = AmazonSandbox::start(SandboxOptions {
@@ -150,4 +153,79 @@ async fn expired_tokens_429_storms_and_fatal_feeds() {
         .unwrap_err();
     assert!(matches!(e, ConnectorError::Transient(_)), "{e:?}");
     assert_eq!(sandbox.order(&id).unwrap().status, "PENDING");
+}
+
+#[tokio::test]
+async fn parcels_ship_an_order_in_two_packages_as_the_sandbox_validates_them() {
+    let (sandbox, amazon) = sandbox().await;
+    let id = sandbox.add_order(OrderSpec::new().item("SKU-1", 2, price()));
+    let line = sandbox.order(&id).unwrap().items[0].id.clone();
+    let parcel = |tracking: &str, code: Option<&str>, quantity: u32| Parcel {
+        order_id: id.clone(),
+        carrier: ParcelCarrier {
+            name: "Colissimo".into(),
+            code: code.map(str::to_owned),
+        },
+        tracking_number: tracking.into(),
+        tracking_url: None,
+        lines: vec![ParcelLine {
+            line_id: line.clone(),
+            quantity,
+        }],
+        completes_order: false,
+    };
+    // Still PENDING: Amazon says not to ship it.
+    let answers = amazon
+        .confirm_parcels(&[parcel("T1", None, 1)])
+        .await
+        .unwrap();
+    assert!(
+        matches!(answers[0], Err(ConnectorError::Permanent { .. })),
+        "{answers:?}"
+    );
+
+    sandbox.mark_paid(&id);
+    let answers = amazon
+        .confirm_parcels(&[
+            parcel("T1", None, 1),
+            parcel("T2", Some("Colissimo"), 1),
+            parcel("T2", Some("La Poste"), 1),
+            parcel("T1", None, 1),
+        ])
+        .await
+        .unwrap();
+    assert!(answers[0].is_ok(), "{answers:?}");
+    assert!(
+        matches!(&answers[1], Err(ConnectorError::Permanent { message, .. }) if message.contains("carrierCode")),
+        "a code Amazon does not list is refused: {answers:?}"
+    );
+    assert!(answers[2].is_ok(), "{answers:?}");
+    assert!(
+        matches!(answers[3], Err(ConnectorError::AlreadyDone(_))),
+        "{answers:?}"
+    );
+    let order = sandbox.order(&id).unwrap();
+    assert_eq!(order.status, "SHIPPED");
+    assert_eq!(order.packages.len(), 2);
+    assert_eq!(order.packages[0].2.as_deref(), Some("Colissimo"));
+}
+
+#[tokio::test]
+async fn a_buyer_cancel_request_is_flagged_and_cancelled_as_buyer_canceled() {
+    let (sandbox, amazon) = sandbox().await;
+    let since = Timestamp::now();
+    let id = sandbox.add_order(OrderSpec::new().item("SKU-1", 1, price()));
+    let line = sandbox.order(&id).unwrap().items[0].id.clone();
+    sandbox.request_cancellation(&id, &line).unwrap();
+    let batch = amazon
+        .orders_updated(since, Timestamp::now())
+        .await
+        .unwrap();
+    assert!(batch.orders[0].incident.is_some(), "{batch:?}");
+    amazon.decide(&id, &[decision(&line, false)]).await.unwrap();
+    let order = sandbox.order(&id).unwrap();
+    assert_eq!(
+        order.cancelled,
+        Some(("MERCHANT".to_owned(), "BuyerCanceled".to_owned()))
+    );
 }
