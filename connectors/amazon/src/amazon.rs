@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 use jiff::SignedDuration;
 use vigie_connector::{
-    Capabilities, ChannelClient, ConnectorError, CustomerMessage, LineDecision, Marketplace,
-    OrderBatch, PushStatus, PushTicket, ShopState, StockLevel, StockUpdate, Throttle, Timestamp,
+    Capabilities, ChannelClient, ConnectorError, CustomerMessage, Marketplace, OrderBatch,
+    OrderDecision, PushStatus, PushTicket, ShopState, StockLevel, StockUpdate, Throttle, Timestamp,
+    one_by_one,
 };
 
 use crate::auth::Login;
@@ -121,14 +122,20 @@ impl Marketplace for Amazon {
         orders::by_id(&self.api, &self.throttles.get_order, ids).await
     }
 
-    async fn decide(&self, order_id: &str, lines: &[LineDecision]) -> Result<(), ConnectorError> {
-        decide::decide(
-            &self.api,
-            &self.throttles,
-            &self.feed_checks,
-            order_id,
-            lines,
-        )
+    /// One acknowledgement feed per order with refused lines.
+    async fn decide(
+        &self,
+        decisions: &[OrderDecision],
+    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
+        one_by_one(decisions, |d| {
+            decide::decide(
+                &self.api,
+                &self.throttles,
+                &self.feed_checks,
+                &d.order_id,
+                &d.lines,
+            )
+        })
         .await
     }
 

@@ -27,7 +27,8 @@ pub use http::{
     BodyError, BodyLimit, ChannelClient, HttpSettings, Repeat, Reply, read_capped, snippet,
 };
 pub use marketplace::{
-    Capabilities, CustomerMessage, LineDecision, Malformed, Marketplace, OrderBatch, ShopState,
+    Capabilities, CustomerMessage, LineDecision, Malformed, Marketplace, OrderBatch, OrderDecision,
+    ShopState, one_by_one,
 };
 pub use order::{
     Address, Cancellation, CancellationKind, Country, Customer, DestinationHints, Incident,

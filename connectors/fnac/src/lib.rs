@@ -15,6 +15,7 @@ mod pages;
 mod settings;
 mod ship;
 mod stock;
+mod update;
 mod xml;
 
 #[cfg(feature = "sandbox")]
@@ -22,7 +23,7 @@ pub mod sandbox;
 
 use async_trait::async_trait;
 use vigie_connector::{
-    Capabilities, Carrier, ConnectorError, CustomerMessage, LineDecision, Marketplace, OrderBatch,
+    Capabilities, Carrier, ConnectorError, CustomerMessage, Marketplace, OrderBatch, OrderDecision,
     Parcel, PushStatus, PushTicket, SellerCancel, ShopState, StockLevel, StockUpdate, Timestamp,
 };
 
@@ -33,7 +34,7 @@ use crate::settings::is_uuid;
 pub use crate::settings::{FnacChannel, FnacSettings};
 
 pub use crate::cancel::REFUND_REASONS;
-pub use crate::ship::MAX_ORDERS_PER_UPDATE;
+pub use crate::update::MAX_ORDERS_PER_UPDATE;
 pub use crate::stock::{MAX_BATCH, MAX_QUANTITY};
 
 /// The XSD's `message_action` values that create a message (`create`) or answer one.
@@ -125,8 +126,12 @@ impl Marketplace for Fnac {
         orders::by_id(&self.transport, ids).await
     }
 
-    async fn decide(&self, order_id: &str, lines: &[LineDecision]) -> Result<(), ConnectorError> {
-        orders::decide(&self.transport, order_id, lines).await
+    /// `accept_order`, up to 25 orders per `orders_update`.
+    async fn decide(
+        &self,
+        decisions: &[OrderDecision],
+    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
+        orders::decide(&self.transport, decisions).await
     }
 
     async fn push_stock(&self, updates: &[StockUpdate]) -> Result<PushTicket, ConnectorError> {

@@ -1,6 +1,7 @@
 //! Each operation the connector calls, its requests checked against Amazon's models, and how
 //! the answers are read.
 
+use vigie_connector::testing::decide_one;
 use serde_json::{Value, json};
 use vigie_connector::testing::{decision, level, message, stock};
 use vigie_connector::{ConnectorError, Marketplace, OrderStatus, PushStatus, Timestamp};
@@ -216,8 +217,7 @@ async fn accepting_needs_no_call_and_refusing_cancels_through_the_acknowledgemen
     let server = server().await;
     feeds_answering(&server, processing_report(0)).await;
     let amazon = amazon(&server);
-    amazon
-        .decide("407-1-1", &[decision("111", true)])
+    decide_one(&amazon, "407-1-1", &[decision("111", true)])
         .await
         .unwrap();
     assert!(
@@ -225,8 +225,7 @@ async fn accepting_needs_no_call_and_refusing_cancels_through_the_acknowledgemen
         "accepting calls nothing"
     );
 
-    amazon
-        .decide("407-1-1", &[decision("111", true), decision("222", false)])
+    decide_one(&amazon, "407-1-1", &[decision("111", true), decision("222", false)])
         .await
         .unwrap();
     let model = Model::open(model::FEEDS);
@@ -266,8 +265,7 @@ async fn accepting_needs_no_call_and_refusing_cancels_through_the_acknowledgemen
 async fn a_cancellation_the_report_rejects_is_permanent_and_a_fatal_feed_transient() {
     let server = server().await;
     feeds_answering(&server, processing_report(1)).await;
-    let e = amazon(&server)
-        .decide("407-1-1", &[decision("1", false)])
+    let e = decide_one(&amazon(&server), "407-1-1", &[decision("1", false)])
         .await
         .unwrap_err();
     assert!(
@@ -305,8 +303,7 @@ async fn a_cancellation_the_report_rejects_is_permanent_and_a_fatal_feed_transie
     answer(&server, "GET", "^/feeds/2021-06-30/feeds/F-1$", json_reply(200, json!({
         "feedId": "F-1", "feedType": "X", "processingStatus": "FATAL", "createdTime": "2026-11-30T10:00:00Z",
     }))).await;
-    let e = amazon(&server)
-        .decide("407-1-1", &[decision("1", false)])
+    let e = decide_one(&amazon(&server), "407-1-1", &[decision("1", false)])
         .await
         .unwrap_err();
     assert!(

@@ -2,6 +2,7 @@
 //! that cancels through a feed and gives the units back, stock patched and fed, a delay told
 //! to the buyer, and the faults the daemon must live through.
 
+use vigie_connector::testing::decide_one;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -59,7 +60,7 @@ async fn an_order_is_seen_pending_refused_through_a_feed_and_its_units_given_bac
     assert!(order.shipping_address.is_none(), "no address while PENDING");
 
     let line = order.lines[0].id.clone();
-    amazon.decide(&id, &[decision(&line, false)]).await.unwrap();
+    decide_one(&amazon, &id, &[decision(&line, false)]).await.unwrap();
     assert_eq!(sandbox.order(&id).unwrap().status, "CANCELLED");
     assert_eq!(sandbox.quantity("SKU-1"), Some(3));
     let reread = amazon
@@ -68,8 +69,7 @@ async fn an_order_is_seen_pending_refused_through_a_feed_and_its_units_given_bac
         .unwrap();
     assert_eq!(reread.orders[0].state.status, OrderStatus::Cancelled);
     // Cancelling again: the processing report says why not, for a human.
-    let again = amazon
-        .decide(&id, &[decision(&line, false)])
+    let again = decide_one(&amazon, &id, &[decision(&line, false)])
         .await
         .unwrap_err();
     assert!(
@@ -144,8 +144,7 @@ async fn expired_tokens_429_storms_and_fatal_feeds() {
     });
     let id = sandbox.add_order(OrderSpec::new().item("SKU-1", 1, price()));
     let line = sandbox.order(&id).unwrap().items[0].id.clone();
-    let e = amazon
-        .decide(&id, &[decision(&line, false)])
+    let e = decide_one(&amazon, &id, &[decision(&line, false)])
         .await
         .unwrap_err();
     assert!(matches!(e, ConnectorError::Transient(_)), "{e:?}");

@@ -1,6 +1,7 @@
 //! The `Fnac` client against the stateful sandbox, over real HTTP on 127.0.0.1: the whole
 //! seller cycle, and the sandbox's rules (ERR_003, ERR_026, batches, token expiry).
 
+use vigie_connector::testing::decide_one;
 use std::time::Duration;
 
 use vigie_connector::testing::{decision, level, message, retrying, stock};
@@ -65,19 +66,19 @@ async fn a_whole_seller_cycle() {
     );
 
     // Partial acceptance, then the same decision again: ERR_003.
-    fnac.decide(&first, &[decision("1", true), decision("2", false)])
+    decide_one(&fnac, &first, &[decision("1", true), decision("2", false)])
         .await
         .unwrap();
     let view = sandbox.order(&first).unwrap();
     assert_eq!(view.state, "Accepted");
     assert_eq!(view.lines[0].state, "Accepted");
     assert_eq!(view.lines[1].state, "Refused");
-    let again = fnac.decide(&first, &[decision("1", true)]).await;
+    let again = decide_one(&fnac, &first, &[decision("1", true)]).await;
     assert!(
         matches!(again, Err(ConnectorError::AlreadyDone(_))),
         "{again:?}"
     );
-    fnac.decide(&second, &[decision("1", false)]).await.unwrap();
+    decide_one(&fnac, &second, &[decision("1", false)]).await.unwrap();
     assert_eq!(sandbox.order(&second).unwrap().state, "Refused");
     let queue = fnac.orders_awaiting_acceptance().await.unwrap();
     assert!(queue.orders.is_empty());
@@ -268,7 +269,7 @@ async fn refunds_tell_whether_the_units_shipped_and_claims_open_and_close() {
     let after = sandbox.add_order(OrderSpec::new(vec![LineSpec::new("SKU-1", 2, euros(500))]));
     let fnac = Fnac::new("fnac", settings(&sandbox)).unwrap();
     for id in [&before, &after] {
-        fnac.decide(id, &[decision("1", true)]).await.unwrap();
+        decide_one(&fnac, id, &[decision("1", true)]).await.unwrap();
         assert!(sandbox.debit(id));
     }
     assert!(sandbox.ship(&after, "6A123", "LAPOSTE"));
