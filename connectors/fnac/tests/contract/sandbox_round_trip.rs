@@ -1,12 +1,12 @@
 //! The `Fnac` client against the stateful sandbox, over real HTTP on 127.0.0.1: the whole
 //! seller cycle, and the sandbox's rules (ERR_003, ERR_026, batches, token expiry).
 
-use vigie_connector::testing::decide_one;
 use std::time::Duration;
 
-use vigie_connector::testing::{decision, level, message, retrying, stock};
+use vigie_connector::testing::{decide_one, decision, level, message, retrying, stock};
 use vigie_connector::{
-    ConnectorError, Decimal, Marketplace, OrderStatus, PushStatus, SkuRejection, Timestamp,
+    ConnectorError, Decimal, Marketplace, OrderDecision, OrderStatus, PushStatus, SkuRejection,
+    Timestamp,
 };
 use vigie_fnac::sandbox::{Faults, FnacSandbox, LineSpec, OrderSpec, SandboxOptions};
 use vigie_fnac::{Fnac, FnacSettings};
@@ -305,4 +305,40 @@ async fn refunds_tell_whether_the_units_shipped_and_claims_open_and_close() {
         .orders;
     let claimed = polled.iter().find(|o| o.id == after).unwrap();
     assert_eq!(claimed.incident, None);
+}
+
+#[tokio::test]
+async fn decisions_go_25_orders_to_an_orders_update_with_one_answer_each() {
+    let sandbox = FnacSandbox::start(SandboxOptions::default()).await.unwrap();
+    sandbox.set_quantity("SKU-1", 100);
+    let ids: Vec<String> = (0..30)
+        .map(|_| sandbox.add_order(OrderSpec::new(vec![LineSpec::new("SKU-1", 1, euros(500))])))
+        .collect();
+    let fnac = Fnac::new("fnac", settings(&sandbox)).unwrap();
+    decide_one(&fnac, &ids[0], &[decision("1", true)]).await.unwrap();
+    let before = sandbox.requests("orders_update");
+
+    // The first order was decided already: its answer alone says so.
+    let decisions: Vec<OrderDecision> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| OrderDecision {
+            order_id: id.clone(),
+            lines: vec![decision("1", i % 2 == 0)],
+        })
+        .collect();
+    let answers = fnac.decide(&decisions).await.unwrap();
+
+    assert_eq!(sandbox.requests("orders_update") - before, 2, "25 + 5 orders");
+    assert_eq!(answers.len(), 30);
+    assert!(
+        matches!(answers[0], Err(ConnectorError::AlreadyDone(_))),
+        "{:?}",
+        answers[0]
+    );
+    assert!(answers[1..].iter().all(Result::is_ok), "{answers:?}");
+    for (i, id) in ids.iter().enumerate().skip(1) {
+        let wanted = if i % 2 == 0 { "Accepted" } else { "Refused" };
+        assert_eq!(sandbox.order(id).unwrap().state, wanted, "order {i}");
+    }
 }
