@@ -125,6 +125,11 @@ pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> Stri
             },
         );
     }
+    for label in ["Mirakl", "Fnac"] {
+        row(&format!("- {label} calls by operation"), "", &|_, f| {
+            f.operations.get(label).cloned().unwrap_or_default()
+        });
+    }
     row(
         "customer messages sent / still queued at the end",
         "queue drained as the limits allow",
