@@ -85,6 +85,7 @@ impl Fnac {
             messages: MessageSettings {
                 action: settings.message_action,
                 subject: settings.message_subject,
+                share: messages::share(settings.requests_per_minute),
             },
         })
     }
