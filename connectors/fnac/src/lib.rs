@@ -34,8 +34,8 @@ use crate::settings::is_uuid;
 pub use crate::settings::{FnacChannel, FnacSettings};
 
 pub use crate::cancel::REFUND_REASONS;
-pub use crate::update::MAX_ORDERS_PER_UPDATE;
 pub use crate::stock::{MAX_BATCH, MAX_QUANTITY};
+pub use crate::update::MAX_ORDERS_PER_UPDATE;
 
 /// The XSD's `message_action` values that create a message (`create`) or answer one.
 const MESSAGE_ACTIONS: &[&str] = &["create", "reply"];

@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 use vigie_connector::{
-    Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, Marketplace,
-    OrderBatch, OrderDecision, Parcel, PushStatus, PushTicket, SellerCancel, ShopState, StockLevel,
+    Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, Marketplace, OrderBatch,
+    OrderDecision, Parcel, PushStatus, PushTicket, SellerCancel, ShopState, StockLevel,
     StockUpdate, Throttle, Timestamp, one_by_one,
 };
 

@@ -55,7 +55,10 @@ impl Scenario {
         let text = published_limits(&[("leroymerlin", "5s"), ("fnac", "5s")])?;
         Ok(Self {
             title: "burst",
-            polls: [("Mirakl", Duration::from_secs(5)), ("Fnac", Duration::from_secs(5))],
+            polls: [
+                ("Mirakl", Duration::from_secs(5)),
+                ("Fnac", Duration::from_secs(5)),
+            ],
             what: format!(
                 "{} orders placed over 1 min; poll 5 s on both channels; published limits",
                 o.burst_orders

@@ -167,13 +167,17 @@ pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> Stri
             .peak_rss_kib
             .map_or("-".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
     });
-    row("daemon CPU per 1,000 orders", "", &|_, f| match f.usage.cpu_secs {
-        Some(cpu) if f.decided > 0 => format!(
-            "{:.2} s ({cpu:.1} s in all)",
-            cpu * 1000.0 / f.decided as f64
-        ),
-        _ => "-".into(),
-    });
+    row(
+        "daemon CPU per 1,000 orders",
+        "",
+        &|_, f| match f.usage.cpu_secs {
+            Some(cpu) if f.decided > 0 => format!(
+                "{:.2} s ({cpu:.1} s in all)",
+                cpu * 1000.0 / f.decided as f64
+            ),
+            _ => "-".into(),
+        },
+    );
     row("wall time", "", &|_, f| format!("{:.0} s", f.wall_secs));
     out
 }

@@ -1,8 +1,8 @@
 //! Each operation the connector calls, its requests checked against Amazon's models, and how
 //! the answers are read.
 
-use vigie_connector::testing::decide_one;
 use serde_json::{Value, json};
+use vigie_connector::testing::decide_one;
 use vigie_connector::testing::{decision, level, message, stock};
 use vigie_connector::{ConnectorError, Marketplace, OrderStatus, PushStatus, Timestamp};
 use wiremock::ResponseTemplate;
@@ -225,9 +225,13 @@ async fn accepting_needs_no_call_and_refusing_cancels_through_the_acknowledgemen
         "accepting calls nothing"
     );
 
-    decide_one(&amazon, "407-1-1", &[decision("111", true), decision("222", false)])
-        .await
-        .unwrap();
+    decide_one(
+        &amazon,
+        "407-1-1",
+        &[decision("111", true), decision("222", false)],
+    )
+    .await
+    .unwrap();
     let model = Model::open(model::FEEDS);
     let ids: Vec<String> = api_requests(&server)
         .await

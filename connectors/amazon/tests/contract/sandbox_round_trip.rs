@@ -2,8 +2,8 @@
 //! that cancels through a feed and gives the units back, stock patched and fed, a delay told
 //! to the buyer, and the faults the daemon must live through.
 
-use vigie_connector::testing::decide_one;
 use std::time::Duration;
+use vigie_connector::testing::decide_one;
 
 use rust_decimal::Decimal;
 use vigie_amazon::sandbox::{AmazonSandbox, Faults, OrderSpec, SandboxOptions};
@@ -60,7 +60,9 @@ async fn an_order_is_seen_pending_refused_through_a_feed_and_its_units_given_bac
     assert!(order.shipping_address.is_none(), "no address while PENDING");
 
     let line = order.lines[0].id.clone();
-    decide_one(&amazon, &id, &[decision(&line, false)]).await.unwrap();
+    decide_one(&amazon, &id, &[decision(&line, false)])
+        .await
+        .unwrap();
     assert_eq!(sandbox.order(&id).unwrap().status, "CANCELLED");
     assert_eq!(sandbox.quantity("SKU-1"), Some(3));
     let reread = amazon

@@ -78,7 +78,9 @@ async fn a_whole_seller_cycle() {
         matches!(again, Err(ConnectorError::AlreadyDone(_))),
         "{again:?}"
     );
-    decide_one(&fnac, &second, &[decision("1", false)]).await.unwrap();
+    decide_one(&fnac, &second, &[decision("1", false)])
+        .await
+        .unwrap();
     assert_eq!(sandbox.order(&second).unwrap().state, "Refused");
     let queue = fnac.orders_awaiting_acceptance().await.unwrap();
     assert!(queue.orders.is_empty());
@@ -315,7 +317,9 @@ async fn decisions_go_25_orders_to_an_orders_update_with_one_answer_each() {
         .map(|_| sandbox.add_order(OrderSpec::new(vec![LineSpec::new("SKU-1", 1, euros(500))])))
         .collect();
     let fnac = Fnac::new("fnac", settings(&sandbox)).unwrap();
-    decide_one(&fnac, &ids[0], &[decision("1", true)]).await.unwrap();
+    decide_one(&fnac, &ids[0], &[decision("1", true)])
+        .await
+        .unwrap();
     let before = sandbox.requests("orders_update");
 
     // The first order was decided already: its answer alone says so.
@@ -329,7 +333,11 @@ async fn decisions_go_25_orders_to_an_orders_update_with_one_answer_each() {
         .collect();
     let answers = fnac.decide(&decisions).await.unwrap();
 
-    assert_eq!(sandbox.requests("orders_update") - before, 2, "25 + 5 orders");
+    assert_eq!(
+        sandbox.requests("orders_update") - before,
+        2,
+        "25 + 5 orders"
+    );
     assert_eq!(answers.len(), 30);
     assert!(
         matches!(answers[0], Err(ConnectorError::AlreadyDone(_))),

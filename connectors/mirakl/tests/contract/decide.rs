@@ -1,7 +1,7 @@
 //! OR21: one PUT with every line, and what each refusal means.
 
-use vigie_connector::testing::decide_one;
 use serde_json::{Value, json};
+use vigie_connector::testing::decide_one;
 use vigie_connector::testing::{assert_permanent_code, decision};
 use vigie_connector::{ConnectorError, LineDecision, Marketplace};
 use vigie_mirakl::{Mirakl, PartialAcceptanceFallback};

@@ -5,8 +5,8 @@ mod faults;
 mod lifecycle;
 mod rules;
 
-use vigie_connector::testing::decide_one;
 use std::time::Duration;
+use vigie_connector::testing::decide_one;
 
 use rust_decimal::Decimal;
 use vigie_connector::testing::{decision, level, message, retrying, stock};

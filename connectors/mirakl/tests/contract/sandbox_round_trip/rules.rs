@@ -1,7 +1,7 @@
 //! The sandbox refuses what Mirakl refuses, and reads back what Mirakl would send.
 
-use vigie_connector::testing::decide_one;
 use std::num::NonZeroU32;
+use vigie_connector::testing::decide_one;
 
 use vigie_connector::testing::{assert_permanent_code, decision};
 use vigie_connector::{Marketplace, OrderStatus};
@@ -21,7 +21,9 @@ async fn the_sandbox_enforces_every_line_decided_and_known() {
     let unknown = [decision(&format!("{id}-1"), true), decision("nope", true)];
     let error = decide_one(&mirakl, &id, &unknown).await.unwrap_err();
     assert_permanent_code(&error, "ORDER_LINE_NOT_FOUND");
-    let error = decide_one(&mirakl, "NO-SUCH-ORDER", &partial).await.unwrap_err();
+    let error = decide_one(&mirakl, "NO-SUCH-ORDER", &partial)
+        .await
+        .unwrap_err();
     assert_permanent_code(&error, "ORDER_NOT_FOUND");
     assert_eq!(sandbox.order(&id).unwrap().state, "WAITING_ACCEPTANCE");
 }
