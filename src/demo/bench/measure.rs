@@ -160,7 +160,8 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
             "Mirakl",
             "leroymerlin",
             outside.mirakl_calls,
-            mirakl.request_count("OR43"),
+            // A new thread (OR43), or a reply in the order's thread (M12).
+            mirakl.request_count("OR43") + mirakl.request_count("M12"),
         ),
         (
             "Fnac",
