@@ -120,3 +120,34 @@ async fn orders_seen_before_any_inventory_are_decided_when_the_snapshot_lands() 
         "decided from the store, without reading the marketplace again"
     );
 }
+
+/// Issue 14 item 2: a cycle whose queue sweep is due reads the queue instead of the changes,
+/// never both, so a marketplace allowing one order read a minute (Mirakl's OR11) does not
+/// hold the cycle a minute; the next cycle reads the changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sweep_reads_the_queue_instead_of_the_changes() {
+    let sandbox = vigie_mirakl::sandbox::MiraklSandbox::start(Default::default())
+        .await
+        .unwrap();
+    let order = sandbox.add_order(OrderSpec::new().line("LAMP", 1, Decimal::TEN));
+    let csv = tempfile::tempdir().unwrap();
+    let stock = csv.path().join("stock.csv");
+    std::fs::write(&stock, "sku,quantity\nLAMP,10\n").unwrap();
+    let setup = Setup::new(&format!(
+        "[[channel]]\nname = \"lm\"\nkind = \"mirakl\"\nbase_url = \"{}\"\napi_key = \"{}\"\n\
+         limits = {{ orders_per_minute = 600 }}\n[inventory]\nsource = \"csv\"\npath = \"{}\"\n",
+        sandbox.base_url(),
+        sandbox.api_key(),
+        stock.display()
+    ));
+    let mut reads = Vec::new();
+    for _ in 0..2 {
+        let before = sandbox.request_count("OR11");
+        vigie(&setup.config, &["run", "--once"]).await;
+        reads.push(sandbox.request_count("OR11") - before);
+    }
+    assert_eq!(sandbox.order(&order).unwrap().state, "SHIPPING", "accepted");
+    // The first cycle: the orders holding stock (first import), then the queue (the sweep);
+    // the second: the changes alone.
+    assert_eq!(reads, [2, 1], "OR11 reads per cycle");
+}

@@ -34,6 +34,9 @@ pub struct BenchArgs {
     /// Minutes over which the default-cadence run places its orders.
     #[arg(long, default_value_t = 10)]
     cadence_minutes: u64,
+    /// Orders in the burst run, placed over one minute with 5 s polls.
+    #[arg(long, default_value_t = 300)]
+    burst_orders: u64,
     /// Also write the table to this file.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -54,6 +57,7 @@ pub fn bench(args: BenchArgs) -> Result<(), Failure> {
         rate: args.rate,
         cadence_orders: args.cadence_orders,
         cadence_minutes: args.cadence_minutes,
+        burst_orders: args.burst_orders,
         fast_poll: args.poll,
         out: args.out,
         keep: args.keep,

@@ -20,7 +20,6 @@ use crate::events::OrderEvent;
 pub const BUILT_IN_LOCALES: [&str; 2] = ["fr", "en"];
 
 /// Sends per minute and per route unless `[notify.limits]` says otherwise.
-const MARKETPLACE_PER_MINUTE: NonZeroU32 = NonZeroU32::new(30).unwrap();
 const EMAIL_PER_MINUTE: NonZeroU32 = NonZeroU32::new(30).unwrap();
 const WEBHOOK_PER_MINUTE: NonZeroU32 = NonZeroU32::new(120).unwrap();
 
@@ -91,7 +90,9 @@ pub struct ChannelNotify {
 /// Sends per minute, per route; each route has its own budget.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteLimits {
-    pub marketplace_per_minute: NonZeroU32,
+    /// All marketplaces' messages together; unset, each channel's messages are paced by its
+    /// marketplace's own limit (its connector's), which the marketplace publishes and enforces.
+    pub marketplace_per_minute: Option<NonZeroU32>,
     pub email_per_minute: NonZeroU32,
     pub webhook_per_minute: NonZeroU32,
 }
@@ -196,10 +197,7 @@ impl RawNotify {
         let channels =
             resolve_channels(self.channel, channels, &locale, has_smtp, webhook.is_some())?;
         let limits = RouteLimits {
-            marketplace_per_minute: self
-                .limits
-                .marketplace_per_minute
-                .unwrap_or(MARKETPLACE_PER_MINUTE),
+            marketplace_per_minute: self.limits.marketplace_per_minute,
             email_per_minute: self.limits.email_per_minute.unwrap_or(EMAIL_PER_MINUTE),
             webhook_per_minute: self.limits.webhook_per_minute.unwrap_or(WEBHOOK_PER_MINUTE),
         };

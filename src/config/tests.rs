@@ -85,6 +85,8 @@ fn the_documented_example_is_valid() {
     assert_eq!(countries[1].alpha2(), "BE");
     assert_eq!(config.rules.flag_total_above, Some(Decimal::new(500, 0)));
     assert_eq!(config.daemon.status_listen.to_string(), "127.0.0.1:9184");
+    // Each marketplace's own limit paces its messages, unless the seller caps them all.
+    assert_eq!(config.notify.limits.marketplace_per_minute, None);
 }
 
 #[test]

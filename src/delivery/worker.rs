@@ -27,7 +27,8 @@ pub struct Worker {
     store: Store,
     dry_run: bool,
     sender: Sender,
-    /// Each lane's rate limit; on-call targets have none.
+    /// Each lane's rate limit. On-call targets have none; marketplace messages none unless the
+    /// seller sets one: each connector paces its marketplace's own limit.
     lanes: HashMap<Lane, Option<Throttle>>,
     clock: Clock,
     wake: Arc<Notify>,
@@ -46,11 +47,11 @@ impl Worker {
         let limits = config.notify.limits;
         let limited = [
             (Lane::Marketplace, limits.marketplace_per_minute),
-            (Lane::Email, limits.email_per_minute),
-            (Lane::Webhook, limits.webhook_per_minute),
-            (Lane::Events, limits.webhook_per_minute),
+            (Lane::Email, Some(limits.email_per_minute)),
+            (Lane::Webhook, Some(limits.webhook_per_minute)),
+            (Lane::Events, Some(limits.webhook_per_minute)),
         ]
-        .map(|(lane, limit)| (lane, Some(Throttle::per_minute(limit))));
+        .map(|(lane, limit)| (lane, limit.map(Throttle::per_minute)));
         // On-call targets take what vigie raises; one lane each, so a slow one holds no other.
         let on_call = (0..config.alerts.webhook.len()).map(|i| (Lane::Alerts(i), None));
         let lanes = limited.into_iter().chain(on_call).collect();

@@ -14,10 +14,13 @@ use crate::store::orders::{self, OrderFilter};
 use crate::store::{self, StoreError};
 
 /// Fnac services, for counting the calls vigie made.
-const FNAC_SERVICES: [&str; 7] = [
+/// Every Fnac service vigie calls, as the sandbox counts them.
+pub const FNAC_SERVICES: [&str; 9] = [
     "auth",
     "orders_query",
+    "incidents_query",
     "orders_update",
+    "carriers_query",
     "offers_update",
     "batch_status",
     "offers_query",

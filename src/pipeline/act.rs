@@ -3,7 +3,7 @@
 //! the store, so a crash between the commit and the call resumes the same decision, never a
 //! new one.
 
-use vigie_connector::ConnectorError;
+use vigie_connector::{ConnectorError, OrderDecision};
 
 use super::{Channel, Context, Error, ingest};
 use crate::delivery;
@@ -39,6 +39,10 @@ pub async fn run(channel: &Channel, ctx: &Context) -> Result<(usize, bool), Erro
     Ok((acted.confirmed, reread.stock_moved))
 }
 
+/// Decisions sent per call to the connector (which batches them as its marketplace allows),
+/// and recorded before the next ones leave, so a crash re-sends at most this many.
+const DECISIONS_PER_CALL: usize = 100;
+
 /// Sends every pending decision of the channel. Stops at the first authentication failure
 /// (every other call would fail too); transient failures wait for the next cycle.
 async fn execute(channel: &Channel, ctx: &Context) -> Result<Acted, Error> {
@@ -48,34 +52,45 @@ async fn execute(channel: &Channel, ctx: &Context) -> Result<Acted, Error> {
         .call(move |conn| decisions::pending(conn, &name))
         .await?;
     let mut acted = Acted::default();
-    for decision in pending {
-        let outcome = channel
-            .marketplace
-            .decide(&decision.order_id, &decision.lines)
-            .await;
-        match outcome {
-            Ok(()) => {
-                confirmed(channel, ctx, &decision).await?;
-                acted.confirmed += 1;
+    for chunk in pending.chunks(DECISIONS_PER_CALL) {
+        let orders: Vec<OrderDecision> = chunk
+            .iter()
+            .map(|p| OrderDecision {
+                order_id: p.order_id.clone(),
+                lines: p.lines.clone(),
+            })
+            .collect();
+        let outcomes = channel.marketplace.decide(&orders).await?;
+        let mut paused = false;
+        for (decision, outcome) in chunk.iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => {
+                    confirmed(channel, ctx, decision).await?;
+                    acted.confirmed += 1;
+                }
+                Err(ConnectorError::AlreadyDone(_)) => {
+                    acted.reread.push(decision.order_id.clone());
+                }
+                Err(ConnectorError::Permanent { code, message }) => {
+                    let note = match code {
+                        Some(code) => format!("{code}: {message}"),
+                        None => message,
+                    };
+                    rejected(channel, ctx, decision, &note).await?;
+                    acted.failed.push((decision.order_id.clone(), note));
+                }
+                // The marketplace asked for a pause: the other decisions wait for the next cycle.
+                Err(e @ ConnectorError::RateLimited { .. }) => {
+                    tracing::warn!(order = %decision.order_id, "decision paused: {e}");
+                    paused = true;
+                }
+                Err(e) => {
+                    tracing::warn!(order = %decision.order_id, "decision not sent yet: {e}");
+                }
             }
-            Err(ConnectorError::AlreadyDone(_)) => acted.reread.push(decision.order_id),
-            Err(ConnectorError::Permanent { code, message }) => {
-                let note = match code {
-                    Some(code) => format!("{code}: {message}"),
-                    None => message,
-                };
-                rejected(channel, ctx, &decision, &note).await?;
-                acted.failed.push((decision.order_id, note));
-            }
-            // The marketplace asked for a pause: the other decisions wait for the next cycle.
-            Err(e @ ConnectorError::RateLimited { .. }) => {
-                tracing::warn!("decisions paused: {e}");
-                break;
-            }
-            Err(e @ ConnectorError::Auth(_)) => return Err(Error::Marketplace(e)),
-            Err(e) => {
-                tracing::warn!(order = %decision.order_id, "decision not sent yet: {e}");
-            }
+        }
+        if paused {
+            break;
         }
     }
     Ok(acted)

@@ -211,19 +211,21 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
             .await?
     };
 
-    let mut batch = market.orders_updated(window.since, now).await?;
-    if sweep_due {
+    // A sweep reads the queue instead of the changes, never both: one read per cycle, so a
+    // marketplace that allows one a minute (Mirakl's OR11) does not hold the cycle a minute.
+    // Every new order is in the queue; the other changes wait for the next poll, whose window
+    // starts where the last one ended.
+    let (batch, cursors) = if sweep_due {
         let queue = market.orders_awaiting_acceptance().await?;
-        batch.orders.extend(queue.orders);
-        batch.malformed.extend(queue.malformed);
-    }
-    let mut cursors = vec![(UPDATED_CURSOR, now)];
-    if let Some(settled) = window.settles {
-        cursors.push((SETTLED_CURSOR, settled));
-    }
-    if sweep_due {
-        cursors.push((SWEEP_CURSOR, now));
-    }
+        (queue, vec![(SWEEP_CURSOR, now)])
+    } else {
+        let changes = market.orders_updated(window.since, now).await?;
+        let mut cursors = vec![(UPDATED_CURSOR, now)];
+        if let Some(settled) = window.settles {
+            cursors.push((SETTLED_CURSOR, settled));
+        }
+        (changes, cursors)
+    };
     let mut report = ingest::run(channel, ctx, batch, cursors).await?;
     // Acting may fail; the quantities are pushed all the same, then the failure is reported.
     let mut failure = push_after_poll(channel, ctx).await.err();

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use jiff::SignedDuration;
 use vigie_connector::{
-    Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, LineDecision,
-    Marketplace, OrderBatch, Parcel, ParcelTerms, PushStatus, PushTicket, SellerCancel, ShopState,
-    StockLevel, StockUpdate, Throttle, Timestamp,
+    Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, Marketplace, OrderBatch,
+    OrderDecision, Parcel, ParcelTerms, PushStatus, PushTicket, SellerCancel, ShopState,
+    StockLevel, StockUpdate, Throttle, Timestamp, one_by_one,
 };
 
 use crate::auth::Login;
@@ -126,14 +126,20 @@ impl Marketplace for Amazon {
         orders::by_id(&self.api, &self.throttles.get_order, ids).await
     }
 
-    async fn decide(&self, order_id: &str, lines: &[LineDecision]) -> Result<(), ConnectorError> {
-        decide::decide(
-            &self.api,
-            &self.throttles,
-            self.feed_check_every,
-            order_id,
-            lines,
-        )
+    /// One acknowledgement feed per order with refused lines.
+    async fn decide(
+        &self,
+        decisions: &[OrderDecision],
+    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
+        one_by_one(decisions, |d| {
+            decide::decide(
+                &self.api,
+                &self.throttles,
+                self.feed_check_every,
+                &d.order_id,
+                &d.lines,
+            )
+        })
         .await
     }
 

@@ -27,8 +27,8 @@ pub use http::{
     BodyError, BodyLimit, ChannelClient, HttpSettings, Repeat, Reply, read_capped, snippet,
 };
 pub use marketplace::{
-    Capabilities, CustomerMessage, LineDecision, Malformed, Marketplace, OrderBatch, ParcelTerms,
-    ShopState,
+    Capabilities, CustomerMessage, LineDecision, Malformed, Marketplace, OrderBatch, OrderDecision,
+    ParcelTerms, ShopState, one_by_one,
 };
 pub use order::{
     Address, Cancellation, CancellationKind, Country, Customer, DestinationHints, Incident,

@@ -43,8 +43,13 @@ pub trait Marketplace: Send + Sync {
     /// Re-reads specific orders, e.g. after [`ConnectorError::AlreadyDone`].
     async fn orders_by_id(&self, ids: &[String]) -> Result<OrderBatch, ConnectorError>;
 
-    /// Accepts or refuses the lines of one order, every line in one call.
-    async fn decide(&self, order_id: &str, lines: &[LineDecision]) -> Result<(), ConnectorError>;
+    /// Accepts or refuses the lines of each order, batched as the marketplace allows; one
+    /// answer per order, in order, so each order's outcome is recorded on its own. The outer
+    /// error ends the whole call (authentication): nothing is known of any order.
+    async fn decide(
+        &self,
+        decisions: &[OrderDecision],
+    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError>;
 
     /// Submits new quantities; the marketplace applies them asynchronously.
     async fn push_stock(&self, updates: &[StockUpdate]) -> Result<PushTicket, ConnectorError>;
@@ -110,6 +115,38 @@ pub enum ShopState {
     Open(String),
     /// Taking no orders: suspended or closed by the operator (Mirakl `SUSPENDED`, `CLOSE`...).
     Closed(String),
+}
+
+/// The seller's decision on one order: every line accepted or refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDecision {
+    pub order_id: String,
+    pub lines: Vec<LineDecision>,
+}
+
+/// Sends `items` one call each, one answer per item: for marketplaces that take one order
+/// per call. An authentication failure ends the whole call (every other would fail too);
+/// after a rate limit, the rest are answered with it unsent, for the next cycle.
+pub async fn one_by_one<'a, T, F>(
+    items: &'a [T],
+    mut send: impl FnMut(&'a T) -> F,
+) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError>
+where
+    F: Future<Output = Result<(), ConnectorError>>,
+{
+    let mut answers = Vec::with_capacity(items.len());
+    for item in items {
+        let answer = send(item).await;
+        match answer {
+            Err(e @ ConnectorError::Auth(_)) => return Err(e),
+            Err(e @ ConnectorError::RateLimited { .. }) => {
+                answers.resize(items.len(), Err(e));
+                break;
+            }
+            answer => answers.push(answer),
+        }
+    }
+    Ok(answers)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

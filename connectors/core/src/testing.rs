@@ -89,3 +89,19 @@ pub fn assert_summary_and_build(settings: &dyn ChannelSettings, expected: &str) 
     };
     assert!(settings.build("test", bounds).is_ok());
 }
+
+/// One order's decision through the batched [`Marketplace::decide`]: its one answer.
+pub async fn decide_one(
+    market: &dyn crate::Marketplace,
+    order_id: &str,
+    lines: &[LineDecision],
+) -> Result<(), ConnectorError> {
+    let decision = crate::OrderDecision {
+        order_id: order_id.into(),
+        lines: lines.to_vec(),
+    };
+    let mut answers = market.decide(std::slice::from_ref(&decision)).await?;
+    answers
+        .pop()
+        .unwrap_or_else(|| Err(ConnectorError::permanent("no answer for the order")))
+}

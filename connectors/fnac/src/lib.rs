@@ -15,6 +15,7 @@ mod pages;
 mod settings;
 mod ship;
 mod stock;
+mod update;
 mod xml;
 
 #[cfg(feature = "sandbox")]
@@ -22,7 +23,7 @@ pub mod sandbox;
 
 use async_trait::async_trait;
 use vigie_connector::{
-    Capabilities, Carrier, ConnectorError, CustomerMessage, LineDecision, Marketplace, OrderBatch,
+    Capabilities, Carrier, ConnectorError, CustomerMessage, Marketplace, OrderBatch, OrderDecision,
     Parcel, ParcelTerms, PushStatus, PushTicket, SellerCancel, ShopState, StockLevel, StockUpdate,
     Timestamp,
 };
@@ -34,8 +35,8 @@ use crate::settings::is_uuid;
 pub use crate::settings::{FnacChannel, FnacSettings};
 
 pub use crate::cancel::REFUND_REASONS;
-pub use crate::ship::MAX_ORDERS_PER_UPDATE;
 pub use crate::stock::{MAX_BATCH, MAX_QUANTITY};
+pub use crate::update::MAX_ORDERS_PER_UPDATE;
 
 /// The XSD's `message_action` values that create a message (`create`) or answer one.
 const MESSAGE_ACTIONS: &[&str] = &["create", "reply"];
@@ -85,6 +86,7 @@ impl Fnac {
             messages: MessageSettings {
                 action: settings.message_action,
                 subject: settings.message_subject,
+                share: messages::share(settings.requests_per_minute),
             },
         })
     }
@@ -127,8 +129,12 @@ impl Marketplace for Fnac {
         orders::by_id(&self.transport, ids).await
     }
 
-    async fn decide(&self, order_id: &str, lines: &[LineDecision]) -> Result<(), ConnectorError> {
-        orders::decide(&self.transport, order_id, lines).await
+    /// `accept_order`, up to 25 orders per `orders_update`.
+    async fn decide(
+        &self,
+        decisions: &[OrderDecision],
+    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
+        orders::decide(&self.transport, decisions).await
     }
 
     async fn push_stock(&self, updates: &[StockUpdate]) -> Result<PushTicket, ConnectorError> {

@@ -1,7 +1,13 @@
 //! Customer messages through Fnac's messaging: `messages_update` to CLIENT about an order.
+//!
+//! Messages and orders share the shop's one request budget; messages take at most half of
+//! it, so a backlog of them never holds up the acceptances.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
 
 use serde::Deserialize;
-use vigie_connector::{ConnectorError, CustomerMessage, Repeat};
+use vigie_connector::{ConnectorError, CustomerMessage, Repeat, Throttle};
 
 use crate::client::{Transport, describe_all, root_failure};
 use crate::xml::read::failed_status;
@@ -15,11 +21,21 @@ struct WireMessageResult {
     error: Vec<WireError>,
 }
 
-/// How a message is created; see [`crate::FnacSettings::message_action`].
-#[derive(Debug, Clone)]
+/// A message waits at most this for its share: the share refills at least once a minute.
+const SHARE_WAIT: Duration = Duration::from_secs(60);
+
+/// How a message is created (see [`crate::FnacSettings::message_action`]), and its share of
+/// the request budget.
+#[derive(Debug)]
 pub(crate) struct MessageSettings {
     pub action: String,
     pub subject: String,
+    pub share: Throttle,
+}
+
+/// Half the shop's requests a minute (at least one) for messages.
+pub(crate) fn share(requests_per_minute: NonZeroU32) -> Throttle {
+    Throttle::per_minute(NonZeroU32::new(requests_per_minute.get() / 2).unwrap_or(NonZeroU32::MIN))
 }
 
 pub(crate) async fn send(
@@ -33,6 +49,7 @@ pub(crate) async fn send(
         "" => message.body.clone(),
         subject => format!("{subject}\n\n{}", message.body),
     };
+    settings.share.ready(SHARE_WAIT).await;
     // A message sent twice reaches the customer twice: never repeat once it may have left.
     let doc = t
         .call("messages_update", Repeat::OnlyIfUnsent, |root| {

@@ -1,13 +1,15 @@
-//! Reading orders (`orders_query`, paged) and deciding them (`orders_update accept_order`).
+//! Reading orders (`orders_query`, paged) and deciding them (`orders_update accept_order`,
+//! batched).
 
 use std::collections::HashSet;
 
 use serde::Deserialize;
-use vigie_connector::{ConnectorError, LineDecision, OrderBatch, Repeat, Timestamp};
+use vigie_connector::{ConnectorError, OrderBatch, OrderDecision, Timestamp};
 
-use crate::client::{Transport, root_failure, to_error};
+use crate::client::{Transport, to_error};
 use crate::incidents;
 use crate::pages::read_pages;
+use crate::update::{self, OrderUpdate};
 use crate::xml::order::read_order;
 use crate::xml::read::failed_status;
 use crate::xml::write::date_time;
@@ -149,53 +151,40 @@ struct WireLineResult {
     error: Vec<WireError>,
 }
 
-/// Accepts or refuses every listed line of one order in one `accept_order`.
+/// Accepts or refuses the orders, each in one `accept_order`, batched by [`update::send`].
 pub(crate) async fn decide(
     t: &Transport,
-    order_id: &str,
-    lines: &[LineDecision],
-) -> Result<(), ConnectorError> {
-    check_order_id(order_id)?;
-    if lines.is_empty() {
+    decisions: &[OrderDecision],
+) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
+    let updates = decisions
+        .iter()
+        .map(|d| OrderUpdate {
+            order_id: d.order_id.clone(),
+            element: decision_element(d),
+        })
+        .collect();
+    update::send(t, updates).await
+}
+
+/// `<order action="accept_order">` with every line `Accepted` or `Refused`.
+fn decision_element(decision: &OrderDecision) -> Result<Element, ConnectorError> {
+    check_order_id(&decision.order_id)?;
+    if decision.lines.is_empty() {
         return Err(ConnectorError::permanent(
             "a decision needs at least one line",
         ));
     }
-    let mut details = Vec::with_capacity(lines.len());
-    for line in lines {
-        let id = detail_id(&line.line_id)?;
-        details.push((id, if line.accept { "Accepted" } else { "Refused" }));
+    let mut order = Element::new("order")
+        .attr("order_id", &decision.order_id)
+        .attr("action", "accept_order");
+    for line in &decision.lines {
+        order = order.child(
+            Element::new("order_detail")
+                .text("order_detail_id", &detail_id(&line.line_id)?.to_string())
+                .text("action", if line.accept { "Accepted" } else { "Refused" }),
+        );
     }
-    // A refused decision is refused again, an applied one answers ERR_003: safe to repeat.
-    let doc = t
-        .call("orders_update", Repeat::Safe, |root| {
-            let order = details.iter().fold(
-                Element::new("order")
-                    .attr("order_id", order_id)
-                    .attr("action", "accept_order"),
-                |order, (id, action)| {
-                    order.child(
-                        Element::new("order_detail")
-                            .text("order_detail_id", &id.to_string())
-                            .text("action", action),
-                    )
-                },
-            );
-            root.child(order)
-        })
-        .await?;
-    let results = order_results(&doc);
-    let Some(result) = results
-        .iter()
-        .find(|r| r.order_id.as_deref().map(str::trim) == Some(order_id))
-        .or(results.first())
-    else {
-        return match root_failure(&doc, "order") {
-            Some(failure) => Err(failure),
-            None => Ok(()),
-        };
-    };
-    check_order_result(order_id, result)
+    Ok(order)
 }
 
 /// A line id as Fnac writes it: a positive `order_detail_id`.

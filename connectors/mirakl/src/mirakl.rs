@@ -7,9 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 use vigie_connector::{
-    Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, LineDecision,
-    Marketplace, OrderBatch, Parcel, ParcelTerms, PushStatus, PushTicket, SellerCancel, ShopState,
-    StockLevel, StockUpdate, Throttle, Timestamp,
+    Capabilities, Carrier, ChannelClient, ConnectorError, CustomerMessage, Marketplace, OrderBatch,
+    OrderDecision, Parcel, ParcelTerms, PushStatus, PushTicket, SellerCancel, ShopState,
+    StockLevel, StockUpdate, Throttle, Timestamp, one_by_one,
 };
 
 use crate::client::{self, Api, Call};
@@ -162,14 +162,20 @@ impl Marketplace for Mirakl {
         Ok(batch)
     }
 
-    async fn decide(&self, order_id: &str, lines: &[LineDecision]) -> Result<(), ConnectorError> {
-        decide::decide(
-            &self.api,
-            order_id,
-            lines,
-            self.fallback,
-            &self.partial_disabled,
-        )
+    /// One OR21 per order: Mirakl takes no more, and allows one per event.
+    async fn decide(
+        &self,
+        decisions: &[OrderDecision],
+    ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
+        one_by_one(decisions, |d| {
+            decide::decide(
+                &self.api,
+                &d.order_id,
+                &d.lines,
+                self.fallback,
+                &self.partial_disabled,
+            )
+        })
         .await
     }
 
@@ -198,15 +204,7 @@ impl Marketplace for Mirakl {
         &self,
         parcels: &[Parcel],
     ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
-        let mut answers = Vec::with_capacity(parcels.len());
-        for parcel in parcels {
-            let answer = ship::confirm(&self.api, parcel).await;
-            if let Err(e @ ConnectorError::Auth(_)) = answer {
-                return Err(e);
-            }
-            answers.push(answer);
-        }
-        Ok(answers)
+        one_by_one(parcels, |parcel| ship::confirm(&self.api, parcel)).await
     }
 
     async fn carriers(&self) -> Result<Vec<Carrier>, ConnectorError> {

@@ -36,6 +36,8 @@ pub(super) struct Figures {
     pub unpropagated: usize,
     /// Per marketplace: (all calls, of which customer messages, accepted orders).
     pub calls: BTreeMap<&'static str, (u64, u64, usize)>,
+    /// Per marketplace: its calls by operation, e.g. "OR11 17, OR21 150".
+    pub operations: BTreeMap<&'static str, String>,
     pub messages: figures::OutboxCounts,
     pub usage: Usage,
 }
@@ -158,7 +160,8 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
             "Mirakl",
             "leroymerlin",
             outside.mirakl_calls,
-            mirakl.request_count("OR43"),
+            // A new thread (OR43), or a reply in the order's thread (M12).
+            mirakl.request_count("OR43") + mirakl.request_count("M12"),
         ),
         (
             "Fnac",
@@ -170,6 +173,27 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
         let accepted = accepted_per_channel.get(channel).copied().unwrap_or(0);
         figures.calls.insert(label, (calls, messages, accepted));
     }
+    let by_operation = |counts: Vec<(String, u64)>| {
+        let counts: Vec<String> = counts
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(op, n)| format!("{op} {n}"))
+            .collect();
+        counts.join(", ")
+    };
+    figures.operations.insert(
+        "Mirakl",
+        by_operation(mirakl.request_counts().into_iter().collect()),
+    );
+    figures.operations.insert(
+        "Fnac",
+        by_operation(
+            report::FNAC_SERVICES
+                .iter()
+                .map(|s| ((*s).to_owned(), fnac.requests(s)))
+                .collect(),
+        ),
+    );
     Ok(figures)
 }
 

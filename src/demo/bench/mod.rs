@@ -21,11 +21,16 @@ use scenarios::Scenario;
 /// Which runs `vigie bench` makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Which {
+    /// `cadence` and `fast`.
     Both,
+    /// `cadence`, `burst` and `fast`.
+    All,
     /// The published limits and default poll intervals (1 min Mirakl, 5 min Fnac).
     Cadence,
     /// Limits raised, poll intervals short.
     Fast,
+    /// A few hundred orders in one minute, 5 s polls, the published limits.
+    Burst,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +43,8 @@ pub struct Options {
     /// Orders in the default-cadence run, placed evenly over `cadence_minutes`.
     pub cadence_orders: u64,
     pub cadence_minutes: u64,
+    /// Orders in the burst run, placed over one minute.
+    pub burst_orders: u64,
     /// Poll interval of both channels in the fastest run.
     pub fast_poll: Duration,
     pub out: Option<PathBuf>,
@@ -47,10 +54,13 @@ pub struct Options {
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let machine = table::Machine::probe().await;
     let mut runs = Vec::new();
-    if matches!(options.which, Which::Both | Which::Cadence) {
+    if matches!(options.which, Which::Both | Which::All | Which::Cadence) {
         runs.push(Scenario::cadence(&options)?);
     }
-    if matches!(options.which, Which::Both | Which::Fast) {
+    if matches!(options.which, Which::All | Which::Burst) {
+        runs.push(Scenario::burst(&options)?);
+    }
+    if matches!(options.which, Which::Both | Which::All | Which::Fast) {
         runs.push(Scenario::fast(&options)?);
     }
     let mut results = Vec::new();

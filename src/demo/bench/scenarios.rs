@@ -13,6 +13,8 @@ pub(super) const SKUS: u64 = 100;
 /// One run's shape.
 pub(super) struct Scenario {
     pub title: &'static str,
+    /// Each marketplace's poll interval, which bounds its time to accept (target: poll + 2 s).
+    pub polls: [(&'static str, Duration); 2],
     pub what: String,
     pub orders: u64,
     /// Orders are placed evenly over this.
@@ -26,21 +28,13 @@ pub(super) struct Scenario {
 
 impl Scenario {
     pub fn cadence(o: &Options) -> anyhow::Result<Self> {
-        let mut text = DEMO_CONFIG.to_owned();
-        for (channel, poll) in [("leroymerlin", "\"1m\""), ("fnac", "\"5m\"")] {
-            text = set_key(
-                &text,
-                "[[channel]]",
-                Some(channel),
-                "poll_interval",
-                Some(poll),
-            )?;
-            text = set_key(&text, "[[channel]]", Some(channel), "limits", None)?;
-        }
-        text = set_key(&text, "[notify]", None, "limits", None)?;
-        text = set_key(&text, "[notify]", None, "delayed_after", None)?;
+        let text = published_limits(&[("leroymerlin", "1m"), ("fnac", "5m")])?;
         Ok(Self {
             title: "default cadence",
+            polls: [
+                ("Mirakl", Duration::from_secs(60)),
+                ("Fnac", Duration::from_secs(300)),
+            ],
             what: format!(
                 "{} orders placed over {} min; poll 1 min Mirakl, 5 min Fnac; published limits \
                  (OR11 and STO01 1/min, STO02 every 15 s, Fnac 60 requests/min)",
@@ -50,6 +44,29 @@ impl Scenario {
             place_over: Duration::from_secs(60 * o.cadence_minutes),
             // One Fnac poll interval and the time to act on it.
             settle_limit: Duration::from_secs(8 * 60),
+            tail: Duration::from_secs(75),
+            config: text,
+        })
+    }
+
+    /// A few hundred orders in one minute, both channels polled every 5 s, the published
+    /// limits: where batching (or its absence) shows.
+    pub fn burst(o: &Options) -> anyhow::Result<Self> {
+        let text = published_limits(&[("leroymerlin", "5s"), ("fnac", "5s")])?;
+        Ok(Self {
+            title: "burst",
+            polls: [
+                ("Mirakl", Duration::from_secs(5)),
+                ("Fnac", Duration::from_secs(5)),
+            ],
+            what: format!(
+                "{} orders placed over 1 min; poll 5 s on both channels; published limits",
+                o.burst_orders
+            ),
+            orders: o.burst_orders,
+            place_over: Duration::from_secs(60),
+            settle_limit: Duration::from_secs(5 * 60),
+            // Mirakl takes one stock import a minute.
             tail: Duration::from_secs(75),
             config: text,
         })
@@ -98,6 +115,7 @@ impl Scenario {
         let rate = o.rate.max(1);
         Ok(Self {
             title: "fastest allowed",
+            polls: [("Mirakl", o.fast_poll), ("Fnac", o.fast_poll)],
             what: format!(
                 "{} orders placed at {rate}/s; poll {} on both channels; limits raised",
                 o.orders,
@@ -110,6 +128,25 @@ impl Scenario {
             config: text,
         })
     }
+}
+
+/// `config/demo.toml` with the channels polled at the given intervals, and every limit (the
+/// channels' and the messages') the published default.
+fn published_limits(polls: &[(&str, &str)]) -> anyhow::Result<String> {
+    let mut text = DEMO_CONFIG.to_owned();
+    for (channel, poll) in polls {
+        let poll = format!("\"{poll}\"");
+        text = set_key(
+            &text,
+            "[[channel]]",
+            Some(channel),
+            "poll_interval",
+            Some(&poll),
+        )?;
+        text = set_key(&text, "[[channel]]", Some(channel), "limits", None)?;
+    }
+    text = set_key(&text, "[notify]", None, "limits", None)?;
+    set_key(&text, "[notify]", None, "delayed_after", None)
 }
 
 /// `text` with `key` set to `value` (or removed) in the one block under `header` (and, for
@@ -185,6 +222,7 @@ mod tests {
             rate: 5,
             cadence_orders: 4,
             cadence_minutes: 1,
+            burst_orders: 6,
             fast_poll: Duration::from_millis(250),
             out: None,
             keep: false,
@@ -196,5 +234,8 @@ mod tests {
         let fast = Scenario::fast(&options).unwrap();
         assert!(fast.config.contains("poll_interval = \"250ms\""));
         assert_eq!(fast.place_over, Duration::from_secs(2));
+        let burst = Scenario::burst(&options).unwrap();
+        assert_eq!(burst.config.matches("poll_interval = \"5s\"").count(), 2);
+        assert!(!burst.config.contains("per_minute"));
     }
 }

@@ -2,7 +2,7 @@
 //! the answers are read.
 
 use serde_json::{Value, json};
-use vigie_connector::testing::{decision, level, message, stock};
+use vigie_connector::testing::{decide_one, decision, level, message, stock};
 use vigie_connector::{ConnectorError, Marketplace, OrderStatus, PushStatus, Timestamp};
 use wiremock::ResponseTemplate;
 
@@ -246,8 +246,7 @@ async fn accepting_needs_no_call_and_refusing_cancels_through_the_acknowledgemen
     let server = server().await;
     feeds_answering(&server, processing_report(0)).await;
     let amazon = amazon(&server);
-    amazon
-        .decide("407-1-1", &[decision("111", true)])
+    decide_one(&amazon, "407-1-1", &[decision("111", true)])
         .await
         .unwrap();
     assert!(
@@ -255,10 +254,13 @@ async fn accepting_needs_no_call_and_refusing_cancels_through_the_acknowledgemen
         "accepting calls nothing"
     );
 
-    amazon
-        .decide("407-1-1", &[decision("111", true), decision("222", false)])
-        .await
-        .unwrap();
+    decide_one(
+        &amazon,
+        "407-1-1",
+        &[decision("111", true), decision("222", false)],
+    )
+    .await
+    .unwrap();
     let read = &requests_to(&server, "/orders").await[0];
     assert_eq!(Model::open(model::ORDERS).check(read), "getOrder");
     let model = Model::open(model::FEEDS);
@@ -298,8 +300,7 @@ async fn accepting_needs_no_call_and_refusing_cancels_through_the_acknowledgemen
 async fn a_cancellation_the_report_rejects_is_permanent_and_a_fatal_feed_transient() {
     let server = server().await;
     feeds_answering(&server, processing_report(1)).await;
-    let e = amazon(&server)
-        .decide("407-1-1", &[decision("1", false)])
+    let e = decide_one(&amazon(&server), "407-1-1", &[decision("1", false)])
         .await
         .unwrap_err();
     assert!(
@@ -338,8 +339,7 @@ async fn a_cancellation_the_report_rejects_is_permanent_and_a_fatal_feed_transie
     answer(&server, "GET", "^/feeds/2021-06-30/feeds/F-1$", json_reply(200, json!({
         "feedId": "F-1", "feedType": "X", "processingStatus": "FATAL", "createdTime": "2026-11-30T10:00:00Z",
     }))).await;
-    let e = amazon(&server)
-        .decide("407-1-1", &[decision("1", false)])
+    let e = decide_one(&amazon(&server), "407-1-1", &[decision("1", false)])
         .await
         .unwrap_err();
     assert!(
@@ -603,10 +603,13 @@ async fn a_refused_item_the_buyer_asked_to_cancel_goes_as_buyer_canceled() {
     let server = server().await;
     order_answering(&server, &["222"]).await;
     feed_flow(&server, processing_report(0)).await;
-    amazon(&server)
-        .decide("407-1-1", &[decision("111", false), decision("222", false)])
-        .await
-        .unwrap();
+    decide_one(
+        &amazon(&server),
+        "407-1-1",
+        &[decision("111", false), decision("222", false)],
+    )
+    .await
+    .unwrap();
     let upload = &requests_to(&server, "/upload").await[0];
     let xml = String::from_utf8(upload.body.clone()).unwrap();
     assert!(

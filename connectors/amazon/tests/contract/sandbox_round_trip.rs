@@ -7,7 +7,7 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 use vigie_amazon::sandbox::{AmazonSandbox, Faults, OrderSpec, SandboxOptions};
 use vigie_amazon::{Amazon, VISIBILITY_LAG};
-use vigie_connector::testing::{decision, level, message, retrying, stock};
+use vigie_connector::testing::{decide_one, decision, level, message, retrying, stock};
 use vigie_connector::{
     ConnectorError, Marketplace, OrderStatus, Parcel, ParcelCarrier, ParcelLine, PushStatus,
     Timestamp,
@@ -62,7 +62,9 @@ async fn an_order_is_seen_pending_refused_through_a_feed_and_its_units_given_bac
     assert!(order.shipping_address.is_none(), "no address while PENDING");
 
     let line = order.lines[0].id.clone();
-    amazon.decide(&id, &[decision(&line, false)]).await.unwrap();
+    decide_one(&amazon, &id, &[decision(&line, false)])
+        .await
+        .unwrap();
     assert_eq!(sandbox.order(&id).unwrap().status, "CANCELLED");
     assert_eq!(sandbox.quantity("SKU-1"), Some(3));
     let reread = amazon
@@ -71,8 +73,7 @@ async fn an_order_is_seen_pending_refused_through_a_feed_and_its_units_given_bac
         .unwrap();
     assert_eq!(reread.orders[0].state.status, OrderStatus::Cancelled);
     // Cancelling again: the processing report says why not, for a human.
-    let again = amazon
-        .decide(&id, &[decision(&line, false)])
+    let again = decide_one(&amazon, &id, &[decision(&line, false)])
         .await
         .unwrap_err();
     assert!(
@@ -147,8 +148,7 @@ async fn expired_tokens_429_storms_and_fatal_feeds() {
     });
     let id = sandbox.add_order(OrderSpec::new().item("SKU-1", 1, price()));
     let line = sandbox.order(&id).unwrap().items[0].id.clone();
-    let e = amazon
-        .decide(&id, &[decision(&line, false)])
+    let e = decide_one(&amazon, &id, &[decision(&line, false)])
         .await
         .unwrap_err();
     assert!(matches!(e, ConnectorError::Transient(_)), "{e:?}");
@@ -222,7 +222,9 @@ async fn a_buyer_cancel_request_is_flagged_and_cancelled_as_buyer_canceled() {
         .await
         .unwrap();
     assert!(batch.orders[0].incident.is_some(), "{batch:?}");
-    amazon.decide(&id, &[decision(&line, false)]).await.unwrap();
+    decide_one(&amazon, &id, &[decision(&line, false)])
+        .await
+        .unwrap();
     let order = sandbox.order(&id).unwrap();
     assert_eq!(
         order.cancelled,

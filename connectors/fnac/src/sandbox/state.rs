@@ -12,7 +12,7 @@ use vigie_connector::{Decimal, Timestamp};
 use super::{Faults, OrderSpec, SandboxOptions};
 
 /// Orders per `orders_update` and offers per `offers_update`, as Fnac documents.
-pub use crate::ship::MAX_ORDERS_PER_UPDATE;
+pub use crate::update::MAX_ORDERS_PER_UPDATE;
 
 /// `carriers_query`: the carriers the sandbox's shop may name, code and name.
 pub const CARRIERS: &[(&str, &str)] = &[

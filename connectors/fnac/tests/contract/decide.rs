@@ -1,7 +1,8 @@
 //! `orders_update accept_order`: every line in one call, and what each refusal means.
 
+use vigie_connector::testing::decide_one;
 use vigie_connector::testing::decision;
-use vigie_connector::{ConnectorError, LineDecision, Marketplace};
+use vigie_connector::{ConnectorError, LineDecision};
 use wiremock::MockServer;
 
 use crate::support::{ORDER, first_body, fnac, request, response, serving};
@@ -18,7 +19,7 @@ async fn decide_with(
         .iter()
         .map(|(id, accept)| decision(id, *accept))
         .collect();
-    let outcome = fnac(&server).decide(ORDER, &lines).await;
+    let outcome = decide_one(&fnac(&server), ORDER, &lines).await;
     (outcome, first_body(&server, "orders_update").await)
 }
 
@@ -110,7 +111,7 @@ async fn bad_decisions_are_refused_before_any_call() {
     let fnac = fnac(&server);
     let refused = async |order: &str, lines: &[LineDecision]| {
         matches!(
-            fnac.decide(order, lines).await,
+            decide_one(&fnac, order, lines).await,
             Err(ConnectorError::Permanent { .. })
         )
     };

@@ -4,7 +4,9 @@ use vigie_connector::testing::{assert_permanent_code, message};
 use vigie_connector::{ConnectorError, CustomerMessage, Marketplace};
 use wiremock::ResponseTemplate;
 
-use crate::support::{ORDER, bodies, first_body, fnac, request, response, serving};
+use vigie_fnac::Fnac;
+
+use crate::support::{ORDER, bodies, first_body, fnac, request, response, serving, settings};
 
 fn shipped() -> CustomerMessage {
     message("Votre commande est partie", "Suivi : 6A123 <La Poste>")
@@ -76,4 +78,30 @@ async fn a_message_answered_with_an_unreadable_body_is_uncertain() {
     // Fnac answered 200: the message may well be with the customer.
     assert!(matches!(error, ConnectorError::Uncertain(_)), "{error:?}");
     assert_eq!(bodies(&server, "messages_update").await.len(), 1);
+}
+
+/// Orders and messages share the shop's request budget: messages take at most half of it,
+/// so a backlog of them leaves the acceptances room (issue 14 item 4).
+#[tokio::test(start_paused = true)]
+async fn messages_take_at_most_half_the_request_budget() {
+    let sent = response(
+        "messages_update",
+        "OK",
+        &format!(r#"<message status="OK" id="{ORDER}"/>"#),
+    );
+    let server = serving("messages_update", sent).await;
+    let mut settings = settings(&server);
+    settings.requests_per_minute = 4.try_into().unwrap();
+    let fnac = Fnac::new("fnac-test", settings).unwrap();
+    let start = tokio::time::Instant::now();
+    for _ in 0..3 {
+        fnac.message_customer(ORDER, &shipped()).await.unwrap();
+    }
+    // auth and three messages fit the shop's 4 a minute; messages alone get 2 a minute, so
+    // the third waits for its share (on tokio's paused clock).
+    assert!(
+        start.elapsed() >= std::time::Duration::from_secs(25),
+        "{:?}",
+        start.elapsed()
+    );
 }

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use vigie_connector::testing::{decision, level, message, retrying, stock};
+use vigie_connector::testing::{decide_one, decision, level, message, retrying, stock};
 use vigie_connector::{
-    ConnectorError, Decimal, Marketplace, OrderStatus, PushStatus, SkuRejection, Timestamp,
+    ConnectorError, Decimal, Marketplace, OrderDecision, OrderStatus, PushStatus, SkuRejection,
+    Timestamp,
 };
 use vigie_fnac::sandbox::{Faults, FnacSandbox, LineSpec, OrderSpec, SandboxOptions};
 use vigie_fnac::{Fnac, FnacSettings};
@@ -65,19 +66,21 @@ async fn a_whole_seller_cycle() {
     );
 
     // Partial acceptance, then the same decision again: ERR_003.
-    fnac.decide(&first, &[decision("1", true), decision("2", false)])
+    decide_one(&fnac, &first, &[decision("1", true), decision("2", false)])
         .await
         .unwrap();
     let view = sandbox.order(&first).unwrap();
     assert_eq!(view.state, "Accepted");
     assert_eq!(view.lines[0].state, "Accepted");
     assert_eq!(view.lines[1].state, "Refused");
-    let again = fnac.decide(&first, &[decision("1", true)]).await;
+    let again = decide_one(&fnac, &first, &[decision("1", true)]).await;
     assert!(
         matches!(again, Err(ConnectorError::AlreadyDone(_))),
         "{again:?}"
     );
-    fnac.decide(&second, &[decision("1", false)]).await.unwrap();
+    decide_one(&fnac, &second, &[decision("1", false)])
+        .await
+        .unwrap();
     assert_eq!(sandbox.order(&second).unwrap().state, "Refused");
     let queue = fnac.orders_awaiting_acceptance().await.unwrap();
     assert!(queue.orders.is_empty());
@@ -268,7 +271,7 @@ async fn refunds_tell_whether_the_units_shipped_and_claims_open_and_close() {
     let after = sandbox.add_order(OrderSpec::new(vec![LineSpec::new("SKU-1", 2, euros(500))]));
     let fnac = Fnac::new("fnac", settings(&sandbox)).unwrap();
     for id in [&before, &after] {
-        fnac.decide(id, &[decision("1", true)]).await.unwrap();
+        decide_one(&fnac, id, &[decision("1", true)]).await.unwrap();
         assert!(sandbox.debit(id));
     }
     assert!(sandbox.ship(&after, "6A123", "LAPOSTE"));
@@ -304,4 +307,46 @@ async fn refunds_tell_whether_the_units_shipped_and_claims_open_and_close() {
         .orders;
     let claimed = polled.iter().find(|o| o.id == after).unwrap();
     assert_eq!(claimed.incident, None);
+}
+
+#[tokio::test]
+async fn decisions_go_25_orders_to_an_orders_update_with_one_answer_each() {
+    let sandbox = FnacSandbox::start(SandboxOptions::default()).await.unwrap();
+    sandbox.set_quantity("SKU-1", 100);
+    let ids: Vec<String> = (0..30)
+        .map(|_| sandbox.add_order(OrderSpec::new(vec![LineSpec::new("SKU-1", 1, euros(500))])))
+        .collect();
+    let fnac = Fnac::new("fnac", settings(&sandbox)).unwrap();
+    decide_one(&fnac, &ids[0], &[decision("1", true)])
+        .await
+        .unwrap();
+    let before = sandbox.requests("orders_update");
+
+    // The first order was decided already: its answer alone says so.
+    let decisions: Vec<OrderDecision> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| OrderDecision {
+            order_id: id.clone(),
+            lines: vec![decision("1", i % 2 == 0)],
+        })
+        .collect();
+    let answers = fnac.decide(&decisions).await.unwrap();
+
+    assert_eq!(
+        sandbox.requests("orders_update") - before,
+        2,
+        "25 + 5 orders"
+    );
+    assert_eq!(answers.len(), 30);
+    assert!(
+        matches!(answers[0], Err(ConnectorError::AlreadyDone(_))),
+        "{:?}",
+        answers[0]
+    );
+    assert!(answers[1..].iter().all(Result::is_ok), "{answers:?}");
+    for (i, id) in ids.iter().enumerate().skip(1) {
+        let wanted = if i % 2 == 0 { "Accepted" } else { "Refused" };
+        assert_eq!(sandbox.order(id).unwrap().state, wanted, "order {i}");
+    }
 }

@@ -1,7 +1,7 @@
 //! OR21: one PUT with every line, and what each refusal means.
 
 use serde_json::{Value, json};
-use vigie_connector::testing::{assert_permanent_code, decision};
+use vigie_connector::testing::{assert_permanent_code, decide_one, decision};
 use vigie_connector::{ConnectorError, LineDecision, Marketplace};
 use vigie_mirakl::{Mirakl, PartialAcceptanceFallback};
 use wiremock::{MockServer, ResponseTemplate};
@@ -37,8 +37,7 @@ fn assert_or21_schema(body: &Value) {
 #[tokio::test(start_paused = true)]
 async fn or21_sends_every_line_in_one_put() {
     let server = serving("PUT", ResponseTemplate::new(204)).await;
-    mirakl(&server)
-        .decide("O/7 A", &decisions(&[true, false]))
+    decide_one(&mirakl(&server), "O/7 A", &decisions(&[true, false]))
         .await
         .unwrap();
     let sent = requests(&server).await;
@@ -66,8 +65,7 @@ async fn or21_invalid_state_means_already_done() {
         "message": "Order is not in the expected state for this operation"
     });
     let server = serving("PUT", json_reply(400, refusal)).await;
-    let error = mirakl(&server)
-        .decide("O-1", &decisions(&[true]))
+    let error = decide_one(&mirakl(&server), "O-1", &decisions(&[true]))
         .await
         .unwrap_err();
     assert!(matches!(error, ConnectorError::AlreadyDone(_)), "{error:?}");
@@ -88,8 +86,7 @@ async fn or21_partial_acceptance_disabled_falls_back_to_refusing_the_order() {
     answer(&server, "PUT", ResponseTemplate::new(204)).await;
     let mirakl = mirakl(&server);
     assert!(mirakl.capabilities().partial_acceptance);
-    mirakl
-        .decide("O-1", &decisions(&[true, false]))
+    decide_one(&mirakl, "O-1", &decisions(&[true, false]))
         .await
         .unwrap();
     let sent = requests(&server).await;
@@ -103,8 +100,7 @@ async fn or21_partial_acceptance_disabled_falls_back_to_refusing_the_order() {
     );
     // learned: the engine is told, and the next mixed decision goes straight to the fallback
     assert!(!mirakl.capabilities().partial_acceptance);
-    mirakl
-        .decide("O-2", &decisions(&[false, true]))
+    decide_one(&mirakl, "O-2", &decisions(&[false, true]))
         .await
         .unwrap();
     assert_eq!(requests(&server).await.len(), 3);
@@ -122,8 +118,7 @@ async fn or21_partial_acceptance_disabled_can_be_left_to_a_human() {
     let mut settings = settings(&server);
     settings.partial_acceptance_fallback = PartialAcceptanceFallback::Report;
     let mirakl = Mirakl::new("test", settings).unwrap();
-    let error = mirakl
-        .decide("O-1", &decisions(&[true, false]))
+    let error = decide_one(&mirakl, "O-1", &decisions(&[true, false]))
         .await
         .unwrap_err();
     assert_permanent_code(&error, "ORDER_PARTIAL_ACCEPTANCE_DISABLED");
@@ -137,8 +132,7 @@ async fn or21_other_refusals_are_permanent_with_their_code() {
                     "message": "Some order lines are missing from the acceptance decision"}]
     });
     let server = serving("PUT", json_reply(400, refusal)).await;
-    let error = mirakl(&server)
-        .decide("O-1", &decisions(&[true]))
+    let error = decide_one(&mirakl(&server), "O-1", &decisions(&[true]))
         .await
         .unwrap_err();
     match error {

@@ -1,7 +1,8 @@
 //! After acceptance, as OR11 shows it: a customer's cancellation, the operator's partial
 //! cancellation and refunds before and after shipping, a claim opened and closed.
 
-use vigie_connector::{CancellationKind, Marketplace, OrderStatus};
+use vigie_connector::testing::decide_one;
+use vigie_connector::{CancellationKind, OrderStatus};
 use vigie_mirakl::sandbox::Tracking;
 
 use super::{client, decisions, reread, start_sandbox, two_line_order};
@@ -35,7 +36,9 @@ async fn refunds_before_and_after_shipping_and_a_partial_cancellation() {
             .line("B", 1, super::price(100)),
     );
     let order = reread(&mirakl, &id).await;
-    mirakl.decide(&id, &decisions(&order, true)).await.unwrap();
+    decide_one(&mirakl, &id, &decisions(&order, true))
+        .await
+        .unwrap();
     let (a, b) = (format!("{id}-1"), format!("{id}-2"));
     sandbox.cancel(&id, &a, 1, "OUT_OF_STOCK").unwrap();
     sandbox.refund(&id, &b, "CUSTOMER_REQUEST").unwrap();
@@ -72,7 +75,9 @@ async fn a_claim_opens_and_closes() {
     let mirakl = client(&sandbox);
     let id = two_line_order(&sandbox);
     let order = reread(&mirakl, &id).await;
-    mirakl.decide(&id, &decisions(&order, true)).await.unwrap();
+    decide_one(&mirakl, &id, &decisions(&order, true))
+        .await
+        .unwrap();
     let line = format!("{id}-1");
     sandbox
         .set_incident(&id, &line, Some("NOT_RECEIVED"))

@@ -8,7 +8,7 @@ mod rules;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
-use vigie_connector::testing::{decision, level, message, retrying, stock};
+use vigie_connector::testing::{decide_one, decision, level, message, retrying, stock};
 use vigie_connector::{ConnectorError, LineDecision, Marketplace, Order, OrderStatus, PushStatus};
 use vigie_mirakl::sandbox::{MiraklSandbox, OrderSpec, SandboxOptions, Tracking};
 use vigie_mirakl::{Mirakl, MiraklSettings};
@@ -83,16 +83,16 @@ async fn accept_refuse_push_read_back_message_and_ship() {
     assert_eq!(first.total.amount, price(7980));
 
     let accept = decisions(&batch.orders[0], true);
-    mirakl.decide(&stocked, &accept).await.unwrap();
+    decide_one(&mirakl, &stocked, &accept).await.unwrap();
     let refuse = decisions(&batch.orders[1], false);
-    mirakl.decide(&short, &refuse).await.unwrap();
+    decide_one(&mirakl, &short, &refuse).await.unwrap();
     let accepted = sandbox.order(&stocked).unwrap();
     assert_eq!(accepted.state, "SHIPPING");
     assert!(accepted.accepted_at.is_some());
     assert_eq!(sandbox.order(&short).unwrap().state, "REFUSED");
     assert_eq!(sandbox.order(&short).unwrap().accepted_at, None);
     // deciding again is "already done"
-    let again = mirakl.decide(&stocked, &accept).await.unwrap_err();
+    let again = decide_one(&mirakl, &stocked, &accept).await.unwrap_err();
     assert!(matches!(again, ConnectorError::AlreadyDone(_)), "{again:?}");
 
     // after acceptance the address shows, with the alpha-3 country read as alpha-2
@@ -159,8 +159,7 @@ async fn refused_lines_give_back_only_what_they_took() {
     assert_eq!(sandbox.quantity("A"), Some(0));
     let mirakl = client(&sandbox);
     let batch = mirakl.orders_awaiting_acceptance().await.unwrap();
-    mirakl
-        .decide(&id, &decisions(&batch.orders[0], false))
+    decide_one(&mirakl, &id, &decisions(&batch.orders[0], false))
         .await
         .unwrap();
     assert_eq!(sandbox.quantity("A"), Some(1));

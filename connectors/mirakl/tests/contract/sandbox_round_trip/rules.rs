@@ -2,7 +2,7 @@
 
 use std::num::NonZeroU32;
 
-use vigie_connector::testing::{assert_permanent_code, decision};
+use vigie_connector::testing::{assert_permanent_code, decide_one, decision};
 use vigie_connector::{Marketplace, OrderStatus};
 use vigie_mirakl::sandbox::{MiraklSandbox, OrderSpec, SandboxOptions};
 use vigie_mirakl::{Mirakl, MiraklLimits, PartialAcceptanceFallback};
@@ -15,12 +15,14 @@ async fn the_sandbox_enforces_every_line_decided_and_known() {
     let id = two_line_order(&sandbox);
     let mirakl = client(&sandbox);
     let partial = [decision(&format!("{id}-1"), true)];
-    let error = mirakl.decide(&id, &partial).await.unwrap_err();
+    let error = decide_one(&mirakl, &id, &partial).await.unwrap_err();
     assert_permanent_code(&error, "ORDER_LINE_ACCEPTANCE_DECISION_MISSING");
     let unknown = [decision(&format!("{id}-1"), true), decision("nope", true)];
-    let error = mirakl.decide(&id, &unknown).await.unwrap_err();
+    let error = decide_one(&mirakl, &id, &unknown).await.unwrap_err();
     assert_permanent_code(&error, "ORDER_LINE_NOT_FOUND");
-    let error = mirakl.decide("NO-SUCH-ORDER", &partial).await.unwrap_err();
+    let error = decide_one(&mirakl, "NO-SUCH-ORDER", &partial)
+        .await
+        .unwrap_err();
     assert_permanent_code(&error, "ORDER_NOT_FOUND");
     assert_eq!(sandbox.order(&id).unwrap().state, "WAITING_ACCEPTANCE");
 }
@@ -38,7 +40,7 @@ async fn partial_acceptance_disabled_refuses_the_whole_order() {
         decision(&format!("{id}-1"), true),
         decision(&format!("{id}-2"), false),
     ];
-    mirakl.decide(&id, &mixed).await.unwrap();
+    decide_one(&mirakl, &id, &mixed).await.unwrap();
     let order = sandbox.order(&id).unwrap();
     assert_eq!(order.state, "REFUSED");
     assert!(order.lines.iter().all(|l| l.state == "REFUSED"));
@@ -53,7 +55,7 @@ async fn partial_acceptance_disabled_refuses_the_whole_order() {
         decision(&format!("{id}-1"), false),
         decision(&format!("{id}-2"), true),
     ];
-    accepting.decide(&id, &mixed).await.unwrap();
+    decide_one(&accepting, &id, &mixed).await.unwrap();
     assert_eq!(sandbox.order(&id).unwrap().state, "SHIPPING");
 }
 
