@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use rusqlite::Connection;
 use vigie_connector::{ConnectorError, Marketplace, PushStatus, PushTicket, StockUpdate};
 
 use super::Error;
@@ -47,16 +48,9 @@ pub async fn push(
     };
     let caps = marketplace.capabilities();
     let name = channel.to_owned();
-    let (wanted, told) = store
-        .call(move |conn| {
-            Ok((
-                stock::all_available(conn, offer.safety_buffer)?,
-                pushes::told(conn, &name)?,
-            ))
-        })
+    let changes = store
+        .call(move |conn| pending(conn, &name, &offer, caps.max_quantity))
         .await?;
-    let wanted = offer.sku_map.offers(&wanted);
-    let changes = changes(&wanted, &told, &offer, caps.max_quantity);
     if changes.is_empty() {
         return Ok(pushed);
     }
@@ -81,6 +75,21 @@ pub async fn push(
             .increment(batch.len() as u64);
     }
     Ok(pushed)
+}
+
+/// What `channel` should be told now: the ledger's availability under the channel's SKUs,
+/// against what it was last told (see [`changes`]); `max` is the marketplace's largest
+/// quantity.
+pub fn pending(
+    conn: &Connection,
+    channel: &str,
+    offer: &Offer,
+    max: u32,
+) -> store::Result<Vec<StockUpdate>> {
+    let wanted = stock::all_available(conn, offer.safety_buffer)?;
+    let wanted = offer.sku_map.offers(&wanted);
+    let told = pushes::told(conn, channel)?;
+    Ok(changes(&wanted, &told, offer, max))
 }
 
 /// The quantities to send: every SKU whose offer differs from what the channel was last told,
