@@ -6,7 +6,8 @@
 //! 2. the first stock push to three channels recorded, as if each marketplace took it;
 //! 3. the engine: 10,000 orders ingested, reserved, judged and persisted in polls of 100;
 //! 4. the deltas those orders left, computed and recorded for the three channels;
-//! 5. `vigie status` and `vigie orders --status flagged`, the real binary on that store.
+//! 5. a push tick with nothing to send: the idle work of each channel every poll interval;
+//! 6. `vigie status` and `vigie orders --status flagged`, the real binary on that store.
 //!
 //! Peak RSS is this process's VmHWM, reset before each step (`/proc/self/clear_refs`), so it
 //! counts what the process already holds (SQLite's page cache, the allocator) as a daemon would.
@@ -181,6 +182,9 @@ fn push_all(store: &Store, config: &Config) -> usize {
             let mut sent = 0;
             for (n, channel) in CHANNELS.iter().enumerate() {
                 let changes = push::pending(conn, channel, &offer, MAX_QUANTITY)?;
+                if changes.is_empty() {
+                    continue;
+                }
                 let items: Vec<(String, u32)> =
                     changes.into_iter().map(|u| (u.sku, u.quantity)).collect();
                 let tx = conn.transaction()?;
@@ -251,6 +255,9 @@ fn command(config_path: &Path, args: &[&str]) -> (Duration, Duration) {
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
+    if std::env::var_os("VIGIE_BENCH_KEEP").is_some() {
+        println!("store kept in {}", dir.path().display());
+    }
     let config = config(dir.path());
     let store = Store::open(dir.path()).unwrap();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -293,6 +300,18 @@ fn main() {
         "<= 1 s of CPU",
     );
 
+    // What each push tick costs when nothing moved: the daemon's idle work per channel.
+    let (sent, s) = step(|| push_all(&store, &config));
+    assert_eq!(sent, 0);
+    let per_channel = s.cpu.as_secs_f64() / CHANNELS.len() as f64;
+    print("push tick with nothing to send, 3 channels", &s, "-");
+    println!(
+        "idle: {:.0} ms of CPU per channel and tick; ten channels ticking each minute: {:.2} % of \
+         a core (target < 0.5 %)",
+        per_channel * 1e3,
+        per_channel * 10.0 * 100.0 / 60.0
+    );
+
     let config_path = dir.path().join("vigie.toml");
     for args in [&["status"][..], &["orders", "--status", "flagged"]] {
         let (wall, cpu) = command(&config_path, args);
@@ -302,5 +321,8 @@ fn main() {
             wall.as_secs_f64() * 1e3,
             cpu.as_secs_f64() * 1e3
         );
+    }
+    if std::env::var_os("VIGIE_BENCH_KEEP").is_some() {
+        let _ = dir.keep();
     }
 }

@@ -2,7 +2,7 @@
 //! for the channel, pushes only what changed (drops to zero first), follows the batches the
 //! marketplace applies asynchronously, and corrects drift against what it actually offers.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rusqlite::Connection;
@@ -86,10 +86,15 @@ pub fn pending(
     offer: &Offer,
     max: u32,
 ) -> store::Result<Vec<StockUpdate>> {
-    let wanted = stock::all_available(conn, offer.safety_buffer)?;
-    let wanted = offer.sku_map.offers(&wanted);
+    let ledger = stock::all_available(conn, offer.safety_buffer)?;
+    // Most channels have no map: their offers are the ledger itself, not a copy of it.
+    let wanted = if offer.sku_map.is_empty() {
+        ledger
+    } else {
+        offer.sku_map.offers(&ledger)
+    };
     let told = pushes::told(conn, channel)?;
-    Ok(changes(&wanted, &told, offer, max))
+    Ok(changes(wanted, told, offer, max))
 }
 
 /// The quantities to send: every SKU whose offer differs from what the channel was last told,
@@ -97,33 +102,33 @@ pub fn pending(
 /// changed or removed, a SKU gone from the inventory); drops to zero first so the last unit
 /// stops selling as early as possible.
 fn changes(
-    wanted: &[(String, i64)],
-    told: &BTreeMap<String, i64>,
+    wanted: Vec<(String, i64)>,
+    mut told: BTreeMap<String, i64>,
     offer: &Offer,
     max: u32,
 ) -> Vec<StockUpdate> {
     let limit = offer.cap.map_or(max, |cap| cap.min(max));
-    let mut changes: Vec<StockUpdate> = wanted
-        .iter()
-        .map(|(sku, available)| {
-            let quantity = (available - i64::from(offer.channel_buffer)).clamp(0, i64::from(limit));
-            StockUpdate {
-                sku: sku.clone(),
+    let mut changes = Vec::new();
+    for (sku, available) in wanted {
+        let quantity = (available - i64::from(offer.channel_buffer)).clamp(0, i64::from(limit));
+        // What is left in `told` afterwards is no longer offered.
+        if told.remove(&sku) != Some(quantity) {
+            changes.push(StockUpdate {
+                sku,
                 quantity: quantity as u32,
-            }
-        })
-        .filter(|u| told.get(&u.sku) != Some(&i64::from(u.quantity)))
-        .collect();
-    let offered: HashSet<&str> = wanted.iter().map(|(sku, _)| sku.as_str()).collect();
+            });
+        }
+    }
     changes.extend(
-        told.iter()
-            .filter(|(sku, quantity)| **quantity != 0 && !offered.contains(sku.as_str()))
-            .map(|(sku, _)| StockUpdate {
-                sku: sku.clone(),
-                quantity: 0,
-            }),
+        told.into_iter()
+            .filter(|(_, quantity)| *quantity != 0)
+            .map(|(sku, _)| StockUpdate { sku, quantity: 0 }),
     );
-    changes.sort_by_key(|u| (u.quantity != 0, u.sku.clone()));
+    changes.sort_by(|a, b| {
+        (a.quantity != 0)
+            .cmp(&(b.quantity != 0))
+            .then_with(|| a.sku.cmp(&b.sku))
+    });
     changes
 }
 
@@ -238,7 +243,7 @@ mod tests {
             ("D".to_owned(), -2),
         ];
         let told = BTreeMap::from([("A".to_owned(), 5), ("C".to_owned(), 4)]);
-        let got: Vec<(String, u32)> = changes(&wanted, &told, &offer(), 9999)
+        let got: Vec<(String, u32)> = changes(wanted, told, &offer(), 9999)
             .into_iter()
             .map(|u| (u.sku, u.quantity))
             .collect();
@@ -254,7 +259,7 @@ mod tests {
             ("OLD".to_owned(), 4),
             ("GONE".to_owned(), 0),
         ]);
-        let got: Vec<(String, u32)> = changes(&wanted, &told, &offer(), 9999)
+        let got: Vec<(String, u32)> = changes(wanted, told, &offer(), 9999)
             .into_iter()
             .map(|u| (u.sku, u.quantity))
             .collect();
@@ -269,14 +274,14 @@ mod tests {
             cap: Some(20),
             ..offer()
         };
-        let got: Vec<u32> = changes(&wanted, &BTreeMap::new(), &shaped, 9999)
+        let got: Vec<u32> = changes(wanted, BTreeMap::new(), &shaped, 9999)
             .iter()
             .map(|u| u.quantity)
             .collect();
         assert_eq!(got, [0, 20]);
         let fnac_max: Vec<u32> = changes(
-            &[("A".to_owned(), 20_000)],
-            &BTreeMap::new(),
+            vec![("A".to_owned(), 20_000)],
+            BTreeMap::new(),
             &offer(),
             9999,
         )
