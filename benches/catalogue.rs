@@ -25,8 +25,7 @@ use vigie::pipeline::ingest::{self, Settings};
 use vigie::pipeline::push::{self, Offer};
 use vigie::store::{self, Store, pushes};
 use vigie_connector::{
-    Address, Country, Customer, MarketplaceState, Money, Order, OrderBatch, OrderLine,
-    OrderStatus,
+    Address, Country, Customer, MarketplaceState, Money, Order, OrderBatch, OrderLine, OrderStatus,
 };
 
 const SKUS: usize = 100_000;
@@ -61,7 +60,7 @@ fn sku(i: usize) -> String {
 fn snapshot_csv(on_hand: impl Fn(usize) -> u32) -> String {
     let mut csv = String::from("sku,quantity,tags\n");
     for i in 0..SKUS {
-        let tags = if i % 10 == 0 { "fragile" } else { "" };
+        let tags = if i.is_multiple_of(10) { "fragile" } else { "" };
         csv.push_str(&format!("{},{},{tags}\n", sku(i), on_hand(i)));
     }
     csv
@@ -70,7 +69,10 @@ fn snapshot_csv(on_hand: impl Fn(usize) -> u32) -> String {
 fn order(n: usize, created_at: Timestamp) -> Order {
     let state = MarketplaceState::new("WAITING_ACCEPTANCE", OrderStatus::AwaitingAcceptance);
     // Spread over the catalogue; one in twenty over the flag threshold.
-    let price = Money::new(Decimal::from(if n % 20 == 0 { 900 } else { 40 }), "EUR");
+    let price = Money::new(
+        Decimal::from(if n.is_multiple_of(20) { 900 } else { 40 }),
+        "EUR",
+    );
     Order {
         id: format!("o{n}"),
         reference: format!("o{n}"),
@@ -264,7 +266,10 @@ fn main() {
     println!(
         "catalogue bench: {SKUS} SKUs, {ORDERS} orders on {} channels; load average {}",
         CHANNELS.len(),
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let first = dir.path().join("first.csv");
     let second = dir.path().join("second.csv");
