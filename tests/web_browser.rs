@@ -96,6 +96,21 @@ async fn wait_for_text(browser: &Client, text: &str) {
     }
 }
 
+async fn click(browser: &Client, target: Locator<'_>) {
+    browser.find(target).await.unwrap().click().await.unwrap();
+}
+
+/// Types `text` into the field whose id is `id`.
+async fn type_into(browser: &Client, id: &str, text: &str) {
+    browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
 async fn snap(browser: &Client, name: &str) {
     let png = browser.screenshot().await.unwrap();
     std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
@@ -120,68 +135,24 @@ async fn a_person_on_call_decides_flagged_orders_from_a_phone() {
             .ends_with("/login")
     );
     snap(&browser, "login").await;
-    browser
-        .find(Locator::Id("name"))
-        .await
-        .unwrap()
-        .send_keys("Camille")
-        .await
-        .unwrap();
-    let password = browser.find(Locator::Id("password")).await.unwrap();
-    password.send_keys("not it").await.unwrap();
-    browser
-        .find(Locator::Css("form.login button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "name", "Camille").await;
+    type_into(&browser, "password", "not it").await;
+    click(&browser, Locator::Css("form.login button")).await;
     wait_for_text(&browser, "Wrong password").await;
 
-    browser
-        .find(Locator::Id("name"))
-        .await
-        .unwrap()
-        .send_keys("Camille")
-        .await
-        .unwrap();
-    let password = browser.find(Locator::Id("password")).await.unwrap();
-    password.send_keys(PASSWORD).await.unwrap();
-    browser
-        .find(Locator::Css("form.login button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "name", "Camille").await;
+    type_into(&browser, "password", PASSWORD).await;
+    click(&browser, Locator::Css("form.login button")).await;
     wait_for_text(&browser, "Channels").await;
     assert_eq!(browser.current_url().await.unwrap().path(), "/");
     snap(&browser, "dashboard").await;
 
-    browser
-        .find(Locator::LinkText("Review"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::LinkText("Review")).await;
     snap(&browser, "review").await;
     let link = format!("lm:{first}");
-    browser
-        .find(Locator::LinkText(&link))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::LinkText(&link)).await;
     snap(&browser, "order").await;
-    browser
-        .find(Locator::Css("button[value=accept]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Css("button[value=accept]")).await;
     wait_for_text(&browser, "accept by Camille").await;
     snap(&browser, "order-accepted").await;
     shop.wait_until(
@@ -193,21 +164,9 @@ async fn a_person_on_call_decides_flagged_orders_from_a_phone() {
     browser.refresh().await.unwrap();
     wait_for_text(&browser, "Record the parcel").await;
     for (field, text) in [("carrier", "Colissimo"), ("tracking_number", "6A0042")] {
-        browser
-            .find(Locator::Id(field))
-            .await
-            .unwrap()
-            .send_keys(text)
-            .await
-            .unwrap();
+        type_into(&browser, field, text).await;
     }
-    browser
-        .find(Locator::Css("form[action$='/ship'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Css("form[action$='/ship'] button")).await;
     wait_for_text(&browser, "ship by Camille: Colissimo 6A0042").await;
     shop.wait_until(
         || {
@@ -225,20 +184,8 @@ async fn a_person_on_call_decides_flagged_orders_from_a_phone() {
         .goto(&shop.url(&format!("/orders/lm/{second}")))
         .await
         .unwrap();
-    browser
-        .find(Locator::Id("reason"))
-        .await
-        .unwrap()
-        .send_keys("address looks forged")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Css("button[value=refuse]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&browser, "reason", "address looks forged").await;
+    click(&browser, Locator::Css("button[value=refuse]")).await;
     shop.wait_until(
         || shop.sandbox.order(&second).unwrap().state == "REFUSED",
         "the refusal received by the marketplace",
@@ -256,13 +203,7 @@ async fn a_person_on_call_decides_flagged_orders_from_a_phone() {
     browser.goto(&shop.url("/alerts")).await.unwrap();
     snap(&browser, "alerts").await;
 
-    browser
-        .find(Locator::Css("form.logout button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Css("form.logout button")).await;
     browser.goto(&shop.url("/review")).await.unwrap();
     assert!(
         browser

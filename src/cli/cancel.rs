@@ -29,19 +29,16 @@ pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
     let (_, store) = open_store(path, env)?;
     let new = store
         .with(|conn| {
-            let tx = conn.transaction()?;
-            let recorded = seller_cancel::record(
-                &tx,
-                channel,
-                order_id,
-                &args.reason,
-                &args.lines,
-                &store::now_text(),
-            );
-            if recorded.is_ok() {
-                tx.commit()?;
-            }
-            Ok(recorded)
+            store::commit_if_ok(conn, |tx| {
+                seller_cancel::record(
+                    tx,
+                    channel,
+                    order_id,
+                    &args.reason,
+                    &args.lines,
+                    &store::now_text(),
+                )
+            })
         })?
         .map_err(anyhow::Error::from)?;
     if new {

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use vigie::config::Environment;
 use vigie::pipeline::review;
+use vigie::store;
 
 use super::{Failure, open_store, order_name};
 
@@ -38,11 +39,9 @@ pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
     };
     store
         .with(|conn| {
-            let tx = conn.transaction()?;
-            match review::decide(&tx, channel, order_id, verdict, buffer) {
-                Ok(()) => tx.commit().map(|()| Ok(())).map_err(Into::into),
-                Err(e) => Ok(Err(e)),
-            }
+            store::commit_if_ok(conn, |tx| {
+                review::decide(tx, channel, order_id, verdict, buffer)
+            })
         })?
         .map_err(anyhow::Error::from)?;
     let verb = if accept { "accepted" } else { "refused" };

@@ -73,12 +73,9 @@ pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
     let recorded = store
         .with(|conn| {
             let book = CarrierBook::load(conn, channel, unlisted_ok)?;
-            let tx = conn.transaction()?;
-            let recorded = parcel::record(&tx, &book, &request, "cli", &store::now_text());
-            if recorded.is_ok() {
-                tx.commit()?;
-            }
-            Ok(recorded)
+            store::commit_if_ok(conn, |tx| {
+                parcel::record(tx, &book, &request, "cli", &store::now_text())
+            })
         })?
         .map_err(anyhow::Error::from)?;
     let new = recorded == Recorded::New;

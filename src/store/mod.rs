@@ -191,6 +191,21 @@ async fn blocking<R: Send + 'static>(
         .map_err(|e| StoreError::Data(format!("database task failed: {e}")))?
 }
 
+/// Runs `work` in one transaction, committed only when `work` succeeds: a request refused
+/// halfway (a later line short of stock) leaves nothing behind. The outer result is the
+/// database's, the inner one `work`'s own verdict.
+pub fn commit_if_ok<T, E>(
+    conn: &mut Connection,
+    work: impl FnOnce(&rusqlite::Transaction) -> std::result::Result<T, E>,
+) -> Result<std::result::Result<T, E>> {
+    let tx = conn.transaction()?;
+    let outcome = work(&tx);
+    if outcome.is_ok() {
+        tx.commit()?;
+    }
+    Ok(outcome)
+}
+
 /// Switching a new database to WAL needs the file alone for a moment; when another process
 /// opens it at that very moment SQLite answers "locked" at once instead of waiting, so wait
 /// here (start-up only).

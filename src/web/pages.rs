@@ -299,11 +299,9 @@ pub async fn review(
                 note: reason.as_deref(),
                 actor: &session.who,
             };
-            let tx = conn.transaction()?;
-            match review::decide(&tx, &channel, &order_id, verdict, buffer) {
-                Ok(()) => tx.commit().map(|()| Ok(())).map_err(Into::into),
-                Err(e) => Ok(Err(e)),
-            }
+            store::commit_if_ok(conn, |tx| {
+                review::decide(tx, &channel, &order_id, verdict, buffer)
+            })
         })
         .await;
     match result {
@@ -351,9 +349,10 @@ pub async fn ship(
     let result = state
         .store
         .call(move |conn| {
-            let tx = conn.transaction()?;
-            match super::ship::record(&web, &tx, &channel, &request, &session.who, "web") {
-                Ok(_) => tx.commit().map(|()| Ok(())).map_err(Into::into),
+            match store::commit_if_ok(conn, |tx| {
+                super::ship::record(&web, tx, &channel, &request, &session.who, "web")
+            })? {
+                Ok(_) => Ok(Ok(())),
                 Err(super::ship::ShipError::Parcel(
                     crate::pipeline::parcel::ParcelError::Store(e),
                 )) => Err(e),
