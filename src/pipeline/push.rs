@@ -10,9 +10,10 @@
 //! it shows; at any other time (another channel's order, a snapshot, the timer) only drops to
 //! zero go, which cannot put anything back on sale. What is held goes after its next poll.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use rusqlite::Connection;
 use vigie_connector::{ConnectorError, Marketplace, PushStatus, PushTicket, StockUpdate};
 
 use super::Error;
@@ -65,16 +66,9 @@ pub async fn push(
     };
     let caps = marketplace.capabilities();
     let name = channel.to_owned();
-    let (wanted, told) = store
-        .call(move |conn| {
-            Ok((
-                stock::all_available(conn, offer.safety_buffer)?,
-                pushes::told(conn, &name)?,
-            ))
-        })
+    let mut changes = store
+        .call(move |conn| pending(conn, &name, &offer, caps.max_quantity))
         .await?;
-    let wanted = offer.sku_map.offers(&wanted);
-    let mut changes = changes(&wanted, &told, &offer, caps.max_quantity);
     if !caps.visibility_lag.is_zero() && when == When::Anytime {
         let held = hold_all_but_drops(&mut changes);
         if held > 0 {
@@ -110,38 +104,58 @@ pub async fn push(
     Ok(pushed)
 }
 
+/// What `channel` should be told now: the ledger's availability under the channel's SKUs,
+/// against what it was last told (see [`changes`]); `max` is the marketplace's largest
+/// quantity.
+pub fn pending(
+    conn: &Connection,
+    channel: &str,
+    offer: &Offer,
+    max: u32,
+) -> store::Result<Vec<StockUpdate>> {
+    let ledger = stock::all_available(conn, offer.safety_buffer)?;
+    // Most channels have no map: their offers are the ledger itself, not a copy of it.
+    let wanted = if offer.sku_map.is_empty() {
+        ledger
+    } else {
+        offer.sku_map.offers(&ledger)
+    };
+    let told = pushes::told(conn, channel)?;
+    Ok(changes(wanted, told, offer, max))
+}
+
 /// The quantities to send: every SKU whose offer differs from what the channel was last told,
 /// and zero for a SKU it was told a quantity of but is no longer offered (a `sku_map` row
 /// changed or removed, a SKU gone from the inventory); drops to zero first so the last unit
 /// stops selling as early as possible.
 fn changes(
-    wanted: &[(String, i64)],
-    told: &BTreeMap<String, i64>,
+    wanted: Vec<(String, i64)>,
+    mut told: BTreeMap<String, i64>,
     offer: &Offer,
     max: u32,
 ) -> Vec<StockUpdate> {
     let limit = offer.cap.map_or(max, |cap| cap.min(max));
-    let mut changes: Vec<StockUpdate> = wanted
-        .iter()
-        .map(|(sku, available)| {
-            let quantity = (available - i64::from(offer.channel_buffer)).clamp(0, i64::from(limit));
-            StockUpdate {
-                sku: sku.clone(),
+    let mut changes = Vec::new();
+    for (sku, available) in wanted {
+        let quantity = (available - i64::from(offer.channel_buffer)).clamp(0, i64::from(limit));
+        // What is left in `told` afterwards is no longer offered.
+        if told.remove(&sku) != Some(quantity) {
+            changes.push(StockUpdate {
+                sku,
                 quantity: quantity as u32,
-            }
-        })
-        .filter(|u| told.get(&u.sku) != Some(&i64::from(u.quantity)))
-        .collect();
-    let offered: HashSet<&str> = wanted.iter().map(|(sku, _)| sku.as_str()).collect();
+            });
+        }
+    }
     changes.extend(
-        told.iter()
-            .filter(|(sku, quantity)| **quantity != 0 && !offered.contains(sku.as_str()))
-            .map(|(sku, _)| StockUpdate {
-                sku: sku.clone(),
-                quantity: 0,
-            }),
+        told.into_iter()
+            .filter(|(_, quantity)| *quantity != 0)
+            .map(|(sku, _)| StockUpdate { sku, quantity: 0 }),
     );
-    changes.sort_by_key(|u| (u.quantity != 0, u.sku.clone()));
+    changes.sort_by(|a, b| {
+        (a.quantity != 0)
+            .cmp(&(b.quantity != 0))
+            .then_with(|| a.sku.cmp(&b.sku))
+    });
     changes
 }
 
@@ -263,7 +277,7 @@ mod tests {
             ("D".to_owned(), -2),
         ];
         let told = BTreeMap::from([("A".to_owned(), 5), ("C".to_owned(), 4)]);
-        let got: Vec<(String, u32)> = changes(&wanted, &told, &offer(), 9999)
+        let got: Vec<(String, u32)> = changes(wanted, told, &offer(), 9999)
             .into_iter()
             .map(|u| (u.sku, u.quantity))
             .collect();
@@ -279,7 +293,7 @@ mod tests {
             ("OLD".to_owned(), 4),
             ("GONE".to_owned(), 0),
         ]);
-        let got: Vec<(String, u32)> = changes(&wanted, &told, &offer(), 9999)
+        let got: Vec<(String, u32)> = changes(wanted, told, &offer(), 9999)
             .into_iter()
             .map(|u| (u.sku, u.quantity))
             .collect();
@@ -294,7 +308,7 @@ mod tests {
             ("B".to_owned(), 3),
             ("C".to_owned(), 2),
         ];
-        let mut got = changes(&wanted, &told, &offer(), 9999);
+        let mut got = changes(wanted, told, &offer(), 9999);
         assert_eq!(hold_all_but_drops(&mut got), 2);
         let got: Vec<(String, u32)> = got.into_iter().map(|u| (u.sku, u.quantity)).collect();
         assert_eq!(got, [("A".into(), 0)]);
@@ -308,14 +322,14 @@ mod tests {
             cap: Some(20),
             ..offer()
         };
-        let got: Vec<u32> = changes(&wanted, &BTreeMap::new(), &shaped, 9999)
+        let got: Vec<u32> = changes(wanted, BTreeMap::new(), &shaped, 9999)
             .iter()
             .map(|u| u.quantity)
             .collect();
         assert_eq!(got, [0, 20]);
         let fnac_max: Vec<u32> = changes(
-            &[("A".to_owned(), 20_000)],
-            &BTreeMap::new(),
+            vec![("A".to_owned(), 20_000)],
+            BTreeMap::new(),
             &offer(),
             9999,
         )

@@ -22,13 +22,14 @@ pub fn record(
     items: &[(String, u32)],
     now: &str,
 ) -> Result<()> {
+    // One statement for the batch: a first push to a big catalogue is 100,000 rows.
+    let mut told = tx.prepare_cached(
+        "INSERT INTO stock_pushed (channel, sku, quantity, pushed_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (channel, sku) DO UPDATE SET quantity = excluded.quantity,
+            pushed_at = excluded.pushed_at",
+    )?;
     for (sku, quantity) in items {
-        tx.execute(
-            "INSERT INTO stock_pushed (channel, sku, quantity, pushed_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (channel, sku) DO UPDATE SET quantity = excluded.quantity,
-                pushed_at = excluded.pushed_at",
-            params![channel, sku, quantity, now],
-        )?;
+        told.execute(params![channel, sku, quantity, now])?;
     }
     let items = serde_json::to_string(items).map_err(|e| StoreError::Data(e.to_string()))?;
     tx.execute(
@@ -41,11 +42,10 @@ pub fn record(
 
 /// Forgets what `channel` was told for `skus`, so the next push sends them again.
 pub fn forget(conn: &Connection, channel: &str, skus: &[String]) -> Result<()> {
+    let mut forget =
+        conn.prepare_cached("DELETE FROM stock_pushed WHERE channel = ?1 AND sku = ?2")?;
     for sku in skus {
-        conn.execute(
-            "DELETE FROM stock_pushed WHERE channel = ?1 AND sku = ?2",
-            params![channel, sku],
-        )?;
+        forget.execute(params![channel, sku])?;
     }
     Ok(())
 }

@@ -16,6 +16,8 @@ pub fn crossed(conn: &Connection, sku: &str, now: &str) -> Result<bool> {
 
 /// `sku` is above its threshold again: the next fall is told.
 pub fn recovered(conn: &Connection, sku: &str) -> Result<()> {
-    conn.execute("DELETE FROM stock_low WHERE sku = ?1", [sku])?;
+    // Cached: the watch calls this for every SKU above its threshold, each cycle.
+    conn.prepare_cached("DELETE FROM stock_low WHERE sku = ?1")?
+        .execute([sku])?;
     Ok(())
 }

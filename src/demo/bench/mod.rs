@@ -4,8 +4,9 @@
 //! as a markdown table; it asserts nothing.
 //!
 //! One file per job: `scenarios` (the runs' shapes), `run` (one run, from start to stop),
-//! `measure` (the figures of a run), `table` (the markdown).
+//! `measure` (the figures of a run), `table` (the markdown); `idle` (ten channels, no order).
 
+mod idle;
 mod measure;
 mod run;
 mod scenarios;
@@ -31,6 +32,8 @@ pub enum Which {
     Fast,
     /// A few hundred orders in one minute, 5 s polls, the published limits.
     Burst,
+    /// Ten channels at their default cadence, no order: the daemon's idle CPU.
+    Idle,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +56,16 @@ pub struct Options {
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let machine = table::Machine::probe().await;
+    if options.which == Which::Idle {
+        let what = idle::what();
+        println!("vigie bench: idle: {what}");
+        let dir = tempfile::Builder::new().prefix("vigie-bench-").tempdir()?;
+        let rows = idle::run_in(dir.path()).await;
+        if options.keep {
+            println!("  kept {}", dir.keep().display());
+        }
+        return print_table(&table::targets(&machine, &what, &rows?), &options);
+    }
     let mut runs = Vec::new();
     if matches!(options.which, Which::Both | Which::All | Which::Cadence) {
         runs.push(Scenario::cadence(&options)?);
@@ -73,10 +86,14 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         }
         results.push((scenario, figures?));
     }
-    let table = table::render(&machine, &results);
+    print_table(&table::render(&machine, &results), &options)
+}
+
+/// Prints the table, and writes it to `--out`.
+fn print_table(table: &str, options: &Options) -> anyhow::Result<()> {
     println!("\n{table}");
     if let Some(out) = &options.out {
-        std::fs::write(out, &table).with_context(|| format!("cannot write {}", out.display()))?;
+        std::fs::write(out, table).with_context(|| format!("cannot write {}", out.display()))?;
         println!("written to {}", out.display());
     }
     Ok(())

@@ -40,7 +40,7 @@ pub(super) async fn run_in(dir: &Path, scenario: &Scenario) -> anyhow::Result<Fi
 }
 
 /// Orders placed before the inventory is loaded would be refused for want of stock.
-async fn wait_for_inventory(daemon: &mut Daemon) -> anyhow::Result<()> {
+pub(super) async fn wait_for_inventory(daemon: &mut Daemon) -> anyhow::Result<()> {
     while daemon.store.call(|conn| figures::stock_items(conn)).await? < SKUS {
         daemon.check_running()?;
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -50,18 +50,31 @@ fn load_average() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "vigie bench, {}: {} cores, {}, {}; load average {} before, {} after",
+/// Where and when, and the load before and after.
+fn heading(machine: &Machine) -> String {
+    format!(
+        "vigie bench, {}: {} cores, {}, {}; load average {} before, {} after\n",
         machine.date,
         machine.cores,
         machine.cpu,
         machine.rustc,
         machine.load_before,
         load_average()
-    );
+    )
+}
+
+/// A run whose figures are ready-made `rows` (figure, measured, target).
+pub(super) fn targets(machine: &Machine, what: &str, rows: &[String]) -> String {
+    let mut out = heading(machine);
+    let _ = writeln!(out, "\n- {what}\n\n| | measured | target |\n|---|---|---|");
+    for row in rows {
+        let _ = writeln!(out, "{row}");
+    }
+    out
+}
+
+pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> String {
+    let mut out = heading(machine);
     let _ = writeln!(out);
     for (s, _) in results {
         let _ = writeln!(out, "- {}: {}", s.title, s.what);
