@@ -202,9 +202,15 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
                     settled: at(SETTLED_CURSOR)?,
                 };
                 let due = |last: Option<Timestamp>, every| last.is_none_or(|t| now - every >= t);
+                let last_sweep = at(SWEEP_CURSOR)?;
+                // Never two sweeps in a row: with a poll as slow as the sweep (or `run --once`
+                // from cron) every cycle would sweep, and the changes (cancellations, refunds,
+                // shipments) would never be read.
+                let last_was_sweep = last_sweep
+                    .is_some_and(|sweep| cursors.fresh.is_none_or(|fresh| sweep >= fresh));
                 Ok((
                     window::choose(cursors, &polling, now),
-                    due(at(SWEEP_CURSOR)?, polling.queue_sweep_every),
+                    !last_was_sweep && due(last_sweep, polling.queue_sweep_every),
                     due(at(DRIFT_CURSOR)?, DRIFT_CHECK_EVERY),
                 ))
             })
@@ -213,8 +219,8 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
 
     // A sweep reads the queue instead of the changes, never both: one read per cycle, so a
     // marketplace that allows one a minute (Mirakl's OR11) does not hold the cycle a minute.
-    // Every new order is in the queue; the other changes wait for the next poll, whose window
-    // starts where the last one ended.
+    // Every new order is in the queue; the other changes wait for the next cycle (never a
+    // sweep again), whose window starts where the last one ended.
     let (batch, cursors) = if sweep_due {
         let queue = market.orders_awaiting_acceptance().await?;
         (queue, vec![(SWEEP_CURSOR, now)])

@@ -36,13 +36,26 @@ pub(crate) async fn send(
     }
     while !ready.is_empty() {
         let batch = take_batch(&mut ready);
-        let doc = t
+        let reply = t
             .call("orders_update", Repeat::Safe, |root| {
                 batch
                     .iter()
                     .fold(root, |root, (_, _, element)| root.child(element.clone()))
             })
-            .await?;
+            .await;
+        let doc = match reply {
+            Ok(doc) => doc,
+            // Every call would fail alike: the caller stops.
+            Err(e @ ConnectorError::Auth(_)) => return Err(e),
+            // The batches already answered keep their answers; this one and the rest get
+            // the error, and are sent again at the next cycle.
+            Err(e) => {
+                for (index, ..) in batch.into_iter().chain(ready.drain(..)) {
+                    answers[index] = Some(Err(e.clone()));
+                }
+                break;
+            }
+        };
         let results = order_results(&doc);
         let failure = root_failure(&doc, "order");
         for (index, order_id, _) in batch {
@@ -51,7 +64,11 @@ pub(crate) async fn send(
                 .find(|r| r.order_id.as_deref().map(str::trim) == Some(order_id.as_str()))
             {
                 Some(result) => check_order_result(&order_id, result),
-                None => failure.clone().map_or(Ok(()), Err),
+                // Not answered: not known to be applied, so sent again (a repeat of an applied
+                // one answers ERR_003, and the order is re-read).
+                None => Err(failure.clone().unwrap_or_else(|| {
+                    ConnectorError::Transient(format!("order {order_id}: not in Fnac's answer"))
+                })),
             };
             answers[index] = Some(answer);
         }

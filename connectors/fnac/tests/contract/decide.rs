@@ -120,3 +120,13 @@ async fn bad_decisions_are_refused_before_any_call() {
     assert!(refused(ORDER, &[]).await);
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_order_missing_from_the_answer_is_not_taken_as_applied() {
+    let (outcome, _) = decide_with("OK", "", &[("1", true)]).await;
+    let error = outcome.unwrap_err();
+    assert!(
+        matches!(error, ConnectorError::Transient(ref m) if m.contains("not in Fnac's answer")),
+        "{error:?}"
+    );
+}
