@@ -133,7 +133,7 @@ async fn applied(ctx: &Context, cancel: &PendingCancel) -> Result<bool, Error> {
         .store
         .call(move |conn| {
             let order = orders::payload(conn, cancel.order_pk)?;
-            let reported = cancellations::units_by_line(conn, cancel.order_pk)?;
+            let reported = cancellations::seller_units_by_line(conn, cancel.order_pk)?;
             let asked = seller_cancels::cancelled_units(conn, cancel.order_pk)?;
             Ok(shows_applied(&order, &reported, &asked, &cancel.lines))
         })
@@ -143,7 +143,7 @@ async fn applied(ctx: &Context, cancel: &PendingCancel) -> Result<bool, Error> {
 
 /// Judged on the cancellation's own lines (a Fnac `refund_order` of some lines leaves the
 /// order itself as it was): each line cancelled or refunded, or the units the marketplace
-/// `reported` taken back covering every unit the seller `asked` on it.
+/// `reported` taken back for the seller covering every unit the seller `asked` on it.
 fn shows_applied(
     order: &Order,
     reported: &HashMap<String, u32>,

@@ -39,13 +39,17 @@ pub fn record(
     Ok(written == 1)
 }
 
-/// Units per line the marketplace reported cancelled or refunded.
-pub fn units_by_line(conn: &Connection, order_pk: i64) -> Result<HashMap<String, u32>> {
+/// Units per line the marketplace reported cancelled or refunded at the seller's request:
+/// the customer's own cancellations do not answer the seller's.
+pub fn seller_units_by_line(conn: &Connection, order_pk: i64) -> Result<HashMap<String, u32>> {
     let mut stmt = conn.prepare(
-        "SELECT line_id, SUM(quantity) FROM cancellations WHERE order_pk = ?1 GROUP BY line_id",
+        "SELECT line_id, SUM(quantity) FROM cancellations WHERE order_pk = ?1 AND by = ?2
+         GROUP BY line_id",
     )?;
     let units = stmt
-        .query_map(params![order_pk], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![order_pk, CancelledBy::Seller.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(units)
 }

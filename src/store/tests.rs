@@ -489,3 +489,30 @@ fn a_write_that_finds_no_room_marks_the_state_directory_full_until_one_succeeds(
         .unwrap();
     assert!(!store.is_full());
 }
+
+#[test]
+fn only_the_cancellations_made_for_the_seller_answer_the_sellers_request() {
+    use crate::domain::cancellation::CancelledBy;
+    use vigie_connector::{Cancellation, CancellationKind};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .with(|conn| {
+            let pk = one_order(conn);
+            let units = |id: &str| Cancellation {
+                id: Some(id.into()),
+                kind: CancellationKind::Cancelled,
+                quantity: 1,
+                reason: None,
+                after_shipping: false,
+            };
+            let now = now_text();
+            cancellations::record(conn, pk, "l0", &units("c1"), CancelledBy::Customer, &now)?;
+            assert!(cancellations::seller_units_by_line(conn, pk)?.is_empty());
+            cancellations::record(conn, pk, "l0", &units("c2"), CancelledBy::Seller, &now)?;
+            let seller = cancellations::seller_units_by_line(conn, pk)?;
+            assert_eq!(seller.get("l0"), Some(&1));
+            Ok(())
+        })
+        .unwrap();
+}
