@@ -11,7 +11,7 @@ use vigie::pipeline::decide::Policy;
 use vigie::pipeline::ingest::{self, Settings};
 use vigie::pipeline::shipping_late;
 use vigie::skumap::SkuMap;
-use vigie::store::{self, Store, alerts, orders, reservations, stock};
+use vigie::store::{self, Store, alerts, decisions, orders, reservations, stock};
 use vigie_connector::{
     Cancellation, CancellationKind, Customer, Incident, MarketplaceState, Money, Order, OrderBatch,
     OrderLine, OrderStatus, Timestamp,
@@ -533,4 +533,59 @@ fn a_channel_whose_marketplace_announces_no_shipping_deadline_uses_its_own() {
     watch_at(48);
     assert_eq!(rig.open_alerts(), ["shipment_late:50:lm:O-1"]);
     assert_eq!(watch_at(96), 1, "four days after its creation, late");
+}
+
+/// Amazon has no acceptance step: its orders read "awaiting" (`UNSHIPPED`) until they ship,
+/// so the watch follows those vigie accepted.
+#[test]
+fn an_order_accepted_by_vigie_that_still_reads_awaiting_is_watched_for_shipping() {
+    let rig = Rig::new(5);
+    let created = Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(10))
+        .unwrap();
+    let mut unshipped = order(OrderStatus::AwaitingAcceptance, 1, created);
+    unshipped.shipping_deadline = Some(
+        created
+            .checked_add(jiff::SignedDuration::from_hours(10))
+            .unwrap(),
+    );
+    rig.poll(&unshipped);
+    let watch = || {
+        rig.store
+            .with(|c| {
+                let tx = c.transaction()?;
+                let late = shipping_late::watch(&tx, &rig.config, "lm", Timestamp::now())?;
+                tx.commit()?;
+                Ok(late)
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        watch(),
+        0,
+        "not accepted by vigie yet: the acceptance watch's"
+    );
+    assert!(
+        rig.open_alerts()
+            .iter()
+            .all(|k| !k.starts_with("shipment_late"))
+    );
+    rig.store
+        .with(|c| {
+            let pk: i64 = c.query_row("SELECT id FROM orders", [], |r| r.get(0))?;
+            decisions::settle_pending(c, pk, decisions::Outcome::Confirmed, None, "now")?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(
+        watch(),
+        1,
+        "accepted, past its shipping deadline, nothing shipped"
+    );
+    assert!(
+        rig.open_alerts()
+            .contains(&"shipment_late:100:lm:O-1".to_owned()),
+        "{:?}",
+        rig.open_alerts()
+    );
 }

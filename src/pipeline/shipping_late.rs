@@ -1,4 +1,5 @@
-//! The shipping deadline a marketplace announces, watched like the acceptance one: on-call
+//! The shipping deadline a marketplace announces (or the channel's `shipping_deadline` sets),
+//! watched like the acceptance one: on-call
 //! hears of an order with units still to ship at 50 % and 80 % of its window (from the
 //! order's creation) and at the deadline; the customer gets a `delayed` message once it has
 //! passed (when the channel's customers hear `delayed`). Every alert resolves once each unit
@@ -32,10 +33,14 @@ pub fn watch(
         };
         let order_id = &stored.order_id;
         let owed: u32 = shipments::units_left(tx, stored.pk)?.values().sum();
+        // Awaiting acceptance here means accepted by vigie on a marketplace with no
+        // acceptance step (the query's condition).
         let still_owed = owed > 0
             && matches!(
                 stored.status,
-                vigie_connector::OrderStatus::Accepted | vigie_connector::OrderStatus::Pending
+                vigie_connector::OrderStatus::Accepted
+                    | vigie_connector::OrderStatus::Pending
+                    | vigie_connector::OrderStatus::AwaitingAcceptance
             );
         if !still_owed {
             for (_, percent) in SHIPPING_STEPS {

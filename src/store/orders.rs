@@ -255,21 +255,25 @@ pub fn awaiting_confirmation(
     Ok(waiting)
 }
 
-/// `channel`'s orders whose shipping deadline is watched: accepted (or being paid for) with a
-/// deadline the marketplace announced, and those still under a `shipment_late` alert (to
-/// resolve it once the parcel left or the order was cancelled).
+/// `channel`'s orders whose shipping deadline is watched: with a deadline, accepted (or being
+/// paid for; or accepted by vigie where the marketplace has no acceptance step and the order
+/// still reads "awaiting", Amazon's `UNSHIPPED`), and those still under a `shipment_late`
+/// alert (to resolve it once the parcel left or the order was cancelled).
 pub fn awaiting_shipment(conn: &Connection, channel: &str) -> Result<Vec<StoredOrder>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {ORDER_COLUMNS} FROM orders o
          WHERE o.channel = ?1 AND o.shipping_deadline_at IS NOT NULL
            AND (o.status IN (?2, ?3)
+                OR (o.status = ?4 AND EXISTS (SELECT 1 FROM decisions d WHERE d.order_pk = o.id
+                                              AND d.accept = 1 AND d.outcome = 'confirmed'))
                 OR EXISTS (SELECT 1 FROM alerts a WHERE a.kind = 'shipment_late'
                            AND a.resolved_at IS NULL AND a.order_ref = o.channel || ':' || o.order_id))"
     ))?;
     let mut rows = stmt.query(params![
         channel,
         OrderStatus::Accepted.as_str(),
-        OrderStatus::Pending.as_str()
+        OrderStatus::Pending.as_str(),
+        OrderStatus::AwaitingAcceptance.as_str()
     ])?;
     let mut watched = Vec::new();
     while let Some(r) = rows.next()? {

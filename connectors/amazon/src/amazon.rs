@@ -175,15 +175,10 @@ impl Marketplace for Amazon {
         &self,
         parcels: &[Parcel],
     ) -> Result<Vec<Result<(), ConnectorError>>, ConnectorError> {
-        let mut answers = Vec::with_capacity(parcels.len());
-        for parcel in parcels {
-            let answer = ship::confirm(&self.api, &self.throttles, parcel).await;
-            if let Err(e @ ConnectorError::Auth(_)) = answer {
-                return Err(e);
-            }
-            answers.push(answer);
-        }
-        Ok(answers)
+        one_by_one(parcels, |parcel| {
+            ship::confirm(&self.api, &self.throttles, parcel)
+        })
+        .await
     }
 
     async fn carriers(&self) -> Result<Vec<Carrier>, ConnectorError> {
