@@ -23,7 +23,7 @@ pub(super) struct StatusState {
     pub heartbeats: Heartbeats,
     pub metrics: PrometheusHandle,
     pub config: SharedConfig,
-    /// Per channel at start, whether its marketplace takes a carrier it does not list.
+    /// Per channel at start, what its marketplace takes in a parcel.
     pub parcel_terms: std::collections::HashMap<String, vigie_connector::ParcelTerms>,
 }
 

@@ -134,7 +134,7 @@ pub fn parse(text: &str) -> Result<Vec<FileParcel>, String> {
 pub struct ShipmentsDrop {
     path: PathBuf,
     ctx: Context,
-    /// Each channel, and whether its marketplace takes a carrier it does not list.
+    /// Each channel, and what its marketplace takes in a parcel.
     channels: Arc<Vec<(ChannelConfig, ParcelTerms)>>,
 }
 

@@ -38,8 +38,8 @@ pub struct WebState {
     sessions: Arc<auth::Sessions>,
     logins: Arc<auth::LoginLimiter>,
     pages: Arc<render::Pages>,
-    /// Per channel, whether its marketplace takes a carrier it does not list (read from the
-    /// connectors at start; a channel added by a reload takes listed carriers only).
+    /// Per channel, what its marketplace takes in a parcel (read from the connectors at start;
+    /// a channel added by a reload gets the defaults until the next start).
     parcel_terms: Arc<HashMap<String, ParcelTerms>>,
 }
 
