@@ -217,6 +217,7 @@ fn ingest_orders(store: &Store, config: &Config) -> usize {
                 timezone: &config.daemon.timezone,
             },
             deadline: channel.acceptance_deadline,
+            shipping_deadline: channel.shipping_deadline,
             sku_map: &sku_map,
             dry_run: false,
         };

@@ -131,7 +131,7 @@ fn main() {
                 };
                 let order = order(n, at);
                 let now = store::time_text(at);
-                let (pk, _) = orders::ingest(&tx, channel, &order, None, &now)?;
+                let (pk, _) = orders::ingest(&tx, channel, &order, Default::default(), &now)?;
                 decide::apply(&tx, &policy, pk, &order, &now)?;
             }
             tx.commit()?;

@@ -104,7 +104,7 @@ fn apply(store: &Store, channel: &str, order: &Order, partial: bool) {
         .with(|conn| {
             let now = store::now_text();
             let tx = conn.transaction()?;
-            let (pk, _) = orders::ingest(&tx, channel, order, None, &now)?;
+            let (pk, _) = orders::ingest(&tx, channel, order, Default::default(), &now)?;
             // a second decision for a line would fail here on the primary key
             decide::apply(&tx, &policy, pk, order, &now)?;
             tx.commit()?;

@@ -42,10 +42,14 @@ struct Rig {
 
 impl Rig {
     fn new(on_hand: u32) -> Self {
+        Self::with_config(on_hand, CONFIG)
+    }
+
+    fn with_config(on_hand: u32, text: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let config = config::parse(
-            CONFIG,
+            text,
             Path::new("/etc/vigie/vigie.toml"),
             &Environment::default(),
         )
@@ -87,6 +91,7 @@ impl Rig {
                         partial_acceptance: true,
                     },
                     deadline: Deadline::Calendar(std::time::Duration::from_secs(5 * 86_400)),
+                    shipping_deadline: config.channels[0].shipping_deadline,
                     sku_map: &map,
                     dry_run: false,
                 };
@@ -495,4 +500,37 @@ fn the_shipping_deadline_alerts_like_the_acceptance_one_and_resolves_once_shippe
     rig.poll(&moved(accepted, OrderStatus::Shipped));
     watch(102);
     assert!(rig.open_alerts().is_empty(), "{:?}", rig.open_alerts());
+}
+
+#[test]
+fn a_channel_whose_marketplace_announces_no_shipping_deadline_uses_its_own() {
+    let text = CONFIG.replace(
+        "poll_interval = \"2s\"",
+        "poll_interval = \"2s\"\n    shipping_deadline = \"4d\"",
+    );
+    let rig = Rig::with_config(5, &text);
+    let created = Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(60))
+        .unwrap();
+    let accepted = order(OrderStatus::Accepted, 1, created);
+    assert_eq!(accepted.shipping_deadline, None);
+    rig.poll(&accepted);
+    let watch_at = |hours: i64| {
+        let at = created
+            .checked_add(jiff::SignedDuration::from_hours(hours))
+            .unwrap();
+        rig.store
+            .with(|c| {
+                let tx = c.transaction()?;
+                let late = shipping_late::watch(&tx, &rig.config, "lm", at)?;
+                tx.commit()?;
+                Ok(late)
+            })
+            .unwrap()
+    };
+    watch_at(47);
+    assert!(rig.open_alerts().is_empty(), "{:?}", rig.open_alerts());
+    watch_at(48);
+    assert_eq!(rig.open_alerts(), ["shipment_late:50:lm:O-1"]);
+    assert_eq!(watch_at(96), 1, "four days after its creation, late");
 }

@@ -183,7 +183,7 @@ fn apply(store: &Store, config: &Config, channel: &str, order: &Order, now: Time
         .with(|conn| {
             let now = store::time_text(now);
             let tx = conn.transaction()?;
-            let (pk, _) = orders::ingest(&tx, channel, order, None, &now)?;
+            let (pk, _) = orders::ingest(&tx, channel, order, Default::default(), &now)?;
             decide::apply(&tx, &policy, pk, order, &now)?;
             tx.commit()?;
             Ok(())

@@ -25,6 +25,9 @@ pub struct ChannelConfig {
     pub kind: &'static str,
     pub poll_interval: Duration,
     pub acceptance_deadline: Deadline,
+    /// When a parcel must leave, counted from the order's creation, for orders whose
+    /// marketplace announces no shipping deadline (Fnac); `None`: such orders are not watched.
+    pub shipping_deadline: Option<Deadline>,
     /// Accept the stocked lines of an order and refuse the rest, where the marketplace allows.
     pub partial_acceptance: bool,
     /// Units per SKU never offered on this channel (on top of the inventory's safety buffer).
@@ -68,6 +71,7 @@ struct CommonKeys {
     kind: Kind,
     poll_interval: Option<HumanDuration>,
     acceptance_deadline: Option<Deadline>,
+    shipping_deadline: Option<Deadline>,
     #[serde(default)]
     partial_acceptance: bool,
     #[serde(default)]
@@ -107,10 +111,13 @@ pub(super) fn read(
     // Checked before the connector's keys, so its defaults are known below.
     let poll_interval = bounds::optional("poll_interval", common.poll_interval, POLL_INTERVALS)
         .map_err(|e| e.under(&at))?;
-    let acceptance_deadline = common
-        .acceptance_deadline
-        .map(|d| check_deadline(d).map_err(|m| KeyError::new("acceptance_deadline", m).under(&at)))
-        .transpose()?;
+    let deadline = |key: &str, value: Option<Deadline>| {
+        value
+            .map(|d| check_deadline(d).map_err(|m| KeyError::new(key, m).under(&at)))
+            .transpose()
+    };
+    let acceptance_deadline = deadline("acceptance_deadline", common.acceptance_deadline)?;
+    let shipping_deadline = deadline("shipping_deadline", common.shipping_deadline)?;
     // A relative path is read from the configuration file's directory, as secret files are.
     let sku_map = common
         .sku_map
@@ -136,6 +143,7 @@ pub(super) fn read(
         kind: connector.kind,
         poll_interval: poll_interval.unwrap_or(defaults.poll_interval),
         acceptance_deadline: acceptance_deadline.unwrap_or(defaults.acceptance_deadline),
+        shipping_deadline,
         partial_acceptance: common.partial_acceptance,
         stock_buffer: common.stock_buffer,
         stock_cap: common.stock_cap,

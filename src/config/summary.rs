@@ -30,11 +30,14 @@ impl Display for Config {
         for c in &self.channels {
             writeln!(
                 f,
-                "channel {} ({}): poll every {}, acceptance deadline {}, {}",
+                "channel {} ({}): poll every {}, acceptance deadline {}{}, {}",
                 c.name,
                 c.kind,
                 humantime::format_duration(c.poll_interval),
                 c.acceptance_deadline,
+                c.shipping_deadline
+                    .map(|d| format!(", shipping deadline {d}"))
+                    .unwrap_or_default(),
                 c.settings.summary(),
             )?;
         }

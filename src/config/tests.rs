@@ -31,6 +31,7 @@ shop_id = "1f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 key = "fnac-SECRET-key"
 poll_interval = "5m"
 acceptance_deadline = "2 working days"
+shipping_deadline = "3 working days"
 
 [inventory]
 source = "csv"
@@ -77,6 +78,8 @@ fn the_documented_example_is_valid() {
     assert_eq!(config.channels.len(), 2);
     let fnac = &config.channels[1];
     assert_eq!(fnac.acceptance_deadline, Deadline::WorkingDays(2));
+    assert_eq!(fnac.shipping_deadline, Some(Deadline::WorkingDays(3)));
+    assert_eq!(config.channels[0].shipping_deadline, None);
     assert_eq!(fnac.poll_interval, Duration::from_secs(300));
     let mirakl: &MiraklSettings = settings(&config.channels[0]);
     assert_eq!(mirakl.api_key.expose_secret(), "mirakl-SECRET-key");
@@ -411,6 +414,10 @@ fn every_duration_key_has_bounds() {
         (
             &format!("{MIRAKL}acceptance_deadline = \"365d\""),
             "channel[0].acceptance_deadline",
+        ),
+        (
+            &format!("{MIRAKL}shipping_deadline = \"1m\""),
+            "channel[0].shipping_deadline",
         ),
         (
             &format!("{MIRAKL}limits = {{ stock_status_every = \"1d\" }}"),

@@ -173,7 +173,7 @@ mod tests {
                     };
                     stock::set(&tx, &item, &now)?;
                 }
-                let (pk, _) = orders::ingest(&tx, "lm", &order, None, &now)?;
+                let (pk, _) = orders::ingest(&tx, "lm", &order, Default::default(), &now)?;
                 let policy = Policy {
                     channel: "lm",
                     timezone: &jiff::tz::TimeZone::UTC,

@@ -49,6 +49,7 @@ pub(super) async fn run(
     let config = ctx.config.clone();
     let partial = channel.partial_acceptance();
     let (deadline, dry_run) = (channel.config.acceptance_deadline, ctx.dry_run);
+    let shipping_deadline = channel.config.shipping_deadline;
     let sku_map = channel.config.current_sku_map();
     let mut report = ctx
         .store
@@ -64,6 +65,7 @@ pub(super) async fn run(
                     partial_acceptance: partial,
                 },
                 deadline,
+                shipping_deadline,
                 sku_map: &sku_map,
                 dry_run,
             };
@@ -142,10 +144,19 @@ fn one_order(
     let channel = s.channel;
     // Stored, reserved, judged and told with the ledger's SKUs from here on.
     let order = &*s.sku_map.to_ledger(order);
-    let deadline = order.acceptance_deadline.unwrap_or_else(|| {
-        deadlines::deadline(order.created_at, s.deadline, &s.config.daemon.timezone)
+    let timezone = &s.config.daemon.timezone;
+    let deadline = order
+        .acceptance_deadline
+        .unwrap_or_else(|| deadlines::deadline(order.created_at, s.deadline, timezone));
+    let shipping_deadline = order.shipping_deadline.or_else(|| {
+        s.shipping_deadline
+            .map(|rule| deadlines::deadline(order.created_at, rule, timezone))
     });
-    let (order_pk, ingested) = orders::ingest(tx, channel, order, Some(deadline), now)?;
+    let deadlines = orders::Deadlines {
+        acceptance: Some(deadline),
+        shipping: shipping_deadline,
+    };
+    let (order_pk, ingested) = orders::ingest(tx, channel, order, deadlines, now)?;
     let label = format!("{channel}:{}", order.id);
     let status = order.state.status;
     let before = match ingested {

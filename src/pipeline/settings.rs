@@ -12,6 +12,8 @@ pub struct Settings<'a> {
     pub policy: Policy<'a>,
     /// The channel's acceptance deadline, for orders whose marketplace announces none.
     pub deadline: Deadline,
+    /// The channel's shipping deadline, for orders whose marketplace announces none.
+    pub shipping_deadline: Option<Deadline>,
     /// The channel's SKUs -> the ledger's, applied to each order before it is stored.
     pub sku_map: &'a SkuMap,
     /// Judge and log, then roll the whole batch back: a later real run sees every order as

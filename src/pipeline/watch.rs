@@ -261,7 +261,10 @@ mod tests {
                     &tx,
                     "lm",
                     &order(created),
-                    Some(deadline),
+                    orders::Deadlines {
+                        acceptance: Some(deadline),
+                        shipping: None,
+                    },
                     &store::now_text(),
                 )?;
                 tx.commit()?;

@@ -219,7 +219,7 @@ mod tests {
             .with(|c| {
                 let tx = c.transaction()?;
                 let order = test_orders::order(&[("A", 1)], 10, None);
-                let (pk, _) = orders::ingest(&tx, "lm", &order, None, &now)?;
+                let (pk, _) = orders::ingest(&tx, "lm", &order, Default::default(), &now)?;
                 for event in [OrderEvent::Received, OrderEvent::Accepted] {
                     outbox::insert_order_job(
                         &tx,

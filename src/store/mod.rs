@@ -26,6 +26,7 @@ pub mod orders;
 pub mod outbox;
 pub mod pushes;
 pub mod quarantine;
+pub mod requested;
 pub mod reservations;
 pub mod seller_cancels;
 pub mod shipments;

@@ -23,6 +23,14 @@ pub enum Ingested {
     Stale,
 }
 
+/// When the order must be accepted and shipped, as the marketplace announced them or as the
+/// channel's configuration sets them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Deadlines {
+    pub acceptance: Option<Timestamp>,
+    pub shipping: Option<Timestamp>,
+}
+
 /// Upserts `order` idempotently on (channel, order id), its lines, and a history row when
 /// its normalized status changed. Runs inside the caller's transaction; returns the order's
 /// row id and what changed.
@@ -30,12 +38,12 @@ pub fn ingest(
     tx: &Transaction<'_>,
     channel: &str,
     order: &Order,
-    deadline: Option<Timestamp>,
+    deadlines: Deadlines,
     now: &str,
 ) -> Result<(i64, Ingested)> {
     let payload = serde_json::to_string(order).map_err(|e| StoreError::Data(e.to_string()))?;
-    let deadline = deadline.map(super::time_text);
-    let shipping_deadline = order.shipping_deadline.map(super::time_text);
+    let deadline = deadlines.acceptance.map(super::time_text);
+    let shipping_deadline = deadlines.shipping.map(super::time_text);
     let previous = find(tx, channel, &order.id)?;
     let status = order.state.status.as_str();
     let (order_pk, outcome) = match previous {

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, params};
 
 use super::Result;
-use super::shipments::{Confirmation, Units, from_json, to_json};
+use super::requested::{Confirmation, Units, from_json, to_json};
 use super::state::StoredState;
 
 /// What [`record`] did: `true` when new.

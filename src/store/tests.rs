@@ -223,7 +223,7 @@ fn processes_opening_a_fresh_database_at_once_all_succeed() {
 fn one_order(conn: &mut Connection) -> i64 {
     let order = crate::domain::test_orders::order(&[("A", 1); 4], 4, None);
     let tx = conn.transaction().unwrap();
-    let (pk, _) = orders::ingest(&tx, "lm", &order, None, &now_text()).unwrap();
+    let (pk, _) = orders::ingest(&tx, "lm", &order, Default::default(), &now_text()).unwrap();
     tx.commit().unwrap();
     pk
 }

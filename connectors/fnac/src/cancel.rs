@@ -5,7 +5,8 @@
 use vigie_connector::{ConnectorError, Repeat, SellerCancel};
 
 use crate::client::{Transport, root_failure};
-use crate::orders::{check_order_id, check_order_result, detail_id, order_results};
+use crate::orders::{check_order_id, detail_id};
+use crate::update::{check_order_result, order_results};
 use crate::xml::Element;
 
 /// The XSD's `refund_reason` values.

@@ -3,17 +3,15 @@
 
 use std::collections::HashSet;
 
-use serde::Deserialize;
 use vigie_connector::{ConnectorError, OrderBatch, OrderDecision, Timestamp};
 
-use crate::client::{Transport, to_error};
+use crate::client::Transport;
 use crate::incidents;
 use crate::pages::read_pages;
 use crate::update::{self, OrderUpdate};
+use crate::xml::Element;
 use crate::xml::order::read_order;
-use crate::xml::read::failed_status;
 use crate::xml::write::date_time;
-use crate::xml::{Element, Envelope, WireError};
 
 /// `orders_fnac_id` holds at most 50 ids.
 const IDS_PER_QUERY: usize = 50;
@@ -132,25 +130,6 @@ where
     Ok(batch)
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct WireOrderResult {
-    #[serde(rename = "@status")]
-    status_attribute: Option<String>,
-    status: Option<String>,
-    pub order_id: Option<String>,
-    error: Vec<WireError>,
-    order_detail: Vec<WireLineResult>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct WireLineResult {
-    order_detail_id: Option<String>,
-    status: Option<String>,
-    error: Vec<WireError>,
-}
-
 /// Accepts or refuses the orders, each in one `accept_order`, batched by [`update::send`].
 pub(crate) async fn decide(
     t: &Transport,
@@ -208,60 +187,4 @@ pub(crate) fn check_order_id(order_id: &str) -> Result<(), ConnectorError> {
             "{order_id:?} is not a Fnac order id (13 characters)"
         )))
     }
-}
-
-/// The per-order answers of an `orders_update`.
-pub(crate) fn order_results(doc: &Envelope) -> Vec<WireOrderResult> {
-    doc.all("order").filter_map(|c| c.parse().ok()).collect()
-}
-
-pub(crate) fn check_order_result(
-    order_id: &str,
-    result: &WireOrderResult,
-) -> Result<(), ConnectorError> {
-    let mut failures: Vec<(String, &WireError)> = result
-        .error
-        .iter()
-        .filter(|e| e.is_failure() || failed_status(result.status.as_deref()))
-        .map(|e| (format!("order {order_id}"), e))
-        .collect();
-    for line in &result.order_detail {
-        let label = format!(
-            "order {order_id} line {}",
-            line.order_detail_id.as_deref().unwrap_or("?").trim()
-        );
-        for error in &line.error {
-            if error.is_failure() || failed_status(line.status.as_deref()) {
-                failures.push((label.clone(), error));
-            }
-        }
-        if line.error.is_empty() && failed_status(line.status.as_deref()) {
-            return Err(ConnectorError::permanent(format!(
-                "{label}: refused without detail"
-            )));
-        }
-    }
-    // One wrong-state error means the order moved on: the engine re-reads it.
-    if let Some((label, error)) = failures.iter().find(|(_, e)| e.is_wrong_state()) {
-        return Err(ConnectorError::AlreadyDone(format!(
-            "{label}: {}",
-            error.describe()
-        )));
-    }
-    if let Some((label, error)) = failures.first() {
-        return Err(match to_error(error) {
-            ConnectorError::Permanent { code, message } => ConnectorError::Permanent {
-                code,
-                message: format!("{label}: {message}"),
-            },
-            other => other,
-        });
-    }
-    if failed_status(result.status.as_deref()) || failed_status(result.status_attribute.as_deref())
-    {
-        return Err(ConnectorError::permanent(format!(
-            "order {order_id}: refused without detail"
-        )));
-    }
-    Ok(())
 }

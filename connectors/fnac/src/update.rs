@@ -4,8 +4,11 @@
 use vigie_connector::{ConnectorError, Repeat};
 
 use crate::client::{Transport, root_failure};
-use crate::orders::{check_order_result, order_results};
-use crate::xml::Element;
+use serde::Deserialize;
+
+use crate::client::to_error;
+use crate::xml::read::failed_status;
+use crate::xml::{Element, Envelope, WireError};
 
 /// Fnac takes at most 25 orders per `orders_update` (ERR_105 above).
 pub const MAX_ORDERS_PER_UPDATE: usize = 25;
@@ -75,4 +78,79 @@ fn take_batch(ready: &mut Vec<Ready>) -> Vec<Ready> {
     }
     *ready = rest;
     batch
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct WireOrderResult {
+    #[serde(rename = "@status")]
+    status_attribute: Option<String>,
+    status: Option<String>,
+    pub order_id: Option<String>,
+    error: Vec<WireError>,
+    order_detail: Vec<WireLineResult>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct WireLineResult {
+    order_detail_id: Option<String>,
+    status: Option<String>,
+    error: Vec<WireError>,
+}
+
+/// The per-order answers of an `orders_update`.
+pub(crate) fn order_results(doc: &Envelope) -> Vec<WireOrderResult> {
+    doc.all("order").filter_map(|c| c.parse().ok()).collect()
+}
+
+pub(crate) fn check_order_result(
+    order_id: &str,
+    result: &WireOrderResult,
+) -> Result<(), ConnectorError> {
+    let mut failures: Vec<(String, &WireError)> = result
+        .error
+        .iter()
+        .filter(|e| e.is_failure() || failed_status(result.status.as_deref()))
+        .map(|e| (format!("order {order_id}"), e))
+        .collect();
+    for line in &result.order_detail {
+        let label = format!(
+            "order {order_id} line {}",
+            line.order_detail_id.as_deref().unwrap_or("?").trim()
+        );
+        for error in &line.error {
+            if error.is_failure() || failed_status(line.status.as_deref()) {
+                failures.push((label.clone(), error));
+            }
+        }
+        if line.error.is_empty() && failed_status(line.status.as_deref()) {
+            return Err(ConnectorError::permanent(format!(
+                "{label}: refused without detail"
+            )));
+        }
+    }
+    // One wrong-state error means the order moved on: the engine re-reads it.
+    if let Some((label, error)) = failures.iter().find(|(_, e)| e.is_wrong_state()) {
+        return Err(ConnectorError::AlreadyDone(format!(
+            "{label}: {}",
+            error.describe()
+        )));
+    }
+    if let Some((label, error)) = failures.first() {
+        return Err(match to_error(error) {
+            ConnectorError::Permanent { code, message } => ConnectorError::Permanent {
+                code,
+                message: format!("{label}: {message}"),
+            },
+            other => other,
+        });
+    }
+    if failed_status(result.status.as_deref()) || failed_status(result.status_attribute.as_deref())
+    {
+        return Err(ConnectorError::permanent(format!(
+            "order {order_id}: refused without detail"
+        )));
+    }
+    Ok(())
 }

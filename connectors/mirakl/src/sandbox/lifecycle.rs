@@ -4,8 +4,8 @@
 
 use jiff::Timestamp;
 
+use super::SandboxLine;
 use super::state::{Refusal, State};
-use super::{SandboxLine, TakenBack};
 
 /// States whose line can still be cancelled: not shipped yet.
 const CANCELLABLE: [&str; 4] = [
@@ -29,9 +29,9 @@ impl State {
             if !CANCELLABLE.contains(&line.state.as_str()) {
                 return Err(invalid_state(line));
             }
-            let left = line.quantity - taken(line);
+            let left = line.quantity - line.taken();
             let quantity = quantity.min(left);
-            take_back(line, false, quantity, reason_code);
+            line.take_back(false, quantity, reason_code);
             if quantity == left {
                 line.state = "CANCELED".into();
                 line.reason_code = Some(reason_code.to_owned());
@@ -50,8 +50,8 @@ impl State {
             if !REFUNDABLE.contains(&line.state.as_str()) {
                 return Err(invalid_state(line));
             }
-            let quantity = line.quantity - taken(line);
-            take_back(line, true, quantity, reason_code);
+            let quantity = line.quantity - line.taken();
+            line.take_back(true, quantity, reason_code);
             line.state = "REFUNDED".into();
             Ok(())
         })
@@ -109,22 +109,6 @@ impl State {
         order.updated_at = Timestamp::now();
         Ok(())
     }
-}
-
-/// Units of the line already cancelled or refunded.
-pub(super) fn taken(line: &SandboxLine) -> u32 {
-    line.taken_back.iter().map(|t| t.quantity).sum()
-}
-
-pub(super) fn take_back(line: &mut SandboxLine, refund: bool, quantity: u32, reason_code: &str) {
-    let kind = if refund { "R" } else { "C" };
-    line.taken_back.push(TakenBack {
-        id: format!("{kind}-{}-{}", line.id, line.taken_back.len() + 1),
-        refund,
-        quantity,
-        reason_code: reason_code.to_owned(),
-        at: Timestamp::now(),
-    });
 }
 
 fn invalid_state(line: &SandboxLine) -> Refusal {

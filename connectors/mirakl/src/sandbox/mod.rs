@@ -206,6 +206,24 @@ pub struct SandboxLine {
     pub before_incident: Option<String>,
 }
 
+impl SandboxLine {
+    /// Units of the line already cancelled or refunded.
+    fn taken(&self) -> u32 {
+        self.taken_back.iter().map(|t| t.quantity).sum()
+    }
+
+    fn take_back(&mut self, refund: bool, quantity: u32, reason_code: &str) {
+        let kind = if refund { "R" } else { "C" };
+        self.taken_back.push(TakenBack {
+            id: format!("{kind}-{}-{}", self.id, self.taken_back.len() + 1),
+            refund,
+            quantity,
+            reason_code: reason_code.to_owned(),
+            at: Timestamp::now(),
+        });
+    }
+}
+
 /// One entry of a line's `cancelations[]` (`refund: false`) or `refunds[]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TakenBack {

@@ -8,7 +8,6 @@ use jiff::{SignedDuration, Timestamp};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::lifecycle::{take_back, taken};
 use super::{
     Faults, LEADTIME_TO_SHIP_DAYS, OrderSpec, SandboxLine, SandboxOptions, SandboxOrder,
     SentMessage, StockImport, StockImportLine, Tracking,
@@ -348,7 +347,7 @@ impl State {
                 .iter_mut()
                 .find(|l| &l.id == line_id)
                 .filter(|l| {
-                    l.state == "SHIPPING" && *quantity > 0 && *quantity <= l.quantity - taken(l)
+                    l.state == "SHIPPING" && *quantity > 0 && *quantity <= l.quantity - l.taken()
                 })
                 .ok_or_else(|| {
                     Refusal::new(
@@ -360,8 +359,8 @@ impl State {
                     )
                 })?;
             // Listed in the line's `cancelations[]`; `quantity` stays what was ordered.
-            take_back(line, false, *quantity, reason);
-            if taken(line) == line.quantity {
+            line.take_back(false, *quantity, reason);
+            if line.taken() == line.quantity {
                 line.state = "CANCELED".into();
             }
             if order
