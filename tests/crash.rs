@@ -1,5 +1,5 @@
-//! Crash consistency: the real daemon runs against both sandboxes while about a thousand
-//! orders arrive on shared, scarce SKUs; it is killed with SIGKILL at seeded random moments
+//! Crash consistency: the real daemon runs against the three sandboxes while about a
+//! thousand orders arrive on shared, scarce SKUs (a few dozen of them on Amazon); it is killed with SIGKILL at seeded random moments
 //! twenty times and restarted each time, then left to settle and stopped with SIGTERM.
 //!
 //! What DESIGN section 2 promises is then checked from the outside (what the marketplaces
@@ -9,12 +9,16 @@
 //! - one decision per line: no line ever received two different decisions, no order was both
 //!   accepted and refused, and the marketplace's final state is the store's decision;
 //! - no oversell: per SKU, units of lines accepted on the marketplaces <= snapshot - buffer;
+//! - Amazon: every order reserved exactly once, every refusal's acknowledgement feed sent at
+//!   most once per order, and no quantity pushed to Amazon above what the ledger allows;
 //! - one message per (order, event, destination): at most one customer message per order
 //!   and event on each marketplace, exactly one for every outbox row 'sent';
 //! - every send cut by a kill is 'uncertain' with a `notification_uncertain` alert, stored
 //!   and delivered to the on-call webhook, and never re-sent; so is every message that a
 //!   marketplace took and then answered 500 (`MESSAGES_FAILED_AFTER_TAKING` of them).
 
+#[path = "crash/amazon.rs"]
+mod amazon;
 #[path = "crash/checks.rs"]
 mod checks;
 mod common;
@@ -71,6 +75,8 @@ const STOCK: [(&str, u32); 12] = [
     ("SOFA-01", 1),
     ("BED-01", 1),
 ];
+/// The share of orders placed on Amazon: a few dozen, enough for races on scarce SKUs.
+const ON_AMAZON: f64 = 0.04;
 const EVENTS: [&str; 6] = [
     "received",
     "delayed",
@@ -81,7 +87,8 @@ const EVENTS: [&str; 6] = [
 ];
 
 /// Seeded orders: one or two distinct SKUs, 1 to 3 units, mostly shipped to France; one in
-/// twenty to Germany, which the rules flag (country_not_allowed).
+/// twenty to Germany, which the rules flag (country_not_allowed), never on Amazon: there a
+/// flagged order keeps its units until the seller acts, which no one does here.
 fn plan(rng: &mut Rng) -> Vec<(Marketplace, NewOrder)> {
     (0..ORDERS)
         .map(|_| {
@@ -96,7 +103,9 @@ fn plan(rng: &mut Rng) -> Vec<(Marketplace, NewOrder)> {
                     order = order.line(sku, rng.range(1, 4) as u32, Decimal::new(cents, 2));
                 }
             }
-            let on = if rng.chance(0.55) {
+            let on = if !flagged && rng.chance(ON_AMAZON) {
+                Marketplace::Amazon
+            } else if rng.chance(0.55) {
                 Marketplace::Mirakl
             } else {
                 Marketplace::Fnac
@@ -107,7 +116,8 @@ fn plan(rng: &mut Rng) -> Vec<(Marketplace, NewOrder)> {
 }
 
 /// Places the planned orders at the arrival rate; every hundred orders, ships a fifth of the
-/// accepted ones and has Fnac customers cancel some flagged (never accepted) orders.
+/// accepted ones and has Fnac customers cancel some flagged (never accepted) orders. Amazon
+/// sells only what it lists: an Amazon order its listing cannot cover goes to Mirakl.
 async fn feed(
     markets: Arc<Marketplaces>,
     orders: Vec<(Marketplace, NewOrder)>,
@@ -116,7 +126,16 @@ async fn feed(
     let mut rng = Rng::new(seed);
     let mut flagged_fnac = Vec::new();
     let mut cancelled = BTreeSet::new();
-    for (i, (on, order)) in orders.into_iter().enumerate() {
+    for (i, (mut on, order)) in orders.into_iter().enumerate() {
+        let listed = |l: &vigie_testkit::orders::NewLine| {
+            markets
+                .amazon
+                .quantity(&l.sku)
+                .is_some_and(|q| q >= l.quantity)
+        };
+        if on == Marketplace::Amazon && !order.lines.iter().all(listed) {
+            on = Marketplace::Mirakl;
+        }
         let id = markets.place(on, &order);
         if on == Marketplace::Fnac && order.country == "DEU" {
             flagged_fnac.push(id);
@@ -152,8 +171,9 @@ async fn feed(
     cancelled
 }
 
-/// Both channels through the proxies, limits raised so the kills, not the limits, pace the
-/// run; every customer event sent through the marketplaces' messaging.
+/// Mirakl and Fnac through the proxies, limits raised so the kills, not the limits, pace the
+/// run, and Amazon on its sandbox; every customer event sent through the messaging of
+/// Mirakl and Fnac (Amazon's allows only a delay: not what this test is about).
 fn config(rig: &Rig) -> String {
     let events = EVENTS.map(|e| format!("\"{e}\"")).join(", ");
     let channels = rig.channels(
@@ -161,9 +181,10 @@ fn config(rig: &Rig) -> String {
         r#"{ orders_per_minute = 6000, stock_imports_per_minute = 6000, stock_status_every = "100ms" }"#,
         "{ requests_per_minute = 60000 }",
     );
+    let amazon = rig.amazon_channel(POLL);
     let alerts_webhook = rig.alerts_webhook();
     format!(
-        r#"{channels}
+        r#"{channels}{amazon}
 [inventory]
 source = "manual"
 safety_buffer = {SAFETY_BUFFER}
@@ -335,6 +356,8 @@ async fn crash_twenty_sigkills_lose_and_duplicate_nothing() {
     let decided = checks::no_order_lost(&outcome, &cancelled);
     let calls = checks::one_decision_per_line(&outcome);
     let sold = checks::no_oversell(&outcome);
+    let on_amazon = amazon::reserved_once_refused_once(&outcome);
+    let amazon_offers = amazon::pushes_within_ledger(&outcome);
     let sent = messages::one_per_event(&outcome);
     let cut = messages::interrupted_sends_are_uncertain(&outcome, &sent, &lives);
 
@@ -353,6 +376,11 @@ async fn crash_twenty_sigkills_lose_and_duplicate_nothing() {
         calls.or21_calls, calls.or21_orders, calls.or21_invalid_state, calls.fnac_update_calls
     );
     println!("  units sold per SKU: {sold:?}");
+    println!(
+        "  amazon: {} orders, {} refused, {} acknowledgement feeds; per SKU (last pushed, \
+         ledger allows, Amazon lists): {amazon_offers:?}",
+        on_amazon.orders, on_amazon.refused, on_amazon.feeds
+    );
     println!("  outbox (marketplace route) by state: {:?}", sent.states);
     println!(
         "  kills that cut a send in flight at the marketplace: {}/{KILLS}; requests cut: {}; \

@@ -13,6 +13,9 @@ use crate::common::{Setup, vigie};
 use crate::received::{fnac_decisions, mirakl_decisions};
 use crate::{ORDERS, SAFETY_BUFFER, STOCK};
 
+/// The Amazon channel's name (see `Rig::amazon_channel`).
+pub const AMAZON: &str = "amazon-fr";
+
 /// (channel, order, line).
 type LineKey = (String, String, String);
 /// A line as the marketplace holds it: sku, quantity, accepted there, its raw state.
@@ -54,6 +57,15 @@ impl<'a> Outcome<'a> {
                 );
             }
         }
+        // Amazon has no acceptance: an item is sold unless cancelled.
+        for o in rig.markets.amazon.orders() {
+            for i in &o.items {
+                market_lines.insert(
+                    (AMAZON.into(), o.id.clone(), i.id.clone()),
+                    (i.sku.clone(), i.quantity, !i.cancelled, o.status.clone()),
+                );
+            }
+        }
         Self {
             rig,
             listed,
@@ -80,7 +92,11 @@ pub fn no_order_lost(o: &Outcome, cancelled: &BTreeSet<String>) -> BTreeMap<Stri
         .collect();
     let mirakl_orders = o.rig.markets.mirakl.orders();
     let fnac_orders = o.rig.markets.fnac.orders();
-    assert_eq!(mirakl_orders.len() + fnac_orders.len(), ORDERS);
+    let amazon_orders = o.rig.markets.amazon.orders();
+    assert_eq!(
+        mirakl_orders.len() + fnac_orders.len() + amazon_orders.len(),
+        ORDERS
+    );
     assert_eq!(o.listed.len(), ORDERS, "orders listed vs placed");
     for order in &mirakl_orders {
         assert!(
@@ -93,6 +109,13 @@ pub fn no_order_lost(o: &Outcome, cancelled: &BTreeSet<String>) -> BTreeMap<Stri
         assert!(
             listed.contains(&("fnac", order.id.as_str())),
             "Fnac order {} lost",
+            order.id
+        );
+    }
+    for order in &amazon_orders {
+        assert!(
+            listed.contains(&(AMAZON, order.id.as_str())),
+            "Amazon order {} lost",
             order.id
         );
     }

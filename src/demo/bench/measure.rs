@@ -28,9 +28,11 @@ pub(super) struct Figures {
     /// From the first order placed to the last one accepted.
     pub span_secs: f64,
     pub wall_secs: f64,
-    /// Time to accept, by the order's marketplace.
+    /// Time to accept, by the order's marketplace; on Amazon, which has no acceptance step,
+    /// time to the reservation.
     pub accept_waits: Samples,
-    /// Time for the stock to reach the other channel, by the order's marketplace.
+    /// Time for the stock to reach the other channel (from Amazon, both others), by the
+    /// order's marketplace.
     pub propagation: Samples,
     /// Accepted order lines whose SKU never reached the other channel after the order.
     pub unpropagated: usize,
@@ -42,7 +44,7 @@ pub(super) struct Figures {
     pub usage: Usage,
 }
 
-/// Times in seconds, sorted: all of them, and by marketplace ("Mirakl", "Fnac").
+/// Times in seconds, sorted: all of them, and by marketplace ("Mirakl", "Fnac", "Amazon").
 #[derive(Debug, Default)]
 pub(super) struct Samples {
     pub all: Vec<f64>,
@@ -70,7 +72,11 @@ impl Samples {
 type Pushes = HashMap<String, Vec<Timestamp>>;
 
 pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow::Result<Figures> {
-    let Marketplaces { mirakl, fnac, .. } = &rig.markets;
+    let Marketplaces {
+        mirakl,
+        fnac,
+        amazon,
+    } = &rig.markets;
     let outside = report::Outside::gather(&rig.markets);
     let mut created: HashMap<String, Timestamp> = HashMap::new();
     // When Mirakl received the OR21 that accepted the order; vigie records the confirmation
@@ -84,6 +90,11 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
     }
     for o in fnac.orders() {
         created.insert(o.id, o.created_at);
+    }
+    // The sandbox stamps Amazon's orders in the past so that they show at once.
+    let amazon_lag = amazon.options().stamp_behind;
+    for o in amazon.orders() {
+        created.insert(o.id, o.created + amazon_lag);
     }
     let mut mirakl_pushes = Pushes::new();
     for import in mirakl.stock_imports() {
@@ -119,19 +130,22 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
         let Some(&placed_at) = created.get(&row.order_id) else {
             continue;
         };
-        let market = if row.channel == "fnac" {
-            "Fnac"
-        } else {
-            "Mirakl"
+        let market = match row.channel.as_str() {
+            "fnac" => "Fnac",
+            "amazon-fr" => "Amazon",
+            _ => "Mirakl",
         };
         if waited.insert(&row.order_id) {
             *accepted_per_channel.entry(row.channel.clone()).or_default() += 1;
             // Fnac answers orders_update with the outcome, so vigie's confirmation is the
-            // marketplace's acceptance there.
-            let accepted_at = mirakl_accepted
-                .get(&row.order_id)
-                .copied()
-                .unwrap_or(row.confirmed_at);
+            // marketplace's acceptance there; Amazon has none, its units are held when seen.
+            let accepted_at = match market {
+                "Amazon" => row.seen_at,
+                _ => mirakl_accepted
+                    .get(&row.order_id)
+                    .copied()
+                    .unwrap_or(row.confirmed_at),
+            };
             figures
                 .accept_waits
                 .add(market, seconds(placed_at, accepted_at));
@@ -139,12 +153,12 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
             last_accepted =
                 Some(last_accepted.map_or(row.confirmed_at, |t| t.max(row.confirmed_at)));
         }
-        let other = if row.channel == "fnac" {
-            &mirakl_pushes
-        } else {
-            &fnac_pushes
+        let others: &[&Pushes] = match market {
+            "Fnac" => &[&mirakl_pushes],
+            "Amazon" => &[&mirakl_pushes, &fnac_pushes],
+            _ => &[&fnac_pushes],
         };
-        match first_at_or_after(other.get(&row.sku), row.seen_at) {
+        match reached_all(others, &row.sku, row.seen_at) {
             Some(at) => figures.propagation.add(market, seconds(placed_at, at)),
             None => figures.unpropagated += 1,
         }
@@ -195,6 +209,17 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
         ),
     );
     Ok(figures)
+}
+
+/// When every one of the `others` channels had received `sku` at or after `at`: the latest
+/// of their first pushes, or `None` if one never received it.
+fn reached_all(others: &[&Pushes], sku: &str, at: Timestamp) -> Option<Timestamp> {
+    others
+        .iter()
+        .map(|pushes| first_at_or_after(pushes.get(sku), at))
+        .collect::<Option<Vec<_>>>()?
+        .into_iter()
+        .max()
 }
 
 /// The first of the `sorted` times at or after `at`.
@@ -265,5 +290,25 @@ mod tests {
         assert_eq!(first_at_or_after(Some(&pushes), t(6)), Some(t(9)));
         assert_eq!(first_at_or_after(Some(&pushes), t(10)), None);
         assert_eq!(first_at_or_after(None, t(0)), None);
+    }
+
+    #[test]
+    fn an_amazon_order_has_propagated_once_both_other_channels_received_it() {
+        let t = |s: i64| Timestamp::from_second(1_700_000_000 + s).unwrap();
+        let mirakl = Pushes::from([("A".to_owned(), vec![t(3), t(8)])]);
+        let fnac = Pushes::from([("A".to_owned(), vec![t(5)]), ("B".to_owned(), vec![t(1)])]);
+        assert_eq!(reached_all(&[&mirakl, &fnac], "A", t(2)), Some(t(5)));
+        assert_eq!(reached_all(&[&mirakl, &fnac], "A", t(4)), Some(t(8)));
+        assert_eq!(
+            reached_all(&[&mirakl, &fnac], "A", t(6)),
+            None,
+            "Fnac never did"
+        );
+        assert_eq!(
+            reached_all(&[&mirakl, &fnac], "B", t(0)),
+            None,
+            "Mirakl never did"
+        );
+        assert_eq!(reached_all(&[&fnac], "B", t(0)), Some(t(1)));
     }
 }

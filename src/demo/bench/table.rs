@@ -111,9 +111,9 @@ pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> Stri
     row("time to accept, p50 / p99", "", &|_, f| {
         pair(&f.accept_waits.all, " s")
     });
-    for label in ["Mirakl", "Fnac"] {
+    for label in ["Mirakl", "Fnac", "Amazon"] {
         row(
-            &format!("- {label} orders"),
+            &format!("- {label} orders{}", reserved_when_seen(label)),
             "p99 <= poll interval + 2 s",
             &|s, f| {
                 let mut cell = pair(f.accept_waits.of(label), " s");
@@ -170,7 +170,11 @@ pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> Stri
             cell
         },
     );
-    for (from, to) in [("Mirakl", "Fnac"), ("Fnac", "Mirakl")] {
+    for (from, to) in [
+        ("Mirakl", "Fnac"),
+        ("Fnac", "Mirakl"),
+        ("Amazon", "Mirakl and Fnac"),
+    ] {
         row(&format!("- {from} order to {to}"), "", &|_, f| {
             pair(f.propagation.of(from), " s")
         });
@@ -195,10 +199,59 @@ pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> Stri
     out
 }
 
+/// Amazon has no acceptance step: its orders' wait is to the reservation.
+fn reserved_when_seen(market: &str) -> &'static str {
+    if market == "Amazon" {
+        " (to the reservation)"
+    } else {
+        ""
+    }
+}
+
 /// "p50 / p99" of sorted values.
 fn pair(sorted: &[f64], unit: &str) -> String {
     match (percentile(sorted, 0.5), percentile(sorted, 0.99)) {
         (Some(p50), Some(p99)) => format!("{p50:.2}{unit} / {p99:.2}{unit}"),
         _ => "-".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::demo::bench::{Options, Which};
+
+    #[test]
+    fn the_table_has_amazon_rows() {
+        let machine = Machine {
+            date: "today".into(),
+            cores: 2,
+            cpu: "cpu".into(),
+            rustc: "rustc".into(),
+            load_before: "0".into(),
+        };
+        let options = Options {
+            which: Which::Cadence,
+            orders: 10,
+            rate: 5,
+            cadence_orders: 4,
+            cadence_minutes: 1,
+            burst_orders: 6,
+            fast_poll: Duration::from_millis(250),
+            out: None,
+            keep: false,
+        };
+        let scenario = Scenario::cadence(&options).unwrap();
+        let table = render(&machine, &[(scenario, Figures::default())]);
+        assert!(
+            table.contains("| - Amazon orders (to the reservation) |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| - Amazon order to Mirakl and Fnac |"),
+            "{table}"
+        );
     }
 }

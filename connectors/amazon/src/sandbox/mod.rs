@@ -273,6 +273,18 @@ impl AmazonSandbox {
         self.state().feeds.clone()
     }
 
+    /// How many order-acknowledgement feeds named each order, whatever became of them: a
+    /// refusal sent twice shows as 2.
+    pub fn acknowledgements_per_order(&self) -> BTreeMap<String, usize> {
+        let mut per_order = BTreeMap::new();
+        for feed in &self.state().feeds {
+            if let Some(order) = state::acknowledged_order(feed) {
+                *per_order.entry(order.to_owned()).or_default() += 1;
+            }
+        }
+        per_order
+    }
+
     /// Every `unexpectedProblem` message: (order id, text).
     pub fn messages(&self) -> Vec<(String, String)> {
         self.state().messages.clone()

@@ -941,6 +941,13 @@ fn xml_report(errors: &[String]) -> String {
     )
 }
 
+/// The order an order-acknowledgement feed is about.
+pub fn acknowledged_order(feed: &SandboxFeed) -> Option<&str> {
+    (feed.feed_type == crate::decide::CANCEL_FEED)
+        .then(|| between(&feed.content, "<AmazonOrderID>", "</AmazonOrderID>"))
+        .flatten()
+}
+
 fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
     let start = text.find(open)? + open.len();
     let end = text[start..].find(close)? + start;
