@@ -145,6 +145,14 @@ async fn the_last_unit_sold_on_mirakl_cancels_the_amazon_order_and_zeroes_amazon
     let orders = orders(&setup).await;
     assert_eq!(decision_of(&orders, "amazon-fr", &on_amazon), "refuse");
     assert_eq!(last_pushed_to_fnac(&rig, "LAST"), Some(0));
+
+    // Cancelling put the unit back on Amazon's listing: vigie takes it off again.
+    cycles(&setup).await;
+    assert_eq!(
+        rig.markets.amazon.quantity("LAST"),
+        Some(0),
+        "the unit Amazon gave back on cancelling is offered nowhere"
+    );
 }
 
 /// Polls `done` every 20 ms until it holds; panics after a minute.

@@ -12,7 +12,7 @@ use crate::domain::alerts::{Alert, AlertKind};
 use crate::events::OrderEvent;
 use crate::store::decisions::{self, Outcome, Pending};
 use crate::store::reservations::{self, ReservationState};
-use crate::store::{self, alerts, orders};
+use crate::store::{self, alerts, orders, pushes};
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Acted {
@@ -98,13 +98,16 @@ async fn execute(channel: &Channel, ctx: &Context) -> Result<Acted, Error> {
 
 /// The marketplace has vigie's decision: accepted units are confirmed, and the customer's
 /// `accepted` or `refused` message is queued in the same transaction (the next poll would
-/// queue it too; the outbox keeps one).
+/// queue it too; the outbox keeps one). A marketplace puts a refused line's units back on its
+/// listing (Amazon, Mirakl), so what vigie last told it of those SKUs no longer holds: it is
+/// forgotten, and the next push sends them again.
 async fn confirmed(channel: &Channel, ctx: &Context, decision: &Pending) -> Result<(), Error> {
     let (name, config, order_pk) = (
         channel.name().to_owned(),
         ctx.config.clone(),
         decision.order_pk,
     );
+    let sku_map = channel.config.current_sku_map();
     let seen_for = ctx
         .store
         .call(move |conn| {
@@ -125,6 +128,18 @@ async fn confirmed(channel: &Channel, ctx: &Context, decision: &Pending) -> Resu
                 OrderEvent::Accepted
             };
             let order = orders::payload(&tx, order_pk)?;
+            let refused: Vec<(String, i64)> = order
+                .lines
+                .iter()
+                .filter(|l| !accepted.contains(&l.id))
+                .map(|l| (l.sku.clone(), 0))
+                .collect();
+            let listed: Vec<String> = sku_map
+                .offers(&refused)
+                .into_iter()
+                .map(|(sku, _)| sku)
+                .collect();
+            pushes::forget(&tx, &name, &listed)?;
             delivery::enqueue(&tx, &config, &name, order_pk, event, &order, &now)?;
             let seen_for = orders::seen_for(&tx, order_pk)?;
             tx.commit()?;

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use rusqlite::OptionalExtension;
+
 use crate::checks::{AMAZON, Outcome};
 use crate::{SAFETY_BUFFER, STOCK};
 
@@ -83,9 +85,10 @@ pub fn reserved_once_refused_once(o: &Outcome) -> AmazonOrders {
 
 /// Per SKU, the quantity vigie last pushed to Amazon is at most what the ledger allows once
 /// the daemon stopped: on hand, less the units reserved, less the safety buffer. Returns
-/// (last pushed, allowed, Amazon's listing) per SKU: the listing may be higher, as Amazon
-/// gives back the units of an order vigie cancelled (see the report of this change).
-pub fn pushes_within_ledger<'a>(o: &Outcome) -> BTreeMap<&'a str, (i64, i64, u32)> {
+/// (last pushed, allowed, Amazon's listing) per SKU. Amazon gives back the units of an order
+/// vigie cancelled, so vigie forgets what it pushed of them and pushes again: a SKU with no
+/// recorded push was refused last, and its listing may be higher until that next push.
+pub fn pushes_within_ledger<'a>(o: &Outcome) -> BTreeMap<&'a str, (Option<i64>, i64, u32)> {
     let mut offers = BTreeMap::new();
     for (sku, _) in STOCK {
         let allowed: i64 = o
@@ -99,18 +102,21 @@ pub fn pushes_within_ledger<'a>(o: &Outcome) -> BTreeMap<&'a str, (i64, i64, u32
             )
             .unwrap();
         let allowed = allowed.max(0);
-        let pushed: i64 = o
+        let pushed: Option<i64> = o
             .conn
             .query_row(
                 "SELECT quantity FROM stock_pushed WHERE channel = ?1 AND sku = ?2",
                 [AMAZON, sku],
                 |r| r.get(0),
             )
-            .unwrap_or_else(|e| panic!("{sku} never pushed to Amazon: {e}"));
-        assert!(
-            pushed <= allowed,
-            "vigie last pushed {pushed} of {sku} to Amazon, the ledger allows {allowed}"
-        );
+            .optional()
+            .unwrap();
+        if let Some(pushed) = pushed {
+            assert!(
+                pushed <= allowed,
+                "vigie last pushed {pushed} of {sku} to Amazon, the ledger allows {allowed}"
+            );
+        }
         let listed = o.rig.markets.amazon.quantity(sku).unwrap_or(0);
         offers.insert(sku, (pushed, allowed, listed));
     }
