@@ -17,6 +17,8 @@ use crate::store::{self, alerts, orders, pushes};
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Acted {
     pub confirmed: usize,
+    /// A refusal was confirmed: what those SKUs were last pushed as is forgotten.
+    pub push_again: bool,
     /// The marketplace says these orders were already decided: re-read them.
     pub reread: Vec<String>,
     /// Rejected for good; a human must look (the order stays in the store as decided).
@@ -24,19 +26,20 @@ struct Acted {
 }
 
 /// Sends the committed decisions; re-reads what the marketplace says was already decided.
-/// Returns how many were confirmed and whether the re-read moved stock.
+/// Returns how many were confirmed and whether quantities must be pushed (the re-read moved
+/// stock, or a refusal made a listing's count unknown).
 pub async fn run(channel: &Channel, ctx: &Context) -> Result<(usize, bool), Error> {
     let acted = execute(channel, ctx).await?;
     for (order, why) in &acted.failed {
         tracing::error!(order, "the marketplace rejected vigie's decision: {why}");
     }
     if acted.reread.is_empty() {
-        return Ok((acted.confirmed, false));
+        return Ok((acted.confirmed, acted.push_again));
     }
     // Already decided on the marketplace (a previous run, the back office): take its word.
     let fresh = channel.marketplace.orders_by_id(&acted.reread).await?;
     let reread = ingest::run(channel, ctx, fresh, Vec::new()).await?;
-    Ok((acted.confirmed, reread.stock_moved))
+    Ok((acted.confirmed, acted.push_again || reread.stock_moved))
 }
 
 /// Decisions sent per call to the connector (which batches them as its marketplace allows),
@@ -65,7 +68,7 @@ async fn execute(channel: &Channel, ctx: &Context) -> Result<Acted, Error> {
         for (decision, outcome) in chunk.iter().zip(outcomes) {
             match outcome {
                 Ok(()) => {
-                    confirmed(channel, ctx, decision).await?;
+                    acted.push_again |= confirmed(channel, ctx, decision).await?;
                     acted.confirmed += 1;
                 }
                 Err(ConnectorError::AlreadyDone(_)) => {
@@ -100,15 +103,15 @@ async fn execute(channel: &Channel, ctx: &Context) -> Result<Acted, Error> {
 /// `accepted` or `refused` message is queued in the same transaction (the next poll would
 /// queue it too; the outbox keeps one). A marketplace puts a refused line's units back on its
 /// listing (Amazon, Mirakl), so what vigie last told it of those SKUs no longer holds: it is
-/// forgotten, and the next push sends them again.
-async fn confirmed(channel: &Channel, ctx: &Context, decision: &Pending) -> Result<(), Error> {
+/// forgotten, and the next push sends them again. Returns whether any was.
+async fn confirmed(channel: &Channel, ctx: &Context, decision: &Pending) -> Result<bool, Error> {
     let (name, config, order_pk) = (
         channel.name().to_owned(),
         ctx.config.clone(),
         decision.order_pk,
     );
     let sku_map = channel.config.current_sku_map();
-    let seen_for = ctx
+    let (seen_for, forgot) = ctx
         .store
         .call(move |conn| {
             let now = store::now_text();
@@ -140,15 +143,16 @@ async fn confirmed(channel: &Channel, ctx: &Context, decision: &Pending) -> Resu
                 .map(|(sku, _)| sku)
                 .collect();
             pushes::forget(&tx, &name, &listed)?;
+            let forgot = !listed.is_empty();
             delivery::enqueue(&tx, &config, &name, order_pk, event, &order, &now)?;
             let seen_for = orders::seen_for(&tx, order_pk)?;
             tx.commit()?;
-            Ok(seen_for)
+            Ok((seen_for, forgot))
         })
         .await?;
     metrics::histogram!("vigie_decision_seconds", "channel" => channel.name().to_owned())
         .record(seen_for.as_secs_f64());
-    Ok(())
+    Ok(forgot)
 }
 
 /// The marketplace refused vigie's decision for good: a human decides in its back office.

@@ -405,6 +405,38 @@ async fn items_now(
     Ok(wire.order_items)
 }
 
+/// The `packageReferenceId` of each package Amazon holds for `order_id`.
+pub async fn package_references(
+    api: &Api,
+    budget: &Budget,
+    order_id: &str,
+) -> Result<Vec<String>, ConnectorError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Package {
+        package_reference_id: String,
+    }
+    #[derive(Deserialize)]
+    struct WithPackages {
+        #[serde(default)]
+        packages: Vec<Package>,
+    }
+    let url = api.url(&["orders", "2026-01-01", "orders", order_id]);
+    let query = [("includedData", "PACKAGES".to_owned())];
+    let reply = api
+        .get(Call::safe("getOrder", budget), &url, &query)
+        .await?;
+    let one: OneOrder = client::json("getOrder", &reply)?;
+    let order: WithPackages = serde_json::from_value(one.order).map_err(|e| {
+        ConnectorError::permanent(format!("getOrder: unexpected packages of {order_id}: {e}"))
+    })?;
+    Ok(order
+        .packages
+        .into_iter()
+        .map(|p| p.package_reference_id)
+        .collect())
+}
+
 /// The items of `order_id` whose buyer asked to cancel them.
 pub async fn buyer_cancel_requests(
     api: &Api,

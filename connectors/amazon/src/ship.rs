@@ -8,6 +8,7 @@ use vigie_connector::{Carrier, ConnectorError, Parcel, Timestamp};
 
 use crate::client::{Api, Call};
 use crate::limits::Throttles;
+use crate::orders;
 
 /// The code Amazon takes for a carrier it does not list, with `carrierName`.
 pub const OTHER_CARRIER: &str = "Other";
@@ -121,8 +122,17 @@ pub async fn confirm(
         .await;
     match sent {
         Ok(_) => Ok(()),
+        // Sent before (an answer lost to a crash or a cut): Amazon holds the package under
+        // its reference, which the order's packages show even while other items wait.
         Err(ConnectorError::Permanent { message, .. }) if already_fulfilled(&message) => {
-            Err(ConnectorError::AlreadyDone(message))
+            let reference = package_reference(&parcel.tracking_number);
+            let held =
+                orders::package_references(api, &throttles.get_order, &parcel.order_id).await?;
+            if held.contains(&reference) {
+                Ok(())
+            } else {
+                Err(ConnectorError::AlreadyDone(message))
+            }
         }
         Err(e) => Err(e),
     }

@@ -879,6 +879,17 @@ fn order_json(order: &SandboxOrder, included: &[&str]) -> Value {
             "shipByWindow": {"latestDateTime": (order.created + Duration::from_secs(2 * 86_400)).to_string()},
         });
     }
+    if included.contains(&"PACKAGES") {
+        let packages: Vec<Value> = order
+            .packages
+            .iter()
+            .map(|(reference, carrier, _, tracking)| {
+                json!({"packageReferenceId": reference, "carrier": carrier,
+                       "trackingNumber": tracking})
+            })
+            .collect();
+        value["packages"] = json!(packages);
+    }
     if included.contains(&"PROCEEDS") {
         let total: Decimal = order
             .items

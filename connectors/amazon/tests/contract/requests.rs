@@ -674,6 +674,14 @@ async fn a_parcel_is_confirmed_as_the_model_says_and_a_repeat_is_already_done() 
         json_reply(400, json!({"errors": [{"code": "InvalidInput", "message": "Failed to create package due to not finding a matching package or order already fulfilled"}]})),
     )
     .await;
+    // Amazon holds no package of ours: the order was fulfilled otherwise.
+    answer(
+        &server,
+        "GET",
+        "^/orders/2026-01-01/orders/407-1-1$",
+        json_reply(200, json!({"order": order("407-1-1", "SHIPPED", "SKU-1")})),
+    )
+    .await;
     let amazon = amazon(&server);
     let parcel = |code: Option<&str>| vigie_connector::Parcel {
         order_id: "407-1-1".into(),
@@ -699,11 +707,13 @@ async fn a_parcel_is_confirmed_as_the_model_says_and_a_repeat_is_already_done() 
         "{answers:?}"
     );
     let model = Model::open(model::ORDERS_V0);
-    let sent = api_requests(&server).await;
+    let sent = requests_to(&server, "/orders/v0").await;
     for request in &sent {
         assert_token(request);
         assert_eq!(model.check(request), "confirmShipment");
     }
+    let read = &requests_to(&server, "/orders/2026-01-01").await[0];
+    assert_eq!(Model::open(model::ORDERS).check(read), "getOrder");
     let body: Value = serde_json::from_slice(&sent[0].body).unwrap();
     let detail = &body["packageDetail"];
     assert_eq!(body["marketplaceId"], "A13V1IB3VIYZZH");
@@ -747,4 +757,52 @@ fn a_buyer_cancellation_request_opens_an_incident_and_the_ship_by_window_is_the_
     );
     let deadline: Timestamp = "2026-12-02T23:59:59Z".parse().unwrap();
     assert_eq!(order.shipping_deadline, Some(deadline));
+}
+
+#[tokio::test]
+async fn a_parcel_sent_again_after_a_lost_answer_is_confirmed_by_its_package() {
+    let server = server().await;
+    answer(
+        &server,
+        "POST",
+        "^/orders/v0/orders/407-1-1/shipmentConfirmation$",
+        json_reply(400, json!({"errors": [{"code": "InvalidInput", "message": "Failed to create package due to not finding a matching package or order already fulfilled"}]})),
+    )
+    .await;
+    let amazon = amazon(&server);
+    let parcel = vigie_connector::Parcel {
+        order_id: "407-1-1".into(),
+        carrier: vigie_connector::ParcelCarrier {
+            name: "Colissimo".into(),
+            code: None,
+        },
+        tracking_number: "6A12345678901".into(),
+        tracking_url: None,
+        lines: vec![vigie_connector::ParcelLine {
+            line_id: "11111111111111".into(),
+            quantity: 1,
+        }],
+        completes_order: false,
+    };
+    let first = amazon.confirm_parcels(std::slice::from_ref(&parcel)).await;
+    let sent = requests_to(&server, "/orders/v0").await;
+    let body: Value = serde_json::from_slice(&sent[0].body).unwrap();
+    let reference = body["packageDetail"]["packageReferenceId"].clone();
+    // Partly shipped, and the package Amazon holds is this parcel's.
+    let mut held = order("407-1-1", "PARTIALLY_SHIPPED", "SKU-1");
+    held["packages"] =
+        json!([{"packageReferenceId": reference, "trackingNumber": "6A12345678901"}]);
+    answer(
+        &server,
+        "GET",
+        "^/orders/2026-01-01/orders/407-1-1$",
+        json_reply(200, json!({ "order": held })),
+    )
+    .await;
+    assert!(
+        first.is_err() || first.as_ref().unwrap()[0].is_err(),
+        "no package read yet: {first:?}"
+    );
+    let answers = amazon.confirm_parcels(&[parcel]).await.unwrap();
+    assert!(answers[0].is_ok(), "{answers:?}");
 }

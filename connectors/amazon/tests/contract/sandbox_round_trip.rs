@@ -201,8 +201,8 @@ async fn parcels_ship_an_order_in_two_packages_as_the_sandbox_validates_them() {
     );
     assert!(answers[2].is_ok(), "{answers:?}");
     assert!(
-        matches!(answers[3], Err(ConnectorError::AlreadyDone(_))),
-        "{answers:?}"
+        answers[3].is_ok(),
+        "the same package again: Amazon holds it, so it is confirmed: {answers:?}"
     );
     let order = sandbox.order(&id).unwrap();
     assert_eq!(order.status, "SHIPPED");
