@@ -387,21 +387,31 @@ pub async fn by_id(
     Ok(batch)
 }
 
-/// `getOrder` with only its items and their cancellations, as Amazon has them now.
+/// `getOrder` with only the `included` data, as Amazon has the order now.
+async fn order_now<T: serde::de::DeserializeOwned>(
+    api: &Api,
+    budget: &Budget,
+    order_id: &str,
+    included: &str,
+) -> Result<T, ConnectorError> {
+    let url = api.url(&["orders", "2026-01-01", "orders", order_id]);
+    let query = [("includedData", included.to_owned())];
+    let reply = api
+        .get(Call::safe("getOrder", budget), &url, &query)
+        .await?;
+    let one: OneOrder = client::json("getOrder", &reply)?;
+    serde_json::from_value(one.order).map_err(|e| {
+        ConnectorError::permanent(format!("getOrder: unexpected order {order_id}: {e}"))
+    })
+}
+
+/// The order's items and their cancellations, as Amazon has them now.
 async fn items_now(
     api: &Api,
     budget: &Budget,
     order_id: &str,
 ) -> Result<Vec<WireItem>, ConnectorError> {
-    let url = api.url(&["orders", "2026-01-01", "orders", order_id]);
-    let query = [("includedData", "CANCELLATION".to_owned())];
-    let reply = api
-        .get(Call::safe("getOrder", budget), &url, &query)
-        .await?;
-    let one: OneOrder = client::json("getOrder", &reply)?;
-    let wire: WireOrder = serde_json::from_value(one.order).map_err(|e| {
-        ConnectorError::permanent(format!("getOrder: unexpected order {order_id}: {e}"))
-    })?;
+    let wire: WireOrder = order_now(api, budget, order_id, "CANCELLATION").await?;
     Ok(wire.order_items)
 }
 
@@ -421,15 +431,7 @@ pub async fn package_references(
         #[serde(default)]
         packages: Vec<Package>,
     }
-    let url = api.url(&["orders", "2026-01-01", "orders", order_id]);
-    let query = [("includedData", "PACKAGES".to_owned())];
-    let reply = api
-        .get(Call::safe("getOrder", budget), &url, &query)
-        .await?;
-    let one: OneOrder = client::json("getOrder", &reply)?;
-    let order: WithPackages = serde_json::from_value(one.order).map_err(|e| {
-        ConnectorError::permanent(format!("getOrder: unexpected packages of {order_id}: {e}"))
-    })?;
+    let order: WithPackages = order_now(api, budget, order_id, "PACKAGES").await?;
     Ok(order
         .packages
         .into_iter()
