@@ -15,7 +15,7 @@ pub const OTHER_CARRIER: &str = "Other";
 
 /// Amazon's `CarrierCode` values for France's carriers (amzn-base.xsd, Seller Central G641).
 /// Amazon matches them exactly, case included. Amazon publishes no API for the list.
-const FRENCH_CARRIERS: [&str; 8] = [
+pub(crate) const FRENCH_CARRIERS: [&str; 8] = [
     "Chronopost",
     "La Poste",
     "DPD",

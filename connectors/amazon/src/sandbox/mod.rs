@@ -61,18 +61,7 @@ impl Default for SandboxOptions {
             pending_for: Duration::from_secs(30 * 60),
             feed_polls_before_done: 1,
             stamp_behind: Duration::ZERO,
-            carriers: [
-                "Chronopost",
-                "La Poste",
-                "DPD",
-                "GLS",
-                "UPS",
-                "DHL",
-                "TNT",
-                "FedEx",
-            ]
-            .map(String::from)
-            .to_vec(),
+            carriers: crate::ship::FRENCH_CARRIERS.map(String::from).to_vec(),
             seed: 7,
         }
     }
