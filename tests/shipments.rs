@@ -312,10 +312,8 @@ async fn a_parcel_the_marketplace_refuses_raises_shipment_rejected_in_its_words(
     assert_eq!(sandbox.order(&id).unwrap().state, "SHIPPED");
 }
 
-/// Fnac's `confirm_to_send` ships whole lines: a part of a line is refused at `vigie ship`,
-/// naming it, and nothing is recorded.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_part_of_a_line_is_refused_on_a_channel_that_ships_whole_lines() {
+/// A Fnac sandbox with an order of two units of one line, which one cycle of vigie accepted.
+async fn fnac_order_of_two_accepted() -> (FnacSandbox, Setup, String) {
     let sandbox = FnacSandbox::start(fnac::SandboxOptions::default())
         .await
         .unwrap();
@@ -328,6 +326,14 @@ async fn a_part_of_a_line_is_refused_on_a_channel_that_ships_whole_lines() {
     let setup = Setup::new(&fnac_channel(&sandbox));
     vigie(&setup.config, &["stock", "set", "SKU-A", "5"]).await;
     vigie(&setup.config, &["run", "--once"]).await;
+    (sandbox, setup, id)
+}
+
+/// Fnac's `confirm_to_send` ships whole lines: a part of a line is refused at `vigie ship`,
+/// naming it, and nothing is recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_part_of_a_line_is_refused_on_a_channel_that_ships_whole_lines() {
+    let (_sandbox, setup, id) = fnac_order_of_two_accepted().await;
     let order = format!("fnac:{id}");
     let out = try_vigie(
         &setup.config,
@@ -355,18 +361,7 @@ async fn a_part_of_a_line_is_refused_on_a_channel_that_ships_whole_lines() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fnac_parcel_waits_for_the_debit_then_ships_its_lines() {
-    let sandbox = FnacSandbox::start(fnac::SandboxOptions::default())
-        .await
-        .unwrap();
-    sandbox.set_quantity("SKU-A", 5);
-    let id = sandbox.add_order(fnac::OrderSpec::new(vec![fnac::LineSpec::new(
-        "SKU-A",
-        2,
-        Decimal::new(20, 0),
-    )]));
-    let setup = Setup::new(&fnac_channel(&sandbox));
-    vigie(&setup.config, &["stock", "set", "SKU-A", "5"]).await;
-    vigie(&setup.config, &["run", "--once"]).await;
+    let (sandbox, setup, id) = fnac_order_of_two_accepted().await;
     let order = format!("fnac:{id}");
 
     // Fnac takes only the carriers carriers_query lists.
