@@ -114,10 +114,11 @@ async fn a_send_interrupted_by_a_crash_becomes_uncertain_and_is_never_resent() {
         // The worker's first step, then the process dies: the claim is committed, the send
         // never reported back.
         let now = vigie::store::now_text();
+        let lane = Lane::Marketplace("shop".to_owned());
         let claimed = store
-            .with(|conn| rows::claim_next(conn, Lane::Marketplace, &now))
+            .with(|conn| rows::claim(conn, &lane, &now, 1))
             .unwrap()
-            .unwrap()
+            .remove(0)
             .1
             .unwrap();
         assert!(

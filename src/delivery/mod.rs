@@ -11,11 +11,13 @@
 //! - Every job then follows the same rules: claimed 'sending' before the send; 'uncertain' with
 //!   an alert, never re-sent, when it may have arrived (a crash cut the send, or the answer
 //!   does not say: see [`outcome`]); retried with growing delays only when nothing was taken;
-//!   one rate lane per destination. Transports (SMTP, signed webhooks, marketplace messaging) are shared.
+//!   one lane per destination (per channel for marketplace messages), each claiming only
+//!   what its pace lets leave now. Transports (SMTP, signed webhooks, marketplace messaging) are shared.
 
 mod enqueue;
 mod notices;
 pub mod outcome;
+mod pace;
 pub mod probe;
 pub mod render;
 mod retry;

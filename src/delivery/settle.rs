@@ -30,13 +30,6 @@ enum Next {
     Uncertain(String),
 }
 
-/// How a job ends for good.
-#[derive(Clone, Copy)]
-enum End {
-    Failed,
-    Uncertain,
-}
-
 /// The one retry rule: a transient failure waits a growing delay (at least what the receiver
 /// asked for, up to `max_wait`) until the policy's last attempt; a permanent one is given up
 /// at once.
@@ -63,14 +56,46 @@ fn next(
     }
 }
 
-/// Records the outcome of `job`'s send at `now`.
-pub(super) async fn settle(
-    store: &Store,
+/// What one job's end writes: its row, and the alert that tells a human of it.
+pub(super) struct Settlement {
+    id: i64,
+    row: Row,
+    alert: Option<Alert>,
+}
+
+/// A job's row after its send, owned until it is written.
+enum Row {
+    Sent { at: String, thread: Option<String> },
+    RetryAt { at: String, error: String },
+    Failed(String),
+    Uncertain(String),
+    Released,
+}
+
+impl Row {
+    fn settled(&self) -> Settled<'_> {
+        match self {
+            Self::Sent { at, thread } => Settled::Sent {
+                at,
+                thread: thread.as_deref(),
+            },
+            Self::RetryAt { at, error } => Settled::RetryAt { at, error },
+            Self::Failed(error) => Settled::Failed { error },
+            Self::Uncertain(error) => Settled::Uncertain { error },
+            Self::Released => Settled::Released,
+        }
+    }
+}
+
+/// What the outcome of `job`'s send (a job of `lane`) at `now` makes of it; logged and
+/// counted here, written by [`record`].
+pub(super) fn judge(
     config: &Config,
+    lane: &Lane,
     job: Job,
     outcome: Result<Option<String>, SendError>,
     now: Timestamp,
-) -> store::Result<()> {
+) -> Settlement {
     let policy = match job.work {
         Work::Order { .. } => RetryPolicy::messages(&config.notify),
         Work::Alert { .. } => RetryPolicy::alerts(),
@@ -79,23 +104,15 @@ pub(super) async fn settle(
         alert_delivery_failed(config, &job.destination, dedup_key, e);
     }
     let is_message = matches!(job.work, Work::Order { .. });
-    let route = route(job.destination.lane());
-    match next(job.attempts, outcome, policy, config.daemon.max_retry_wait) {
+    let route = lane.route();
+    let (row, alert) = match next(job.attempts, outcome, policy, config.daemon.max_retry_wait) {
         Next::Sent(thread) => {
             if is_message {
                 metrics::counter!("vigie_notifications_sent_total", "route" => route).increment(1);
             }
             tracing::info!(outbox = job.id, job = %describe(&job), "sent");
             let at = store::time_text(now);
-            store
-                .call(move |conn| {
-                    let sent = Settled::Sent {
-                        at: &at,
-                        thread: thread.as_deref(),
-                    };
-                    outbox::settle(conn, job.id, sent)
-                })
-                .await
+            (Row::Sent { at, thread }, None)
         }
         Next::RetryIn { delay, error } => {
             tracing::warn!(
@@ -109,15 +126,7 @@ pub(super) async fn settle(
                 .checked_add(SignedDuration::try_from(delay).unwrap_or_default())
                 .unwrap_or(now);
             let at = store::time_text(at);
-            store
-                .call(move |conn| {
-                    let retry = Settled::RetryAt {
-                        at: &at,
-                        error: &error,
-                    };
-                    outbox::settle(conn, job.id, retry)
-                })
-                .await
+            (Row::RetryAt { at, error }, None)
         }
         Next::GiveUp(error) => {
             tracing::error!(outbox = job.id, job = %describe(&job), "send failed for good: {error}");
@@ -126,39 +135,52 @@ pub(super) async fn settle(
                     .increment(1);
             }
             let alert = failed(&job, &error);
-            end(store, job.id, End::Failed, error, alert, now).await
+            (Row::Failed(error), alert)
         }
         Next::Uncertain(error) => {
             tracing::error!(outbox = job.id, job = %describe(&job),
                 "send may have arrived, not sent again: {error}");
             let alert = is_message
                 .then(|| uncertain(job.id, Ok(&job), &format!("got no clear answer ({error})")));
-            end(store, job.id, End::Uncertain, error, alert, now).await
+            (Row::Uncertain(error), alert)
         }
+    };
+    Settlement {
+        id: job.id,
+        row,
+        alert,
     }
 }
 
-/// Ends job `id` with the alert that tells a human, in one transaction (a crash in between
+/// A claimed job that was never sent (the worker stopped before its turn): it goes back to
+/// the queue as it was.
+pub(super) fn released(job: &Job) -> Settlement {
+    Settlement {
+        id: job.id,
+        row: Row::Released,
+        alert: None,
+    }
+}
+
+/// Writes `settlements` with their alerts at `now`, in one transaction (a crash in between
 /// would leave an end nobody hears of).
-async fn end(
+pub(super) async fn record(
     store: &Store,
-    id: i64,
-    how: End,
-    error: String,
-    alert: Option<Alert>,
+    settlements: Vec<Settlement>,
     now: Timestamp,
 ) -> store::Result<()> {
+    if settlements.is_empty() {
+        return Ok(());
+    }
     let now = store::time_text(now);
     store
         .call(move |conn| {
             let tx = conn.transaction()?;
-            let settled = match how {
-                End::Failed => Settled::Failed { error: &error },
-                End::Uncertain => Settled::Uncertain { error: &error },
-            };
-            outbox::settle(&tx, id, settled)?;
-            if let Some(alert) = alert {
-                alerts::raise(&tx, &alert, &now)?;
+            for settlement in &settlements {
+                outbox::settle(&tx, settlement.id, settlement.row.settled())?;
+                if let Some(alert) = &settlement.alert {
+                    alerts::raise(&tx, alert, &now)?;
+                }
             }
             tx.commit()?;
             Ok(())
@@ -170,7 +192,7 @@ async fn end(
 /// given up (none for an on-call notice, which could loop).
 pub(super) async fn set_aside(
     store: &Store,
-    lane: Lane,
+    lane: &Lane,
     id: i64,
     why: StoreError,
     now: Timestamp,
@@ -179,16 +201,21 @@ pub(super) async fn set_aside(
     if matches!(lane, Lane::Alerts(_)) {
         return Ok(());
     }
-    metrics::counter!("vigie_notifications_failed_total", "route" => route(lane)).increment(1);
-    let alert = Alert::new(
-        AlertKind::NotificationFailed,
-        format!("notification_failed:{id}"),
-        format!("outbox row {id} was not sent: {why}"),
-    );
+    metrics::counter!("vigie_notifications_failed_total", "route" => lane.route()).increment(1);
+    let alert = unread(id, &why);
     let now = store::time_text(now);
     store
         .call(move |conn| alerts::raise(conn, &alert, &now))
         .await
+}
+
+/// The alert for outbox row `id`, failed because it cannot be read back.
+fn unread(id: i64, why: &StoreError) -> Alert {
+    Alert::new(
+        AlertKind::NotificationFailed,
+        format!("notification_failed:{id}"),
+        format!("outbox row {id} was not sent: {why}"),
+    )
 }
 
 /// The alert a message given up raises; none for an on-call notice (that could loop).
@@ -214,32 +241,54 @@ fn failed(job: &Job, error: &str) -> Option<Alert> {
     Some(alert.order(channel, order_id))
 }
 
-/// Start-up: what a dead process left 'sending' becomes 'uncertain', each with an alert in
-/// the same transaction (a crash in between would leave an uncertain job nobody hears of).
-pub(super) async fn recover_interrupted(store: &Store, now: Timestamp) -> store::Result<()> {
+/// Start-up: what a dead process left 'sending' becomes 'uncertain', and the marketplace
+/// messages of a channel no longer among `channels` fail; each with an alert in the same
+/// transaction (a crash in between would leave a job nobody hears of).
+pub(super) async fn recover_interrupted(
+    store: &Store,
+    channels: Vec<String>,
+    now: Timestamp,
+) -> store::Result<()> {
     let now = store::time_text(now);
-    let jobs = store
+    let (interrupted, orphaned) = store
         .call(move |conn| {
             let tx = conn.transaction()?;
-            let jobs = outbox::mark_interrupted(&tx)?;
-            for (id, job) in &jobs {
+            let interrupted = outbox::mark_interrupted(&tx)?;
+            for (id, job) in &interrupted {
                 let alert = uncertain(*id, job.as_ref(), "was being sent when vigie stopped");
                 alerts::raise(&tx, &alert, &now)?;
             }
+            let channels: Vec<&str> = channels.iter().map(String::as_str).collect();
+            let orphaned = outbox::fail_unconfigured_channels(&tx, &channels)?;
+            for (id, job) in &orphaned {
+                let alert = match job {
+                    Ok(job) => failed(job, UNCONFIGURED),
+                    Err(why) => Some(unread(*id, why)),
+                };
+                if let Some(alert) = alert {
+                    alerts::raise(&tx, &alert, &now)?;
+                }
+            }
             tx.commit()?;
-            Ok(jobs)
+            Ok((interrupted, orphaned))
         })
         .await?;
-    for (id, job) in &jobs {
-        match job {
-            Ok(job) => {
-                tracing::warn!(outbox = id, job = %describe(job), "interrupted send marked uncertain")
+    for (what, jobs) in [
+        ("interrupted send marked uncertain", interrupted),
+        (UNCONFIGURED, orphaned),
+    ] {
+        for (id, job) in jobs {
+            match job {
+                Ok(job) => tracing::warn!(outbox = id, job = %describe(&job), "{what}"),
+                Err(e) => tracing::warn!(outbox = id, "{what}: {e}"),
             }
-            Err(e) => tracing::warn!(outbox = id, "interrupted send marked uncertain: {e}"),
         }
     }
     Ok(())
 }
+
+/// Why a marketplace message of a channel removed from the configuration failed.
+const UNCONFIGURED: &str = "its channel is no longer configured";
 
 /// The alert for a job that may or may not have arrived; `what` tells what happened to the
 /// send (`was being sent when vigie stopped`).
@@ -313,17 +362,6 @@ fn alert_delivery_failed(config: &Config, to: &Destination, dedup_key: &str, e: 
         target = %super::transport::webhook::host(&target.url),
         "alert delivery failed: {e}"
     );
-}
-
-/// The `route` label of the message metrics.
-fn route(lane: Lane) -> &'static str {
-    match lane {
-        Lane::Marketplace => "marketplace",
-        Lane::Email => "email",
-        Lane::Webhook => "webhook",
-        Lane::Events => "events",
-        Lane::Alerts(_) => "alerts",
-    }
 }
 
 /// `the accepted message for shop:1234 via marketplace`, for logs.

@@ -1,5 +1,7 @@
 //! The queue's worker: queues the alert notices owed, then drains every lane at once, each at
-//! its own rate: claim a due job (committed 'sending' before the send), send it, settle it.
+//! its own pace: wait until a job may leave, claim as many due jobs as may leave now
+//! (committed 'sending' in one transaction, before the first send), send them in order,
+//! settle them together.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,12 +11,13 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
-use vigie_connector::{Marketplace, Throttle};
+use vigie_connector::Marketplace;
 
+use super::pace::{self, Pace};
 use super::send::Sender;
 use super::{notices, settle};
 use crate::config::Config;
-use crate::store::outbox::{self, Lane};
+use crate::store::outbox::{self, Job, Lane, Work};
 use crate::store::{self, Store};
 
 /// Where "now" comes from: the system clock, or a test's hand-moved one.
@@ -23,13 +26,16 @@ pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 /// How often the queue is checked when nobody wakes the worker.
 const POLL: Duration = Duration::from_secs(5);
 
+/// The most jobs one claim takes: they are 'sending' until the last of them is sent, so a
+/// crash meanwhile leaves them all uncertain; few enough to send in a moment, enough to
+/// spare the database a commit per job.
+const CLAIM_AT_MOST: usize = 16;
+
 pub struct Worker {
     store: Store,
     dry_run: bool,
     sender: Sender,
-    /// Each lane's rate limit. On-call targets have none; marketplace messages none unless the
-    /// seller sets one: each connector paces its marketplace's own limit.
-    lanes: HashMap<Lane, Option<Throttle>>,
+    lanes: Vec<(Lane, Pace)>,
     clock: Clock,
     wake: Arc<Notify>,
     recovered: AtomicBool,
@@ -44,17 +50,7 @@ impl Worker {
         marketplaces: HashMap<String, Arc<dyn Marketplace>>,
         dry_run: bool,
     ) -> anyhow::Result<Self> {
-        let limits = config.notify.limits;
-        let limited = [
-            (Lane::Marketplace, limits.marketplace_per_minute),
-            (Lane::Email, Some(limits.email_per_minute)),
-            (Lane::Webhook, Some(limits.webhook_per_minute)),
-            (Lane::Events, Some(limits.webhook_per_minute)),
-        ]
-        .map(|(lane, limit)| (lane, limit.map(Throttle::per_minute)));
-        // On-call targets take what vigie raises; one lane each, so a slow one holds no other.
-        let on_call = (0..config.alerts.webhook.len()).map(|i| (Lane::Alerts(i), None));
-        let lanes = limited.into_iter().chain(on_call).collect();
+        let lanes = pace::lanes(&config, &marketplaces);
         Ok(Self {
             store,
             dry_run,
@@ -117,11 +113,11 @@ impl Worker {
             }
         };
         let this = &self;
-        let lanes = self.lanes.iter().map(|(lane, throttle)| {
+        let lanes = self.lanes.iter().map(|(lane, pace)| {
             let (mut ticks, stop) = (ticks.clone(), &stop);
             async move {
                 loop {
-                    if let Err(e) = this.drain_lane(*lane, throttle, Some(stop)).await {
+                    if let Err(e) = this.drain_lane(lane, pace, Some(stop)).await {
                         tracing::error!("delivery: {e}");
                     }
                     if !next(&mut ticks, stop).await {
@@ -158,7 +154,7 @@ impl Worker {
             let lanes = self
                 .lanes
                 .iter()
-                .map(|(lane, throttle)| self.drain_lane(*lane, throttle, None));
+                .map(|(lane, pace)| self.drain_lane(lane, pace, None));
             for result in futures_util::future::join_all(lanes).await {
                 if let Err(e) = result {
                     tracing::error!("delivery: {e}");
@@ -175,7 +171,7 @@ impl Worker {
         let now = store::time_text((self.clock)());
         match self
             .store
-            .call(move |conn| outbox::due_count(conn, &now))
+            .read(move |conn| outbox::due(conn, None, &now, usize::MAX))
             .await
         {
             Ok(0) => {}
@@ -198,58 +194,111 @@ impl Worker {
         })
     }
 
-    /// Marks what a previous process left 'sending' as 'uncertain', once per worker.
+    /// Marks what a previous process left 'sending' as 'uncertain', and fails the messages
+    /// no lane drains any more, once per worker.
     async fn recover_once(&self) -> store::Result<()> {
         if self.recovered.load(Ordering::Acquire) {
             return Ok(());
         }
-        settle::recover_interrupted(&self.store, (self.clock)()).await?;
+        let channels = self
+            .lanes
+            .iter()
+            .filter_map(|(lane, _)| match lane {
+                Lane::Marketplace(channel) => Some(channel.clone()),
+                _ => None,
+            })
+            .collect();
+        settle::recover_interrupted(&self.store, channels, (self.clock)()).await?;
         self.recovered.store(true, Ordering::Release);
         Ok(())
     }
 
+    /// Sends `lane`'s due jobs until none is left (or `stop`), batch after batch: a batch is
+    /// claimed only once its pace lets its first job leave, so a job waiting for its turn is
+    /// never 'sending'; it holds as many as may leave right away.
     async fn drain_lane(
         &self,
-        lane: Lane,
-        throttle: &Option<Throttle>,
+        lane: &Lane,
+        pace: &Pace,
         stop: Option<&CancellationToken>,
     ) -> store::Result<()> {
+        let config = &self.sender.config;
         loop {
-            if stop.is_some_and(CancellationToken::is_cancelled) {
+            let (of, now) = (lane.clone(), store::time_text((self.clock)()));
+            let due = self
+                .store
+                .read(move |conn| outbox::due(conn, Some(&of), &now, CLAIM_AT_MOST))
+                .await?;
+            if due == 0 || stopped(stop) {
                 return Ok(());
             }
-            if let Some(throttle) = throttle {
-                // Wait for the budget before claiming: a job is never 'sending' while it waits.
-                let now = store::time_text((self.clock)());
-                let due = self
-                    .store
-                    .call(move |conn| outbox::has_due(conn, lane, &now))
-                    .await?;
-                if !due {
-                    return Ok(());
+            let ready = pace.ready(config.daemon.max_retry_wait);
+            if let Some(stop) = stop {
+                // Waiting for the budget is not a send in flight: a stop ends it.
+                tokio::select! {
+                    () = stop.cancelled() => return Ok(()),
+                    () = ready => {}
                 }
-                throttle
-                    .ready(self.sender.config.daemon.max_retry_wait)
-                    .await;
+            } else {
+                ready.await;
             }
-            let now = store::time_text((self.clock)());
+            let places = 1 + pace.take_now(due - 1);
+            let (of, now) = (lane.clone(), store::time_text((self.clock)()));
             let claimed = self
                 .store
-                .call(move |conn| outbox::claim_next(conn, lane, &now))
+                .call(move |conn| outbox::claim(conn, &of, &now, places))
                 .await?;
-            let job = match claimed {
-                None => return Ok(()),
-                Some((_, Ok(job))) => job,
-                Some((id, Err(why))) => {
-                    settle::set_aside(&self.store, lane, id, why, (self.clock)()).await?;
-                    continue;
+            let mut jobs = Vec::with_capacity(claimed.len());
+            for (id, read) in claimed {
+                match read {
+                    Ok(job) => jobs.push(job),
+                    Err(why) => {
+                        settle::set_aside(&self.store, lane, id, why, (self.clock)()).await?;
+                    }
                 }
-            };
-            let outcome = self.sender.send(&job).await;
-            let config = &self.sender.config;
-            settle::settle(&self.store, config, job, outcome, (self.clock)()).await?;
+            }
+            let settlements = self.send_in_order(lane, jobs, stop).await;
+            settle::record(&self.store, settlements, (self.clock)()).await?;
         }
     }
+
+    /// Sends claimed `jobs` one after the other; once `stop` is asked, the ones not yet sent
+    /// go back to the queue untouched.
+    async fn send_in_order(
+        &self,
+        lane: &Lane,
+        jobs: Vec<Job>,
+        stop: Option<&CancellationToken>,
+    ) -> Vec<settle::Settlement> {
+        // The thread a message of this batch opened: the order's next message in the same
+        // batch replies in it (it was claimed before the first was settled).
+        let mut opened: HashMap<i64, String> = HashMap::new();
+        let mut settlements = Vec::with_capacity(jobs.len());
+        for mut job in jobs {
+            if stopped(stop) {
+                settlements.push(settle::released(&job));
+                continue;
+            }
+            let order_pk = match job.work {
+                Work::Order { order_pk, .. } => Some(order_pk),
+                Work::Alert { .. } => None,
+            };
+            if job.thread.is_none() {
+                job.thread = order_pk.and_then(|pk| opened.get(&pk).cloned());
+            }
+            let outcome = self.sender.send(&job).await;
+            if let (Some(pk), Ok(Some(thread))) = (order_pk, &outcome) {
+                opened.entry(pk).or_insert_with(|| thread.clone());
+            }
+            let config = &self.sender.config;
+            settlements.push(settle::judge(config, lane, job, outcome, (self.clock)()));
+        }
+        settlements
+    }
+}
+
+fn stopped(stop: Option<&CancellationToken>) -> bool {
+    stop.is_some_and(CancellationToken::is_cancelled)
 }
 
 /// Waits for the next wake-up; `false` once the worker stops.

@@ -162,6 +162,10 @@ impl Marketplace for Amazon {
         stock::levels(&self.api, &self.throttles).await
     }
 
+    fn message_pace(&self) -> Throttle {
+        self.throttles.messages.clone()
+    }
+
     async fn message_customer(
         &self,
         order_id: &str,

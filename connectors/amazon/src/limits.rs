@@ -109,6 +109,9 @@ pub const CREATE_FEED: Rate = Rate::new(0.0083, 15);
 pub const GET_FEED: Rate = Rate::new(2.0, 15);
 pub const GET_FEED_DOCUMENT: Rate = Rate::new(0.0222, 10);
 pub const MESSAGING: Rate = Rate::new(1.0, 5);
+/// A customer message is two messaging calls (the actions the order allows, then the
+/// message): half the plan.
+pub const MESSAGE: Rate = Rate::new(MESSAGING.per_second / 2.0, MESSAGING.burst / 2);
 
 /// One budget per operation; each channel has its own.
 #[derive(Debug)]
@@ -123,6 +126,8 @@ pub struct Throttles {
     pub get_feed: Budget,
     pub get_feed_document: Budget,
     pub messaging: Budget,
+    /// The pace of whole messages, which the caller waits for before it sends one.
+    pub messages: Throttle,
 }
 
 impl Throttles {
@@ -139,6 +144,7 @@ impl Throttles {
             get_feed: Budget::new(GET_FEED, s),
             get_feed_document: Budget::new(GET_FEED_DOCUMENT, s),
             messaging: Budget::new(MESSAGING, s),
+            messages: MESSAGE.throttle(s),
         }
     }
 }

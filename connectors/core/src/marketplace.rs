@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Carrier, ConnectorError, Order, Parcel, PushStatus, PushTicket, SellerCancel, StockLevel,
-    StockUpdate,
+    StockUpdate, Throttle,
 };
 
 /// A seller's shop on one marketplace.
@@ -60,9 +60,18 @@ pub trait Marketplace: Send + Sync {
     /// The quantities the marketplace currently offers, for drift correction.
     async fn stock_levels(&self) -> Result<Vec<StockLevel>, ConnectorError>;
 
+    /// How fast [`Self::message_customer`] may be called. It does not wait for this pace
+    /// itself: the caller takes a place before it commits to a send, so a message waiting
+    /// for its turn is never one that may be on its way. Default: unlimited (the
+    /// marketplace publishes no limit; its 429s pace the sends).
+    fn message_pace(&self) -> Throttle {
+        Throttle::unlimited()
+    }
+
     /// Posts a message to the customer through the marketplace's own messaging, in
     /// `message.thread` when an earlier message opened one. Returns the conversation it went
-    /// into, when the marketplace has such a thing, for the order's next message.
+    /// into, when the marketplace has such a thing, for the order's next message. Paced by
+    /// the caller: see [`Self::message_pace`].
     async fn message_customer(
         &self,
         order_id: &str,

@@ -66,6 +66,11 @@ impl Throttle {
         Self { limiter: None }
     }
 
+    /// Takes one more call's place if the budget has it now; never waits.
+    pub fn try_take(&self) -> bool {
+        self.limiter.as_ref().is_none_or(|limiter| limiter.check().is_ok())
+    }
+
     /// Waits until one more call is allowed, then takes its place; but never waits longer
     /// than `max_wait` in all: past it the call goes ahead, and the marketplace's own
     /// answer (a 429) paces it.
@@ -106,6 +111,17 @@ mod tests {
         throttle.ready(Duration::from_secs(600)).await;
         throttle.ready(Duration::from_secs(600)).await;
         assert_eq!(start.elapsed(), Duration::from_secs(600));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn try_take_takes_what_the_budget_has_now_and_never_waits() {
+        let throttle = Throttle::per_minute(NonZeroU32::new(3).unwrap());
+        let taken = (0..5).filter(|_| throttle.try_take()).count();
+        assert_eq!(taken, 3);
+        tokio::time::advance(Duration::from_secs(20)).await;
+        assert!(throttle.try_take(), "one place back every 20 s");
+        assert!(!throttle.try_take());
+        assert!(Throttle::unlimited().try_take());
     }
 
     #[tokio::test(start_paused = true)]

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use vigie_connector::{
     Capabilities, Carrier, ConnectorError, CustomerMessage, Marketplace, OrderBatch, OrderDecision,
     Parcel, ParcelTerms, PushStatus, PushTicket, SellerCancel, ShopState, StockLevel, StockUpdate,
-    Timestamp,
+    Throttle, Timestamp,
 };
 
 use crate::client::Transport;
@@ -147,6 +147,11 @@ impl Marketplace for Fnac {
 
     async fn stock_levels(&self) -> Result<Vec<StockLevel>, ConnectorError> {
         stock::levels(&self.transport).await
+    }
+
+    /// Half the shop's requests a minute: orders keep the other half.
+    fn message_pace(&self) -> Throttle {
+        self.messages.share.clone()
     }
 
     async fn message_customer(

@@ -1,10 +1,10 @@
 //! Customer messages through Fnac's messaging: `messages_update` to CLIENT about an order.
 //!
 //! Messages and orders share the shop's one request budget; messages take at most half of
-//! it, so a backlog of them never holds up the acceptances.
+//! it (the pace the caller waits for: see `Marketplace::message_pace`), so a backlog of them
+//! never holds up the acceptances.
 
 use std::num::NonZeroU32;
-use std::time::Duration;
 
 use serde::Deserialize;
 use vigie_connector::{ConnectorError, CustomerMessage, Repeat, Throttle};
@@ -20,9 +20,6 @@ struct WireMessageResult {
     status: Option<String>,
     error: Vec<WireError>,
 }
-
-/// A message waits at most this for its share: the share refills at least once a minute.
-const SHARE_WAIT: Duration = Duration::from_secs(60);
 
 /// How a message is created (see [`crate::FnacSettings::message_action`]), and its share of
 /// the request budget.
@@ -49,7 +46,6 @@ pub(crate) async fn send(
         "" => message.body.clone(),
         subject => format!("{subject}\n\n{}", message.body),
     };
-    settings.share.ready(SHARE_WAIT).await;
     // A message sent twice reaches the customer twice: never repeat once it may have left.
     let doc = t
         .call("messages_update", Repeat::OnlyIfUnsent, |root| {

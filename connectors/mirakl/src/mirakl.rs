@@ -191,6 +191,11 @@ impl Marketplace for Mirakl {
         stock::levels(&self.api).await
     }
 
+    /// Mirakl publishes no limit for OR43 and M12 (they go "once per event"): its 429s pace.
+    fn message_pace(&self) -> Throttle {
+        Throttle::unlimited()
+    }
+
     async fn message_customer(
         &self,
         order_id: &str,

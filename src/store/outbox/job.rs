@@ -90,17 +90,6 @@ impl Destination {
             },
         }
     }
-
-    /// The lane that drains this destination.
-    pub fn lane(&self) -> Lane {
-        match self {
-            Self::Marketplace => Lane::Marketplace,
-            Self::Email => Lane::Email,
-            Self::Webhook => Lane::Webhook,
-            Self::Events(_) => Lane::Events,
-            Self::Alerts(index) => Lane::Alerts(*index),
-        }
-    }
 }
 
 /// What within an order a message is about: the customer hears of each parcel and each
@@ -132,11 +121,13 @@ impl Subject {
     }
 }
 
-/// The destinations one claim looks at. The worker drains each lane at its own rate, so a
-/// slow or throttled destination never holds up another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The jobs one claim looks at. The worker drains each lane at its own rate, so a slow or
+/// throttled destination never holds up another.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Lane {
-    Marketplace,
+    /// One channel's customer messages through its marketplace: each marketplace paces its
+    /// own, and one waiting for its budget holds no other back.
+    Marketplace(String),
     Email,
     Webhook,
     /// Every `[[events.webhook]]`: they share one budget.
@@ -145,14 +136,26 @@ pub enum Lane {
 }
 
 impl Lane {
-    /// The lane's destinations as an SQLite GLOB.
-    pub(super) fn glob(self) -> String {
+    /// The lane's destinations as an SQLite GLOB, and the channel its jobs belong to (any
+    /// when `None`).
+    pub(super) fn filter(&self) -> (String, Option<&str>) {
         match self {
-            Self::Marketplace => Destination::Marketplace.to_text(),
-            Self::Email => Destination::Email.to_text(),
-            Self::Webhook => Destination::Webhook.to_text(),
-            Self::Events => Destination::Events("*".to_owned()).to_text(),
-            Self::Alerts(index) => Destination::Alerts(index).to_text(),
+            Self::Marketplace(channel) => (Destination::Marketplace.to_text(), Some(channel)),
+            Self::Email => (Destination::Email.to_text(), None),
+            Self::Webhook => (Destination::Webhook.to_text(), None),
+            Self::Events => (Destination::Events("*".to_owned()).to_text(), None),
+            Self::Alerts(index) => (Destination::Alerts(*index).to_text(), None),
+        }
+    }
+
+    /// The `route` label of the message metrics.
+    pub fn route(&self) -> &'static str {
+        match self {
+            Self::Marketplace(_) => "marketplace",
+            Self::Email => "email",
+            Self::Webhook => "webhook",
+            Self::Events => "events",
+            Self::Alerts(_) => "alerts",
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 
 use super::state::StoredState;
 use super::{Result, StoreError};
@@ -123,59 +123,99 @@ pub fn hold_undelivered_for_restore(copy: &Connection) -> Result<i64> {
     )?)
 }
 
-/// Claims the next due job of `lane`, committing it as 'sending' before returning it. A row
-/// that cannot be read back is set aside ('failed', with why) in the same transaction and
-/// returned as the error naming it, so it never blocks the jobs behind it.
-pub fn claim_next(conn: &mut Connection, lane: Lane, now: &str) -> Result<Option<ReadJob>> {
+/// Claims up to `at_most` due jobs of `lane`, the longest due first, committing them
+/// 'sending' in one transaction before returning them in that order. A row that cannot be
+/// read back is set aside ('failed', with why) in the same transaction and returned as the
+/// error naming it, so it never blocks the jobs behind it.
+pub fn claim(
+    conn: &mut Connection,
+    lane: &Lane,
+    now: &str,
+    at_most: usize,
+) -> Result<Vec<ReadJob>> {
     let tx = conn.transaction()?;
-    let id: Option<i64> = tx
-        .query_row(
-            &format!("SELECT id FROM outbox WHERE {DUE} ORDER BY next_attempt_at, id LIMIT 1"),
-            params![DeliveryState::Pending, now, lane.glob()],
-            |row| row.get(0),
-        )
-        .optional()?;
-    let Some(id) = id else { return Ok(None) };
-    tx.execute(
-        "UPDATE outbox SET state = ?2, attempts = attempts + 1 WHERE id = ?1",
-        params![id, DeliveryState::Sending],
-    )?;
-    let (_, read) = jobs(&tx, "j.id = ?1", [id])?.pop().unwrap_or_else(|| {
-        let unread = StoreError::Data(format!("outbox row {id}: cannot be read back"));
-        (id, Err(unread))
-    });
-    if let Err(e) = &read {
+    let (glob, channel) = lane.filter();
+    let ids = {
+        let mut stmt = tx.prepare(&format!(
+            "SELECT id FROM outbox WHERE {DUE} ORDER BY next_attempt_at, id LIMIT ?5"
+        ))?;
+        let limit = i64::try_from(at_most).unwrap_or(i64::MAX);
+        stmt.query_map(
+            params![DeliveryState::Pending, now, glob, channel, limit],
+            |row| row.get::<_, i64>(0),
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let mut claimed = Vec::with_capacity(ids.len());
+    for id in ids {
         tx.execute(
-            "UPDATE outbox SET state = ?2, last_error = ?3 WHERE id = ?1",
-            params![id, DeliveryState::Failed, e.to_string()],
+            "UPDATE outbox SET state = ?2, attempts = attempts + 1 WHERE id = ?1",
+            params![id, DeliveryState::Sending],
         )?;
+        let (_, read) = jobs(&tx, "j.id = ?1", [id])?.pop().unwrap_or_else(|| {
+            let unread = StoreError::Data(format!("outbox row {id}: cannot be read back"));
+            (id, Err(unread))
+        });
+        if let Err(e) = &read {
+            tx.execute(
+                "UPDATE outbox SET state = ?2, last_error = ?3 WHERE id = ?1",
+                params![id, DeliveryState::Failed, e.to_string()],
+            )?;
+        }
+        claimed.push((id, read));
     }
     tx.commit()?;
-    Ok(Some((id, read)))
+    Ok(claimed)
 }
 
-/// Pending, due at `?2`, in the lane whose GLOB is `?3`.
-const DUE: &str = "state = ?1 AND next_attempt_at <= ?2 AND destination GLOB ?3";
+/// Pending, due at `?2`, with a destination matching the GLOB `?3`, of the channel `?4` (any
+/// when NULL).
+const DUE: &str = "state = ?1 AND next_attempt_at <= ?2 AND destination GLOB ?3
+     AND (?4 IS NULL OR order_pk IN (SELECT id FROM orders WHERE channel = ?4))";
 
-/// Whether some job of `lane` is due now (used to keep draining).
-pub fn has_due(conn: &Connection, lane: Lane, now: &str) -> Result<bool> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT 1 FROM outbox WHERE {DUE} LIMIT 1"),
-            params![DeliveryState::Pending, now, lane.glob()],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
-}
-
-/// Jobs due now, whatever their lane (what a dry run would have sent).
-pub fn due_count(conn: &Connection, now: &str) -> Result<i64> {
-    Ok(conn.query_row(
-        &format!("SELECT COUNT(*) FROM outbox WHERE {DUE}"),
-        params![DeliveryState::Pending, now, "*"],
+/// How many jobs of `lane` (of any lane when `None`) are due now, counted up to `at_most`.
+pub fn due(conn: &Connection, lane: Option<&Lane>, now: &str, at_most: usize) -> Result<usize> {
+    let (glob, channel) = lane.map_or(("*".to_owned(), None), Lane::filter);
+    let limit = i64::try_from(at_most).unwrap_or(i64::MAX);
+    let due: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE {DUE} LIMIT ?5)"),
+        params![DeliveryState::Pending, now, glob, channel, limit],
         |row| row.get(0),
-    )?)
+    )?;
+    Ok(usize::try_from(due).unwrap_or(usize::MAX))
+}
+
+/// Start-up: customer messages waiting for the messaging of a channel that is no longer
+/// configured (not in `channels`) fail: no lane drains them any more, and a job must never
+/// wait forever. They are returned so each can raise its alert in the same transaction.
+pub fn fail_unconfigured_channels(
+    tx: &Transaction<'_>,
+    channels: &[&str],
+) -> Result<Vec<ReadJob>> {
+    let configured = serde_json::to_string(channels)
+        .map_err(|e| StoreError::Data(format!("channel names: {e}")))?;
+    let gone = "SELECT id FROM orders WHERE channel NOT IN (SELECT value FROM json_each(?2))";
+    let filter = format!("j.state = ?1 AND j.destination = ?3 AND j.order_pk IN ({gone})");
+    let marketplace = Destination::Marketplace.to_text();
+    let failed = jobs(
+        tx,
+        &filter,
+        params![DeliveryState::Pending, configured, marketplace],
+    )?;
+    tx.execute(
+        &format!(
+            "UPDATE outbox SET state = ?4,
+                last_error = 'its channel is no longer configured'
+             WHERE state = ?1 AND destination = ?3 AND order_pk IN ({gone})"
+        ),
+        params![
+            DeliveryState::Pending,
+            configured,
+            marketplace,
+            DeliveryState::Failed
+        ],
+    )?;
+    Ok(failed)
 }
 
 /// How a claimed job's send ended.
@@ -199,12 +239,22 @@ pub enum Settled<'a> {
     Uncertain {
         error: &'a str,
     },
+    /// Never sent (the worker stopped before its turn): back to 'pending' as it was, its
+    /// claim not counted as an attempt.
+    Released,
 }
 
 /// Records the outcome of a send. Only a job this process claimed ('sending') moves: one that
 /// another start already marked 'uncertain' stays for a human, never back to 'pending'.
 pub fn settle(conn: &Connection, id: i64, outcome: Settled<'_>) -> Result<()> {
     let (state, retry_at, error, sent_at, thread) = match outcome {
+        Settled::Released => {
+            conn.execute(
+                "UPDATE outbox SET state = ?2, attempts = attempts - 1 WHERE id = ?1 AND state = ?3",
+                params![id, DeliveryState::Pending, DeliveryState::Sending],
+            )?;
+            return Ok(());
+        }
         Settled::Sent { at, thread } => (DeliveryState::Sent, None, None, Some(at), thread),
         Settled::RetryAt { at, error } => {
             (DeliveryState::Pending, Some(at), Some(error), None, None)

@@ -115,7 +115,7 @@ fn a_row_that_makes_no_sense_is_an_error_naming_it() {
                                      created_at)
                  VALUES (12, 9, 'trigger!', 'alerts:0', '', '{}', '');",
             )?;
-            let (id, read) = claim_next(conn, Lane::Alerts(0), "z")?.unwrap();
+            let (id, read) = claim(conn, &Lane::Alerts(0), "z", 1)?.remove(0);
             let error = read.unwrap_err().to_string();
             assert!(id == 12 && error.contains("outbox row 12"), "{error}");
             let state: String =
@@ -184,7 +184,7 @@ fn a_notice_retried_after_its_alert_resolved_is_cancelled_not_sent_after_the_res
                 "{}",
                 "a",
             )?;
-            let (job, _) = claim_next(conn, Lane::Alerts(0), "z")?.unwrap();
+            let (job, _) = claim(conn, &Lane::Alerts(0), "z", 1)?.remove(0);
             // Resolved while the trigger is on its way; then the trigger fails transiently.
             alerts::resolve(
                 conn,

@@ -81,7 +81,8 @@ async fn a_message_answered_with_an_unreadable_body_is_uncertain() {
 }
 
 /// Orders and messages share the shop's request budget: messages take at most half of it,
-/// so a backlog of them leaves the acceptances room (issue 14 item 4).
+/// so a backlog of them leaves the acceptances room (issue 14 item 4). The caller waits for
+/// that pace (`message_pace`) before it sends; the send itself does not wait for it.
 #[tokio::test(start_paused = true)]
 async fn messages_take_at_most_half_the_request_budget() {
     let sent = response(
@@ -94,7 +95,9 @@ async fn messages_take_at_most_half_the_request_budget() {
     settings.requests_per_minute = 4.try_into().unwrap();
     let fnac = Fnac::new("fnac-test", settings).unwrap();
     let start = tokio::time::Instant::now();
+    let pace = fnac.message_pace();
     for _ in 0..3 {
+        pace.ready(std::time::Duration::MAX).await;
         fnac.message_customer(ORDER, &shipped()).await.unwrap();
     }
     // auth and three messages fit the shop's 4 a minute; messages alone get 2 a minute, so
