@@ -229,3 +229,24 @@ async fn one_claim_takes_every_job_that_may_leave_now_and_a_stop_gives_back_the_
     assert_eq!(after, [("sent", 1), ("pending", 0), ("pending", 0)]);
     assert!(arrivals.try_recv().is_err(), "only the first was sent");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_of_a_channel_no_longer_configured_fail_with_an_alert_instead_of_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = "[notify.channel.shop]\nevents = [\"refused\"]\nroutes = [\"marketplace\"]\n";
+    let config = Arc::new(config(dir.path(), "http://127.0.0.1:9", events));
+    let store = open_store(&config);
+    refused(&store, &config, "shop", &order("O-1"));
+    // No lane drains `shop`'s messages any more.
+    let worker = Worker::new(store.clone(), config.clone(), HashMap::new(), false).unwrap();
+    worker.drain_once().await;
+    assert_eq!(outbox(&store)[0].1, "failed");
+    let failed: Vec<_> = alerts(&store)
+        .into_iter()
+        .filter(|(kind, _, _)| kind == "notification_failed")
+        .collect();
+    assert!(
+        failed.len() == 1 && failed[0].2.contains("no longer configured"),
+        "{failed:?}"
+    );
+}
