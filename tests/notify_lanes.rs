@@ -98,7 +98,9 @@ fn refused(store: &Store, config: &Config, channel: &str, order: &vigie_connecto
 async fn a_channel_waiting_for_its_message_budget_holds_no_other_channel_back() {
     let dir = tempfile::tempdir().unwrap();
     let (fnac, fnac_market) = slow_fnac().await;
-    let mirakl = MiraklSandbox::start(MiraklOptions::default()).await.unwrap();
+    let mirakl = MiraklSandbox::start(MiraklOptions::default())
+        .await
+        .unwrap();
     let mirakl_market: Arc<dyn Marketplace> =
         Arc::new(Mirakl::new("shop", mirakl.client_settings()).unwrap());
     let config = Arc::new(two_channels(dir.path(), mirakl.base_url().as_str(), &fnac));

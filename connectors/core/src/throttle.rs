@@ -68,7 +68,9 @@ impl Throttle {
 
     /// Takes one more call's place if the budget has it now; never waits.
     pub fn try_take(&self) -> bool {
-        self.limiter.as_ref().is_none_or(|limiter| limiter.check().is_ok())
+        self.limiter
+            .as_ref()
+            .is_none_or(|limiter| limiter.check().is_ok())
     }
 
     /// Waits until one more call is allowed, then takes its place; but never waits longer

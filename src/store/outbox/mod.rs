@@ -188,10 +188,7 @@ pub fn due(conn: &Connection, lane: Option<&Lane>, now: &str, at_most: usize) ->
 /// Start-up: customer messages waiting for the messaging of a channel that is no longer
 /// configured (not in `channels`) fail: no lane drains them any more, and a job must never
 /// wait forever. They are returned so each can raise its alert in the same transaction.
-pub fn fail_unconfigured_channels(
-    tx: &Transaction<'_>,
-    channels: &[&str],
-) -> Result<Vec<ReadJob>> {
+pub fn fail_unconfigured_channels(tx: &Transaction<'_>, channels: &[&str]) -> Result<Vec<ReadJob>> {
     let configured = serde_json::to_string(channels)
         .map_err(|e| StoreError::Data(format!("channel names: {e}")))?;
     let gone = "SELECT id FROM orders WHERE channel NOT IN (SELECT value FROM json_each(?2))";
