@@ -262,8 +262,9 @@ impl Worker {
         }
     }
 
-    /// Sends claimed `jobs` one after the other; once `stop` is asked, the ones not yet sent
-    /// go back to the queue untouched.
+    /// Sends claimed `jobs` one after the other; once `stop` is asked, or after a send that
+    /// did not go through (a receiver in trouble must not keep a whole batch 'sending'), the
+    /// ones not yet sent go back to the queue untouched.
     async fn send_in_order(
         &self,
         lane: &Lane,
@@ -274,8 +275,9 @@ impl Worker {
         // batch replies in it (it was claimed before the first was settled).
         let mut opened: HashMap<i64, String> = HashMap::new();
         let mut settlements = Vec::with_capacity(jobs.len());
+        let mut troubled = false;
         for mut job in jobs {
-            if stopped(stop) {
+            if troubled || stopped(stop) {
                 settlements.push(settle::released(&job));
                 continue;
             }
@@ -287,6 +289,7 @@ impl Worker {
                 job.thread = order_pk.and_then(|pk| opened.get(&pk).cloned());
             }
             let outcome = self.sender.send(&job).await;
+            troubled = outcome.is_err();
             if let (Some(pk), Ok(Some(thread))) = (order_pk, &outcome) {
                 opened.entry(pk).or_insert_with(|| thread.clone());
             }

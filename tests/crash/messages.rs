@@ -51,7 +51,8 @@ pub fn one_per_event(o: &Outcome) -> Messages {
             .conn
             .prepare(
                 "SELECT o.channel, o.order_id, x.event, x.id, x.state FROM outbox x
-                 JOIN orders o ON o.id = x.order_pk WHERE x.destination = 'marketplace'",
+                 JOIN orders o ON o.id = x.order_pk
+                 WHERE x.destination = 'marketplace' AND o.channel IN ('lm', 'fnac')",
             )
             .unwrap();
         stmt.query_map([], |r| {

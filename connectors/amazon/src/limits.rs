@@ -168,6 +168,17 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_message_takes_two_messaging_calls_so_messages_go_at_half_the_plan() {
+        let messages = Throttles::new(&Limits::default()).messages;
+        let start = tokio::time::Instant::now();
+        for _ in 0..3 {
+            messages.ready(Duration::MAX).await;
+        }
+        // A burst of two, then one every two seconds.
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn the_rate_amazon_names_replaces_the_published_one() {
         let throttles = Throttles::new(&Limits::default());
         throttles.search_orders.heard(1.0);
