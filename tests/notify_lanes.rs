@@ -178,11 +178,13 @@ async fn a_crash_while_a_message_waits_for_its_budget_leaves_it_to_send_after_th
     assert!(uncertain.is_empty(), "{uncertain:?}");
 }
 
-/// A CRM endpoint that tells of each request as it arrives and answers 200 only once let go.
-async fn held_crm() -> (String, mpsc::UnboundedReceiver<()>, Arc<Notify>) {
+/// A CRM endpoint that tells of each request as it arrives and answers `status` only once
+/// let go.
+async fn held_crm(status: u16) -> (String, mpsc::UnboundedReceiver<()>, Arc<Notify>) {
     let (arrived, arrivals) = mpsc::unbounded_channel();
     let release = Arc::new(Notify::new());
     let gate = release.clone();
+    let status = axum::http::StatusCode::from_u16(status).unwrap();
     let app = axum::Router::new().route(
         "/",
         post(move || {
@@ -190,7 +192,7 @@ async fn held_crm() -> (String, mpsc::UnboundedReceiver<()>, Arc<Notify>) {
             async move {
                 let _ = arrived.send(());
                 gate.notified().await;
-                "ok"
+                status
             }
         }),
     );
@@ -203,16 +205,8 @@ async fn held_crm() -> (String, mpsc::UnboundedReceiver<()>, Arc<Notify>) {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_claim_takes_every_job_that_may_leave_now_and_a_stop_gives_back_the_unsent() {
     let dir = tempfile::tempdir().unwrap();
-    let (url, mut arrivals, release) = held_crm().await;
-    let extra = format!(
-        "[notify.webhook]\nurl = \"{url}\"\n\n[notify.channel.shop]\nevents = [\"refused\"]\n\
-         routes = [\"webhook\"]\n"
-    );
-    let config = Arc::new(config(dir.path(), "http://127.0.0.1:9", &extra));
-    let store = open_store(&config);
-    for id in ["O-1", "O-2", "O-3"] {
-        refused(&store, &config, "shop", &order(id));
-    }
+    let (url, mut arrivals, release) = held_crm(200).await;
+    let (config, store) = three_for_the_crm(dir.path(), &url);
     let worker = Worker::new(store.clone(), config.clone(), HashMap::new(), false).unwrap();
     let stop = CancellationToken::new();
     let running = tokio::spawn(worker.run(stop.clone()));
@@ -251,4 +245,39 @@ async fn messages_of_a_channel_no_longer_configured_fail_with_an_alert_instead_o
         failed.len() == 1 && failed[0].2.contains("no longer configured"),
         "{failed:?}"
     );
+}
+
+/// Three `refused` messages for the CRM at `url`.
+fn three_for_the_crm(dir: &std::path::Path, url: &str) -> (Arc<Config>, Store) {
+    let extra = format!(
+        "[notify.webhook]\nurl = \"{url}\"\n\n[notify.channel.shop]\nevents = [\"refused\"]\n\
+         routes = [\"webhook\"]\n"
+    );
+    let config = Arc::new(config(dir, "http://127.0.0.1:9", &extra));
+    let store = open_store(&config);
+    for id in ["O-1", "O-2", "O-3"] {
+        refused(&store, &config, "shop", &order(id));
+    }
+    (config, store)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_send_that_does_not_go_through_the_lane_claims_one_job_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, mut arrivals, release) = held_crm(429).await;
+    let (config, store) = three_for_the_crm(dir.path(), &url);
+    let worker = Worker::new(store.clone(), config.clone(), HashMap::new(), false).unwrap();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(worker.run(stop.clone()));
+
+    arrivals.recv().await.unwrap();
+    release.notify_one(); // 429: nothing taken, tried again later
+    arrivals.recv().await.unwrap();
+    // The second is in flight alone: a receiver in trouble holds no batch 'sending'.
+    let rows = outbox(&store);
+    let states: Vec<(&str, i64)> = rows.iter().map(|(_, s, n)| (s.as_str(), *n)).collect();
+    assert_eq!(states, [("pending", 1), ("sending", 1), ("pending", 0)]);
+    stop.cancel();
+    release.notify_one();
+    running.await.unwrap();
 }

@@ -223,11 +223,13 @@ impl Worker {
         stop: Option<&CancellationToken>,
     ) -> store::Result<()> {
         let config = &self.sender.config;
+        // After a send that did not go through, one job at a time until one does.
+        let mut at_most = CLAIM_AT_MOST;
         loop {
             let (of, now) = (lane.clone(), store::time_text((self.clock)()));
             let due = self
                 .store
-                .read(move |conn| outbox::due(conn, Some(&of), &now, CLAIM_AT_MOST))
+                .read(move |conn| outbox::due(conn, Some(&of), &now, at_most))
                 .await?;
             if due == 0 || stopped(stop) {
                 return Ok(());
@@ -257,20 +259,21 @@ impl Worker {
                     }
                 }
             }
-            let settlements = self.send_in_order(lane, jobs, stop).await;
+            let (settlements, troubled) = self.send_in_order(lane, jobs, stop).await;
+            at_most = if troubled { 1 } else { CLAIM_AT_MOST };
             settle::record(&self.store, settlements, (self.clock)()).await?;
         }
     }
 
     /// Sends claimed `jobs` one after the other; once `stop` is asked, or after a send that
     /// did not go through (a receiver in trouble must not keep a whole batch 'sending'), the
-    /// ones not yet sent go back to the queue untouched.
+    /// ones not yet sent go back to the queue untouched. Tells whether a send failed.
     async fn send_in_order(
         &self,
         lane: &Lane,
         jobs: Vec<Job>,
         stop: Option<&CancellationToken>,
-    ) -> Vec<settle::Settlement> {
+    ) -> (Vec<settle::Settlement>, bool) {
         // The thread a message of this batch opened: the order's next message in the same
         // batch replies in it (it was claimed before the first was settled).
         let mut opened: HashMap<i64, String> = HashMap::new();
@@ -296,7 +299,7 @@ impl Worker {
             let config = &self.sender.config;
             settlements.push(settle::judge(config, lane, job, outcome, (self.clock)()));
         }
-        settlements
+        (settlements, troubled)
     }
 }
 
