@@ -100,6 +100,7 @@ impl Marketplace for Fnac {
             max_quantity: MAX_QUANTITY,
             max_stock_batch: MAX_BATCH,
             visibility_lag: std::time::Duration::ZERO,
+            stock_status_after: stock::STATUS_AFTER,
         }
     }
 
