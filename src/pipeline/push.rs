@@ -135,7 +135,7 @@ async fn push_at(
         let ticket = marketplace.push_stock(batch).await?;
         let name = channel.to_owned();
         let items: Vec<(String, u32)> = batch.iter().map(|u| (u.sku.clone(), u.quantity)).collect();
-        let first_look = later(Timestamp::now(), caps.stock_status_after);
+        let first_look = later(now, caps.stock_status_after);
         pushed.next_look = Some(pushed.next_look.map_or(first_look, |t| t.min(first_look)));
         store
             .call(move |conn| {
@@ -276,7 +276,7 @@ async fn follow_batches(
         };
         let forget = match status {
             PushStatus::Pending => {
-                let at = later(Timestamp::now(), look_gap(first_look, looks + 1));
+                let at = later(now, look_gap(first_look, looks + 1));
                 let name = channel.to_owned();
                 store
                     .call(move |conn| pushes::looked(conn, &name, &ticket, at))
@@ -316,11 +316,12 @@ fn look_gap(first: Duration, looks: u32) -> Duration {
         .min(MAX_LOOK_GAP.max(first))
 }
 
-/// `wait` after `at`.
-fn later(at: Timestamp, wait: Duration) -> Timestamp {
+/// `wait` after the answer that came at `now` or later: a call budget may have held it.
+fn later(now: Timestamp, wait: Duration) -> Timestamp {
+    let answered = now.max(Timestamp::now());
     SignedDuration::try_from(wait)
         .ok()
-        .and_then(|wait| at.checked_add(wait).ok())
+        .and_then(|wait| answered.checked_add(wait).ok())
         .unwrap_or(Timestamp::MAX)
 }
 
@@ -362,7 +363,120 @@ pub async fn correct_drift(
 
 #[cfg(test)]
 mod tests {
+    use vigie_fnac::Fnac;
+    use vigie_fnac::sandbox::{FnacSandbox, SandboxOptions};
+
     use super::*;
+    use crate::store::stock::StockItem;
+
+    /// A Fnac shop (its sandbox: a batch is ACTIVE at the first look, RUNNING at the second,
+    /// applied at the third) offering A and B, and a ledger of 10 each.
+    async fn fnac_and_ledger() -> (FnacSandbox, Fnac, Store, tempfile::TempDir) {
+        let sandbox = FnacSandbox::start(SandboxOptions::default()).await.unwrap();
+        sandbox.set_quantity("A", 10);
+        sandbox.set_quantity("B", 10);
+        let fnac = Fnac::new("fnac", sandbox.settings()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        set_stock(&store, &[("A", 10), ("B", 10)]);
+        (sandbox, fnac, store, dir)
+    }
+
+    fn set_stock(store: &Store, levels: &[(&str, u32)]) {
+        store
+            .with(|c| {
+                for (sku, quantity) in levels {
+                    let item = StockItem {
+                        sku: (*sku).to_owned(),
+                        quantity: *quantity,
+                        tags: Vec::new(),
+                    };
+                    stock::set(c, &item, &store::now_text())?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// Each `offers_update` the sandbox received, as (SKU, quantity) pairs.
+    fn batches(sandbox: &FnacSandbox) -> Vec<Vec<(String, u32)>> {
+        sandbox
+            .offers_updates()
+            .into_iter()
+            .map(|u| {
+                u.offers
+                    .into_iter()
+                    .map(|o| (o.sku, o.quantity.unwrap()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn pair(sku: &str, quantity: u32) -> (String, u32) {
+        (sku.to_owned(), quantity)
+    }
+
+    #[tokio::test]
+    async fn changes_made_while_a_batch_is_applied_go_together_once_it_is_settled() {
+        let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
+        let t0 = Timestamp::now();
+        let at = |secs| t0 + SignedDuration::from_secs(secs);
+        let push = |now| push_at("fnac", &fnac, &store, offer(), false, When::Anytime, now);
+
+        let first = push(t0).await.unwrap();
+        assert_eq!(first.submitted, 2);
+        let first_look = first.next_look.unwrap();
+        assert!(first_look >= at(5) && first_look < at(6), "{first_look}");
+
+        // Two moves of the ledger while the batch waits: neither is sent nor asked about.
+        set_stock(&store, &[("A", 7)]);
+        assert_eq!(push(at(1)).await.unwrap().submitted, 0);
+        set_stock(&store, &[("B", 8)]);
+        let waiting = push(at(2)).await.unwrap();
+        assert_eq!(waiting.submitted, 0);
+        assert_eq!(waiting.next_look, Some(first_look));
+        assert_eq!(sandbox.requests("batch_status"), 0);
+
+        // Asked at its time (ACTIVE), then after twice as long (RUNNING), then applied.
+        let looked = push(at(6)).await.unwrap();
+        assert_eq!(sandbox.requests("batch_status"), 1);
+        let second_look = looked.next_look.unwrap();
+        assert!(second_look >= at(16), "the second look waits twice as long");
+        assert_eq!(push(at(16)).await.unwrap().submitted, 0);
+        assert_eq!(sandbox.requests("batch_status"), 2);
+        let settled = push(at(60)).await.unwrap();
+        assert_eq!((settled.completed, settled.submitted), (1, 2));
+        assert_eq!(sandbox.requests("batch_status"), 3);
+        assert_eq!(
+            batches(&sandbox),
+            [
+                vec![pair("A", 10), pair("B", 10)],
+                vec![pair("A", 7), pair("B", 8)]
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_drop_to_zero_goes_at_once_while_a_batch_is_applied() {
+        let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
+        let t0 = Timestamp::now();
+        let push = |now| push_at("fnac", &fnac, &store, offer(), false, When::Anytime, now);
+        push(t0).await.unwrap();
+
+        set_stock(&store, &[("A", 0), ("B", 4)]);
+        let dropped = push(t0 + SignedDuration::from_secs(1)).await.unwrap();
+        assert_eq!(dropped.submitted, 1);
+        assert_eq!(batches(&sandbox)[1], [pair("A", 0)]);
+        assert_eq!(sandbox.requests("batch_status"), 0);
+    }
+
+    #[test]
+    fn looks_slow_down_as_a_batch_waits() {
+        let gaps: Vec<u64> = (0..6)
+            .map(|looks| look_gap(Duration::from_secs(5), looks).as_secs())
+            .collect();
+        assert_eq!(gaps, [5, 10, 20, 40, 60, 60]);
+    }
 
     fn offer() -> Offer {
         Offer {
