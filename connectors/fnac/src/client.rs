@@ -48,7 +48,10 @@ struct Lane {
 impl Lane {
     /// Whether `service` is on the orders' path.
     fn first(service: &str) -> bool {
-        matches!(service, "orders_query" | "incidents_query" | "orders_update")
+        matches!(
+            service,
+            "orders_query" | "incidents_query" | "orders_update"
+        )
     }
 
     /// Waits until `service` may queue for the shop's turn; an order call holds its place

@@ -94,9 +94,8 @@ async fn polls_read_the_claims_that_changed_once_a_minute_reaching_back_to_the_l
     let server = server_with(crate::support::no_incidents()).await;
     answer(&server, "orders_query", crate::support::empty_orders()).await;
     let fnac = fnac(&server);
-    let at = |minute: u32| -> Timestamp {
-        format!("2026-11-02T10:{minute:02}:00Z").parse().unwrap()
-    };
+    let at =
+        |minute: u32| -> Timestamp { format!("2026-11-02T10:{minute:02}:00Z").parse().unwrap() };
     let window = |from: u32, to: u32| {
         first_page(
             "incidents_query",

@@ -17,7 +17,12 @@ async fn an_order_call_goes_ahead_of_a_stock_push_that_came_first() {
     let slow = empty_orders().set_delay(Duration::from_millis(300));
     answer(&server, "orders_query", slow).await;
     let batch = "<batch_id>c0a5e1f2-0000-4000-8000-000000000001</batch_id>";
-    answer(&server, "offers_update", response("offers_update", "OK", batch)).await;
+    answer(
+        &server,
+        "offers_update",
+        response("offers_update", "OK", batch),
+    )
+    .await;
     let fnac = fnac(&server);
     let ids = [ORDER.to_owned()];
     let updates = [stock("A", 1)];
