@@ -26,26 +26,48 @@ pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<MigrationOutcom
     let mut applied = 0;
     loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
-        let current = usize::try_from(current).unwrap_or(usize::MAX);
-        match MIGRATIONS.get(current) {
-            Some(sql) => {
-                tx.execute_batch(sql)?;
-                tx.pragma_update(None, "user_version", (current + 1) as i64)?;
+        match schema(&tx)? {
+            Schema::Behind { version } => {
+                tx.execute_batch(MIGRATIONS[version])?;
+                tx.pragma_update(None, "user_version", (version + 1) as i64)?;
                 tx.commit()?;
                 applied += 1;
             }
-            None if current == MIGRATIONS.len() => {
-                return Ok(MigrationOutcome::Current { applied });
-            }
-            None => {
-                return Ok(MigrationOutcome::TooNew {
-                    found: current,
-                    known: MIGRATIONS.len(),
-                });
+            Schema::Current => return Ok(MigrationOutcome::Current { applied }),
+            Schema::TooNew { found, known } => {
+                return Ok(MigrationOutcome::TooNew { found, known });
             }
         }
     }
+}
+
+/// Where a database's schema stands against this vigie's.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Schema {
+    Current,
+    /// Migration `version` and the ones after it are still to apply.
+    Behind {
+        version: usize,
+    },
+    /// Written by a newer vigie: refuse rather than guess.
+    TooNew {
+        found: usize,
+        known: usize,
+    },
+}
+
+/// Reads where the schema stands, changing nothing.
+pub(super) fn schema(conn: &Connection) -> rusqlite::Result<Schema> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    Ok(match version.cmp(&MIGRATIONS.len()) {
+        std::cmp::Ordering::Less => Schema::Behind { version },
+        std::cmp::Ordering::Equal => Schema::Current,
+        std::cmp::Ordering::Greater => Schema::TooNew {
+            found: version,
+            known: MIGRATIONS.len(),
+        },
+    })
 }
 
 #[derive(Debug, PartialEq, Eq)]

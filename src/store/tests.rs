@@ -335,10 +335,10 @@ fn an_emptied_database_stops_vigie_and_stays_as_it_is() {
     );
 }
 
-#[test]
-fn a_database_damaged_in_the_middle_stops_vigie_and_is_not_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+/// A database of 400 SKUs with garbage over its middle pages, the header intact: SQLite
+/// still opens the file. Returns the damaged bytes.
+fn damaged_in_the_middle(dir: &Path) -> Vec<u8> {
+    let store = Store::open(dir).unwrap();
     store
         .with(|c| {
             for i in 0..400 {
@@ -354,14 +354,21 @@ fn a_database_damaged_in_the_middle_stops_vigie_and_is_not_written() {
         })
         .unwrap();
     drop(store);
-    let path = dir.path().join(DATABASE_FILE);
+    let path = dir.join(DATABASE_FILE);
     let mut bytes = std::fs::read(&path).unwrap();
     let page = 4096;
     assert!(bytes.len() > 8 * page, "{} bytes", bytes.len());
-    // Garbage over the middle pages, the header intact: SQLite still opens the file.
     let middle = bytes.len() / 2 / page * page;
     bytes[middle..middle + 2 * page].fill(0x5a);
     std::fs::write(&path, &bytes).unwrap();
+    bytes
+}
+
+#[test]
+fn a_database_damaged_in_the_middle_stops_vigie_and_is_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = damaged_in_the_middle(dir.path());
+    let path = dir.path().join(DATABASE_FILE);
 
     let error = Store::open(dir.path()).err().unwrap().to_string();
     assert!(error.contains("vigie.db"), "{error}");
@@ -371,6 +378,56 @@ fn a_database_damaged_in_the_middle_stops_vigie_and_is_not_written() {
     );
     assert!(!error.contains('\n'), "{error}");
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing written");
+}
+
+#[test]
+fn a_command_that_only_reads_skips_the_whole_file_check_and_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = damaged_in_the_middle(dir.path());
+    let path = dir.path().join(DATABASE_FILE);
+
+    // Not read whole: the damaged pages are found only by whoever reads them.
+    let store = Store::open_to_read(dir.path()).unwrap();
+    let written = store.with(|c| Ok(c.execute("DELETE FROM cursors", [])?));
+    let error = written.err().unwrap().to_string();
+    assert!(error.contains("readonly"), "{error}");
+    drop(store);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing written");
+}
+
+#[test]
+fn a_command_that_only_reads_creates_or_migrates_the_database_as_a_start_does() {
+    let absent = tempfile::tempdir().unwrap();
+    let created = Store::open_to_read(absent.path()).unwrap();
+    assert_eq!(created.with(|c| Ok(version(c))).unwrap(), MIGRATIONS.len());
+
+    let old = tempfile::tempdir().unwrap();
+    {
+        let conn = Connection::open(old.path().join(DATABASE_FILE)).unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+    }
+    let migrated = Store::open_to_read(old.path()).unwrap();
+    assert_eq!(migrated.with(|c| Ok(version(c))).unwrap(), MIGRATIONS.len());
+
+    let newer = tempfile::tempdir().unwrap();
+    drop(Store::open(newer.path()).unwrap());
+    let conn = Connection::open(newer.path().join(DATABASE_FILE)).unwrap();
+    conn.pragma_update(None, "user_version", MIGRATIONS.len() as i64 + 1)
+        .unwrap();
+    drop(conn);
+    let error = Store::open_to_read(newer.path()).err().unwrap().to_string();
+    assert!(error.contains("newer vigie"), "{error}");
+
+    let emptied = tempfile::tempdir().unwrap();
+    std::fs::write(emptied.path().join(DATABASE_FILE), "").unwrap();
+    let error = Store::open_to_read(emptied.path())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("is empty"), "{error}");
 }
 
 #[test]
