@@ -11,7 +11,7 @@
 //! zero go, which cannot put anything back on sale. What is held goes after its next poll.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 use vigie_connector::{ConnectorError, Marketplace, PushStatus, PushTicket, StockUpdate};
@@ -19,10 +19,10 @@ use vigie_connector::{ConnectorError, Marketplace, PushStatus, PushTicket, Stock
 use super::Error;
 use crate::skumap::SkuMap;
 use crate::store::pushes::{self, OpenTicket};
-use crate::store::{self, Store, stock};
+use crate::store::{self, Store, ledger_version, stock};
 
 /// How one channel's offers are derived from the ledger.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Offer {
     /// The global safety buffer (per-SKU buffers come from the stock table).
     pub safety_buffer: u32,
@@ -49,9 +49,41 @@ pub struct Pushed {
     pub submitted: usize,
     /// Batches the marketplace finished applying.
     pub completed: usize,
+    /// The quantities were computed; not when nothing moved since the last computation found
+    /// nothing to send ([`Settled`]).
+    pub computed: bool,
 }
 
-/// Follows open batches, then submits what changed. In a dry run, logs what it would push.
+/// A channel's last push that found nothing to send: the ledger's version it computed from,
+/// and the offer. While both are the same, computing again (a read of the whole catalogue)
+/// would find nothing again, so an idle channel's tick costs one read of the version. Kept in
+/// memory: a start computes afresh.
+#[derive(Debug, Default)]
+pub struct Settled(Mutex<Option<(i64, Offer)>>);
+
+impl Settled {
+    /// Whether a push of `offer` at ledger `version` has nothing to send.
+    pub fn holds(&self, version: i64, offer: &Offer) -> bool {
+        self.lock()
+            .as_ref()
+            .is_some_and(|(v, o)| *v == version && o == offer)
+    }
+
+    /// A computation from ledger `version` found nothing to send to `offer`.
+    pub fn remember(&self, version: i64, offer: Offer) {
+        *self.lock() = Some((version, offer));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(i64, Offer)>> {
+        // Only ever replaced whole: a panic elsewhere cannot leave it half written.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Follows open batches, then submits what changed (unless nothing moved since the last push
+/// found nothing to send: `settled`). In a dry run, logs what it would push.
 pub async fn push(
     channel: &str,
     marketplace: &dyn Marketplace,
@@ -59,16 +91,28 @@ pub async fn push(
     offer: Offer,
     dry_run: bool,
     when: When,
+    settled: &Settled,
 ) -> Result<Pushed, Error> {
     let mut pushed = Pushed {
         completed: follow_batches(channel, marketplace, store).await?,
         ..Pushed::default()
     };
+    // Read before computing: a change committed meanwhile moves the version past it.
+    let version = store.call(|conn| ledger_version::current(conn)).await?;
+    if settled.holds(version, &offer) {
+        return Ok(pushed);
+    }
+    pushed.computed = true;
     let caps = marketplace.capabilities();
     let name = channel.to_owned();
+    let computed_for = offer.clone();
     let mut changes = store
         .call(move |conn| pending(conn, &name, &offer, caps.max_quantity))
         .await?;
+    // Only a computation with nothing to send (none held, none left to a dry run) settles.
+    if changes.is_empty() {
+        settled.remember(version, computed_for);
+    }
     if !caps.visibility_lag.is_zero() && when == When::Anytime {
         let held = hold_all_but_drops(&mut changes);
         if held > 0 {
@@ -337,5 +381,82 @@ mod tests {
         .map(|u| u.quantity)
         .collect();
         assert_eq!(fnac_max, [9999]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tick_computes_again_only_once_the_ledger_moved() {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        use crate::store::reservations::{self, LineUnits, ReservationState};
+        use crate::store::{orders, stock::StockItem};
+
+        let server = MockServer::start().await;
+        let imports = "/api/offers/stock/imports";
+        Mock::given(method("POST"))
+            .and(path(imports))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(serde_json::json!({ "import_id": 1 })),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("{imports}/1/status")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({ "status": "COMPLETE" })),
+            )
+            .mount(&server)
+            .await;
+        let dir = tempfile::tempdir().unwrap();
+        let (channel, ctx) =
+            crate::pipeline::health::tests::channel_and_context(&server, dir.path());
+        let store = &ctx.store;
+        let a = StockItem {
+            sku: "A".into(),
+            quantity: 5,
+            tags: Vec::new(),
+        };
+        store
+            .with(|c| stock::set(c, &a, &store::now_text()))
+            .unwrap();
+        let settled = Settled::default();
+        let tick = || {
+            let market = channel.marketplace.as_ref();
+            push("lm", market, store, offer(), false, When::Anytime, &settled)
+        };
+        let calls = || async { server.received_requests().await.unwrap().len() };
+
+        let first = tick().await.unwrap();
+        assert_eq!((first.computed, first.submitted), (true, 1));
+        // Its batch is followed to the end; nothing more to send.
+        let second = tick().await.unwrap();
+        assert_eq!(
+            (second.computed, second.completed, second.submitted),
+            (true, 1, 0)
+        );
+
+        let before = calls().await;
+        let quiet = tick().await.unwrap();
+        assert!(!quiet.computed, "nothing moved: {quiet:?}");
+        assert_eq!(calls().await, before, "no marketplace call");
+
+        // An order holds 2 of the 5 units: the next tick computes and pushes 3.
+        store
+            .with(|c| {
+                let order = crate::domain::test_orders::order(&[("A", 2)], 2, None);
+                let now = store::now_text();
+                let tx = c.transaction()?;
+                let (pk, _) = orders::ingest(&tx, "lm", &order, Default::default(), &now)?;
+                let line = LineUnits::of(pk, &order.lines[0]);
+                reservations::hold(&tx, line, ReservationState::Held, &now)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .unwrap();
+        let after = tick().await.unwrap();
+        assert_eq!((after.computed, after.submitted), (true, 1));
+        let told = store.with(|c| pushes::told(c, "lm")).unwrap();
+        assert_eq!(told, BTreeMap::from([("A".to_owned(), 3)]));
     }
 }

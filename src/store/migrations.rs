@@ -17,6 +17,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V9_CANCELLATIONS_AND_INCIDENTS,
     V10_CUSTOMERS_AND_JUDGMENTS,
     V11_PER_PARCEL_MESSAGES_AND_SHIPPING_DEADLINES,
+    V12_LEDGER_VERSION,
 ];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
@@ -550,4 +551,42 @@ ALTER TABLE seller_cancels ADD COLUMN sent_at TEXT;
 
 ALTER TABLE orders ADD COLUMN shipping_deadline_at TEXT;
 ALTER TABLE orders ADD COLUMN shipping_late_at TEXT;
+"#;
+
+/// A number that moves whenever something a stock push computes from changes: a SKU's units
+/// on hand or buffer, a reservation, what a channel was told. A channel whose last push found
+/// nothing to send, with the number unchanged since, has nothing to send now (see
+/// `pipeline::push`). Triggers raise it, in the writer's own transaction, so no writer can
+/// forget to: a forgotten change would leave a stale quantity on sale. Tags and times are left
+/// out (pushes do not read them), so a snapshot that restates a quantity costs nothing.
+/// A migration that rebuilds one of these tables must create its triggers again.
+const V12_LEDGER_VERSION: &str = r#"
+CREATE TABLE ledger_version (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+INSERT INTO ledger_version (id, version) VALUES (1, 0);
+
+CREATE TRIGGER ledger_stock_added AFTER INSERT ON stock
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+CREATE TRIGGER ledger_stock_changed AFTER UPDATE OF sku, on_hand, safety_buffer ON stock
+WHEN old.sku IS NOT new.sku OR old.on_hand IS NOT new.on_hand
+     OR old.safety_buffer IS NOT new.safety_buffer
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+CREATE TRIGGER ledger_stock_removed AFTER DELETE ON stock
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+
+CREATE TRIGGER ledger_reservation_added AFTER INSERT ON reservations
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+CREATE TRIGGER ledger_reservation_changed AFTER UPDATE ON reservations
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+CREATE TRIGGER ledger_reservation_removed AFTER DELETE ON reservations
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+
+CREATE TRIGGER ledger_told_added AFTER INSERT ON stock_pushed
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+CREATE TRIGGER ledger_told_changed AFTER UPDATE ON stock_pushed
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+CREATE TRIGGER ledger_told_removed AFTER DELETE ON stock_pushed
+BEGIN UPDATE ledger_version SET version = version + 1; END;
 "#;

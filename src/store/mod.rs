@@ -20,6 +20,7 @@ pub mod flags;
 pub mod history;
 pub mod judgments;
 pub mod kpis;
+pub mod ledger_version;
 mod migrations;
 pub mod order_facts;
 pub mod orders;

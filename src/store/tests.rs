@@ -573,3 +573,63 @@ fn only_the_cancellations_made_for_the_seller_answer_the_sellers_request() {
         })
         .unwrap();
 }
+
+#[test]
+fn the_ledger_version_moves_with_everything_a_push_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .with(|c| {
+            let mut last = ledger_version::current(c)?;
+            let mut moved = |c: &Connection| -> Result<bool> {
+                let now = ledger_version::current(c)?;
+                Ok(std::mem::replace(&mut last, now) != now)
+            };
+            let a = |quantity| stock::StockItem {
+                sku: "A".into(),
+                quantity,
+                tags: vec!["fragile".into()],
+            };
+            stock::set(c, &a(5), &now_text())?;
+            assert!(moved(c)?, "a new SKU");
+            stock::set(c, &a(5), &now_text())?;
+            assert!(
+                !moved(c)?,
+                "the same quantity restated (a push reads no tag nor time)"
+            );
+            stock::set(c, &a(4), &now_text())?;
+            assert!(moved(c)?, "units on hand");
+            c.execute("UPDATE stock SET safety_buffer = 1", [])?;
+            assert!(moved(c)?, "a SKU's own buffer");
+
+            let pk = one_order(c);
+            let line = reservations::LineUnits {
+                order_pk: pk,
+                line_id: "l0",
+                sku: "A",
+                quantity: 1,
+            };
+            reservations::hold(c, line, reservations::ReservationState::Held, &now_text())?;
+            assert!(moved(c)?, "a reservation");
+            reservations::settle(
+                c,
+                pk,
+                None,
+                reservations::ReservationState::Released,
+                &now_text(),
+            )?;
+            assert!(moved(c)?, "a reservation released");
+
+            pushes::record(c, "lm", "t1", &[("A".into(), 3)], &now_text())?;
+            assert!(moved(c)?, "what a channel was told");
+            pushes::forget(c, "lm", &["A".into()])?;
+            assert!(
+                moved(c)?,
+                "a told quantity forgotten (a failed batch, drift)"
+            );
+            stock::replace_all(c, &[], &now_text())?;
+            assert!(moved(c)?, "a snapshot without the SKU");
+            Ok(())
+        })
+        .unwrap();
+}
