@@ -1,6 +1,6 @@
 //! A number that moves whenever something a stock push computes from changes (units on hand,
 //! buffers, reservations, what each channel was told). The database's own triggers raise it
-//! (see the migration `V12_LEDGER_VERSION`), in the same transaction as the change, so no
+//! (see the migration `V13_LEDGER_VERSION`), in the same transaction as the change, so no
 //! writer, in the daemon or in a command, can forget it.
 
 use rusqlite::Connection;

@@ -17,7 +17,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V9_CANCELLATIONS_AND_INCIDENTS,
     V10_CUSTOMERS_AND_JUDGMENTS,
     V11_PER_PARCEL_MESSAGES_AND_SHIPPING_DEADLINES,
-    V12_LEDGER_VERSION,
+    V12_STOCK_BATCH_LOOKS,
+    V13_LEDGER_VERSION,
 ];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
@@ -553,14 +554,21 @@ ALTER TABLE orders ADD COLUMN shipping_deadline_at TEXT;
 ALTER TABLE orders ADD COLUMN shipping_late_at TEXT;
 "#;
 
+/// How often a stock batch was asked about, and when to ask next: batches are followed at a
+/// growing pace instead of at every push (NULL: at the next push).
+const V12_STOCK_BATCH_LOOKS: &str = r#"
+ALTER TABLE stock_push_tickets ADD COLUMN looks INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stock_push_tickets ADD COLUMN next_look_at TEXT;
+"#;
+
 /// A number that moves whenever something a stock push computes from changes: a SKU's units
 /// on hand or buffer, a reservation, what a channel was told. A channel whose last push found
 /// nothing to send, with the number unchanged since, has nothing to send now (see
 /// `pipeline::push`). Triggers raise it, in the writer's own transaction, so no writer can
 /// forget to: a forgotten change would leave a stale quantity on sale. Tags and times are left
-/// out (pushes do not read them), so a snapshot that restates a quantity costs nothing.
+/// out (pushes do not read them): restating them moves nothing.
 /// A migration that rebuilds one of these tables must create its triggers again.
-const V12_LEDGER_VERSION: &str = r#"
+const V13_LEDGER_VERSION: &str = r#"
 CREATE TABLE ledger_version (
     id      INTEGER PRIMARY KEY CHECK (id = 1),
     version INTEGER NOT NULL

@@ -620,7 +620,14 @@ fn the_ledger_version_moves_with_everything_a_push_reads() {
             )?;
             assert!(moved(c)?, "a reservation released");
 
-            pushes::record(c, "lm", "t1", &[("A".into(), 3)], &now_text())?;
+            pushes::record(
+                c,
+                "lm",
+                "t1",
+                &[("A".into(), 3)],
+                &now_text(),
+                jiff::Timestamp::now(),
+            )?;
             assert!(moved(c)?, "what a channel was told");
             pushes::forget(c, "lm", &["A".into()])?;
             assert!(
