@@ -679,23 +679,35 @@ mod tests {
             .with(|c| stock::set(c, &a, &store::now_text()))
             .unwrap();
         let settled = Settled::default();
-        let tick = || {
+        // Ticks two minutes apart: a batch is due for a look at the next one.
+        let t0 = Timestamp::now();
+        let tick = |n: i64| {
             let market = channel.marketplace.as_ref();
-            push("lm", market, store, offer(), false, When::Anytime, &settled)
+            let now = t0 + SignedDuration::from_secs(120 * n);
+            push_at(
+                "lm",
+                market,
+                store,
+                offer(),
+                false,
+                When::Anytime,
+                &settled,
+                now,
+            )
         };
         let calls = || async { server.received_requests().await.unwrap().len() };
 
-        let first = tick().await.unwrap();
+        let first = tick(0).await.unwrap();
         assert_eq!((first.computed, first.submitted), (true, 1));
         // Its batch is followed to the end; nothing more to send.
-        let second = tick().await.unwrap();
+        let second = tick(1).await.unwrap();
         assert_eq!(
             (second.computed, second.completed, second.submitted),
             (true, 1, 0)
         );
 
         let before = calls().await;
-        let quiet = tick().await.unwrap();
+        let quiet = tick(2).await.unwrap();
         assert!(!quiet.computed, "nothing moved: {quiet:?}");
         assert_eq!(calls().await, before, "no marketplace call");
 
@@ -712,7 +724,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let after = tick().await.unwrap();
+        let after = tick(3).await.unwrap();
         assert_eq!((after.computed, after.submitted), (true, 1));
         let told = store.with(|c| pushes::told(c, "lm")).unwrap();
         assert_eq!(told, BTreeMap::from([("A".to_owned(), 3)]));
