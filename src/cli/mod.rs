@@ -68,10 +68,18 @@ fn write_out(text: std::fmt::Arguments<'_>) -> Result<(), Failure> {
     }
 }
 
-/// The configuration and the store, for the commands that read or change the state.
+/// The configuration and the store, for the commands that change the state.
 fn open_store(path: &Path, env: &Environment) -> Result<(Config, Store), Failure> {
     let config = config::load(path, env)?;
     let store = Store::open(&config.daemon.state_dir)?;
+    Ok((config, store))
+}
+
+/// The configuration and the store, for the commands that only read it: quick on a big
+/// database ([`Store::open_to_read`]), and unable to write.
+fn open_store_to_read(path: &Path, env: &Environment) -> Result<(Config, Store), Failure> {
+    let config = config::load(path, env)?;
+    let store = Store::open_to_read(&config.daemon.state_dir)?;
     Ok((config, store))
 }
 

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use vigie::config::Environment;
 use vigie::store::orders;
 
-use super::{Failure, open_store};
+use super::{Failure, open_store_to_read};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
-    let (_, store) = open_store(path, env)?;
+    let (_, store) = open_store_to_read(path, env)?;
     let filter = orders::OrderFilter {
         status: args.status,
         channel: args.channel,

@@ -10,7 +10,7 @@ use vigie::config::{Environment, HumanDuration};
 use vigie::store::kpis::{self, Bucket, Kpis, Window, shown_duration};
 use vigie::store::time_text;
 
-use super::{Failure, open_store};
+use super::{Failure, open_store_to_read};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -42,7 +42,7 @@ struct ChannelReport {
 }
 
 pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
-    let (config, store) = open_store(path, env)?;
+    let (config, store) = open_store_to_read(path, env)?;
     if let Some(name) = &args.channel
         && !config.channels.iter().any(|c| &c.name == name)
     {

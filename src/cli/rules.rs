@@ -10,7 +10,7 @@ use vigie::domain::custom_rules::RuleOutcome;
 use vigie::domain::judgment::Ruled;
 use vigie::trial::{self, Replay, Tried};
 
-use super::{Failure, open_store, order_name};
+use super::{Failure, open_store_to_read, order_name};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -33,7 +33,7 @@ pub enum Command {
 }
 
 pub fn run(path: &Path, env: &Environment, command: Command) -> Result<(), Failure> {
-    let (config, store) = open_store(path, env)?;
+    let (config, store) = open_store_to_read(path, env)?;
     vigie::domain::custom_rules::check(&config.rules, &config.file)?;
     match command {
         Command::Test { order, json } => {

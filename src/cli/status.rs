@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use vigie::config::Environment;
 use vigie::store::status;
 
-use super::{Failure, open_store};
+use super::{Failure, open_store_to_read};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,7 +15,7 @@ pub struct Args {
 }
 
 pub fn run(path: &Path, env: &Environment, args: Args) -> Result<(), Failure> {
-    let (config, store) = open_store(path, env)?;
+    let (config, store) = open_store_to_read(path, env)?;
     let report = store.with(|conn| status::report(conn, &config, jiff::Timestamp::now()))?;
     if args.json {
         outln!(

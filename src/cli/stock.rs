@@ -7,7 +7,7 @@ use vigie::config::Environment;
 use vigie::inventory;
 use vigie::store::{self, stock};
 
-use super::{Failure, open_store};
+use super::{Failure, open_store, open_store_to_read};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -34,7 +34,7 @@ pub fn run(path: &Path, env: &Environment, command: Command) -> Result<(), Failu
 /// Rows are written as they are read: a million SKUs neither wait for the last one nor sit
 /// in memory together.
 fn show(path: &Path, env: &Environment, sku: Option<&str>, json: bool) -> Result<(), Failure> {
-    let (config, store) = open_store(path, env)?;
+    let (config, store) = open_store_to_read(path, env)?;
     let buffer = config.inventory.safety_buffer;
     let mut shown = 0;
     let written = store.with(|conn| {

@@ -59,6 +59,7 @@ impl Plan {
                 Ok(Channel {
                     config: c.clone(),
                     marketplace,
+                    push_settled: Arc::default(),
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;

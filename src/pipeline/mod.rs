@@ -55,6 +55,8 @@ const DRIFT_CURSOR: &str = "drift_checked_at";
 pub struct Channel {
     pub config: ChannelConfig,
     pub marketplace: Arc<dyn Marketplace>,
+    /// Its last push that found nothing to send, so an idle tick need not compute again.
+    pub push_settled: Arc<push::Settled>,
 }
 
 impl Channel {
@@ -160,6 +162,7 @@ pub async fn push_stock(channel: &Channel, ctx: &Context) -> Result<push::Pushed
         offer(channel, ctx),
         ctx.dry_run,
         When::Anytime,
+        &channel.push_settled,
     )
     .await
 }
@@ -178,6 +181,7 @@ async fn push_after_poll(channel: &Channel, ctx: &Context) -> Result<(), Error> 
         offer(channel, ctx),
         ctx.dry_run,
         When::AfterPoll,
+        &channel.push_settled,
     )
     .await?;
     Ok(())

@@ -23,7 +23,7 @@
 //! [`Capabilities::stock_status_after`]: vigie_connector::Capabilities::stock_status_after
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -33,10 +33,10 @@ use vigie_connector::{ConnectorError, Marketplace, PushStatus, PushTicket, Stock
 use super::Error;
 use crate::skumap::SkuMap;
 use crate::store::pushes::{self, OpenTicket};
-use crate::store::{self, Store, stock};
+use crate::store::{self, Store, ledger_version, stock};
 
 /// How one channel's offers are derived from the ledger.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Offer {
     /// The global safety buffer (per-SKU buffers come from the stock table).
     pub safety_buffer: u32,
@@ -69,9 +69,41 @@ pub struct Pushed {
     /// When to ask again about a batch still being applied; what was gathered meanwhile goes
     /// once it is settled.
     pub next_look: Option<Timestamp>,
+    /// The quantities were computed; not when nothing moved since the last computation found
+    /// nothing to send ([`Settled`]).
+    pub computed: bool,
 }
 
-/// Follows open batches, then submits what changed. In a dry run, logs what it would push.
+/// A channel's last push that found nothing to send: the ledger's version it computed from,
+/// and the offer. While both are the same, computing again (a read of the whole catalogue)
+/// would find nothing again, so an idle channel's tick costs one read of the version. Kept in
+/// memory: a start computes afresh.
+#[derive(Debug, Default)]
+pub struct Settled(Mutex<Option<(i64, Offer)>>);
+
+impl Settled {
+    /// Whether a push of `offer` at ledger `version` has nothing to send.
+    pub fn holds(&self, version: i64, offer: &Offer) -> bool {
+        self.lock()
+            .as_ref()
+            .is_some_and(|(v, o)| *v == version && o == offer)
+    }
+
+    /// A computation from ledger `version` found nothing to send to `offer`.
+    pub fn remember(&self, version: i64, offer: Offer) {
+        *self.lock() = Some((version, offer));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(i64, Offer)>> {
+        // Only ever replaced whole: a panic elsewhere cannot leave it half written.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Follows open batches, then submits what changed (unless nothing moved since the last push
+/// found nothing to send: `settled`). In a dry run, logs what it would push.
 pub async fn push(
     channel: &str,
     marketplace: &dyn Marketplace,
@@ -79,12 +111,27 @@ pub async fn push(
     offer: Offer,
     dry_run: bool,
     when: When,
+    settled: &Settled,
 ) -> Result<Pushed, Error> {
     let now = Timestamp::now();
-    push_at(channel, marketplace, store, offer, dry_run, when, now).await
+    push_at(
+        channel,
+        marketplace,
+        store,
+        offer,
+        dry_run,
+        when,
+        settled,
+        now,
+    )
+    .await
 }
 
 /// [`push`] at `now`, which says which batches are due for a look.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "push's own, and the time it runs at"
+)]
 async fn push_at(
     channel: &str,
     marketplace: &dyn Marketplace,
@@ -92,6 +139,7 @@ async fn push_at(
     offer: Offer,
     dry_run: bool,
     when: When,
+    settled: &Settled,
     now: Timestamp,
 ) -> Result<Pushed, Error> {
     let followed = follow_batches(channel, marketplace, store, now).await?;
@@ -100,11 +148,22 @@ async fn push_at(
         next_look: followed.next_look,
         ..Pushed::default()
     };
+    // Read before computing: a change committed meanwhile moves the version past it.
+    let version = store.call(|conn| ledger_version::current(conn)).await?;
+    if settled.holds(version, &offer) {
+        return Ok(pushed);
+    }
+    pushed.computed = true;
     let caps = marketplace.capabilities();
     let name = channel.to_owned();
+    let computed_for = offer.clone();
     let mut changes = store
         .call(move |conn| pending(conn, &name, &offer, caps.max_quantity))
         .await?;
+    // Only a computation with nothing to send (none held, none left to a dry run) settles.
+    if changes.is_empty() {
+        settled.remember(version, computed_for);
+    }
     if !caps.visibility_lag.is_zero() && when == When::Anytime {
         let held = hold_all_but_drops(&mut changes);
         if held > 0 {
@@ -421,7 +480,19 @@ mod tests {
         let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
         let t0 = Timestamp::now();
         let at = |secs| t0 + SignedDuration::from_secs(secs);
-        let push = |now| push_at("fnac", &fnac, &store, offer(), false, When::Anytime, now);
+        let memo = Settled::default();
+        let push = |now| {
+            push_at(
+                "fnac",
+                &fnac,
+                &store,
+                offer(),
+                false,
+                When::Anytime,
+                &memo,
+                now,
+            )
+        };
 
         let first = push(t0).await.unwrap();
         assert_eq!(first.submitted, 2);
@@ -460,7 +531,19 @@ mod tests {
     async fn a_drop_to_zero_goes_at_once_while_a_batch_is_applied() {
         let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
         let t0 = Timestamp::now();
-        let push = |now| push_at("fnac", &fnac, &store, offer(), false, When::Anytime, now);
+        let memo = Settled::default();
+        let push = |now| {
+            push_at(
+                "fnac",
+                &fnac,
+                &store,
+                offer(),
+                false,
+                When::Anytime,
+                &memo,
+                now,
+            )
+        };
         push(t0).await.unwrap();
 
         set_stock(&store, &[("A", 0), ("B", 4)]);
@@ -556,5 +639,94 @@ mod tests {
         .map(|u| u.quantity)
         .collect();
         assert_eq!(fnac_max, [9999]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_tick_computes_again_only_once_the_ledger_moved() {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        use crate::store::reservations::{self, LineUnits, ReservationState};
+        use crate::store::{orders, stock::StockItem};
+
+        let server = MockServer::start().await;
+        let imports = "/api/offers/stock/imports";
+        Mock::given(method("POST"))
+            .and(path(imports))
+            .respond_with(
+                ResponseTemplate::new(201).set_body_json(serde_json::json!({ "import_id": 1 })),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("{imports}/1/status")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({ "status": "COMPLETE" })),
+            )
+            .mount(&server)
+            .await;
+        let dir = tempfile::tempdir().unwrap();
+        let (channel, ctx) =
+            crate::pipeline::health::tests::channel_and_context(&server, dir.path());
+        let store = &ctx.store;
+        let a = StockItem {
+            sku: "A".into(),
+            quantity: 5,
+            tags: Vec::new(),
+        };
+        store
+            .with(|c| stock::set(c, &a, &store::now_text()))
+            .unwrap();
+        let settled = Settled::default();
+        // Ticks two minutes apart: a batch is due for a look at the next one.
+        let t0 = Timestamp::now();
+        let tick = |n: i64| {
+            let market = channel.marketplace.as_ref();
+            let now = t0 + SignedDuration::from_secs(120 * n);
+            push_at(
+                "lm",
+                market,
+                store,
+                offer(),
+                false,
+                When::Anytime,
+                &settled,
+                now,
+            )
+        };
+        let calls = || async { server.received_requests().await.unwrap().len() };
+
+        let first = tick(0).await.unwrap();
+        assert_eq!((first.computed, first.submitted), (true, 1));
+        // Its batch is followed to the end; nothing more to send.
+        let second = tick(1).await.unwrap();
+        assert_eq!(
+            (second.computed, second.completed, second.submitted),
+            (true, 1, 0)
+        );
+
+        let before = calls().await;
+        let quiet = tick(2).await.unwrap();
+        assert!(!quiet.computed, "nothing moved: {quiet:?}");
+        assert_eq!(calls().await, before, "no marketplace call");
+
+        // An order holds 2 of the 5 units: the next tick computes and pushes 3.
+        store
+            .with(|c| {
+                let order = crate::domain::test_orders::order(&[("A", 2)], 2, None);
+                let now = store::now_text();
+                let tx = c.transaction()?;
+                let (pk, _) = orders::ingest(&tx, "lm", &order, Default::default(), &now)?;
+                let line = LineUnits::of(pk, &order.lines[0]);
+                reservations::hold(&tx, line, ReservationState::Held, &now)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .unwrap();
+        let after = tick(3).await.unwrap();
+        assert_eq!((after.computed, after.submitted), (true, 1));
+        let told = store.with(|c| pushes::told(c, "lm")).unwrap();
+        assert_eq!(told, BTreeMap::from([("A".to_owned(), 3)]));
     }
 }

@@ -71,8 +71,9 @@ pub(super) fn open_checked(path: &Path) -> Result<Connection, String> {
     Ok(conn)
 }
 
-/// A second connection to the checked database at `path` that can only read: in WAL mode it
-/// reads the last commit while the writer's transaction is open.
+/// A connection to the database at `path` that can only read: the daemon's second one, or a
+/// read-only command's only one. In WAL mode it reads the last commit while a writer's
+/// transaction is open.
 pub(super) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;

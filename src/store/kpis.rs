@@ -185,6 +185,84 @@ SELECT *,
        (julianday(vigie_decided_at) - julianday(first_seen_at)) * 86400.0 AS decision_seconds
 FROM endings";
 
+/// The window's counts and times, read in one pass over [`ENDINGS`]: its per-order
+/// subqueries are most of the cost of `vigie status`.
+struct Figures {
+    received: i64,
+    accepted: i64,
+    refused: i64,
+    expired: i64,
+    cancelled: i64,
+    elsewhere: i64,
+    flagged: i64,
+    decided: i64,
+    time_to_accept: TimeToAccept,
+    median_seconds_to_decision: Option<f64>,
+}
+
+/// The nearest-rank quantile `q` of `column` (of the rows where it is not null), ranked by
+/// `RANKED`: the smallest value with at least q of the values at or below it, which is the
+/// value at rank ceil(q × count), 1 at least.
+fn nearest_rank(column: &str, q: f64) -> String {
+    format!(
+        "MIN({column}) FILTER (WHERE {column} IS NOT NULL AND {column}_rank >= {q:?} * {column}_count)"
+    )
+}
+
+/// Each row of [`ENDINGS`] with its rank among the times to accept and the times to decide,
+/// and how many of each there are.
+const RANKED: &str = "
+    SELECT *,
+           ROW_NUMBER() OVER (PARTITION BY seconds IS NULL ORDER BY seconds) AS seconds_rank,
+           COUNT(seconds) OVER () AS seconds_count,
+           ROW_NUMBER() OVER (PARTITION BY decision_seconds IS NULL ORDER BY decision_seconds)
+               AS decision_seconds_rank,
+           COUNT(decision_seconds) OVER () AS decision_seconds_count";
+
+fn figures(conn: &Connection, channel: &str, window: Window) -> Result<Figures> {
+    let sql = format!(
+        "SELECT COUNT(*),
+                COUNT(*) FILTER (WHERE ending = 'accepted'),
+                COUNT(*) FILTER (WHERE ending = 'refused'),
+                COUNT(*) FILTER (WHERE ending = 'expired'),
+                COUNT(*) FILTER (WHERE ending = 'cancelled'
+                                    OR (ending = 'accepted' AND status = 'cancelled')),
+                COUNT(*) FILTER (WHERE ending IN ('accepted', 'refused')
+                                    AND vigie_decided_at IS NULL),
+                COUNT(*) FILTER (WHERE flagged),
+                COUNT(decision_seconds),
+                AVG(seconds), {}, {}, {}, {}
+         FROM ({RANKED} FROM ({ENDINGS}))",
+        nearest_rank("seconds", 0.5),
+        nearest_rank("seconds", 0.9),
+        nearest_rank("seconds", 0.99),
+        nearest_rank("decision_seconds", 0.5),
+    );
+    Ok(conn.query_row(
+        &sql,
+        rusqlite::params_from_iter(args(channel, window).iter()),
+        |r| {
+            Ok(Figures {
+                received: r.get(0)?,
+                accepted: r.get(1)?,
+                refused: r.get(2)?,
+                expired: r.get(3)?,
+                cancelled: r.get(4)?,
+                elsewhere: r.get(5)?,
+                flagged: r.get(6)?,
+                decided: r.get(7)?,
+                time_to_accept: TimeToAccept {
+                    mean: r.get(8)?,
+                    p50: r.get(9)?,
+                    p90: r.get(10)?,
+                    p99: r.get(11)?,
+                },
+                median_seconds_to_decision: r.get(12)?,
+            })
+        },
+    )?)
+}
+
 /// The KPIs of `channel` over `window`; the "right now" counts at `now`.
 pub fn of_channel(
     conn: &Connection,
@@ -192,44 +270,8 @@ pub fn of_channel(
     window: Window,
     now: Timestamp,
 ) -> Result<Kpis> {
-    let args = args(channel, window);
-    let (received, accepted, refused, expired, cancelled, elsewhere, flagged, mean, timed, decided) =
-        conn.query_row(
-            &format!(
-                "SELECT COUNT(*),
-                        COUNT(*) FILTER (WHERE ending = 'accepted'),
-                        COUNT(*) FILTER (WHERE ending = 'refused'),
-                        COUNT(*) FILTER (WHERE ending = 'expired'),
-                        COUNT(*) FILTER (WHERE ending = 'cancelled'
-                                            OR (ending = 'accepted' AND status = 'cancelled')),
-                        COUNT(*) FILTER (WHERE ending IN ('accepted', 'refused')
-                                            AND vigie_decided_at IS NULL),
-                        COUNT(*) FILTER (WHERE flagged),
-                        AVG(seconds),
-                        COUNT(seconds),
-                        COUNT(decision_seconds)
-                 FROM ({ENDINGS})"
-            ),
-            rusqlite::params_from_iter(args.iter()),
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, Option<f64>>(7)?,
-                    r.get::<_, i64>(8)?,
-                    r.get::<_, i64>(9)?,
-                ))
-            },
-        )?;
-    let left = accepted + refused + expired;
-    let [p50, p90, p99] = percentiles(conn, &args, "seconds", timed, [0.5, 0.9, 0.99])?;
-    let [median_seconds_to_decision] =
-        percentiles(conn, &args, "decision_seconds", decided, [0.5])?;
+    let f = figures(conn, channel, window)?;
+    let left = f.accepted + f.refused + f.expired;
     let now = time_text(now);
     let awaiting = OrderStatus::AwaitingAcceptance.as_str();
     let count = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<i64> {
@@ -238,23 +280,18 @@ pub fn of_channel(
     let undecided = "SELECT COUNT(*) FROM orders o WHERE o.channel = ?1 AND o.status = ?2
                      AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.order_pk = o.id)";
     Ok(Kpis {
-        received,
-        accepted,
-        refused,
-        flagged,
-        decided_elsewhere: elsewhere,
-        expired,
-        cancelled_by_customer: cancelled,
-        acceptance_rate: (left > 0).then(|| accepted as f64 / left as f64),
-        cancellation_rate: (received > 0).then(|| cancelled as f64 / received as f64),
-        time_to_accept_seconds: TimeToAccept {
-            mean,
-            p50,
-            p90,
-            p99,
-        },
-        decided,
-        median_seconds_to_decision,
+        received: f.received,
+        accepted: f.accepted,
+        refused: f.refused,
+        flagged: f.flagged,
+        decided_elsewhere: f.elsewhere,
+        expired: f.expired,
+        cancelled_by_customer: f.cancelled,
+        acceptance_rate: (left > 0).then(|| f.accepted as f64 / left as f64),
+        cancellation_rate: (f.received > 0).then(|| f.cancelled as f64 / f.received as f64),
+        time_to_accept_seconds: f.time_to_accept,
+        decided: f.decided,
+        median_seconds_to_decision: f.median_seconds_to_decision,
         undecided: count(undecided, &[&channel, &awaiting])?,
         awaiting_review: count(
             "SELECT COUNT(*) FROM flags f JOIN orders o ON o.id = f.order_pk
@@ -302,34 +339,6 @@ pub fn time_to_accept_distribution(
         .collect())
 }
 
-/// The quantiles `qs` of `column` over the window's `count` values, in one pass; nearest rank:
-/// the smallest value with at least q of the values at or below it.
-fn percentiles<const N: usize>(
-    conn: &Connection,
-    args: &[String],
-    column: &str,
-    count: i64,
-    qs: [f64; N],
-) -> Result<[Option<f64>; N]> {
-    if count == 0 {
-        return Ok([None; N]);
-    }
-    let ranks = qs.map(|q| ((q * count as f64).ceil() as i64).clamp(1, count));
-    let wanted = ranks.map(|r| r.to_string()).join(", ");
-    let mut stmt = conn.prepare(&format!(
-        "SELECT rank, {column} FROM (
-             SELECT {column}, ROW_NUMBER() OVER (ORDER BY {column}) AS rank
-             FROM ({ENDINGS}) WHERE {column} IS NOT NULL)
-         WHERE rank IN ({wanted})"
-    ))?;
-    let found: Vec<(i64, f64)> = stmt
-        .query_map(rusqlite::params_from_iter(args), |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(ranks.map(|rank| found.iter().find(|(r, _)| *r == rank).map(|(_, v)| *v)))
-}
-
 fn args(channel: &str, window: Window) -> Vec<String> {
     vec![
         channel.to_owned(),
@@ -358,13 +367,7 @@ pub fn daily(conn: &Connection, channel: &str, now: Timestamp, days: i64) -> Res
                 since: until - jiff::SignedDuration::from_hours(24),
                 until,
             };
-            let args = args(channel, window);
-            let timed: i64 = conn.query_row(
-                &format!("SELECT COUNT(seconds) FROM ({ENDINGS})"),
-                rusqlite::params_from_iter(args.iter()),
-                |r| r.get(0),
-            )?;
-            let [median] = percentiles(conn, &args, "seconds", timed, [0.5])?;
+            let median = figures(conn, channel, window)?.time_to_accept.p50;
             Ok(Day {
                 until: time_text(until),
                 median_seconds_to_accept: median,

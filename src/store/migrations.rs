@@ -18,6 +18,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V10_CUSTOMERS_AND_JUDGMENTS,
     V11_PER_PARCEL_MESSAGES_AND_SHIPPING_DEADLINES,
     V12_STOCK_BATCH_LOOKS,
+    V13_LEDGER_VERSION,
 ];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
@@ -27,26 +28,48 @@ pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<MigrationOutcom
     let mut applied = 0;
     loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
-        let current = usize::try_from(current).unwrap_or(usize::MAX);
-        match MIGRATIONS.get(current) {
-            Some(sql) => {
-                tx.execute_batch(sql)?;
-                tx.pragma_update(None, "user_version", (current + 1) as i64)?;
+        match schema(&tx)? {
+            Schema::Behind { version } => {
+                tx.execute_batch(MIGRATIONS[version])?;
+                tx.pragma_update(None, "user_version", (version + 1) as i64)?;
                 tx.commit()?;
                 applied += 1;
             }
-            None if current == MIGRATIONS.len() => {
-                return Ok(MigrationOutcome::Current { applied });
-            }
-            None => {
-                return Ok(MigrationOutcome::TooNew {
-                    found: current,
-                    known: MIGRATIONS.len(),
-                });
+            Schema::Current => return Ok(MigrationOutcome::Current { applied }),
+            Schema::TooNew { found, known } => {
+                return Ok(MigrationOutcome::TooNew { found, known });
             }
         }
     }
+}
+
+/// Where a database's schema stands against this vigie's.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Schema {
+    Current,
+    /// Migration `version` and the ones after it are still to apply.
+    Behind {
+        version: usize,
+    },
+    /// Written by a newer vigie: refuse rather than guess.
+    TooNew {
+        found: usize,
+        known: usize,
+    },
+}
+
+/// Reads where the schema stands, changing nothing.
+pub(super) fn schema(conn: &Connection) -> rusqlite::Result<Schema> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    Ok(match version.cmp(&MIGRATIONS.len()) {
+        std::cmp::Ordering::Less => Schema::Behind { version },
+        std::cmp::Ordering::Equal => Schema::Current,
+        std::cmp::Ordering::Greater => Schema::TooNew {
+            found: version,
+            known: MIGRATIONS.len(),
+        },
+    })
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -536,4 +559,42 @@ ALTER TABLE orders ADD COLUMN shipping_late_at TEXT;
 const V12_STOCK_BATCH_LOOKS: &str = r#"
 ALTER TABLE stock_push_tickets ADD COLUMN looks INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE stock_push_tickets ADD COLUMN next_look_at TEXT;
+"#;
+
+/// A number that moves whenever something a stock push computes from changes: a SKU's units
+/// on hand or buffer, a reservation, what a channel was told. A channel whose last push found
+/// nothing to send, with the number unchanged since, has nothing to send now (see
+/// `pipeline::push`). Triggers raise it, in the writer's own transaction, so no writer can
+/// forget to: a forgotten change would leave a stale quantity on sale. Tags and times are left
+/// out (pushes do not read them): restating them moves nothing.
+/// A migration that rebuilds one of these tables must create its triggers again.
+const V13_LEDGER_VERSION: &str = r#"
+CREATE TABLE ledger_version (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+INSERT INTO ledger_version (id, version) VALUES (1, 0);
+
+CREATE TRIGGER ledger_stock_added AFTER INSERT ON stock
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+CREATE TRIGGER ledger_stock_changed AFTER UPDATE OF sku, on_hand, safety_buffer ON stock
+WHEN old.sku IS NOT new.sku OR old.on_hand IS NOT new.on_hand
+     OR old.safety_buffer IS NOT new.safety_buffer
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+CREATE TRIGGER ledger_stock_removed AFTER DELETE ON stock
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+
+CREATE TRIGGER ledger_reservation_added AFTER INSERT ON reservations
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+CREATE TRIGGER ledger_reservation_changed AFTER UPDATE ON reservations
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+CREATE TRIGGER ledger_reservation_removed AFTER DELETE ON reservations
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+
+CREATE TRIGGER ledger_told_added AFTER INSERT ON stock_pushed
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+CREATE TRIGGER ledger_told_changed AFTER UPDATE ON stock_pushed
+BEGIN UPDATE ledger_version SET version = version + 1; END;
+CREATE TRIGGER ledger_told_removed AFTER DELETE ON stock_pushed
+BEGIN UPDATE ledger_version SET version = version + 1; END;
 "#;

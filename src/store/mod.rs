@@ -20,6 +20,7 @@ pub mod flags;
 pub mod history;
 pub mod judgments;
 pub mod kpis;
+pub mod ledger_version;
 mod migrations;
 pub mod order_facts;
 pub mod orders;
@@ -43,7 +44,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use backup::Copied;
-use migrations::{MigrationOutcome, migrate};
+use migrations::{MigrationOutcome, Schema, migrate};
 
 pub const DATABASE_FILE: &str = "vigie.db";
 
@@ -130,6 +131,38 @@ impl Store {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             reader: Arc::new(Mutex::new(reader)),
+            path: Arc::new(path),
+            full: Arc::default(),
+        })
+    }
+
+    /// Opens the database for a command that only reads (`status`, `orders`...): one
+    /// connection that cannot write, and no integrity check, which reads the whole file (the
+    /// daemon runs it at each start, and nothing read here is written back). A database not
+    /// created yet or whose schema this vigie would migrate is opened as [`Store::open`] does
+    /// it: created or migrated, after the check.
+    pub fn open_to_read(state_dir: &Path) -> Result<Self> {
+        let path = state_dir.join(DATABASE_FILE);
+        // An empty file is refused by `open`, with its remedy.
+        if !std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+            return Self::open(state_dir);
+        }
+        let open_error = |e: rusqlite::Error| StoreError::Open {
+            path: path.clone(),
+            message: describe(&e),
+        };
+        let reader = file::open_reader(&path).map_err(open_error)?;
+        match migrations::schema(&reader).map_err(open_error)? {
+            Schema::Current => {}
+            Schema::Behind { .. } => return Self::open(state_dir),
+            Schema::TooNew { found, known } => {
+                return Err(StoreError::TooNew { path, found, known });
+            }
+        }
+        let reader = Arc::new(Mutex::new(reader));
+        Ok(Self {
+            conn: reader.clone(),
+            reader,
             path: Arc::new(path),
             full: Arc::default(),
         })

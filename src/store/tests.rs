@@ -335,10 +335,10 @@ fn an_emptied_database_stops_vigie_and_stays_as_it_is() {
     );
 }
 
-#[test]
-fn a_database_damaged_in_the_middle_stops_vigie_and_is_not_written() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+/// A database of 400 SKUs with garbage over its middle pages, the header intact: SQLite
+/// still opens the file. Returns the damaged bytes.
+fn damaged_in_the_middle(dir: &Path) -> Vec<u8> {
+    let store = Store::open(dir).unwrap();
     store
         .with(|c| {
             for i in 0..400 {
@@ -354,14 +354,21 @@ fn a_database_damaged_in_the_middle_stops_vigie_and_is_not_written() {
         })
         .unwrap();
     drop(store);
-    let path = dir.path().join(DATABASE_FILE);
+    let path = dir.join(DATABASE_FILE);
     let mut bytes = std::fs::read(&path).unwrap();
     let page = 4096;
     assert!(bytes.len() > 8 * page, "{} bytes", bytes.len());
-    // Garbage over the middle pages, the header intact: SQLite still opens the file.
     let middle = bytes.len() / 2 / page * page;
     bytes[middle..middle + 2 * page].fill(0x5a);
     std::fs::write(&path, &bytes).unwrap();
+    bytes
+}
+
+#[test]
+fn a_database_damaged_in_the_middle_stops_vigie_and_is_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = damaged_in_the_middle(dir.path());
+    let path = dir.path().join(DATABASE_FILE);
 
     let error = Store::open(dir.path()).err().unwrap().to_string();
     assert!(error.contains("vigie.db"), "{error}");
@@ -371,6 +378,56 @@ fn a_database_damaged_in_the_middle_stops_vigie_and_is_not_written() {
     );
     assert!(!error.contains('\n'), "{error}");
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing written");
+}
+
+#[test]
+fn a_command_that_only_reads_skips_the_whole_file_check_and_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = damaged_in_the_middle(dir.path());
+    let path = dir.path().join(DATABASE_FILE);
+
+    // Not read whole: the damaged pages are found only by whoever reads them.
+    let store = Store::open_to_read(dir.path()).unwrap();
+    let written = store.with(|c| Ok(c.execute("DELETE FROM cursors", [])?));
+    let error = written.err().unwrap().to_string();
+    assert!(error.contains("readonly"), "{error}");
+    drop(store);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing written");
+}
+
+#[test]
+fn a_command_that_only_reads_creates_or_migrates_the_database_as_a_start_does() {
+    let absent = tempfile::tempdir().unwrap();
+    let created = Store::open_to_read(absent.path()).unwrap();
+    assert_eq!(created.with(|c| Ok(version(c))).unwrap(), MIGRATIONS.len());
+
+    let old = tempfile::tempdir().unwrap();
+    {
+        let conn = Connection::open(old.path().join(DATABASE_FILE)).unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+    }
+    let migrated = Store::open_to_read(old.path()).unwrap();
+    assert_eq!(migrated.with(|c| Ok(version(c))).unwrap(), MIGRATIONS.len());
+
+    let newer = tempfile::tempdir().unwrap();
+    drop(Store::open(newer.path()).unwrap());
+    let conn = Connection::open(newer.path().join(DATABASE_FILE)).unwrap();
+    conn.pragma_update(None, "user_version", MIGRATIONS.len() as i64 + 1)
+        .unwrap();
+    drop(conn);
+    let error = Store::open_to_read(newer.path()).err().unwrap().to_string();
+    assert!(error.contains("newer vigie"), "{error}");
+
+    let emptied = tempfile::tempdir().unwrap();
+    std::fs::write(emptied.path().join(DATABASE_FILE), "").unwrap();
+    let error = Store::open_to_read(emptied.path())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("is empty"), "{error}");
 }
 
 #[test]
@@ -512,6 +569,73 @@ fn only_the_cancellations_made_for_the_seller_answer_the_sellers_request() {
             cancellations::record(conn, pk, "l0", &units("c2"), CancelledBy::Seller, &now)?;
             let seller = cancellations::seller_units_by_line(conn, pk)?;
             assert_eq!(seller.get("l0"), Some(&1));
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn the_ledger_version_moves_with_everything_a_push_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .with(|c| {
+            let mut last = ledger_version::current(c)?;
+            let mut moved = |c: &Connection| -> Result<bool> {
+                let now = ledger_version::current(c)?;
+                Ok(std::mem::replace(&mut last, now) != now)
+            };
+            let a = |quantity| stock::StockItem {
+                sku: "A".into(),
+                quantity,
+                tags: vec!["fragile".into()],
+            };
+            stock::set(c, &a(5), &now_text())?;
+            assert!(moved(c)?, "a new SKU");
+            stock::set(c, &a(5), &now_text())?;
+            assert!(
+                !moved(c)?,
+                "the same quantity restated (a push reads no tag nor time)"
+            );
+            stock::set(c, &a(4), &now_text())?;
+            assert!(moved(c)?, "units on hand");
+            c.execute("UPDATE stock SET safety_buffer = 1", [])?;
+            assert!(moved(c)?, "a SKU's own buffer");
+
+            let pk = one_order(c);
+            let line = reservations::LineUnits {
+                order_pk: pk,
+                line_id: "l0",
+                sku: "A",
+                quantity: 1,
+            };
+            reservations::hold(c, line, reservations::ReservationState::Held, &now_text())?;
+            assert!(moved(c)?, "a reservation");
+            reservations::settle(
+                c,
+                pk,
+                None,
+                reservations::ReservationState::Released,
+                &now_text(),
+            )?;
+            assert!(moved(c)?, "a reservation released");
+
+            pushes::record(
+                c,
+                "lm",
+                "t1",
+                &[("A".into(), 3)],
+                &now_text(),
+                jiff::Timestamp::now(),
+            )?;
+            assert!(moved(c)?, "what a channel was told");
+            pushes::forget(c, "lm", &["A".into()])?;
+            assert!(
+                moved(c)?,
+                "a told quantity forgotten (a failed batch, drift)"
+            );
+            stock::replace_all(c, &[], &now_text())?;
+            assert!(moved(c)?, "a snapshot without the SKU");
             Ok(())
         })
         .unwrap();

@@ -192,6 +192,57 @@ fn orders_still_waiting_count_right_now_not_in_the_rates() {
 }
 
 #[test]
+fn percentiles_are_nearest_ranks_among_the_orders_that_have_the_time() {
+    // Accepted by vigie 1 to 100 minutes after creation, in shuffled order, among orders
+    // with no time to accept (refused, still waiting) that must not shift the ranks.
+    let mut orders: Vec<Order> = (0..100)
+        .map(|i| (i * 37 % 100) + 1)
+        .map(|minutes| Order {
+            vigie: Some((true, minutes)),
+            ..Order::seen(0, &[("awaiting_acceptance", 0)])
+        })
+        .collect();
+    for _ in 0..30 {
+        orders.push(Order {
+            vigie: Some((false, 500)),
+            ..Order::seen(0, &[("awaiting_acceptance", 0)])
+        });
+        orders.push(Order::seen(0, &[("awaiting_acceptance", 0)]));
+    }
+    let kpis = kpis_of(&orders, day());
+    let minutes = |s: Option<f64>| s.map(|s| (s / 60.0).round() as i64);
+    let t = &kpis.time_to_accept_seconds;
+    assert_eq!(
+        (minutes(t.p50), minutes(t.p90), minutes(t.p99)),
+        (Some(50), Some(90), Some(99))
+    );
+    let mean = t.mean.unwrap();
+    assert!(
+        (mean - 50.5 * 60.0).abs() < 0.01,
+        "mean of 1..=100 minutes: {mean} s"
+    );
+    // Decided: the 100 acceptances and the 30 refusals (at 500 minutes); rank 65 of 130.
+    assert_eq!(kpis.decided, 130);
+    assert_eq!(minutes(kpis.median_seconds_to_decision), Some(65));
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let days = store
+        .with(|conn| {
+            for (i, order) in orders.iter().enumerate() {
+                order.store(conn, &format!("O{i}"));
+            }
+            daily(conn, "lm", at(24 * 60), 2)
+        })
+        .unwrap();
+    let medians: Vec<Option<i64>> = days
+        .iter()
+        .map(|d| minutes(d.median_seconds_to_accept))
+        .collect();
+    assert_eq!(medians, [None, Some(50)]);
+}
+
+#[test]
 fn the_distribution_counts_each_accepted_order_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
