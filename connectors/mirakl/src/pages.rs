@@ -46,8 +46,10 @@ pub(crate) async fn read_pages<P: Page>(
         query.push(("offset", offset.to_string()));
         let reply = match (offset, sent_at) {
             (0, Some(stamp)) => {
-                api.send(call, Method::GET, url, &query, |r| r.query(&[stamp.stamp()]))
-                    .await?
+                api.send(call, Method::GET, url, &query, |r| {
+                    r.query(&[stamp.stamp()])
+                })
+                .await?
             }
             (_, stamp) => {
                 query.extend(stamp.and_then(SentAt::pair));
