@@ -190,7 +190,8 @@ fn push_all(store: &Store, config: &Config) -> usize {
                 let items: Vec<(String, u32)> =
                     changes.into_iter().map(|u| (u.sku, u.quantity)).collect();
                 let tx = conn.transaction()?;
-                pushes::record(&tx, channel, &format!("t{n}"), &items, &store::now_text())?;
+                let (now, first_look) = (store::now_text(), Timestamp::now());
+                pushes::record(&tx, channel, &format!("t{n}"), &items, &now, first_look)?;
                 tx.commit()?;
                 sent += items.len();
             }

@@ -207,6 +207,7 @@ fn stock_show_json_streams_the_array_it_always_printed() {
                 "t1",
                 &[("A-1".to_owned(), 3), ("ZZ".to_owned(), 1)],
                 &now,
+                jiff::Timestamp::now(),
             )?;
             pushes::record(
                 &tx,
@@ -214,6 +215,7 @@ fn stock_show_json_streams_the_array_it_always_printed() {
                 "t2",
                 &[("A-1".to_owned(), 2), ("C-3".to_owned(), 7)],
                 &now,
+                jiff::Timestamp::now(),
             )?;
             tx.commit()?;
             Ok(())

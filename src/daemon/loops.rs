@@ -7,7 +7,9 @@
 //! id is stored, the next start follows it on). A marketplace call already sent finishes
 //! first, within the grace period.
 
+use jiff::Timestamp;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use vigie_connector::{WaitObserver, observe_waits, stop_at_waits};
 
@@ -65,8 +67,9 @@ async fn watched<F: Future>(
 }
 
 /// Pushes the channel's quantities whenever the ledger moves (an order on any channel, a new
-/// snapshot), and every poll interval to follow batches. Apart from the cycle, so waiting
-/// for a stock-import budget never delays a decision.
+/// snapshot), when a batch being applied is due for a look (what was gathered meanwhile
+/// goes once it is settled), and every poll interval. Apart from the cycle, so waiting for a
+/// stock-import budget never delays a decision.
 pub(super) async fn push_loop(
     channel: Channel,
     ctx: Context,
@@ -75,22 +78,42 @@ pub(super) async fn push_loop(
 ) {
     let mut ticker = tokio::time::interval(channel.config.poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_look: Option<Instant> = None;
     loop {
         tokio::select! {
             biased;
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {}
             Ok(()) = moved.changed() => {}
+            () = until(next_look) => {}
         }
         // Every move up to now is in the quantities computed below.
         moved.borrow_and_update();
         match stop_at_waits(stop.clone(), pipeline::push_stock(&channel, &ctx)).await {
-            Some(Ok(_)) => {}
-            Some(Err(e)) => tracing::warn!("stock push failed: {e}"),
+            Some(Ok(pushed)) => next_look = pushed.next_look.map(on_tokio_clock),
+            Some(Err(e)) => {
+                // The ticker tries again.
+                next_look = None;
+                tracing::warn!("stock push failed: {e}");
+            }
             None => {
                 tracing::info!("stock push stopped while waiting; the next start resumes");
                 return;
             }
         }
     }
+}
+
+/// Waits until `at`, or forever when there is nothing to wait for.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The moment `at` on tokio's clock (now if it is past).
+fn on_tokio_clock(at: Timestamp) -> Instant {
+    let wait = std::time::Duration::try_from(at.duration_since(Timestamp::now()));
+    Instant::now() + wait.unwrap_or_default()
 }

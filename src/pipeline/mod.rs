@@ -149,11 +149,11 @@ pub async fn decide_waiting(channel: &Channel, ctx: &Context) -> Result<CycleRep
 
 /// Only pushes quantities: another channel's order moved the ledger. Nothing before the
 /// channel's first import: quantities would still count the units its old orders hold.
-pub async fn push_stock(channel: &Channel, ctx: &Context) -> Result<usize, Error> {
+pub async fn push_stock(channel: &Channel, ctx: &Context) -> Result<push::Pushed, Error> {
     if !first_import::is_done(channel, ctx).await? {
-        return Ok(0);
+        return Ok(push::Pushed::default());
     }
-    let pushed = push::push(
+    push::push(
         channel.name(),
         channel.marketplace.as_ref(),
         &ctx.store,
@@ -161,8 +161,7 @@ pub async fn push_stock(channel: &Channel, ctx: &Context) -> Result<usize, Error
         ctx.dry_run,
         When::Anytime,
     )
-    .await?;
-    Ok(pushed.submitted)
+    .await
 }
 
 /// A channel that shows its orders late is pushed its quantities right after its orders are

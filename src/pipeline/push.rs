@@ -9,10 +9,24 @@
 //! [`When::AfterPoll`], right after its own orders were read, from a ledger holding every order
 //! it shows; at any other time (another channel's order, a snapshot, the timer) only drops to
 //! zero go, which cannot put anything back on sale. What is held goes after its next poll.
+//!
+//! A marketplace applies a stock push asynchronously, as a batch. One push is in flight per
+//! channel: the changes made while a batch is applied are gathered and go together once it
+//! is settled, instead of one batch per move of the ledger; a batch is asked about
+//! [`Capabilities::stock_status_after`] after its submission, then at a pace that slows as
+//! it waits (see [`look_gap`]). Drops to zero still go at once, in a batch of their own: the
+//! last unit sold elsewhere must stop selling now, not after a queue of imports.
+//! Marketplaces apply a shop's batches in the order submitted (Fnac's `batch_query` counts
+//! one running and the rest queued), so the older batch does not undo the drop; the hourly
+//! drift check would catch it if one did.
+//!
+//! [`Capabilities::stock_status_after`]: vigie_connector::Capabilities::stock_status_after
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
+use jiff::{SignedDuration, Timestamp};
 use rusqlite::Connection;
 use vigie_connector::{ConnectorError, Marketplace, PushStatus, PushTicket, StockUpdate};
 
@@ -43,12 +57,18 @@ pub enum When {
     Anytime,
 }
 
+/// The longest wait between two looks at a batch still being applied.
+const MAX_LOOK_GAP: Duration = Duration::from_secs(60);
+
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Pushed {
     /// Quantities submitted this time.
     pub submitted: usize,
     /// Batches the marketplace finished applying.
     pub completed: usize,
+    /// When to ask again about a batch still being applied; what was gathered meanwhile goes
+    /// once it is settled.
+    pub next_look: Option<Timestamp>,
 }
 
 /// Follows open batches, then submits what changed. In a dry run, logs what it would push.
@@ -60,8 +80,24 @@ pub async fn push(
     dry_run: bool,
     when: When,
 ) -> Result<Pushed, Error> {
+    let now = Timestamp::now();
+    push_at(channel, marketplace, store, offer, dry_run, when, now).await
+}
+
+/// [`push`] at `now`, which says which batches are due for a look.
+async fn push_at(
+    channel: &str,
+    marketplace: &dyn Marketplace,
+    store: &Store,
+    offer: Offer,
+    dry_run: bool,
+    when: When,
+    now: Timestamp,
+) -> Result<Pushed, Error> {
+    let followed = follow_batches(channel, marketplace, store, now).await?;
     let mut pushed = Pushed {
-        completed: follow_batches(channel, marketplace, store).await?,
+        completed: followed.completed,
+        next_look: followed.next_look,
         ..Pushed::default()
     };
     let caps = marketplace.capabilities();
@@ -78,6 +114,15 @@ pub async fn push(
             );
         }
     }
+    if followed.open > 0 {
+        let gathered = hold_all_but_drops(&mut changes);
+        if gathered > 0 {
+            tracing::debug!(
+                gathered,
+                "quantities gathered until the stock batch being applied is settled"
+            );
+        }
+    }
     if changes.is_empty() {
         return Ok(pushed);
     }
@@ -85,14 +130,18 @@ pub async fn push(
         tracing::info!(count = changes.len(), "dry run: would push {changes:?}");
         return Ok(pushed);
     }
+    // A catalogue larger than one batch goes in several at once: together they are one push.
     for batch in changes.chunks(caps.max_stock_batch.max(1)) {
         let ticket = marketplace.push_stock(batch).await?;
         let name = channel.to_owned();
         let items: Vec<(String, u32)> = batch.iter().map(|u| (u.sku.clone(), u.quantity)).collect();
+        let first_look = later(now, caps.stock_status_after);
+        pushed.next_look = Some(pushed.next_look.map_or(first_look, |t| t.min(first_look)));
         store
             .call(move |conn| {
                 let tx = conn.transaction()?;
-                pushes::record(&tx, &name, &ticket.0, &items, &store::now_text())?;
+                let now = store::now_text();
+                pushes::record(&tx, &name, &ticket.0, &items, &now, first_look)?;
                 tx.commit()?;
                 Ok(())
             })
@@ -166,20 +215,50 @@ fn hold_all_but_drops(changes: &mut Vec<StockUpdate>) -> usize {
     before - changes.len()
 }
 
-/// Asks the marketplace about batches still being applied. A failed batch is forgotten so
+/// The batches one push followed.
+#[derive(Debug, Default)]
+struct Followed {
+    /// Batches the marketplace finished applying.
+    completed: usize,
+    /// Batches still being applied.
+    open: usize,
+    /// The earliest look due at one of them.
+    next_look: Option<Timestamp>,
+}
+
+impl Followed {
+    fn still_open(&mut self, next_look: Timestamp) {
+        self.open += 1;
+        self.next_look = Some(self.next_look.map_or(next_look, |t| t.min(next_look)));
+    }
+}
+
+/// Asks the marketplace about the batches due for a look. A failed batch is forgotten so
 /// its SKUs are pushed again; rejected SKUs are logged (usually an offer the channel does
 /// not list) and not retried until their quantity changes.
 async fn follow_batches(
     channel: &str,
     marketplace: &dyn Marketplace,
     store: &Store,
-) -> Result<usize, Error> {
+    now: Timestamp,
+) -> Result<Followed, Error> {
     let name = channel.to_owned();
     let open = store
         .call(move |conn| pushes::open_tickets(conn, &name))
         .await?;
-    let mut completed = 0;
-    for OpenTicket { ticket, skus } in open {
+    let first_look = marketplace.capabilities().stock_status_after;
+    let mut followed = Followed::default();
+    for OpenTicket {
+        ticket,
+        skus,
+        looks,
+        next_look_at,
+    } in open
+    {
+        if let Some(at) = next_look_at.filter(|at| *at > now) {
+            followed.still_open(at);
+            continue;
+        }
         let status = match marketplace.push_status(&PushTicket(ticket.clone())).await {
             Ok(status) => status,
             // A batch whose status cannot be read (purged, unreadable) must not stop pushes:
@@ -188,19 +267,28 @@ async fn follow_batches(
                 tracing::warn!(%ticket, ?code, "stock batch status unreadable, pushing again: {message}");
                 PushStatus::Failed { message }
             }
+            // Asked again later, at the same slowing pace.
             Err(e) if e.is_retryable() => {
                 tracing::debug!(%ticket, "stock batch status not read this time: {e}");
-                continue;
+                PushStatus::Pending
             }
             Err(e) => return Err(e.into()),
         };
         let forget = match status {
-            PushStatus::Pending => continue,
+            PushStatus::Pending => {
+                let at = later(now, look_gap(first_look, looks + 1));
+                let name = channel.to_owned();
+                store
+                    .call(move |conn| pushes::looked(conn, &name, &ticket, at))
+                    .await?;
+                followed.still_open(at);
+                continue;
+            }
             PushStatus::Completed { rejected } => {
                 for r in &rejected {
                     tracing::warn!(sku = %r.sku, "stock update rejected: {}", r.message);
                 }
-                completed += 1;
+                followed.completed += 1;
                 Vec::new()
             }
             PushStatus::Failed { message } => {
@@ -216,7 +304,25 @@ async fn follow_batches(
             })
             .await?;
     }
-    Ok(completed)
+    Ok(followed)
+}
+
+/// The wait before asking about a batch again once `looks` answers said "still pending":
+/// the connector's first wait, doubled at each, at most [`MAX_LOOK_GAP`]. A small batch is
+/// settled within a look or two; one stuck in a queue costs a look a minute.
+fn look_gap(first: Duration, looks: u32) -> Duration {
+    first
+        .saturating_mul(1 << looks.min(16))
+        .min(MAX_LOOK_GAP.max(first))
+}
+
+/// `wait` after the answer that came at `now` or later: a call budget may have held it.
+fn later(now: Timestamp, wait: Duration) -> Timestamp {
+    let answered = now.max(Timestamp::now());
+    SignedDuration::try_from(wait)
+        .ok()
+        .and_then(|wait| answered.checked_add(wait).ok())
+        .unwrap_or(Timestamp::MAX)
 }
 
 /// Reads what the marketplace offers and forgets every quantity that differs from what
@@ -257,7 +363,120 @@ pub async fn correct_drift(
 
 #[cfg(test)]
 mod tests {
+    use vigie_fnac::Fnac;
+    use vigie_fnac::sandbox::{FnacSandbox, SandboxOptions};
+
     use super::*;
+    use crate::store::stock::StockItem;
+
+    /// A Fnac shop (its sandbox: a batch is ACTIVE at the first look, RUNNING at the second,
+    /// applied at the third) offering A and B, and a ledger of 10 each.
+    async fn fnac_and_ledger() -> (FnacSandbox, Fnac, Store, tempfile::TempDir) {
+        let sandbox = FnacSandbox::start(SandboxOptions::default()).await.unwrap();
+        sandbox.set_quantity("A", 10);
+        sandbox.set_quantity("B", 10);
+        let fnac = Fnac::new("fnac", sandbox.settings()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        set_stock(&store, &[("A", 10), ("B", 10)]);
+        (sandbox, fnac, store, dir)
+    }
+
+    fn set_stock(store: &Store, levels: &[(&str, u32)]) {
+        store
+            .with(|c| {
+                for (sku, quantity) in levels {
+                    let item = StockItem {
+                        sku: (*sku).to_owned(),
+                        quantity: *quantity,
+                        tags: Vec::new(),
+                    };
+                    stock::set(c, &item, &store::now_text())?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// Each `offers_update` the sandbox received, as (SKU, quantity) pairs.
+    fn batches(sandbox: &FnacSandbox) -> Vec<Vec<(String, u32)>> {
+        sandbox
+            .offers_updates()
+            .into_iter()
+            .map(|u| {
+                u.offers
+                    .into_iter()
+                    .map(|o| (o.sku, o.quantity.unwrap()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn pair(sku: &str, quantity: u32) -> (String, u32) {
+        (sku.to_owned(), quantity)
+    }
+
+    #[tokio::test]
+    async fn changes_made_while_a_batch_is_applied_go_together_once_it_is_settled() {
+        let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
+        let t0 = Timestamp::now();
+        let at = |secs| t0 + SignedDuration::from_secs(secs);
+        let push = |now| push_at("fnac", &fnac, &store, offer(), false, When::Anytime, now);
+
+        let first = push(t0).await.unwrap();
+        assert_eq!(first.submitted, 2);
+        let first_look = first.next_look.unwrap();
+        assert!(first_look >= at(5) && first_look < at(6), "{first_look}");
+
+        // Two moves of the ledger while the batch waits: neither is sent nor asked about.
+        set_stock(&store, &[("A", 7)]);
+        assert_eq!(push(at(1)).await.unwrap().submitted, 0);
+        set_stock(&store, &[("B", 8)]);
+        let waiting = push(at(2)).await.unwrap();
+        assert_eq!(waiting.submitted, 0);
+        assert_eq!(waiting.next_look, Some(first_look));
+        assert_eq!(sandbox.requests("batch_status"), 0);
+
+        // Asked at its time (ACTIVE), then after twice as long (RUNNING), then applied.
+        let looked = push(at(6)).await.unwrap();
+        assert_eq!(sandbox.requests("batch_status"), 1);
+        let second_look = looked.next_look.unwrap();
+        assert!(second_look >= at(16), "the second look waits twice as long");
+        assert_eq!(push(at(16)).await.unwrap().submitted, 0);
+        assert_eq!(sandbox.requests("batch_status"), 2);
+        let settled = push(at(60)).await.unwrap();
+        assert_eq!((settled.completed, settled.submitted), (1, 2));
+        assert_eq!(sandbox.requests("batch_status"), 3);
+        assert_eq!(
+            batches(&sandbox),
+            [
+                vec![pair("A", 10), pair("B", 10)],
+                vec![pair("A", 7), pair("B", 8)]
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_drop_to_zero_goes_at_once_while_a_batch_is_applied() {
+        let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
+        let t0 = Timestamp::now();
+        let push = |now| push_at("fnac", &fnac, &store, offer(), false, When::Anytime, now);
+        push(t0).await.unwrap();
+
+        set_stock(&store, &[("A", 0), ("B", 4)]);
+        let dropped = push(t0 + SignedDuration::from_secs(1)).await.unwrap();
+        assert_eq!(dropped.submitted, 1);
+        assert_eq!(batches(&sandbox)[1], [pair("A", 0)]);
+        assert_eq!(sandbox.requests("batch_status"), 0);
+    }
+
+    #[test]
+    fn looks_slow_down_as_a_batch_waits() {
+        let gaps: Vec<u64> = (0..6)
+            .map(|looks| look_gap(Duration::from_secs(5), looks).as_secs())
+            .collect();
+        assert_eq!(gaps, [5, 10, 20, 40, 60, 60]);
+    }
 
     fn offer() -> Offer {
         Offer {

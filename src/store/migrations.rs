@@ -17,6 +17,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V9_CANCELLATIONS_AND_INCIDENTS,
     V10_CUSTOMERS_AND_JUDGMENTS,
     V11_PER_PARCEL_MESSAGES_AND_SHIPPING_DEADLINES,
+    V12_STOCK_BATCH_LOOKS,
 ];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
@@ -528,4 +529,11 @@ ALTER TABLE seller_cancels ADD COLUMN sent_at TEXT;
 
 ALTER TABLE orders ADD COLUMN shipping_deadline_at TEXT;
 ALTER TABLE orders ADD COLUMN shipping_late_at TEXT;
+"#;
+
+/// How often a stock batch was asked about, and when to ask next: batches are followed at a
+/// growing pace instead of at every push (NULL: at the next push).
+const V12_STOCK_BATCH_LOOKS: &str = r#"
+ALTER TABLE stock_push_tickets ADD COLUMN looks INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stock_push_tickets ADD COLUMN next_look_at TEXT;
 "#;

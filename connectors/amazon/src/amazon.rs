@@ -79,6 +79,8 @@ impl Marketplace for Amazon {
             // JSON_LISTINGS_FEED takes up to 25 000 messages.
             max_stock_batch: 25_000,
             visibility_lag: VISIBILITY_LAG.unsigned_abs(),
+            // Feeds are processed within minutes.
+            stock_status_after: std::time::Duration::from_secs(15),
         }
     }
 

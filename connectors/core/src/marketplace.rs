@@ -189,4 +189,8 @@ pub struct Capabilities {
     /// when at once. Such a channel is pushed a quantity other than zero only right after
     /// its orders were read (see the engine's push step).
     pub visibility_lag: std::time::Duration,
+    /// How soon a stock push may be applied: the engine first asks where one stands this
+    /// long after submitting it, then twice as long after each "still pending" (at most a
+    /// minute), and gathers the changes made meanwhile for the next push.
+    pub stock_status_after: std::time::Duration,
 }

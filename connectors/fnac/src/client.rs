@@ -1,12 +1,13 @@
 //! Transport and session: every call is `POST {base}/{service}` with an XML document whose
 //! root carries `partner_id`, `shop_id` and the session `token`. Calls to one shop are
-//! serialised; the token is reused until shortly before its `validity`, and an
-//! authentication error triggers one fresh `auth` and one retry.
+//! serialised, the orders' first ([`Lane`]); the token is reused until shortly before its
+//! `validity`, and an authentication error triggers one fresh `auth` and one retry.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Notify};
 use tokio::time::Instant;
 use vigie_connector::{
     BodyLimit, ChannelClient, ConnectorError, Repeat, Reply, Throttle, Timestamp,
@@ -28,6 +29,60 @@ pub(crate) struct Transport {
     skew: Duration,
     /// Held for a whole call: serialises the shop's calls and guards the token.
     session: Mutex<Option<Token>>,
+    lane: Lane,
+}
+
+/// The shop's calls share one budget (60 a minute by default) and take turns. Reading orders
+/// and deciding, shipping or cancelling them go first: a call for stock or a message waits
+/// while one of those waits or runs, so an acceptance waits at most for the one call already
+/// under way, never behind a row of stock batches and messages. Those go in the gaps
+/// between cycles.
+#[derive(Debug, Default)]
+struct Lane {
+    /// Order calls waiting for their turn or running.
+    orders: AtomicUsize,
+    /// Told when the last of them ends.
+    clear: Notify,
+}
+
+impl Lane {
+    /// Whether `service` is on the orders' path.
+    fn first(service: &str) -> bool {
+        matches!(
+            service,
+            "orders_query" | "incidents_query" | "orders_update"
+        )
+    }
+
+    /// Waits until `service` may queue for the shop's turn; an order call holds its place
+    /// ahead of the others until the returned guard is dropped.
+    async fn enter(&self, service: &str) -> Option<OrdersFirst<'_>> {
+        if Self::first(service) {
+            self.orders.fetch_add(1, Ordering::SeqCst);
+            return Some(OrdersFirst(self));
+        }
+        loop {
+            let clear = self.clear.notified();
+            tokio::pin!(clear);
+            // Registered before the count is read, so an order call ending in between wakes it.
+            clear.as_mut().enable();
+            if self.orders.load(Ordering::SeqCst) == 0 {
+                return None;
+            }
+            clear.await;
+        }
+    }
+}
+
+/// An order call's place ahead of the others.
+struct OrdersFirst<'a>(&'a Lane);
+
+impl Drop for OrdersFirst<'_> {
+    fn drop(&mut self) {
+        if self.0.orders.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.clear.notify_waiters();
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -48,6 +103,7 @@ impl Transport {
             key: settings.key.clone(),
             skew: settings.token_skew,
             session: Mutex::new(None),
+            lane: Lane::default(),
         })
     }
 
@@ -62,6 +118,7 @@ impl Transport {
     where
         F: Fn(Element) -> Element,
     {
+        let _place = self.lane.enter(service).await;
         let mut session = self.session.lock().await;
         let mut renewed = false;
         loop {

@@ -29,6 +29,7 @@ use vigie_connector::{
 };
 
 use crate::client::Transport;
+use crate::incidents::ClaimsPace;
 use crate::messages::MessageSettings;
 use crate::settings::is_uuid;
 
@@ -55,6 +56,7 @@ const MESSAGE_SUBJECTS: &[&str] = &[
 pub struct Fnac {
     transport: Transport,
     messages: MessageSettings,
+    claims: ClaimsPace,
 }
 
 impl Fnac {
@@ -88,6 +90,7 @@ impl Fnac {
                 subject: settings.message_subject,
                 share: messages::share(settings.requests_per_minute),
             },
+            claims: ClaimsPace::default(),
         })
     }
 }
@@ -100,6 +103,7 @@ impl Marketplace for Fnac {
             max_quantity: MAX_QUANTITY,
             max_stock_batch: MAX_BATCH,
             visibility_lag: std::time::Duration::ZERO,
+            stock_status_after: stock::STATUS_AFTER,
         }
     }
 
@@ -122,7 +126,7 @@ impl Marketplace for Fnac {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<OrderBatch, ConnectorError> {
-        orders::updated(&self.transport, since, until).await
+        orders::updated(&self.transport, &self.claims, since, until).await
     }
 
     async fn orders_by_id(&self, ids: &[String]) -> Result<OrderBatch, ConnectorError> {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use vigie_connector::{ConnectorError, OrderBatch, OrderDecision, Timestamp};
 
 use crate::client::Transport;
-use crate::incidents;
+use crate::incidents::{self, ClaimsPace};
 use crate::pages::read_pages;
 use crate::update::{self, OrderUpdate};
 use crate::xml::Element;
@@ -46,6 +46,7 @@ pub(crate) async fn holding_stock(t: &Transport) -> Result<OrderBatch, Connector
 /// change stamped in the window's last second would be left out.
 pub(crate) async fn updated(
     t: &Transport,
+    claims: &ClaimsPace,
     since: Timestamp,
     until: Timestamp,
 ) -> Result<OrderBatch, ConnectorError> {
@@ -66,11 +67,12 @@ pub(crate) async fn updated(
     })
     .await?;
     // A claim opened or closed on an order that did not change otherwise.
-    let claimed: Vec<String> = incidents::changed(t, since, until)
-        .await?
-        .into_iter()
-        .filter(|id| !batch.orders.iter().any(|o| &o.id == id))
-        .collect();
+    let mut claimed = Vec::new();
+    if let Some(from) = claims.due(since) {
+        claimed = incidents::changed(t, from, until).await?;
+        claims.read(until);
+    }
+    claimed.retain(|id| !batch.orders.iter().any(|o| &o.id == id));
     if !claimed.is_empty() {
         let more = by_id(t, &claimed).await?;
         batch.orders.extend(more.orders);

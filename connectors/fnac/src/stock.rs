@@ -1,6 +1,8 @@
 //! Stock: `offers_update` (asynchronous, answers a `batch_id`), `batch_status` to follow it,
 //! `offers_query` to read quantities back.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 use vigie_connector::{
     ConnectorError, PushStatus, PushTicket, Repeat, SkuRejection, StockLevel, StockUpdate,
@@ -16,6 +18,9 @@ pub const MAX_QUANTITY: u32 = 9_999;
 /// Fnac's recommended maximum per `offers_update`.
 pub const MAX_BATCH: usize = 10_000;
 const MAX_PAGES: u32 = 10_000;
+/// A small batch is usually applied within seconds; a queued one takes longer, and the
+/// engine asks less often as it waits (see `Capabilities::stock_status_after`).
+pub(crate) const STATUS_AFTER: Duration = Duration::from_secs(5);
 
 pub(crate) async fn push(
     t: &Transport,

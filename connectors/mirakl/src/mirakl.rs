@@ -118,6 +118,8 @@ impl Marketplace for Mirakl {
             // No published cap on a STO01 file; this keeps one import small enough to retry.
             max_stock_batch: 10_000,
             visibility_lag: Duration::ZERO,
+            // STO02 may be asked every 15 s.
+            stock_status_after: Duration::from_secs(15),
         }
     }
 

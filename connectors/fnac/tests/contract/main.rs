@@ -19,3 +19,4 @@ mod sandbox_round_trip;
 mod ship;
 mod stock;
 mod support;
+mod turns;
