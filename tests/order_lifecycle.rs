@@ -75,7 +75,7 @@ impl Rig {
         let config = &self.config;
         let batch = OrderBatch {
             orders: vec![order.clone()],
-            malformed: vec![],
+            ..OrderBatch::default()
         };
         self.store
             .with(move |conn| {

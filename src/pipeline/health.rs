@@ -133,17 +133,21 @@ pub(crate) mod tests {
 
     /// A Mirakl channel `lm` on `server`, its state in `dir`, waiting at most 10 minutes.
     pub(crate) fn channel_and_context(server: &MockServer, dir: &Path) -> (Channel, Context) {
+        channel_and_context_at(&server.uri(), dir)
+    }
+
+    /// The same, on the Mirakl at `base_url` (whose key must be `k`).
+    pub(crate) fn channel_and_context_at(base_url: &str, dir: &Path) -> (Channel, Context) {
         let text = format!(
             "[daemon]\nstate_dir = {:?}\nmax_retry_wait = \"10m\"\n\n[[channel]]\nname = \"lm\"\n\
              kind = \"mirakl\"\nbase_url = {:?}\napi_key = \"k\"\n",
             dir.display().to_string(),
-            server.uri()
+            base_url
         );
         let config = config::parse(&text, Path::new("vigie.toml"), &Environment::default())
             .expect("a valid configuration");
         // No whole-request timeout: it would fire while tokio's paused clock jumps ahead.
-        let mut settings =
-            MiraklSettings::new(server.uri().parse().unwrap(), SecretString::from("k"));
+        let mut settings = MiraklSettings::new(base_url.parse().unwrap(), SecretString::from("k"));
         settings.http.timeout = None;
         let bounds = Bounds {
             max_wait: config.daemon.max_retry_wait,

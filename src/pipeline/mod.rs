@@ -229,7 +229,10 @@ async fn full_cycle(channel: &Channel, ctx: &Context) -> Result<CycleReport, Err
         (queue, vec![(SWEEP_CURSOR, now)])
     } else {
         let changes = market.orders_updated(window.since, now).await?;
-        let mut cursors = vec![(UPDATED_CURSOR, now)];
+        // Read on to when the read was sent (after a wait for its budget, maybe): the next
+        // window starts there, not at `now`, or it would read that wait's orders again.
+        let read_until = changes.read_until.unwrap_or(now);
+        let mut cursors = vec![(UPDATED_CURSOR, read_until)];
         if let Some(settled) = window.settles {
             cursors.push((SETTLED_CURSOR, settled));
         }

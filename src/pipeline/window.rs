@@ -122,6 +122,62 @@ mod tests {
         assert_eq!(window.settles, Some(now - OVERLAP));
     }
 
+    /// The window of a poll that waited for its budget (Mirakl's OR11: once a minute) ends
+    /// when the read is sent: an order placed during the wait is read by that poll, not by
+    /// the next one a minute later (the bench's Mirakl orders were seen one poll late).
+    #[tokio::test(start_paused = true)]
+    async fn an_order_placed_while_the_poll_waits_for_its_budget_is_read_by_that_poll() {
+        use std::time::Duration;
+
+        use rust_decimal::Decimal;
+        use vigie_mirakl::sandbox::{MiraklSandbox, OrderSpec, SandboxOptions};
+
+        use crate::pipeline::health::tests::channel_and_context_at;
+        use crate::pipeline::{UPDATED_CURSOR, run};
+        use crate::store::{self, channels, stock};
+
+        let options = SandboxOptions {
+            api_key: "k".into(),
+            ..SandboxOptions::default()
+        };
+        let sandbox = MiraklSandbox::start(options).await.unwrap();
+        sandbox.set_quantity("SKU-1", 5);
+        let dir = tempfile::tempdir().unwrap();
+        let (channel, ctx) = channel_and_context_at(sandbox.base_url().as_str(), dir.path());
+        let item = stock::StockItem {
+            sku: "SKU-1".into(),
+            quantity: 5,
+            tags: vec![],
+        };
+        ctx.store
+            .call(move |c| stock::set(c, &item, &store::now_text()))
+            .await
+            .unwrap();
+        // The first cycle spends the OR11 budget (first import, then a sweep of the queue).
+        run(&channel, &ctx).await.unwrap();
+
+        let (polling, polling_ctx) = (channel.clone(), ctx.clone());
+        let cycle = tokio::spawn(async move { run(&polling, &polling_ctx).await });
+        // Half-way through the second cycle's wait for the budget, an order comes in.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let placed = Timestamp::now();
+        let id = sandbox.add_order(OrderSpec::new().line("SKU-1", 1, Decimal::TEN));
+        cycle.await.unwrap().unwrap();
+
+        let read_until = ctx
+            .store
+            .read(|c| channels::cursor(c, "lm", UPDATED_CURSOR))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            read_until >= placed,
+            "the window ended at {read_until}, before the order placed at {placed}"
+        );
+        let order = sandbox.order(&id).unwrap();
+        assert_eq!(order.state, "SHIPPING", "accepted by the poll after it");
+    }
+
     proptest! {
         /// Whatever the poll times, a change shown up to `overlap` after its stamp is read
         /// by a poll that happens once it shows.

@@ -33,7 +33,9 @@ pub trait Marketplace: Send + Sync {
     async fn orders_holding_stock(&self) -> Result<OrderBatch, ConnectorError>;
 
     /// Orders changed between `since` and `until` (the connector may widen the window to
-    /// cover the marketplace's own clock skew; callers de-duplicate).
+    /// cover the marketplace's own clock skew; callers de-duplicate). A connector that waits
+    /// for a call budget may read on to the moment it sends the read, and then says so in
+    /// [`OrderBatch::read_until`].
     async fn orders_updated(
         &self,
         since: Timestamp,
@@ -103,6 +105,9 @@ pub struct OrderBatch {
     pub orders: Vec<Order>,
     /// Order payloads that did not parse; the engine quarantines them and carries on.
     pub malformed: Vec<Malformed>,
+    /// Where a [`Marketplace::orders_updated`] read ended when the connector read past the
+    /// `until` asked (to the moment it sent the read): the next window starts there.
+    pub read_until: Option<Timestamp>,
 }
 
 /// An order payload the connector could not understand, kept verbatim for a human.

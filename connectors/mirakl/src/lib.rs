@@ -18,6 +18,7 @@ mod poll;
 mod settings;
 mod ship;
 mod stock;
+mod window;
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;

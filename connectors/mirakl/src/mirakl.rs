@@ -15,8 +15,9 @@ use vigie_connector::{
 use crate::client::{self, Api, Call};
 use crate::orders::HOLDING_STOCK;
 use crate::pages::PAGE_SIZE;
-use crate::poll::{poll, query_date};
+use crate::poll::poll;
 use crate::settings::{MessageTopic, MiraklSettings, PartialAcceptanceFallback};
+use crate::window::{SentAt, query_date};
 use crate::{cancel, decide, messages, ship, stock};
 
 /// One Mirakl shop. Cheap to share behind an `Arc`; every budget is per instance.
@@ -131,25 +132,26 @@ impl Marketplace for Mirakl {
 
     async fn orders_awaiting_acceptance(&self) -> Result<OrderBatch, ConnectorError> {
         let filters = [("order_state_codes", "WAITING_ACCEPTANCE".to_owned())];
-        poll(&self.api, &self.orders, &filters).await
+        poll(&self.api, &self.orders, &filters, None).await
     }
 
     async fn orders_holding_stock(&self) -> Result<OrderBatch, ConnectorError> {
         let filters = [("order_state_codes", HOLDING_STOCK.join(","))];
-        poll(&self.api, &self.orders, &filters).await
+        poll(&self.api, &self.orders, &filters, None).await
     }
 
+    /// Reads on past `until`, to the moment the read is sent (see [`crate::window`]).
     async fn orders_updated(
         &self,
         since: Timestamp,
-        until: Timestamp,
+        _until: Timestamp,
     ) -> Result<OrderBatch, ConnectorError> {
         // Mirakl rewinds start_update_date itself; the caller de-duplicates.
-        let filters = [
-            ("start_update_date", query_date(since, false)),
-            ("end_update_date", query_date(until, true)),
-        ];
-        poll(&self.api, &self.orders, &filters).await
+        let filters = [("start_update_date", query_date(since, false))];
+        let end = SentAt::new("end_update_date");
+        let mut batch = poll(&self.api, &self.orders, &filters, Some(&end)).await?;
+        batch.read_until = end.at();
+        Ok(batch)
     }
 
     async fn orders_by_id(&self, ids: &[String]) -> Result<OrderBatch, ConnectorError> {
@@ -157,7 +159,7 @@ impl Marketplace for Mirakl {
         // order_ids takes at most 100 ids per call.
         for chunk in ids.chunks(PAGE_SIZE as usize) {
             let filters = [("order_ids", chunk.join(","))];
-            let part = poll(&self.api, &self.orders, &filters).await?;
+            let part = poll(&self.api, &self.orders, &filters, None).await?;
             batch.orders.extend(part.orders);
             batch.malformed.extend(part.malformed);
         }

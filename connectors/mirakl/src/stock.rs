@@ -225,7 +225,7 @@ pub(crate) async fn levels(api: &Api) -> Result<Vec<StockLevel>, ConnectorError>
     let url = api.url(&["offers"]);
     let mut levels = Vec::new();
     let first = Call::safe("OF21").reading(BodyLimit::page("offer page"));
-    read_pages::<OfferPage>(api, first, &url, &[], MAX_OFFER_PAGES, |offers| {
+    read_pages::<OfferPage>(api, first, &url, &[], None, MAX_OFFER_PAGES, |offers| {
         levels.extend(offers.into_iter().map(|o| StockLevel {
             sku: o.shop_sku,
             quantity: o.quantity.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32,

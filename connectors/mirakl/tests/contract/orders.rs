@@ -79,22 +79,42 @@ async fn or11_asks_for_every_order_holding_stock_with_the_documented_states() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn or11_update_window_is_sent_in_utc_seconds() {
-    let server = serving("GET", empty_page()).await;
+async fn or11_update_window_is_sent_in_utc_seconds_and_ends_when_sent() {
+    let server = MockServer::start().await;
+    for (offset, count) in [(0, 100), (100, 1)] {
+        let orders = orders("U-", offset, count, "WAITING_ACCEPTANCE");
+        let reply = json!({"orders": orders, "total_count": 101});
+        answer_page(&server, offset, json_reply(200, reply)).await;
+    }
     let since: Timestamp = "2024-05-02T08:00:00.700Z".parse().unwrap();
     let until: Timestamp = "2024-05-02T10:00:00.100+02:00".parse().unwrap();
-    mirakl(&server).orders_updated(since, until).await.unwrap();
+    let mirakl = mirakl(&server);
+    // The OR11 budget is spent: the next read waits for it, and its window ends after.
+    mirakl.orders_awaiting_acceptance().await.unwrap();
+    let before = Timestamp::now();
+    let batch = mirakl.orders_updated(since, until).await.unwrap();
+    let read_until = batch.read_until.expect("the end of the window read");
+    assert!(read_until >= before, "{read_until} < {before}");
     let sent = requests(&server).await;
-    assert_eq!(
-        query(&sent[0]),
-        first_page(&[
-            ("start_update_date", "2024-05-02T08:00:00Z"),
-            ("end_update_date", "2024-05-02T08:00:01Z"),
-        ])
-    );
-    // the offset's sign and colons are percent-encoded in the raw query
+    // Whole seconds in UTC: the start rounded down, the end up; every page asks the same end.
+    let rounded_up = read_until.as_second() + i64::from(read_until.subsec_nanosecond() > 0);
+    let end = Timestamp::from_second(rounded_up)
+        .unwrap()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let window = [
+        ("start_update_date", "2024-05-02T08:00:00Z"),
+        ("end_update_date", end.as_str()),
+    ];
+    assert_eq!(query(&sent[2]), first_page(&window));
+    let mut second = first_page(&window);
+    second.retain(|(k, _)| k != "offset");
+    second.push(("offset".into(), "100".into()));
+    second.sort();
+    assert_eq!(query(&sent[3]), second);
+    // the colons are percent-encoded in the raw query
     assert!(
-        sent[0]
+        sent[2]
             .url
             .query()
             .unwrap()
