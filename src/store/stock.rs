@@ -21,15 +21,19 @@ pub struct StockItem {
 
 /// Replaces the whole inventory with `items`, in one transaction: SKUs absent from the
 /// snapshot have none left. Returns the number of SKUs.
+///
+/// Each SKU's units are written once: zeroing the whole stock first would change every
+/// quantity twice, and each change moves the ledger's version (see `ledger_version`).
 pub fn replace_all(conn: &mut Connection, items: &[StockItem], now: &str) -> Result<usize> {
     let tx = conn.transaction()?;
-    tx.execute(
-        "UPDATE stock SET on_hand = 0, updated_at = ?1",
-        params![now],
-    )?;
     for item in items {
         set(&tx, item, now)?;
     }
+    // Every SKU the snapshot lists was stamped `now` above.
+    tx.execute(
+        "UPDATE stock SET on_hand = 0, updated_at = ?1 WHERE updated_at != ?1 AND on_hand != 0",
+        params![now],
+    )?;
     tx.commit()?;
     Ok(items.len())
 }
