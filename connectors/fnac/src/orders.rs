@@ -67,17 +67,18 @@ pub(crate) async fn updated(
     })
     .await?;
     // A claim opened or closed on an order that did not change otherwise.
-    let mut claimed = Vec::new();
-    if let Some(from) = claims.due(since) {
-        claimed = incidents::changed(t, from, until).await?;
-        claims.read(until);
-    }
+    let Some(from) = claims.due(since) else {
+        return Ok(batch);
+    };
+    let mut claimed = incidents::changed(t, from, until).await?;
     claimed.retain(|id| !batch.orders.iter().any(|o| &o.id == id));
     if !claimed.is_empty() {
         let more = by_id(t, &claimed).await?;
         batch.orders.extend(more.orders);
         batch.malformed.extend(more.malformed);
     }
+    // Only now: a failed read of those orders is read again from the same start.
+    claims.read(until);
     Ok(batch)
 }
 
