@@ -14,11 +14,12 @@
 //! channel: the changes made while a batch is applied are gathered and go together once it
 //! is settled, instead of one batch per move of the ledger; a batch is asked about
 //! [`Capabilities::stock_status_after`] after its submission, then at a pace that slows as
-//! it waits (see [`look_gap`]). Drops to zero still go at once, in a batch of their own: the
-//! last unit sold elsewhere must stop selling now, not after a queue of imports.
-//! Marketplaces apply a shop's batches in the order submitted (Fnac's `batch_query` counts
-//! one running and the rest queued), so the older batch does not undo the drop; the hourly
-//! drift check would catch it if one did.
+//! it waits (see [`look_gap`]). Only raises are gathered: a quantity that goes down (to zero
+//! or not) goes at once, in a batch of its own, since units sold elsewhere must stop selling
+//! now, not after a queue of imports. Marketplaces apply a shop's batches in the order
+//! submitted (Fnac's `batch_query` counts one running and the rest queued), so the older
+//! batch does not undo the lower quantity; batches are asked about oldest first, and the
+//! hourly drift check would catch one applied out of order.
 //!
 //! [`Capabilities::stock_status_after`]: vigie_connector::Capabilities::stock_status_after
 
@@ -165,7 +166,7 @@ async fn push_at(
         settled.remember(version, computed_for);
     }
     if !caps.visibility_lag.is_zero() && when == When::Anytime {
-        let held = hold_all_but_drops(&mut changes);
+        let held = hold_back(&mut changes, |c| c.update.quantity == 0);
         if held > 0 {
             tracing::info!(
                 held,
@@ -174,7 +175,7 @@ async fn push_at(
         }
     }
     if followed.open > 0 {
-        let gathered = hold_all_but_drops(&mut changes);
+        let gathered = hold_back(&mut changes, |c| !c.raises);
         if gathered > 0 {
             tracing::debug!(
                 gathered,
@@ -185,6 +186,7 @@ async fn push_at(
     if changes.is_empty() {
         return Ok(pushed);
     }
+    let changes: Vec<StockUpdate> = changes.into_iter().map(|c| c.update).collect();
     if dry_run {
         tracing::info!(count = changes.len(), "dry run: would push {changes:?}");
         return Ok(pushed);
@@ -220,7 +222,7 @@ pub fn pending(
     channel: &str,
     offer: &Offer,
     max: u32,
-) -> store::Result<Vec<StockUpdate>> {
+) -> store::Result<Vec<Change>> {
     let ledger = stock::all_available(conn, offer.safety_buffer)?;
     // Most channels have no map: their offers are the ledger itself, not a copy of it.
     let wanted = if offer.sku_map.is_empty() {
@@ -232,6 +234,14 @@ pub fn pending(
     Ok(changes(wanted, told, offer, max))
 }
 
+/// One quantity to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub update: StockUpdate,
+    /// It offers more than the channel was last told (or it was never told of the SKU).
+    pub raises: bool,
+}
+
 /// The quantities to send: every SKU whose offer differs from what the channel was last told,
 /// and zero for a SKU it was told a quantity of but is no longer offered (a `sku_map` row
 /// changed or removed, a SKU gone from the inventory); drops to zero first so the last unit
@@ -241,36 +251,43 @@ fn changes(
     mut told: BTreeMap<String, i64>,
     offer: &Offer,
     max: u32,
-) -> Vec<StockUpdate> {
+) -> Vec<Change> {
     let limit = offer.cap.map_or(max, |cap| cap.min(max));
     let mut changes = Vec::new();
     for (sku, available) in wanted {
         let quantity = (available - i64::from(offer.channel_buffer)).clamp(0, i64::from(limit));
         // What is left in `told` afterwards is no longer offered.
-        if told.remove(&sku) != Some(quantity) {
-            changes.push(StockUpdate {
-                sku,
-                quantity: quantity as u32,
+        let was = told.remove(&sku);
+        if was != Some(quantity) {
+            changes.push(Change {
+                update: StockUpdate {
+                    sku,
+                    quantity: quantity as u32,
+                },
+                raises: was.is_none_or(|was| quantity > was),
             });
         }
     }
     changes.extend(
         told.into_iter()
             .filter(|(_, quantity)| *quantity != 0)
-            .map(|(sku, _)| StockUpdate { sku, quantity: 0 }),
+            .map(|(sku, _)| Change {
+                update: StockUpdate { sku, quantity: 0 },
+                raises: false,
+            }),
     );
     changes.sort_by(|a, b| {
-        (a.quantity != 0)
-            .cmp(&(b.quantity != 0))
-            .then_with(|| a.sku.cmp(&b.sku))
+        (a.update.quantity != 0)
+            .cmp(&(b.update.quantity != 0))
+            .then_with(|| a.update.sku.cmp(&b.update.sku))
     });
     changes
 }
 
-/// Keeps only the drops to zero; returns how many changes it held back.
-fn hold_all_but_drops(changes: &mut Vec<StockUpdate>) -> usize {
+/// Keeps only the changes that go now; returns how many it held back.
+fn hold_back(changes: &mut Vec<Change>, goes: impl Fn(&Change) -> bool) -> usize {
     let before = changes.len();
-    changes.retain(|u| u.quantity == 0);
+    changes.retain(goes);
     before - changes.len()
 }
 
@@ -306,15 +323,26 @@ async fn follow_batches(
         .call(move |conn| pushes::open_tickets(conn, &name))
         .await?;
     let first_look = marketplace.capabilities().stock_status_after;
+    // A look set further ahead than the longest gap is due: the clock went back.
+    let horizon = later(now, MAX_LOOK_GAP.max(first_look));
+    let waits = |at: &Timestamp| *at > now && *at <= horizon;
+    // Batches are applied in the order submitted: when one is due, the older ones are asked
+    // about too, so none is taken for settled while an older one could still undo it.
+    let due_up_to = open
+        .iter()
+        .rposition(|t| !t.next_look_at.as_ref().is_some_and(waits));
     let mut followed = Followed::default();
-    for OpenTicket {
-        ticket,
-        skus,
-        looks,
-        next_look_at,
-    } in open
+    for (
+        i,
+        OpenTicket {
+            ticket,
+            skus,
+            looks,
+            next_look_at,
+        },
+    ) in open.into_iter().enumerate()
     {
-        if let Some(at) = next_look_at.filter(|at| *at > now) {
+        if let Some(at) = next_look_at.filter(|_| due_up_to.is_none_or(|last| i > last)) {
             followed.still_open(at);
             continue;
         }
@@ -476,7 +504,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn changes_made_while_a_batch_is_applied_go_together_once_it_is_settled() {
+    async fn raises_made_while_a_batch_is_applied_go_together_once_it_is_settled() {
         let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
         let t0 = Timestamp::now();
         let at = |secs| t0 + SignedDuration::from_secs(secs);
@@ -499,10 +527,10 @@ mod tests {
         let first_look = first.next_look.unwrap();
         assert!(first_look >= at(5) && first_look < at(6), "{first_look}");
 
-        // Two moves of the ledger while the batch waits: neither is sent nor asked about.
-        set_stock(&store, &[("A", 7)]);
+        // Two raises while the batch waits: neither is sent nor asked about.
+        set_stock(&store, &[("A", 12)]);
         assert_eq!(push(at(1)).await.unwrap().submitted, 0);
-        set_stock(&store, &[("B", 8)]);
+        set_stock(&store, &[("B", 13)]);
         let waiting = push(at(2)).await.unwrap();
         assert_eq!(waiting.submitted, 0);
         assert_eq!(waiting.next_look, Some(first_look));
@@ -522,13 +550,13 @@ mod tests {
             batches(&sandbox),
             [
                 vec![pair("A", 10), pair("B", 10)],
-                vec![pair("A", 7), pair("B", 8)]
+                vec![pair("A", 12), pair("B", 13)]
             ]
         );
     }
 
     #[tokio::test]
-    async fn a_drop_to_zero_goes_at_once_while_a_batch_is_applied() {
+    async fn what_goes_down_goes_at_once_while_a_batch_is_applied_and_raises_wait() {
         let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
         let t0 = Timestamp::now();
         let memo = Settled::default();
@@ -547,10 +575,48 @@ mod tests {
         push(t0).await.unwrap();
 
         set_stock(&store, &[("A", 0), ("B", 4)]);
-        let dropped = push(t0 + SignedDuration::from_secs(1)).await.unwrap();
-        assert_eq!(dropped.submitted, 1);
-        assert_eq!(batches(&sandbox)[1], [pair("A", 0)]);
+        let lowered = push(t0 + SignedDuration::from_secs(1)).await.unwrap();
+        assert_eq!(lowered.submitted, 2);
+        assert_eq!(batches(&sandbox)[1], [pair("A", 0), pair("B", 4)]);
+
+        set_stock(&store, &[("B", 6)]);
+        let raised = push(t0 + SignedDuration::from_secs(2)).await.unwrap();
+        assert_eq!(raised.submitted, 0, "a raise waits for the open batches");
         assert_eq!(sandbox.requests("batch_status"), 0);
+    }
+
+    #[tokio::test]
+    async fn a_batch_due_for_a_look_takes_the_older_ones_with_it() {
+        let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
+        let t0 = Timestamp::now();
+        let at = |secs| t0 + SignedDuration::from_secs(secs);
+        let memo = Settled::default();
+        let push = |now| {
+            push_at(
+                "fnac",
+                &fnac,
+                &store,
+                offer(),
+                false,
+                When::Anytime,
+                &memo,
+                now,
+            )
+        };
+        push(t0).await.unwrap();
+        // The first batch, still pending, is asked about again at 15 s.
+        push(at(5)).await.unwrap();
+        set_stock(&store, &[("A", 0)]);
+        // The drop's batch is first asked about at 12 s.
+        assert_eq!(push(at(7)).await.unwrap().submitted, 1);
+        assert_eq!(sandbox.requests("batch_status"), 1);
+
+        push(at(12)).await.unwrap();
+        assert_eq!(
+            sandbox.requests("batch_status"),
+            3,
+            "the older batch is asked about with the newer, oldest first"
+        );
     }
 
     #[test]
@@ -581,7 +647,7 @@ mod tests {
         let told = BTreeMap::from([("A".to_owned(), 5), ("C".to_owned(), 4)]);
         let got: Vec<(String, u32)> = changes(wanted, told, &offer(), 9999)
             .into_iter()
-            .map(|u| (u.sku, u.quantity))
+            .map(|c| (c.update.sku, c.update.quantity))
             .collect();
         assert_eq!(got, [("B".into(), 0), ("D".into(), 0), ("C".into(), 3)]);
     }
@@ -597,7 +663,7 @@ mod tests {
         ]);
         let got: Vec<(String, u32)> = changes(wanted, told, &offer(), 9999)
             .into_iter()
-            .map(|u| (u.sku, u.quantity))
+            .map(|c| (c.update.sku, c.update.quantity))
             .collect();
         assert_eq!(got, [("OLD".into(), 0)]);
     }
@@ -611,8 +677,11 @@ mod tests {
             ("C".to_owned(), 2),
         ];
         let mut got = changes(wanted, told, &offer(), 9999);
-        assert_eq!(hold_all_but_drops(&mut got), 2);
-        let got: Vec<(String, u32)> = got.into_iter().map(|u| (u.sku, u.quantity)).collect();
+        assert_eq!(hold_back(&mut got, |c| c.update.quantity == 0), 2);
+        let got: Vec<(String, u32)> = got
+            .into_iter()
+            .map(|c| (c.update.sku, c.update.quantity))
+            .collect();
         assert_eq!(got, [("A".into(), 0)]);
     }
 
@@ -626,7 +695,7 @@ mod tests {
         };
         let got: Vec<u32> = changes(wanted, BTreeMap::new(), &shaped, 9999)
             .iter()
-            .map(|u| u.quantity)
+            .map(|c| c.update.quantity)
             .collect();
         assert_eq!(got, [0, 20]);
         let fnac_max: Vec<u32> = changes(
@@ -636,7 +705,7 @@ mod tests {
             9999,
         )
         .iter()
-        .map(|u| u.quantity)
+        .map(|c| c.update.quantity)
         .collect();
         assert_eq!(fnac_max, [9999]);
     }
