@@ -33,10 +33,11 @@ pub(crate) struct Transport {
 }
 
 /// The shop's calls share one budget (60 a minute by default) and take turns. Reading orders
-/// and deciding, shipping or cancelling them go first: a call for stock or a message waits
-/// while one of those waits or runs, so an acceptance waits at most for the one call already
-/// under way, never behind a row of stock batches and messages. Those go in the gaps
-/// between cycles.
+/// and deciding, shipping or cancelling them go first, and so does a stock push that drops a
+/// SKU to zero (its last units sold elsewhere must stop selling): another call for stock or a
+/// message waits while one of those waits or runs, so an acceptance waits only for the calls
+/// already in line for the shop, never behind a row of stock batches and messages. Those go
+/// in the gaps between cycles.
 #[derive(Debug, Default)]
 struct Lane {
     /// Order calls waiting for their turn or running.
@@ -54,10 +55,10 @@ impl Lane {
         )
     }
 
-    /// Waits until `service` may queue for the shop's turn; an order call holds its place
-    /// ahead of the others until the returned guard is dropped.
-    async fn enter(&self, service: &str) -> Option<OrdersFirst<'_>> {
-        if Self::first(service) {
+    /// Waits until a call may queue for the shop's turn; a call that goes `first` holds its
+    /// place ahead of the others until the returned guard is dropped.
+    async fn enter(&self, first: bool) -> Option<OrdersFirst<'_>> {
+        if first {
             self.orders.fetch_add(1, Ordering::SeqCst);
             return Some(OrdersFirst(self));
         }
@@ -118,7 +119,22 @@ impl Transport {
     where
         F: Fn(Element) -> Element,
     {
-        let _place = self.lane.enter(service).await;
+        self.call_in_turn(Lane::first(service), service, repeat, build)
+            .await
+    }
+
+    /// [`Transport::call`], ahead of the calls for stock and messages when `first`.
+    pub async fn call_in_turn<F>(
+        &self,
+        first: bool,
+        service: &'static str,
+        repeat: Repeat,
+        build: F,
+    ) -> Result<Envelope, ConnectorError>
+    where
+        F: Fn(Element) -> Element,
+    {
+        let _place = self.lane.enter(first).await;
         let mut session = self.session.lock().await;
         let mut renewed = false;
         loop {

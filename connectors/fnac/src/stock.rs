@@ -39,9 +39,11 @@ pub(crate) async fn push(
         tracing::warn!(sku = %update.sku, quantity = update.quantity,
             "Fnac offers hold at most {MAX_QUANTITY} units; offering {MAX_QUANTITY}");
     }
-    // Absolute quantities: sending them twice changes nothing.
+    // Absolute quantities: sending them twice changes nothing. A batch that stops a SKU
+    // selling goes ahead of the shop's other stock calls and messages.
+    let stops_a_sale = updates.iter().any(|u| u.quantity == 0);
     let doc = t
-        .call("offers_update", Repeat::Safe, |root| {
+        .call_in_turn(stops_a_sale, "offers_update", Repeat::Safe, |root| {
             updates.iter().fold(root, |root, update| {
                 root.child(
                     Element::new("offer")

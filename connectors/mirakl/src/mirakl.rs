@@ -27,6 +27,8 @@ pub struct Mirakl {
     orders: Throttle,
     stock_imports: Throttle,
     stock_status: Throttle,
+    /// How often STO02 may be asked: the first look at an import waits that long.
+    stock_status_every: Duration,
     error_reports: Throttle,
     fallback: PartialAcceptanceFallback,
     /// The topic a new thread to a customer carries.
@@ -61,6 +63,7 @@ impl Mirakl {
             orders: Throttle::per_minute(limits.orders_per_minute),
             stock_imports: Throttle::per_minute(limits.stock_imports_per_minute),
             stock_status: Throttle::every(limits.stock_status_every),
+            stock_status_every: limits.stock_status_every,
             error_reports: Throttle::per_minute(limits.error_reports_per_minute),
             fallback: settings.partial_acceptance_fallback,
             topic: settings.message_topic,
@@ -118,8 +121,7 @@ impl Marketplace for Mirakl {
             // No published cap on a STO01 file; this keeps one import small enough to retry.
             max_stock_batch: 10_000,
             visibility_lag: Duration::ZERO,
-            // STO02 may be asked every 15 s.
-            stock_status_after: Duration::from_secs(15),
+            stock_status_after: self.stock_status_every,
         }
     }
 

@@ -1,16 +1,33 @@
 //! The shop's calls take turns, the orders' first: a stock push or a message that comes
-//! while an order call waits or runs goes after it.
+//! while an order call waits or runs goes after it, unless the push stops a SKU selling.
 
 use std::time::Duration;
 
-use vigie_connector::Marketplace;
 use vigie_connector::testing::stock;
+use vigie_connector::{Marketplace, StockUpdate};
 use wiremock::MockServer;
 
 use crate::support::{ORDER, TOKEN, answer, empty_orders, fnac, mount_auth, response};
 
 #[tokio::test]
 async fn an_order_call_goes_ahead_of_a_stock_push_that_came_first() {
+    assert_eq!(
+        calls_around_a_push(stock("A", 1)).await,
+        ["auth", "orders_query", "orders_query", "offers_update"]
+    );
+}
+
+#[tokio::test]
+async fn a_push_that_stops_a_sku_selling_keeps_its_place_among_the_order_calls() {
+    assert_eq!(
+        calls_around_a_push(stock("A", 0)).await,
+        ["auth", "orders_query", "offers_update", "orders_query"]
+    );
+}
+
+/// The services called when a push of `update`, then a read of orders, come while an
+/// order read runs.
+async fn calls_around_a_push(update: StockUpdate) -> Vec<String> {
     let server = MockServer::start().await;
     mount_auth(&server, TOKEN).await;
     // Slow enough for the other calls to queue behind the first read.
@@ -25,7 +42,7 @@ async fn an_order_call_goes_ahead_of_a_stock_push_that_came_first() {
     .await;
     let fnac = fnac(&server);
     let ids = [ORDER.to_owned()];
-    let updates = [stock("A", 1)];
+    let updates = [update];
 
     let read_first = fnac.orders_by_id(&ids);
     let then_the_rest = async {
@@ -41,11 +58,7 @@ async fn an_order_call_goes_ahead_of_a_stock_push_that_came_first() {
     first.unwrap();
     pushed.unwrap();
     second.unwrap();
-
-    assert_eq!(
-        services(&server).await,
-        ["auth", "orders_query", "orders_query", "offers_update"]
-    );
+    services(&server).await
 }
 
 /// The services called, in order.
