@@ -565,8 +565,8 @@ ALTER TABLE stock_push_tickets ADD COLUMN next_look_at TEXT;
 /// on hand or buffer, a reservation, what a channel was told. A channel whose last push found
 /// nothing to send, with the number unchanged since, has nothing to send now (see
 /// `pipeline::push`). Triggers raise it, in the writer's own transaction, so no writer can
-/// forget to: a forgotten change would leave a stale quantity on sale. Tags and times are left
-/// out (pushes do not read them): restating them moves nothing.
+/// forget to: a forgotten change would leave a stale quantity on sale. A stock row's tags and
+/// times are left out (pushes do not read them): restating them moves nothing.
 /// A migration that rebuilds one of these tables must create its triggers again.
 const V13_LEDGER_VERSION: &str = r#"
 CREATE TABLE ledger_version (
