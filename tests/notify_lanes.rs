@@ -1,7 +1,7 @@
 //! The queue's lanes against real components (a SQLite file, the Mirakl and Fnac sandboxes
 //! over HTTP, a CRM webhook on 127.0.0.1): each marketplace channel's messages go at that
 //! marketplace's own pace, a message waiting for its budget is never 'sending', and a claim
-//! takes every job that may leave at once.
+//! takes every job that may leave at once, each 'sending' only while it is sent.
 
 mod notify_support;
 
@@ -203,7 +203,7 @@ async fn held_crm(status: u16) -> (String, mpsc::UnboundedReceiver<()>, Arc<Noti
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn one_claim_takes_every_job_that_may_leave_now_and_a_stop_gives_back_the_unsent() {
+async fn only_the_message_in_flight_is_sending_and_a_stop_leaves_the_others_queued() {
     let dir = tempfile::tempdir().unwrap();
     let (url, mut arrivals, release) = held_crm(200).await;
     let (config, store) = three_for_the_crm(dir.path(), &url);
@@ -212,9 +212,10 @@ async fn one_claim_takes_every_job_that_may_leave_now_and_a_stop_gives_back_the_
     let running = tokio::spawn(worker.run(stop.clone()));
 
     arrivals.recv().await.unwrap();
-    // The CRM takes 120 a minute: all three were claimed together, before the first send.
+    // The CRM takes 120 a minute: all three were claimed together, but only the one in flight
+    // is 'sending' (a crash now leaves one uncertain, not three).
     let states: Vec<String> = outbox(&store).into_iter().map(|(_, s, _)| s).collect();
-    assert_eq!(states, ["sending", "sending", "sending"]);
+    assert_eq!(states, ["sending", "pending", "pending"]);
 
     // A stop while the first is in flight: it finishes, the two others never leave.
     stop.cancel();
@@ -262,7 +263,7 @@ fn three_for_the_crm(dir: &std::path::Path, url: &str) -> (Arc<Config>, Store) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn after_a_send_that_does_not_go_through_the_lane_claims_one_job_at_a_time() {
+async fn after_a_send_that_does_not_go_through_the_others_wait_for_the_next_claim() {
     let dir = tempfile::tempdir().unwrap();
     let (url, mut arrivals, release) = held_crm(429).await;
     let (config, store) = three_for_the_crm(dir.path(), &url);
@@ -273,7 +274,7 @@ async fn after_a_send_that_does_not_go_through_the_lane_claims_one_job_at_a_time
     arrivals.recv().await.unwrap();
     release.notify_one(); // 429: nothing taken, tried again later
     arrivals.recv().await.unwrap();
-    // The second is in flight alone: a receiver in trouble holds no batch 'sending'.
+    // The first waits for its retry; the second is in flight alone.
     let rows = outbox(&store);
     let states: Vec<(&str, i64)> = rows.iter().map(|(_, s, n)| (s.as_str(), *n)).collect();
     assert_eq!(states, [("pending", 1), ("sending", 1), ("pending", 0)]);

@@ -69,7 +69,6 @@ enum Row {
     RetryAt { at: String, error: String },
     Failed(String),
     Uncertain(String),
-    Released,
 }
 
 impl Row {
@@ -82,7 +81,6 @@ impl Row {
             Self::RetryAt { at, error } => Settled::RetryAt { at, error },
             Self::Failed(error) => Settled::Failed { error },
             Self::Uncertain(error) => Settled::Uncertain { error },
-            Self::Released => Settled::Released,
         }
     }
 }
@@ -152,38 +150,34 @@ pub(super) fn judge(
     }
 }
 
-/// A claimed job that was never sent (the worker stopped before its turn): it goes back to
-/// the queue as it was.
-pub(super) fn released(job: &Job) -> Settlement {
-    Settlement {
-        id: job.id,
-        row: Row::Released,
-        alert: None,
-    }
-}
-
-/// Writes `settlements` with their alerts at `now`, in one transaction (a crash in between
-/// would leave an end nobody hears of).
-pub(super) async fn record(
+/// Writes `settled` (the job just sent, if any) with its alert at `now`, and commits the
+/// claimed job `next` 'sending' (see `outbox::start`), in one transaction: one write per job
+/// sent, and never more than the job in flight 'sending'. Tells whether `next` may be sent.
+pub(super) async fn record_then_start(
     store: &Store,
-    settlements: Vec<Settlement>,
+    settled: Option<Settlement>,
+    next: Option<i64>,
     now: Timestamp,
-) -> store::Result<()> {
-    if settlements.is_empty() {
-        return Ok(());
+) -> store::Result<bool> {
+    if settled.is_none() && next.is_none() {
+        return Ok(false);
     }
     let now = store::time_text(now);
     store
         .call(move |conn| {
             let tx = conn.transaction()?;
-            for settlement in &settlements {
+            if let Some(settlement) = &settled {
                 outbox::settle(&tx, settlement.id, settlement.row.settled())?;
                 if let Some(alert) = &settlement.alert {
                     alerts::raise(&tx, alert, &now)?;
                 }
             }
+            let started = match next {
+                Some(id) => outbox::start(&tx, id)?,
+                None => false,
+            };
             tx.commit()?;
-            Ok(())
+            Ok(started)
         })
         .await
 }

@@ -1,7 +1,7 @@
 //! The queue's worker: queues the alert notices owed, then drains every lane at once, each at
-//! its own pace: wait until a job may leave, claim as many due jobs as may leave now
-//! (committed 'sending' in one transaction, before the first send), send them in order,
-//! settle them together.
+//! its own pace: wait until a job may leave, claim as many due jobs as may leave now, send
+//! them in order, each committed 'sending' before its send in the same transaction as the
+//! previous one's outcome.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,9 +26,9 @@ pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 /// How often the queue is checked when nobody wakes the worker.
 const POLL: Duration = Duration::from_secs(5);
 
-/// The most jobs one claim takes: they are 'sending' until the last of them is sent, so a
-/// crash meanwhile leaves them all uncertain; few enough to send in a moment, enough to
-/// spare the database a commit per job.
+/// The most jobs one claim takes. Only the job in flight is ever 'sending' (each one's start
+/// is written with the previous one's end), so a crash leaves one uncertain whatever the
+/// size; a claim spares the database a read and a commit per job.
 const CLAIM_AT_MOST: usize = 16;
 
 pub struct Worker {
@@ -223,13 +223,11 @@ impl Worker {
         stop: Option<&CancellationToken>,
     ) -> store::Result<()> {
         let config = &self.sender.config;
-        // After a send that did not go through, one job at a time until one does.
-        let mut at_most = CLAIM_AT_MOST;
         loop {
             let (of, now) = (lane.clone(), store::time_text((self.clock)()));
             let due = self
                 .store
-                .read(move |conn| outbox::due(conn, Some(&of), &now, at_most))
+                .read(move |conn| outbox::due(conn, Some(&of), &now, CLAIM_AT_MOST))
                 .await?;
             if due == 0 || stopped(stop) {
                 return Ok(());
@@ -259,30 +257,37 @@ impl Worker {
                     }
                 }
             }
-            let (settlements, troubled) = self.send_in_order(lane, jobs, stop).await;
-            at_most = if troubled { 1 } else { CLAIM_AT_MOST };
-            settle::record(&self.store, settlements, (self.clock)()).await?;
+            self.send_in_order(lane, jobs, stop).await?;
         }
     }
 
-    /// Sends claimed `jobs` one after the other; once `stop` is asked, or after a send that
-    /// did not go through (a receiver in trouble must not keep a whole batch 'sending'), the
-    /// ones not yet sent go back to the queue untouched. Tells whether a send failed.
+    /// Sends claimed `jobs` one after the other, the first already 'sending' (see
+    /// `outbox::claim`), each one's end written with the next one's start. Once `stop` is
+    /// asked, or after a send that did not go through (a receiver in trouble), the ones not
+    /// yet sent stay pending for a later claim.
     async fn send_in_order(
         &self,
         lane: &Lane,
         jobs: Vec<Job>,
         stop: Option<&CancellationToken>,
-    ) -> (Vec<settle::Settlement>, bool) {
+    ) -> store::Result<()> {
         // The thread a message of this batch opened: the order's next message in the same
         // batch replies in it (it was claimed before the first was settled).
         let mut opened: HashMap<i64, String> = HashMap::new();
-        let mut settlements = Vec::with_capacity(jobs.len());
+        let mut settled = None;
         let mut troubled = false;
-        for mut job in jobs {
-            if troubled || stopped(stop) {
-                settlements.push(settle::released(&job));
-                continue;
+        for (n, mut job) in jobs.into_iter().enumerate() {
+            if n > 0 {
+                if troubled || stopped(stop) {
+                    break;
+                }
+                let now = (self.clock)();
+                if !settle::record_then_start(&self.store, settled.take(), Some(job.id), now)
+                    .await?
+                {
+                    continue;
+                }
+                job.attempts += 1;
             }
             let order_pk = match job.work {
                 Work::Order { order_pk, .. } => Some(order_pk),
@@ -297,9 +302,10 @@ impl Worker {
                 opened.entry(pk).or_insert_with(|| thread.clone());
             }
             let config = &self.sender.config;
-            settlements.push(settle::judge(config, lane, job, outcome, (self.clock)()));
+            settled = Some(settle::judge(config, lane, job, outcome, (self.clock)()));
         }
-        (settlements, troubled)
+        settle::record_then_start(&self.store, settled, None, (self.clock)()).await?;
+        Ok(())
     }
 }
 

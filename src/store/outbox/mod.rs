@@ -123,10 +123,12 @@ pub fn hold_undelivered_for_restore(copy: &Connection) -> Result<i64> {
     )?)
 }
 
-/// Claims up to `at_most` due jobs of `lane`, the longest due first, committing them
-/// 'sending' in one transaction before returning them in that order. A row that cannot be
-/// read back is set aside ('failed', with why) in the same transaction and returned as the
-/// error naming it, so it never blocks the jobs behind it.
+/// Claims up to `at_most` due jobs of `lane`, the longest due first, in one transaction, and
+/// returns them in that order: the first readable one is committed 'sending' (its attempt
+/// counted in the returned job), the others stay 'pending' until their turn ([`start`]), so a
+/// crash mid-batch leaves only the job in flight 'sending'. A row that cannot be read back
+/// is set aside ('failed', with why) in the same transaction and returned as the error naming
+/// it, so it never blocks the jobs behind it.
 pub fn claim(
     conn: &mut Connection,
     lane: &Lane,
@@ -147,25 +149,39 @@ pub fn claim(
         .collect::<rusqlite::Result<Vec<_>>>()?
     };
     let mut claimed = Vec::with_capacity(ids.len());
+    let mut started = false;
     for id in ids {
-        tx.execute(
-            "UPDATE outbox SET state = ?2, attempts = attempts + 1 WHERE id = ?1",
-            params![id, DeliveryState::Sending],
-        )?;
-        let (_, read) = jobs(&tx, "j.id = ?1", [id])?.pop().unwrap_or_else(|| {
+        let (_, mut read) = jobs(&tx, "j.id = ?1", [id])?.pop().unwrap_or_else(|| {
             let unread = StoreError::Data(format!("outbox row {id}: cannot be read back"));
             (id, Err(unread))
         });
-        if let Err(e) = &read {
-            tx.execute(
-                "UPDATE outbox SET state = ?2, last_error = ?3 WHERE id = ?1",
-                params![id, DeliveryState::Failed, e.to_string()],
-            )?;
+        match &mut read {
+            Ok(job) if !started => {
+                started = start(&tx, id)?;
+                job.attempts += 1;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tx.execute(
+                    "UPDATE outbox SET state = ?2, last_error = ?3 WHERE id = ?1",
+                    params![id, DeliveryState::Failed, e.to_string()],
+                )?;
+            }
         }
         claimed.push((id, read));
     }
     tx.commit()?;
     Ok(claimed)
+}
+
+/// Commits claimed job `id` 'sending', an attempt more, right before its send; `false` when
+/// it is no longer pending (a command settled it meanwhile): it must not be sent.
+pub fn start(conn: &Connection, id: i64) -> Result<bool> {
+    let changed = conn.execute(
+        "UPDATE outbox SET state = ?2, attempts = attempts + 1 WHERE id = ?1 AND state = ?3",
+        params![id, DeliveryState::Sending, DeliveryState::Pending],
+    )?;
+    Ok(changed == 1)
 }
 
 /// Pending, due at `?2`, with a destination matching the GLOB `?3`, of the channel `?4` (any
@@ -236,22 +252,12 @@ pub enum Settled<'a> {
     Uncertain {
         error: &'a str,
     },
-    /// Never sent (the worker stopped before its turn): back to 'pending' as it was, its
-    /// claim not counted as an attempt.
-    Released,
 }
 
 /// Records the outcome of a send. Only a job this process claimed ('sending') moves: one that
 /// another start already marked 'uncertain' stays for a human, never back to 'pending'.
 pub fn settle(conn: &Connection, id: i64, outcome: Settled<'_>) -> Result<()> {
     let (state, retry_at, error, sent_at, thread) = match outcome {
-        Settled::Released => {
-            conn.execute(
-                "UPDATE outbox SET state = ?2, attempts = attempts - 1 WHERE id = ?1 AND state = ?3",
-                params![id, DeliveryState::Pending, DeliveryState::Sending],
-            )?;
-            return Ok(());
-        }
         Settled::Sent { at, thread } => (DeliveryState::Sent, None, None, Some(at), thread),
         Settled::RetryAt { at, error } => {
             (DeliveryState::Pending, Some(at), Some(error), None, None)
