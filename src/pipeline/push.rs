@@ -197,7 +197,7 @@ async fn push_at(
         let name = channel.to_owned();
         let items: Vec<(String, u32)> = batch.iter().map(|u| (u.sku.clone(), u.quantity)).collect();
         let first_look = later(now, caps.stock_status_after);
-        pushed.next_look = Some(pushed.next_look.map_or(first_look, |t| t.min(first_look)));
+        pushed.next_look = earliest(pushed.next_look, first_look);
         store
             .call(move |conn| {
                 let tx = conn.transaction()?;
@@ -305,7 +305,7 @@ struct Followed {
 impl Followed {
     fn still_open(&mut self, next_look: Timestamp) {
         self.open += 1;
-        self.next_look = Some(self.next_look.map_or(next_look, |t| t.min(next_look)));
+        self.next_look = earliest(self.next_look, next_look);
     }
 }
 
@@ -392,6 +392,11 @@ async fn follow_batches(
             .await?;
     }
     Ok(followed)
+}
+
+/// The sooner of a look already due and `other`.
+fn earliest(due: Option<Timestamp>, other: Timestamp) -> Option<Timestamp> {
+    Some(due.map_or(other, |due| due.min(other)))
 }
 
 /// The wait before asking about a batch again once `looks` answers said "still pending":
