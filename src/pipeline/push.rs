@@ -238,7 +238,8 @@ pub fn pending(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub update: StockUpdate,
-    /// It offers more than the channel was last told (or it was never told of the SKU).
+    /// It offers more than the channel was last told (nothing, when it was never told of the
+    /// SKU or what it was told was forgotten).
     pub raises: bool,
 }
 
@@ -264,7 +265,7 @@ fn changes(
                     sku,
                     quantity: quantity as u32,
                 },
-                raises: was.is_none_or(|was| quantity > was),
+                raises: quantity > was.unwrap_or(0),
             });
         }
     }
@@ -671,6 +672,17 @@ mod tests {
             .map(|c| (c.update.sku, c.update.quantity))
             .collect();
         assert_eq!(got, [("OLD".into(), 0)]);
+    }
+
+    #[test]
+    fn a_zero_for_a_sku_the_channel_holds_no_quantity_of_is_no_raise() {
+        // Forgotten after a cancellation gave units back: the zero must not wait.
+        let wanted = vec![("A".to_owned(), 0), ("B".to_owned(), 2)];
+        let got: Vec<(String, bool)> = changes(wanted, BTreeMap::new(), &offer(), 9999)
+            .into_iter()
+            .map(|c| (c.update.sku, c.raises))
+            .collect();
+        assert_eq!(got, [("A".into(), false), ("B".into(), true)]);
     }
 
     #[test]
