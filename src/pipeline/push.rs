@@ -14,12 +14,15 @@
 //! channel: the changes made while a batch is applied are gathered and go together once it
 //! is settled, instead of one batch per move of the ledger; a batch is asked about
 //! [`Capabilities::stock_status_after`] after its submission, then at a pace that slows as
-//! it waits (see [`look_gap`]). Only raises are gathered: a quantity that goes down (to zero
-//! or not) goes at once, in a batch of its own, since units sold elsewhere must stop selling
-//! now, not after a queue of imports. Marketplaces apply a shop's batches in the order
-//! submitted (Fnac's `batch_query` counts one running and the rest queued), so the older
-//! batch does not undo the lower quantity; batches are asked about oldest first, and the
-//! hourly drift check would catch one applied out of order.
+//! it waits (see [`look_gap`]). A marketplace applies a shop's batches one after the other
+//! (Fnac's `batch_query` counts one running and the rest queued; Mirakl takes one import a
+//! minute), so a batch sent while another is applied would not be applied sooner: gathering
+//! costs the time between the open batch's end and the look that sees it. Drops to zero still
+//! go at once, in a batch of their own, in case a marketplace applies it sooner: the last
+//! unit sold elsewhere must stop selling now. Batches are asked about oldest first, and the
+//! hourly drift check would catch one applied out of order. A channel that shows its orders
+//! late gets its quantities only right after its poll: that moment is never deferred for an
+//! open batch, or its quantities could wait behind the drops' batches indefinitely.
 //!
 //! [`Capabilities::stock_status_after`]: vigie_connector::Capabilities::stock_status_after
 
@@ -165,17 +168,18 @@ async fn push_at(
     if changes.is_empty() {
         settled.remember(version, computed_for);
     }
-    if !caps.visibility_lag.is_zero() && when == When::Anytime {
-        let held = hold_back(&mut changes, |c| c.update.quantity == 0);
-        if held > 0 {
-            tracing::info!(
-                held,
-                "quantities held until the channel's orders are read: it shows orders late"
-            );
+    if !caps.visibility_lag.is_zero() {
+        if when == When::Anytime {
+            let held = hold_all_but_drops(&mut changes);
+            if held > 0 {
+                tracing::info!(
+                    held,
+                    "quantities held until the channel's orders are read: it shows orders late"
+                );
+            }
         }
-    }
-    if followed.open > 0 {
-        let gathered = hold_back(&mut changes, |c| !c.raises);
+    } else if followed.open > 0 {
+        let gathered = hold_all_but_drops(&mut changes);
         if gathered > 0 {
             tracing::debug!(
                 gathered,
@@ -186,7 +190,6 @@ async fn push_at(
     if changes.is_empty() {
         return Ok(pushed);
     }
-    let changes: Vec<StockUpdate> = changes.into_iter().map(|c| c.update).collect();
     if dry_run {
         tracing::info!(count = changes.len(), "dry run: would push {changes:?}");
         return Ok(pushed);
@@ -222,7 +225,7 @@ pub fn pending(
     channel: &str,
     offer: &Offer,
     max: u32,
-) -> store::Result<Vec<Change>> {
+) -> store::Result<Vec<StockUpdate>> {
     let ledger = stock::all_available(conn, offer.safety_buffer)?;
     // Most channels have no map: their offers are the ledger itself, not a copy of it.
     let wanted = if offer.sku_map.is_empty() {
@@ -234,15 +237,6 @@ pub fn pending(
     Ok(changes(wanted, told, offer, max))
 }
 
-/// One quantity to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
-    pub update: StockUpdate,
-    /// It offers more than the channel was last told (nothing, when it was never told of the
-    /// SKU or what it was told was forgotten).
-    pub raises: bool,
-}
-
 /// The quantities to send: every SKU whose offer differs from what the channel was last told,
 /// and zero for a SKU it was told a quantity of but is no longer offered (a `sku_map` row
 /// changed or removed, a SKU gone from the inventory); drops to zero first so the last unit
@@ -252,43 +246,36 @@ fn changes(
     mut told: BTreeMap<String, i64>,
     offer: &Offer,
     max: u32,
-) -> Vec<Change> {
+) -> Vec<StockUpdate> {
     let limit = offer.cap.map_or(max, |cap| cap.min(max));
     let mut changes = Vec::new();
     for (sku, available) in wanted {
         let quantity = (available - i64::from(offer.channel_buffer)).clamp(0, i64::from(limit));
         // What is left in `told` afterwards is no longer offered.
-        let was = told.remove(&sku);
-        if was != Some(quantity) {
-            changes.push(Change {
-                update: StockUpdate {
-                    sku,
-                    quantity: quantity as u32,
-                },
-                raises: quantity > was.unwrap_or(0),
+        if told.remove(&sku) != Some(quantity) {
+            changes.push(StockUpdate {
+                sku,
+                quantity: quantity as u32,
             });
         }
     }
     changes.extend(
         told.into_iter()
             .filter(|(_, quantity)| *quantity != 0)
-            .map(|(sku, _)| Change {
-                update: StockUpdate { sku, quantity: 0 },
-                raises: false,
-            }),
+            .map(|(sku, _)| StockUpdate { sku, quantity: 0 }),
     );
     changes.sort_by(|a, b| {
-        (a.update.quantity != 0)
-            .cmp(&(b.update.quantity != 0))
-            .then_with(|| a.update.sku.cmp(&b.update.sku))
+        (a.quantity != 0)
+            .cmp(&(b.quantity != 0))
+            .then_with(|| a.sku.cmp(&b.sku))
     });
     changes
 }
 
-/// Keeps only the changes that go now; returns how many it held back.
-fn hold_back(changes: &mut Vec<Change>, goes: impl Fn(&Change) -> bool) -> usize {
+/// Keeps only the drops to zero; returns how many changes it held back.
+fn hold_all_but_drops(changes: &mut Vec<StockUpdate>) -> usize {
     let before = changes.len();
-    changes.retain(goes);
+    changes.retain(|u| u.quantity == 0);
     before - changes.len()
 }
 
@@ -510,7 +497,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn raises_made_while_a_batch_is_applied_go_together_once_it_is_settled() {
+    async fn changes_made_while_a_batch_is_applied_go_together_once_it_is_settled() {
         let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
         let t0 = Timestamp::now();
         let at = |secs| t0 + SignedDuration::from_secs(secs);
@@ -533,8 +520,8 @@ mod tests {
         let first_look = first.next_look.unwrap();
         assert!(first_look >= at(5) && first_look < at(6), "{first_look}");
 
-        // Two raises while the batch waits: neither is sent nor asked about.
-        set_stock(&store, &[("A", 12)]);
+        // Two moves of the ledger while the batch waits: neither is sent nor asked about.
+        set_stock(&store, &[("A", 7)]);
         assert_eq!(push(at(1)).await.unwrap().submitted, 0);
         set_stock(&store, &[("B", 13)]);
         let waiting = push(at(2)).await.unwrap();
@@ -556,13 +543,13 @@ mod tests {
             batches(&sandbox),
             [
                 vec![pair("A", 10), pair("B", 10)],
-                vec![pair("A", 12), pair("B", 13)]
+                vec![pair("A", 7), pair("B", 13)]
             ]
         );
     }
 
     #[tokio::test]
-    async fn what_goes_down_goes_at_once_while_a_batch_is_applied_and_raises_wait() {
+    async fn a_drop_to_zero_goes_at_once_while_a_batch_is_applied() {
         let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
         let t0 = Timestamp::now();
         let memo = Settled::default();
@@ -581,13 +568,9 @@ mod tests {
         push(t0).await.unwrap();
 
         set_stock(&store, &[("A", 0), ("B", 4)]);
-        let lowered = push(t0 + SignedDuration::from_secs(1)).await.unwrap();
-        assert_eq!(lowered.submitted, 2);
-        assert_eq!(batches(&sandbox)[1], [pair("A", 0), pair("B", 4)]);
-
-        set_stock(&store, &[("B", 6)]);
-        let raised = push(t0 + SignedDuration::from_secs(2)).await.unwrap();
-        assert_eq!(raised.submitted, 0, "a raise waits for the open batches");
+        let dropped = push(t0 + SignedDuration::from_secs(1)).await.unwrap();
+        assert_eq!(dropped.submitted, 1);
+        assert_eq!(batches(&sandbox)[1], [pair("A", 0)]);
         assert_eq!(sandbox.requests("batch_status"), 0);
     }
 
@@ -625,6 +608,35 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_channel_that_shows_orders_late_gets_its_quantities_after_its_poll_batch_or_not() {
+        use vigie_amazon::Amazon;
+        use vigie_amazon::sandbox::{AmazonSandbox, SandboxOptions as AmazonOptions};
+        let sandbox = AmazonSandbox::start(AmazonOptions {
+            rate_scale: 100.0,
+            ..AmazonOptions::default()
+        })
+        .await
+        .unwrap();
+        let amazon = Amazon::new("amazon", sandbox.client_settings()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        set_stock(&store, &[("A", 10), ("B", 10)]);
+        let t0 = Timestamp::now();
+        let at = |secs| t0 + SignedDuration::from_secs(secs);
+        let memo = Settled::default();
+        let push = |when, now| push_at("amazon", &amazon, &store, offer(), false, when, &memo, now);
+        assert_eq!(push(When::AfterPoll, t0).await.unwrap().submitted, 2);
+
+        set_stock(&store, &[("A", 4)]);
+        let between = push(When::Anytime, at(1)).await.unwrap();
+        assert_eq!(between.submitted, 0, "held until the channel's poll");
+        // Its feed is still open: the poll's push goes all the same, or the drops' feeds
+        // could keep its quantities waiting.
+        let after_poll = push(When::AfterPoll, at(2)).await.unwrap();
+        assert_eq!(after_poll.submitted, 1);
+    }
+
     #[test]
     fn looks_slow_down_as_a_batch_waits() {
         let gaps: Vec<u64> = (0..6)
@@ -653,7 +665,7 @@ mod tests {
         let told = BTreeMap::from([("A".to_owned(), 5), ("C".to_owned(), 4)]);
         let got: Vec<(String, u32)> = changes(wanted, told, &offer(), 9999)
             .into_iter()
-            .map(|c| (c.update.sku, c.update.quantity))
+            .map(|u| (u.sku, u.quantity))
             .collect();
         assert_eq!(got, [("B".into(), 0), ("D".into(), 0), ("C".into(), 3)]);
     }
@@ -669,20 +681,9 @@ mod tests {
         ]);
         let got: Vec<(String, u32)> = changes(wanted, told, &offer(), 9999)
             .into_iter()
-            .map(|c| (c.update.sku, c.update.quantity))
+            .map(|u| (u.sku, u.quantity))
             .collect();
         assert_eq!(got, [("OLD".into(), 0)]);
-    }
-
-    #[test]
-    fn a_zero_for_a_sku_the_channel_holds_no_quantity_of_is_no_raise() {
-        // Forgotten after a cancellation gave units back: the zero must not wait.
-        let wanted = vec![("A".to_owned(), 0), ("B".to_owned(), 2)];
-        let got: Vec<(String, bool)> = changes(wanted, BTreeMap::new(), &offer(), 9999)
-            .into_iter()
-            .map(|c| (c.update.sku, c.raises))
-            .collect();
-        assert_eq!(got, [("A".into(), false), ("B".into(), true)]);
     }
 
     #[test]
@@ -694,11 +695,8 @@ mod tests {
             ("C".to_owned(), 2),
         ];
         let mut got = changes(wanted, told, &offer(), 9999);
-        assert_eq!(hold_back(&mut got, |c| c.update.quantity == 0), 2);
-        let got: Vec<(String, u32)> = got
-            .into_iter()
-            .map(|c| (c.update.sku, c.update.quantity))
-            .collect();
+        assert_eq!(hold_all_but_drops(&mut got), 2);
+        let got: Vec<(String, u32)> = got.into_iter().map(|u| (u.sku, u.quantity)).collect();
         assert_eq!(got, [("A".into(), 0)]);
     }
 
@@ -712,7 +710,7 @@ mod tests {
         };
         let got: Vec<u32> = changes(wanted, BTreeMap::new(), &shaped, 9999)
             .iter()
-            .map(|c| c.update.quantity)
+            .map(|u| u.quantity)
             .collect();
         assert_eq!(got, [0, 20]);
         let fnac_max: Vec<u32> = changes(
@@ -722,7 +720,7 @@ mod tests {
             9999,
         )
         .iter()
-        .map(|c| c.update.quantity)
+        .map(|u| u.quantity)
         .collect();
         assert_eq!(fnac_max, [9999]);
     }
