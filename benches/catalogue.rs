@@ -193,10 +193,8 @@ fn push_all(store: &Store, config: &Config) -> usize {
                 if changes.is_empty() {
                     continue;
                 }
-                let items: Vec<(String, u32)> = changes
-                    .into_iter()
-                    .map(|c| (c.update.sku, c.update.quantity))
-                    .collect();
+                let items: Vec<(String, u32)> =
+                    changes.into_iter().map(|u| (u.sku, u.quantity)).collect();
                 let tx = conn.transaction()?;
                 let (now, first_look) = (store::now_text(), Timestamp::now());
                 pushes::record(&tx, channel, &format!("t{n}"), &items, &now, first_look)?;
