@@ -462,6 +462,22 @@ mod tests {
         (sandbox, fnac, store, dir)
     }
 
+    /// A push to the Fnac channel at `now`, at any time.
+    async fn push_fnac(fnac: &Fnac, store: &Store, memo: &Settled, now: Timestamp) -> Pushed {
+        push_at(
+            "fnac",
+            fnac,
+            store,
+            offer(),
+            false,
+            When::Anytime,
+            memo,
+            now,
+        )
+        .await
+        .unwrap()
+    }
+
     fn set_stock(store: &Store, levels: &[(&str, u32)]) {
         store
             .with(|c| {
@@ -502,41 +518,30 @@ mod tests {
         let t0 = Timestamp::now();
         let at = |secs| t0 + SignedDuration::from_secs(secs);
         let memo = Settled::default();
-        let push = |now| {
-            push_at(
-                "fnac",
-                &fnac,
-                &store,
-                offer(),
-                false,
-                When::Anytime,
-                &memo,
-                now,
-            )
-        };
+        let push = |now| push_fnac(&fnac, &store, &memo, now);
 
-        let first = push(t0).await.unwrap();
+        let first = push(t0).await;
         assert_eq!(first.submitted, 2);
         let first_look = first.next_look.unwrap();
         assert!(first_look >= at(5) && first_look < at(6), "{first_look}");
 
         // Two moves of the ledger while the batch waits: neither is sent nor asked about.
         set_stock(&store, &[("A", 7)]);
-        assert_eq!(push(at(1)).await.unwrap().submitted, 0);
+        assert_eq!(push(at(1)).await.submitted, 0);
         set_stock(&store, &[("B", 13)]);
-        let waiting = push(at(2)).await.unwrap();
+        let waiting = push(at(2)).await;
         assert_eq!(waiting.submitted, 0);
         assert_eq!(waiting.next_look, Some(first_look));
         assert_eq!(sandbox.requests("batch_status"), 0);
 
         // Asked at its time (ACTIVE), then after twice as long (RUNNING), then applied.
-        let looked = push(at(6)).await.unwrap();
+        let looked = push(at(6)).await;
         assert_eq!(sandbox.requests("batch_status"), 1);
         let second_look = looked.next_look.unwrap();
         assert!(second_look >= at(16), "the second look waits twice as long");
-        assert_eq!(push(at(16)).await.unwrap().submitted, 0);
+        assert_eq!(push(at(16)).await.submitted, 0);
         assert_eq!(sandbox.requests("batch_status"), 2);
-        let settled = push(at(60)).await.unwrap();
+        let settled = push(at(60)).await;
         assert_eq!((settled.completed, settled.submitted), (1, 2));
         assert_eq!(sandbox.requests("batch_status"), 3);
         assert_eq!(
@@ -553,22 +558,11 @@ mod tests {
         let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
         let t0 = Timestamp::now();
         let memo = Settled::default();
-        let push = |now| {
-            push_at(
-                "fnac",
-                &fnac,
-                &store,
-                offer(),
-                false,
-                When::Anytime,
-                &memo,
-                now,
-            )
-        };
-        push(t0).await.unwrap();
+        let push = |now| push_fnac(&fnac, &store, &memo, now);
+        push(t0).await;
 
         set_stock(&store, &[("A", 0), ("B", 4)]);
-        let dropped = push(t0 + SignedDuration::from_secs(1)).await.unwrap();
+        let dropped = push(t0 + SignedDuration::from_secs(1)).await;
         assert_eq!(dropped.submitted, 1);
         assert_eq!(batches(&sandbox)[1], [pair("A", 0)]);
         assert_eq!(sandbox.requests("batch_status"), 0);
@@ -580,27 +574,16 @@ mod tests {
         let t0 = Timestamp::now();
         let at = |secs| t0 + SignedDuration::from_secs(secs);
         let memo = Settled::default();
-        let push = |now| {
-            push_at(
-                "fnac",
-                &fnac,
-                &store,
-                offer(),
-                false,
-                When::Anytime,
-                &memo,
-                now,
-            )
-        };
-        push(t0).await.unwrap();
+        let push = |now| push_fnac(&fnac, &store, &memo, now);
+        push(t0).await;
         // The first batch, still pending, is asked about again at 15 s.
-        push(at(5)).await.unwrap();
+        push(at(5)).await;
         set_stock(&store, &[("A", 0)]);
         // The drop's batch is first asked about at 12 s.
-        assert_eq!(push(at(7)).await.unwrap().submitted, 1);
+        assert_eq!(push(at(7)).await.submitted, 1);
         assert_eq!(sandbox.requests("batch_status"), 1);
 
-        push(at(12)).await.unwrap();
+        push(at(12)).await;
         assert_eq!(
             sandbox.requests("batch_status"),
             3,
