@@ -59,6 +59,16 @@ async fn order_json(config: &Path, id: &str) -> Value {
         .unwrap_or_else(|| panic!("no order {id}"))
 }
 
+/// The state of each parcel in an order's `orders --json` view.
+fn shipment_states(view: &Value) -> Vec<&str> {
+    view["shipments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect()
+}
+
 async fn on_hand(config: &Path, sku: &str) -> i64 {
     let out = vigie(config, &["stock", "show", sku, "--json"]).await;
     let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
@@ -187,13 +197,11 @@ async fn a_mirakl_order_ships_in_two_parcels_confirmed_once_each() {
     assert_eq!(on_hand(&setup.config, "SKU-A").await, 3);
     assert_eq!(on_hand(&setup.config, "SKU-B").await, 4);
     let view = order_json(&setup.config, &id).await;
-    let states: Vec<&Value> = view["shipments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| &s["state"])
-        .collect();
-    assert_eq!(states, ["confirmed", "confirmed"], "{view:#}");
+    assert_eq!(
+        shipment_states(&view),
+        ["confirmed", "confirmed"],
+        "{view:#}"
+    );
     assert_eq!(sandbox.request_count("OR23"), 2, "each parcel sent once");
 }
 
@@ -302,13 +310,11 @@ async fn a_parcel_the_marketplace_refuses_raises_shipment_rejected_in_its_words(
     );
     vigie(&setup.config, &["run", "--once"]).await;
     let view = order_json(&setup.config, &id).await;
-    let states: Vec<&Value> = view["shipments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| &s["state"])
-        .collect();
-    assert_eq!(states, ["rejected", "confirmed"], "{view:#}");
+    assert_eq!(
+        shipment_states(&view),
+        ["rejected", "confirmed"],
+        "{view:#}"
+    );
     assert_eq!(sandbox.order(&id).unwrap().state, "SHIPPED");
 }
 

@@ -163,6 +163,7 @@ pub async fn push_stock(channel: &Channel, ctx: &Context) -> Result<push::Pushed
         ctx.dry_run,
         When::Anytime,
         &channel.push_settled,
+        Timestamp::now(),
     )
     .await
 }
@@ -182,6 +183,7 @@ async fn push_after_poll(channel: &Channel, ctx: &Context) -> Result<(), Error> 
         ctx.dry_run,
         When::AfterPoll,
         &channel.push_settled,
+        Timestamp::now(),
     )
     .await?;
     Ok(())

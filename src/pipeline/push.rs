@@ -106,37 +106,14 @@ impl Settled {
     }
 }
 
-/// Follows open batches, then submits what changed (unless nothing moved since the last push
-/// found nothing to send: `settled`). In a dry run, logs what it would push.
-pub async fn push(
-    channel: &str,
-    marketplace: &dyn Marketplace,
-    store: &Store,
-    offer: Offer,
-    dry_run: bool,
-    when: When,
-    settled: &Settled,
-) -> Result<Pushed, Error> {
-    let now = Timestamp::now();
-    push_at(
-        channel,
-        marketplace,
-        store,
-        offer,
-        dry_run,
-        when,
-        settled,
-        now,
-    )
-    .await
-}
-
-/// [`push`] at `now`, which says which batches are due for a look.
+/// Follows the open batches due for a look at `now`, then submits what changed (unless
+/// nothing moved since the last push found nothing to send: `settled`). In a dry run, logs
+/// what it would push.
 #[expect(
     clippy::too_many_arguments,
-    reason = "push's own, and the time it runs at"
+    reason = "the channel, its offer and memory, the store, and when it runs"
 )]
-async fn push_at(
+pub async fn push(
     channel: &str,
     marketplace: &dyn Marketplace,
     store: &Store,
@@ -464,7 +441,7 @@ mod tests {
 
     /// A push to the Fnac channel at `now`, at any time.
     async fn push_fnac(fnac: &Fnac, store: &Store, memo: &Settled, now: Timestamp) -> Pushed {
-        push_at(
+        push(
             "fnac",
             fnac,
             store,
@@ -608,7 +585,7 @@ mod tests {
         let t0 = Timestamp::now();
         let at = |secs| t0 + SignedDuration::from_secs(secs);
         let memo = Settled::default();
-        let push = |when, now| push_at("amazon", &amazon, &store, offer(), false, when, &memo, now);
+        let push = |when, now| push("amazon", &amazon, &store, offer(), false, when, &memo, now);
         assert_eq!(push(When::AfterPoll, t0).await.unwrap().submitted, 2);
 
         set_stock(&store, &[("A", 4)]);
@@ -751,7 +728,7 @@ mod tests {
         let tick = |n: i64| {
             let market = channel.marketplace.as_ref();
             let now = t0 + SignedDuration::from_secs(120 * n);
-            push_at(
+            push(
                 "lm",
                 market,
                 store,

@@ -54,6 +54,24 @@ pub struct Options {
     pub keep: bool,
 }
 
+#[cfg(test)]
+impl Options {
+    /// A few orders in each run, for tests of what the runs are made of.
+    fn small(which: Which) -> Self {
+        Self {
+            which,
+            orders: 10,
+            rate: 5,
+            cadence_orders: 4,
+            cadence_minutes: 1,
+            burst_orders: 6,
+            fast_poll: Duration::from_millis(250),
+            out: None,
+            keep: false,
+        }
+    }
+}
+
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let machine = table::Machine::probe().await;
     if options.which == Which::Idle {

@@ -216,17 +216,7 @@ mod tests {
 
     #[test]
     fn both_scenarios_make_valid_configurations() {
-        let options = Options {
-            which: Which::Both,
-            orders: 10,
-            rate: 5,
-            cadence_orders: 4,
-            cadence_minutes: 1,
-            burst_orders: 6,
-            fast_poll: Duration::from_millis(250),
-            out: None,
-            keep: false,
-        };
+        let options = Options::small(Which::Both);
         let cadence = Scenario::cadence(&options).unwrap();
         assert!(cadence.config.contains("poll_interval = \"1m\""));
         assert!(cadence.config.contains("poll_interval = \"5m\""));

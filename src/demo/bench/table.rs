@@ -218,7 +218,6 @@ fn pair(sorted: &[f64], unit: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
     use crate::demo::bench::{Options, Which};
@@ -232,17 +231,7 @@ mod tests {
             rustc: "rustc".into(),
             load_before: "0".into(),
         };
-        let options = Options {
-            which: Which::Cadence,
-            orders: 10,
-            rate: 5,
-            cadence_orders: 4,
-            cadence_minutes: 1,
-            burst_orders: 6,
-            fast_poll: Duration::from_millis(250),
-            out: None,
-            keep: false,
-        };
+        let options = Options::small(Which::Cadence);
         let scenario = Scenario::cadence(&options).unwrap();
         let table = render(&machine, &[(scenario, Figures::default())]);
         assert!(
