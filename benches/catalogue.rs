@@ -23,7 +23,7 @@ use rust_decimal::Decimal;
 use vigie::config::{self, Config, Environment};
 use vigie::pipeline::decide::Policy;
 use vigie::pipeline::ingest::{self, Settings};
-use vigie::pipeline::push::{self, Offer, Settled};
+use vigie::pipeline::push::{self, NothingToSend, Offer};
 use vigie::store::{self, Store, ledger_version, pushes};
 use vigie_connector::{
     Address, Country, Customer, MarketplaceState, Money, Order, OrderBatch, OrderLine, OrderStatus,
@@ -331,7 +331,7 @@ fn main() {
     );
     // The daemon's tick after that computation found nothing: it reads the ledger's version
     // and stops there (`push::push`). Too quick for one to show: the mean of many.
-    let settled = Settled::default();
+    let settled = NothingToSend::default();
     settled.remember(version, offer(&config));
     const TICKS: u32 = 10_000;
     let (skipped, s) = step(|| {

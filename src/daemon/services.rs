@@ -59,7 +59,7 @@ impl Plan {
                 Ok(Channel {
                     config: c.clone(),
                     marketplace,
-                    push_settled: Arc::default(),
+                    nothing_to_push: Arc::default(),
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;

@@ -155,7 +155,7 @@ pub(crate) mod tests {
         let channel = Channel {
             config: config.channels[0].clone(),
             marketplace: settings.build("lm", bounds).unwrap(),
-            push_settled: Arc::default(),
+            nothing_to_push: Arc::default(),
         };
         let ctx = Context {
             store: Store::open(dir).unwrap(),

@@ -56,7 +56,7 @@ pub struct Channel {
     pub config: ChannelConfig,
     pub marketplace: Arc<dyn Marketplace>,
     /// Its last push that found nothing to send, so an idle tick need not compute again.
-    pub push_settled: Arc<push::Settled>,
+    pub nothing_to_push: Arc<push::NothingToSend>,
 }
 
 impl Channel {
@@ -162,7 +162,7 @@ pub async fn push_stock(channel: &Channel, ctx: &Context) -> Result<push::Pushed
         offer(channel, ctx),
         ctx.dry_run,
         When::Anytime,
-        &channel.push_settled,
+        &channel.nothing_to_push,
         Timestamp::now(),
     )
     .await
@@ -182,7 +182,7 @@ async fn push_after_poll(channel: &Channel, ctx: &Context) -> Result<(), Error> 
         offer(channel, ctx),
         ctx.dry_run,
         When::AfterPoll,
-        &channel.push_settled,
+        &channel.nothing_to_push,
         Timestamp::now(),
     )
     .await?;

@@ -74,7 +74,7 @@ pub struct Pushed {
     /// once it is settled.
     pub next_look: Option<Timestamp>,
     /// The quantities were computed; not when nothing moved since the last computation found
-    /// nothing to send ([`Settled`]).
+    /// nothing to send ([`NothingToSend`]).
     pub computed: bool,
 }
 
@@ -83,9 +83,9 @@ pub struct Pushed {
 /// would find nothing again, so an idle channel's tick costs one read of the version. Kept in
 /// memory: a start computes afresh.
 #[derive(Debug, Default)]
-pub struct Settled(Mutex<Option<(i64, Offer)>>);
+pub struct NothingToSend(Mutex<Option<(i64, Offer)>>);
 
-impl Settled {
+impl NothingToSend {
     /// Whether a push of `offer` at ledger `version` has nothing to send.
     pub fn holds(&self, version: i64, offer: &Offer) -> bool {
         self.lock()
@@ -107,7 +107,7 @@ impl Settled {
 }
 
 /// Follows the open batches due for a look at `now`, then submits what changed (unless
-/// nothing moved since the last push found nothing to send: `settled`). In a dry run, logs
+/// nothing moved since the last push found nothing to send: `nothing_to_send`). In a dry run, logs
 /// what it would push.
 #[expect(
     clippy::too_many_arguments,
@@ -120,7 +120,7 @@ pub async fn push(
     offer: Offer,
     dry_run: bool,
     when: When,
-    settled: &Settled,
+    nothing_to_send: &NothingToSend,
     now: Timestamp,
 ) -> Result<Pushed, Error> {
     let followed = follow_batches(channel, marketplace, store, now).await?;
@@ -131,7 +131,7 @@ pub async fn push(
     };
     // Read before computing: a change committed meanwhile moves the version past it.
     let version = store.call(|conn| ledger_version::current(conn)).await?;
-    if settled.holds(version, &offer) {
+    if nothing_to_send.holds(version, &offer) {
         return Ok(pushed);
     }
     pushed.computed = true;
@@ -143,7 +143,7 @@ pub async fn push(
         .await?;
     // Only a computation with nothing to send (none held, none left to a dry run) settles.
     if changes.is_empty() {
-        settled.remember(version, computed_for);
+        nothing_to_send.remember(version, computed_for);
     }
     if !caps.visibility_lag.is_zero() {
         if when == When::Anytime {
@@ -440,7 +440,7 @@ mod tests {
     }
 
     /// A push to the Fnac channel at `now`, at any time.
-    async fn push_fnac(fnac: &Fnac, store: &Store, memo: &Settled, now: Timestamp) -> Pushed {
+    async fn push_fnac(fnac: &Fnac, store: &Store, memo: &NothingToSend, now: Timestamp) -> Pushed {
         push(
             "fnac",
             fnac,
@@ -494,7 +494,7 @@ mod tests {
         let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
         let t0 = Timestamp::now();
         let at = |secs| t0 + SignedDuration::from_secs(secs);
-        let memo = Settled::default();
+        let memo = NothingToSend::default();
         let push = |now| push_fnac(&fnac, &store, &memo, now);
 
         let first = push(t0).await;
@@ -534,7 +534,7 @@ mod tests {
     async fn a_drop_to_zero_goes_at_once_while_a_batch_is_applied() {
         let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
         let t0 = Timestamp::now();
-        let memo = Settled::default();
+        let memo = NothingToSend::default();
         let push = |now| push_fnac(&fnac, &store, &memo, now);
         push(t0).await;
 
@@ -550,7 +550,7 @@ mod tests {
         let (sandbox, fnac, store, _dir) = fnac_and_ledger().await;
         let t0 = Timestamp::now();
         let at = |secs| t0 + SignedDuration::from_secs(secs);
-        let memo = Settled::default();
+        let memo = NothingToSend::default();
         let push = |now| push_fnac(&fnac, &store, &memo, now);
         push(t0).await;
         // The first batch, still pending, is asked about again at 15 s.
@@ -584,7 +584,7 @@ mod tests {
         set_stock(&store, &[("A", 10), ("B", 10)]);
         let t0 = Timestamp::now();
         let at = |secs| t0 + SignedDuration::from_secs(secs);
-        let memo = Settled::default();
+        let memo = NothingToSend::default();
         let push = |when, now| push("amazon", &amazon, &store, offer(), false, when, &memo, now);
         assert_eq!(push(When::AfterPoll, t0).await.unwrap().submitted, 2);
 
@@ -722,7 +722,7 @@ mod tests {
         store
             .with(|c| stock::set(c, &a, &store::now_text()))
             .unwrap();
-        let settled = Settled::default();
+        let settled = NothingToSend::default();
         // Ticks two minutes apart: a batch is due for a look at the next one.
         let t0 = Timestamp::now();
         let tick = |n: i64| {
