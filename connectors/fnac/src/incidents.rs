@@ -4,10 +4,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
 
+use jiff::SignedDuration;
 use serde::Deserialize;
-use tokio::time::Instant;
 use vigie_connector::{ConnectorError, Incident, Order, Timestamp};
 
 use crate::client::Transport;
@@ -85,41 +84,41 @@ pub(crate) async fn attach(t: &Transport, orders: &mut [Order]) -> Result<(), Co
 }
 
 /// How often the claims that changed are read.
-const CLAIMS_EVERY: Duration = Duration::from_secs(60);
+const CLAIMS_EVERY: SignedDuration = SignedDuration::from_secs(60);
 
-/// When the claims that changed were last read. A claim is answered within days, not
-/// seconds, and each read is one of the shop's requests: a poll every few seconds reads
-/// them once a minute, and a poll every few minutes at each poll. The read after a skipped
-/// one reaches back to where the last one ended, so no change is missed; after a restart,
-/// the engine's re-read of its overlap covers what the last read before it left.
+/// Where the last read of the claims that changed ended. A claim is answered within days,
+/// not seconds, and each read is one of the shop's requests: a poll every few seconds reads
+/// them once a minute, and a poll every few minutes at each poll. The minute is counted on
+/// the polls' own windows, not on a clock, so the pace is the same whatever the calls cost.
+/// The read after a skipped one reaches back to where the last one ended, so no change is
+/// missed; after a restart, the engine's re-read of its overlap covers what the last read
+/// before it left.
 #[derive(Debug, Default)]
 pub(crate) struct ClaimsPace {
-    last: Mutex<Option<LastRead>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct LastRead {
-    at: Instant,
-    until: Timestamp,
+    last_until: Mutex<Option<Timestamp>>,
 }
 
 impl ClaimsPace {
-    /// Where a read of the claims changed up to now should start, if one is due: at
+    /// Where a read of the claims changed up to `until` should start, if one is due: at
     /// `since`, or earlier where the last read ended.
-    pub fn due(&self, since: Timestamp) -> Option<Timestamp> {
-        match *self.last.lock().unwrap_or_else(PoisonError::into_inner) {
-            Some(last) if last.at.elapsed() < CLAIMS_EVERY => None,
-            Some(last) => Some(since.min(last.until)),
+    pub fn due(&self, since: Timestamp, until: Timestamp) -> Option<Timestamp> {
+        match *self
+            .last_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            Some(last) if until.duration_since(last) < CLAIMS_EVERY => None,
+            Some(last) => Some(since.min(last)),
             None => Some(since),
         }
     }
 
     /// The claims changed up to `until` were read.
     pub fn read(&self, until: Timestamp) {
-        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(LastRead {
-            at: Instant::now(),
-            until,
-        });
+        *self
+            .last_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(until);
     }
 }
 

@@ -67,7 +67,7 @@ pub(crate) async fn updated(
     })
     .await?;
     // A claim opened or closed on an order that did not change otherwise.
-    let Some(from) = claims.due(since) else {
+    let Some(from) = claims.due(since, until) else {
         return Ok(batch);
     };
     let mut claimed = incidents::changed(t, from, until).await?;

@@ -89,34 +89,43 @@ async fn a_closed_claim_is_no_claim_and_a_poll_rereads_the_orders_whose_claims_c
     assert!(bodies(&server, "incidents_query").await.contains(&window));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn polls_read_the_claims_that_changed_once_a_minute_reaching_back_to_the_last_read() {
     let server = server_with(crate::support::no_incidents()).await;
     answer(&server, "orders_query", crate::support::empty_orders()).await;
     let fnac = fnac(&server);
-    let at =
-        |minute: u32| -> Timestamp { format!("2026-11-02T10:{minute:02}:00Z").parse().unwrap() };
-    let window = |from: u32, to: u32| {
+    let at = |time: &str| -> Timestamp { format!("2026-11-02T{time}Z").parse().unwrap() };
+    let window = |from: &str, to: &str| {
         first_page(
             "incidents_query",
             &format!(
-                "<date type=\"UpdatedAt\"><min>2026-11-02T10:{from:02}:00+00:00</min><max>2026-11-02T10:{to:02}:00+00:00</max></date>"
+                "<date type=\"UpdatedAt\"><min>2026-11-02T{from}+00:00</min><max>2026-11-02T{to}+00:00</max></date>"
             ),
         )
     };
 
-    fnac.orders_updated(at(0), at(1)).await.unwrap();
-    // A poll 5 s later reads the orders, not the claims.
-    tokio::time::advance(std::time::Duration::from_secs(5)).await;
-    fnac.orders_updated(at(1), at(2)).await.unwrap();
-    assert_eq!(bodies(&server, "incidents_query").await, [window(0, 1)]);
-
-    // A minute on, the claims are read from where the last read ended.
-    tokio::time::advance(std::time::Duration::from_secs(60)).await;
-    fnac.orders_updated(at(2), at(3)).await.unwrap();
+    fnac.orders_updated(at("10:00:00"), at("10:00:05"))
+        .await
+        .unwrap();
+    // The next poll, 5 s on, reads the orders, not the claims.
+    fnac.orders_updated(at("10:00:05"), at("10:00:10"))
+        .await
+        .unwrap();
     assert_eq!(
         bodies(&server, "incidents_query").await,
-        [window(0, 1), window(1, 3)]
+        [window("10:00:00", "10:00:05")]
+    );
+
+    // A minute on, the claims are read from where the last read ended.
+    fnac.orders_updated(at("10:00:10"), at("10:01:05"))
+        .await
+        .unwrap();
+    assert_eq!(
+        bodies(&server, "incidents_query").await,
+        [
+            window("10:00:00", "10:00:05"),
+            window("10:00:05", "10:01:05")
+        ]
     );
     assert_eq!(bodies(&server, "orders_query").await.len(), 3);
 }
