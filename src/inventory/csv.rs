@@ -162,7 +162,11 @@ impl Iterator for CheckedRows<'_> {
                 }
                 continue;
             };
-            return Some(item(columns, &record).map(|item| (line, item)).map_err(error));
+            return Some(
+                item(columns, &record)
+                    .map(|item| (line, item))
+                    .map_err(error),
+            );
         }
     }
 }

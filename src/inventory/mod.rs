@@ -91,10 +91,10 @@ pub fn spawn(
 pub fn import_file(store: &Store, path: &Path) -> anyhow::Result<usize> {
     let context = || format!("{}", path.display());
     let text = std::fs::read_to_string(path).with_context(context)?;
-    Ok(store
+    store
         .with(|conn| replace_with_csv(conn, &text))
         .with_context(context)?
-        .with_context(context)?)
+        .with_context(context)
 }
 
 /// Replaces the whole inventory with a CSV text, in one transaction, each row written as it is
@@ -110,7 +110,11 @@ pub fn replace_with_csv(
 pub(crate) async fn apply(store: &Store, items: Vec<StockItem>) -> anyhow::Result<usize> {
     let Ok(count) = store
         .call(move |conn| {
-            stock::replace_all(conn, items.into_iter().map(Ok::<_, Infallible>), &now_text())
+            stock::replace_all(
+                conn,
+                items.into_iter().map(Ok::<_, Infallible>),
+                &now_text(),
+            )
         })
         .await?;
     Ok(count)
