@@ -44,8 +44,8 @@ pub async fn load_once(config: &InventoryConfig, store: &Store) -> anyhow::Resul
             let text = tokio::fs::read_to_string(path)
                 .await
                 .with_context(context)?;
-            let text_applied = store.call(move |conn| replace_with_csv(conn, &text));
-            Ok(Some(text_applied.await?.with_context(context)?))
+            let applied = store.call(move |conn| replace_with_csv(conn, &text));
+            Ok(Some(applied.await?.with_context(context)?))
         }
         InventorySource::Http => {
             let url = config.url.as_ref().context("inventory.url is not set")?;
