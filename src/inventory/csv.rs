@@ -5,8 +5,7 @@
 //! blank lines, quoted fields), strict about what would change stock silently: every error
 //! names the line, and one bad row rejects the whole file.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasher, RandomState};
+use std::collections::HashMap;
 
 use crate::csv_rows::Rows;
 use crate::store::stock::StockItem;
@@ -62,23 +61,17 @@ pub fn parse(text: &str) -> Result<Vec<StockItem>, CsvError> {
 /// never held as a list of items, and a bad row still changes nothing.
 pub fn items(text: &str) -> Items<'_> {
     Items {
-        text,
         rows: CheckedRows::new(text),
-        seen: HashSet::new(),
-        hasher: RandomState::new(),
+        first_lines: HashMap::new(),
         ended: false,
     }
 }
 
 /// See [`items`].
 pub struct Items<'a> {
-    text: &'a str,
     rows: CheckedRows<'a>,
-    /// A hash of each SKU read so far: a set of numbers is a fraction of the size of a set of
-    /// SKUs. A hash seen before is confirmed a repeat, and its first line found, by reading
-    /// the file again up to there (a hash shared by two SKUs is not a repeat).
-    seen: HashSet<u64>,
-    hasher: RandomState,
+    /// The line each SKU read so far was found on, to name both lines of a repeat.
+    first_lines: HashMap<String, u64>,
     ended: bool,
 }
 
@@ -91,9 +84,7 @@ impl Iterator for Items<'_> {
         }
         let item = self.rows.next().map(|row| {
             let (line, item) = row?;
-            if !self.seen.insert(self.hasher.hash_one(&item.sku))
-                && let Some(first_line) = earlier_line_of(self.text, &item.sku, line)
-            {
+            if let Some(&first_line) = self.first_lines.get(&item.sku) {
                 return Err(CsvError {
                     line,
                     kind: CsvErrorKind::DuplicateSku {
@@ -102,20 +93,12 @@ impl Iterator for Items<'_> {
                     },
                 });
             }
+            self.first_lines.insert(item.sku.clone(), line);
             Ok(item)
         });
         self.ended = !matches!(item, Some(Ok(_)));
         item
     }
-}
-
-/// The first line before `line` that lists `sku`; every row before `line` is valid.
-fn earlier_line_of(text: &str, sku: &str, line: u64) -> Option<u64> {
-    CheckedRows::new(text)
-        .map_while(Result::ok)
-        .take_while(|(row_line, _)| *row_line < line)
-        .find(|(_, item)| item.sku == sku)
-        .map(|(row_line, _)| row_line)
 }
 
 /// Each row as an item with its line, checked on its own (not against the other rows).
