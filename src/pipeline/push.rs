@@ -574,15 +574,15 @@ mod tests {
         let memo = NothingToSend::default();
         let push = |now| push_fnac(&fnac, &store, &memo, now);
         push(t0).await;
-        // The first batch, still pending, is asked about at 5 s, 10 s, then 20 s.
-        push(at(5)).await;
-        push(at(10)).await;
+        // The first batch, still pending, is asked about at 6 s, then 11 s, then 21 s.
+        push(at(6)).await;
+        push(at(11)).await;
         set_stock(&store, &[("A", 0)]);
-        // The drop's batch is first asked about at 16 s.
-        assert_eq!(push(at(11)).await.submitted, 1);
+        // The drop's batch is first asked about at 17 s.
+        assert_eq!(push(at(12)).await.submitted, 1);
         assert_eq!(sandbox.requests("batch_status"), 2);
 
-        push(at(16)).await;
+        push(at(17)).await;
         assert_eq!(
             sandbox.requests("batch_status"),
             4,

@@ -110,7 +110,10 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
     let fnac_updates = fnac.offers_updates();
     let fnac_pushes = received(fnac_updates.iter().flat_map(|update| {
         let at = update.received_at;
-        update.offers.iter().map(move |offer| (offer.sku.clone(), at))
+        update
+            .offers
+            .iter()
+            .map(move |offer| (offer.sku.clone(), at))
     }));
     let rows = store.call(|conn| figures::accepted_lines(conn)).await?;
 
@@ -246,7 +249,11 @@ fn received(pushes: impl Iterator<Item = (String, Timestamp)>) -> Pushes {
 /// the batches received before it were all applied (what gathering behind an open batch
 /// costs), and from then, or from the read, on (the looks that see a batch applied, then the
 /// push).
-fn split_wait(updates: &[RecordedOffersUpdate], read: Timestamp, received: Timestamp) -> (f64, f64) {
+fn split_wait(
+    updates: &[RecordedOffersUpdate],
+    read: Timestamp,
+    received: Timestamp,
+) -> (f64, f64) {
     let released = updates
         .iter()
         .filter(|u| u.received_at < received)
@@ -335,6 +342,29 @@ mod tests {
         assert_eq!(first_at_or_after(Some(&pushes), t(6)), Some(t(9)));
         assert_eq!(first_at_or_after(Some(&pushes), t(10)), None);
         assert_eq!(first_at_or_after(None, t(0)), None);
+    }
+
+    #[test]
+    fn the_wait_to_reach_fnac_splits_at_the_last_earlier_batchs_application() {
+        let t = |s: i64| Timestamp::from_second(1_700_000_000 + s).unwrap();
+        let update = |received: i64, applied: Option<i64>| RecordedOffersUpdate {
+            batch_id: String::new(),
+            offers: Vec::new(),
+            received_at: t(received),
+            applied_at: applied.map(t),
+        };
+        let updates = [update(0, Some(10)), update(15, None)];
+        assert_eq!(split_wait(&updates, t(3), t(15)), (7.0, 5.0));
+        assert_eq!(
+            split_wait(&updates, t(12), t(15)),
+            (0.0, 3.0),
+            "read once it was applied"
+        );
+        assert_eq!(
+            split_wait(&updates, t(-2), t(0)),
+            (0.0, 2.0),
+            "no batch open"
+        );
     }
 
     #[test]

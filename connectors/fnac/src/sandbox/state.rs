@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
+use jiff::SignedDuration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
-use jiff::SignedDuration;
 use vigie_connector::{Decimal, Timestamp};
 
 use super::{Faults, OrderSpec, SandboxOptions};
