@@ -138,31 +138,48 @@ const BUCKETS: [u64; 8] = [
     2 * 86_400,
 ];
 
-/// One row per order of the channel created in the window, with how its acceptance ended
-/// (`?1` channel, `?2` since, `?3` until); `seconds` is its time to accept when it was
-/// accepted. The quoted words are the stored words of `OrderStatus` and `Outcome`.
+/// The windows the figures are read over, as the SQL table `windows (window_index, since, until)`:
+/// its text and its arguments, after the channel (`?1`). `windows` is not empty.
+fn windows_table(windows: &[Window]) -> (String, Vec<String>) {
+    let rows: Vec<String> = (0..windows.len())
+        .map(|n| format!("({n}, ?{}, ?{})", 2 * n + 2, 2 * n + 3))
+        .collect();
+    let args = windows
+        .iter()
+        .flat_map(|w| [time_text(w.since), time_text(w.until)])
+        .collect();
+    (
+        format!(
+            "windows (window_index, since, until) AS (VALUES {})",
+            rows.join(", ")
+        ),
+        args,
+    )
+}
+
+/// One row per order of channel `?1` created in a window of the table `windows`, with how its
+/// acceptance ended; `seconds` is its time to accept when it was accepted. What was seen of
+/// each order and what vigie decided are grouped once per order, not looked up per row. The
+/// quoted words are the stored words of `OrderStatus` and `Outcome`.
 const ENDINGS: &str = "
-WITH facts AS (
-    SELECT o.id, o.status, o.created_at, o.deadline_at,
-           EXISTS (SELECT 1 FROM status_history h
-                   WHERE h.order_pk = o.id AND h.status = 'awaiting_acceptance') AS awaited,
-           (SELECT MIN(h.observed_at) FROM status_history h
-            WHERE h.order_pk = o.id
-              AND h.status IN ('accepted', 'shipped', 'received', 'closed')) AS seen_accepted_at,
-           (SELECT MIN(h.observed_at) FROM status_history h
-            WHERE h.order_pk = o.id AND h.status IN ('refused', 'cancelled')) AS ended_at,
-           EXISTS (SELECT 1 FROM status_history h
-                   WHERE h.order_pk = o.id AND h.status = 'refused') AS shown_refused,
-           (SELECT MIN(d.outcome_at) FROM decisions d
-            WHERE d.order_pk = o.id AND d.outcome = 'confirmed' AND d.accept = 1) AS vigie_accepted_at,
-           EXISTS (SELECT 1 FROM decisions d
-                   WHERE d.order_pk = o.id AND d.outcome = 'confirmed' AND d.accept = 0) AS vigie_refused,
-           (SELECT MIN(d.outcome_at) FROM decisions d
-            WHERE d.order_pk = o.id AND d.outcome = 'confirmed') AS vigie_decided_at,
-           o.first_seen_at,
-           EXISTS (SELECT 1 FROM flags f WHERE f.order_pk = o.id) AS flagged
-    FROM orders o
-    WHERE o.channel = ?1 AND o.created_at >= ?2 AND o.created_at < ?3
+facts AS (
+    SELECT w.window_index, o.id, o.status, o.created_at, o.deadline_at, o.first_seen_at,
+           COALESCE(MAX(h.status = 'awaiting_acceptance'), 0) AS awaited,
+           MIN(h.observed_at) FILTER (
+               WHERE h.status IN ('accepted', 'shipped', 'received', 'closed')
+           ) AS seen_accepted_at,
+           MIN(h.observed_at) FILTER (WHERE h.status IN ('refused', 'cancelled')) AS ended_at,
+           COALESCE(MAX(h.status = 'refused'), 0) AS shown_refused,
+           MIN(d.outcome_at) FILTER (WHERE d.accept = 1) AS vigie_accepted_at,
+           COALESCE(MAX(d.accept = 0), 0) AS vigie_refused,
+           MIN(d.outcome_at) AS vigie_decided_at,
+           MAX(f.order_pk IS NOT NULL) AS flagged
+    FROM windows w
+    JOIN orders o ON o.channel = ?1 AND o.created_at >= w.since AND o.created_at < w.until
+    LEFT JOIN status_history h ON h.order_pk = o.id
+    LEFT JOIN decisions d ON d.order_pk = o.id AND d.outcome = 'confirmed'
+    LEFT JOIN flags f ON f.order_pk = o.id
+    GROUP BY w.window_index, o.id
 ),
 endings AS (
     SELECT *,
@@ -177,7 +194,7 @@ endings AS (
            END AS ending
     FROM facts
 )
-SELECT *,
+SELECT window_index, status, ending, vigie_decided_at, flagged,
        CASE WHEN ending = 'accepted' THEN
            (julianday(COALESCE(vigie_accepted_at, seen_accepted_at)) - julianday(created_at))
            * 86400.0
@@ -185,8 +202,16 @@ SELECT *,
        (julianday(vigie_decided_at) - julianday(first_seen_at)) * 86400.0 AS decision_seconds
 FROM endings";
 
-/// The window's counts and times, read in one pass over [`ENDINGS`]: its per-order
-/// subqueries are most of the cost of `vigie status`.
+/// [`ENDINGS`] over `windows`: the query's text and its arguments.
+fn endings(channel: &str, windows: &[Window]) -> (String, Vec<String>) {
+    let (table, mut args) = windows_table(windows);
+    args.insert(0, channel.to_owned());
+    (format!("WITH {table}, {ENDINGS}"), args)
+}
+
+/// A window's counts and times, read with every other window's in one pass over
+/// [`ENDINGS`].
+#[derive(Default)]
 struct Figures {
     received: i64,
     accepted: i64,
@@ -209,19 +234,28 @@ fn nearest_rank(column: &str, q: f64) -> String {
     )
 }
 
-/// Each row of [`ENDINGS`] with its rank among the times to accept and the times to decide,
-/// and how many of each there are.
+/// Each row of [`ENDINGS`] with its rank among its window's times to accept and times to
+/// decide, and how many of each its window has.
 const RANKED: &str = "
     SELECT *,
-           ROW_NUMBER() OVER (PARTITION BY seconds IS NULL ORDER BY seconds) AS seconds_rank,
-           COUNT(seconds) OVER () AS seconds_count,
-           ROW_NUMBER() OVER (PARTITION BY decision_seconds IS NULL ORDER BY decision_seconds)
-               AS decision_seconds_rank,
-           COUNT(decision_seconds) OVER () AS decision_seconds_count";
+           ROW_NUMBER() OVER (PARTITION BY window_index, seconds IS NULL ORDER BY seconds)
+               AS seconds_rank,
+           COUNT(seconds) OVER (PARTITION BY window_index) AS seconds_count,
+           ROW_NUMBER() OVER (
+               PARTITION BY window_index, decision_seconds IS NULL ORDER BY decision_seconds
+           ) AS decision_seconds_rank,
+           COUNT(decision_seconds) OVER (PARTITION BY window_index) AS decision_seconds_count";
 
-fn figures(conn: &Connection, channel: &str, window: Window) -> Result<Figures> {
+/// The figures of each of `windows`, in their order.
+fn figures(conn: &Connection, channel: &str, windows: &[Window]) -> Result<Vec<Figures>> {
+    if windows.is_empty() {
+        // No table of no rows in SQL.
+        return Ok(Vec::new());
+    }
+    let (endings, args) = endings(channel, windows);
     let sql = format!(
-        "SELECT COUNT(*),
+        "SELECT window_index,
+                COUNT(*),
                 COUNT(*) FILTER (WHERE ending = 'accepted'),
                 COUNT(*) FILTER (WHERE ending = 'refused'),
                 COUNT(*) FILTER (WHERE ending = 'expired'),
@@ -232,35 +266,41 @@ fn figures(conn: &Connection, channel: &str, window: Window) -> Result<Figures> 
                 COUNT(*) FILTER (WHERE flagged),
                 COUNT(decision_seconds),
                 AVG(seconds), {}, {}, {}, {}
-         FROM ({RANKED} FROM ({ENDINGS}))",
+         FROM ({RANKED} FROM ({endings}))
+         GROUP BY window_index",
         nearest_rank("seconds", 0.5),
         nearest_rank("seconds", 0.9),
         nearest_rank("seconds", 0.99),
         nearest_rank("decision_seconds", 0.5),
     );
-    Ok(conn.query_row(
-        &sql,
-        rusqlite::params_from_iter(args(channel, window).iter()),
-        |r| {
-            Ok(Figures {
-                received: r.get(0)?,
-                accepted: r.get(1)?,
-                refused: r.get(2)?,
-                expired: r.get(3)?,
-                cancelled: r.get(4)?,
-                elsewhere: r.get(5)?,
-                flagged: r.get(6)?,
-                decided: r.get(7)?,
-                time_to_accept: TimeToAccept {
-                    mean: r.get(8)?,
-                    p50: r.get(9)?,
-                    p90: r.get(10)?,
-                    p99: r.get(11)?,
-                },
-                median_seconds_to_decision: r.get(12)?,
-            })
-        },
-    )?)
+    // A window without orders has no row: its figures are all zero.
+    let mut all: Vec<Figures> = windows.iter().map(|_| Figures::default()).collect();
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+    while let Some(r) = rows.next()? {
+        let figures = Figures {
+            received: r.get(1)?,
+            accepted: r.get(2)?,
+            refused: r.get(3)?,
+            expired: r.get(4)?,
+            cancelled: r.get(5)?,
+            elsewhere: r.get(6)?,
+            flagged: r.get(7)?,
+            decided: r.get(8)?,
+            time_to_accept: TimeToAccept {
+                mean: r.get(9)?,
+                p50: r.get(10)?,
+                p90: r.get(11)?,
+                p99: r.get(12)?,
+            },
+            median_seconds_to_decision: r.get(13)?,
+        };
+        let index = usize::try_from(r.get::<_, i64>(0)?).ok();
+        if let Some(slot) = index.and_then(|n| all.get_mut(n)) {
+            *slot = figures;
+        }
+    }
+    Ok(all)
 }
 
 /// The KPIs of `channel` over `window`; the "right now" counts at `now`.
@@ -270,7 +310,7 @@ pub fn of_channel(
     window: Window,
     now: Timestamp,
 ) -> Result<Kpis> {
-    let f = figures(conn, channel, window)?;
+    let f = figures(conn, channel, &[window])?.pop().unwrap_or_default();
     let left = f.accepted + f.refused + f.expired;
     let now = time_text(now);
     let awaiting = OrderStatus::AwaitingAcceptance.as_str();
@@ -315,15 +355,15 @@ pub fn time_to_accept_distribution(
         .iter()
         .map(|b| format!("WHEN seconds < {b} THEN {b} "))
         .collect();
+    let (endings, args) = endings(channel, &[window]);
     let mut stmt = conn.prepare(&format!(
-        "SELECT CASE {bucket_of} END AS bucket, COUNT(*) FROM ({ENDINGS})
+        "SELECT CASE {bucket_of} END AS bucket, COUNT(*) FROM ({endings})
          WHERE seconds IS NOT NULL GROUP BY bucket"
     ))?;
     let counted: Vec<(Option<i64>, i64)> = stmt
-        .query_map(
-            rusqlite::params_from_iter(args(channel, window).iter()),
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(BUCKETS
         .iter()
@@ -339,14 +379,6 @@ pub fn time_to_accept_distribution(
         .collect())
 }
 
-fn args(channel: &str, window: Window) -> Vec<String> {
-    vec![
-        channel.to_owned(),
-        time_text(window.since),
-        time_text(window.until),
-    ]
-}
-
 #[cfg(test)]
 mod tests;
 
@@ -357,23 +389,27 @@ pub struct Day {
     pub median_seconds_to_accept: Option<f64>,
 }
 
-/// The last `days` days of `channel`, oldest first, each 24 hours long, the last ending `now`.
+/// The last `days` days of `channel`, oldest first, each 24 hours long, the last ending `now`;
+/// all of them read in one pass.
 pub fn daily(conn: &Connection, channel: &str, now: Timestamp, days: i64) -> Result<Vec<Day>> {
-    (0..days)
+    let windows: Vec<Window> = (0..days)
         .rev()
         .map(|ago| {
             let until = now - jiff::SignedDuration::from_hours(24 * ago);
-            let window = Window {
+            Window {
                 since: until - jiff::SignedDuration::from_hours(24),
                 until,
-            };
-            let median = figures(conn, channel, window)?.time_to_accept.p50;
-            Ok(Day {
-                until: time_text(until),
-                median_seconds_to_accept: median,
-            })
+            }
         })
-        .collect()
+        .collect();
+    Ok(windows
+        .iter()
+        .zip(figures(conn, channel, &windows)?)
+        .map(|(window, figures)| Day {
+            until: time_text(window.until),
+            median_seconds_to_accept: figures.time_to_accept.p50,
+        })
+        .collect())
 }
 
 /// Orders waiting for a decision at `at`, every channel: seen awaiting acceptance by then,

@@ -32,7 +32,8 @@ impl Order {
         }
     }
 
-    fn store(&self, conn: &Connection, id: &str) {
+    /// Stores the order; returns its key.
+    fn store(&self, conn: &Connection, id: &str) -> i64 {
         let status = self.seen.last().map_or("awaiting_acceptance", |s| s.0);
         conn.execute(
             "INSERT INTO orders (channel, order_id, reference, marketplace_state, status,
@@ -79,7 +80,24 @@ impl Order {
             )
             .unwrap();
         }
+        pk
     }
+}
+
+/// A second line of order `pk` with vigie's decision on it: `outcome` at `minutes`.
+fn decide_line(conn: &Connection, pk: i64, line: &str, accept: bool, outcome: &str, minutes: i64) {
+    conn.execute(
+        "INSERT INTO order_lines (order_pk, line_id, sku, quantity, marketplace_state, status)
+         VALUES (?1, ?2, 'B', 1, 'RAW', 'awaiting_acceptance')",
+        params![pk, line],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO decisions (order_pk, line_id, accept, source, decided_at, outcome, outcome_at)
+         VALUES (?1, ?2, ?3, 'rules', ?4, ?5, ?4)",
+        params![pk, line, accept, time_text(at(minutes)), outcome],
+    )
+    .unwrap();
 }
 
 fn kpis_of(orders: &[Order], window: Window) -> Kpis {
@@ -294,4 +312,173 @@ fn the_words_in_the_sql_are_the_stored_words() {
         "'{}'",
         crate::store::state::StoredState::as_str(crate::store::decisions::Outcome::Confirmed)
     )));
+}
+
+#[test]
+fn an_order_seen_many_times_and_decided_line_by_line_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let kpis = store
+        .with(|conn| {
+            // Accepted by vigie at 5 on one line, refused at 6 on the other: accepted at 5.
+            let a = Order {
+                vigie: Some((true, 5)),
+                flagged: true,
+                ..Order::seen(
+                    0,
+                    &[
+                        ("awaiting_acceptance", 1),
+                        ("accepted", 8),
+                        ("shipped", 30),
+                        ("received", 100),
+                    ],
+                )
+            }
+            .store(conn, "a");
+            decide_line(conn, a, "l2", false, "confirmed", 6);
+            // Seen shipped at 12 before accepted at 20; vigie's acceptance failed: accepted
+            // elsewhere at 12.
+            let b = Order::seen(
+                0,
+                &[
+                    ("awaiting_acceptance", 1),
+                    ("shipped", 12),
+                    ("accepted", 20),
+                ],
+            )
+            .store(conn, "b");
+            decide_line(conn, b, "l2", true, "failed", 3);
+            // Refused on the marketplace at 30, before its deadline, then cancelled after it.
+            Order::seen(
+                0,
+                &[
+                    ("awaiting_acceptance", 1),
+                    ("refused", 30),
+                    ("cancelled", 70),
+                ],
+            )
+            .store(conn, "c");
+            // Cancelled at its deadline, refused later: expired.
+            Order::seen(
+                0,
+                &[
+                    ("awaiting_acceptance", 1),
+                    ("cancelled", 65),
+                    ("refused", 80),
+                ],
+            )
+            .store(conn, "d");
+            // vigie's refusal superseded by the customer's cancellation; flagged, resolved.
+            let e = Order {
+                flagged: true,
+                ..Order::seen(0, &[("awaiting_acceptance", 1), ("cancelled", 15)])
+            }
+            .store(conn, "e");
+            decide_line(conn, e, "l2", false, "superseded", 10);
+            conn.execute(
+                "UPDATE flags SET resolved_at = ?2 WHERE order_pk = ?1",
+                params![e, time_text(at(12))],
+            )
+            .unwrap();
+            // Never seen in any state yet, past its deadline.
+            Order::seen(0, &[]).store(conn, "f");
+            // Another channel's: not counted.
+            let g = Order {
+                vigie: Some((true, 1)),
+                ..Order::seen(0, &[("awaiting_acceptance", 1), ("accepted", 2)])
+            }
+            .store(conn, "g");
+            conn.execute("UPDATE orders SET channel = 'bq' WHERE id = ?1", [g])
+                .unwrap();
+            of_channel(conn, "lm", day(), at(10_000))
+        })
+        .unwrap();
+    let minutes = |s: Option<f64>| s.map(|s| (s / 60.0 * 1000.0).round() / 1000.0);
+    assert_eq!(
+        (
+            kpis.received,
+            kpis.accepted,
+            kpis.refused,
+            kpis.expired,
+            kpis.cancelled_by_customer,
+            kpis.decided_elsewhere,
+            kpis.flagged
+        ),
+        (6, 2, 1, 1, 1, 2, 2),
+        "{kpis:#?}"
+    );
+    assert_eq!(kpis.acceptance_rate, Some(2.0 / 4.0));
+    assert_eq!(kpis.cancellation_rate, Some(1.0 / 6.0));
+    let t = &kpis.time_to_accept_seconds;
+    assert_eq!(
+        (
+            minutes(t.mean),
+            minutes(t.p50),
+            minutes(t.p90),
+            minutes(t.p99)
+        ),
+        (Some(8.5), Some(5.0), Some(12.0), Some(12.0))
+    );
+    assert_eq!(
+        (kpis.decided, minutes(kpis.median_seconds_to_decision)),
+        (1, Some(5.0))
+    );
+    assert_eq!(
+        (kpis.undecided, kpis.awaiting_review, kpis.deadline_missed),
+        (1, 1, 1)
+    );
+}
+
+#[test]
+fn each_day_has_the_median_of_its_own_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let accepted_after = |created: i64, after: i64| Order {
+        vigie: Some((true, created + after)),
+        ..Order::seen(created, &[("awaiting_acceptance", 0)])
+    };
+    const DAY: i64 = 24 * 60;
+    let days = store
+        .with(|conn| {
+            for (i, order) in [
+                // The first day, ending at T0.
+                accepted_after(-30, 3),
+                // The second: 10 and 30 minutes.
+                accepted_after(60, 10),
+                accepted_after(DAY - 1, 30),
+                // The third, from its first instant: 7 and 20 minutes.
+                accepted_after(DAY, 20),
+                accepted_after(DAY + 5, 7),
+                // Created at the end of the last day: not in it.
+                accepted_after(3 * DAY, 1),
+            ]
+            .iter()
+            .enumerate()
+            {
+                order.store(conn, &format!("O{i}"));
+            }
+            let other = accepted_after(2 * DAY + 1, 2).store(conn, "other");
+            conn.execute("UPDATE orders SET channel = 'bq' WHERE id = ?1", [other])
+                .unwrap();
+            daily(conn, "lm", at(3 * DAY), 4)
+        })
+        .unwrap();
+    let shown: Vec<(String, Option<f64>)> = days
+        .iter()
+        .map(|d| {
+            let minutes = d
+                .median_seconds_to_accept
+                .map(|s| (s / 60.0 * 1000.0).round() / 1000.0);
+            (d.until.clone(), minutes)
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (time_text(at(0)), Some(3.0)),
+            (time_text(at(DAY)), Some(10.0)),
+            (time_text(at(2 * DAY)), Some(7.0)),
+            (time_text(at(3 * DAY)), None),
+        ]
+    );
 }
