@@ -176,7 +176,9 @@ pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> Stri
             "",
             &|_, f| match f.lanes.iter().find(|l| l.lane == lane) {
                 Some(l) => match l.busy_secs.filter(|s| *s > 0.0) {
-                    Some(secs) => format!("{} / {}, {:.1}/s", l.sent, l.queued, l.sent as f64 / secs),
+                    Some(secs) => {
+                        format!("{} / {}, {:.1}/s", l.sent, l.queued, l.sent as f64 / secs)
+                    }
                     None => format!("{} / {}", l.sent, l.queued),
                 },
                 None => "-".into(),
