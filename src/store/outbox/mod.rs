@@ -325,9 +325,11 @@ pub fn cancel_alert_jobs(conn: &Connection, alert_id: i64) -> Result<()> {
 /// took those targets away, no lane drains them any more, and a job must never wait forever.
 pub fn fail_removed_alert_targets(conn: &Connection, targets: usize) -> Result<usize> {
     Ok(conn.execute(
-        "UPDATE outbox SET state = ?2,
+        // Through the lanes' index: the on-call lanes only, never the messages' backlog (it
+        // runs at every wake-up of the queue).
+        "UPDATE outbox INDEXED BY outbox_lane_due SET state = ?2,
             last_error = 'its [[alerts.webhook]] was removed from the configuration'
-         WHERE alert_id IS NOT NULL AND state = ?3 AND destination GLOB 'alerts:*'
+         WHERE alert_id IS NOT NULL AND state = ?3 AND lane GLOB 'alerts:*'
            AND CAST(substr(destination, 8) AS INTEGER) >= ?1",
         params![
             targets as i64,
