@@ -166,9 +166,9 @@ fn print(what: &str, s: &Step, target: &str) {
 /// The inventory watcher's work on one version of the file.
 fn apply_snapshot(store: &Store, path: &Path) -> usize {
     let text = std::fs::read_to_string(path).unwrap();
-    let items = vigie::inventory::csv::parse(&text).unwrap();
     store
-        .with(|conn| store::stock::replace_all(conn, &items, &store::now_text()))
+        .with(|conn| vigie::inventory::replace_with_csv(conn, &text))
+        .unwrap()
         .unwrap()
 }
 

@@ -37,8 +37,8 @@ impl Target for Follow {
         "sku_map"
     }
 
-    async fn apply(&mut self, text: &str) -> Result<usize, Rejected> {
-        let pairs = parse::parse(text).map_err(|e| Rejected::Content(e.to_string()))?;
+    async fn apply(&mut self, text: String) -> Result<usize, Rejected> {
+        let pairs = parse::parse(&text).map_err(|e| Rejected::Content(e.to_string()))?;
         let map = SkuMap::new(pairs);
         let count = map.len();
         self.live.replace(map);

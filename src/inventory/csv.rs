@@ -53,56 +53,130 @@ enum Column {
 
 /// Reads a whole inventory file; `Ok` only if every row is valid.
 pub fn parse(text: &str) -> Result<Vec<StockItem>, CsvError> {
-    let mut columns: Option<Vec<Column>> = None;
-    let mut items = Vec::new();
-    let mut first_seen: HashMap<String, u64> = HashMap::new();
-    for row in Rows::new(text) {
-        let (line, record) = row.map_err(|(line, message)| CsvError {
-            line,
-            kind: CsvErrorKind::Syntax(message),
-        })?;
-        let error = |kind| CsvError { line, kind };
-        let Some(columns) = &columns else {
-            columns = Some(header(&record).map_err(error)?);
-            continue;
-        };
-        if record.len() != columns.len() {
-            return Err(error(CsvErrorKind::FieldCount {
-                expected: columns.len(),
-                found: record.len(),
-            }));
-        }
-        let mut item = StockItem {
-            sku: String::new(),
-            quantity: 0,
-            tags: Vec::new(),
-        };
-        for (column, field) in columns.iter().zip(record.iter()) {
-            match column {
-                Column::Sku => item.sku = field.to_owned(),
-                Column::Quantity => item.quantity = quantity(field).map_err(error)?,
-                Column::Tags => item.tags = tags(field),
-            }
-        }
-        if item.sku.is_empty() {
-            return Err(error(CsvErrorKind::EmptySku));
-        }
-        if let Some(&first_line) = first_seen.get(&item.sku) {
-            return Err(error(CsvErrorKind::DuplicateSku {
-                sku: item.sku,
-                first_line,
-            }));
-        }
-        first_seen.insert(item.sku.clone(), line);
-        items.push(item);
+    items(text).collect()
+}
+
+/// The file's items as they are read, each checked as it comes; the first error ends them.
+/// A snapshot is written as it is read ([`crate::store::stock::replace_all`]): a big file is
+/// never held as a list of items, and a bad row still changes nothing.
+pub fn items(text: &str) -> Items<'_> {
+    Items {
+        rows: CheckedRows::new(text),
+        first_lines: HashMap::new(),
+        ended: false,
     }
-    if columns.is_none() {
-        return Err(CsvError {
-            line: 1,
-            kind: CsvErrorKind::MissingHeader,
+}
+
+/// See [`items`].
+pub struct Items<'a> {
+    rows: CheckedRows<'a>,
+    /// The line each SKU read so far was found on, to name both lines of a repeat.
+    first_lines: HashMap<String, u64>,
+    ended: bool,
+}
+
+impl Iterator for Items<'_> {
+    type Item = Result<StockItem, CsvError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
+        let item = self.rows.next().map(|row| {
+            let (line, item) = row?;
+            if let Some(&first_line) = self.first_lines.get(&item.sku) {
+                return Err(CsvError {
+                    line,
+                    kind: CsvErrorKind::DuplicateSku {
+                        sku: item.sku,
+                        first_line,
+                    },
+                });
+            }
+            self.first_lines.insert(item.sku.clone(), line);
+            Ok(item)
+        });
+        self.ended = !matches!(item, Some(Ok(_)));
+        item
+    }
+}
+
+/// Each row as an item with its line, checked on its own (not against the other rows).
+struct CheckedRows<'a> {
+    rows: Rows<'a>,
+    columns: Option<Vec<Column>>,
+}
+
+impl<'a> CheckedRows<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            rows: Rows::new(text),
+            columns: None,
+        }
+    }
+}
+
+impl Iterator for CheckedRows<'_> {
+    type Item = Result<(u64, StockItem), CsvError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let Some(row) = self.rows.next() else {
+                // A file with nothing in it, not even a header.
+                return self.columns.is_none().then_some(Err(CsvError {
+                    line: 1,
+                    kind: CsvErrorKind::MissingHeader,
+                }));
+            };
+            let (line, record) = match row {
+                Ok(row) => row,
+                Err((line, message)) => {
+                    return Some(Err(CsvError {
+                        line,
+                        kind: CsvErrorKind::Syntax(message),
+                    }));
+                }
+            };
+            let error = |kind| CsvError { line, kind };
+            let Some(columns) = &self.columns else {
+                match header(&record) {
+                    Ok(columns) => self.columns = Some(columns),
+                    Err(kind) => return Some(Err(error(kind))),
+                }
+                continue;
+            };
+            return Some(
+                item(columns, &record)
+                    .map(|item| (line, item))
+                    .map_err(error),
+            );
+        }
+    }
+}
+
+fn item(columns: &[Column], record: &::csv::StringRecord) -> Result<StockItem, CsvErrorKind> {
+    if record.len() != columns.len() {
+        return Err(CsvErrorKind::FieldCount {
+            expected: columns.len(),
+            found: record.len(),
         });
     }
-    Ok(items)
+    let mut item = StockItem {
+        sku: String::new(),
+        quantity: 0,
+        tags: Vec::new(),
+    };
+    for (column, field) in columns.iter().zip(record.iter()) {
+        match column {
+            Column::Sku => item.sku = field.to_owned(),
+            Column::Quantity => item.quantity = quantity(field)?,
+            Column::Tags => item.tags = tags(field),
+        }
+    }
+    if item.sku.is_empty() {
+        return Err(CsvErrorKind::EmptySku);
+    }
+    Ok(item)
 }
 
 fn header(record: &::csv::StringRecord) -> Result<Vec<Column>, CsvErrorKind> {

@@ -19,8 +19,9 @@ use tokio_util::sync::CancellationToken;
 pub trait Target: Send {
     /// What the file is, for the log ("inventory file").
     fn what(&self) -> &'static str;
-    /// Applies a new version's text; returns how many entries it holds.
-    fn apply(&mut self, text: &str) -> impl Future<Output = Result<usize, Rejected>> + Send;
+    /// Applies a new version's text, handed over rather than copied (a big snapshot is held
+    /// once); returns how many entries it holds.
+    fn apply(&mut self, text: String) -> impl Future<Output = Result<usize, Rejected>> + Send;
     /// Told of each version applied or rejected, once.
     fn settled(&mut self, outcome: &Outcome) -> impl Future<Output = ()> + Send;
 }
@@ -80,7 +81,7 @@ impl<T: Target> Watcher<T> {
                 self.metadata = Some(metadata);
                 let hash = hash(&content);
                 self.seen = Some((hash, true));
-                self.apply(&content).await
+                self.apply(content).await
             }
             Err(message) => {
                 // Said once; `check` stays quiet until the file appears.
@@ -123,14 +124,14 @@ impl<T: Target> Watcher<T> {
             }
             Some((old, false)) if old == hash => {
                 self.seen = Some((hash, true));
-                self.apply(&content).await
+                self.apply(content).await
             }
             _ => Outcome::Settling,
         }
     }
 
-    async fn apply(&mut self, content: &[u8]) -> Outcome {
-        let text = match std::str::from_utf8(content) {
+    async fn apply(&mut self, content: Vec<u8>) -> Outcome {
+        let text = match String::from_utf8(content) {
             Ok(text) => text,
             Err(e) => return self.reject(format!("not UTF-8 text ({e})")),
         };

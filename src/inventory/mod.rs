@@ -17,38 +17,42 @@ pub mod http;
 pub mod shipments;
 mod snapshot;
 
+use std::convert::Infallible;
 use std::path::Path;
 
 use anyhow::Context as _;
+use rusqlite::Connection;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{InventoryConfig, InventorySource};
 use crate::store::stock::{self, StockItem};
-use crate::store::{Store, now_text};
+use crate::store::{self, Store, now_text};
 
 /// Reads the configured source once and applies it: the number of SKUs in the snapshot, or
 /// `None` for `manual`. Fails, changing nothing, if the source cannot be read or a row is bad.
 pub async fn load_once(config: &InventoryConfig, store: &Store) -> anyhow::Result<Option<usize>> {
-    let items = match config.source {
-        InventorySource::Manual => return Ok(None),
+    match config.source {
+        InventorySource::Manual => Ok(None),
         InventorySource::Csv => {
             let path = config
                 .path
                 .as_deref()
                 .context("inventory.path is not set")?;
+            let context = || format!("inventory file {}", path.display());
             let text = tokio::fs::read_to_string(path)
                 .await
-                .with_context(|| format!("inventory file {}", path.display()))?;
-            csv::parse(&text).with_context(|| format!("inventory file {}", path.display()))?
+                .with_context(context)?;
+            let applied = store.call(move |conn| replace_with_csv(conn, &text));
+            Ok(Some(applied.await?.with_context(context)?))
         }
         InventorySource::Http => {
             let url = config.url.as_ref().context("inventory.url is not set")?;
-            http::fetch(&http::client(Some(http::TIMEOUT))?, url).await?
+            let items = http::fetch(&http::client(Some(http::TIMEOUT))?, url).await?;
+            apply(store, items).await.map(Some)
         }
-    };
-    apply(store, items).await.map(Some)
+    }
 }
 
 /// Starts the watcher (`csv`) or poller (`http`) until `stop`; it applies the source at once,
@@ -87,17 +91,33 @@ pub fn spawn(
 pub fn import_file(store: &Store, path: &Path) -> anyhow::Result<usize> {
     let context = || format!("{}", path.display());
     let text = std::fs::read_to_string(path).with_context(context)?;
-    let items = csv::parse(&text).with_context(context)?;
     store
-        .with(|conn| stock::replace_all(conn, &items, &now_text()))
+        .with(|conn| replace_with_csv(conn, &text))
+        .with_context(context)?
         .with_context(context)
+}
+
+/// Replaces the whole inventory with a CSV text, in one transaction, each row written as it is
+/// read: the number of SKUs, or the first bad row with nothing changed.
+pub fn replace_with_csv(
+    conn: &mut Connection,
+    text: &str,
+) -> store::Result<Result<usize, csv::CsvError>> {
+    stock::replace_all(conn, csv::items(text), &now_text())
 }
 
 /// Commits `items` as the whole inventory, in one transaction.
 pub(crate) async fn apply(store: &Store, items: Vec<StockItem>) -> anyhow::Result<usize> {
-    Ok(store
-        .call(move |conn| stock::replace_all(conn, &items, &now_text()))
-        .await?)
+    let Ok(count) = store
+        .call(move |conn| {
+            stock::replace_all(
+                conn,
+                items.into_iter().map(Ok::<_, Infallible>),
+                &now_text(),
+            )
+        })
+        .await?;
+    Ok(count)
 }
 
 #[cfg(test)]

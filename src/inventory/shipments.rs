@@ -153,8 +153,8 @@ impl Target for ShipmentsDrop {
         "shipments file"
     }
 
-    async fn apply(&mut self, text: &str) -> Result<usize, Rejected> {
-        let parcels = parse(text).map_err(Rejected::Content)?;
+    async fn apply(&mut self, text: String) -> Result<usize, Rejected> {
+        let parcels = parse(&text).map_err(Rejected::Content)?;
         let channels = self.channels.clone();
         let recorded = self
             .ctx

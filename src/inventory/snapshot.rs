@@ -23,11 +23,13 @@ impl Target for Snapshot {
         "inventory file"
     }
 
-    async fn apply(&mut self, text: &str) -> Result<usize, Rejected> {
-        let items = super::csv::parse(text).map_err(|e| Rejected::Content(e.to_string()))?;
-        super::apply(&self.store, items)
+    async fn apply(&mut self, text: String) -> Result<usize, Rejected> {
+        let applied = self
+            .store
+            .call(move |conn| super::replace_with_csv(conn, &text))
             .await
-            .map_err(|e| Rejected::Retry(format!("{e:#}")))
+            .map_err(|e| Rejected::Retry(e.to_string()))?;
+        applied.map_err(|e| Rejected::Content(e.to_string()))
     }
 
     async fn settled(&mut self, outcome: &Outcome) {

@@ -224,6 +224,30 @@ async fn import_file_is_all_or_nothing() {
     );
 }
 
+/// The rows are written as they are read: a repeat found after thousands of rows were written
+/// still leaves the previous snapshot whole, and names both lines.
+#[tokio::test]
+async fn a_bad_row_after_many_written_ones_changes_nothing() {
+    let (_dir, store, file) = setup();
+    std::fs::write(&file, V1).unwrap();
+    import_file(&store, &file).unwrap();
+    let mut text = String::from("sku,quantity\n");
+    for i in 0..5_000 {
+        text.push_str(&format!("N-{i},{i}\n"));
+    }
+    text.push_str("N-17,1\n");
+    std::fs::write(&file, text).unwrap();
+    let error = format!("{:#}", import_file(&store, &file).unwrap_err());
+    assert!(
+        error.contains(r#"line 5002: SKU "N-17" already appears on line 19"#),
+        "{error}"
+    );
+    assert_eq!(
+        ledger(&store),
+        [row("A", 5, &["fragile"]), row("B", 2, &[])]
+    );
+}
+
 const GOOD_JSON: &str =
     r#"[{"sku": "A", "quantity": 3, "tags": ["fragile"]}, {"sku": "B", "quantity": 1}]"#;
 const BAD_JSON: &str = r#"{"items": [{"sku": "A", "quantity": 9}, {"sku": "B", "quantity": -2}]}"#;

@@ -364,12 +364,14 @@ fn earliest(due: Option<Timestamp>, other: Timestamp) -> Option<Timestamp> {
     Some(due.map_or(other, |due| due.min(other)))
 }
 
-/// The wait before asking about a batch again once `looks` answers said "still pending":
-/// the connector's first wait, doubled at each, at most [`MAX_LOOK_GAP`]. A small batch is
-/// settled within a look or two; one stuck in a queue costs a look a minute.
+/// The wait before asking about a batch again once its `looks`-th look said "still
+/// pending": each look comes when the time since the submission has doubled (the connector's
+/// first wait, twice it, four times...), at most [`MAX_LOOK_GAP`] apart. A batch is thus seen
+/// settled at most as long after it was applied as it had waited by the look before, so one
+/// applied soon is seen soon; one stuck in a queue costs a look a minute.
 fn look_gap(first: Duration, looks: u32) -> Duration {
     first
-        .saturating_mul(1 << looks.min(16))
+        .saturating_mul(1 << looks.saturating_sub(1).min(16))
         .min(MAX_LOOK_GAP.max(first))
 }
 
@@ -421,15 +423,24 @@ pub async fn correct_drift(
 #[cfg(test)]
 mod tests {
     use vigie_fnac::Fnac;
-    use vigie_fnac::sandbox::{FnacSandbox, SandboxOptions};
+    use vigie_fnac::sandbox::{Faults, FnacSandbox, SandboxOptions};
 
     use super::*;
     use crate::store::stock::StockItem;
 
-    /// A Fnac shop (its sandbox: a batch is ACTIVE at the first look, RUNNING at the second,
-    /// applied at the third) offering A and B, and a ledger of 10 each.
+    /// A Fnac shop offering A and B, and a ledger of 10 each. The shop's import queue is
+    /// stalled: its batches are still running until the test moves it ([`move_queue`]).
     async fn fnac_and_ledger() -> (FnacSandbox, Fnac, Store, tempfile::TempDir) {
-        let sandbox = FnacSandbox::start(SandboxOptions::default()).await.unwrap();
+        let sandbox = FnacSandbox::start(SandboxOptions {
+            batch_run_time: Duration::ZERO,
+            ..SandboxOptions::default()
+        })
+        .await
+        .unwrap();
+        sandbox.set_faults(Faults {
+            stalled_batches: true,
+            ..Faults::default()
+        });
         sandbox.set_quantity("A", 10);
         sandbox.set_quantity("B", 10);
         let fnac = Fnac::new("fnac", sandbox.settings()).unwrap();
@@ -437,6 +448,11 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         set_stock(&store, &[("A", 10), ("B", 10)]);
         (sandbox, fnac, store, dir)
+    }
+
+    /// The shop's import queue moves: every batch received is applied.
+    fn move_queue(sandbox: &FnacSandbox) {
+        sandbox.set_faults(Faults::default());
     }
 
     /// A push to the Fnac channel at `now`, at any time.
@@ -511,13 +527,18 @@ mod tests {
         assert_eq!(waiting.next_look, Some(first_look));
         assert_eq!(sandbox.requests("batch_status"), 0);
 
-        // Asked at its time (ACTIVE), then after twice as long (RUNNING), then applied.
+        // Asked at its time, then once the time since its submission has doubled, then once
+        // applied.
         let looked = push(at(6)).await;
         assert_eq!(sandbox.requests("batch_status"), 1);
         let second_look = looked.next_look.unwrap();
-        assert!(second_look >= at(16), "the second look waits twice as long");
-        assert_eq!(push(at(16)).await.submitted, 0);
+        assert!(
+            second_look >= at(11) && second_look < at(12),
+            "the second look 5 s after the first: {second_look}"
+        );
+        assert_eq!(push(at(11)).await.submitted, 0);
         assert_eq!(sandbox.requests("batch_status"), 2);
+        move_queue(&sandbox);
         let settled = push(at(60)).await;
         assert_eq!((settled.completed, settled.submitted), (1, 2));
         assert_eq!(sandbox.requests("batch_status"), 3);
@@ -553,17 +574,18 @@ mod tests {
         let memo = NothingToSend::default();
         let push = |now| push_fnac(&fnac, &store, &memo, now);
         push(t0).await;
-        // The first batch, still pending, is asked about again at 15 s.
-        push(at(5)).await;
+        // The first batch, still pending, is asked about at 6 s, then 11 s, then 21 s.
+        push(at(6)).await;
+        push(at(11)).await;
         set_stock(&store, &[("A", 0)]);
-        // The drop's batch is first asked about at 12 s.
-        assert_eq!(push(at(7)).await.submitted, 1);
-        assert_eq!(sandbox.requests("batch_status"), 1);
+        // The drop's batch is first asked about at 17 s.
+        assert_eq!(push(at(12)).await.submitted, 1);
+        assert_eq!(sandbox.requests("batch_status"), 2);
 
-        push(at(12)).await;
+        push(at(17)).await;
         assert_eq!(
             sandbox.requests("batch_status"),
-            3,
+            4,
             "the older batch is asked about with the newer, oldest first"
         );
     }
@@ -599,10 +621,11 @@ mod tests {
 
     #[test]
     fn looks_slow_down_as_a_batch_waits() {
-        let gaps: Vec<u64> = (0..6)
+        let gaps: Vec<u64> = (1..8)
             .map(|looks| look_gap(Duration::from_secs(5), looks).as_secs())
             .collect();
-        assert_eq!(gaps, [5, 10, 20, 40, 60, 60]);
+        // Looks 5, 10, 20, 40, 80 s after the submission, then a minute apart.
+        assert_eq!(gaps, [5, 10, 20, 40, 60, 60, 60]);
     }
 
     fn offer() -> Offer {

@@ -19,15 +19,26 @@ pub struct StockItem {
     pub tags: Vec<String>,
 }
 
-/// Replaces the whole inventory with `items`, in one transaction: SKUs absent from the
-/// snapshot have none left. Returns the number of SKUs.
+/// Replaces the whole inventory with `items`, in one transaction, each written as it comes
+/// (a big snapshot is never held whole): SKUs absent from the snapshot have none left. Returns
+/// the number of SKUs, or the first item's error with nothing changed.
 ///
 /// Each SKU's units are written once: zeroing the whole stock first would change every
 /// quantity twice, and each change moves the ledger's version (see `ledger_version`).
-pub fn replace_all(conn: &mut Connection, items: &[StockItem], now: &str) -> Result<usize> {
+pub fn replace_all<E>(
+    conn: &mut Connection,
+    items: impl IntoIterator<Item = std::result::Result<StockItem, E>>,
+    now: &str,
+) -> Result<std::result::Result<usize, E>> {
     let tx = conn.transaction()?;
+    let mut count = 0;
     for item in items {
-        set(&tx, item, now)?;
+        match item {
+            Ok(item) => set(&tx, &item, now)?,
+            // Dropping the transaction rolls back what was written.
+            Err(e) => return Ok(Err(e)),
+        }
+        count += 1;
     }
     // Every SKU the snapshot lists was stamped `now` above.
     tx.execute(
@@ -35,7 +46,7 @@ pub fn replace_all(conn: &mut Connection, items: &[StockItem], now: &str) -> Res
         params![now],
     )?;
     tx.commit()?;
-    Ok(items.len())
+    Ok(Ok(count))
 }
 
 /// Sets one SKU's units on hand and tags.

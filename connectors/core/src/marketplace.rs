@@ -199,7 +199,7 @@ pub struct Capabilities {
     /// its orders were read (see the engine's push step).
     pub visibility_lag: std::time::Duration,
     /// How soon a stock push may be applied: the engine first asks where one stands this
-    /// long after submitting it, then twice as long after each "still pending" (at most a
-    /// minute), and gathers the changes made meanwhile for the next push.
+    /// long after submitting it, then each time the time since the submission has doubled
+    /// (at most a minute apart), and gathers the changes made meanwhile for the next push.
     pub stock_status_after: std::time::Duration,
 }

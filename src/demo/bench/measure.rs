@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::Timestamp;
+use vigie_fnac::sandbox::RecordedOffersUpdate;
 use vigie_testkit::Marketplaces;
 
 use crate::demo::report::{self, seconds};
@@ -14,8 +15,6 @@ use crate::store::{Store, figures};
 pub(super) struct Driven {
     pub placed: u64,
     pub drained: Option<Drained>,
-    /// When the driver saw each SKU in a Fnac offers_update (the sandbox does not stamp them).
-    pub fnac_pushes: HashMap<String, Vec<Timestamp>>,
     pub wall_secs: f64,
     pub usage: Usage,
 }
@@ -43,6 +42,14 @@ pub(super) struct Figures {
     /// Time for the stock to reach the other channel (from Amazon, both others), by the
     /// order's marketplace.
     pub propagation: Samples,
+    /// The same from when vigie read the order: the part vigie's pushes take, the rest being
+    /// the wait for the marketplace's poll.
+    pub propagation_after_read: Samples,
+    /// From vigie's read of a Mirakl or Amazon order to Fnac receiving the new quantity:
+    /// the wait behind Fnac batches until the last was applied, and the rest (the looks
+    /// that see it applied, the push).
+    pub to_fnac_behind_batch: Samples,
+    pub to_fnac_after_batch: Samples,
     /// Accepted order lines whose SKU never reached the other channel after the order.
     pub unpropagated: usize,
     /// Per marketplace: (all calls, of which customer messages, accepted orders).
@@ -108,19 +115,18 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
     for o in amazon.orders() {
         created.insert(o.id, o.created + amazon_lag);
     }
-    let mut mirakl_pushes = Pushes::new();
-    for import in mirakl.stock_imports() {
-        for line in import.lines {
-            mirakl_pushes
-                .entry(line.sku)
-                .or_default()
-                .push(import.created_at);
-        }
-    }
-    let mut fnac_pushes = driven.fnac_pushes;
-    for times in mirakl_pushes.values_mut().chain(fnac_pushes.values_mut()) {
-        times.sort();
-    }
+    let mirakl_pushes = received(mirakl.stock_imports().into_iter().flat_map(|import| {
+        let at = import.created_at;
+        import.lines.into_iter().map(move |line| (line.sku, at))
+    }));
+    let fnac_updates = fnac.offers_updates();
+    let fnac_pushes = received(fnac_updates.iter().flat_map(|update| {
+        let at = update.received_at;
+        update
+            .offers
+            .iter()
+            .map(move |offer| (offer.sku.clone(), at))
+    }));
     let rows = store.call(|conn| figures::accepted_lines(conn)).await?;
 
     let mut figures = Figures {
@@ -173,8 +179,21 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
             _ => &[&fnac_pushes],
         };
         match reached_all(others, &row.sku, row.seen_at) {
-            Some(at) => figures.propagation.add(market, seconds(placed_at, at)),
+            Some(at) => {
+                figures.propagation.add(market, seconds(placed_at, at));
+                figures
+                    .propagation_after_read
+                    .add(market, seconds(row.seen_at, at));
+            }
             None => figures.unpropagated += 1,
+        }
+        if market != "Fnac" {
+            let pushed = first_at_or_after(fnac_pushes.get(&row.sku), row.seen_at);
+            if let Some(received) = pushed {
+                let (behind, after) = split_wait(&fnac_updates, row.seen_at, received);
+                figures.to_fnac_behind_batch.add(market, behind);
+                figures.to_fnac_after_batch.add(market, after);
+            }
         }
     }
     figures.accepted = waited.len();
@@ -183,6 +202,9 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
     }
     figures.accept_waits.sort();
     figures.propagation.sort();
+    figures.propagation_after_read.sort();
+    figures.to_fnac_behind_batch.sort();
+    figures.to_fnac_after_batch.sort();
     for (label, channel, calls, messages) in [
         (
             "Mirakl",
@@ -223,6 +245,36 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
         ),
     );
     Ok(figures)
+}
+
+/// Each SKU's pushes, in time order, from when the marketplace received each of them.
+fn received(pushes: impl Iterator<Item = (String, Timestamp)>) -> Pushes {
+    let mut by_sku = Pushes::new();
+    for (sku, at) in pushes {
+        by_sku.entry(sku).or_default().push(at);
+    }
+    for times in by_sku.values_mut() {
+        times.sort();
+    }
+    by_sku
+}
+
+/// Splits the wait from vigie's `read` of an order to Fnac `received` the quantity: until
+/// the batches received before it were all applied (what gathering behind an open batch
+/// costs), and from then, or from the read, on (the looks that see a batch applied, then the
+/// push).
+fn split_wait(
+    updates: &[RecordedOffersUpdate],
+    read: Timestamp,
+    received: Timestamp,
+) -> (f64, f64) {
+    let released = updates
+        .iter()
+        .filter(|u| u.received_at < received)
+        .filter_map(|u| u.applied_at)
+        .max();
+    let from = released.map_or(read, |at| at.max(read)).min(received);
+    (seconds(read, from), seconds(from, received))
 }
 
 /// When every one of the `others` channels had received `sku` at or after `at`: the latest
@@ -304,6 +356,29 @@ mod tests {
         assert_eq!(first_at_or_after(Some(&pushes), t(6)), Some(t(9)));
         assert_eq!(first_at_or_after(Some(&pushes), t(10)), None);
         assert_eq!(first_at_or_after(None, t(0)), None);
+    }
+
+    #[test]
+    fn the_wait_to_reach_fnac_splits_at_the_last_earlier_batchs_application() {
+        let t = |s: i64| Timestamp::from_second(1_700_000_000 + s).unwrap();
+        let update = |received: i64, applied: Option<i64>| RecordedOffersUpdate {
+            batch_id: String::new(),
+            offers: Vec::new(),
+            received_at: t(received),
+            applied_at: applied.map(t),
+        };
+        let updates = [update(0, Some(10)), update(15, None)];
+        assert_eq!(split_wait(&updates, t(3), t(15)), (7.0, 5.0));
+        assert_eq!(
+            split_wait(&updates, t(12), t(15)),
+            (0.0, 3.0),
+            "read once it was applied"
+        );
+        assert_eq!(
+            split_wait(&updates, t(-2), t(0)),
+            (0.0, 2.0),
+            "no batch open"
+        );
     }
 
     #[test]

@@ -2,12 +2,10 @@
 //! accepted ones shipped, until the daemon has caught up; then the daemon stopped and the
 //! figures taken.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use jiff::Timestamp;
 use tokio::time::Instant;
 use vigie_testkit::Rng;
 
@@ -62,8 +60,6 @@ async fn drive(
 ) -> anyhow::Result<Driven> {
     let mut rng = Rng::new(scenario::SEED);
     let mut placed = 0u64;
-    let mut fnac_seen = 0usize;
-    let mut fnac_pushes: HashMap<String, Vec<Timestamp>> = HashMap::new();
     let every = scenario.place_over.as_secs_f64() / scenario.orders.max(1) as f64;
     let first_order = Instant::now();
     let mut next_ship = first_order + Duration::from_secs(3);
@@ -86,18 +82,6 @@ async fn drive(
             scenario::ship_accepted(&rig.markets);
             next_ship = now + Duration::from_secs(3);
         }
-        let updates = rig.markets.fnac.offers_updates();
-        let seen_at = Timestamp::now();
-        for update in &updates[fnac_seen.min(updates.len())..] {
-            for offer in &update.offers {
-                fnac_pushes
-                    .entry(offer.sku.clone())
-                    .or_default()
-                    .push(seen_at);
-            }
-        }
-        fnac_seen = updates.len();
-
         let counts = daemon
             .store
             .call(|conn| figures::order_counts(conn))
@@ -157,7 +141,6 @@ async fn drive(
     Ok(Driven {
         placed,
         drained,
-        fnac_pushes,
         wall_secs: started.elapsed().as_secs_f64(),
         usage: Usage::of(daemon.pid()).await,
     })

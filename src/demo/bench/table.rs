@@ -206,8 +206,25 @@ pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> Stri
         ("Amazon", "Mirakl and Fnac"),
     ] {
         row(&format!("- {from} order to {to}"), "", &|_, f| {
-            pair(f.propagation.of(from), " s")
+            format!(
+                "{} (from vigie's read: {})",
+                pair(f.propagation.of(from), " s"),
+                pair(f.propagation_after_read.of(from), " s")
+            )
         });
+    }
+    for from in ["Mirakl", "Amazon"] {
+        row(
+            &format!("- {from} order, from vigie's read to Fnac: behind open batches / after"),
+            "",
+            &|_, f| {
+                format!(
+                    "{} / {}",
+                    pair(f.to_fnac_behind_batch.of(from), " s"),
+                    pair(f.to_fnac_after_batch.of(from), " s")
+                )
+            },
+        );
     }
     row("peak RSS of the daemon", "", &|_, f| {
         f.usage

@@ -1,7 +1,7 @@
 //! A stateful Fnac server on 127.0.0.1 for tests, the demo and benchmarks, with Fnac's rules:
 //! session tokens that expire, `Created`/`ToAccept` preconditions answered with ERR_003,
-//! paging, offer batches that move ACTIVE → RUNNING → OK and report unknown SKUs
-//! (ERR_026) offer by offer. Fault knobs (HTTP 500 rate, latency, forced auth failure,
+//! paging, offer batches applied one after the other in their own time (ACTIVE → RUNNING →
+//! OK) that report unknown SKUs (ERR_026) offer by offer. Fault knobs (HTTP 500 rate, latency, forced auth failure,
 //! token expiry, a malformed order) and per-service request counters. Seeded: the same seed
 //! gives the same ids.
 //!
@@ -30,8 +30,10 @@ pub struct SandboxOptions {
     pub seed: u64,
     /// How long an `auth` token stays valid (on tokio's clock).
     pub token_ttl: Duration,
-    /// `batch_status` calls answered ACTIVE (the first) then RUNNING before the batch is OK.
-    pub batch_pending_polls: u32,
+    /// How long Fnac takes to apply one `offers_update` batch (on tokio's clock). A shop's
+    /// batches run one after the other, as Fnac queues a shop's imports: each is ACTIVE while
+    /// the ones before it run, RUNNING for this long, then OK, however often it is asked about.
+    pub batch_run_time: Duration,
 }
 
 impl Default for SandboxOptions {
@@ -39,7 +41,8 @@ impl Default for SandboxOptions {
         Self {
             seed: 42,
             token_ttl: Duration::from_secs(3600),
-            batch_pending_polls: 2,
+            // A small batch is applied within seconds (protocols/fnac.md, section 3.2).
+            batch_run_time: Duration::from_secs(10),
         }
     }
 }
@@ -59,6 +62,10 @@ pub struct Faults {
     /// Those drawn calls are answered after this long instead of 500 (past a client's
     /// timeout: tokio time, so paused tests advance it).
     pub message_applied_then_stall: Option<Duration>,
+    /// The shop's import queue is stuck: no `offers_update` batch is applied, each stays
+    /// ACTIVE or RUNNING until this is lifted (for tests that need a batch still running
+    /// whatever the clock does meanwhile).
+    pub stalled_batches: bool,
 }
 
 /// An order to place, as a customer would.
@@ -108,9 +115,13 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The shop as it stands now: the batches whose time came are applied first, so
+    /// whatever looks at it (a request, a test) sees them in their place among the orders.
     pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A panicked handler leaves consistent data behind: every change is one assignment.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.apply_due_batches(tokio::time::Instant::now());
+        state
     }
 }
 

@@ -1,9 +1,10 @@
 //! The sandbox's shop: offers, orders, batches, sessions, and Fnac's rules about them. Longer
 //! than 400 lines, as a sandbox may be: each rule stays next to the state it guards.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
+use jiff::SignedDuration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::Instant;
@@ -63,6 +64,9 @@ pub struct LineView {
 pub struct RecordedOffersUpdate {
     pub batch_id: String,
     pub offers: Vec<RecordedOffer>,
+    pub received_at: Timestamp,
+    /// When its quantities took effect; `None` while queued or running.
+    pub applied_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +126,13 @@ pub(crate) struct Line {
 #[derive(Debug)]
 struct Batch {
     offers: Vec<RecordedOffer>,
-    polls: u32,
+    /// When the batches before it are done and it starts running.
+    starts: Instant,
+    /// When it is applied.
+    done: Instant,
+    /// Where it is in `offers_updates`.
+    record: usize,
+    /// Set once applied.
     result: Option<Vec<OfferResult>>,
 }
 
@@ -182,11 +192,13 @@ pub(crate) struct State {
     shop_id: String,
     key: String,
     token_ttl: Duration,
-    batch_pending_polls: u32,
+    batch_run_time: Duration,
     tokens: HashMap<String, Instant>,
     offers: BTreeMap<String, Offer>,
     pub orders: Vec<Order>,
     batches: HashMap<String, Batch>,
+    /// Batches not applied yet, in the order received.
+    queued: VecDeque<String>,
     pub offers_updates: Vec<RecordedOffersUpdate>,
     pub messages: Vec<RecordedMessage>,
     counters: HashMap<String, u64>,
@@ -206,11 +218,12 @@ impl State {
             shop_id,
             key,
             token_ttl: options.token_ttl,
-            batch_pending_polls: options.batch_pending_polls,
+            batch_run_time: options.batch_run_time,
             tokens: HashMap::new(),
             offers: BTreeMap::new(),
             orders: Vec::new(),
             batches: HashMap::new(),
+            queued: VecDeque::new(),
             offers_updates: Vec::new(),
             messages: Vec::new(),
             counters: HashMap::new(),
@@ -314,71 +327,97 @@ impl State {
         self.offers.iter()
     }
 
+    /// Queues a batch behind the shop's others; it runs once they are done.
     pub fn submit_offers(&mut self, offers: Vec<RecordedOffer>) -> String {
         let batch_id = uuid(&mut self.rng);
         self.offers_updates.push(RecordedOffersUpdate {
             batch_id: batch_id.clone(),
             offers: offers.clone(),
+            received_at: Timestamp::now(),
+            applied_at: None,
         });
+        let now = Instant::now();
+        let starts = self
+            .queued
+            .back()
+            .and_then(|id| self.batches.get(id))
+            .map_or(now, |last| last.done.max(now));
         self.batches.insert(
             batch_id.clone(),
             Batch {
                 offers,
-                polls: 0,
+                starts,
+                done: starts + self.batch_run_time,
+                record: self.offers_updates.len() - 1,
                 result: None,
             },
         );
+        self.queued.push_back(batch_id.clone());
         batch_id
     }
 
-    /// ACTIVE on the first poll, RUNNING until the configured count, then applied once.
-    pub fn poll_batch(&mut self, batch_id: &str) -> BatchProgress {
-        let pending = self.batch_pending_polls;
-        let Some(batch) = self.batches.get_mut(batch_id) else {
+    /// ACTIVE while queued, RUNNING while it runs, then its per-offer results.
+    pub fn poll_batch(&self, batch_id: &str) -> BatchProgress {
+        let Some(batch) = self.batches.get(batch_id) else {
             return BatchProgress::Unknown;
         };
-        batch.polls += 1;
-        if batch.polls <= pending {
-            return BatchProgress::Pending(if batch.polls == 1 {
-                "ACTIVE"
-            } else {
-                "RUNNING"
-            });
+        match &batch.result {
+            Some(result) => BatchProgress::Done(result.clone()),
+            None if Instant::now() < batch.starts => BatchProgress::Pending("ACTIVE"),
+            None => BatchProgress::Pending("RUNNING"),
         }
-        if let Some(result) = &batch.result {
-            return BatchProgress::Done(result.clone());
-        }
-        let offers = batch.offers.clone();
-        let mut results = Vec::with_capacity(offers.len());
-        for offer in offers {
-            let result = match (self.offers.get_mut(&offer.sku), offer.quantity) {
-                (Some(existing), quantity) => {
-                    if let Some(quantity) = quantity {
-                        existing.quantity = quantity;
-                    }
-                    OfferResult {
-                        offer_fnac_id: Some(existing.offer_fnac_id.clone()),
-                        product_fnac_id: Some(existing.product_fnac_id.clone()),
-                        sku: offer.sku,
-                        status: "OK",
-                        error: None,
-                    }
-                }
-                // A stock update cannot create an offer: there is no product to attach it to.
-                (None, _) => OfferResult {
-                    sku: offer.sku,
-                    offer_fnac_id: None,
-                    product_fnac_id: None,
-                    status: "ERROR",
-                    error: Some(("ERROR", "ERR_026", "Product not found".into())),
-                },
+    }
+
+    /// Applies, in the order received, the batches done by `now` (none while stalled).
+    pub fn apply_due_batches(&mut self, now: Instant) {
+        while !self.faults.stalled_batches {
+            let Some(batch) = self.queued.front().and_then(|id| self.batches.get(id)) else {
+                return;
             };
-            results.push(result);
+            if batch.done > now {
+                return;
+            }
+            let (offers, record) = (batch.offers.clone(), batch.record);
+            // Its own time, not the moment someone looked.
+            let late = SignedDuration::try_from(now - batch.done).unwrap_or_default();
+            let results = offers.into_iter().map(|o| self.apply_offer(o)).collect();
+            if let Some(batch) = self
+                .queued
+                .pop_front()
+                .and_then(|id| self.batches.get_mut(&id))
+            {
+                batch.result = Some(results);
+            }
+            if let Some(recorded) = self.offers_updates.get_mut(record) {
+                let now = Timestamp::now();
+                recorded.applied_at = Some(now.checked_sub(late).unwrap_or(now));
+            }
         }
-        if let Some(batch) = self.batches.get_mut(batch_id) {
-            batch.result = Some(results.clone());
+    }
+
+    fn apply_offer(&mut self, offer: RecordedOffer) -> OfferResult {
+        match self.offers.get_mut(&offer.sku) {
+            Some(existing) => {
+                if let Some(quantity) = offer.quantity {
+                    existing.quantity = quantity;
+                }
+                OfferResult {
+                    offer_fnac_id: Some(existing.offer_fnac_id.clone()),
+                    product_fnac_id: Some(existing.product_fnac_id.clone()),
+                    sku: offer.sku,
+                    status: "OK",
+                    error: None,
+                }
+            }
+            // A stock update cannot create an offer: there is no product to attach it to.
+            None => OfferResult {
+                sku: offer.sku,
+                offer_fnac_id: None,
+                product_fnac_id: None,
+                status: "ERROR",
+                error: Some(("ERROR", "ERR_026", "Product not found".into())),
+            },
         }
-        BatchProgress::Done(results)
     }
 
     // ------------------------------------------------------------ orders
@@ -844,4 +883,83 @@ fn uuid(rng: &mut StdRng) -> String {
 fn order_id(rng: &mut StdRng) -> String {
     let bits: u64 = rng.random();
     format!("{:013X}", bits & 0x000F_FFFF_FFFF_FFFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shop(batch_run_time: Duration) -> State {
+        let mut state = State::new(&SandboxOptions {
+            batch_run_time,
+            ..SandboxOptions::default()
+        });
+        state.set_quantity("A", 1);
+        state
+    }
+
+    fn batch(state: &mut State, quantity: u32) -> String {
+        state.submit_offers(vec![RecordedOffer {
+            sku: "A".into(),
+            quantity: Some(quantity),
+        }])
+    }
+
+    /// Each batch's status, as `batch_status` would answer it now.
+    fn statuses(state: &mut State, ids: &[&str]) -> Vec<&'static str> {
+        state.apply_due_batches(Instant::now());
+        ids.iter()
+            .map(|id| match state.poll_batch(id) {
+                BatchProgress::Pending(status) => status,
+                BatchProgress::Done(_) => "OK",
+                BatchProgress::Unknown => "unknown",
+            })
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shops_batches_are_applied_one_after_the_other_in_their_own_time() {
+        let mut state = shop(Duration::from_secs(10));
+        let first = batch(&mut state, 5);
+        tokio::time::advance(Duration::from_secs(4)).await;
+        let second = batch(&mut state, 3);
+        let both = [first.as_str(), second.as_str()];
+
+        // Asked about as often as one likes, a batch is applied only when its time comes.
+        for _ in 0..5 {
+            assert_eq!(statuses(&mut state, &both), ["RUNNING", "ACTIVE"]);
+        }
+        assert_eq!(state.quantity("A"), Some(1));
+
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert_eq!(statuses(&mut state, &both), ["OK", "RUNNING"]);
+        assert_eq!(state.quantity("A"), Some(5));
+        let applied: Vec<bool> = state
+            .offers_updates
+            .iter()
+            .map(|u| u.applied_at.is_some())
+            .collect();
+        assert_eq!(applied, [true, false]);
+
+        // The second runs from the first's end, not from its receipt.
+        tokio::time::advance(Duration::from_secs(9)).await;
+        assert_eq!(statuses(&mut state, &both), ["OK", "RUNNING"]);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(statuses(&mut state, &both), ["OK", "OK"]);
+        assert_eq!(state.quantity("A"), Some(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_queue_applies_nothing_until_it_moves_again() {
+        let mut state = shop(Duration::ZERO);
+        state.faults.stalled_batches = true;
+        let id = batch(&mut state, 5);
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        assert_eq!(statuses(&mut state, &[&id]), ["RUNNING"]);
+        assert_eq!(state.quantity("A"), Some(1));
+
+        state.faults.stalled_batches = false;
+        assert_eq!(statuses(&mut state, &[&id]), ["OK"]);
+        assert_eq!(state.quantity("A"), Some(5));
+    }
 }

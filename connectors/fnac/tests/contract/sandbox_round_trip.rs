@@ -23,7 +23,12 @@ fn euros(cents: i64) -> Decimal {
 
 #[tokio::test]
 async fn a_whole_seller_cycle() {
-    let sandbox = FnacSandbox::start(SandboxOptions::default()).await.unwrap();
+    let sandbox = FnacSandbox::start(SandboxOptions {
+        batch_run_time: Duration::ZERO,
+        ..SandboxOptions::default()
+    })
+    .await
+    .unwrap();
     sandbox.set_quantity("SKU-1", 10);
     sandbox.set_quantity("SKU-2", 5);
     let first = sandbox.add_order(OrderSpec::new(vec![
@@ -85,13 +90,14 @@ async fn a_whole_seller_cycle() {
     let queue = fnac.orders_awaiting_acceptance().await.unwrap();
     assert!(queue.orders.is_empty());
 
-    // Stock: the batch goes ACTIVE, RUNNING, then OK with the unknown SKU rejected.
+    // Stock: the batch is pending while the shop's import queue holds it, then OK with the
+    // unknown SKU rejected.
+    sandbox.set_faults(Faults {
+        stalled_batches: true,
+        ..Faults::default()
+    });
     let updates = [stock("SKU-1", 6), stock("NOPE", 3)];
     let ticket = fnac.push_stock(&updates).await.unwrap();
-    assert_eq!(
-        fnac.push_status(&ticket).await.unwrap(),
-        PushStatus::Pending
-    );
     assert_eq!(
         fnac.push_status(&ticket).await.unwrap(),
         PushStatus::Pending
@@ -101,6 +107,7 @@ async fn a_whole_seller_cycle() {
         Some(7),
         "not applied before it runs"
     );
+    sandbox.set_faults(Faults::default());
     assert_eq!(
         fnac.push_status(&ticket).await.unwrap(),
         PushStatus::Completed {
