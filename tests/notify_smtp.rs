@@ -177,6 +177,27 @@ async fn a_4xx_reply_is_retried_later_and_a_5xx_reply_fails_with_an_alert() {
     assert_eq!(sink.received().len(), 1, "nothing more was accepted");
 }
 
+#[tokio::test]
+async fn a_lane_sends_its_messages_over_one_smtp_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SmtpSink::start().await.unwrap();
+    let config = Arc::new(smtp_config(dir.path(), sink.port));
+    let store = open_store(&config);
+    for n in 1..=5 {
+        let order = order(&format!("C-{n}"));
+        let pk = insert_order(&store, "shop", &order);
+        enqueue(&store, &config, pk, OrderEvent::Accepted, &order);
+    }
+    let worker = Worker::new(store.clone(), config.clone(), HashMap::new(), false).unwrap();
+    worker.drain_once().await;
+    assert_eq!(sink.received().len(), 5);
+    assert_eq!(
+        sink.connections(),
+        1,
+        "one SMTP conversation for the lane's messages"
+    );
+}
+
 /// Header lines with continuation lines joined.
 fn unfold(head: &str) -> Vec<(String, String)> {
     let mut headers: Vec<(String, String)> = Vec::new();

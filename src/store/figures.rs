@@ -66,6 +66,58 @@ pub fn outbox_counts(conn: &Connection) -> Result<OutboxCounts> {
     })
 }
 
+/// One outbox lane's customer messages or seller webhooks: a channel's marketplace messages
+/// (`marketplace:CHANNEL`), `email`, `webhook` or `events`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaneCounts {
+    pub lane: String,
+    pub sent: u64,
+    pub queued: u64,
+    /// From the lane's first job queued to its last sent, when it sent any.
+    pub busy_secs: Option<f64>,
+}
+
+/// Every lane that has had a job about an order, by name.
+pub fn lane_counts(conn: &Connection) -> Result<Vec<LaneCounts>> {
+    let mut stmt = conn.prepare(
+        "SELECT CASE WHEN j.destination = 'marketplace' THEN 'marketplace:' || o.channel
+                     WHEN j.destination GLOB 'events:*' THEN 'events'
+                     ELSE j.destination END AS lane,
+                COALESCE(SUM(j.state = ?1), 0), COALESCE(SUM(j.state IN (?2, ?3)), 0),
+                MIN(j.created_at), MAX(j.sent_at)
+         FROM outbox j JOIN orders o ON o.id = j.order_pk
+         GROUP BY lane ORDER BY lane",
+    )?;
+    let rows: Vec<(String, i64, i64, String, Option<String>)> = stmt
+        .query_map(
+            params![
+                DeliveryState::Sent,
+                DeliveryState::Pending,
+                DeliveryState::Sending
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.into_iter()
+        .map(|(lane, sent, queued, first, last)| {
+            let what = format!("lane {lane}");
+            let busy_secs = match last {
+                Some(last) => {
+                    let (first, last) = (time(&what, &first)?, time(&what, &last)?);
+                    Some(last.duration_since(first).as_secs_f64())
+                }
+                None => None,
+            };
+            Ok(LaneCounts {
+                lane,
+                sent: count(sent)?,
+                queued: count(queued)?,
+                busy_secs,
+            })
+        })
+        .collect()
+}
+
 /// Messages sent for one event through one route (`marketplace`, `email`, `webhook`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentMessages {
@@ -108,7 +160,8 @@ pub struct Acceptance {
 /// Every order accepted and confirmed.
 pub fn acceptances(conn: &Connection) -> Result<Vec<Acceptance>> {
     let mut stmt = conn.prepare(
-        "SELECT o.channel || ':' || o.order_id, o.created_at, MIN(d.outcome_at) FROM orders o
+        "SELECT 'order ' || o.channel || ':' || o.order_id, o.created_at, MIN(d.outcome_at)
+         FROM orders o
          JOIN decisions d ON d.order_pk = o.id
          WHERE d.accept = 1 AND d.outcome = ?1 GROUP BY o.id",
     )?;
@@ -152,7 +205,7 @@ pub fn accepted_lines(conn: &Connection) -> Result<Vec<AcceptedLine>> {
         .collect::<rusqlite::Result<_>>()?;
     rows.into_iter()
         .map(|[channel, order_id, sku, seen, confirmed]| {
-            let order = format!("{channel}:{order_id}");
+            let order = format!("order {channel}:{order_id}");
             Ok(AcceptedLine {
                 seen_at: time(&order, &seen)?,
                 confirmed_at: time(&order, &confirmed)?,
@@ -168,9 +221,10 @@ fn five(r: &Row<'_>) -> rusqlite::Result<[String; 5]> {
     Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
 }
 
-fn time(order: &str, text: &str) -> Result<Timestamp> {
+/// A stored time of `what` (e.g. "order lm:A-1").
+fn time(what: &str, text: &str) -> Result<Timestamp> {
     text.parse()
-        .map_err(|e| StoreError::Data(format!("order {order}: stored time {text:?}: {e}")))
+        .map_err(|e| StoreError::Data(format!("{what}: stored time {text:?}: {e}")))
 }
 
 fn count(n: i64) -> Result<u64> {
@@ -246,6 +300,15 @@ mod tests {
                     }
                 );
                 assert_eq!(outbox_counts(conn)?, OutboxCounts { sent: 2, queued: 1 });
+                assert_eq!(
+                    lane_counts(conn)?,
+                    [LaneCounts {
+                        lane: "email".into(),
+                        sent: 2,
+                        queued: 1,
+                        busy_secs: None,
+                    }]
+                );
                 let sent = sent_messages(conn)?;
                 assert_eq!(
                     sent.iter()

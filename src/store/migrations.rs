@@ -19,6 +19,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     V11_PER_PARCEL_MESSAGES_AND_SHIPPING_DEADLINES,
     V12_STOCK_BATCH_LOOKS,
     V13_LEDGER_VERSION,
+    V14_OUTBOX_LANES,
 ];
 
 /// Applies what is missing; a database already current is left untouched. Each step takes
@@ -598,3 +599,39 @@ BEGIN UPDATE ledger_version SET version = version + 1; END;
 CREATE TRIGGER ledger_told_removed AFTER DELETE ON stock_pushed
 BEGIN UPDATE ledger_version SET version = version + 1; END;
 "#;
+
+/// The lane an outbox row drains in, from the columns of `$row` ("" or "new."): the same
+/// text as `outbox::Lane::key`.
+macro_rules! lane_of {
+    ($row:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $row,
+            "destination = 'marketplace'
+                  THEN 'marketplace:' || (SELECT channel FROM orders WHERE id = ",
+            $row,
+            "order_pk)
+                  WHEN ",
+            $row,
+            "destination GLOB 'events:*' THEN 'events'
+                  ELSE ",
+            $row,
+            "destination END"
+        )
+    };
+}
+
+/// Each job's lane in its row, indexed with its due time: a lane's claim reads its own due
+/// jobs only, however many other lanes have waiting (it used to walk past all of them).
+const V14_OUTBOX_LANES: &str = concat!(
+    "ALTER TABLE outbox ADD COLUMN lane TEXT NOT NULL DEFAULT '';
+UPDATE outbox SET lane = ",
+    lane_of!(""),
+    ";
+CREATE TRIGGER outbox_lane AFTER INSERT ON outbox
+BEGIN UPDATE outbox SET lane = ",
+    lane_of!("new."),
+    " WHERE id = new.id; END;
+CREATE INDEX outbox_lane_due ON outbox (lane, state, next_attempt_at);
+"
+);

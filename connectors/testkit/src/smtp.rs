@@ -1,5 +1,6 @@
 //! An SMTP server on 127.0.0.1:0 that records every message it accepts.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -24,6 +25,8 @@ pub struct Received {
 pub struct SmtpSink {
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
+    /// Connections opened to it so far.
+    connections: Arc<AtomicUsize>,
     refusals: Arc<Mutex<Vec<String>>>,
     /// Share of messages taken and then left without the final reply, and its draws.
     drops: Arc<Mutex<Option<(f64, Rng)>>>,
@@ -36,12 +39,14 @@ impl SmtpSink {
         let sink = Self {
             port,
             received: Arc::default(),
+            connections: Arc::default(),
             refusals: Arc::default(),
             drops: Arc::default(),
         };
         let server = sink.clone();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
+                server.connections.fetch_add(1, Ordering::Relaxed);
                 let server = server.clone();
                 tokio::spawn(async move {
                     if let Err(e) = server.session(socket).await {
@@ -72,6 +77,12 @@ impl SmtpSink {
     /// How many messages were accepted so far.
     pub fn count(&self) -> usize {
         lock(&self.received).len()
+    }
+
+    /// How many connections were opened to it so far (a sender keeping one open for several
+    /// messages opens fewer than it sends).
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 
     fn draw_drop(&self) -> bool {

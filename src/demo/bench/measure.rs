@@ -14,8 +14,17 @@ use crate::store::{Store, figures};
 /// What only the driver saw during a run; the rest is in the database and the sandboxes.
 pub(super) struct Driven {
     pub placed: u64,
+    pub drained: Option<Drained>,
     pub wall_secs: f64,
     pub usage: Usage,
+}
+
+/// How the wait for the queued messages ended, after the last acceptance and the tail.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Drained {
+    pub secs: f64,
+    /// `false` when the drain limit stopped it with messages still queued.
+    pub emptied: bool,
 }
 
 /// Figures from one run.
@@ -48,6 +57,9 @@ pub(super) struct Figures {
     /// Per marketplace: its calls by operation, e.g. "OR11 17, OR21 150".
     pub operations: BTreeMap<&'static str, String>,
     pub messages: figures::OutboxCounts,
+    /// Per outbox lane, by name.
+    pub lanes: Vec<figures::LaneCounts>,
+    pub drained: Option<Drained>,
     pub usage: Usage,
 }
 
@@ -125,6 +137,8 @@ pub(super) async fn figures(rig: &Rig, store: &Store, driven: Driven) -> anyhow:
             .settled,
         wall_secs: driven.wall_secs,
         messages: store.call(|conn| figures::outbox_counts(conn)).await?,
+        lanes: store.call(|conn| figures::lane_counts(conn)).await?,
+        drained: driven.drained,
         usage: driven.usage,
         ..Figures::default()
     };

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use tokio::time::Instant;
 use vigie_testkit::Rng;
 
-use super::measure::{self, Driven, Figures, Usage};
+use super::measure::{self, Drained, Driven, Figures, Usage};
 use super::scenarios::{SKUS, Scenario};
 use crate::demo::rig::{Daemon, Rig};
 use crate::demo::{scenario, write_config};
@@ -48,8 +48,9 @@ pub(super) async fn wait_for_inventory(daemon: &mut Daemon) -> anyhow::Result<()
 
 /// Places the scenario's orders evenly over its span (ordinary orders: one SKU, 1 or 2
 /// units, either marketplace), ships the accepted ones every 3 s, and stops `tail` after the
-/// daemon has accepted every order (or after the settle limit). Takes the daemon's resource
-/// usage while it still runs.
+/// daemon has accepted every order (or after the settle limit), then, when the scenario says
+/// so, once the customer messages queued have left (or after its drain limit). Takes the
+/// daemon's resource usage while it still runs.
 async fn drive(
     rig: &Rig,
     daemon: &mut Daemon,
@@ -65,6 +66,7 @@ async fn drive(
     let mut next_print = first_order;
     let mut settle_deadline = None;
     let mut settled_at = None;
+    let mut drained = None;
     loop {
         let now = Instant::now();
         let due = ((now.duration_since(first_order).as_secs_f64() / every) as u64 + 1)
@@ -85,12 +87,19 @@ async fn drive(
             .call(|conn| figures::order_counts(conn))
             .await?;
         if now >= next_print {
+            let messages = daemon
+                .store
+                .call(|conn| figures::outbox_counts(conn))
+                .await?;
             println!(
-                "  [{:>4}s] placed {placed:>5}/{} | seen {:>5} | accepted {:>5}",
+                "  [{:>4}s] placed {placed:>5}/{} | seen {:>5} | accepted {:>5} | messages sent \
+                 {:>5}, queued {:>5}",
                 started.elapsed().as_secs(),
                 scenario.orders,
                 counts.seen,
-                counts.accepted
+                counts.accepted,
+                messages.sent,
+                messages.queued
             );
             next_print = now + Duration::from_secs(10);
         }
@@ -101,14 +110,37 @@ async fn drive(
             if settled_at.is_none() && (caught_up || now >= deadline) {
                 settled_at = Some(now);
             }
-            if settled_at.is_some_and(|at| now >= at + scenario.tail) {
-                break;
+            if let Some(tail_end) = settled_at.map(|at| at + scenario.tail)
+                && now >= tail_end
+            {
+                let Some(limit) = scenario.drain_limit else {
+                    break;
+                };
+                let queued = daemon
+                    .store
+                    .call(|conn| figures::outbox_counts(conn))
+                    .await?
+                    .queued;
+                if queued == 0 || now >= tail_end + limit {
+                    drained = Some(Drained {
+                        secs: now.duration_since(tail_end).as_secs_f64(),
+                        emptied: queued == 0,
+                    });
+                    if queued > 0 {
+                        println!(
+                            "  the drain limit ({}) was hit with {queued} messages queued",
+                            humantime::format_duration(limit)
+                        );
+                    }
+                    break;
+                }
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(Driven {
         placed,
+        drained,
         wall_secs: started.elapsed().as_secs_f64(),
         usage: Usage::of(daemon.pid()).await,
     })

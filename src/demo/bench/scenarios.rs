@@ -23,6 +23,9 @@ pub(super) struct Scenario {
     pub settle_limit: Duration,
     /// Wait after the last acceptance, for the last stock pushes.
     pub tail: Duration,
+    /// After the tail, the longest wait for the customer messages still queued to leave;
+    /// `None` stops without waiting for them.
+    pub drain_limit: Option<Duration>,
     pub config: String,
 }
 
@@ -45,6 +48,7 @@ impl Scenario {
             // One Fnac poll interval and the time to act on it.
             settle_limit: Duration::from_secs(8 * 60),
             tail: Duration::from_secs(75),
+            drain_limit: None,
             config: text,
         })
     }
@@ -68,6 +72,7 @@ impl Scenario {
             settle_limit: Duration::from_secs(5 * 60),
             // Mirakl takes one stock import a minute.
             tail: Duration::from_secs(75),
+            drain_limit: None,
             config: text,
         })
     }
@@ -125,6 +130,7 @@ impl Scenario {
             place_over: Duration::from_secs_f64(o.orders as f64 / f64::from(rate)),
             settle_limit: Duration::from_secs(180),
             tail: Duration::from_secs(3),
+            drain_limit: Some(Duration::from_secs(5 * 60)),
             config: text,
         })
     }

@@ -156,6 +156,36 @@ pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> Stri
         }
     });
     row(
+        "- queue drained after the last acceptance",
+        "as the limits allow",
+        &|_, f| match f.drained {
+            None => "not waited for".into(),
+            Some(d) if d.emptied => format!("in {:.0} s", d.secs),
+            Some(d) => format!("not in {:.0} s (the bench's limit)", d.secs),
+        },
+    );
+    let mut lanes: Vec<&str> = results
+        .iter()
+        .flat_map(|(_, f)| f.lanes.iter().map(|l| l.lane.as_str()))
+        .collect();
+    lanes.sort_unstable();
+    lanes.dedup();
+    for lane in lanes {
+        row(
+            &format!("- lane {lane}: sent / queued, per second"),
+            "",
+            &|_, f| match f.lanes.iter().find(|l| l.lane == lane) {
+                Some(l) => match l.busy_secs.filter(|s| *s > 0.0) {
+                    Some(secs) => {
+                        format!("{} / {}, {:.1}/s", l.sent, l.queued, l.sent as f64 / secs)
+                    }
+                    None => format!("{} / {}", l.sent, l.queued),
+                },
+                None => "-".into(),
+            },
+        );
+    }
+    row(
         "stock propagation to the other channel, p50 / p99",
         "p99 <= 60 s at the default cadence",
         &|_, f| {

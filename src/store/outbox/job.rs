@@ -136,15 +136,15 @@ pub enum Lane {
 }
 
 impl Lane {
-    /// The lane's destinations as an SQLite GLOB, and the channel its jobs belong to (any
-    /// when `None`).
-    pub(super) fn filter(&self) -> (String, Option<&str>) {
+    /// The lane's name in the outbox's `lane` column (set by the database when a job is
+    /// queued).
+    pub fn key(&self) -> String {
         match self {
-            Self::Marketplace(channel) => (Destination::Marketplace.to_text(), Some(channel)),
-            Self::Email => (Destination::Email.to_text(), None),
-            Self::Webhook => (Destination::Webhook.to_text(), None),
-            Self::Events => (Destination::Events("*".to_owned()).to_text(), None),
-            Self::Alerts(index) => (Destination::Alerts(*index).to_text(), None),
+            Self::Marketplace(channel) => format!("marketplace:{channel}"),
+            Self::Email => Destination::Email.to_text(),
+            Self::Webhook => Destination::Webhook.to_text(),
+            Self::Events => "events".to_owned(),
+            Self::Alerts(index) => Destination::Alerts(*index).to_text(),
         }
     }
 

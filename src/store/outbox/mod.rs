@@ -136,14 +136,13 @@ pub fn claim(
     at_most: usize,
 ) -> Result<Vec<ReadJob>> {
     let tx = conn.transaction()?;
-    let (glob, channel) = lane.filter();
     let ids = {
         let mut stmt = tx.prepare(&format!(
-            "SELECT id FROM outbox WHERE {DUE} ORDER BY next_attempt_at, id LIMIT ?5"
+            "SELECT id FROM outbox WHERE {DUE_IN_LANE} ORDER BY next_attempt_at, id LIMIT ?4"
         ))?;
         let limit = i64::try_from(at_most).unwrap_or(i64::MAX);
         stmt.query_map(
-            params![DeliveryState::Pending, now, glob, channel, limit],
+            params![DeliveryState::Pending, now, lane.key(), limit],
             |row| row.get::<_, i64>(0),
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?
@@ -184,20 +183,31 @@ pub fn start(conn: &Connection, id: i64) -> Result<bool> {
     Ok(changed == 1)
 }
 
-/// Pending, due at `?2`, with a destination matching the GLOB `?3`, of the channel `?4` (any
-/// when NULL).
-const DUE: &str = "state = ?1 AND next_attempt_at <= ?2 AND destination GLOB ?3
-     AND (?4 IS NULL OR order_pk IN (SELECT id FROM orders WHERE channel = ?4))";
+/// Pending, due at `?2`.
+const DUE: &str = "state = ?1 AND next_attempt_at <= ?2";
+
+/// Pending, due at `?2`, in lane `?3` (see [`Lane::key`]): read through the lane's index, so
+/// the other lanes' backlog costs nothing.
+const DUE_IN_LANE: &str = "state = ?1 AND next_attempt_at <= ?2 AND lane = ?3";
 
 /// How many jobs of `lane` (of any lane when `None`) are due now, counted up to `at_most`.
 pub fn due(conn: &Connection, lane: Option<&Lane>, now: &str, at_most: usize) -> Result<usize> {
-    let (glob, channel) = lane.map_or(("*".to_owned(), None), Lane::filter);
     let limit = i64::try_from(at_most).unwrap_or(i64::MAX);
-    let due: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE {DUE} LIMIT ?5)"),
-        params![DeliveryState::Pending, now, glob, channel, limit],
-        |row| row.get(0),
-    )?;
+    let pending = DeliveryState::Pending;
+    let count = |filter: &str, params: &[&dyn rusqlite::ToSql]| {
+        conn.query_row(
+            &format!("SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE {filter})"),
+            params,
+            |row| row.get::<_, i64>(0),
+        )
+    };
+    let due = match lane {
+        Some(lane) => count(
+            &format!("{DUE_IN_LANE} LIMIT ?4"),
+            params![pending, now, lane.key(), limit],
+        )?,
+        None => count(&format!("{DUE} LIMIT ?3"), params![pending, now, limit])?,
+    };
     Ok(usize::try_from(due).unwrap_or(usize::MAX))
 }
 
@@ -315,9 +325,11 @@ pub fn cancel_alert_jobs(conn: &Connection, alert_id: i64) -> Result<()> {
 /// took those targets away, no lane drains them any more, and a job must never wait forever.
 pub fn fail_removed_alert_targets(conn: &Connection, targets: usize) -> Result<usize> {
     Ok(conn.execute(
-        "UPDATE outbox SET state = ?2,
+        // Through the lanes' index: the on-call lanes only, never the messages' backlog (it
+        // runs at every wake-up of the queue).
+        "UPDATE outbox INDEXED BY outbox_lane_due SET state = ?2,
             last_error = 'its [[alerts.webhook]] was removed from the configuration'
-         WHERE alert_id IS NOT NULL AND state = ?3 AND destination GLOB 'alerts:*'
+         WHERE alert_id IS NOT NULL AND state = ?3 AND lane GLOB 'alerts:*'
            AND CAST(substr(destination, 8) AS INTEGER) >= ?1",
         params![
             targets as i64,

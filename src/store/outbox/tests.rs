@@ -62,6 +62,11 @@ fn an_upgrade_keeps_every_message_and_every_notice_owed() {
     store
         .with(|conn| {
             assert_eq!(outbox_rows(conn), before, "messages read back unchanged");
+            let (id, _) = claim(conn, &Lane::Events, "z", 5)?.remove(0);
+            assert_eq!(
+                id, 5,
+                "a job queued before lanes were stored is in its lane"
+            );
             let owed: Vec<_> = alerts::owed(conn)?
                 .into_iter()
                 .map(Result::unwrap)
@@ -201,6 +206,29 @@ fn a_notice_retried_after_its_alert_resolved_is_cancelled_not_sent_after_the_res
                     r.get(0)
                 })?;
             assert_eq!(state, "cancelled");
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_lane_reads_only_its_own_due_jobs_through_its_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .with(|conn| {
+            let plan: Vec<String> = conn
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN SELECT id FROM outbox WHERE {DUE_IN_LANE}
+                     ORDER BY next_attempt_at, id"
+                ))?
+                .query_map(params!["pending", "z", "email"], |r| r.get(3))?
+                .collect::<rusqlite::Result<_>>()?;
+            assert_eq!(
+                plan,
+                ["SEARCH outbox USING COVERING INDEX outbox_lane_due (lane=? AND state=? AND next_attempt_at<?)"],
+                "no scan of other lanes' jobs, no sort"
+            );
             Ok(())
         })
         .unwrap();
