@@ -622,7 +622,8 @@ macro_rules! lane_of {
 }
 
 /// Each job's lane in its row, indexed with its due time: a lane's claim reads its own due
-/// jobs only, however many other lanes have waiting (it used to walk past all of them).
+/// jobs only, however many other lanes have waiting (it used to walk past all of them). The
+/// lane is set once, at insert: a job's destination and order never change after it.
 const V14_OUTBOX_LANES: &str = concat!(
     "ALTER TABLE outbox ADD COLUMN lane TEXT NOT NULL DEFAULT '';
 UPDATE outbox SET lane = ",

@@ -156,7 +156,7 @@ pub(super) fn render(machine: &Machine, results: &[(Scenario, Figures)]) -> Stri
         }
     });
     row(
-        "- queue drained after the last acceptance",
+        "- queue drained after the orders' tail",
         "as the limits allow",
         &|_, f| match f.drained {
             None => "not waited for".into(),

@@ -138,7 +138,7 @@ pub enum Lane {
 impl Lane {
     /// The lane's name in the outbox's `lane` column (set by the database when a job is
     /// queued).
-    pub fn key(&self) -> String {
+    pub(super) fn key(&self) -> String {
         match self {
             Self::Marketplace(channel) => format!("marketplace:{channel}"),
             Self::Email => Destination::Email.to_text(),

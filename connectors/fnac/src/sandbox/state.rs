@@ -64,6 +64,9 @@ pub struct LineView {
 pub struct RecordedOffersUpdate {
     pub batch_id: String,
     pub offers: Vec<RecordedOffer>,
+    /// Wall-clock times, for the bench (which runs in real time): with tokio's clock paused,
+    /// `applied_at` (the wall clock less the batch's lateness on tokio's clock) can come out
+    /// before `received_at`.
     pub received_at: Timestamp,
     /// When its quantities took effect; `None` while queued or running.
     pub applied_at: Option<Timestamp>,
