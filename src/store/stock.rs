@@ -20,8 +20,8 @@ pub struct StockItem {
 }
 
 /// Replaces the whole inventory with `items`, in one transaction, each written as it comes
-/// (a big snapshot is never held as a list of items): SKUs absent from the snapshot have none left. Returns
-/// the number of SKUs, or the first item's error with nothing changed.
+/// (a big snapshot is never held as a list of items): SKUs absent from the snapshot have none
+/// left. Returns the number of SKUs, or the first item's error with nothing changed.
 ///
 /// Each SKU's units are written once: zeroing the whole stock first would change every
 /// quantity twice, and each change moves the ledger's version (see `ledger_version`).
