@@ -127,9 +127,10 @@ mod tests {
     /// the next one a minute later (the bench's Mirakl orders were seen one poll late).
     #[tokio::test(start_paused = true)]
     async fn an_order_placed_while_the_poll_waits_for_its_budget_is_read_by_that_poll() {
-        use std::time::Duration;
+        use std::sync::{Arc, Mutex};
 
         use rust_decimal::Decimal;
+        use vigie_connector::{WaitObserver, observe_waits};
         use vigie_mirakl::sandbox::{MiraklSandbox, OrderSpec, SandboxOptions};
 
         use crate::pipeline::health::tests::channel_and_context_at;
@@ -156,13 +157,28 @@ mod tests {
         // The first cycle spends the OR11 budget (first import, then a sweep of the queue).
         run(&channel, &ctx).await.unwrap();
 
-        let (polling, polling_ctx) = (channel.clone(), ctx.clone());
-        let cycle = tokio::spawn(async move { run(&polling, &polling_ctx).await });
-        // Half-way through the second cycle's wait for the budget, an order comes in.
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        let placed = Timestamp::now();
-        let id = sandbox.add_order(OrderSpec::new().line("SKU-1", 1, Decimal::TEN));
-        cycle.await.unwrap().unwrap();
+        // The next cycle waits for the budget, and an order comes in as it starts waiting.
+        // While real HTTP is under way the paused clock moves on to the next timer, so the
+        // budget may have refilled before that cycle: cycle until one waits.
+        let sandbox = Arc::new(sandbox);
+        let mut placed = None;
+        for _ in 0..10 {
+            let during_wait = Arc::new(Mutex::new(None));
+            let (record, shop) = (during_wait.clone(), sandbox.clone());
+            let observer: WaitObserver = Arc::new(move |_| {
+                let mut placed = record.lock().unwrap();
+                if placed.is_none() {
+                    let id = shop.add_order(OrderSpec::new().line("SKU-1", 1, Decimal::TEN));
+                    *placed = Some((Timestamp::now(), id));
+                }
+            });
+            observe_waits(observer, run(&channel, &ctx)).await.unwrap();
+            placed = during_wait.lock().unwrap().take();
+            if placed.is_some() {
+                break;
+            }
+        }
+        let (placed, id) = placed.expect("a poll waited for its budget");
 
         let read_until = ctx
             .store
