@@ -113,6 +113,24 @@ fn kpis_of(orders: &[Order], window: Window) -> Kpis {
         .unwrap()
 }
 
+/// received, accepted, refused, expired, cancelled by the customer, decided elsewhere, flagged.
+fn endings(kpis: &Kpis) -> (i64, i64, i64, i64, i64, i64, i64) {
+    (
+        kpis.received,
+        kpis.accepted,
+        kpis.refused,
+        kpis.expired,
+        kpis.cancelled_by_customer,
+        kpis.decided_elsewhere,
+        kpis.flagged,
+    )
+}
+
+/// Seconds as minutes to the thousandth.
+fn to_minutes(seconds: Option<f64>) -> Option<f64> {
+    seconds.map(|s| (s / 60.0 * 1000.0).round() / 1000.0)
+}
+
 fn day() -> Window {
     Window {
         since: at(0),
@@ -163,28 +181,15 @@ fn each_order_ends_one_way_and_the_rates_follow() {
         ],
         day(),
     );
-    assert_eq!(
-        (
-            kpis.received,
-            kpis.accepted,
-            kpis.refused,
-            kpis.expired,
-            kpis.cancelled_by_customer,
-            kpis.decided_elsewhere,
-            kpis.flagged
-        ),
-        (7, 3, 1, 1, 2, 1, 1),
-        "{kpis:#?}"
-    );
+    assert_eq!(endings(&kpis), (7, 3, 1, 1, 2, 1, 1), "{kpis:#?}");
     assert_eq!(kpis.acceptance_rate, Some(3.0 / 5.0));
     assert_eq!(kpis.cancellation_rate, Some(2.0 / 7.0));
     // Times to accept: 2, 4 (vigie's confirmations) and 10 minutes (seen accepted).
     let t = &kpis.time_to_accept_seconds;
-    let minutes = |s: Option<f64>| s.map(|s| (s / 60.0 * 1000.0).round() / 1000.0);
-    assert_eq!(minutes(t.mean), Some(5.333));
-    assert_eq!(minutes(t.p50), Some(4.0));
-    assert_eq!(minutes(t.p90), Some(10.0));
-    assert_eq!(minutes(t.p99), Some(10.0));
+    assert_eq!(to_minutes(t.mean), Some(5.333));
+    assert_eq!(to_minutes(t.p50), Some(4.0));
+    assert_eq!(to_minutes(t.p90), Some(10.0));
+    assert_eq!(to_minutes(t.p99), Some(10.0));
     assert_eq!(kpis.deadline_missed, 0);
 }
 
@@ -393,34 +398,21 @@ fn an_order_seen_many_times_and_decided_line_by_line_counts_once() {
             of_channel(conn, "lm", day(), at(10_000))
         })
         .unwrap();
-    let minutes = |s: Option<f64>| s.map(|s| (s / 60.0 * 1000.0).round() / 1000.0);
-    assert_eq!(
-        (
-            kpis.received,
-            kpis.accepted,
-            kpis.refused,
-            kpis.expired,
-            kpis.cancelled_by_customer,
-            kpis.decided_elsewhere,
-            kpis.flagged
-        ),
-        (6, 2, 1, 1, 1, 2, 2),
-        "{kpis:#?}"
-    );
+    assert_eq!(endings(&kpis), (6, 2, 1, 1, 1, 2, 2), "{kpis:#?}");
     assert_eq!(kpis.acceptance_rate, Some(2.0 / 4.0));
     assert_eq!(kpis.cancellation_rate, Some(1.0 / 6.0));
     let t = &kpis.time_to_accept_seconds;
     assert_eq!(
         (
-            minutes(t.mean),
-            minutes(t.p50),
-            minutes(t.p90),
-            minutes(t.p99)
+            to_minutes(t.mean),
+            to_minutes(t.p50),
+            to_minutes(t.p90),
+            to_minutes(t.p99)
         ),
         (Some(8.5), Some(5.0), Some(12.0), Some(12.0))
     );
     assert_eq!(
-        (kpis.decided, minutes(kpis.median_seconds_to_decision)),
+        (kpis.decided, to_minutes(kpis.median_seconds_to_decision)),
         (1, Some(5.0))
     );
     assert_eq!(
